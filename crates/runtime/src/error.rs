@@ -1,0 +1,156 @@
+//! The API's one error type and its HTTP mapping, in Django REST Framework's shapes.
+//!
+//! Client errors carry their message; internal errors are logged with their cause and
+//! answered with a generic body, so SQL, URLs and credentials never reach a client.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, ResponseError};
+
+/// Validation messages by field, DRF's `{"field": ["message"]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct FieldErrors(BTreeMap<String, Vec<String>>);
+
+impl FieldErrors {
+    pub fn new() -> FieldErrors {
+        FieldErrors::default()
+    }
+
+    pub fn single(field: impl Into<String>, message: impl Into<String>) -> FieldErrors {
+        let mut errors = FieldErrors::new();
+        errors.add(field, message);
+        errors
+    }
+
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.entry(field.into()).or_default().push(message.into());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn get(&self, field: &str) -> Option<&[String]> {
+        self.0.get(field).map(Vec::as_slice)
+    }
+}
+
+impl std::fmt::Display for FieldErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let fields: Vec<&str> = self.0.keys().map(String::as_str).collect();
+        write!(f, "invalid fields: {}", fields.join(", "))
+    }
+}
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("not found")]
+    NotFound,
+    #[error("invalid page")]
+    InvalidPage,
+    #[error("method {method} not allowed")]
+    MethodNotAllowed { method: String, allowed: Vec<&'static str> },
+    /// A malformed request as a whole: `{"detail": message}` with 400.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Validation(FieldErrors),
+    #[error("JSON parse error - {0}")]
+    JsonParse(String),
+    #[error("unsupported media type {0:?}")]
+    UnsupportedMediaType(String),
+    #[error("request body larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("authentication failed: {0}")]
+    NotAuthenticated(String),
+    #[error("permission denied")]
+    PermissionDenied,
+    /// The project's database cannot serve now; `detail` is safe to show to its users.
+    #[error("project unavailable: {detail}")]
+    Unavailable { detail: String, retry_after_seconds: u32 },
+    /// A bug or an unexpected database failure: logged, answered generically.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn internal(context: &str, cause: impl std::fmt::Display) -> ApiError {
+        ApiError::Internal(format!("{context}: {cause}"))
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            ApiError::NotFound => "Not found.".into(),
+            ApiError::InvalidPage => "Invalid page.".into(),
+            ApiError::MethodNotAllowed { method, .. } => format!("Method \"{method}\" not allowed."),
+            ApiError::BadRequest(message) => message.clone(),
+            ApiError::Validation(_) => String::new(),
+            ApiError::JsonParse(message) => format!("JSON parse error - {message}"),
+            ApiError::UnsupportedMediaType(media_type) => {
+                format!("Unsupported media type \"{media_type}\" in request.")
+            }
+            ApiError::PayloadTooLarge { limit } => {
+                format!("Request body is larger than the limit of {limit} bytes.")
+            }
+            ApiError::NotAuthenticated(message) => message.clone(),
+            ApiError::PermissionDenied => "You do not have permission to perform this action.".into(),
+            ApiError::Unavailable { detail, .. } => detail.clone(),
+            ApiError::Internal(_) => "A server error occurred.".into(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound | ApiError::InvalidPage => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BadRequest(_) | ApiError::Validation(_) | ApiError::JsonParse(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotAuthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::PermissionDenied => StatusCode::FORBIDDEN,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(cause) = self {
+            log::error!("internal error: {cause}");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::MethodNotAllowed { allowed, .. } => {
+                response.insert_header((header::ALLOW, allowed.join(", ")));
+            }
+            ApiError::Unavailable { retry_after_seconds, .. } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+            }
+            ApiError::NotAuthenticated(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Token"));
+            }
+            _ => {}
+        }
+        match self {
+            ApiError::Validation(errors) => response.json(errors),
+            _ => response.json(serde_json::json!({ "detail": self.detail() })),
+        }
+    }
+}
+
+/// Why a generated insert or update did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+    /// The validated body did not fit the generated model: a validation bug, not a client error.
+    #[error("validated body does not fit the model: {0}")]
+    Model(#[from] serde_json::Error),
+}

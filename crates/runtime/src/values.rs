@@ -1,0 +1,331 @@
+//! Column value types whose JSON and database forms need care: exact decimals, UUIDs,
+//! time zone aware timestamps, JSON documents and byte strings, on both backends.
+//!
+//! diesel's `MultiBackend` maps only the types both backends share, so each type here has
+//! its own SQL type with a PostgreSQL form, a SQLite form, and the glue that lets the
+//! connection enum pick one at run time.
+
+use std::io::Write as _;
+
+use base64::Engine as _;
+use diesel::deserialize::{self, FromSql};
+use diesel::pg::Pg;
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sqlite::Sqlite;
+use diesel::deserialize::FromSqlRow;
+use diesel::expression::AsExpression;
+
+use crate::db::{MultiBackend, MultiRawValue};
+use crate::decimal::DecimalDigits;
+
+/// SQL types used by generated `table!` definitions beside diesel's own.
+pub mod sql_types {
+    /// `uuid` on PostgreSQL; canonical hyphenated text on SQLite.
+    #[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default)]
+    #[diesel(postgres_type(oid = 2950, array_oid = 2951))]
+    #[diesel(sqlite_type(name = "Text"))]
+    pub struct Uuid;
+
+    /// `timestamptz` on PostgreSQL; UTC text `YYYY-MM-DD HH:MM:SS[.ffffff]` on SQLite, the form
+    /// SQLite's own date functions and `CURRENT_TIMESTAMP` use, so text order is time order.
+    #[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default)]
+    #[diesel(postgres_type(oid = 1184, array_oid = 1185))]
+    #[diesel(sqlite_type(name = "Text"))]
+    pub struct Timestamptz;
+
+    /// `jsonb` on PostgreSQL; JSON text on SQLite.
+    #[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default)]
+    #[diesel(postgres_type(oid = 3802, array_oid = 3807))]
+    #[diesel(sqlite_type(name = "Text"))]
+    pub struct Json;
+
+    /// `numeric(p, s)` on both; bound as text on SQLite so that its NUMERIC affinity decides.
+    #[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default)]
+    #[diesel(postgres_type(oid = 1700, array_oid = 1231))]
+    #[diesel(sqlite_type(name = "Text"))]
+    pub struct Numeric;
+}
+
+/// Implements the `MultiBackend` side of a value type whose PostgreSQL and SQLite sides exist:
+/// the connection enum dispatches to the backend it holds.
+macro_rules! multi_backend_value {
+    ($sql_type:ty, $rust_type:ty $(, $generic:tt)?) => {
+        impl $(<const $generic: u32>)? FromSql<$sql_type, MultiBackend> for $rust_type {
+            fn from_sql(bytes: MultiRawValue<'_>) -> deserialize::Result<Self> {
+                bytes.from_sql::<Self, $sql_type>()
+            }
+        }
+
+        impl $(<const $generic: u32>)? ToSql<$sql_type, MultiBackend> for $rust_type {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+                out.set_value((<$sql_type>::default(), self));
+                Ok(IsNull::No)
+            }
+        }
+    };
+}
+
+impl diesel::sql_types::HasSqlType<sql_types::Uuid> for MultiBackend {
+    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+        MultiBackend::lookup_sql_type::<sql_types::Uuid>(lookup)
+    }
+}
+impl diesel::sql_types::HasSqlType<sql_types::Timestamptz> for MultiBackend {
+    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+        MultiBackend::lookup_sql_type::<sql_types::Timestamptz>(lookup)
+    }
+}
+impl diesel::sql_types::HasSqlType<sql_types::Json> for MultiBackend {
+    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+        MultiBackend::lookup_sql_type::<sql_types::Json>(lookup)
+    }
+}
+impl diesel::sql_types::HasSqlType<sql_types::Numeric> for MultiBackend {
+    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+        MultiBackend::lookup_sql_type::<sql_types::Numeric>(lookup)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// UUID
+
+/// A UUID; JSON form: the hyphenated lowercase string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, AsExpression, FromSqlRow, serde::Serialize, serde::Deserialize)]
+#[diesel(sql_type = sql_types::Uuid)]
+#[serde(transparent)]
+pub struct Uuid(pub uuid::Uuid);
+
+impl ToSql<sql_types::Uuid, Pg> for Uuid {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(self.0.as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<sql_types::Uuid, Pg> for Uuid {
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<Self> {
+        Ok(Uuid(uuid::Uuid::from_slice(value.as_bytes())?))
+    }
+}
+
+impl ToSql<sql_types::Uuid, Sqlite> for Uuid {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.0.hyphenated().to_string());
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<sql_types::Uuid, Sqlite> for Uuid {
+    fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        // Databases written by other tools may hold the 16 raw bytes instead of text.
+        if value.value_type() == Some(diesel::sqlite::SqliteType::Binary) {
+            return Ok(Uuid(uuid::Uuid::from_slice(value.read_blob())?));
+        }
+        Ok(Uuid(uuid::Uuid::parse_str(value.read_text())?))
+    }
+}
+
+multi_backend_value!(sql_types::Uuid, Uuid);
+
+// ---------------------------------------------------------------------------------------------
+// Timestamps with time zone
+
+/// An instant; JSON form: RFC 3339 in UTC (`2024-06-01T12:00:00Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, AsExpression, FromSqlRow, serde::Serialize, serde::Deserialize)]
+#[diesel(sql_type = sql_types::Timestamptz)]
+#[serde(transparent)]
+pub struct Timestamptz(pub chrono::DateTime<chrono::Utc>);
+
+/// How instants are written into SQLite text columns.
+pub const SQLITE_TIMESTAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.f";
+
+impl ToSql<sql_types::Timestamptz, Pg> for Timestamptz {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <chrono::DateTime<chrono::Utc> as ToSql<diesel::sql_types::Timestamptz, Pg>>::to_sql(&self.0, &mut out.reborrow())
+    }
+}
+
+impl FromSql<sql_types::Timestamptz, Pg> for Timestamptz {
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<Self> {
+        <chrono::DateTime<chrono::Utc> as FromSql<diesel::sql_types::Timestamptz, Pg>>::from_sql(value).map(Timestamptz)
+    }
+}
+
+impl ToSql<sql_types::Timestamptz, Sqlite> for Timestamptz {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.0.format(SQLITE_TIMESTAMP_FORMAT).to_string());
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<sql_types::Timestamptz, Sqlite> for Timestamptz {
+    fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        let text = value.read_text();
+        parse_sqlite_timestamp(text)
+            .map(Timestamptz)
+            .ok_or_else(|| format!("invalid timestamp with time zone in SQLite: {text:?}").into())
+    }
+}
+
+/// Reads the text forms SQLite databases hold: ours, `CURRENT_TIMESTAMP`'s, and RFC 3339.
+pub fn parse_sqlite_timestamp(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::TimeZone as _;
+    if let Ok(instant) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(instant.with_timezone(&chrono::Utc));
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%#z"] {
+        if let Ok(instant) = chrono::DateTime::parse_from_str(text, format) {
+            return Some(instant.with_timezone(&chrono::Utc));
+        }
+    }
+    for format in [SQLITE_TIMESTAMP_FORMAT, "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+        if let Ok(naive) = chrono::NaiveDateTime::parse_from_str(text, format) {
+            return Some(chrono::Utc.from_utc_datetime(&naive));
+        }
+    }
+    None
+}
+
+multi_backend_value!(sql_types::Timestamptz, Timestamptz);
+
+// ---------------------------------------------------------------------------------------------
+// JSON documents
+
+/// A JSON document, stored and returned as is.
+#[derive(Debug, Clone, PartialEq, AsExpression, FromSqlRow, serde::Serialize, serde::Deserialize)]
+#[diesel(sql_type = sql_types::Json)]
+#[serde(transparent)]
+pub struct Json(pub serde_json::Value);
+
+impl ToSql<sql_types::Json, Pg> for Json {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <serde_json::Value as ToSql<diesel::sql_types::Jsonb, Pg>>::to_sql(&self.0, &mut out.reborrow())
+    }
+}
+
+impl FromSql<sql_types::Json, Pg> for Json {
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<Self> {
+        // A `json` column (not `jsonb`) arrives as plain text, without jsonb's version byte.
+        if value.get_oid().get() == 114 {
+            return Ok(Json(serde_json::from_slice(value.as_bytes())?));
+        }
+        <serde_json::Value as FromSql<diesel::sql_types::Jsonb, Pg>>::from_sql(value).map(Json)
+    }
+}
+
+impl ToSql<sql_types::Json, Sqlite> for Json {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(serde_json::to_string(&self.0)?);
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<sql_types::Json, Sqlite> for Json {
+    fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        Ok(Json(serde_json::from_str(value.read_text())?))
+    }
+}
+
+multi_backend_value!(sql_types::Json, Json);
+
+// ---------------------------------------------------------------------------------------------
+// Exact decimals
+
+/// An exact decimal of a `numeric(p, SCALE)` column; JSON form: a string with exactly
+/// `SCALE` fraction digits, as Django REST Framework renders `DecimalField`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, AsExpression, FromSqlRow, serde::Serialize, serde::Deserialize)]
+#[diesel(sql_type = sql_types::Numeric)]
+#[serde(transparent)]
+pub struct Decimal<const SCALE: u32>(pub String);
+
+impl<const SCALE: u32> Decimal<SCALE> {
+    fn digits(&self) -> Result<DecimalDigits, Box<dyn std::error::Error + Send + Sync>> {
+        DecimalDigits::parse(&self.0).ok_or_else(|| format!("invalid decimal {:?}", self.0).into())
+    }
+
+    fn from_digits(digits: &DecimalDigits) -> Self {
+        Decimal(digits.to_scale(SCALE as usize))
+    }
+}
+
+impl<const SCALE: u32> ToSql<sql_types::Numeric, Pg> for Decimal<SCALE> {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        let numeric = self.digits()?.to_pg_numeric();
+        <diesel::pg::data_types::PgNumeric as ToSql<diesel::sql_types::Numeric, Pg>>::to_sql(&numeric, &mut out.reborrow())
+    }
+}
+
+impl<const SCALE: u32> FromSql<sql_types::Numeric, Pg> for Decimal<SCALE> {
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<Self> {
+        let numeric = <diesel::pg::data_types::PgNumeric as FromSql<diesel::sql_types::Numeric, Pg>>::from_sql(value)?;
+        let digits = DecimalDigits::from_pg_numeric(&numeric).ok_or("NaN in a numeric column")?;
+        Ok(Decimal::from_digits(&digits))
+    }
+}
+
+impl<const SCALE: u32> ToSql<sql_types::Numeric, Sqlite> for Decimal<SCALE> {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        // Written as given (validated already): rounding here would change filter operands.
+        self.digits()?;
+        out.set_value(self.0.trim().to_string());
+        Ok(IsNull::No)
+    }
+}
+
+impl<const SCALE: u32> FromSql<sql_types::Numeric, Sqlite> for Decimal<SCALE> {
+    fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        // NUMERIC affinity stores INTEGER or REAL; SQLite renders either as text exactly
+        // enough for 15 significant digits, and the scale is restored here.
+        let text = value.read_text();
+        let digits = DecimalDigits::parse(text).ok_or_else(|| format!("invalid decimal in SQLite: {text:?}"))?;
+        Ok(Decimal::from_digits(&digits))
+    }
+}
+
+multi_backend_value!(sql_types::Numeric, Decimal<SCALE>, SCALE);
+
+// ---------------------------------------------------------------------------------------------
+// Byte strings
+
+/// A byte string; JSON form: standard base64 with padding.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, AsExpression, FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Binary)]
+pub struct Bytes(pub Vec<u8>);
+
+impl ToSql<diesel::sql_types::Binary, MultiBackend> for Bytes {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+        <[u8] as ToSql<diesel::sql_types::Binary, MultiBackend>>::to_sql(self.0.as_slice(), out)
+    }
+}
+
+impl FromSql<diesel::sql_types::Binary, MultiBackend> for Bytes {
+    fn from_sql(bytes: MultiRawValue<'_>) -> deserialize::Result<Self> {
+        <Vec<u8> as FromSql<diesel::sql_types::Binary, MultiBackend>>::from_sql(bytes).map(Bytes)
+    }
+}
+
+impl serde::Serialize for Bytes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Bytes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map(Bytes)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Deserializes a field that may be absent (outer `None`) or explicitly null (`Some(None)`),
+/// which a partial update and a create with server defaults must tell apart.
+pub fn absent_or_nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
