@@ -154,3 +154,22 @@ pub enum WriteError {
     #[error("validated body does not fit the model: {0}")]
     Model(#[from] serde_json::Error),
 }
+
+impl From<diesel::result::Error> for ApiError {
+    /// Database failures that no client input explains: a lost connection is the project
+    /// being unavailable (503); anything else is logged as internal.
+    fn from(error: diesel::result::Error) -> ApiError {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match error {
+            Error::NotFound => ApiError::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _) => {
+                log::warn!("project database connection lost: {error}");
+                ApiError::Unavailable {
+                    detail: "The project database is unavailable. Try again later.".into(),
+                    retry_after_seconds: 5,
+                }
+            }
+            other => ApiError::internal("database error", other),
+        }
+    }
+}

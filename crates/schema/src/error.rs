@@ -119,7 +119,12 @@ impl<'a> Reporter<'a> {
         self.position(offset).0
     }
 
-    pub(crate) fn error(&mut self, offset: usize, message: impl Into<String>, help: Option<String>) {
+    pub(crate) fn error(
+        &mut self,
+        offset: usize,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
         let (line, column) = self.position(offset);
         self.diagnostics.push(Diagnostic {
             file: self.file.to_owned(),

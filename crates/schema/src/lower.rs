@@ -278,7 +278,11 @@ fn lower_table(reporter: &mut Reporter<'_>, raw: Spanned<RawTable>) -> TableDraf
         let index = columns.len();
         let column_offset = raw_column.span().start;
         let raw_column = raw_column.into_inner();
-        if raw_column.primary_key.as_ref().is_some_and(|flag| *flag.get_ref()) {
+        if raw_column
+            .primary_key
+            .as_ref()
+            .is_some_and(|flag| *flag.get_ref())
+        {
             column_primary_key.push(index);
         }
         if raw_column.unique {
@@ -623,7 +627,10 @@ fn default_value(ty: ColumnType, value: &toml::Value) -> Result<DefaultValue, St
             }
         }
         Value::String(text) => match ty {
-            ColumnType::Date | ColumnType::Time | ColumnType::Timestamp | ColumnType::Timestamptz
+            ColumnType::Date
+            | ColumnType::Time
+            | ColumnType::Timestamp
+            | ColumnType::Timestamptz
                 if text == "now" =>
             {
                 Ok(DefaultValue::Now)
@@ -633,9 +640,7 @@ fn default_value(ty: ColumnType, value: &toml::Value) -> Result<DefaultValue, St
                 expected()
             )),
             ColumnType::Text => Ok(DefaultValue::Text(text.clone())),
-            ColumnType::Varchar { max_length }
-                if text.chars().count() <= max_length as usize =>
-            {
+            ColumnType::Varchar { max_length } if text.chars().count() <= max_length as usize => {
                 Ok(DefaultValue::Text(text.clone()))
             }
             ColumnType::Uuid if is_canonical_uuid(text) => Ok(DefaultValue::Text(text.clone())),
@@ -845,7 +850,10 @@ fn lower_unique(
 /// Duplicate table names, and Rust names or generated type names shared by two tables.
 fn check_table_names(reporter: &mut Reporter<'_>, tables: &[TableDraft]) {
     // Tables already reported (or unnamed): left out of later checks to avoid noise.
-    let mut skip: Vec<bool> = tables.iter().map(|table| table.sql_name.is_empty()).collect();
+    let mut skip: Vec<bool> = tables
+        .iter()
+        .map(|table| table.sql_name.is_empty())
+        .collect();
 
     let mut first_by_sql_name: HashMap<&str, usize> = HashMap::new();
     for (index, table) in tables.iter().enumerate() {
@@ -946,7 +954,10 @@ fn types_compatible(a: ColumnType, b: ColumnType) -> bool {
 }
 
 /// Resolves `references` into foreign keys, per table.
-fn resolve_foreign_keys(reporter: &mut Reporter<'_>, tables: &[TableDraft]) -> Vec<Vec<ForeignKey>> {
+fn resolve_foreign_keys(
+    reporter: &mut Reporter<'_>,
+    tables: &[TableDraft],
+) -> Vec<Vec<ForeignKey>> {
     let mut table_by_name: HashMap<&str, usize> = HashMap::new();
     for (index, table) in tables.iter().enumerate() {
         if !table.sql_name.is_empty() {

@@ -50,7 +50,9 @@ impl Table {
     }
 
     pub fn column(&self, sql_name: &str) -> Option<&Column> {
-        self.columns.iter().find(|column| column.sql_name == sql_name)
+        self.columns
+            .iter()
+            .find(|column| column.sql_name == sql_name)
     }
 
     pub fn is_primary_key(&self, column_index: usize) -> bool {
@@ -95,9 +97,14 @@ pub enum ColumnType {
     Boolean,
     Real,
     Double,
-    Numeric { precision: u32, scale: u32 },
+    Numeric {
+        precision: u32,
+        scale: u32,
+    },
     Text,
-    Varchar { max_length: u32 },
+    Varchar {
+        max_length: u32,
+    },
     Date,
     Time,
     Timestamp,

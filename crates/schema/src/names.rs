@@ -3,26 +3,41 @@
 //! Renderers never derive names themselves; they read the names stored in the
 //! [`crate::model`] by the lowering step, which calls the functions here.
 
-/// Strict, reserved and weak keywords of Rust edition 2024 (lowercase ones only:
-/// derived identifiers are always lowercase).
-const RUST_KEYWORDS: &[&str] = &[
-    // strict
+/// Strict keywords of Rust edition 2024.
+const STRICT_KEYWORDS: &[&str] = &[
     "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
     "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut",
     "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true", "try", "type",
-    "unsafe", "use", "where", "while", // reserved
-    "abstract", "become", "box", "do", "final", "macro", "override", "priv", "typeof", "unsized",
-    "virtual", "yield", // weak
-    "union", "raw", "safe",
+    "unsafe", "use", "where", "while",
 ];
 
+/// Keywords reserved for future use.
+const RESERVED_KEYWORDS: &[&str] = &[
+    "abstract", "become", "box", "do", "final", "macro", "override", "priv", "typeof", "unsized",
+    "virtual", "yield",
+];
+
+/// Weak (contextual) keywords, avoided as well.
+const WEAK_KEYWORDS: &[&str] = &["union", "raw", "safe"];
+
 /// Names that diesel's `table!` macro defines inside every table module.
-const DIESEL_RESERVED: &[&str] = &["table", "star", "all_columns", "columns", "dsl", "is_nullable"];
+const DIESEL_RESERVED: &[&str] = &[
+    "table",
+    "star",
+    "all_columns",
+    "columns",
+    "dsl",
+    "is_nullable",
+];
 
 /// Whether `word` is a Rust keyword, a name diesel's `table!` reserves, or `_`
 /// (which is a pattern, not an identifier).
 pub fn is_reserved_word(word: &str) -> bool {
-    word == "_" || RUST_KEYWORDS.contains(&word) || DIESEL_RESERVED.contains(&word)
+    word == "_"
+        || STRICT_KEYWORDS.contains(&word)
+        || RESERVED_KEYWORDS.contains(&word)
+        || WEAK_KEYWORDS.contains(&word)
+        || DIESEL_RESERVED.contains(&word)
 }
 
 /// The snake_case Rust identifier for a SQL table or column name.
@@ -136,14 +151,31 @@ mod tests {
 
     #[test]
     fn rust_ident_escapes_diesel_names() {
-        for name in ["table", "star", "all_columns", "columns", "dsl", "is_nullable"] {
+        for name in [
+            "table",
+            "star",
+            "all_columns",
+            "columns",
+            "dsl",
+            "is_nullable",
+        ] {
             assert_eq!(rust_ident_for_sql_name(name), format!("{name}_"));
         }
     }
 
     #[test]
     fn rust_ident_results_are_valid() {
-        for name in ["type", "self", "2fa", "a-b", "_", "$", "X", "table", "Ünïcode"] {
+        for name in [
+            "type",
+            "self",
+            "2fa",
+            "a-b",
+            "_",
+            "$",
+            "X",
+            "table",
+            "Ünïcode",
+        ] {
             let ident = rust_ident_for_sql_name(name);
             assert!(is_valid_rust_ident(&ident), "{name} -> {ident}");
         }
@@ -181,8 +213,19 @@ mod tests {
     #[test]
     fn invalid_idents() {
         for s in [
-            "", "_", "1a", "Site", "data-point", "a b", "type", "self", "gen", "table", "columns",
-            "dsl", "café",
+            "",
+            "_",
+            "1a",
+            "Site",
+            "data-point",
+            "a b",
+            "type",
+            "self",
+            "gen",
+            "table",
+            "columns",
+            "dsl",
+            "café",
         ] {
             assert!(!is_valid_rust_ident(s), "{s:?} should be invalid");
         }

@@ -121,7 +121,10 @@ mod tests {
         assert_eq!(message, "unknown key `nam`");
         assert_eq!(help.as_deref(), Some("allowed keys here are `name`, `doc`"));
         let (_, help) = describe("unknown field `x`, expected `table` or `column`");
-        assert_eq!(help.as_deref(), Some("allowed keys here are `table`, `column`"));
+        assert_eq!(
+            help.as_deref(),
+            Some("allowed keys here are `table`, `column`")
+        );
     }
 
     #[test]

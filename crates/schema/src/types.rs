@@ -26,7 +26,9 @@ pub(crate) fn parse_column_type(spelling: &str) -> Result<ColumnType, String> {
                 ));
             };
             if inside.contains(['(', ')']) {
-                return Err(format!("invalid column type `{spelling}`: unbalanced parentheses"));
+                return Err(format!(
+                    "invalid column type `{spelling}`: unbalanced parentheses"
+                ));
             }
             (base.trim_end(), Some(inside))
         }

@@ -64,10 +64,7 @@ fn schema_version_is_read_only() {
     let schema_version = table(&schema, "schema_version");
     assert!(schema_version.read_only);
     assert_eq!(schema_version.primary_key, [0]);
-    assert_eq!(
-        schema_version.columns[1].default,
-        Some(DefaultValue::Now)
-    );
+    assert_eq!(schema_version.columns[1].default, Some(DefaultValue::Now));
     assert!(schema.tables[1..].iter().all(|table| !table.read_only));
 }
 

@@ -1,0 +1,430 @@
+//! List requests: `?field__lookup=value` filters, `?ordering=`, `?page=` and `?page_size=`,
+//! and the primary key form used in detail URLs.
+
+use crate::convert;
+use crate::db::BackendKind;
+use crate::error::{ApiError, FieldErrors};
+use crate::meta::{ColumnKind, ColumnMeta, TableMeta};
+use crate::sql::{SqlFilter, SqlOrder, SqlValue};
+
+/// Query parameters that are never column filters.
+pub const RESERVED_PARAMETERS: &[&str] = &["format", "page", "page_size", "ordering"];
+
+/// Page size limits, from the server's configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSettings {
+    pub default_page_size: u64,
+    pub max_page_size: u64,
+}
+
+impl Default for PageSettings {
+    fn default() -> Self {
+        PageSettings { default_page_size: 100, max_page_size: 1000 }
+    }
+}
+
+/// Which page the client asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageNumber {
+    Number(u64),
+    Last,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListRequest {
+    pub filter: SqlFilter,
+    pub order: SqlOrder,
+    pub page: PageNumber,
+    pub page_size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    Exact,
+    In,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    IsNull,
+    Contains,
+    IContains,
+    StartsWith,
+    IStartsWith,
+    EndsWith,
+}
+
+impl Lookup {
+    fn parse(name: &str) -> Option<Lookup> {
+        Some(match name {
+            "exact" => Lookup::Exact,
+            "in" => Lookup::In,
+            "gt" => Lookup::Gt,
+            "gte" => Lookup::Gte,
+            "lt" => Lookup::Lt,
+            "lte" => Lookup::Lte,
+            "isnull" => Lookup::IsNull,
+            "contains" => Lookup::Contains,
+            "icontains" => Lookup::IContains,
+            "startswith" => Lookup::StartsWith,
+            "istartswith" => Lookup::IStartsWith,
+            "endswith" => Lookup::EndsWith,
+            _ => return None,
+        })
+    }
+
+    fn applies_to(self, kind: ColumnKind) -> bool {
+        match self {
+            Lookup::IsNull => true,
+            Lookup::Exact | Lookup::In => kind.supports_equality(),
+            Lookup::Gt | Lookup::Gte | Lookup::Lt | Lookup::Lte => kind.is_ordered(),
+            Lookup::Contains | Lookup::IContains | Lookup::StartsWith | Lookup::IStartsWith | Lookup::EndsWith => {
+                kind.is_textual()
+            }
+        }
+    }
+}
+
+/// Parses a list request's query string for `meta` on `backend`.
+///
+/// Unknown filter and ordering fields are rejected with 400 naming them: DRF would ignore
+/// them and return every row, which hides typos in clients.
+pub fn parse_list_request(
+    meta: &TableMeta,
+    backend: BackendKind,
+    query_string: &str,
+    settings: PageSettings,
+) -> Result<ListRequest, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query_string)
+        .map_err(|_| ApiError::BadRequest("The query string is not valid URL encoding.".into()))?;
+    // Like Django's QueryDict.get, the last of repeated parameters wins.
+    let last = |name: &str| pairs.iter().rev().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+
+    if let Some(format) = last("format") {
+        if format != "json" {
+            return Err(ApiError::NotFound);
+        }
+    }
+    let page = match last("page") {
+        None => PageNumber::Number(1),
+        Some("last") => PageNumber::Last,
+        Some(text) => match text.parse::<u64>() {
+            Ok(number) if number >= 1 => PageNumber::Number(number),
+            _ => return Err(ApiError::InvalidPage),
+        },
+    };
+    // As DRF: an unusable page_size falls back to the default; a large one is capped.
+    let page_size = match last("page_size").and_then(|text| text.parse::<u64>().ok()) {
+        Some(size) if size >= 1 => size.min(settings.max_page_size),
+        _ => settings.default_page_size,
+    };
+    let order = parse_ordering(meta, last("ordering"))?;
+
+    let mut filter = SqlFilter::all();
+    let mut unknown = Vec::new();
+    let mut errors = FieldErrors::new();
+    let mut seen = std::collections::HashSet::new();
+    for (key, value) in pairs.iter().rev() {
+        if RESERVED_PARAMETERS.contains(&key.as_str()) || !seen.insert(key.as_str()) {
+            continue;
+        }
+        let (field, lookup_name) = key.split_once("__").unwrap_or((key.as_str(), "exact"));
+        let Some(column) = meta.column(field) else {
+            unknown.push(key.clone());
+            continue;
+        };
+        let Some(lookup) = Lookup::parse(lookup_name).filter(|lookup| lookup.applies_to(column.kind)) else {
+            unknown.push(key.clone());
+            continue;
+        };
+        if let Err(message) = add_condition(&mut filter, backend, column, lookup, value) {
+            errors.add(key.clone(), message);
+        }
+    }
+    if !unknown.is_empty() {
+        unknown.sort();
+        let filterable: Vec<&str> = meta.columns.iter().map(|column| column.name).collect();
+        return Err(ApiError::BadRequest(format!(
+            "Unknown filter parameter(s): {}. Filter on a field ({}) with an optional lookup such as __in, __gt, __gte, __lt, __lte, __isnull, or for text __contains, __icontains, __startswith, __istartswith, __endswith.",
+            unknown.join(", "),
+            filterable.join(", ")
+        )));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    Ok(ListRequest { filter, order, page, page_size })
+}
+
+fn parse_ordering(meta: &TableMeta, ordering: Option<&str>) -> Result<SqlOrder, ApiError> {
+    let mut terms: Vec<(&'static str, bool)> = Vec::new();
+    let mut unknown = Vec::new();
+    for term in ordering.unwrap_or("").split(',').map(str::trim).filter(|term| !term.is_empty()) {
+        let (name, descending) = match term.strip_prefix('-') {
+            Some(name) => (name, true),
+            None => (term, false),
+        };
+        match meta.column(name).filter(|column| column.kind.is_ordered() || column.kind == ColumnKind::Boolean) {
+            Some(column) if !terms.iter().any(|(existing, _)| *existing == column.name) => {
+                terms.push((column.name, descending))
+            }
+            Some(_) => {}
+            None => unknown.push(term.to_string()),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "Unknown ordering field(s): {}. Order by one or more fields, comma-separated, with - for descending.",
+            unknown.join(", ")
+        )));
+    }
+    // The primary key (or every column) breaks ties, so that pages never overlap or skip rows.
+    let tie_breakers: Vec<&'static ColumnMeta> = if meta.has_primary_key() {
+        meta.primary_key_columns().collect()
+    } else {
+        meta.columns.iter().filter(|column| column.kind.is_ordered()).collect()
+    };
+    for column in tie_breakers {
+        if !terms.iter().any(|(existing, _)| *existing == column.name) {
+            terms.push((column.name, false));
+        }
+    }
+    if terms.is_empty() {
+        terms.push((meta.columns[0].name, false));
+    }
+    Ok(SqlOrder::new(terms))
+}
+
+fn add_condition(
+    filter: &mut SqlFilter,
+    backend: BackendKind,
+    column: &'static ColumnMeta,
+    lookup: Lookup,
+    value: &str,
+) -> Result<(), String> {
+    let parse = |text: &str| convert::parse_text(column.kind, text);
+    match lookup {
+        Lookup::IsNull => {
+            let is_null = convert::parse_boolean(value).ok_or_else(|| convert::INVALID_BOOLEAN.to_string())?;
+            filter.begin_condition().identifier(column.name).sql(if is_null { " IS NULL" } else { " IS NOT NULL" });
+        }
+        Lookup::Exact | Lookup::Gt | Lookup::Gte | Lookup::Lt | Lookup::Lte => {
+            let operand = parse(value)?;
+            let operator = match lookup {
+                Lookup::Exact => " = ",
+                Lookup::Gt => " > ",
+                Lookup::Gte => " >= ",
+                Lookup::Lt => " < ",
+                _ => " <= ",
+            };
+            filter.begin_condition().identifier(column.name).sql(operator).bind(operand);
+        }
+        Lookup::In => {
+            let operands: Vec<SqlValue> = value.split(',').filter(|item| !item.is_empty()).map(parse).collect::<Result<_, _>>()?;
+            filter.begin_condition().mark_uncacheable();
+            if operands.is_empty() {
+                filter.sql("1 = 0");
+                return Ok(());
+            }
+            filter.identifier(column.name).sql(" IN (");
+            for (position, operand) in operands.into_iter().enumerate() {
+                if position > 0 {
+                    filter.sql(", ");
+                }
+                filter.bind(operand);
+            }
+            filter.sql(")");
+        }
+        Lookup::Contains | Lookup::IContains | Lookup::StartsWith | Lookup::IStartsWith | Lookup::EndsWith => {
+            if value.contains('\0') {
+                return Err(convert::NULL_CHARACTER.to_string());
+            }
+            add_pattern(filter, backend, column.name, lookup, value);
+        }
+    }
+    Ok(())
+}
+
+/// Text lookups. PostgreSQL uses LIKE/ILIKE; SQLite uses GLOB, which is case-sensitive where
+/// its LIKE is not, and LIKE for the case-insensitive lookups (ASCII case folding only).
+fn add_pattern(filter: &mut SqlFilter, backend: BackendKind, column: &'static str, lookup: Lookup, value: &str) {
+    let case_insensitive = matches!(lookup, Lookup::IContains | Lookup::IStartsWith);
+    let (prefix_any, suffix_any) = match lookup {
+        Lookup::Contains | Lookup::IContains => (true, true),
+        Lookup::StartsWith | Lookup::IStartsWith => (false, true),
+        _ => (true, false),
+    };
+    let use_glob = backend == BackendKind::Sqlite && !case_insensitive;
+    let (any, escaped) = if use_glob { ("*", escape_glob(value)) } else { ("%", escape_like(value)) };
+    let pattern = format!("{}{escaped}{}", if prefix_any { any } else { "" }, if suffix_any { any } else { "" });
+    filter.begin_condition().identifier(column);
+    match (use_glob, backend, case_insensitive) {
+        (true, _, _) => filter.sql(" GLOB "),
+        (false, BackendKind::Postgres, true) => filter.sql(" ILIKE "),
+        _ => filter.sql(" LIKE "),
+    };
+    filter.bind(SqlValue::Text(pattern));
+    if !use_glob {
+        filter.sql(" ESCAPE '\\'");
+    }
+}
+
+fn escape_like(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for character in value.chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
+}
+
+fn escape_glob(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for character in value.chars() {
+        match character {
+            '*' => escaped.push_str("[*]"),
+            '?' => escaped.push_str("[?]"),
+            '[' => escaped.push_str("[[]"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+/// Parses the `{pk}` path segment: the key value, or for a composite key the values in key
+/// order separated by commas (`/data_point_tag/3,7/`); a comma inside a value is `%2C`.
+/// A malformed key is a missing row (404), as in DRF.
+pub fn parse_primary_key(meta: &TableMeta, segment: &str) -> Result<SqlFilter, ApiError> {
+    let parts: Vec<&str> = if meta.primary_key.len() == 1 { vec![segment] } else { segment.split(',').collect() };
+    if parts.len() != meta.primary_key.len() {
+        return Err(ApiError::NotFound);
+    }
+    let mut filter = SqlFilter::all();
+    for (column, part) in meta.primary_key_columns().zip(parts) {
+        let decoded = percent_decode(part).ok_or(ApiError::NotFound)?;
+        let value = convert::parse_text(column.kind, &decoded).map_err(|_| ApiError::NotFound)?;
+        filter.begin_condition().identifier(column.name).sql(" = ").bind(value);
+    }
+    Ok(filter)
+}
+
+/// The `{pk}` path segment of a row, the inverse of [`parse_primary_key`].
+pub fn primary_key_segment(meta: &TableMeta, row: &serde_json::Value) -> Option<String> {
+    let parts: Option<Vec<String>> = meta
+        .primary_key_columns()
+        .map(|column| {
+            let value = row.get(column.name)?;
+            let text = match value {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            Some(percent_encode_segment(&text))
+        })
+        .collect();
+    parts.map(|parts| parts.join(","))
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(index + 1..index + 3)?).ok()?;
+            decoded.push(u8::from_str_radix(hex, 16).ok()?);
+            index += 3;
+        } else {
+            decoded.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(decoded).ok()
+}
+
+fn percent_encode_segment(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b':' | b'+') {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::ColumnMeta;
+
+    const COLUMNS: &[ColumnMeta] = &[
+        ColumnMeta { name: "a", kind: ColumnKind::Integer, nullable: false, has_default: false, generated: false },
+        ColumnMeta { name: "b", kind: ColumnKind::Text, nullable: false, has_default: false, generated: false },
+        ColumnMeta { name: "doc", kind: ColumnKind::Json, nullable: true, has_default: false, generated: false },
+    ];
+    const META: TableMeta = TableMeta {
+        name: "pair",
+        verbose_name: "pair",
+        doc: None,
+        read_only: false,
+        columns: COLUMNS,
+        primary_key: &[0, 1],
+        unique: &[],
+        foreign_keys: &[],
+    };
+
+    fn parse(query: &str) -> Result<ListRequest, ApiError> {
+        parse_list_request(&META, BackendKind::Postgres, query, PageSettings::default())
+    }
+
+    #[test]
+    fn unknown_filters_and_lookups_are_named_in_the_error() {
+        let Err(ApiError::BadRequest(message)) = parse("colour=red&a__contains=1&b__regex=x") else { panic!() };
+        assert!(message.starts_with("Unknown filter parameter(s): a__contains, b__regex, colour."), "{message}");
+    }
+
+    #[test]
+    fn unknown_ordering_fields_are_rejected() {
+        let Err(ApiError::BadRequest(message)) = parse("ordering=-a,zzz") else { panic!() };
+        assert!(message.starts_with("Unknown ordering field(s): zzz."), "{message}");
+    }
+
+    #[test]
+    fn bad_filter_values_are_field_errors() {
+        let Err(ApiError::Validation(errors)) = parse("a__gt=x&doc__isnull=perhaps") else { panic!() };
+        assert_eq!(errors.get("a__gt"), Some(&[convert::INVALID_INTEGER.to_string()][..]));
+        assert_eq!(errors.get("doc__isnull"), Some(&[convert::INVALID_BOOLEAN.to_string()][..]));
+    }
+
+    #[test]
+    fn paging_parameters_follow_drf() {
+        let request = parse("page=2&page_size=5000").unwrap();
+        assert_eq!((request.page, request.page_size), (PageNumber::Number(2), 1000));
+        assert_eq!(parse("page_size=abc").unwrap().page_size, 100);
+        assert_eq!(parse("page=last").unwrap().page, PageNumber::Last);
+        assert!(matches!(parse("page=0"), Err(ApiError::InvalidPage)));
+        assert!(matches!(parse("page=x"), Err(ApiError::InvalidPage)));
+    }
+
+    #[test]
+    fn composite_keys_split_on_commas_and_decode() {
+        let filter = parse_primary_key(&META, "7,a%2Cb").unwrap();
+        let mut expected = SqlFilter::all();
+        expected.begin_condition().identifier("a").sql(" = ").bind(SqlValue::Integer(7));
+        expected.begin_condition().identifier("b").sql(" = ").bind(SqlValue::Text("a,b".into()));
+        assert_eq!(filter, expected);
+        assert!(matches!(parse_primary_key(&META, "7"), Err(ApiError::NotFound)));
+        assert!(matches!(parse_primary_key(&META, "x,y"), Err(ApiError::NotFound)));
+        let row = serde_json::json!({"a": 7, "b": "a,b"});
+        assert_eq!(primary_key_segment(&META, &row).as_deref(), Some("7,a%2Cb"));
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(escape_like("50%_off\\"), "50\\%\\_off\\\\");
+        assert_eq!(escape_glob("a*b?[c]"), "a[*]b[?][[]c]");
+    }
+}
