@@ -1,1 +1,10 @@
-//! placeholder
+//! Renders a validated schema model into the files of a generated crate, and writes them
+//! through one path that can also check that checked-in output is up to date.
+
+mod ddl;
+mod render;
+mod types;
+mod write;
+
+pub use render::{GENERATED_MARKER, RenderOptions, render_crate};
+pub use write::{FileChange, WriteError, ensure_files};

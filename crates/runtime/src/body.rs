@@ -27,8 +27,15 @@ pub fn check_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
     let Some(content_type) = content_type else {
         return Err(ApiError::UnsupportedMediaType(String::new()));
     };
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
         Ok(())
     } else {
         Err(ApiError::UnsupportedMediaType(content_type.to_string()))
@@ -42,7 +49,11 @@ pub fn parse_json_body(bytes: &[u8]) -> Result<Value, ApiError> {
 
 /// Validates a JSON body for a write and returns the canonical object the generated model
 /// deserializes: only known, writable columns, each value in its canonical JSON form.
-pub fn validate(meta: &TableMeta, body: Value, mode: WriteMode) -> Result<Map<String, Value>, ApiError> {
+pub fn validate(
+    meta: &TableMeta,
+    body: Value,
+    mode: WriteMode,
+) -> Result<Map<String, Value>, ApiError> {
     let object = match body {
         Value::Object(object) => object,
         other => {
@@ -87,12 +98,19 @@ pub fn validate(meta: &TableMeta, body: Value, mode: WriteMode) -> Result<Map<St
     }
     if mode != WriteMode::Partial {
         for column in meta.columns {
-            if column.is_required_on_create() && !canonical.contains_key(column.name) && errors.get(column.name).is_none() {
+            if column.is_required_on_create()
+                && !canonical.contains_key(column.name)
+                && errors.get(column.name).is_none()
+            {
                 errors.add(column.name, REQUIRED);
             }
         }
     }
-    if errors.is_empty() { Ok(canonical) } else { Err(ApiError::Validation(errors)) }
+    if errors.is_empty() {
+        Ok(canonical)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
 }
 
 #[cfg(test)]
@@ -101,10 +119,34 @@ mod tests {
     use crate::meta::{ColumnKind, ColumnMeta};
 
     const COLUMNS: &[ColumnMeta] = &[
-        ColumnMeta { name: "id", kind: ColumnKind::Integer, nullable: false, has_default: false, generated: true },
-        ColumnMeta { name: "name", kind: ColumnKind::Varchar { max_length: 5 }, nullable: false, has_default: false, generated: false },
-        ColumnMeta { name: "unit", kind: ColumnKind::Varchar { max_length: 20 }, nullable: true, has_default: false, generated: false },
-        ColumnMeta { name: "active", kind: ColumnKind::Boolean, nullable: false, has_default: true, generated: false },
+        ColumnMeta {
+            name: "id",
+            kind: ColumnKind::Integer,
+            nullable: false,
+            has_default: false,
+            generated: true,
+        },
+        ColumnMeta {
+            name: "name",
+            kind: ColumnKind::Varchar { max_length: 5 },
+            nullable: false,
+            has_default: false,
+            generated: false,
+        },
+        ColumnMeta {
+            name: "unit",
+            kind: ColumnKind::Varchar { max_length: 20 },
+            nullable: true,
+            has_default: false,
+            generated: false,
+        },
+        ColumnMeta {
+            name: "active",
+            kind: ColumnKind::Boolean,
+            nullable: false,
+            has_default: true,
+            generated: false,
+        },
     ];
     const META: TableMeta = TableMeta {
         name: "data_point",
@@ -138,15 +180,29 @@ mod tests {
 
     #[test]
     fn generated_columns_are_ignored_and_unknown_ones_rejected() {
-        let body = validate(&META, serde_json::json!({"id": 9, "name": "a", "active": "true"}), WriteMode::Replace).unwrap();
-        assert_eq!(Value::Object(body), serde_json::json!({"name": "a", "active": true}));
-        let errors = errors_of(serde_json::json!({"name": "a", "colour": 1}), WriteMode::Create);
+        let body = validate(
+            &META,
+            serde_json::json!({"id": 9, "name": "a", "active": "true"}),
+            WriteMode::Replace,
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(body),
+            serde_json::json!({"name": "a", "active": true})
+        );
+        let errors = errors_of(
+            serde_json::json!({"name": "a", "colour": 1}),
+            WriteMode::Create,
+        );
         assert_eq!(errors, serde_json::json!({"colour": [UNKNOWN_FIELD]}));
     }
 
     #[test]
     fn every_bad_field_is_reported_at_once() {
-        let errors = errors_of(serde_json::json!({"name": null, "active": "maybe", "unit": "x".repeat(21)}), WriteMode::Create);
+        let errors = errors_of(
+            serde_json::json!({"name": null, "active": "maybe", "unit": "x".repeat(21)}),
+            WriteMode::Create,
+        );
         assert_eq!(
             errors,
             serde_json::json!({
@@ -160,14 +216,23 @@ mod tests {
     #[test]
     fn non_objects_are_rejected_like_drf() {
         let errors = errors_of(serde_json::json!([1, 2]), WriteMode::Create);
-        assert_eq!(errors, serde_json::json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]}));
+        assert_eq!(
+            errors,
+            serde_json::json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
+        );
     }
 
     #[test]
     fn content_types_other_than_json_are_unsupported() {
         assert!(check_content_type(Some("application/json; charset=utf-8")).is_ok());
         assert!(check_content_type(Some("application/merge-patch+json")).is_ok());
-        assert!(matches!(check_content_type(Some("text/plain")), Err(ApiError::UnsupportedMediaType(_))));
-        assert!(matches!(check_content_type(None), Err(ApiError::UnsupportedMediaType(_))));
+        assert!(matches!(
+            check_content_type(Some("text/plain")),
+            Err(ApiError::UnsupportedMediaType(_))
+        ));
+        assert!(matches!(
+            check_content_type(None),
+            Err(ApiError::UnsupportedMediaType(_))
+        ));
     }
 }

@@ -28,7 +28,9 @@ pub fn explain_write_error(
     error: WriteError,
 ) -> ApiError {
     match error {
-        WriteError::Model(error) => ApiError::internal("validated body rejected by the generated model", error),
+        WriteError::Model(error) => {
+            ApiError::internal("validated body rejected by the generated model", error)
+        }
         WriteError::Database(DieselError::DatabaseError(error_kind, info)) => {
             explain_violation(meta, connection, body, kind, error_kind, info.as_ref())
                 .unwrap_or_else(|| ApiError::from(DieselError::DatabaseError(error_kind, info)))
@@ -47,24 +49,40 @@ fn explain_violation(
 ) -> Option<ApiError> {
     let errors = match error_kind {
         DatabaseErrorKind::UniqueViolation => {
-            let columns = key_columns(info).or_else(|| sqlite_columns(info.message(), "UNIQUE constraint failed: "));
+            let columns = key_columns(info)
+                .or_else(|| sqlite_columns(info.message(), "UNIQUE constraint failed: "));
             match columns.as_deref() {
                 Some([column]) => FieldErrors::single(
                     column.clone(),
-                    format!("{} with this {} already exists.", meta.verbose_name, column.replace('_', " ")),
+                    format!(
+                        "{} with this {} already exists.",
+                        meta.verbose_name,
+                        column.replace('_', " ")
+                    ),
                 ),
                 Some(columns) if !columns.is_empty() => FieldErrors::single(
                     "non_field_errors",
                     format!("The fields {} must make a unique set.", columns.join(", ")),
                 ),
-                _ => FieldErrors::single("non_field_errors", format!("A {} with these values already exists.", meta.verbose_name)),
+                _ => FieldErrors::single(
+                    "non_field_errors",
+                    format!("A {} with these values already exists.", meta.verbose_name),
+                ),
             }
         }
         DatabaseErrorKind::ForeignKeyViolation if kind == WriteKind::Delete => {
-            let referencing = info.details().and_then(|details| quoted_after(details, "referenced from table "));
+            let referencing = info
+                .details()
+                .and_then(|details| quoted_after(details, "referenced from table "));
             let message = match referencing {
-                Some(table) => format!("This {} cannot be deleted: rows of {table} still reference it.", meta.verbose_name),
-                None => format!("This {} cannot be deleted: other rows still reference it.", meta.verbose_name),
+                Some(table) => format!(
+                    "This {} cannot be deleted: rows of {table} still reference it.",
+                    meta.verbose_name
+                ),
+                None => format!(
+                    "This {} cannot be deleted: other rows still reference it.",
+                    meta.verbose_name
+                ),
             };
             FieldErrors::single("non_field_errors", message)
         }
@@ -72,11 +90,17 @@ fn explain_violation(
             let mut errors = FieldErrors::new();
             if let (Some(columns), Some(values)) = (key_columns(info), key_values(info)) {
                 for (column, value) in columns.iter().zip(values) {
-                    errors.add(column.clone(), format!("Invalid pk \"{value}\" - object does not exist."));
+                    errors.add(
+                        column.clone(),
+                        format!("Invalid pk \"{value}\" - object does not exist."),
+                    );
                 }
             } else {
                 for (column, value) in missing_references(meta, connection, body) {
-                    errors.add(column, format!("Invalid pk \"{value}\" - object does not exist."));
+                    errors.add(
+                        column,
+                        format!("Invalid pk \"{value}\" - object does not exist."),
+                    );
                 }
             }
             if errors.is_empty() {
@@ -85,10 +109,10 @@ fn explain_violation(
             errors
         }
         DatabaseErrorKind::NotNullViolation => {
-            let column = info
-                .column_name()
-                .map(str::to_string)
-                .or_else(|| sqlite_columns(info.message(), "NOT NULL constraint failed: ").and_then(|c| c.into_iter().next()));
+            let column = info.column_name().map(str::to_string).or_else(|| {
+                sqlite_columns(info.message(), "NOT NULL constraint failed: ")
+                    .and_then(|c| c.into_iter().next())
+            });
             match column {
                 Some(column) => FieldErrors::single(column, "This field may not be null."),
                 None => FieldErrors::single("non_field_errors", "A required value is missing."),
@@ -110,7 +134,12 @@ fn explain_violation(
 fn key_columns(info: &dyn DatabaseErrorInformation) -> Option<Vec<String>> {
     let details = info.details()?;
     let inner = details.strip_prefix("Key (")?.split(")=(").next()?;
-    Some(inner.split(", ").map(|column| column.trim_matches('"').to_string()).collect())
+    Some(
+        inner
+            .split(", ")
+            .map(|column| column.trim_matches('"').to_string())
+            .collect(),
+    )
 }
 
 /// Values of PostgreSQL's `Key (a, b)=(1, 2) ...` detail.
@@ -126,7 +155,12 @@ fn sqlite_columns(message: &str, prefix: &str) -> Option<Vec<String>> {
     let list = message.strip_prefix(prefix)?;
     Some(
         list.split(", ")
-            .map(|qualified| qualified.rsplit_once('.').map_or(qualified, |(_, column)| column).to_string())
+            .map(|qualified| {
+                qualified
+                    .rsplit_once('.')
+                    .map_or(qualified, |(_, column)| column)
+                    .to_string()
+            })
             .collect(),
     )
 }
@@ -138,7 +172,11 @@ fn quoted_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
 }
 
 /// Foreign key values in `body` whose referenced row does not exist (SQLite only needs this).
-fn missing_references(meta: &TableMeta, connection: &mut DbConnection, body: &Map<String, Value>) -> Vec<(String, String)> {
+fn missing_references(
+    meta: &TableMeta,
+    connection: &mut DbConnection,
+    body: &Map<String, Value>,
+) -> Vec<(String, String)> {
     use diesel::RunQueryDsl as _;
 
     #[derive(diesel::QueryableByName)]
@@ -147,11 +185,15 @@ fn missing_references(meta: &TableMeta, connection: &mut DbConnection, body: &Ma
         n: i64,
     }
 
-    let DbConnection::Sqlite(sqlite) = connection else { return Vec::new() };
+    let DbConnection::Sqlite(sqlite) = connection else {
+        return Vec::new();
+    };
     let mut missing = Vec::new();
     for foreign_key in meta.foreign_keys {
         let column = meta.columns[foreign_key.column].name;
-        let Some(value) = body.get(column).filter(|value| !value.is_null()) else { continue };
+        let Some(value) = body.get(column).filter(|value| !value.is_null()) else {
+            continue;
+        };
         let text = match value {
             Value::String(text) => text.clone(),
             other => other.to_string(),

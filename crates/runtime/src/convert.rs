@@ -12,10 +12,11 @@ pub const INVALID_INTEGER: &str = "A valid integer is required.";
 pub const INVALID_NUMBER: &str = "A valid number is required.";
 pub const INVALID_BOOLEAN: &str = "Must be a valid boolean.";
 pub const INVALID_STRING: &str = "Not a valid string.";
-pub const INVALID_DATE: &str = "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.";
-pub const INVALID_TIME: &str = "Time has wrong format. Use one of these formats instead: hh:mm[:ss[.uuuuuu]].";
-pub const INVALID_DATETIME: &str =
-    "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].";
+pub const INVALID_DATE: &str =
+    "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.";
+pub const INVALID_TIME: &str =
+    "Time has wrong format. Use one of these formats instead: hh:mm[:ss[.uuuuuu]].";
+pub const INVALID_DATETIME: &str = "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].";
 pub const INVALID_UUID: &str = "Must be a valid UUID.";
 pub const INVALID_BASE64: &str = "Must be a valid base64 string.";
 pub const NULL_CHARACTER: &str = "Null characters are not allowed.";
@@ -23,21 +24,35 @@ pub const NULL_CHARACTER: &str = "Null characters are not allowed.";
 /// Parses a value given as text (query parameter, path segment) for a column of `kind`.
 pub fn parse_text(kind: ColumnKind, text: &str) -> Result<SqlValue, String> {
     match kind {
-        ColumnKind::SmallInt => parse_integer(text, i16::MIN as i64, i16::MAX as i64).map(|v| SqlValue::SmallInt(v as i16)),
-        ColumnKind::Integer => parse_integer(text, i32::MIN as i64, i32::MAX as i64).map(|v| SqlValue::Integer(v as i32)),
+        ColumnKind::SmallInt => parse_integer(text, i16::MIN as i64, i16::MAX as i64)
+            .map(|v| SqlValue::SmallInt(v as i16)),
+        ColumnKind::Integer => parse_integer(text, i32::MIN as i64, i32::MAX as i64)
+            .map(|v| SqlValue::Integer(v as i32)),
         ColumnKind::BigInt => parse_integer(text, i64::MIN, i64::MAX).map(SqlValue::BigInt),
-        ColumnKind::Boolean => parse_boolean(text).map(SqlValue::Boolean).ok_or_else(|| INVALID_BOOLEAN.to_string()),
+        ColumnKind::Boolean => parse_boolean(text)
+            .map(SqlValue::Boolean)
+            .ok_or_else(|| INVALID_BOOLEAN.to_string()),
         ColumnKind::Real => parse_float(text).and_then(|v| {
             let narrowed = v as f32;
-            if narrowed.is_finite() { Ok(SqlValue::Real(narrowed)) } else { Err(INVALID_NUMBER.to_string()) }
+            if narrowed.is_finite() {
+                Ok(SqlValue::Real(narrowed))
+            } else {
+                Err(INVALID_NUMBER.to_string())
+            }
         }),
         ColumnKind::Double => parse_float(text).map(SqlValue::Double),
-        ColumnKind::Numeric { precision, scale } => parse_decimal(text, precision, scale).map(SqlValue::Numeric),
-        ColumnKind::Text | ColumnKind::Varchar { .. } => check_text(kind, text).map(|()| SqlValue::Text(text.to_string())),
+        ColumnKind::Numeric { precision, scale } => {
+            parse_decimal(text, precision, scale).map(SqlValue::Numeric)
+        }
+        ColumnKind::Text | ColumnKind::Varchar { .. } => {
+            check_text(kind, text).map(|()| SqlValue::Text(text.to_string()))
+        }
         ColumnKind::Date => chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
             .map(SqlValue::Date)
             .map_err(|_| INVALID_DATE.to_string()),
-        ColumnKind::Time => parse_time(text.trim()).map(SqlValue::Time).ok_or_else(|| INVALID_TIME.to_string()),
+        ColumnKind::Time => parse_time(text.trim())
+            .map(SqlValue::Time)
+            .ok_or_else(|| INVALID_TIME.to_string()),
         ColumnKind::Timestamp => parse_instant(text.trim())
             .map(|(naive, offset)| match offset {
                 // An aware value for a naive column is stored as UTC wall time.
@@ -49,11 +64,18 @@ pub fn parse_text(kind: ColumnKind, text: &str) -> Result<SqlValue, String> {
             .map(|(naive, offset)| {
                 // A naive value for an aware column is read as UTC, as DRF does with TIME_ZONE = "UTC".
                 let utc = naive - offset.unwrap_or_default();
-                SqlValue::Timestamptz(chrono::DateTime::from_naive_utc_and_offset(utc, chrono::Utc))
+                SqlValue::Timestamptz(chrono::DateTime::from_naive_utc_and_offset(
+                    utc,
+                    chrono::Utc,
+                ))
             })
             .ok_or_else(|| INVALID_DATETIME.to_string()),
-        ColumnKind::Uuid => uuid::Uuid::parse_str(text.trim()).map(SqlValue::Uuid).map_err(|_| INVALID_UUID.to_string()),
-        ColumnKind::Json => serde_json::from_str(text).map(SqlValue::Json).map_err(|_| "Value must be valid JSON.".to_string()),
+        ColumnKind::Uuid => uuid::Uuid::parse_str(text.trim())
+            .map(SqlValue::Uuid)
+            .map_err(|_| INVALID_UUID.to_string()),
+        ColumnKind::Json => serde_json::from_str(text)
+            .map(SqlValue::Json)
+            .map_err(|_| "Value must be valid JSON.".to_string()),
         ColumnKind::Bytes => base64::engine::general_purpose::STANDARD
             .decode(text.trim())
             .map(SqlValue::Bytes)
@@ -73,15 +95,29 @@ pub fn parse_json(kind: ColumnKind, value: &Value) -> Result<SqlValue, String> {
             _ => Err(INVALID_BOOLEAN.to_string()),
         },
         (ColumnKind::Boolean, _) if !value.is_string() => Err(INVALID_BOOLEAN.to_string()),
-        (ColumnKind::Text | ColumnKind::Varchar { .. }, Value::Number(n)) => parse_text(kind, &n.to_string()),
+        (ColumnKind::Text | ColumnKind::Varchar { .. }, Value::Number(n)) => {
+            parse_text(kind, &n.to_string())
+        }
         (ColumnKind::Text | ColumnKind::Varchar { .. }, Value::String(s)) => parse_text(kind, s),
         (ColumnKind::Text | ColumnKind::Varchar { .. }, _) => Err(INVALID_STRING.to_string()),
-        (ColumnKind::SmallInt | ColumnKind::Integer | ColumnKind::BigInt, Value::Number(n)) => parse_text(kind, &n.to_string()),
-        (ColumnKind::SmallInt | ColumnKind::Integer | ColumnKind::BigInt, Value::String(s)) => parse_text(kind, s),
-        (ColumnKind::SmallInt | ColumnKind::Integer | ColumnKind::BigInt, _) => Err(INVALID_INTEGER.to_string()),
-        (ColumnKind::Real | ColumnKind::Double | ColumnKind::Numeric { .. }, Value::Number(n)) => parse_text(kind, &n.to_string()),
-        (ColumnKind::Real | ColumnKind::Double | ColumnKind::Numeric { .. }, Value::String(s)) => parse_text(kind, s),
-        (ColumnKind::Real | ColumnKind::Double | ColumnKind::Numeric { .. }, _) => Err(INVALID_NUMBER.to_string()),
+        (ColumnKind::SmallInt | ColumnKind::Integer | ColumnKind::BigInt, Value::Number(n)) => {
+            parse_text(kind, &n.to_string())
+        }
+        (ColumnKind::SmallInt | ColumnKind::Integer | ColumnKind::BigInt, Value::String(s)) => {
+            parse_text(kind, s)
+        }
+        (ColumnKind::SmallInt | ColumnKind::Integer | ColumnKind::BigInt, _) => {
+            Err(INVALID_INTEGER.to_string())
+        }
+        (ColumnKind::Real | ColumnKind::Double | ColumnKind::Numeric { .. }, Value::Number(n)) => {
+            parse_text(kind, &n.to_string())
+        }
+        (ColumnKind::Real | ColumnKind::Double | ColumnKind::Numeric { .. }, Value::String(s)) => {
+            parse_text(kind, s)
+        }
+        (ColumnKind::Real | ColumnKind::Double | ColumnKind::Numeric { .. }, _) => {
+            Err(INVALID_NUMBER.to_string())
+        }
         (_, Value::String(s)) => parse_text(kind, s),
         (ColumnKind::Date, _) => Err(INVALID_DATE.to_string()),
         (ColumnKind::Time, _) => Err(INVALID_TIME.to_string()),
@@ -105,7 +141,9 @@ pub fn to_json(value: &SqlValue) -> Value {
         SqlValue::Date(v) => Value::from(v.format("%Y-%m-%d").to_string()),
         SqlValue::Time(v) => Value::from(v.format("%H:%M:%S%.f").to_string()),
         SqlValue::Timestamp(v) => Value::from(v.format("%Y-%m-%dT%H:%M:%S%.f").to_string()),
-        SqlValue::Timestamptz(v) => Value::from(v.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+        SqlValue::Timestamptz(v) => {
+            Value::from(v.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        }
         SqlValue::Uuid(v) => Value::from(v.hyphenated().to_string()),
         SqlValue::Json(v) => v.clone(),
         SqlValue::Bytes(v) => Value::from(base64::engine::general_purpose::STANDARD.encode(v)),
@@ -122,8 +160,12 @@ pub fn to_text(value: &SqlValue) -> String {
 
 pub fn parse_boolean(text: &str) -> Option<bool> {
     match text.trim() {
-        "true" | "True" | "TRUE" | "1" | "yes" | "Yes" | "on" | "On" | "t" | "T" | "y" | "Y" => Some(true),
-        "false" | "False" | "FALSE" | "0" | "no" | "No" | "off" | "Off" | "f" | "F" | "n" | "N" => Some(false),
+        "true" | "True" | "TRUE" | "1" | "yes" | "Yes" | "on" | "On" | "t" | "T" | "y" | "Y" => {
+            Some(true)
+        }
+        "false" | "False" | "FALSE" | "0" | "no" | "No" | "off" | "Off" | "f" | "F" | "n" | "N" => {
+            Some(false)
+        }
         _ => None,
     }
 }
@@ -132,7 +174,9 @@ fn parse_integer(text: &str, min: i64, max: i64) -> Result<i64, String> {
     let text = text.trim();
     // DRF accepts "7.0" for an integer field, but not "7.5".
     let integral = match text.split_once('.') {
-        Some((whole, fraction)) if !whole.is_empty() && fraction.bytes().all(|b| b == b'0') => whole,
+        Some((whole, fraction)) if !whole.is_empty() && fraction.bytes().all(|b| b == b'0') => {
+            whole
+        }
         Some(_) => return Err(INVALID_INTEGER.to_string()),
         None => text,
     };
@@ -141,7 +185,9 @@ fn parse_integer(text: &str, min: i64, max: i64) -> Result<i64, String> {
         return Err(format!("Ensure this value is less than or equal to {max}."));
     }
     if value < min as i128 {
-        return Err(format!("Ensure this value is greater than or equal to {min}."));
+        return Err(format!(
+            "Ensure this value is greater than or equal to {min}."
+        ));
     }
     Ok(value as i64)
 }
@@ -159,13 +205,19 @@ fn parse_decimal(text: &str, precision: u32, scale: u32) -> Result<String, Strin
     let places = digits.significant_fraction_digit_count();
     let max_whole = (precision - scale) as usize;
     if whole + places > precision as usize {
-        return Err(format!("Ensure that there are no more than {precision} digits in total."));
+        return Err(format!(
+            "Ensure that there are no more than {precision} digits in total."
+        ));
     }
     if places > scale as usize {
-        return Err(format!("Ensure that there are no more than {scale} decimal places."));
+        return Err(format!(
+            "Ensure that there are no more than {scale} decimal places."
+        ));
     }
     if whole > max_whole {
-        return Err(format!("Ensure that there are no more than {max_whole} digits before the decimal point."));
+        return Err(format!(
+            "Ensure that there are no more than {max_whole} digits before the decimal point."
+        ));
     }
     Ok(digits.to_scale(scale as usize))
 }
@@ -176,7 +228,9 @@ fn check_text(kind: ColumnKind, text: &str) -> Result<(), String> {
     }
     if let ColumnKind::Varchar { max_length } = kind {
         if text.chars().count() > max_length as usize {
-            return Err(format!("Ensure this field has no more than {max_length} characters."));
+            return Err(format!(
+                "Ensure this field has no more than {max_length} characters."
+            ));
         }
     }
     Ok(())
@@ -194,13 +248,22 @@ fn parse_instant(text: &str) -> Option<(chrono::NaiveDateTime, Option<chrono::Ti
         let offset = chrono::TimeDelta::seconds(aware.offset().local_minus_utc() as i64);
         return Some((aware.naive_local(), Some(offset)));
     }
-    for format in ["%Y-%m-%dT%H:%M%:z", "%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+    for format in [
+        "%Y-%m-%dT%H:%M%:z",
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
+    ] {
         if let Ok(aware) = chrono::DateTime::parse_from_str(text, format) {
             let offset = chrono::TimeDelta::seconds(aware.offset().local_minus_utc() as i64);
             return Some((aware.naive_local(), Some(offset)));
         }
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(naive) = chrono::NaiveDateTime::parse_from_str(text, format) {
             return Some((naive, None));
         }
@@ -214,25 +277,58 @@ mod tests {
 
     #[test]
     fn integers_follow_drf() {
-        assert_eq!(parse_text(ColumnKind::Integer, "42"), Ok(SqlValue::Integer(42)));
-        assert_eq!(parse_text(ColumnKind::Integer, "7.0"), Ok(SqlValue::Integer(7)));
-        assert_eq!(parse_text(ColumnKind::Integer, "7.5"), Err(INVALID_INTEGER.into()));
-        assert_eq!(parse_text(ColumnKind::Integer, "abc"), Err(INVALID_INTEGER.into()));
+        assert_eq!(
+            parse_text(ColumnKind::Integer, "42"),
+            Ok(SqlValue::Integer(42))
+        );
+        assert_eq!(
+            parse_text(ColumnKind::Integer, "7.0"),
+            Ok(SqlValue::Integer(7))
+        );
+        assert_eq!(
+            parse_text(ColumnKind::Integer, "7.5"),
+            Err(INVALID_INTEGER.into())
+        );
+        assert_eq!(
+            parse_text(ColumnKind::Integer, "abc"),
+            Err(INVALID_INTEGER.into())
+        );
         assert_eq!(
             parse_text(ColumnKind::SmallInt, "40000"),
             Err("Ensure this value is less than or equal to 32767.".into())
         );
-        assert_eq!(parse_json(ColumnKind::Integer, &Value::from("12")), Ok(SqlValue::Integer(12)));
-        assert_eq!(parse_json(ColumnKind::Integer, &Value::Bool(true)), Err(INVALID_INTEGER.into()));
+        assert_eq!(
+            parse_json(ColumnKind::Integer, &Value::from("12")),
+            Ok(SqlValue::Integer(12))
+        );
+        assert_eq!(
+            parse_json(ColumnKind::Integer, &Value::Bool(true)),
+            Err(INVALID_INTEGER.into())
+        );
     }
 
     #[test]
     fn decimals_are_checked_against_precision_and_scale() {
-        let kind = ColumnKind::Numeric { precision: 5, scale: 2 };
-        assert_eq!(parse_json(kind, &Value::from(12.5)), Ok(SqlValue::Numeric("12.50".into())));
-        assert_eq!(parse_json(kind, &Value::from("-1.25")), Ok(SqlValue::Numeric("-1.25".into())));
-        assert_eq!(parse_text(kind, "1.255"), Err("Ensure that there are no more than 2 decimal places.".into()));
-        assert_eq!(parse_text(kind, "123456"), Err("Ensure that there are no more than 5 digits in total.".into()));
+        let kind = ColumnKind::Numeric {
+            precision: 5,
+            scale: 2,
+        };
+        assert_eq!(
+            parse_json(kind, &Value::from(12.5)),
+            Ok(SqlValue::Numeric("12.50".into()))
+        );
+        assert_eq!(
+            parse_json(kind, &Value::from("-1.25")),
+            Ok(SqlValue::Numeric("-1.25".into()))
+        );
+        assert_eq!(
+            parse_text(kind, "1.255"),
+            Err("Ensure that there are no more than 2 decimal places.".into())
+        );
+        assert_eq!(
+            parse_text(kind, "123456"),
+            Err("Ensure that there are no more than 5 digits in total.".into())
+        );
         assert_eq!(
             parse_text(kind, "1234.5"),
             Err("Ensure that there are no more than 3 digits before the decimal point.".into())
@@ -243,34 +339,84 @@ mod tests {
     #[test]
     fn text_respects_max_length_in_characters() {
         let kind = ColumnKind::Varchar { max_length: 3 };
-        assert_eq!(parse_json(kind, &Value::from("äöü")), Ok(SqlValue::Text("äöü".into())));
+        assert_eq!(
+            parse_json(kind, &Value::from("äöü")),
+            Ok(SqlValue::Text("äöü".into()))
+        );
         assert_eq!(
             parse_json(kind, &Value::from("abcd")),
             Err("Ensure this field has no more than 3 characters.".into())
         );
-        assert_eq!(parse_json(kind, &Value::from(12)), Ok(SqlValue::Text("12".into())));
-        assert_eq!(parse_json(kind, &serde_json::json!([1])), Err(INVALID_STRING.into()));
-        assert_eq!(parse_json(ColumnKind::Text, &Value::from("a\0b")), Err(NULL_CHARACTER.into()));
+        assert_eq!(
+            parse_json(kind, &Value::from(12)),
+            Ok(SqlValue::Text("12".into()))
+        );
+        assert_eq!(
+            parse_json(kind, &serde_json::json!([1])),
+            Err(INVALID_STRING.into())
+        );
+        assert_eq!(
+            parse_json(ColumnKind::Text, &Value::from("a\0b")),
+            Err(NULL_CHARACTER.into())
+        );
     }
 
     #[test]
     fn instants_accept_offsets_and_naive_utc() {
-        let expected = chrono::DateTime::parse_from_rfc3339("2024-06-01T10:00:00Z").unwrap().with_timezone(&chrono::Utc);
-        for text in ["2024-06-01T12:00:00+02:00", "2024-06-01T10:00:00Z", "2024-06-01 10:00:00", "2024-06-01T10:00"] {
-            assert_eq!(parse_text(ColumnKind::Timestamptz, text), Ok(SqlValue::Timestamptz(expected)), "{text}");
+        let expected = chrono::DateTime::parse_from_rfc3339("2024-06-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        for text in [
+            "2024-06-01T12:00:00+02:00",
+            "2024-06-01T10:00:00Z",
+            "2024-06-01 10:00:00",
+            "2024-06-01T10:00",
+        ] {
+            assert_eq!(
+                parse_text(ColumnKind::Timestamptz, text),
+                Ok(SqlValue::Timestamptz(expected)),
+                "{text}"
+            );
         }
-        assert_eq!(parse_text(ColumnKind::Timestamptz, "yesterday"), Err(INVALID_DATETIME.into()));
-        assert_eq!(to_json(&SqlValue::Timestamptz(expected)), Value::from("2024-06-01T10:00:00Z"));
+        assert_eq!(
+            parse_text(ColumnKind::Timestamptz, "yesterday"),
+            Err(INVALID_DATETIME.into())
+        );
+        assert_eq!(
+            to_json(&SqlValue::Timestamptz(expected)),
+            Value::from("2024-06-01T10:00:00Z")
+        );
     }
 
     #[test]
     fn other_kinds_reject_garbage_with_drf_messages() {
-        assert_eq!(parse_text(ColumnKind::Date, "2024-13-01"), Err(INVALID_DATE.into()));
-        assert_eq!(parse_text(ColumnKind::Time, "25:00"), Err(INVALID_TIME.into()));
-        assert_eq!(parse_text(ColumnKind::Uuid, "not-a-uuid"), Err(INVALID_UUID.into()));
-        assert_eq!(parse_text(ColumnKind::Bytes, "***"), Err(INVALID_BASE64.into()));
-        assert_eq!(parse_json(ColumnKind::Boolean, &Value::from("maybe")), Err(INVALID_BOOLEAN.into()));
-        assert_eq!(parse_json(ColumnKind::Boolean, &Value::from("true")), Ok(SqlValue::Boolean(true)));
-        assert_eq!(parse_text(ColumnKind::Double, "inf"), Err(INVALID_NUMBER.into()));
+        assert_eq!(
+            parse_text(ColumnKind::Date, "2024-13-01"),
+            Err(INVALID_DATE.into())
+        );
+        assert_eq!(
+            parse_text(ColumnKind::Time, "25:00"),
+            Err(INVALID_TIME.into())
+        );
+        assert_eq!(
+            parse_text(ColumnKind::Uuid, "not-a-uuid"),
+            Err(INVALID_UUID.into())
+        );
+        assert_eq!(
+            parse_text(ColumnKind::Bytes, "***"),
+            Err(INVALID_BASE64.into())
+        );
+        assert_eq!(
+            parse_json(ColumnKind::Boolean, &Value::from("maybe")),
+            Err(INVALID_BOOLEAN.into())
+        );
+        assert_eq!(
+            parse_json(ColumnKind::Boolean, &Value::from("true")),
+            Ok(SqlValue::Boolean(true))
+        );
+        assert_eq!(
+            parse_text(ColumnKind::Double, "inf"),
+            Err(INVALID_NUMBER.into())
+        );
     }
 }

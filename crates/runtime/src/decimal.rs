@@ -31,7 +31,10 @@ impl DecimalDigits {
             None => (mantissa, ""),
         };
         let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if integer.is_empty() && fraction.is_empty() || !all_digits(integer) || !all_digits(fraction) {
+        if integer.is_empty() && fraction.is_empty()
+            || !all_digits(integer)
+            || !all_digits(fraction)
+        {
             return None;
         }
         if exponent.unsigned_abs() > 4096 {
@@ -91,9 +94,21 @@ impl DecimalDigits {
         }
         let integer = String::from_utf8(integer).expect("ascii digits");
         let fraction = String::from_utf8(fraction).expect("ascii digits");
-        let rounded = DecimalDigits { negative: self.negative, integer, fraction };
-        let sign = if rounded.negative && !rounded.is_zero() { "-" } else { "" };
-        let integer = if rounded.integer.is_empty() { "0" } else { &rounded.integer };
+        let rounded = DecimalDigits {
+            negative: self.negative,
+            integer,
+            fraction,
+        };
+        let sign = if rounded.negative && !rounded.is_zero() {
+            "-"
+        } else {
+            ""
+        };
+        let integer = if rounded.integer.is_empty() {
+            "0"
+        } else {
+            &rounded.integer
+        };
         if scale == 0 {
             format!("{sign}{integer}")
         } else {
@@ -112,7 +127,12 @@ impl DecimalDigits {
         let mut groups: Vec<i16> = padded
             .as_bytes()
             .chunks(4)
-            .map(|chunk| std::str::from_utf8(chunk).expect("ascii").parse().expect("digits"))
+            .map(|chunk| {
+                std::str::from_utf8(chunk)
+                    .expect("ascii")
+                    .parse()
+                    .expect("digits")
+            })
             .collect();
         let mut weight = (integer_width / 4) as i16 - 1;
         while groups.first() == Some(&0) {
@@ -127,17 +147,33 @@ impl DecimalDigits {
         }
         let scale = self.fraction.len() as u16;
         if self.negative && !groups.is_empty() {
-            PgNumeric::Negative { weight, scale, digits: groups }
+            PgNumeric::Negative {
+                weight,
+                scale,
+                digits: groups,
+            }
         } else {
-            PgNumeric::Positive { weight, scale, digits: groups }
+            PgNumeric::Positive {
+                weight,
+                scale,
+                digits: groups,
+            }
         }
     }
 
     /// The exact value of a PostgreSQL numeric; `None` for NaN.
     pub fn from_pg_numeric(numeric: &PgNumeric) -> Option<DecimalDigits> {
         let (negative, weight, scale, digits) = match numeric {
-            PgNumeric::Positive { weight, scale, digits } => (false, *weight, *scale, digits),
-            PgNumeric::Negative { weight, scale, digits } => (true, *weight, *scale, digits),
+            PgNumeric::Positive {
+                weight,
+                scale,
+                digits,
+            } => (false, *weight, *scale, digits),
+            PgNumeric::Negative {
+                weight,
+                scale,
+                digits,
+            } => (true, *weight, *scale, digits),
             PgNumeric::NaN => return None,
         };
         let mut integer = String::new();
@@ -193,8 +229,14 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_decimal() {
-        for input in ["", "-", ".", "abc", "1.2.3", "NaN", "inf", "1e", "--1", "1,5", "0x10"] {
-            assert_eq!(DecimalDigits::parse(input), None, "{input:?} must be rejected");
+        for input in [
+            "", "-", ".", "abc", "1.2.3", "NaN", "inf", "1e", "--1", "1,5", "0x10",
+        ] {
+            assert_eq!(
+                DecimalDigits::parse(input),
+                None,
+                "{input:?} must be rejected"
+            );
         }
     }
 
@@ -207,7 +249,17 @@ mod tests {
 
     #[test]
     fn pg_numeric_round_trips() {
-        for input in ["0", "1", "-1", "12.5", "10000", "123456789.000001", "0.0001", "0.00001234", "-99999999.99"] {
+        for input in [
+            "0",
+            "1",
+            "-1",
+            "12.5",
+            "10000",
+            "123456789.000001",
+            "0.0001",
+            "0.00001234",
+            "-99999999.99",
+        ] {
             round_trip(input, 6);
             round_trip(input, 0);
         }
@@ -216,8 +268,22 @@ mod tests {
     #[test]
     fn pg_numeric_matches_postgres_layout() {
         let value = DecimalDigits::parse("12345.678").unwrap().to_pg_numeric();
-        assert_eq!(value, PgNumeric::Positive { weight: 1, scale: 3, digits: vec![1, 2345, 6780] });
+        assert_eq!(
+            value,
+            PgNumeric::Positive {
+                weight: 1,
+                scale: 3,
+                digits: vec![1, 2345, 6780]
+            }
+        );
         let value = DecimalDigits::parse("-0.0001").unwrap().to_pg_numeric();
-        assert_eq!(value, PgNumeric::Negative { weight: -1, scale: 4, digits: vec![1] });
+        assert_eq!(
+            value,
+            PgNumeric::Negative {
+                weight: -1,
+                scale: 4,
+                digits: vec![1]
+            }
+        );
     }
 }

@@ -53,7 +53,10 @@ pub enum ApiError {
     #[error("invalid page")]
     InvalidPage,
     #[error("method {method} not allowed")]
-    MethodNotAllowed { method: String, allowed: Vec<&'static str> },
+    MethodNotAllowed {
+        method: String,
+        allowed: Vec<&'static str>,
+    },
     /// A malformed request as a whole: `{"detail": message}` with 400.
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -71,7 +74,10 @@ pub enum ApiError {
     PermissionDenied,
     /// The project's database cannot serve now; `detail` is safe to show to its users.
     #[error("project unavailable: {detail}")]
-    Unavailable { detail: String, retry_after_seconds: u32 },
+    Unavailable {
+        detail: String,
+        retry_after_seconds: u32,
+    },
     /// A bug or an unexpected database failure: logged, answered generically.
     #[error("internal error: {0}")]
     Internal(String),
@@ -86,7 +92,9 @@ impl ApiError {
         match self {
             ApiError::NotFound => "Not found.".into(),
             ApiError::InvalidPage => "Invalid page.".into(),
-            ApiError::MethodNotAllowed { method, .. } => format!("Method \"{method}\" not allowed."),
+            ApiError::MethodNotAllowed { method, .. } => {
+                format!("Method \"{method}\" not allowed.")
+            }
             ApiError::BadRequest(message) => message.clone(),
             ApiError::Validation(_) => String::new(),
             ApiError::JsonParse(message) => format!("JSON parse error - {message}"),
@@ -97,7 +105,9 @@ impl ApiError {
                 format!("Request body is larger than the limit of {limit} bytes.")
             }
             ApiError::NotAuthenticated(message) => message.clone(),
-            ApiError::PermissionDenied => "You do not have permission to perform this action.".into(),
+            ApiError::PermissionDenied => {
+                "You do not have permission to perform this action.".into()
+            }
             ApiError::Unavailable { detail, .. } => detail.clone(),
             ApiError::Internal(_) => "A server error occurred.".into(),
         }
@@ -130,7 +140,10 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { allowed, .. } => {
                 response.insert_header((header::ALLOW, allowed.join(", ")));
             }
-            ApiError::Unavailable { retry_after_seconds, .. } => {
+            ApiError::Unavailable {
+                retry_after_seconds,
+                ..
+            } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
             }
             ApiError::NotAuthenticated(_) => {
@@ -162,7 +175,10 @@ impl From<diesel::result::Error> for ApiError {
         use diesel::result::{DatabaseErrorKind, Error};
         match error {
             Error::NotFound => ApiError::NotFound,
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _) => {
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => {
                 log::warn!("project database connection lost: {error}");
                 ApiError::Unavailable {
                     detail: "The project database is unavailable. Try again later.".into(),

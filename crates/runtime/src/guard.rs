@@ -69,14 +69,25 @@ impl FromRequest for ProjectConnection {
                 .expect("BUG: the connection guard is used on a route without {project}")
                 .to_string();
             let access = registry.resolve(&request, &project).await?;
-            let ProjectAccess { project, pool, backend, checkout_timeout } = access;
+            let ProjectAccess {
+                project,
+                pool,
+                backend,
+                checkout_timeout,
+            } = access;
             let checked_out = web::block(move || pool.get_timeout(checkout_timeout))
                 .await
                 .map_err(|error| ApiError::internal("connection checkout task failed", error))?;
             match checked_out {
-                Ok(connection) => Ok(ProjectConnection { project, backend, connection }),
+                Ok(connection) => Ok(ProjectConnection {
+                    project,
+                    backend,
+                    connection,
+                }),
                 Err(error) => {
-                    log::warn!("project {project}: no database connection within {checkout_timeout:?}: {error}");
+                    log::warn!(
+                        "project {project}: no database connection within {checkout_timeout:?}: {error}"
+                    );
                     Err(ApiError::Unavailable {
                         detail: "The project database is unavailable. Try again later.".into(),
                         retry_after_seconds: 5,

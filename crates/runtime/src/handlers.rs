@@ -9,7 +9,7 @@ use crate::constraint::{WriteKind, explain_write_error};
 use crate::error::ApiError;
 use crate::guard::ProjectConnection;
 use crate::list::{self, PageNumber, PageSettings};
-use crate::meta::Resource;
+use crate::meta::{Resource, WritableResource};
 use crate::sql::SqlOrder;
 
 /// Limits from the server's configuration, registered once as `web::Data<ApiSettings>`.
@@ -22,42 +22,66 @@ pub struct ApiSettings {
 
 impl Default for ApiSettings {
     fn default() -> Self {
-        ApiSettings { pages: PageSettings::default(), max_body_bytes: 1024 * 1024 }
+        ApiSettings {
+            pages: PageSettings::default(),
+            max_body_bytes: 1024 * 1024,
+        }
     }
 }
 
-/// Registers a table's collection and detail routes, relative to the API root:
-/// `/{project}/{table}/` and `/{project}/{table}/{pk}/`.
-pub fn register<R: Resource>(config: &mut web::ServiceConfig) {
+/// Registers a writable table's routes, relative to the API root:
+/// `/{project}/{table}/` (GET, POST) and `/{project}/{table}/{pk}/` (GET, PUT, PATCH, DELETE).
+pub fn register<R: WritableResource>(config: &mut web::ServiceConfig) {
     let meta = R::META;
-    let collection_allowed: &'static [&'static str] = if meta.read_only { &["GET", "HEAD"] } else { &["GET", "POST", "HEAD"] };
-    let mut collection = web::resource(format!("/{{project}}/{}/", meta.name))
+    let collection = web::resource(format!("/{{project}}/{}/", meta.name))
         .route(web::get().to(list::<R>))
-        .route(web::head().to(list::<R>));
-    if !meta.read_only {
-        collection = collection.route(web::post().to(create::<R>));
-    }
-    config.service(collection.default_service(web::to(move |request: HttpRequest| method_not_allowed(request, collection_allowed))));
-
-    if !meta.has_primary_key() {
-        return;
-    }
-    let detail_allowed: &'static [&'static str] =
-        if meta.read_only { &["GET", "HEAD"] } else { &["GET", "PUT", "PATCH", "DELETE", "HEAD"] };
-    let mut detail = web::resource(format!("/{{project}}/{}/{{pk}}/", meta.name))
+        .route(web::head().to(list::<R>))
+        .route(web::post().to(create::<R>))
+        .default_service(web::to(|request: HttpRequest| {
+            method_not_allowed(request, &["GET", "POST", "HEAD"])
+        }));
+    config.service(collection);
+    let detail = web::resource(format!("/{{project}}/{}/{{pk}}/", meta.name))
         .route(web::get().to(retrieve::<R>))
-        .route(web::head().to(retrieve::<R>));
-    if !meta.read_only {
-        detail = detail
-            .route(web::put().to(update::<R>))
-            .route(web::patch().to(partial_update::<R>))
-            .route(web::delete().to(destroy::<R>));
-    }
-    config.service(detail.default_service(web::to(move |request: HttpRequest| method_not_allowed(request, detail_allowed))));
+        .route(web::head().to(retrieve::<R>))
+        .route(web::put().to(update::<R>))
+        .route(web::patch().to(partial_update::<R>))
+        .route(web::delete().to(destroy::<R>))
+        .default_service(web::to(|request: HttpRequest| {
+            method_not_allowed(request, &["GET", "PUT", "PATCH", "DELETE", "HEAD"])
+        }));
+    config.service(detail);
 }
 
-async fn method_not_allowed(request: HttpRequest, allowed: &'static [&'static str]) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed { method: request.method().to_string(), allowed: allowed.to_vec() })
+/// Registers a read-only table's routes: GET only, and the detail route only with a primary key.
+pub fn register_read_only<R: Resource>(config: &mut web::ServiceConfig) {
+    let meta = R::META;
+    let collection = web::resource(format!("/{{project}}/{}/", meta.name))
+        .route(web::get().to(list::<R>))
+        .route(web::head().to(list::<R>))
+        .default_service(web::to(|request: HttpRequest| {
+            method_not_allowed(request, &["GET", "HEAD"])
+        }));
+    config.service(collection);
+    if meta.has_primary_key() {
+        let detail = web::resource(format!("/{{project}}/{}/{{pk}}/", meta.name))
+            .route(web::get().to(retrieve::<R>))
+            .route(web::head().to(retrieve::<R>))
+            .default_service(web::to(|request: HttpRequest| {
+                method_not_allowed(request, &["GET", "HEAD"])
+            }));
+        config.service(detail);
+    }
+}
+
+async fn method_not_allowed(
+    request: HttpRequest,
+    allowed: &'static [&'static str],
+) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed {
+        method: request.method().to_string(),
+        allowed: allowed.to_vec(),
+    })
 }
 
 #[derive(serde::Serialize)]
@@ -74,7 +98,12 @@ pub async fn list<R: Resource>(
     mut guard: ProjectConnection,
     settings: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
-    let list_request = list::parse_list_request(R::META, guard.backend, request.query_string(), settings.pages)?;
+    let list_request = list::parse_list_request(
+        R::META,
+        guard.backend,
+        request.query_string(),
+        settings.pages,
+    )?;
     let page_size = list_request.page_size;
     let (count, page, rows) = web::block(move || -> Result<(i64, u64, Vec<R::Row>), ApiError> {
         let connection = guard.connection();
@@ -88,15 +117,27 @@ pub async fn list<R: Resource>(
             return Err(ApiError::InvalidPage);
         }
         let offset = ((page - 1) * page_size) as i64;
-        let rows = R::load(connection, list_request.filter, list_request.order, page_size as i64, offset)?;
+        let rows = R::load(
+            connection,
+            list_request.filter,
+            list_request.order,
+            page_size as i64,
+            offset,
+        )?;
         Ok((count, page, rows))
     })
     .await
     .map_err(|error| ApiError::internal("list task failed", error))??;
     let page_count = (count.max(0) as u64).div_ceil(page_size).max(1);
     let next = (page < page_count).then(|| page_url(&request, Some(page + 1)));
-    let previous = (page > 1).then(|| page_url(&request, if page == 2 { None } else { Some(page - 1) }));
-    Ok(HttpResponse::Ok().json(Page { count, next, previous, results: rows }))
+    let previous =
+        (page > 1).then(|| page_url(&request, if page == 2 { None } else { Some(page - 1) }));
+    Ok(HttpResponse::Ok().json(Page {
+        count,
+        next,
+        previous,
+        results: rows,
+    }))
 }
 
 /// The absolute URL of this request with `page` replaced (or removed), as DRF builds links.
@@ -111,7 +152,10 @@ fn page_url(request: &HttpRequest, page: Option<u64>) -> String {
     if pairs.is_empty() {
         base
     } else {
-        format!("{base}?{}", serde_urlencoded::to_string(&pairs).unwrap_or_default())
+        format!(
+            "{base}?{}",
+            serde_urlencoded::to_string(&pairs).unwrap_or_default()
+        )
     }
 }
 
@@ -122,10 +166,21 @@ pub fn absolute_path(request: &HttpRequest, path: &str) -> String {
 }
 
 /// Reads a JSON body after checking its type and size, before anything touches the database.
-async fn read_json_body(request: &HttpRequest, payload: web::Payload, limit: usize) -> Result<Value, ApiError> {
-    let content_type = request.headers().get(header::CONTENT_TYPE).map(|value| value.to_str().unwrap_or("(not text)"));
+async fn read_json_body(
+    request: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Value, ApiError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|value| value.to_str().unwrap_or("(not text)"));
     body::check_content_type(content_type)?;
-    if let Some(length) = request.headers().get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<usize>().ok()) {
+    if let Some(length) = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
+    {
         if length > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
@@ -134,12 +189,14 @@ async fn read_json_body(request: &HttpRequest, payload: web::Payload, limit: usi
         .to_bytes_limited(limit)
         .await
         .map_err(|_| ApiError::PayloadTooLarge { limit })?
-        .map_err(|error| ApiError::BadRequest(format!("The request body could not be read: {error}")))?;
+        .map_err(|error| {
+            ApiError::BadRequest(format!("The request body could not be read: {error}"))
+        })?;
     body::parse_json_body(&bytes)
 }
 
 /// POST `/{project}/{table}/`: 201 with the new row and its `Location`.
-pub async fn create<R: Resource>(
+pub async fn create<R: WritableResource>(
     request: HttpRequest,
     mut guard: ProjectConnection,
     payload: web::Payload,
@@ -150,34 +207,61 @@ pub async fn create<R: Resource>(
     let row = web::block(move || -> Result<Value, ApiError> {
         let connection = guard.connection();
         match R::insert(connection, canonical.clone()) {
-            Ok(row) => serde_json::to_value(row).map_err(|error| ApiError::internal("row serialization", error)),
-            Err(error) => Err(explain_write_error(R::META, connection, &canonical, WriteKind::Insert, error)),
+            Ok(row) => serde_json::to_value(row)
+                .map_err(|error| ApiError::internal("row serialization", error)),
+            Err(error) => Err(explain_write_error(
+                R::META,
+                connection,
+                &canonical,
+                WriteKind::Insert,
+                error,
+            )),
         }
     })
     .await
     .map_err(|error| ApiError::internal("create task failed", error))??;
     let mut response = HttpResponse::Created();
     if let Some(segment) = list::primary_key_segment(R::META, &row) {
-        response.insert_header((header::LOCATION, absolute_path(&request, &format!("{}{segment}/", request.path()))));
+        response.insert_header((
+            header::LOCATION,
+            absolute_path(&request, &format!("{}{segment}/", request.path())),
+        ));
     }
     Ok(response.json(row))
 }
 
 fn key_filter<R: Resource>(request: &HttpRequest) -> Result<crate::sql::SqlFilter, ApiError> {
-    let segment = request.match_info().get("pk").expect("BUG: detail route without {pk}");
+    let segment = request
+        .match_info()
+        .get("pk")
+        .expect("BUG: detail route without {pk}");
     list::parse_primary_key(R::META, segment)
 }
 
 fn primary_key_order<R: Resource>() -> SqlOrder {
-    SqlOrder::new(R::META.primary_key_columns().map(|column| (column.name, false)).collect())
+    SqlOrder::new(
+        R::META
+            .primary_key_columns()
+            .map(|column| (column.name, false))
+            .collect(),
+    )
 }
 
-fn fetch_one<R: Resource>(guard: &mut ProjectConnection, filter: crate::sql::SqlFilter) -> Result<R::Row, ApiError> {
-    R::load(guard.connection(), filter, primary_key_order::<R>(), 1, 0)?.into_iter().next().ok_or(ApiError::NotFound)
+fn fetch_one<R: Resource>(
+    guard: &mut ProjectConnection,
+    filter: crate::sql::SqlFilter,
+) -> Result<R::Row, ApiError> {
+    R::load(guard.connection(), filter, primary_key_order::<R>(), 1, 0)?
+        .into_iter()
+        .next()
+        .ok_or(ApiError::NotFound)
 }
 
 /// GET `/{project}/{table}/{pk}/`.
-pub async fn retrieve<R: Resource>(request: HttpRequest, mut guard: ProjectConnection) -> Result<HttpResponse, ApiError> {
+pub async fn retrieve<R: Resource>(
+    request: HttpRequest,
+    mut guard: ProjectConnection,
+) -> Result<HttpResponse, ApiError> {
     let filter = key_filter::<R>(&request)?;
     let row = web::block(move || fetch_one::<R>(&mut guard, filter))
         .await
@@ -186,7 +270,7 @@ pub async fn retrieve<R: Resource>(request: HttpRequest, mut guard: ProjectConne
 }
 
 /// PUT `/{project}/{table}/{pk}/`: required columns must be present, as on create.
-pub async fn update<R: Resource>(
+pub async fn update<R: WritableResource>(
     request: HttpRequest,
     guard: ProjectConnection,
     payload: web::Payload,
@@ -196,7 +280,7 @@ pub async fn update<R: Resource>(
 }
 
 /// PATCH `/{project}/{table}/{pk}/`: any subset of columns.
-pub async fn partial_update<R: Resource>(
+pub async fn partial_update<R: WritableResource>(
     request: HttpRequest,
     guard: ProjectConnection,
     payload: web::Payload,
@@ -205,7 +289,7 @@ pub async fn partial_update<R: Resource>(
     write_existing::<R>(request, guard, payload, settings, WriteMode::Partial).await
 }
 
-async fn write_existing<R: Resource>(
+async fn write_existing<R: WritableResource>(
     request: HttpRequest,
     mut guard: ProjectConnection,
     payload: web::Payload,
@@ -224,7 +308,15 @@ async fn write_existing<R: Resource>(
             match R::update(connection, filter, canonical.clone()) {
                 Ok(Some(row)) => row,
                 Ok(None) => return Err(ApiError::NotFound),
-                Err(error) => return Err(explain_write_error(R::META, connection, &canonical, WriteKind::Update, error)),
+                Err(error) => {
+                    return Err(explain_write_error(
+                        R::META,
+                        connection,
+                        &canonical,
+                        WriteKind::Update,
+                        error,
+                    ));
+                }
             }
         };
         serde_json::to_value(row).map_err(|error| ApiError::internal("row serialization", error))
@@ -235,14 +327,23 @@ async fn write_existing<R: Resource>(
 }
 
 /// DELETE `/{project}/{table}/{pk}/`: 204 without a body.
-pub async fn destroy<R: Resource>(request: HttpRequest, mut guard: ProjectConnection) -> Result<HttpResponse, ApiError> {
+pub async fn destroy<R: WritableResource>(
+    request: HttpRequest,
+    mut guard: ProjectConnection,
+) -> Result<HttpResponse, ApiError> {
     let filter = key_filter::<R>(&request)?;
     web::block(move || -> Result<(), ApiError> {
         let connection = guard.connection();
         match R::delete(connection, filter) {
             Ok(0) => Err(ApiError::NotFound),
             Ok(_) => Ok(()),
-            Err(error) => Err(explain_write_error(R::META, connection, &Map::new(), WriteKind::Delete, error.into())),
+            Err(error) => Err(explain_write_error(
+                R::META,
+                connection,
+                &Map::new(),
+                WriteKind::Delete,
+                error.into(),
+            )),
         }
     })
     .await

@@ -2,16 +2,23 @@
 //! validation, query parsing, errors, the connection guard and the generic handlers.
 
 pub mod db;
-pub mod error;
 pub mod decimal;
+pub mod error;
 pub mod values;
 
 pub use values::{Bytes, Decimal, Json, Timestamptz, Uuid, absent_or_nullable};
-pub mod meta;
-pub mod sql;
 pub mod body;
-pub mod convert;
-pub mod list;
 pub mod constraint;
+pub mod convert;
 pub mod guard;
 pub mod handlers;
+pub mod list;
+pub mod meta;
+pub mod sql;
+
+/// Crates that generated code names, so that the generated crate depends on this one only
+/// for them and their versions always match.
+pub mod reexports {
+    pub use chrono;
+    pub use serde_json;
+}

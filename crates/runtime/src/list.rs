@@ -19,7 +19,10 @@ pub struct PageSettings {
 
 impl Default for PageSettings {
     fn default() -> Self {
-        PageSettings { default_page_size: 100, max_page_size: 1000 }
+        PageSettings {
+            default_page_size: 100,
+            max_page_size: 1000,
+        }
     }
 }
 
@@ -78,9 +81,11 @@ impl Lookup {
             Lookup::IsNull => true,
             Lookup::Exact | Lookup::In => kind.supports_equality(),
             Lookup::Gt | Lookup::Gte | Lookup::Lt | Lookup::Lte => kind.is_ordered(),
-            Lookup::Contains | Lookup::IContains | Lookup::StartsWith | Lookup::IStartsWith | Lookup::EndsWith => {
-                kind.is_textual()
-            }
+            Lookup::Contains
+            | Lookup::IContains
+            | Lookup::StartsWith
+            | Lookup::IStartsWith
+            | Lookup::EndsWith => kind.is_textual(),
         }
     }
 }
@@ -98,7 +103,13 @@ pub fn parse_list_request(
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query_string)
         .map_err(|_| ApiError::BadRequest("The query string is not valid URL encoding.".into()))?;
     // Like Django's QueryDict.get, the last of repeated parameters wins.
-    let last = |name: &str| pairs.iter().rev().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+    let last = |name: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
 
     if let Some(format) = last("format") {
         if format != "json" {
@@ -133,7 +144,9 @@ pub fn parse_list_request(
             unknown.push(key.clone());
             continue;
         };
-        let Some(lookup) = Lookup::parse(lookup_name).filter(|lookup| lookup.applies_to(column.kind)) else {
+        let Some(lookup) =
+            Lookup::parse(lookup_name).filter(|lookup| lookup.applies_to(column.kind))
+        else {
             unknown.push(key.clone());
             continue;
         };
@@ -153,18 +166,31 @@ pub fn parse_list_request(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    Ok(ListRequest { filter, order, page, page_size })
+    Ok(ListRequest {
+        filter,
+        order,
+        page,
+        page_size,
+    })
 }
 
 fn parse_ordering(meta: &TableMeta, ordering: Option<&str>) -> Result<SqlOrder, ApiError> {
     let mut terms: Vec<(&'static str, bool)> = Vec::new();
     let mut unknown = Vec::new();
-    for term in ordering.unwrap_or("").split(',').map(str::trim).filter(|term| !term.is_empty()) {
+    for term in ordering
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|term| !term.is_empty())
+    {
         let (name, descending) = match term.strip_prefix('-') {
             Some(name) => (name, true),
             None => (term, false),
         };
-        match meta.column(name).filter(|column| column.kind.is_ordered() || column.kind == ColumnKind::Boolean) {
+        match meta
+            .column(name)
+            .filter(|column| column.kind.is_ordered() || column.kind == ColumnKind::Boolean)
+        {
             Some(column) if !terms.iter().any(|(existing, _)| *existing == column.name) => {
                 terms.push((column.name, descending))
             }
@@ -182,7 +208,10 @@ fn parse_ordering(meta: &TableMeta, ordering: Option<&str>) -> Result<SqlOrder, 
     let tie_breakers: Vec<&'static ColumnMeta> = if meta.has_primary_key() {
         meta.primary_key_columns().collect()
     } else {
-        meta.columns.iter().filter(|column| column.kind.is_ordered()).collect()
+        meta.columns
+            .iter()
+            .filter(|column| column.kind.is_ordered())
+            .collect()
     };
     for column in tie_breakers {
         if !terms.iter().any(|(existing, _)| *existing == column.name) {
@@ -205,8 +234,12 @@ fn add_condition(
     let parse = |text: &str| convert::parse_text(column.kind, text);
     match lookup {
         Lookup::IsNull => {
-            let is_null = convert::parse_boolean(value).ok_or_else(|| convert::INVALID_BOOLEAN.to_string())?;
-            filter.begin_condition().identifier(column.name).sql(if is_null { " IS NULL" } else { " IS NOT NULL" });
+            let is_null = convert::parse_boolean(value)
+                .ok_or_else(|| convert::INVALID_BOOLEAN.to_string())?;
+            filter
+                .begin_condition()
+                .identifier(column.name)
+                .sql(if is_null { " IS NULL" } else { " IS NOT NULL" });
         }
         Lookup::Exact | Lookup::Gt | Lookup::Gte | Lookup::Lt | Lookup::Lte => {
             let operand = parse(value)?;
@@ -217,10 +250,18 @@ fn add_condition(
                 Lookup::Lt => " < ",
                 _ => " <= ",
             };
-            filter.begin_condition().identifier(column.name).sql(operator).bind(operand);
+            filter
+                .begin_condition()
+                .identifier(column.name)
+                .sql(operator)
+                .bind(operand);
         }
         Lookup::In => {
-            let operands: Vec<SqlValue> = value.split(',').filter(|item| !item.is_empty()).map(parse).collect::<Result<_, _>>()?;
+            let operands: Vec<SqlValue> = value
+                .split(',')
+                .filter(|item| !item.is_empty())
+                .map(parse)
+                .collect::<Result<_, _>>()?;
             filter.begin_condition().mark_uncacheable();
             if operands.is_empty() {
                 filter.sql("1 = 0");
@@ -235,7 +276,11 @@ fn add_condition(
             }
             filter.sql(")");
         }
-        Lookup::Contains | Lookup::IContains | Lookup::StartsWith | Lookup::IStartsWith | Lookup::EndsWith => {
+        Lookup::Contains
+        | Lookup::IContains
+        | Lookup::StartsWith
+        | Lookup::IStartsWith
+        | Lookup::EndsWith => {
             if value.contains('\0') {
                 return Err(convert::NULL_CHARACTER.to_string());
             }
@@ -247,7 +292,13 @@ fn add_condition(
 
 /// Text lookups. PostgreSQL uses LIKE/ILIKE; SQLite uses GLOB, which is case-sensitive where
 /// its LIKE is not, and LIKE for the case-insensitive lookups (ASCII case folding only).
-fn add_pattern(filter: &mut SqlFilter, backend: BackendKind, column: &'static str, lookup: Lookup, value: &str) {
+fn add_pattern(
+    filter: &mut SqlFilter,
+    backend: BackendKind,
+    column: &'static str,
+    lookup: Lookup,
+    value: &str,
+) {
     let case_insensitive = matches!(lookup, Lookup::IContains | Lookup::IStartsWith);
     let (prefix_any, suffix_any) = match lookup {
         Lookup::Contains | Lookup::IContains => (true, true),
@@ -255,8 +306,16 @@ fn add_pattern(filter: &mut SqlFilter, backend: BackendKind, column: &'static st
         _ => (true, false),
     };
     let use_glob = backend == BackendKind::Sqlite && !case_insensitive;
-    let (any, escaped) = if use_glob { ("*", escape_glob(value)) } else { ("%", escape_like(value)) };
-    let pattern = format!("{}{escaped}{}", if prefix_any { any } else { "" }, if suffix_any { any } else { "" });
+    let (any, escaped) = if use_glob {
+        ("*", escape_glob(value))
+    } else {
+        ("%", escape_like(value))
+    };
+    let pattern = format!(
+        "{}{escaped}{}",
+        if prefix_any { any } else { "" },
+        if suffix_any { any } else { "" }
+    );
     filter.begin_condition().identifier(column);
     match (use_glob, backend, case_insensitive) {
         (true, _, _) => filter.sql(" GLOB "),
@@ -297,7 +356,11 @@ fn escape_glob(value: &str) -> String {
 /// order separated by commas (`/data_point_tag/3,7/`); a comma inside a value is `%2C`.
 /// A malformed key is a missing row (404), as in DRF.
 pub fn parse_primary_key(meta: &TableMeta, segment: &str) -> Result<SqlFilter, ApiError> {
-    let parts: Vec<&str> = if meta.primary_key.len() == 1 { vec![segment] } else { segment.split(',').collect() };
+    let parts: Vec<&str> = if meta.primary_key.len() == 1 {
+        vec![segment]
+    } else {
+        segment.split(',').collect()
+    };
     if parts.len() != meta.primary_key.len() {
         return Err(ApiError::NotFound);
     }
@@ -305,7 +368,11 @@ pub fn parse_primary_key(meta: &TableMeta, segment: &str) -> Result<SqlFilter, A
     for (column, part) in meta.primary_key_columns().zip(parts) {
         let decoded = percent_decode(part).ok_or(ApiError::NotFound)?;
         let value = convert::parse_text(column.kind, &decoded).map_err(|_| ApiError::NotFound)?;
-        filter.begin_condition().identifier(column.name).sql(" = ").bind(value);
+        filter
+            .begin_condition()
+            .identifier(column.name)
+            .sql(" = ")
+            .bind(value);
     }
     Ok(filter)
 }
@@ -361,9 +428,27 @@ mod tests {
     use crate::meta::ColumnMeta;
 
     const COLUMNS: &[ColumnMeta] = &[
-        ColumnMeta { name: "a", kind: ColumnKind::Integer, nullable: false, has_default: false, generated: false },
-        ColumnMeta { name: "b", kind: ColumnKind::Text, nullable: false, has_default: false, generated: false },
-        ColumnMeta { name: "doc", kind: ColumnKind::Json, nullable: true, has_default: false, generated: false },
+        ColumnMeta {
+            name: "a",
+            kind: ColumnKind::Integer,
+            nullable: false,
+            has_default: false,
+            generated: false,
+        },
+        ColumnMeta {
+            name: "b",
+            kind: ColumnKind::Text,
+            nullable: false,
+            has_default: false,
+            generated: false,
+        },
+        ColumnMeta {
+            name: "doc",
+            kind: ColumnKind::Json,
+            nullable: true,
+            has_default: false,
+            generated: false,
+        },
     ];
     const META: TableMeta = TableMeta {
         name: "pair",
@@ -382,27 +467,49 @@ mod tests {
 
     #[test]
     fn unknown_filters_and_lookups_are_named_in_the_error() {
-        let Err(ApiError::BadRequest(message)) = parse("colour=red&a__contains=1&b__regex=x") else { panic!() };
-        assert!(message.starts_with("Unknown filter parameter(s): a__contains, b__regex, colour."), "{message}");
+        let Err(ApiError::BadRequest(message)) = parse("colour=red&a__contains=1&b__regex=x")
+        else {
+            panic!()
+        };
+        assert!(
+            message.starts_with("Unknown filter parameter(s): a__contains, b__regex, colour."),
+            "{message}"
+        );
     }
 
     #[test]
     fn unknown_ordering_fields_are_rejected() {
-        let Err(ApiError::BadRequest(message)) = parse("ordering=-a,zzz") else { panic!() };
-        assert!(message.starts_with("Unknown ordering field(s): zzz."), "{message}");
+        let Err(ApiError::BadRequest(message)) = parse("ordering=-a,zzz") else {
+            panic!()
+        };
+        assert!(
+            message.starts_with("Unknown ordering field(s): zzz."),
+            "{message}"
+        );
     }
 
     #[test]
     fn bad_filter_values_are_field_errors() {
-        let Err(ApiError::Validation(errors)) = parse("a__gt=x&doc__isnull=perhaps") else { panic!() };
-        assert_eq!(errors.get("a__gt"), Some(&[convert::INVALID_INTEGER.to_string()][..]));
-        assert_eq!(errors.get("doc__isnull"), Some(&[convert::INVALID_BOOLEAN.to_string()][..]));
+        let Err(ApiError::Validation(errors)) = parse("a__gt=x&doc__isnull=perhaps") else {
+            panic!()
+        };
+        assert_eq!(
+            errors.get("a__gt"),
+            Some(&[convert::INVALID_INTEGER.to_string()][..])
+        );
+        assert_eq!(
+            errors.get("doc__isnull"),
+            Some(&[convert::INVALID_BOOLEAN.to_string()][..])
+        );
     }
 
     #[test]
     fn paging_parameters_follow_drf() {
         let request = parse("page=2&page_size=5000").unwrap();
-        assert_eq!((request.page, request.page_size), (PageNumber::Number(2), 1000));
+        assert_eq!(
+            (request.page, request.page_size),
+            (PageNumber::Number(2), 1000)
+        );
         assert_eq!(parse("page_size=abc").unwrap().page_size, 100);
         assert_eq!(parse("page=last").unwrap().page, PageNumber::Last);
         assert!(matches!(parse("page=0"), Err(ApiError::InvalidPage)));
@@ -413,11 +520,25 @@ mod tests {
     fn composite_keys_split_on_commas_and_decode() {
         let filter = parse_primary_key(&META, "7,a%2Cb").unwrap();
         let mut expected = SqlFilter::all();
-        expected.begin_condition().identifier("a").sql(" = ").bind(SqlValue::Integer(7));
-        expected.begin_condition().identifier("b").sql(" = ").bind(SqlValue::Text("a,b".into()));
+        expected
+            .begin_condition()
+            .identifier("a")
+            .sql(" = ")
+            .bind(SqlValue::Integer(7));
+        expected
+            .begin_condition()
+            .identifier("b")
+            .sql(" = ")
+            .bind(SqlValue::Text("a,b".into()));
         assert_eq!(filter, expected);
-        assert!(matches!(parse_primary_key(&META, "7"), Err(ApiError::NotFound)));
-        assert!(matches!(parse_primary_key(&META, "x,y"), Err(ApiError::NotFound)));
+        assert!(matches!(
+            parse_primary_key(&META, "7"),
+            Err(ApiError::NotFound)
+        ));
+        assert!(matches!(
+            parse_primary_key(&META, "x,y"),
+            Err(ApiError::NotFound)
+        ));
         let row = serde_json::json!({"a": 7, "b": "a,b"});
         assert_eq!(primary_key_segment(&META, &row).as_deref(), Some("7,a%2Cb"));
     }

@@ -32,7 +32,10 @@ impl ColumnKind {
 
     /// Kinds with a meaningful order, for `__gt` and friends and for `?ordering=`.
     pub fn is_ordered(self) -> bool {
-        !matches!(self, ColumnKind::Json | ColumnKind::Bytes | ColumnKind::Boolean)
+        !matches!(
+            self,
+            ColumnKind::Json | ColumnKind::Bytes | ColumnKind::Boolean
+        )
     }
 
     /// Kinds that `?col=value` and `__in` can compare for equality.
@@ -121,7 +124,10 @@ pub trait Resource: 'static {
         limit: i64,
         offset: i64,
     ) -> diesel::QueryResult<Vec<Self::Row>>;
+}
 
+/// A table the API may write: every table but the read-only ones (views).
+pub trait WritableResource: Resource {
     /// Inserts the validated body (a JSON object keyed by column name) and returns the row.
     fn insert(
         connection: &mut DbConnection,
@@ -137,4 +143,11 @@ pub trait Resource: 'static {
     ) -> Result<Option<Self::Row>, crate::error::WriteError>;
 
     fn delete(connection: &mut DbConnection, filter: SqlFilter) -> diesel::QueryResult<usize>;
+}
+
+/// Deserializes a validated body into a generated insert or patch model.
+pub fn from_body<T: serde::de::DeserializeOwned>(
+    body: serde_json::Map<String, serde_json::Value>,
+) -> Result<T, crate::error::WriteError> {
+    Ok(serde_json::from_value(serde_json::Value::Object(body))?)
 }

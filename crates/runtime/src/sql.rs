@@ -125,7 +125,10 @@ pub struct SqlOrder {
 impl SqlOrder {
     /// `terms` are column names with `true` for descending; never empty, so that pages are stable.
     pub fn new(terms: Vec<(&'static str, bool)>) -> SqlOrder {
-        assert!(!terms.is_empty(), "an ORDER BY list needs at least one column");
+        assert!(
+            !terms.is_empty(),
+            "an ORDER BY list needs at least one column"
+        );
         SqlOrder { terms }
     }
 }
@@ -159,10 +162,10 @@ macro_rules! fragment_for_backend {
                             Bind::Plain(SqlValue::Time(v)) => pass.push_bind_param::<sql_types::Time, _>(v)?,
                             Bind::Plain(SqlValue::Timestamp(v)) => pass.push_bind_param::<sql_types::Timestamp, _>(v)?,
                             Bind::Plain(SqlValue::Bytes(v)) => pass.push_bind_param::<sql_types::Binary, _>(v)?,
-                            Bind::Numeric(v) => pass.push_bind_param::<crate::values::sql_types::Numeric, _>(v)?,
-                            Bind::Timestamptz(v) => pass.push_bind_param::<crate::values::sql_types::Timestamptz, _>(v)?,
-                            Bind::Uuid(v) => pass.push_bind_param::<crate::values::sql_types::Uuid, _>(v)?,
-                            Bind::Json(v) => pass.push_bind_param::<crate::values::sql_types::Json, _>(v)?,
+                            Bind::Numeric(v) => pass.push_bind_param::<crate::values::sql_types::PortableNumeric, _>(v)?,
+                            Bind::Timestamptz(v) => pass.push_bind_param::<crate::values::sql_types::PortableTimestamptz, _>(v)?,
+                            Bind::Uuid(v) => pass.push_bind_param::<crate::values::sql_types::PortableUuid, _>(v)?,
+                            Bind::Json(v) => pass.push_bind_param::<crate::values::sql_types::PortableJson, _>(v)?,
                             Bind::Plain(other) => unreachable!("{other:?} is converted to a typed bind"),
                         },
                     }

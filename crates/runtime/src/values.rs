@@ -8,42 +8,51 @@
 use std::io::Write as _;
 
 use base64::Engine as _;
+use diesel::deserialize::FromSqlRow;
 use diesel::deserialize::{self, FromSql};
+use diesel::expression::AsExpression;
 use diesel::pg::Pg;
 use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sqlite::Sqlite;
-use diesel::deserialize::FromSqlRow;
-use diesel::expression::AsExpression;
 
 use crate::db::{MultiBackend, MultiRawValue};
 use crate::decimal::DecimalDigits;
 
-/// SQL types used by generated `table!` definitions beside diesel's own.
+/// SQL types used by generated `table!` definitions beside diesel's own. Their names differ
+/// from diesel's on purpose: `table!` derives arithmetic operators for columns by type name.
 pub mod sql_types {
     /// `uuid` on PostgreSQL; canonical hyphenated text on SQLite.
-    #[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default)]
+    #[derive(
+        diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default,
+    )]
     #[diesel(postgres_type(oid = 2950, array_oid = 2951))]
     #[diesel(sqlite_type(name = "Text"))]
-    pub struct Uuid;
+    pub struct PortableUuid;
 
     /// `timestamptz` on PostgreSQL; UTC text `YYYY-MM-DD HH:MM:SS[.ffffff]` on SQLite, the form
     /// SQLite's own date functions and `CURRENT_TIMESTAMP` use, so text order is time order.
-    #[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default)]
+    #[derive(
+        diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default,
+    )]
     #[diesel(postgres_type(oid = 1184, array_oid = 1185))]
     #[diesel(sqlite_type(name = "Text"))]
-    pub struct Timestamptz;
+    pub struct PortableTimestamptz;
 
     /// `jsonb` on PostgreSQL; JSON text on SQLite.
-    #[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default)]
+    #[derive(
+        diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default,
+    )]
     #[diesel(postgres_type(oid = 3802, array_oid = 3807))]
     #[diesel(sqlite_type(name = "Text"))]
-    pub struct Json;
+    pub struct PortableJson;
 
     /// `numeric(p, s)` on both; bound as text on SQLite so that its NUMERIC affinity decides.
-    #[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default)]
+    #[derive(
+        diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default,
+    )]
     #[diesel(postgres_type(oid = 1700, array_oid = 1231))]
     #[diesel(sqlite_type(name = "Text"))]
-    pub struct Numeric;
+    pub struct PortableNumeric;
 }
 
 /// Implements the `MultiBackend` side of a value type whose PostgreSQL and SQLite sides exist:
@@ -65,24 +74,24 @@ macro_rules! multi_backend_value {
     };
 }
 
-impl diesel::sql_types::HasSqlType<sql_types::Uuid> for MultiBackend {
+impl diesel::sql_types::HasSqlType<sql_types::PortableUuid> for MultiBackend {
     fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
-        MultiBackend::lookup_sql_type::<sql_types::Uuid>(lookup)
+        MultiBackend::lookup_sql_type::<sql_types::PortableUuid>(lookup)
     }
 }
-impl diesel::sql_types::HasSqlType<sql_types::Timestamptz> for MultiBackend {
+impl diesel::sql_types::HasSqlType<sql_types::PortableTimestamptz> for MultiBackend {
     fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
-        MultiBackend::lookup_sql_type::<sql_types::Timestamptz>(lookup)
+        MultiBackend::lookup_sql_type::<sql_types::PortableTimestamptz>(lookup)
     }
 }
-impl diesel::sql_types::HasSqlType<sql_types::Json> for MultiBackend {
+impl diesel::sql_types::HasSqlType<sql_types::PortableJson> for MultiBackend {
     fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
-        MultiBackend::lookup_sql_type::<sql_types::Json>(lookup)
+        MultiBackend::lookup_sql_type::<sql_types::PortableJson>(lookup)
     }
 }
-impl diesel::sql_types::HasSqlType<sql_types::Numeric> for MultiBackend {
+impl diesel::sql_types::HasSqlType<sql_types::PortableNumeric> for MultiBackend {
     fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
-        MultiBackend::lookup_sql_type::<sql_types::Numeric>(lookup)
+        MultiBackend::lookup_sql_type::<sql_types::PortableNumeric>(lookup)
     }
 }
 
@@ -90,32 +99,43 @@ impl diesel::sql_types::HasSqlType<sql_types::Numeric> for MultiBackend {
 // UUID
 
 /// A UUID; JSON form: the hyphenated lowercase string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, AsExpression, FromSqlRow, serde::Serialize, serde::Deserialize)]
-#[diesel(sql_type = sql_types::Uuid)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    AsExpression,
+    FromSqlRow,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[diesel(sql_type = sql_types::PortableUuid)]
 #[serde(transparent)]
 pub struct Uuid(pub uuid::Uuid);
 
-impl ToSql<sql_types::Uuid, Pg> for Uuid {
+impl ToSql<sql_types::PortableUuid, Pg> for Uuid {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
         out.write_all(self.0.as_bytes())?;
         Ok(IsNull::No)
     }
 }
 
-impl FromSql<sql_types::Uuid, Pg> for Uuid {
+impl FromSql<sql_types::PortableUuid, Pg> for Uuid {
     fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<Self> {
         Ok(Uuid(uuid::Uuid::from_slice(value.as_bytes())?))
     }
 }
 
-impl ToSql<sql_types::Uuid, Sqlite> for Uuid {
+impl ToSql<sql_types::PortableUuid, Sqlite> for Uuid {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
         out.set_value(self.0.hyphenated().to_string());
         Ok(IsNull::No)
     }
 }
 
-impl FromSql<sql_types::Uuid, Sqlite> for Uuid {
+impl FromSql<sql_types::PortableUuid, Sqlite> for Uuid {
     fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
         // Databases written by other tools may hold the 16 raw bytes instead of text.
         if value.value_type() == Some(diesel::sqlite::SqliteType::Binary) {
@@ -125,40 +145,59 @@ impl FromSql<sql_types::Uuid, Sqlite> for Uuid {
     }
 }
 
-multi_backend_value!(sql_types::Uuid, Uuid);
+multi_backend_value!(sql_types::PortableUuid, Uuid);
 
 // ---------------------------------------------------------------------------------------------
 // Timestamps with time zone
 
 /// An instant; JSON form: RFC 3339 in UTC (`2024-06-01T12:00:00Z`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, AsExpression, FromSqlRow, serde::Serialize, serde::Deserialize)]
-#[diesel(sql_type = sql_types::Timestamptz)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    AsExpression,
+    FromSqlRow,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[diesel(sql_type = sql_types::PortableTimestamptz)]
 #[serde(transparent)]
 pub struct Timestamptz(pub chrono::DateTime<chrono::Utc>);
 
 /// How instants are written into SQLite text columns.
 pub const SQLITE_TIMESTAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.f";
 
-impl ToSql<sql_types::Timestamptz, Pg> for Timestamptz {
+impl ToSql<sql_types::PortableTimestamptz, Pg> for Timestamptz {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        <chrono::DateTime<chrono::Utc> as ToSql<diesel::sql_types::Timestamptz, Pg>>::to_sql(&self.0, &mut out.reborrow())
+        <chrono::DateTime<chrono::Utc> as ToSql<diesel::sql_types::Timestamptz, Pg>>::to_sql(
+            &self.0,
+            &mut out.reborrow(),
+        )
     }
 }
 
-impl FromSql<sql_types::Timestamptz, Pg> for Timestamptz {
+impl FromSql<sql_types::PortableTimestamptz, Pg> for Timestamptz {
     fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<Self> {
-        <chrono::DateTime<chrono::Utc> as FromSql<diesel::sql_types::Timestamptz, Pg>>::from_sql(value).map(Timestamptz)
+        <chrono::DateTime<chrono::Utc> as FromSql<diesel::sql_types::Timestamptz, Pg>>::from_sql(
+            value,
+        )
+        .map(Timestamptz)
     }
 }
 
-impl ToSql<sql_types::Timestamptz, Sqlite> for Timestamptz {
+impl ToSql<sql_types::PortableTimestamptz, Sqlite> for Timestamptz {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
         out.set_value(self.0.format(SQLITE_TIMESTAMP_FORMAT).to_string());
         Ok(IsNull::No)
     }
 }
 
-impl FromSql<sql_types::Timestamptz, Sqlite> for Timestamptz {
+impl FromSql<sql_types::PortableTimestamptz, Sqlite> for Timestamptz {
     fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
         let text = value.read_text();
         parse_sqlite_timestamp(text)
@@ -178,7 +217,11 @@ pub fn parse_sqlite_timestamp(text: &str) -> Option<chrono::DateTime<chrono::Utc
             return Some(instant.with_timezone(&chrono::Utc));
         }
     }
-    for format in [SQLITE_TIMESTAMP_FORMAT, "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+    for format in [
+        SQLITE_TIMESTAMP_FORMAT,
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(naive) = chrono::NaiveDateTime::parse_from_str(text, format) {
             return Some(chrono::Utc.from_utc_datetime(&naive));
         }
@@ -186,24 +229,29 @@ pub fn parse_sqlite_timestamp(text: &str) -> Option<chrono::DateTime<chrono::Utc
     None
 }
 
-multi_backend_value!(sql_types::Timestamptz, Timestamptz);
+multi_backend_value!(sql_types::PortableTimestamptz, Timestamptz);
 
 // ---------------------------------------------------------------------------------------------
 // JSON documents
 
 /// A JSON document, stored and returned as is.
-#[derive(Debug, Clone, PartialEq, AsExpression, FromSqlRow, serde::Serialize, serde::Deserialize)]
-#[diesel(sql_type = sql_types::Json)]
+#[derive(
+    Debug, Clone, PartialEq, AsExpression, FromSqlRow, serde::Serialize, serde::Deserialize,
+)]
+#[diesel(sql_type = sql_types::PortableJson)]
 #[serde(transparent)]
 pub struct Json(pub serde_json::Value);
 
-impl ToSql<sql_types::Json, Pg> for Json {
+impl ToSql<sql_types::PortableJson, Pg> for Json {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        <serde_json::Value as ToSql<diesel::sql_types::Jsonb, Pg>>::to_sql(&self.0, &mut out.reborrow())
+        <serde_json::Value as ToSql<diesel::sql_types::Jsonb, Pg>>::to_sql(
+            &self.0,
+            &mut out.reborrow(),
+        )
     }
 }
 
-impl FromSql<sql_types::Json, Pg> for Json {
+impl FromSql<sql_types::PortableJson, Pg> for Json {
     fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<Self> {
         // A `json` column (not `jsonb`) arrives as plain text, without jsonb's version byte.
         if value.get_oid().get() == 114 {
@@ -213,28 +261,38 @@ impl FromSql<sql_types::Json, Pg> for Json {
     }
 }
 
-impl ToSql<sql_types::Json, Sqlite> for Json {
+impl ToSql<sql_types::PortableJson, Sqlite> for Json {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
         out.set_value(serde_json::to_string(&self.0)?);
         Ok(IsNull::No)
     }
 }
 
-impl FromSql<sql_types::Json, Sqlite> for Json {
+impl FromSql<sql_types::PortableJson, Sqlite> for Json {
     fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
         Ok(Json(serde_json::from_str(value.read_text())?))
     }
 }
 
-multi_backend_value!(sql_types::Json, Json);
+multi_backend_value!(sql_types::PortableJson, Json);
 
 // ---------------------------------------------------------------------------------------------
 // Exact decimals
 
 /// An exact decimal of a `numeric(p, SCALE)` column; JSON form: a string with exactly
 /// `SCALE` fraction digits, as Django REST Framework renders `DecimalField`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, AsExpression, FromSqlRow, serde::Serialize, serde::Deserialize)]
-#[diesel(sql_type = sql_types::Numeric)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Hash,
+    AsExpression,
+    FromSqlRow,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[diesel(sql_type = sql_types::PortableNumeric)]
 #[serde(transparent)]
 pub struct Decimal<const SCALE: u32>(pub String);
 
@@ -248,22 +306,28 @@ impl<const SCALE: u32> Decimal<SCALE> {
     }
 }
 
-impl<const SCALE: u32> ToSql<sql_types::Numeric, Pg> for Decimal<SCALE> {
+impl<const SCALE: u32> ToSql<sql_types::PortableNumeric, Pg> for Decimal<SCALE> {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
         let numeric = self.digits()?.to_pg_numeric();
-        <diesel::pg::data_types::PgNumeric as ToSql<diesel::sql_types::Numeric, Pg>>::to_sql(&numeric, &mut out.reborrow())
+        <diesel::pg::data_types::PgNumeric as ToSql<diesel::sql_types::Numeric, Pg>>::to_sql(
+            &numeric,
+            &mut out.reborrow(),
+        )
     }
 }
 
-impl<const SCALE: u32> FromSql<sql_types::Numeric, Pg> for Decimal<SCALE> {
+impl<const SCALE: u32> FromSql<sql_types::PortableNumeric, Pg> for Decimal<SCALE> {
     fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<Self> {
-        let numeric = <diesel::pg::data_types::PgNumeric as FromSql<diesel::sql_types::Numeric, Pg>>::from_sql(value)?;
+        let numeric = <diesel::pg::data_types::PgNumeric as FromSql<
+            diesel::sql_types::Numeric,
+            Pg,
+        >>::from_sql(value)?;
         let digits = DecimalDigits::from_pg_numeric(&numeric).ok_or("NaN in a numeric column")?;
         Ok(Decimal::from_digits(&digits))
     }
 }
 
-impl<const SCALE: u32> ToSql<sql_types::Numeric, Sqlite> for Decimal<SCALE> {
+impl<const SCALE: u32> ToSql<sql_types::PortableNumeric, Sqlite> for Decimal<SCALE> {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
         // Written as given (validated already): rounding here would change filter operands.
         self.digits()?;
@@ -272,17 +336,18 @@ impl<const SCALE: u32> ToSql<sql_types::Numeric, Sqlite> for Decimal<SCALE> {
     }
 }
 
-impl<const SCALE: u32> FromSql<sql_types::Numeric, Sqlite> for Decimal<SCALE> {
+impl<const SCALE: u32> FromSql<sql_types::PortableNumeric, Sqlite> for Decimal<SCALE> {
     fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
         // NUMERIC affinity stores INTEGER or REAL; SQLite renders either as text exactly
         // enough for 15 significant digits, and the scale is restored here.
         let text = value.read_text();
-        let digits = DecimalDigits::parse(text).ok_or_else(|| format!("invalid decimal in SQLite: {text:?}"))?;
+        let digits = DecimalDigits::parse(text)
+            .ok_or_else(|| format!("invalid decimal in SQLite: {text:?}"))?;
         Ok(Decimal::from_digits(&digits))
     }
 }
 
-multi_backend_value!(sql_types::Numeric, Decimal<SCALE>, SCALE);
+multi_backend_value!(sql_types::PortableNumeric, Decimal<SCALE>, SCALE);
 
 // ---------------------------------------------------------------------------------------------
 // Byte strings
@@ -291,6 +356,30 @@ multi_backend_value!(sql_types::Numeric, Decimal<SCALE>, SCALE);
 #[derive(Debug, Clone, PartialEq, Eq, Hash, AsExpression, FromSqlRow)]
 #[diesel(sql_type = diesel::sql_types::Binary)]
 pub struct Bytes(pub Vec<u8>);
+
+impl ToSql<diesel::sql_types::Binary, Pg> for Bytes {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <[u8] as ToSql<diesel::sql_types::Binary, Pg>>::to_sql(self.0.as_slice(), out)
+    }
+}
+
+impl FromSql<diesel::sql_types::Binary, Pg> for Bytes {
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<Self> {
+        <Vec<u8> as FromSql<diesel::sql_types::Binary, Pg>>::from_sql(value).map(Bytes)
+    }
+}
+
+impl ToSql<diesel::sql_types::Binary, Sqlite> for Bytes {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        <[u8] as ToSql<diesel::sql_types::Binary, Sqlite>>::to_sql(self.0.as_slice(), out)
+    }
+}
+
+impl FromSql<diesel::sql_types::Binary, Sqlite> for Bytes {
+    fn from_sql(value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        <Vec<u8> as FromSql<diesel::sql_types::Binary, Sqlite>>::from_sql(value).map(Bytes)
+    }
+}
 
 impl ToSql<diesel::sql_types::Binary, MultiBackend> for Bytes {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {

@@ -1,0 +1,177 @@
+//! DDL that creates the described structure on PostgreSQL and on SQLite, for test databases,
+//! the demo and the test kit (the external system creates production databases).
+
+use tenantapi_schema::model::{Column, ColumnType, DefaultValue, Schema, Table};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+/// `CREATE TABLE` statements in an order where referenced tables come first.
+pub fn create_tables(schema: &Schema, dialect: Dialect) -> String {
+    let mut statements = Vec::new();
+    for index in creation_order(schema) {
+        statements.push(create_table(schema, &schema.tables[index], dialect));
+    }
+    statements.join("\n\n") + "\n"
+}
+
+/// Tables in file order, except that a table comes after the tables it references
+/// (self-references and cycles keep file order).
+fn creation_order(schema: &Schema) -> Vec<usize> {
+    let mut placed = vec![false; schema.tables.len()];
+    let mut order = Vec::with_capacity(schema.tables.len());
+    fn visit(
+        schema: &Schema,
+        index: usize,
+        placed: &mut [bool],
+        visiting: &mut Vec<usize>,
+        order: &mut Vec<usize>,
+    ) {
+        if placed[index] || visiting.contains(&index) {
+            return;
+        }
+        visiting.push(index);
+        for foreign_key in &schema.tables[index].foreign_keys {
+            visit(
+                schema,
+                foreign_key.references_table,
+                placed,
+                visiting,
+                order,
+            );
+        }
+        visiting.pop();
+        if !placed[index] {
+            placed[index] = true;
+            order.push(index);
+        }
+    }
+    for index in 0..schema.tables.len() {
+        visit(schema, index, &mut placed, &mut Vec::new(), &mut order);
+    }
+    order
+}
+
+pub fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+fn create_table(schema: &Schema, table: &Table, dialect: Dialect) -> String {
+    let sqlite_rowid_key = dialect == Dialect::Sqlite
+        && table.primary_key.len() == 1
+        && table.columns[table.primary_key[0]].is_generated();
+    let mut lines = Vec::new();
+    for (index, column) in table.columns.iter().enumerate() {
+        let mut line = format!(
+            "    {} {}",
+            quote_identifier(&column.sql_name),
+            column_type(column.ty, dialect)
+        );
+        if sqlite_rowid_key && table.primary_key[0] == index {
+            // Only `INTEGER PRIMARY KEY` makes SQLite generate the key; AUTOINCREMENT never
+            // reuses a deleted row's key, as a PostgreSQL sequence does not.
+            line.push_str(" NOT NULL PRIMARY KEY AUTOINCREMENT");
+            lines.push(line);
+            continue;
+        }
+        if !column.nullable {
+            line.push_str(" NOT NULL");
+        }
+        if let Some(default) = &column.default {
+            line.push_str(" DEFAULT ");
+            line.push_str(&default_expression(column, default, dialect));
+        }
+        lines.push(line);
+    }
+    if !table.primary_key.is_empty() && !sqlite_rowid_key {
+        lines.push(format!(
+            "    PRIMARY KEY ({})",
+            column_list(table, &table.primary_key)
+        ));
+    }
+    for unique in &table.unique {
+        lines.push(format!("    UNIQUE ({})", column_list(table, unique)));
+    }
+    for foreign_key in &table.foreign_keys {
+        let referenced = &schema.tables[foreign_key.references_table];
+        lines.push(format!(
+            "    FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {}",
+            quote_identifier(&table.columns[foreign_key.column].sql_name),
+            quote_identifier(&referenced.sql_name),
+            quote_identifier(&referenced.columns[foreign_key.references_column].sql_name),
+            foreign_key.on_delete.sql()
+        ));
+    }
+    format!(
+        "CREATE TABLE {} (\n{}\n);",
+        quote_identifier(&table.sql_name),
+        lines.join(",\n")
+    )
+}
+
+fn column_list(table: &Table, indices: &[usize]) -> String {
+    indices
+        .iter()
+        .map(|&index| quote_identifier(&table.columns[index].sql_name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn column_type(ty: ColumnType, dialect: Dialect) -> String {
+    match (ty, dialect) {
+        (ColumnType::SmallInt, _) => "SMALLINT".into(),
+        (ColumnType::Integer, _) => "INTEGER".into(),
+        (ColumnType::BigInt, _) => "BIGINT".into(),
+        (ColumnType::Serial, Dialect::Postgres) => "SERIAL".into(),
+        (ColumnType::BigSerial, Dialect::Postgres) => "BIGSERIAL".into(),
+        (ColumnType::Serial | ColumnType::BigSerial, Dialect::Sqlite) => "INTEGER".into(),
+        (ColumnType::Boolean, _) => "BOOLEAN".into(),
+        (ColumnType::Real, _) => "REAL".into(),
+        (ColumnType::Double, _) => "DOUBLE PRECISION".into(),
+        (ColumnType::Numeric { precision, scale }, _) => format!("NUMERIC({precision}, {scale})"),
+        (ColumnType::Text, _) => "TEXT".into(),
+        (ColumnType::Varchar { max_length }, _) => format!("VARCHAR({max_length})"),
+        (ColumnType::Date, _) => "DATE".into(),
+        (ColumnType::Time, _) => "TIME".into(),
+        (ColumnType::Timestamp, _) => "TIMESTAMP".into(),
+        (ColumnType::Timestamptz, _) => "TIMESTAMPTZ".into(),
+        (ColumnType::Uuid, _) => "UUID".into(),
+        (ColumnType::Json, Dialect::Postgres) => "JSONB".into(),
+        // TEXT affinity keeps documents byte for byte; a plain JSON type name would let
+        // SQLite turn `1.50` into the number 1.5.
+        (ColumnType::Json, Dialect::Sqlite) => "JSON TEXT".into(),
+        (ColumnType::Bytes, Dialect::Postgres) => "BYTEA".into(),
+        (ColumnType::Bytes, Dialect::Sqlite) => "BLOB".into(),
+    }
+}
+
+fn default_expression(column: &Column, default: &DefaultValue, dialect: Dialect) -> String {
+    match (default, dialect) {
+        (DefaultValue::Now, Dialect::Postgres) => match column.ty {
+            ColumnType::Date => "CURRENT_DATE".into(),
+            ColumnType::Time => "LOCALTIME".into(),
+            ColumnType::Timestamp => "LOCALTIMESTAMP".into(),
+            _ => "CURRENT_TIMESTAMP".into(),
+        },
+        // The text forms the runtime writes and reads: UTC, `YYYY-MM-DD HH:MM:SS.SSS`.
+        (DefaultValue::Now, Dialect::Sqlite) => match column.ty {
+            ColumnType::Date => "(date('now'))".into(),
+            ColumnType::Time => "(strftime('%H:%M:%f', 'now'))".into(),
+            _ => "(strftime('%Y-%m-%d %H:%M:%f', 'now'))".into(),
+        },
+        (DefaultValue::Boolean(value), Dialect::Postgres) => {
+            if *value { "TRUE" } else { "FALSE" }.into()
+        }
+        (DefaultValue::Boolean(value), Dialect::Sqlite) => if *value { "1" } else { "0" }.into(),
+        (DefaultValue::Integer(value), _) => value.to_string(),
+        (DefaultValue::Number(text), _) => text.clone(),
+        (DefaultValue::Text(text), _) => quote_literal(text),
+    }
+}

@@ -1,0 +1,77 @@
+//! How each portable column type appears in diesel's `table!`, in Rust models and in metadata.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use tenantapi_schema::model::ColumnType;
+
+/// The SQL type as written inside `diesel::table!` (diesel's types are in scope there,
+/// ours under `tenantapi_types`).
+pub fn diesel_sql_type(ty: ColumnType) -> String {
+    match ty {
+        ColumnType::SmallInt => "Int2".into(),
+        ColumnType::Integer | ColumnType::Serial => "Int4".into(),
+        ColumnType::BigInt | ColumnType::BigSerial => "Int8".into(),
+        ColumnType::Boolean => "Bool".into(),
+        ColumnType::Real => "Float4".into(),
+        ColumnType::Double => "Float8".into(),
+        ColumnType::Numeric { .. } => "tenantapi_types::PortableNumeric".into(),
+        ColumnType::Text => "Text".into(),
+        ColumnType::Varchar { .. } => "Varchar".into(),
+        ColumnType::Date => "Date".into(),
+        ColumnType::Time => "Time".into(),
+        ColumnType::Timestamp => "Timestamp".into(),
+        ColumnType::Timestamptz => "tenantapi_types::PortableTimestamptz".into(),
+        ColumnType::Uuid => "tenantapi_types::PortableUuid".into(),
+        ColumnType::Json => "tenantapi_types::PortableJson".into(),
+        ColumnType::Bytes => "Binary".into(),
+    }
+}
+
+/// The Rust type of a non-null value in the generated models.
+pub fn rust_type(ty: ColumnType) -> TokenStream {
+    match ty {
+        ColumnType::SmallInt => quote!(i16),
+        ColumnType::Integer | ColumnType::Serial => quote!(i32),
+        ColumnType::BigInt | ColumnType::BigSerial => quote!(i64),
+        ColumnType::Boolean => quote!(bool),
+        ColumnType::Real => quote!(f32),
+        ColumnType::Double => quote!(f64),
+        ColumnType::Numeric { scale, .. } => {
+            let scale = proc_macro2::Literal::u32_unsuffixed(scale);
+            quote!(::tenantapi_runtime::Decimal<#scale>)
+        }
+        ColumnType::Text | ColumnType::Varchar { .. } => quote!(::std::string::String),
+        ColumnType::Date => quote!(::tenantapi_runtime::reexports::chrono::NaiveDate),
+        ColumnType::Time => quote!(::tenantapi_runtime::reexports::chrono::NaiveTime),
+        ColumnType::Timestamp => quote!(::tenantapi_runtime::reexports::chrono::NaiveDateTime),
+        ColumnType::Timestamptz => quote!(::tenantapi_runtime::Timestamptz),
+        ColumnType::Uuid => quote!(::tenantapi_runtime::Uuid),
+        ColumnType::Json => quote!(::tenantapi_runtime::Json),
+        ColumnType::Bytes => quote!(::tenantapi_runtime::Bytes),
+    }
+}
+
+/// The runtime's `ColumnKind` for a column type.
+pub fn column_kind(ty: ColumnType) -> TokenStream {
+    let kind = quote!(::tenantapi_runtime::meta::ColumnKind);
+    match ty {
+        ColumnType::SmallInt => quote!(#kind::SmallInt),
+        ColumnType::Integer | ColumnType::Serial => quote!(#kind::Integer),
+        ColumnType::BigInt | ColumnType::BigSerial => quote!(#kind::BigInt),
+        ColumnType::Boolean => quote!(#kind::Boolean),
+        ColumnType::Real => quote!(#kind::Real),
+        ColumnType::Double => quote!(#kind::Double),
+        ColumnType::Numeric { precision, scale } => {
+            quote!(#kind::Numeric { precision: #precision, scale: #scale })
+        }
+        ColumnType::Text => quote!(#kind::Text),
+        ColumnType::Varchar { max_length } => quote!(#kind::Varchar { max_length: #max_length }),
+        ColumnType::Date => quote!(#kind::Date),
+        ColumnType::Time => quote!(#kind::Time),
+        ColumnType::Timestamp => quote!(#kind::Timestamp),
+        ColumnType::Timestamptz => quote!(#kind::Timestamptz),
+        ColumnType::Uuid => quote!(#kind::Uuid),
+        ColumnType::Json => quote!(#kind::Json),
+        ColumnType::Bytes => quote!(#kind::Bytes),
+    }
+}
