@@ -2,9 +2,11 @@
 //! through one path that can also check that checked-in output is up to date.
 
 mod ddl;
+mod generate;
 mod render;
 mod types;
 mod write;
 
+pub use generate::{GenerateError, GenerateJob, GenerateOutcome, generate};
 pub use render::{GENERATED_MARKER, RenderOptions, render_crate};
 pub use write::{FileChange, WriteError, ensure_files};

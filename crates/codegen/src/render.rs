@@ -37,6 +37,11 @@ pub fn render_crate(schema: &Schema, options: &RenderOptions) -> BTreeMap<PathBu
     let mut files = BTreeMap::new();
     files.insert(PathBuf::from("Cargo.toml"), render_manifest(options));
     files.insert(
+        PathBuf::from("rustfmt.toml"),
+        header(options, "#")
+            + "# The generator formats this crate with prettyplease; rustfmt must not reformat it.\ndisable_all_formatting = true\n",
+    );
+    files.insert(
         PathBuf::from("src/lib.rs"),
         render_rust(options, render_lib(schema, options)),
     );

@@ -12,8 +12,7 @@ pub const VERSION_COLUMN: &str = "version";
 /// Reads the recorded structure version (one row expected).
 pub const SELECT_VERSION_SQL: &str = "SELECT \"version\" FROM \"schema_version\"";
 /// Records `SCHEMA_VERSION` in a database created from [`ddl`].
-pub const INSERT_VERSION_SQL: &str =
-    "INSERT INTO \"schema_version\" (\"version\") VALUES ('2024.06.1')";
+pub const INSERT_VERSION_SQL: &str = "INSERT INTO \"schema_version\" (\"version\") VALUES ('2024.06.1')";
 /// Every table, in description order.
 pub static TABLES: &[&::tenantapi_runtime::meta::TableMeta] = &[
     &tables::schema_version::META,
@@ -31,11 +30,15 @@ pub fn configure(config: &mut ::actix_web::web::ServiceConfig) {
         tables::schema_version::SchemaVersionResource,
     >(config);
     ::tenantapi_runtime::handlers::register::<tables::site::SiteResource>(config);
-    ::tenantapi_runtime::handlers::register::<tables::data_point::DataPointResource>(config);
+    ::tenantapi_runtime::handlers::register::<
+        tables::data_point::DataPointResource,
+    >(config);
     ::tenantapi_runtime::handlers::register::<tables::reading::ReadingResource>(config);
     ::tenantapi_runtime::handlers::register::<tables::tag::TagResource>(config);
-    ::tenantapi_runtime::handlers::register::<tables::data_point_tag::DataPointTagResource>(config);
-    ::tenantapi_runtime::handlers::register::<tables::maintenance_window::MaintenanceWindowResource>(
-        config,
-    );
+    ::tenantapi_runtime::handlers::register::<
+        tables::data_point_tag::DataPointTagResource,
+    >(config);
+    ::tenantapi_runtime::handlers::register::<
+        tables::maintenance_window::MaintenanceWindowResource,
+    >(config);
 }

@@ -3,7 +3,12 @@
 //! Table `data_point`: A measured quantity, such as the energy meter of one building.
 /// A row of `data_point`, as read and as returned in JSON.
 #[derive(
-    Debug, Clone, PartialEq, ::diesel::Queryable, ::diesel::Selectable, ::serde::Serialize,
+    Debug,
+    Clone,
+    PartialEq,
+    ::diesel::Queryable,
+    ::diesel::Selectable,
+    ::serde::Serialize
 )]
 #[diesel(table_name = crate::schema::data_point)]
 #[diesel(check_for_backend(::tenantapi_runtime::db::MultiBackend))]
@@ -56,10 +61,12 @@ impl ::tenantapi_runtime::meta::WritableResource for DataPointResource {
     ) -> ::std::result::Result<DataPoint, ::tenantapi_runtime::error::WriteError> {
         use ::diesel::RunQueryDsl as _;
         let new_row: NewDataPoint = ::tenantapi_runtime::meta::from_body(body)?;
-        Ok(::diesel::insert_into(crate::schema::data_point::table)
-            .values(&new_row)
-            .returning(crate::schema::data_point::all_columns)
-            .get_result(connection)?)
+        Ok(
+            ::diesel::insert_into(crate::schema::data_point::table)
+                .values(&new_row)
+                .returning(crate::schema::data_point::all_columns)
+                .get_result(connection)?,
+        )
     }
     fn update(
         connection: &mut ::tenantapi_runtime::db::DbConnection,
@@ -87,7 +94,8 @@ impl ::tenantapi_runtime::meta::WritableResource for DataPointResource {
         filter: ::tenantapi_runtime::sql::SqlFilter,
     ) -> ::diesel::QueryResult<usize> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _};
-        ::diesel::delete(crate::schema::data_point::table.filter(filter)).execute(connection)
+        ::diesel::delete(crate::schema::data_point::table.filter(filter))
+            .execute(connection)
     }
 }
 /// The API's handle on this table.
@@ -110,14 +118,18 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "name",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar { max_length: 255u32 },
+            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+                max_length: 255u32,
+            },
             nullable: false,
             has_default: false,
             generated: false,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "unit",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar { max_length: 20u32 },
+            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+                max_length: 20u32,
+            },
             nullable: true,
             has_default: false,
             generated: false,
@@ -131,7 +143,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "type",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar { max_length: 16u32 },
+            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+                max_length: 16u32,
+            },
             nullable: false,
             has_default: true,
             generated: false,
@@ -139,11 +153,13 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     ],
     primary_key: &[0usize],
     unique: &[&[1usize]],
-    foreign_keys: &[::tenantapi_runtime::meta::ForeignKeyMeta {
-        column: 3usize,
-        references_table: "site",
-        references_column: "id",
-    }],
+    foreign_keys: &[
+        ::tenantapi_runtime::meta::ForeignKeyMeta {
+            column: 3usize,
+            references_table: "site",
+            references_column: "id",
+        },
+    ],
 };
 impl ::tenantapi_runtime::meta::Resource for DataPointResource {
     const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
@@ -153,10 +169,7 @@ impl ::tenantapi_runtime::meta::Resource for DataPointResource {
         filter: ::tenantapi_runtime::sql::SqlFilter,
     ) -> ::diesel::QueryResult<i64> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _};
-        crate::schema::data_point::table
-            .filter(filter)
-            .count()
-            .get_result(connection)
+        crate::schema::data_point::table.filter(filter).count().get_result(connection)
     }
     fn load(
         connection: &mut ::tenantapi_runtime::db::DbConnection,

@@ -3,7 +3,12 @@
 //! Table `data_point_tag`: Which tags are attached to which data points.
 /// A row of `data_point_tag`, as read and as returned in JSON.
 #[derive(
-    Debug, Clone, PartialEq, ::diesel::Queryable, ::diesel::Selectable, ::serde::Serialize,
+    Debug,
+    Clone,
+    PartialEq,
+    ::diesel::Queryable,
+    ::diesel::Selectable,
+    ::serde::Serialize
 )]
 #[diesel(table_name = crate::schema::data_point_tag)]
 #[diesel(check_for_backend(::tenantapi_runtime::db::MultiBackend))]
@@ -44,10 +49,12 @@ impl ::tenantapi_runtime::meta::WritableResource for DataPointTagResource {
     ) -> ::std::result::Result<DataPointTag, ::tenantapi_runtime::error::WriteError> {
         use ::diesel::RunQueryDsl as _;
         let new_row: NewDataPointTag = ::tenantapi_runtime::meta::from_body(body)?;
-        Ok(::diesel::insert_into(crate::schema::data_point_tag::table)
-            .values(&new_row)
-            .returning(crate::schema::data_point_tag::all_columns)
-            .get_result(connection)?)
+        Ok(
+            ::diesel::insert_into(crate::schema::data_point_tag::table)
+                .values(&new_row)
+                .returning(crate::schema::data_point_tag::all_columns)
+                .get_result(connection)?,
+        )
     }
     fn update(
         connection: &mut ::tenantapi_runtime::db::DbConnection,
@@ -75,7 +82,8 @@ impl ::tenantapi_runtime::meta::WritableResource for DataPointTagResource {
         filter: ::tenantapi_runtime::sql::SqlFilter,
     ) -> ::diesel::QueryResult<usize> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _};
-        ::diesel::delete(crate::schema::data_point_tag::table.filter(filter)).execute(connection)
+        ::diesel::delete(crate::schema::data_point_tag::table.filter(filter))
+            .execute(connection)
     }
 }
 /// The API's handle on this table.

@@ -3,7 +3,12 @@
 //! Table `maintenance-window`: A period during which readings of a site are expected to be missing.
 /// A row of `maintenance-window`, as read and as returned in JSON.
 #[derive(
-    Debug, Clone, PartialEq, ::diesel::Queryable, ::diesel::Selectable, ::serde::Serialize,
+    Debug,
+    Clone,
+    PartialEq,
+    ::diesel::Queryable,
+    ::diesel::Selectable,
+    ::serde::Serialize
 )]
 #[diesel(table_name = crate::schema::maintenance_window)]
 #[diesel(check_for_backend(::tenantapi_runtime::db::MultiBackend))]
@@ -12,7 +17,9 @@ pub struct MaintenanceWindow {
     pub site_id: i32,
     pub starts_at: ::tenantapi_runtime::reexports::chrono::NaiveDateTime,
     /// Local time at which the window opens on each day, if recurring.
-    pub daily_start: ::std::option::Option<::tenantapi_runtime::reexports::chrono::NaiveTime>,
+    pub daily_start: ::std::option::Option<
+        ::tenantapi_runtime::reexports::chrono::NaiveTime,
+    >,
     pub ticket: ::std::option::Option<::tenantapi_runtime::Uuid>,
     pub details: ::std::option::Option<::tenantapi_runtime::Json>,
     pub priority: i32,
@@ -28,7 +35,9 @@ pub struct NewMaintenanceWindow {
     pub site_id: i32,
     pub starts_at: ::tenantapi_runtime::reexports::chrono::NaiveDateTime,
     #[serde(default)]
-    pub daily_start: ::std::option::Option<::tenantapi_runtime::reexports::chrono::NaiveTime>,
+    pub daily_start: ::std::option::Option<
+        ::tenantapi_runtime::reexports::chrono::NaiveTime,
+    >,
     #[serde(default)]
     pub ticket: ::std::option::Option<::tenantapi_runtime::Uuid>,
     #[serde(default)]
@@ -47,7 +56,9 @@ pub struct MaintenanceWindowPatch {
     #[serde(default)]
     pub site_id: ::std::option::Option<i32>,
     #[serde(default)]
-    pub starts_at: ::std::option::Option<::tenantapi_runtime::reexports::chrono::NaiveDateTime>,
+    pub starts_at: ::std::option::Option<
+        ::tenantapi_runtime::reexports::chrono::NaiveDateTime,
+    >,
     #[serde(default, deserialize_with = "::tenantapi_runtime::absent_or_nullable")]
     pub daily_start: ::std::option::Option<
         ::std::option::Option<::tenantapi_runtime::reexports::chrono::NaiveTime>,
@@ -69,7 +80,10 @@ impl ::tenantapi_runtime::meta::WritableResource for MaintenanceWindowResource {
             ::std::string::String,
             ::tenantapi_runtime::reexports::serde_json::Value,
         >,
-    ) -> ::std::result::Result<MaintenanceWindow, ::tenantapi_runtime::error::WriteError> {
+    ) -> ::std::result::Result<
+        MaintenanceWindow,
+        ::tenantapi_runtime::error::WriteError,
+    > {
         use ::diesel::RunQueryDsl as _;
         let new_row: NewMaintenanceWindow = ::tenantapi_runtime::meta::from_body(body)?;
         Ok(
@@ -179,11 +193,13 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     ],
     primary_key: &[0usize],
     unique: &[],
-    foreign_keys: &[::tenantapi_runtime::meta::ForeignKeyMeta {
-        column: 1usize,
-        references_table: "site",
-        references_column: "id",
-    }],
+    foreign_keys: &[
+        ::tenantapi_runtime::meta::ForeignKeyMeta {
+            column: 1usize,
+            references_table: "site",
+            references_column: "id",
+        },
+    ],
 };
 impl ::tenantapi_runtime::meta::Resource for MaintenanceWindowResource {
     const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;

@@ -3,7 +3,12 @@
 //! Table `reading`: One value of a data point at one instant.
 /// A row of `reading`, as read and as returned in JSON.
 #[derive(
-    Debug, Clone, PartialEq, ::diesel::Queryable, ::diesel::Selectable, ::serde::Serialize,
+    Debug,
+    Clone,
+    PartialEq,
+    ::diesel::Queryable,
+    ::diesel::Selectable,
+    ::serde::Serialize
 )]
 #[diesel(table_name = crate::schema::reading)]
 #[diesel(check_for_backend(::tenantapi_runtime::db::MultiBackend))]
@@ -64,10 +69,12 @@ impl ::tenantapi_runtime::meta::WritableResource for ReadingResource {
     ) -> ::std::result::Result<Reading, ::tenantapi_runtime::error::WriteError> {
         use ::diesel::RunQueryDsl as _;
         let new_row: NewReading = ::tenantapi_runtime::meta::from_body(body)?;
-        Ok(::diesel::insert_into(crate::schema::reading::table)
-            .values(&new_row)
-            .returning(crate::schema::reading::all_columns)
-            .get_result(connection)?)
+        Ok(
+            ::diesel::insert_into(crate::schema::reading::table)
+                .values(&new_row)
+                .returning(crate::schema::reading::all_columns)
+                .get_result(connection)?,
+        )
     }
     fn update(
         connection: &mut ::tenantapi_runtime::db::DbConnection,
@@ -76,8 +83,10 @@ impl ::tenantapi_runtime::meta::WritableResource for ReadingResource {
             ::std::string::String,
             ::tenantapi_runtime::reexports::serde_json::Value,
         >,
-    ) -> ::std::result::Result<::std::option::Option<Reading>, ::tenantapi_runtime::error::WriteError>
-    {
+    ) -> ::std::result::Result<
+        ::std::option::Option<Reading>,
+        ::tenantapi_runtime::error::WriteError,
+    > {
         use ::diesel::{OptionalExtension as _, QueryDsl as _, RunQueryDsl as _};
         let patch: ReadingPatch = ::tenantapi_runtime::meta::from_body(body)?;
         Ok(
@@ -93,7 +102,8 @@ impl ::tenantapi_runtime::meta::WritableResource for ReadingResource {
         filter: ::tenantapi_runtime::sql::SqlFilter,
     ) -> ::diesel::QueryResult<usize> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _};
-        ::diesel::delete(crate::schema::reading::table.filter(filter)).execute(connection)
+        ::diesel::delete(crate::schema::reading::table.filter(filter))
+            .execute(connection)
     }
 }
 /// The API's handle on this table.
@@ -160,11 +170,13 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     ],
     primary_key: &[0usize],
     unique: &[&[1usize, 2usize]],
-    foreign_keys: &[::tenantapi_runtime::meta::ForeignKeyMeta {
-        column: 1usize,
-        references_table: "data_point",
-        references_column: "id",
-    }],
+    foreign_keys: &[
+        ::tenantapi_runtime::meta::ForeignKeyMeta {
+            column: 1usize,
+            references_table: "data_point",
+            references_column: "id",
+        },
+    ],
 };
 impl ::tenantapi_runtime::meta::Resource for ReadingResource {
     const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
@@ -174,10 +186,7 @@ impl ::tenantapi_runtime::meta::Resource for ReadingResource {
         filter: ::tenantapi_runtime::sql::SqlFilter,
     ) -> ::diesel::QueryResult<i64> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _};
-        crate::schema::reading::table
-            .filter(filter)
-            .count()
-            .get_result(connection)
+        crate::schema::reading::table.filter(filter).count().get_result(connection)
     }
     fn load(
         connection: &mut ::tenantapi_runtime::db::DbConnection,

@@ -3,7 +3,12 @@
 //! Table `schema_version`: Structure version written by the external system's migrations.
 /// A row of `schema_version`, as read and as returned in JSON.
 #[derive(
-    Debug, Clone, PartialEq, ::diesel::Queryable, ::diesel::Selectable, ::serde::Serialize,
+    Debug,
+    Clone,
+    PartialEq,
+    ::diesel::Queryable,
+    ::diesel::Selectable,
+    ::serde::Serialize
 )]
 #[diesel(table_name = crate::schema::schema_version)]
 #[diesel(check_for_backend(::tenantapi_runtime::db::MultiBackend))]
@@ -24,7 +29,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     columns: &[
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "version",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar { max_length: 64u32 },
+            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+                max_length: 64u32,
+            },
             nullable: false,
             has_default: false,
             generated: false,

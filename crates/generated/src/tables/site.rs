@@ -3,7 +3,12 @@
 //! Table `site`: A physical location whose equipment reports measurements.
 /// A row of `site`, as read and as returned in JSON.
 #[derive(
-    Debug, Clone, PartialEq, ::diesel::Queryable, ::diesel::Selectable, ::serde::Serialize,
+    Debug,
+    Clone,
+    PartialEq,
+    ::diesel::Queryable,
+    ::diesel::Selectable,
+    ::serde::Serialize
 )]
 #[diesel(table_name = crate::schema::site)]
 #[diesel(check_for_backend(::tenantapi_runtime::db::MultiBackend))]
@@ -17,7 +22,9 @@ pub struct Site {
     pub latitude: ::std::option::Option<f64>,
     pub longitude: ::std::option::Option<f64>,
     pub is_active: bool,
-    pub commissioned_on: ::std::option::Option<::tenantapi_runtime::reexports::chrono::NaiveDate>,
+    pub commissioned_on: ::std::option::Option<
+        ::tenantapi_runtime::reexports::chrono::NaiveDate,
+    >,
 }
 /// A row to insert into `site`; columns with server defaults may be left out.
 #[derive(Debug, Clone, PartialEq, ::diesel::Insertable, ::serde::Deserialize)]
@@ -34,7 +41,9 @@ pub struct NewSite {
     #[serde(default)]
     pub is_active: ::std::option::Option<bool>,
     #[serde(default)]
-    pub commissioned_on: ::std::option::Option<::tenantapi_runtime::reexports::chrono::NaiveDate>,
+    pub commissioned_on: ::std::option::Option<
+        ::tenantapi_runtime::reexports::chrono::NaiveDate,
+    >,
 }
 /// Changes to a row of `site`: absent fields stay as they are; for nullable ones `Some(None)` sets NULL.
 #[derive(Debug, Clone, PartialEq, ::diesel::AsChangeset, ::serde::Deserialize)]
@@ -68,10 +77,12 @@ impl ::tenantapi_runtime::meta::WritableResource for SiteResource {
     ) -> ::std::result::Result<Site, ::tenantapi_runtime::error::WriteError> {
         use ::diesel::RunQueryDsl as _;
         let new_row: NewSite = ::tenantapi_runtime::meta::from_body(body)?;
-        Ok(::diesel::insert_into(crate::schema::site::table)
-            .values(&new_row)
-            .returning(crate::schema::site::all_columns)
-            .get_result(connection)?)
+        Ok(
+            ::diesel::insert_into(crate::schema::site::table)
+                .values(&new_row)
+                .returning(crate::schema::site::all_columns)
+                .get_result(connection)?,
+        )
     }
     fn update(
         connection: &mut ::tenantapi_runtime::db::DbConnection,
@@ -80,15 +91,19 @@ impl ::tenantapi_runtime::meta::WritableResource for SiteResource {
             ::std::string::String,
             ::tenantapi_runtime::reexports::serde_json::Value,
         >,
-    ) -> ::std::result::Result<::std::option::Option<Site>, ::tenantapi_runtime::error::WriteError>
-    {
+    ) -> ::std::result::Result<
+        ::std::option::Option<Site>,
+        ::tenantapi_runtime::error::WriteError,
+    > {
         use ::diesel::{OptionalExtension as _, QueryDsl as _, RunQueryDsl as _};
         let patch: SitePatch = ::tenantapi_runtime::meta::from_body(body)?;
-        Ok(::diesel::update(crate::schema::site::table.filter(filter))
-            .set(&patch)
-            .returning(crate::schema::site::all_columns)
-            .get_result(connection)
-            .optional()?)
+        Ok(
+            ::diesel::update(crate::schema::site::table.filter(filter))
+                .set(&patch)
+                .returning(crate::schema::site::all_columns)
+                .get_result(connection)
+                .optional()?,
+        )
     }
     fn delete(
         connection: &mut ::tenantapi_runtime::db::DbConnection,
@@ -104,7 +119,9 @@ pub struct SiteResource;
 pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::meta::TableMeta {
     name: "site",
     verbose_name: "site",
-    doc: ::std::option::Option::Some("A physical location whose equipment reports measurements."),
+    doc: ::std::option::Option::Some(
+        "A physical location whose equipment reports measurements.",
+    ),
     read_only: false,
     columns: &[
         ::tenantapi_runtime::meta::ColumnMeta {
@@ -116,14 +133,18 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "code",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar { max_length: 32u32 },
+            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+                max_length: 32u32,
+            },
             nullable: false,
             has_default: false,
             generated: false,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "name",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar { max_length: 255u32 },
+            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+                max_length: 255u32,
+            },
             nullable: false,
             has_default: false,
             generated: false,
@@ -176,10 +197,7 @@ impl ::tenantapi_runtime::meta::Resource for SiteResource {
         filter: ::tenantapi_runtime::sql::SqlFilter,
     ) -> ::diesel::QueryResult<i64> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _};
-        crate::schema::site::table
-            .filter(filter)
-            .count()
-            .get_result(connection)
+        crate::schema::site::table.filter(filter).count().get_result(connection)
     }
     fn load(
         connection: &mut ::tenantapi_runtime::db::DbConnection,

@@ -3,7 +3,12 @@
 //! Table `tag`: A free-form label that can be attached to data points.
 /// A row of `tag`, as read and as returned in JSON.
 #[derive(
-    Debug, Clone, PartialEq, ::diesel::Queryable, ::diesel::Selectable, ::serde::Serialize,
+    Debug,
+    Clone,
+    PartialEq,
+    ::diesel::Queryable,
+    ::diesel::Selectable,
+    ::serde::Serialize
 )]
 #[diesel(table_name = crate::schema::tag)]
 #[diesel(check_for_backend(::tenantapi_runtime::db::MultiBackend))]
@@ -51,10 +56,12 @@ impl ::tenantapi_runtime::meta::WritableResource for TagResource {
     ) -> ::std::result::Result<Tag, ::tenantapi_runtime::error::WriteError> {
         use ::diesel::RunQueryDsl as _;
         let new_row: NewTag = ::tenantapi_runtime::meta::from_body(body)?;
-        Ok(::diesel::insert_into(crate::schema::tag::table)
-            .values(&new_row)
-            .returning(crate::schema::tag::all_columns)
-            .get_result(connection)?)
+        Ok(
+            ::diesel::insert_into(crate::schema::tag::table)
+                .values(&new_row)
+                .returning(crate::schema::tag::all_columns)
+                .get_result(connection)?,
+        )
     }
     fn update(
         connection: &mut ::tenantapi_runtime::db::DbConnection,
@@ -63,15 +70,19 @@ impl ::tenantapi_runtime::meta::WritableResource for TagResource {
             ::std::string::String,
             ::tenantapi_runtime::reexports::serde_json::Value,
         >,
-    ) -> ::std::result::Result<::std::option::Option<Tag>, ::tenantapi_runtime::error::WriteError>
-    {
+    ) -> ::std::result::Result<
+        ::std::option::Option<Tag>,
+        ::tenantapi_runtime::error::WriteError,
+    > {
         use ::diesel::{OptionalExtension as _, QueryDsl as _, RunQueryDsl as _};
         let patch: TagPatch = ::tenantapi_runtime::meta::from_body(body)?;
-        Ok(::diesel::update(crate::schema::tag::table.filter(filter))
-            .set(&patch)
-            .returning(crate::schema::tag::all_columns)
-            .get_result(connection)
-            .optional()?)
+        Ok(
+            ::diesel::update(crate::schema::tag::table.filter(filter))
+                .set(&patch)
+                .returning(crate::schema::tag::all_columns)
+                .get_result(connection)
+                .optional()?,
+        )
     }
     fn delete(
         connection: &mut ::tenantapi_runtime::db::DbConnection,
@@ -87,7 +98,9 @@ pub struct TagResource;
 pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::meta::TableMeta {
     name: "tag",
     verbose_name: "tag",
-    doc: ::std::option::Option::Some("A free-form label that can be attached to data points."),
+    doc: ::std::option::Option::Some(
+        "A free-form label that can be attached to data points.",
+    ),
     read_only: false,
     columns: &[
         ::tenantapi_runtime::meta::ColumnMeta {
@@ -106,7 +119,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "color",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar { max_length: 7u32 },
+            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+                max_length: 7u32,
+            },
             nullable: true,
             has_default: false,
             generated: false,
@@ -138,10 +153,7 @@ impl ::tenantapi_runtime::meta::Resource for TagResource {
         filter: ::tenantapi_runtime::sql::SqlFilter,
     ) -> ::diesel::QueryResult<i64> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _};
-        crate::schema::tag::table
-            .filter(filter)
-            .count()
-            .get_result(connection)
+        crate::schema::tag::table.filter(filter).count().get_result(connection)
     }
     fn load(
         connection: &mut ::tenantapi_runtime::db::DbConnection,
