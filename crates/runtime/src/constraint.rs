@@ -32,6 +32,16 @@ pub fn explain_write_error(
             ApiError::internal("validated body rejected by the generated model", error)
         }
         WriteError::Database(DieselError::DatabaseError(error_kind, info)) => {
+            // SQLite reports a RESTRICT action's failure without the extended code that
+            // diesel maps to ForeignKeyViolation; the message is the same.
+            let error_kind = match error_kind {
+                DatabaseErrorKind::Unknown
+                    if info.message().starts_with("FOREIGN KEY constraint failed") =>
+                {
+                    DatabaseErrorKind::ForeignKeyViolation
+                }
+                other => other,
+            };
             explain_violation(meta, connection, body, kind, error_kind, info.as_ref())
                 .unwrap_or_else(|| ApiError::from(DieselError::DatabaseError(error_kind, info)))
         }
