@@ -226,12 +226,12 @@ fn check_text(kind: ColumnKind, text: &str) -> Result<(), String> {
     if text.contains('\0') {
         return Err(NULL_CHARACTER.to_string());
     }
-    if let ColumnKind::Varchar { max_length } = kind {
-        if text.chars().count() > max_length as usize {
-            return Err(format!(
-                "Ensure this field has no more than {max_length} characters."
-            ));
-        }
+    if let ColumnKind::Varchar { max_length } = kind
+        && text.chars().count() > max_length as usize
+    {
+        return Err(format!(
+            "Ensure this field has no more than {max_length} characters."
+        ));
     }
     Ok(())
 }

@@ -180,10 +180,9 @@ async fn read_json_body(
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
+        && length > limit
     {
-        if length > limit {
-            return Err(ApiError::PayloadTooLarge { limit });
-        }
+        return Err(ApiError::PayloadTooLarge { limit });
     }
     let bytes = payload
         .to_bytes_limited(limit)

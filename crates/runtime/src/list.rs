@@ -111,10 +111,10 @@ pub fn parse_list_request(
             .map(|(_, value)| value.as_str())
     };
 
-    if let Some(format) = last("format") {
-        if format != "json" {
-            return Err(ApiError::NotFound);
-        }
+    if let Some(format) = last("format")
+        && format != "json"
+    {
+        return Err(ApiError::NotFound);
     }
     let page = match last("page") {
         None => PageNumber::Number(1),
