@@ -32,46 +32,46 @@ impl Default for ApiSettings {
 /// Registers a writable table's routes, relative to the API root:
 /// `/{project}/{table}/` (GET, POST) and `/{project}/{table}/{pk}/` (GET, PUT, PATCH, DELETE).
 pub fn register<R: WritableResource>(config: &mut web::ServiceConfig) {
-    let meta = R::META;
-    let collection = web::resource(format!("/{{project}}/{}/", meta.name))
-        .route(web::get().to(list::<R>))
-        .route(web::head().to(list::<R>))
-        .route(web::post().to(create::<R>))
-        .default_service(web::to(|request: HttpRequest| {
-            method_not_allowed(request, &["GET", "POST", "HEAD"])
-        }));
-    config.service(collection);
-    let detail = web::resource(format!("/{{project}}/{}/{{pk}}/", meta.name))
-        .route(web::get().to(retrieve::<R>))
-        .route(web::head().to(retrieve::<R>))
+    let collection = readable_collection::<R>().route(web::post().to(create::<R>));
+    config.service(with_allowed(collection, &["GET", "POST", "HEAD"]));
+    let detail = readable_detail::<R>()
         .route(web::put().to(update::<R>))
         .route(web::patch().to(partial_update::<R>))
-        .route(web::delete().to(destroy::<R>))
-        .default_service(web::to(|request: HttpRequest| {
-            method_not_allowed(request, &["GET", "PUT", "PATCH", "DELETE", "HEAD"])
-        }));
-    config.service(detail);
+        .route(web::delete().to(destroy::<R>));
+    config.service(with_allowed(
+        detail,
+        &["GET", "PUT", "PATCH", "DELETE", "HEAD"],
+    ));
 }
 
 /// Registers a read-only table's routes: GET only, and the detail route only with a primary key.
 pub fn register_read_only<R: Resource>(config: &mut web::ServiceConfig) {
-    let meta = R::META;
-    let collection = web::resource(format!("/{{project}}/{}/", meta.name))
+    config.service(with_allowed(readable_collection::<R>(), &["GET", "HEAD"]));
+    if R::META.has_primary_key() {
+        config.service(with_allowed(readable_detail::<R>(), &["GET", "HEAD"]));
+    }
+}
+
+fn readable_collection<R: Resource>() -> actix_web::Resource {
+    web::resource(format!("/{{project}}/{}/", R::META.name))
         .route(web::get().to(list::<R>))
         .route(web::head().to(list::<R>))
-        .default_service(web::to(|request: HttpRequest| {
-            method_not_allowed(request, &["GET", "HEAD"])
-        }));
-    config.service(collection);
-    if meta.has_primary_key() {
-        let detail = web::resource(format!("/{{project}}/{}/{{pk}}/", meta.name))
-            .route(web::get().to(retrieve::<R>))
-            .route(web::head().to(retrieve::<R>))
-            .default_service(web::to(|request: HttpRequest| {
-                method_not_allowed(request, &["GET", "HEAD"])
-            }));
-        config.service(detail);
-    }
+}
+
+fn readable_detail<R: Resource>() -> actix_web::Resource {
+    web::resource(format!("/{{project}}/{}/{{pk}}/", R::META.name))
+        .route(web::get().to(retrieve::<R>))
+        .route(web::head().to(retrieve::<R>))
+}
+
+/// Any other method on the resource is a DRF-style 405 listing the allowed ones.
+fn with_allowed(
+    resource: actix_web::Resource,
+    allowed: &'static [&'static str],
+) -> actix_web::Resource {
+    resource.default_service(web::to(move |request: HttpRequest| {
+        method_not_allowed(request, allowed)
+    }))
 }
 
 async fn method_not_allowed(
