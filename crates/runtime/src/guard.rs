@@ -37,6 +37,12 @@ pub trait ProjectRegistry: Send + Sync + 'static {
         request: &'a HttpRequest,
         project: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<ProjectAccess, ApiError>> + 'a>>;
+
+    /// Names of the projects this request's caller may see, sorted, for the API root.
+    fn visible_projects<'a>(
+        &'a self,
+        request: &'a HttpRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Arc<str>>, ApiError>> + 'a>>;
 }
 
 /// A pooled connection to the project named in the route; returned to its pool on drop.

@@ -65,7 +65,7 @@ fn readable_detail<R: Resource>() -> actix_web::Resource {
 }
 
 /// Any other method on the resource is a DRF-style 405 listing the allowed ones.
-fn with_allowed(
+pub fn with_allowed(
     resource: actix_web::Resource,
     allowed: &'static [&'static str],
 ) -> actix_web::Resource {

@@ -1,0 +1,94 @@
+//! The HTTP application: the API root, each project's table index, the generated table routes,
+//! and DRF's answers for unknown paths and missing trailing slashes.
+
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Map, Value};
+use tenantapi_runtime::error::ApiError;
+use tenantapi_runtime::guard::ProjectRegistry;
+use tenantapi_runtime::handlers::{ApiSettings, absolute_path, with_allowed};
+
+/// Where the API is mounted.
+pub const API_ROOT: &str = "/api/v1";
+
+/// Registers everything on an `App`; the registry and settings become app data.
+pub fn configure(
+    config: &mut web::ServiceConfig,
+    registry: web::Data<dyn ProjectRegistry>,
+    settings: ApiSettings,
+) {
+    config
+        .app_data(registry)
+        .app_data(web::Data::new(settings))
+        .service(
+            web::scope(API_ROOT)
+                .service(with_allowed(
+                    web::resource("/")
+                        .route(web::get().to(api_root))
+                        .route(web::head().to(api_root)),
+                    &["GET", "HEAD"],
+                ))
+                .service(with_allowed(
+                    web::resource("/{project}/")
+                        .route(web::get().to(project_root))
+                        .route(web::head().to(project_root)),
+                    &["GET", "HEAD"],
+                ))
+                .configure(tenantapi_generated::configure),
+        )
+        .default_service(web::to(unmatched));
+}
+
+/// `GET /api/v1/`: the projects the caller may use, by name, with their URLs (DRF's API root).
+async fn api_root(
+    request: HttpRequest,
+    registry: web::Data<dyn ProjectRegistry>,
+) -> Result<HttpResponse, ApiError> {
+    let names = registry.visible_projects(&request).await?;
+    let mut body = Map::new();
+    for name in names {
+        let url = absolute_path(&request, &format!("{API_ROOT}/{name}/"));
+        body.insert(name.to_string(), Value::String(url));
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `GET /api/v1/{project}/`: the project's tables with their URLs.
+async fn project_root(
+    request: HttpRequest,
+    registry: web::Data<dyn ProjectRegistry>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let access = registry.resolve(&request, &path).await?;
+    let mut body = Map::new();
+    for table in tenantapi_generated::TABLES {
+        let url = absolute_path(
+            &request,
+            &format!("{API_ROOT}/{}/{}/", access.project, table.name),
+        );
+        body.insert(table.name.to_string(), Value::String(url));
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Unknown paths are 404 `{"detail": "Not found."}`; a path that lacks only its trailing slash
+/// is redirected to it, as Django's APPEND_SLASH does (308 keeps the method and body of writes).
+async fn unmatched(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let path = request.path();
+    if path.starts_with(API_ROOT) && !path.ends_with('/') {
+        let mut location = format!("{path}/");
+        if !request.query_string().is_empty() {
+            location.push('?');
+            location.push_str(request.query_string());
+        }
+        let status = if matches!(*request.method(), Method::GET | Method::HEAD) {
+            StatusCode::MOVED_PERMANENTLY
+        } else {
+            StatusCode::PERMANENT_REDIRECT
+        };
+        return Ok(HttpResponse::build(status)
+            .insert_header((header::LOCATION, location))
+            .finish());
+    }
+    Err(ApiError::NotFound)
+}

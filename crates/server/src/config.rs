@@ -1,0 +1,297 @@
+//! Server configuration: a TOML file, then environment variables, each checked before use.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Everything `serve` needs, after defaults, file and environment were applied.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub bind: String,
+    /// Our own database (projects, later users and grants): a `postgres://` URL or a SQLite path.
+    pub platform_database_url: String,
+    /// HTTP worker threads; default: one per core.
+    pub workers: Option<usize>,
+    /// How often `serve` re-reads the project list from the platform database.
+    pub refresh_seconds: u64,
+    /// Log every request (actix access log).
+    pub access_log: bool,
+    pub pool: PoolConfig,
+    pub api: ApiConfig,
+}
+
+/// Per-project connection pools.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Connections per project at most; none are opened before a request needs one.
+    pub max_size: u32,
+    /// How long a request waits for a connection before answering 503.
+    pub checkout_timeout_ms: u64,
+    /// Idle connections are closed after this long.
+    pub idle_timeout_seconds: u64,
+    /// Ping each connection when it is checked out (one round trip more per request).
+    pub test_on_checkout: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    pub default_page_size: u64,
+    pub max_page_size: u64,
+    pub max_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:8000".into(),
+            platform_database_url: "data/platform.db".into(),
+            workers: None,
+            refresh_seconds: 5,
+            access_log: false,
+            pool: PoolConfig::default(),
+            api: ApiConfig::default(),
+        }
+    }
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            max_size: 10,
+            checkout_timeout_ms: 5000,
+            idle_timeout_seconds: 300,
+            test_on_checkout: false,
+        }
+    }
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            default_page_size: 100,
+            max_page_size: 1000,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("environment variable {name}={value:?} is invalid: {expected}")]
+    Environment {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Environment variables that override the file, with the setting each one sets.
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    ("TENANTAPI_BIND", "bind"),
+    ("TENANTAPI_PLATFORM_DATABASE_URL", "platform_database_url"),
+    ("TENANTAPI_WORKERS", "workers"),
+    ("TENANTAPI_REFRESH_SECONDS", "refresh_seconds"),
+    ("TENANTAPI_ACCESS_LOG", "access_log"),
+    ("TENANTAPI_POOL_MAX_SIZE", "pool.max_size"),
+    (
+        "TENANTAPI_POOL_CHECKOUT_TIMEOUT_MS",
+        "pool.checkout_timeout_ms",
+    ),
+    (
+        "TENANTAPI_POOL_IDLE_TIMEOUT_SECONDS",
+        "pool.idle_timeout_seconds",
+    ),
+    ("TENANTAPI_POOL_TEST_ON_CHECKOUT", "pool.test_on_checkout"),
+    ("TENANTAPI_DEFAULT_PAGE_SIZE", "api.default_page_size"),
+    ("TENANTAPI_MAX_PAGE_SIZE", "api.max_page_size"),
+    ("TENANTAPI_MAX_BODY_BYTES", "api.max_body_bytes"),
+];
+
+impl Config {
+    /// Defaults, then the file (when given), then the environment.
+    pub fn load(
+        file: Option<&Path>,
+        environment: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let display = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: display.clone(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|error| ConfigError::Parse {
+                    path: display,
+                    message: error.to_string(),
+                })?
+            }
+            None => Config::default(),
+        };
+        for (name, setting) in ENVIRONMENT {
+            if let Some(value) = environment(name) {
+                config.set(name, setting, value)?;
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn set(&mut self, name: &'static str, setting: &str, value: String) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(
+            name: &'static str,
+            value: &str,
+            expected: &'static str,
+        ) -> Result<T, ConfigError> {
+            value.trim().parse().map_err(|_| ConfigError::Environment {
+                name,
+                value: value.to_string(),
+                expected,
+            })
+        }
+        const NUMBER: &str = "a non-negative integer";
+        const BOOLEAN: &str = "true or false";
+        match setting {
+            "bind" => self.bind = value,
+            "platform_database_url" => self.platform_database_url = value,
+            "workers" => self.workers = Some(parse(name, &value, NUMBER)?),
+            "refresh_seconds" => self.refresh_seconds = parse(name, &value, NUMBER)?,
+            "access_log" => self.access_log = parse(name, &value, BOOLEAN)?,
+            "pool.max_size" => self.pool.max_size = parse(name, &value, NUMBER)?,
+            "pool.checkout_timeout_ms" => {
+                self.pool.checkout_timeout_ms = parse(name, &value, NUMBER)?
+            }
+            "pool.idle_timeout_seconds" => {
+                self.pool.idle_timeout_seconds = parse(name, &value, NUMBER)?
+            }
+            "pool.test_on_checkout" => self.pool.test_on_checkout = parse(name, &value, BOOLEAN)?,
+            "api.default_page_size" => self.api.default_page_size = parse(name, &value, NUMBER)?,
+            "api.max_page_size" => self.api.max_page_size = parse(name, &value, NUMBER)?,
+            "api.max_body_bytes" => self.api.max_body_bytes = parse(name, &value, NUMBER)?,
+            other => unreachable!("ENVIRONMENT names an unknown setting {other}"),
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |message: &str| Err(ConfigError::Invalid(message.to_string()));
+        if self.pool.max_size == 0 {
+            return invalid("pool.max_size must be at least 1");
+        }
+        if self.pool.checkout_timeout_ms == 0 {
+            return invalid("pool.checkout_timeout_ms must be at least 1");
+        }
+        if self.api.default_page_size == 0 || self.api.max_page_size == 0 {
+            return invalid("api.default_page_size and api.max_page_size must be at least 1");
+        }
+        if self.api.default_page_size > self.api.max_page_size {
+            return invalid("api.default_page_size must not exceed api.max_page_size");
+        }
+        if self.api.max_body_bytes == 0 {
+            return invalid("api.max_body_bytes must be at least 1");
+        }
+        if self.refresh_seconds == 0 {
+            return invalid("refresh_seconds must be at least 1");
+        }
+        if self.workers == Some(0) {
+            return invalid("workers must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn checkout_timeout(&self) -> Duration {
+        Duration::from_millis(self.pool.checkout_timeout_ms)
+    }
+
+    pub fn api_settings(&self) -> tenantapi_runtime::handlers::ApiSettings {
+        tenantapi_runtime::handlers::ApiSettings {
+            pages: tenantapi_runtime::list::PageSettings {
+                default_page_size: self.api.default_page_size,
+                max_page_size: self.api.max_page_size,
+            },
+            max_body_bytes: self.api.max_body_bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn environment(
+        pairs: &'static [(&'static str, &'static str)],
+    ) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        }
+    }
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        let dir = std::env::temp_dir().join(format!("tenantapi-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("server.toml");
+        std::fs::write(&file, "bind = \"0.0.0.0:9000\"\n[pool]\nmax_size = 4\n").unwrap();
+        let config = Config::load(
+            Some(&file),
+            environment(&[
+                ("TENANTAPI_POOL_MAX_SIZE", "7"),
+                ("TENANTAPI_MAX_PAGE_SIZE", "500"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.bind, "0.0.0.0:9000");
+        assert_eq!(config.pool.max_size, 7);
+        assert_eq!(config.api.max_page_size, 500);
+        assert_eq!(config.api.default_page_size, 100);
+    }
+
+    #[test]
+    fn bad_values_name_what_is_wrong() {
+        let error =
+            Config::load(None, environment(&[("TENANTAPI_POOL_MAX_SIZE", "many")])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "environment variable TENANTAPI_POOL_MAX_SIZE=\"many\" is invalid: a non-negative integer"
+        );
+        let error = Config::load(
+            None,
+            environment(&[
+                ("TENANTAPI_DEFAULT_PAGE_SIZE", "500"),
+                ("TENANTAPI_MAX_PAGE_SIZE", "100"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid configuration: api.default_page_size must not exceed api.max_page_size"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_rejected() {
+        let dir =
+            std::env::temp_dir().join(format!("tenantapi-config-unknown-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("server.toml");
+        std::fs::write(&file, "bnd = \"x\"\n").unwrap();
+        let error = Config::load(Some(&file), environment(&[])).unwrap_err();
+        assert!(error.to_string().contains("unknown field `bnd`"), "{error}");
+    }
+}

@@ -1,0 +1,245 @@
+//! The platform database: our own, holding the projects (and later users, grants, tokens).
+//! Migrated with embedded diesel migrations, one set per backend.
+
+use diesel::prelude::*;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use tenantapi_runtime::db::DbConnection;
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+diesel::table! {
+    projects (id) {
+        id -> Int4,
+        name -> Text,
+        database_url -> Text,
+        enabled -> Bool,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = projects)]
+#[diesel(check_for_backend(tenantapi_runtime::db::MultiBackend))]
+pub struct Project {
+    pub id: i32,
+    pub name: String,
+    pub database_url: String,
+    pub enabled: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error("cannot open the platform database ({backend}): {source}")]
+    Connect {
+        backend: tenantapi_runtime::db::BackendKind,
+        source: diesel::ConnectionError,
+    },
+    #[error("migrating the platform database failed: {0}")]
+    Migrate(String),
+    #[error(
+        "invalid project name {name:?}: use 1 to 63 lowercase letters, digits, '_' or '-', starting with a letter or digit"
+    )]
+    InvalidProjectName { name: String },
+    #[error(
+        "project {name} already exists with another database URL; remove it first to change its database"
+    )]
+    ProjectExists { name: String },
+    #[error("no project named {name}")]
+    UnknownProject { name: String },
+    #[error("platform database error: {0}")]
+    Database(#[from] diesel::result::Error),
+}
+
+/// Opens the platform database and applies pending migrations; returns their names.
+pub fn open_and_migrate(url: &str) -> Result<(DbConnection, Vec<String>), PlatformError> {
+    let backend = tenantapi_runtime::db::BackendKind::of_url(url);
+    let mut connection =
+        DbConnection::open(url).map_err(|source| PlatformError::Connect { backend, source })?;
+    let applied = migrate(&mut connection)?;
+    Ok((connection, applied))
+}
+
+pub fn migrate(connection: &mut DbConnection) -> Result<Vec<String>, PlatformError> {
+    let applied = match connection {
+        DbConnection::Pg(pg) => pg.run_pending_migrations(POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(sqlite) => sqlite.run_pending_migrations(SQLITE_MIGRATIONS),
+    }
+    .map_err(|error| PlatformError::Migrate(error.to_string()))?;
+    Ok(applied.iter().map(ToString::to_string).collect())
+}
+
+/// Project names are URL segments and log fields: a slug keeps them unambiguous in both.
+pub fn check_project_name(name: &str) -> Result<(), PlatformError> {
+    let bytes = name.as_bytes();
+    let valid = (1..=63).contains(&bytes.len())
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(PlatformError::InvalidProjectName {
+            name: name.to_string(),
+        })
+    }
+}
+
+/// What `add_project` did: the command is idempotent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddOutcome {
+    Added,
+    AlreadyPresent,
+}
+
+pub fn add_project(
+    connection: &mut DbConnection,
+    name: &str,
+    database_url: &str,
+) -> Result<AddOutcome, PlatformError> {
+    check_project_name(name)?;
+    connection.transaction(|connection| {
+        let existing = projects::table
+            .filter(projects::name.eq(name))
+            .select(Project::as_select())
+            .first(connection)
+            .optional()?;
+        match existing {
+            Some(project) if project.database_url == database_url => Ok(AddOutcome::AlreadyPresent),
+            Some(_) => Err(PlatformError::ProjectExists {
+                name: name.to_string(),
+            }),
+            None => {
+                diesel::insert_into(projects::table)
+                    .values((
+                        projects::name.eq(name),
+                        projects::database_url.eq(database_url),
+                        projects::enabled.eq(true),
+                    ))
+                    .execute(connection)?;
+                Ok(AddOutcome::Added)
+            }
+        }
+    })
+}
+
+pub fn list_projects(connection: &mut DbConnection) -> Result<Vec<Project>, PlatformError> {
+    Ok(projects::table
+        .order(projects::name.asc())
+        .select(Project::as_select())
+        .load(connection)?)
+}
+
+pub fn enabled_projects(connection: &mut DbConnection) -> Result<Vec<Project>, PlatformError> {
+    Ok(projects::table
+        .filter(projects::enabled.eq(true))
+        .order(projects::name.asc())
+        .select(Project::as_select())
+        .load(connection)?)
+}
+
+pub fn set_enabled(
+    connection: &mut DbConnection,
+    name: &str,
+    enabled: bool,
+) -> Result<(), PlatformError> {
+    let updated = diesel::update(projects::table.filter(projects::name.eq(name)))
+        .set(projects::enabled.eq(enabled))
+        .execute(connection)?;
+    if updated == 0 {
+        return Err(PlatformError::UnknownProject {
+            name: name.to_string(),
+        });
+    }
+    Ok(())
+}
+
+pub fn remove_project(connection: &mut DbConnection, name: &str) -> Result<(), PlatformError> {
+    let deleted =
+        diesel::delete(projects::table.filter(projects::name.eq(name))).execute(connection)?;
+    if deleted == 0 {
+        return Err(PlatformError::UnknownProject {
+            name: name.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// A URL with its password replaced, for listings and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match credentials.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_names_are_slugs() {
+        for good in ["prj_1", "acme", "a", "9lives", "north-site"] {
+            assert!(check_project_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "Acme", "_x", "-x", "a b", "a/b", "ä", &"x".repeat(64)] {
+            assert!(check_project_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/p"),
+            "postgres://app:***@db:5432/p"
+        );
+        assert_eq!(redact_url("postgres://app@db/p"), "postgres://app@db/p");
+        assert_eq!(redact_url("data/p.db"), "data/p.db");
+    }
+
+    #[test]
+    fn project_commands_are_idempotent_and_report_unknown_names() {
+        let path =
+            std::env::temp_dir().join(format!("tenantapi-platform-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let (mut connection, applied) = open_and_migrate(path.to_str().unwrap()).unwrap();
+        assert_eq!(applied.len(), 1);
+        assert_eq!(
+            migrate(&mut connection).unwrap(),
+            Vec::<String>::new(),
+            "second run applies nothing"
+        );
+        assert_eq!(
+            add_project(&mut connection, "acme", "a.db").unwrap(),
+            AddOutcome::Added
+        );
+        assert_eq!(
+            add_project(&mut connection, "acme", "a.db").unwrap(),
+            AddOutcome::AlreadyPresent
+        );
+        assert!(matches!(
+            add_project(&mut connection, "acme", "b.db"),
+            Err(PlatformError::ProjectExists { .. })
+        ));
+        set_enabled(&mut connection, "acme", false).unwrap();
+        assert!(enabled_projects(&mut connection).unwrap().is_empty());
+        assert_eq!(list_projects(&mut connection).unwrap().len(), 1);
+        assert!(matches!(
+            set_enabled(&mut connection, "nope", true),
+            Err(PlatformError::UnknownProject { .. })
+        ));
+        remove_project(&mut connection, "acme").unwrap();
+        assert!(matches!(
+            remove_project(&mut connection, "acme"),
+            Err(PlatformError::UnknownProject { .. })
+        ));
+        drop(connection);
+        let _ = std::fs::remove_file(&path);
+    }
+}

@@ -1,0 +1,139 @@
+//! The project registry: which projects exist, and one lazily connecting r2d2 pool per enabled
+//! project, kept in step with the platform database while the server runs.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use actix_web::HttpRequest;
+use scheduled_thread_pool::ScheduledThreadPool;
+use tenantapi_runtime::db::{BackendKind, ConnectionManager, DbPool};
+use tenantapi_runtime::error::ApiError;
+use tenantapi_runtime::guard::{ProjectAccess, ProjectRegistry};
+
+use crate::config::PoolConfig;
+use crate::platform::Project;
+
+struct ProjectEntry {
+    name: Arc<str>,
+    database_url: String,
+    backend: BackendKind,
+    pool: DbPool,
+}
+
+/// Enabled projects by name, each with its pool.
+pub struct Registry {
+    projects: RwLock<HashMap<String, Arc<ProjectEntry>>>,
+    pool_config: PoolConfig,
+    /// One helper thread pool for every project pool: r2d2 would start three threads per pool.
+    helper_threads: Arc<ScheduledThreadPool>,
+}
+
+impl Registry {
+    pub fn new(pool_config: PoolConfig) -> Registry {
+        Registry {
+            projects: RwLock::new(HashMap::new()),
+            pool_config,
+            helper_threads: Arc::new(
+                ScheduledThreadPool::builder()
+                    .num_threads(2)
+                    .thread_name_pattern("tenantapi-pool-{}")
+                    .build(),
+            ),
+        }
+    }
+
+    fn build_pool(&self, database_url: &str) -> DbPool {
+        // `min_idle(0)` and `build_unchecked`: no connection is opened until a request needs
+        // one, so a thousand projects cost nothing at startup and a down project does not
+        // delay the others.
+        r2d2::Pool::builder()
+            .max_size(self.pool_config.max_size)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_millis(self.pool_config.checkout_timeout_ms))
+            .idle_timeout(Some(Duration::from_secs(
+                self.pool_config.idle_timeout_seconds.max(1),
+            )))
+            .test_on_check_out(self.pool_config.test_on_checkout)
+            .thread_pool(self.helper_threads.clone())
+            .error_handler(Box::new(PoolErrorLogger))
+            .build_unchecked(ConnectionManager::new(database_url))
+    }
+
+    /// Makes the registry hold exactly `enabled`, keeping the pools of unchanged projects.
+    pub fn replace_projects(&self, enabled: Vec<Project>) {
+        let mut projects = self.projects.write().expect("registry lock poisoned");
+        let mut next = HashMap::with_capacity(enabled.len());
+        for project in enabled {
+            let kept = projects
+                .remove(&project.name)
+                .filter(|entry| entry.database_url == project.database_url);
+            let entry = kept.unwrap_or_else(|| {
+                log::info!("serving project {}", project.name);
+                Arc::new(ProjectEntry {
+                    name: Arc::from(project.name.as_str()),
+                    backend: BackendKind::of_url(&project.database_url),
+                    pool: self.build_pool(&project.database_url),
+                    database_url: project.database_url,
+                })
+            });
+            next.insert(project.name, entry);
+        }
+        for name in projects.keys() {
+            log::info!("no longer serving project {name}");
+        }
+        *projects = next;
+    }
+
+    pub fn project_names(&self) -> Vec<Arc<str>> {
+        let projects = self.projects.read().expect("registry lock poisoned");
+        let mut names: Vec<Arc<str>> = projects.values().map(|entry| entry.name.clone()).collect();
+        names.sort();
+        names
+    }
+
+    fn entry(&self, name: &str) -> Option<Arc<ProjectEntry>> {
+        self.projects
+            .read()
+            .expect("registry lock poisoned")
+            .get(name)
+            .cloned()
+    }
+}
+
+impl ProjectRegistry for Registry {
+    fn resolve<'a>(
+        &'a self,
+        _request: &'a HttpRequest,
+        project: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<ProjectAccess, ApiError>> + 'a>> {
+        Box::pin(async move {
+            let entry = self.entry(project).ok_or(ApiError::NotFound)?;
+            Ok(ProjectAccess {
+                project: entry.name.clone(),
+                pool: entry.pool.clone(),
+                backend: entry.backend,
+                checkout_timeout: Duration::from_millis(self.pool_config.checkout_timeout_ms),
+            })
+        })
+    }
+
+    fn visible_projects<'a>(
+        &'a self,
+        _request: &'a HttpRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Arc<str>>, ApiError>> + 'a>> {
+        Box::pin(async move { Ok(self.project_names()) })
+    }
+}
+
+/// r2d2 reports connection failures here; URLs never appear, only the cause.
+#[derive(Debug)]
+struct PoolErrorLogger;
+
+impl r2d2::HandleError<tenantapi_runtime::db::ManagerError> for PoolErrorLogger {
+    fn handle_error(&self, error: tenantapi_runtime::db::ManagerError) {
+        log::warn!("project database connection failed: {error}");
+    }
+}
