@@ -98,3 +98,59 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// Which engine holds the project databases of a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl TestDatabase {
+    pub fn new(backend: Backend) -> TestDatabase {
+        match backend {
+            Backend::Sqlite => TestDatabase::sqlite(),
+            Backend::Postgres => TestDatabase::postgres(),
+        }
+    }
+
+    /// Runs SQL (fixtures) against this database.
+    pub fn execute(&self, sql: &str) {
+        self.connect()
+            .batch_execute(sql)
+            .unwrap_or_else(|error| panic!("fixture SQL failed: {error}\n{sql}"));
+    }
+}
+
+/// A throwaway SQLite platform database.
+pub struct TestPlatform {
+    pub url: String,
+    path: std::path::PathBuf,
+}
+
+impl TestPlatform {
+    pub fn new() -> TestPlatform {
+        let path = std::env::temp_dir().join(format!("tenantapi_platform_{}.db", unique_suffix()));
+        let url = path.display().to_string();
+        tenantapi_server::platform::open_and_migrate(&url).expect("platform database");
+        TestPlatform { url, path }
+    }
+
+    pub fn connect(&self) -> DbConnection {
+        DbConnection::open(&self.url).expect("open platform database")
+    }
+}
+
+impl Default for TestPlatform {
+    fn default() -> Self {
+        TestPlatform::new()
+    }
+}
+
+impl Drop for TestPlatform {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
+        }
+    }
+}

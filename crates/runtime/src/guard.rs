@@ -26,6 +26,9 @@ pub struct ProjectAccess {
     pub checkout_timeout: Duration,
 }
 
+/// A future borrowed from the registry and the request for the duration of one call.
+pub type RegistryFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + 'a>>;
+
 /// Resolves `{project}` for a request. Implemented by the server; registered once as
 /// `web::Data<dyn ProjectRegistry>`.
 pub trait ProjectRegistry: Send + Sync + 'static {
@@ -36,13 +39,13 @@ pub trait ProjectRegistry: Send + Sync + 'static {
         &'a self,
         request: &'a HttpRequest,
         project: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<ProjectAccess, ApiError>> + 'a>>;
+    ) -> RegistryFuture<'a, ProjectAccess>;
 
     /// Names of the projects this request's caller may see, sorted, for the API root.
     fn visible_projects<'a>(
         &'a self,
         request: &'a HttpRequest,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<Arc<str>>, ApiError>> + 'a>>;
+    ) -> RegistryFuture<'a, Vec<Arc<str>>>;
 }
 
 /// A pooled connection to the project named in the route; returned to its pool on drop.

@@ -2,8 +2,6 @@
 //! project, kept in step with the platform database while the server runs.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -11,7 +9,7 @@ use actix_web::HttpRequest;
 use scheduled_thread_pool::ScheduledThreadPool;
 use tenantapi_runtime::db::{BackendKind, ConnectionManager, DbPool};
 use tenantapi_runtime::error::ApiError;
-use tenantapi_runtime::guard::{ProjectAccess, ProjectRegistry};
+use tenantapi_runtime::guard::{ProjectAccess, ProjectRegistry, RegistryFuture};
 
 use crate::config::PoolConfig;
 use crate::platform::Project;
@@ -108,7 +106,7 @@ impl ProjectRegistry for Registry {
         &'a self,
         _request: &'a HttpRequest,
         project: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<ProjectAccess, ApiError>> + 'a>> {
+    ) -> RegistryFuture<'a, ProjectAccess> {
         Box::pin(async move {
             let entry = self.entry(project).ok_or(ApiError::NotFound)?;
             Ok(ProjectAccess {
@@ -123,7 +121,7 @@ impl ProjectRegistry for Registry {
     fn visible_projects<'a>(
         &'a self,
         _request: &'a HttpRequest,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<Arc<str>>, ApiError>> + 'a>> {
+    ) -> RegistryFuture<'a, Vec<Arc<str>>> {
         Box::pin(async move { Ok(self.project_names()) })
     }
 }
