@@ -872,3 +872,26 @@ async fn unavailable_project_scenario(backend: Backend) {
     let alpha = call(&app, Method::GET, "/api/v1/alpha/data_point/", None).await;
     assert_eq!(alpha.status, 200, "other projects keep serving");
 }
+
+#[actix_web::test]
+async fn platform_database_migrates_on_postgres() {
+    let database = TestDatabase::postgres();
+    let (mut connection, applied) = platform::open_and_migrate(&database.url).unwrap();
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert!(
+        platform::migrate(&mut connection).unwrap().is_empty(),
+        "a second run applies nothing"
+    );
+    assert_eq!(
+        platform::add_project(&mut connection, "acme", "a.db").unwrap(),
+        platform::AddOutcome::Added
+    );
+    let projects = platform::enabled_projects(&mut connection).unwrap();
+    assert_eq!(
+        projects
+            .iter()
+            .map(|project| project.name.as_str())
+            .collect::<Vec<_>>(),
+        ["acme"]
+    );
+}

@@ -1,0 +1,290 @@
+//! The `tenantapi` binary as operators and the README use it: project commands and their exit
+//! codes, `serve` picking up project changes while running, and the demo.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tenantapi-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn tenantapi(platform: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tenantapi"))
+        .args(args)
+        .env("TENANTAPI_PLATFORM_DATABASE_URL", platform)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run tenantapi")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn project_commands_are_idempotent_with_clear_errors() {
+    let dir = temp_dir("projects");
+    let platform = dir.join("platform.db");
+    let added = tenantapi(
+        &platform,
+        &[
+            "project",
+            "add",
+            "acme",
+            "--database-url",
+            "postgres://app:s3cret@db.internal/acme",
+        ],
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert_eq!(stdout(&added), "added project acme\n");
+    let again = tenantapi(
+        &platform,
+        &[
+            "project",
+            "add",
+            "acme",
+            "--database-url",
+            "postgres://app:s3cret@db.internal/acme",
+        ],
+    );
+    assert!(again.status.success());
+    assert_eq!(
+        stdout(&again),
+        "project acme already exists with this database URL\n"
+    );
+
+    let listed = tenantapi(&platform, &["project", "list"]);
+    assert_eq!(
+        stdout(&listed),
+        "acme\tenabled\tpostgres://app:***@db.internal/acme\n",
+        "password hidden"
+    );
+
+    let conflicting = tenantapi(
+        &platform,
+        &["project", "add", "acme", "--database-url", "other.db"],
+    );
+    assert_eq!(conflicting.status.code(), Some(1));
+    assert_eq!(
+        stderr(&conflicting),
+        "error: project acme already exists with another database URL; remove it first to change its database\n"
+    );
+    let invalid = tenantapi(
+        &platform,
+        &["project", "add", "Bad Name", "--database-url", "x.db"],
+    );
+    assert_eq!(invalid.status.code(), Some(1));
+    assert!(
+        stderr(&invalid).starts_with("error: invalid project name \"Bad Name\""),
+        "{}",
+        stderr(&invalid)
+    );
+    for command in ["enable", "disable", "remove"] {
+        let unknown = tenantapi(&platform, &["project", command, "nope"]);
+        assert_eq!(
+            (unknown.status.code(), stderr(&unknown)),
+            (Some(1), "error: no project named nope\n".to_string())
+        );
+    }
+    assert!(
+        tenantapi(&platform, &["project", "disable", "acme"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        stdout(&tenantapi(&platform, &["project", "list"])),
+        "acme\tdisabled\tpostgres://app:***@db.internal/acme\n"
+    );
+    assert!(
+        tenantapi(&platform, &["project", "remove", "acme"])
+            .status
+            .success()
+    );
+    assert_eq!(stdout(&tenantapi(&platform, &["project", "list"])), "");
+}
+
+#[test]
+fn invalid_configuration_exits_2_naming_the_setting() {
+    let dir = temp_dir("config");
+    let output = Command::new(env!("CARGO_BIN_EXE_tenantapi"))
+        .args(["project", "list"])
+        .env("TENANTAPI_PLATFORM_DATABASE_URL", dir.join("platform.db"))
+        .env("TENANTAPI_POOL_MAX_SIZE", "lots")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "error: environment variable TENANTAPI_POOL_MAX_SIZE=\"lots\" is invalid: a non-negative integer\n"
+    );
+}
+
+/// A running `tenantapi` process, killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A plain HTTP/1.1 GET; returns the status and the body.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1.to_string();
+    Some((status, body))
+}
+
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if condition() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[test]
+fn serve_picks_up_project_changes_without_a_restart() {
+    let dir = temp_dir("serve");
+    let platform = dir.join("platform.db");
+    let project = dir.join("p.db");
+    // A project database with the generated structure and one row.
+    let mut connection =
+        tenantapi_runtime::db::DbConnection::open(project.to_str().unwrap()).unwrap();
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut connection,
+        &format!(
+            "{}\n{};\nINSERT INTO data_point (name) VALUES ('north/electricity');",
+            tenantapi_generated::ddl::SQLITE,
+            tenantapi_generated::INSERT_VERSION_SQL
+        ),
+    )
+    .unwrap();
+    drop(connection);
+
+    let port = free_port();
+    let _server = Running(
+        Command::new(env!("CARGO_BIN_EXE_tenantapi"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("TENANTAPI_PLATFORM_DATABASE_URL", &platform)
+            .env("TENANTAPI_REFRESH_SECONDS", "1")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("the server answers", || {
+        get(port, "/api/v1/").is_some_and(|(status, _)| status == 200)
+    });
+    assert_eq!(get(port, "/api/v1/").unwrap().1, "{}");
+    assert_eq!(get(port, "/api/v1/late/data_point/").unwrap().0, 404);
+
+    let started = Instant::now();
+    assert!(
+        tenantapi(
+            &platform,
+            &[
+                "project",
+                "add",
+                "late",
+                "--database-url",
+                project.to_str().unwrap()
+            ]
+        )
+        .status
+        .success()
+    );
+    wait_until("the added project is served", || {
+        get(port, "/api/v1/late/data_point/").is_some_and(|(status, _)| status == 200)
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "picked up within the refresh interval"
+    );
+    let (_, body) = get(port, "/api/v1/late/data_point/").unwrap();
+    assert!(body.contains("north/electricity"), "{body}");
+
+    assert!(
+        tenantapi(&platform, &["project", "disable", "late"])
+            .status
+            .success()
+    );
+    wait_until("the disabled project is gone", || {
+        get(port, "/api/v1/late/data_point/").is_some_and(|(status, _)| status == 404)
+    });
+}
+
+#[test]
+fn demo_serves_two_projects_with_different_rows() {
+    let dir = temp_dir("demo");
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantapi"))
+        .args(["demo", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(&dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _server = Running(child);
+    wait_until("the demo answers", || {
+        get(port, "/api/v1/").is_some_and(|(status, _)| status == 200)
+    });
+    let (_, acme) = get(port, "/api/v1/acme/data_point/").unwrap();
+    let (_, globex) = get(port, "/api/v1/globex/data_point/").unwrap();
+    assert!(acme.starts_with("{\"count\":4,"), "{acme}");
+    assert!(globex.starts_with("{\"count\":2,"), "{globex}");
+
+    // Every GET line the demo prints answers 200.
+    let base = format!("http://127.0.0.1:{port}");
+    let printed: Vec<String> = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+        .take(10)
+        .map(Result::unwrap)
+        .collect();
+    let get_lines: Vec<&String> = printed
+        .iter()
+        .filter(|line| line.trim_start().starts_with("curl ") && !line.contains(" -X "))
+        .collect();
+    assert_eq!(get_lines.len(), 6, "{printed:#?}");
+    for line in get_lines {
+        let url = line.trim().trim_start_matches("curl ").trim_matches('\'');
+        let path = url
+            .strip_prefix(&base)
+            .unwrap_or_else(|| panic!("{url} is not on {base}"));
+        let (status, body) = get(port, path).unwrap();
+        assert_eq!(status, 200, "{line}: {body}");
+    }
+}
