@@ -105,8 +105,9 @@ pub async fn list<R: Resource>(
         settings.pages,
     )?;
     let page_size = list_request.page_size;
+    guard.reserve().await?;
     let (count, page, rows) = web::block(move || -> Result<(i64, u64, Vec<R::Row>), ApiError> {
-        let connection = guard.connection();
+        let connection = guard.connection()?;
         let count = R::count(connection, list_request.filter.clone())?;
         let page_count = (count.max(0) as u64).div_ceil(page_size).max(1);
         let page = match list_request.page {
@@ -203,8 +204,9 @@ pub async fn create<R: WritableResource>(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json_body(&request, payload, settings.max_body_bytes).await?;
     let canonical = body::validate(R::META, body, WriteMode::Create)?;
+    guard.reserve().await?;
     let row = web::block(move || -> Result<Value, ApiError> {
-        let connection = guard.connection();
+        let connection = guard.connection()?;
         match R::insert(connection, canonical.clone()) {
             Ok(row) => serde_json::to_value(row)
                 .map_err(|error| ApiError::internal("row serialization", error)),
@@ -250,7 +252,7 @@ fn fetch_one<R: Resource>(
     guard: &mut ProjectConnection,
     filter: crate::sql::SqlFilter,
 ) -> Result<R::Row, ApiError> {
-    R::load(guard.connection(), filter, primary_key_order::<R>(), 1, 0)?
+    R::load(guard.connection()?, filter, primary_key_order::<R>(), 1, 0)?
         .into_iter()
         .next()
         .ok_or(ApiError::NotFound)
@@ -262,6 +264,7 @@ pub async fn retrieve<R: Resource>(
     mut guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {
     let filter = key_filter::<R>(&request)?;
+    guard.reserve().await?;
     let row = web::block(move || fetch_one::<R>(&mut guard, filter))
         .await
         .map_err(|error| ApiError::internal("retrieve task failed", error))??;
@@ -298,12 +301,13 @@ async fn write_existing<R: WritableResource>(
     let filter = key_filter::<R>(&request)?;
     let body = read_json_body(&request, payload, settings.max_body_bytes).await?;
     let canonical: Map<String, Value> = body::validate(R::META, body, mode)?;
+    guard.reserve().await?;
     let row = web::block(move || -> Result<Value, ApiError> {
         let row = if canonical.is_empty() {
             // Nothing to set: diesel refuses an empty changeset, and the answer is the row as is.
             fetch_one::<R>(&mut guard, filter)?
         } else {
-            let connection = guard.connection();
+            let connection = guard.connection()?;
             match R::update(connection, filter, canonical.clone()) {
                 Ok(Some(row)) => row,
                 Ok(None) => return Err(ApiError::NotFound),
@@ -331,8 +335,9 @@ pub async fn destroy<R: WritableResource>(
     mut guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {
     let filter = key_filter::<R>(&request)?;
+    guard.reserve().await?;
     web::block(move || -> Result<(), ApiError> {
-        let connection = guard.connection();
+        let connection = guard.connection()?;
         match R::delete(connection, filter) {
             Ok(0) => Err(ApiError::NotFound),
             Ok(_) => Ok(()),

@@ -19,6 +19,7 @@ struct ProjectEntry {
     database_url: String,
     backend: BackendKind,
     pool: DbPool,
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 /// Enabled projects by name, each with its pool.
@@ -74,6 +75,9 @@ impl Registry {
                     name: Arc::from(project.name.as_str()),
                     backend: BackendKind::of_url(&project.database_url),
                     pool: self.build_pool(&project.database_url),
+                    permits: Arc::new(tokio::sync::Semaphore::new(
+                        self.pool_config.max_size as usize,
+                    )),
                     database_url: project.database_url,
                 })
             });
@@ -114,6 +118,7 @@ impl ProjectRegistry for Registry {
                 pool: entry.pool.clone(),
                 backend: entry.backend,
                 checkout_timeout: Duration::from_millis(self.pool_config.checkout_timeout_ms),
+                permits: entry.permits.clone(),
             })
         })
     }

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Benchmark of the server: GET by id and the first list page (100 rows, with count), 32
+# connections, wrk on loopback, against a PostgreSQL project of 10,000 data_point rows; beside
+# the Django REST Framework and Platformatic DB peers over the same rows on the same cluster,
+# and `pgbench -S` (the floor the database itself sets), all in one run.
+#
+#   xtask/bench/serve.sh [DURATION=10] [CONNECTIONS=32]
+#
+# Uses ../shared/peers (PEERS_DIR to override): its throwaway cluster on 127.0.0.1:55432, its
+# peers on :8001/:8002 and its bench.sh, which prints the markdown table. Our server runs on
+# :8000. Everything it starts is stopped at the end; state lives under /tmp.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+duration=${1:-10}
+connections=${2:-32}
+peers=${PEERS_DIR:-$root/../shared/peers}
+port=${PEER_PGPORT:-55432}
+work=/tmp/tenantapi-bench
+mkdir -p "$work"
+psql_cluster=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres)
+
+cleanup() {
+  [ -f "$work/server.pid" ] && kill "$(cat "$work/server.pid")" 2>/dev/null || true
+  "$peers/drf/run.sh" stop >/dev/null 2>&1 || true
+  "$peers/platformatic/run.sh" stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+"$peers/pg.sh" start
+
+# Our project database: the generated structure, with the peers' 10,000 rows.
+"${psql_cluster[@]}" -d postgres -c "DROP DATABASE IF EXISTS tenantapi_bench WITH (FORCE)"
+"${psql_cluster[@]}" -d postgres -c "CREATE DATABASE tenantapi_bench"
+cargo build --release -q -p tenantapi-server
+python3 - "$root/crates/generated/src/ddl.rs" > "$work/ddl.sql" <<'PY'
+import re, sys, json
+source = open(sys.argv[1]).read()
+literal = re.search(r'pub const POSTGRES: &str = (".*?");\n', source, re.S).group(1)
+print(json.loads(literal))
+PY
+"${psql_cluster[@]}" -d tenantapi_bench -f "$work/ddl.sql"
+"${psql_cluster[@]}" -d tenantapi_bench -c "INSERT INTO schema_version (version) SELECT '$(grep -o 'SCHEMA_VERSION: &str = "[^"]*"' crates/generated/src/lib.rs | cut -d'"' -f2)'"
+"${psql_cluster[@]}" -d tenantapi_bench -c "INSERT INTO data_point (name, unit) SELECT 'dp-' || lpad(i::text, 5, '0'), CASE WHEN i % 2 = 1 THEN 'kWh' END FROM generate_series(1, 10000) AS i; ANALYZE;"
+
+rm -f "$work/platform.db"
+export TENANTAPI_PLATFORM_DATABASE_URL=$work/platform.db
+target/release/tenantapi project add prj_1 --database-url "postgres://postgres@127.0.0.1:$port/tenantapi_bench" >/dev/null
+RUST_LOG=warn target/release/tenantapi serve --bind 127.0.0.1:8000 > "$work/server.log" 2>&1 &
+echo $! > "$work/server.pid"
+for _ in $(seq 1 50); do curl -fs -o /dev/null http://127.0.0.1:8000/api/v1/prj_1/data_point/1/ && break; sleep 0.2; done
+
+"$peers/drf/run.sh"
+"$peers/platformatic/run.sh"
+
+echo
+echo "## wrk: ${duration} s, ${connections} connections"
+BENCH_ALLOW=tenantapi BENCH_WAIT_IDLE=120 \
+BENCH_TARGETS="tenantapi http://127.0.0.1:8000/api/v1/prj_1/data_point/1/ http://127.0.0.1:8000/api/v1/prj_1/data_point/;platformatic_count http://127.0.0.1:8002/dataPoint/1 http://127.0.0.1:8002/dataPoint?limit=100&orderby.id=asc&totalCount=true" \
+  "$peers/bench.sh" "$duration" "$connections"
+
+echo
+echo "## pgbench -S (select-only), ${connections} clients, 2 threads, ${duration} s, same cluster"
+"${psql_cluster[@]}" -d postgres -c "DROP DATABASE IF EXISTS pgbench_floor WITH (FORCE)" -c "CREATE DATABASE pgbench_floor"
+pgbench -q -i -s 1 -h 127.0.0.1 -p "$port" -U postgres pgbench_floor >/dev/null 2>&1
+pgbench -S -n -c "$connections" -j 2 -T "$duration" -h 127.0.0.1 -p "$port" -U postgres pgbench_floor 2>/dev/null | grep -E "^(tps|latency average)"
