@@ -139,6 +139,15 @@ impl TestPlatform {
     pub fn connect(&self) -> DbConnection {
         DbConnection::open(&self.url).expect("open platform database")
     }
+
+    /// Creates a user (superuser or not) and returns a new token of theirs.
+    pub fn user_with_token(&self, name: &str, superuser: bool) -> String {
+        let mut connection = self.connect();
+        tenantapi_server::accounts::add_user(&mut connection, name, superuser, None)
+            .expect("add user");
+        tenantapi_server::accounts::create_token(&mut connection, name, "test", None)
+            .expect("create token")
+    }
 }
 
 impl Default for TestPlatform {

@@ -21,6 +21,27 @@ pub struct Config {
     pub access_log: bool,
     pub pool: PoolConfig,
     pub api: ApiConfig,
+    pub auth: AuthConfig,
+}
+
+/// Callers and their grants.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `false` serves every project to anyone, for benchmarks and closed networks only.
+    pub required: bool,
+    /// How long a verified credential is trusted without asking the platform database again:
+    /// the bound within which a revoked token, a disabled user or a changed grant takes effect.
+    pub cache_seconds: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            required: true,
+            cache_seconds: 5,
+        }
+    }
 }
 
 /// Per-project connection pools.
@@ -55,6 +76,7 @@ impl Default for Config {
             access_log: false,
             pool: PoolConfig::default(),
             api: ApiConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -119,6 +141,8 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("TENANTAPI_DEFAULT_PAGE_SIZE", "api.default_page_size"),
     ("TENANTAPI_MAX_PAGE_SIZE", "api.max_page_size"),
     ("TENANTAPI_MAX_BODY_BYTES", "api.max_body_bytes"),
+    ("TENANTAPI_AUTH_REQUIRED", "auth.required"),
+    ("TENANTAPI_AUTH_CACHE_SECONDS", "auth.cache_seconds"),
 ];
 
 impl Config {
@@ -181,6 +205,8 @@ impl Config {
             "api.default_page_size" => self.api.default_page_size = parse(name, &value, NUMBER)?,
             "api.max_page_size" => self.api.max_page_size = parse(name, &value, NUMBER)?,
             "api.max_body_bytes" => self.api.max_body_bytes = parse(name, &value, NUMBER)?,
+            "auth.required" => self.auth.required = parse(name, &value, BOOLEAN)?,
+            "auth.cache_seconds" => self.auth.cache_seconds = parse(name, &value, NUMBER)?,
             other => unreachable!("ENVIRONMENT names an unknown setting {other}"),
         }
         Ok(())

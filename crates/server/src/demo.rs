@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use diesel::connection::SimpleConnection;
 use tenantapi_runtime::db::DbConnection;
 
+use crate::accounts::{self, AccountError, Role};
 use crate::platform::{self, PlatformError};
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +20,8 @@ pub enum DemoError {
     Database { path: PathBuf, message: String },
     #[error(transparent)]
     Platform(#[from] PlatformError),
+    #[error(transparent)]
+    Account(#[from] AccountError),
 }
 
 /// The demo projects and the rows that tell them apart.
@@ -59,7 +62,12 @@ const PROJECTS: &[(&str, &str)] = &[
 pub struct DemoSetup {
     pub platform_database_url: String,
     pub projects: Vec<String>,
+    /// A fresh token of [`DEMO_USER`], created at each start (earlier ones are revoked).
+    pub token: String,
 }
+
+/// The demo's API user: write on `acme`, read on `globex`.
+pub const DEMO_USER: &str = "demo";
 
 /// Creates what is missing under `data_dir`; existing databases are kept, so a restarted demo
 /// keeps the rows written through the API.
@@ -81,9 +89,18 @@ pub fn prepare(data_dir: &Path) -> Result<DemoSetup, DemoError> {
         platform::set_enabled(&mut platform, name, true)?;
         names.push(name.to_string());
     }
+    accounts::add_user(&mut platform, DEMO_USER, false, None)?;
+    accounts::set_user_active(&mut platform, DEMO_USER, true)?;
+    accounts::grant(&mut platform, DEMO_USER, "acme", Role::Write)?;
+    accounts::grant(&mut platform, DEMO_USER, "globex", Role::Read)?;
+    for token in accounts::list_tokens(&mut platform, DEMO_USER)? {
+        accounts::revoke_token(&mut platform, &token.prefix)?;
+    }
+    let token = accounts::create_token(&mut platform, DEMO_USER, "demo", None)?;
     Ok(DemoSetup {
         platform_database_url,
         projects: names,
+        token,
     })
 }
 
@@ -109,22 +126,28 @@ fn create_project_database(path: &Path, rows: &str) -> Result<(), DemoError> {
 }
 
 /// Commands that work against the demo as started.
-pub fn curl_lines(base: &str) -> Vec<String> {
+pub fn curl_lines(base: &str, token: &str) -> Vec<String> {
+    let auth = format!("-H 'Authorization: Token {token}'");
+    let json = "-H 'Content-Type: application/json'";
     vec![
-        format!("curl {base}/api/v1/"),
-        format!("curl {base}/api/v1/acme/"),
-        format!("curl '{base}/api/v1/acme/data_point/?ordering=-name&unit=kWh'"),
-        format!("curl {base}/api/v1/globex/data_point/"),
-        format!("curl {base}/api/v1/acme/data_point_tag/1,2/"),
+        format!("curl {auth} {base}/api/v1/"),
+        format!("curl {auth} {base}/api/v1/acme/"),
+        format!("curl {auth} '{base}/api/v1/acme/data_point/?ordering=-name&unit=kWh'"),
+        format!("curl {auth} {base}/api/v1/globex/data_point/"),
+        format!("curl {auth} {base}/api/v1/acme/data_point_tag/1,2/"),
         format!(
-            "curl '{base}/api/v1/acme/reading/?value__gte=1000&measured_at__lt=2024-06-02T00:00:00Z'"
+            "curl {auth} '{base}/api/v1/acme/reading/?value__gte=1000&measured_at__lt=2024-06-02T00:00:00Z'"
         ),
         format!(
-            "curl -X POST -H 'Content-Type: application/json' -d '{{\"name\": \"north/gas\", \"unit\": \"m3\", \"site_id\": 1}}' {base}/api/v1/acme/data_point/"
+            "curl {auth} -X POST {json} -d '{{\"name\": \"north/gas\", \"unit\": \"m3\", \"site_id\": 1}}' {base}/api/v1/acme/data_point/"
         ),
         format!(
-            "curl -X PATCH -H 'Content-Type: application/json' -d '{{\"unit\": null}}' {base}/api/v1/acme/data_point/2/"
+            "curl {auth} -X PATCH {json} -d '{{\"unit\": null}}' {base}/api/v1/acme/data_point/2/"
         ),
-        format!("curl -X DELETE {base}/api/v1/globex/data_point_tag/2,1/"),
+        format!("curl {auth} -X DELETE {base}/api/v1/acme/data_point_tag/3,1/"),
+        format!(
+            "curl {auth} -X POST {json} -d '{{\"name\": \"x\"}}' {base}/api/v1/globex/data_point/   # 403: read only"
+        ),
+        format!("curl {base}/api/v1/acme/data_point/   # 401: no credentials"),
     ]
 }

@@ -1,9 +1,12 @@
 //! The tenantapi server: configuration, the platform database, the project registry and the
 //! HTTP application, as a library so that tests and the test kit can build it in-process.
 
+pub mod accounts;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod platform;
 pub mod registry;
+pub mod secrets;
 pub mod serve;

@@ -209,7 +209,7 @@ mod tests {
             std::env::temp_dir().join(format!("tenantapi-platform-{}.db", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let (mut connection, applied) = open_and_migrate(path.to_str().unwrap()).unwrap();
-        assert_eq!(applied.len(), 1);
+        assert_eq!(applied, ["20261126000001", "20261126000002"]);
         assert_eq!(
             migrate(&mut connection).unwrap(),
             Vec::<String>::new(),

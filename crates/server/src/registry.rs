@@ -11,6 +11,8 @@ use tenantapi_runtime::db::{BackendKind, ConnectionManager, DbPool};
 use tenantapi_runtime::error::ApiError;
 use tenantapi_runtime::guard::{ProjectAccess, ProjectRegistry, RegistryFuture};
 
+use crate::accounts::{Principal, Role};
+use crate::auth::Authenticator;
 use crate::config::PoolConfig;
 use crate::platform::Project;
 
@@ -28,19 +30,42 @@ pub struct Registry {
     pool_config: PoolConfig,
     /// One helper thread pool for every project pool: r2d2 would start three threads per pool.
     helper_threads: Arc<ScheduledThreadPool>,
+    /// `None` when authentication is switched off: every caller may do everything.
+    authenticator: Option<Authenticator>,
+}
+
+/// Methods a `read` grant allows.
+fn is_read_method(method: &actix_web::http::Method) -> bool {
+    use actix_web::http::Method;
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The caller's role on a project, if any; superusers have every project.
+fn role_on(principal: &Principal, project: &str) -> Option<Role> {
+    if principal.is_superuser {
+        Some(Role::Write)
+    } else {
+        principal.grants.get(project).copied()
+    }
 }
 
 impl Registry {
-    pub fn new(pool_config: PoolConfig) -> Registry {
+    /// `auth`: the platform database URL and cache duration, or `None` to serve everyone.
+    pub fn new(pool_config: PoolConfig, auth: Option<(&str, Duration)>) -> Registry {
+        let helper_threads = Arc::new(
+            ScheduledThreadPool::builder()
+                .num_threads(2)
+                .thread_name_pattern("tenantapi-pool-{}")
+                .build(),
+        );
+        let authenticator = auth.map(|(platform_url, cache_for)| {
+            Authenticator::new(platform_url, cache_for, helper_threads.clone())
+        });
         Registry {
             projects: RwLock::new(HashMap::new()),
             pool_config,
-            helper_threads: Arc::new(
-                ScheduledThreadPool::builder()
-                    .num_threads(2)
-                    .thread_name_pattern("tenantapi-pool-{}")
-                    .build(),
-            ),
+            helper_threads,
+            authenticator,
         }
     }
 
@@ -108,11 +133,24 @@ impl Registry {
 impl ProjectRegistry for Registry {
     fn resolve<'a>(
         &'a self,
-        _request: &'a HttpRequest,
+        request: &'a HttpRequest,
         project: &'a str,
     ) -> RegistryFuture<'a, ProjectAccess> {
         Box::pin(async move {
+            // Authentication first: without valid credentials nothing, not even whether a
+            // project exists, is revealed.
+            let principal = match &self.authenticator {
+                Some(authenticator) => Some(authenticator.authenticate(request).await?),
+                None => None,
+            };
             let entry = self.entry(project).ok_or(ApiError::NotFound)?;
+            if let Some(principal) = principal {
+                // A project the caller has no grant on is indistinguishable from a missing one.
+                let role = role_on(&principal, project).ok_or(ApiError::NotFound)?;
+                if role == Role::Read && !is_read_method(request.method()) {
+                    return Err(ApiError::PermissionDenied);
+                }
+            }
             Ok(ProjectAccess {
                 project: entry.name.clone(),
                 pool: entry.pool.clone(),
@@ -125,9 +163,16 @@ impl ProjectRegistry for Registry {
 
     fn visible_projects<'a>(
         &'a self,
-        _request: &'a HttpRequest,
+        request: &'a HttpRequest,
     ) -> RegistryFuture<'a, Vec<Arc<str>>> {
-        Box::pin(async move { Ok(self.project_names()) })
+        Box::pin(async move {
+            let mut names = self.project_names();
+            if let Some(authenticator) = &self.authenticator {
+                let principal = authenticator.authenticate(request).await?;
+                names.retain(|name| role_on(&principal, name).is_some());
+            }
+            Ok(names)
+        })
     }
 }
 

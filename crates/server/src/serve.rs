@@ -30,7 +30,13 @@ pub fn load_registry(
     config: &Config,
     platform: &mut DbConnection,
 ) -> Result<Arc<Registry>, PlatformError> {
-    let registry = Arc::new(Registry::new(config.pool.clone()));
+    let auth = config.auth.required.then(|| {
+        (
+            config.platform_database_url.as_str(),
+            Duration::from_secs(config.auth.cache_seconds),
+        )
+    });
+    let registry = Arc::new(Registry::new(config.pool.clone(), auth));
     registry.replace_projects(platform::enabled_projects(platform)?);
     Ok(registry)
 }
@@ -83,6 +89,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     let registry = load_registry(&config, &mut platform)?;
     drop(platform);
+    if !config.auth.required {
+        log::warn!(
+            "authentication is OFF (auth.required = false): anyone who reaches {} may read and write every project",
+            config.bind
+        );
+    }
     log::info!(
         "{} enabled project(s); listening on http://{}",
         registry.project_names().len(),

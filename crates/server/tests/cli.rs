@@ -147,15 +147,18 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A plain HTTP/1.1 GET; returns the status and the body.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
+/// A plain HTTP/1.1 GET, with a token if given; returns the status and the body.
+fn get(port: u16, path: &str, token: Option<&str>) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
+    let authorization = token
+        .map(|token| format!("Authorization: Token {token}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{authorization}Connection: close\r\n\r\n"
     )
     .ok()?;
     let mut response = String::new();
@@ -195,6 +198,15 @@ fn serve_picks_up_project_changes_without_a_restart() {
     .unwrap();
     drop(connection);
 
+    assert!(
+        tenantapi(&platform, &["user", "add", "root", "--superuser"])
+            .status
+            .success()
+    );
+    let created = tenantapi(&platform, &["token", "create", "root"]);
+    let token = stdout(&created).trim().to_string();
+    let token = Some(token.as_str());
+
     let port = free_port();
     let _server = Running(
         Command::new(env!("CARGO_BIN_EXE_tenantapi"))
@@ -207,10 +219,10 @@ fn serve_picks_up_project_changes_without_a_restart() {
             .unwrap(),
     );
     wait_until("the server answers", || {
-        get(port, "/api/v1/").is_some_and(|(status, _)| status == 200)
+        get(port, "/api/v1/", token).is_some_and(|(status, _)| status == 200)
     });
-    assert_eq!(get(port, "/api/v1/").unwrap().1, "{}");
-    assert_eq!(get(port, "/api/v1/late/data_point/").unwrap().0, 404);
+    assert_eq!(get(port, "/api/v1/", token).unwrap().1, "{}");
+    assert_eq!(get(port, "/api/v1/late/data_point/", token).unwrap().0, 404);
 
     let started = Instant::now();
     assert!(
@@ -228,13 +240,13 @@ fn serve_picks_up_project_changes_without_a_restart() {
         .success()
     );
     wait_until("the added project is served", || {
-        get(port, "/api/v1/late/data_point/").is_some_and(|(status, _)| status == 200)
+        get(port, "/api/v1/late/data_point/", token).is_some_and(|(status, _)| status == 200)
     });
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "picked up within the refresh interval"
     );
-    let (_, body) = get(port, "/api/v1/late/data_point/").unwrap();
+    let (_, body) = get(port, "/api/v1/late/data_point/", token).unwrap();
     assert!(body.contains("north/electricity"), "{body}");
 
     assert!(
@@ -243,7 +255,7 @@ fn serve_picks_up_project_changes_without_a_restart() {
             .success()
     );
     wait_until("the disabled project is gone", || {
-        get(port, "/api/v1/late/data_point/").is_some_and(|(status, _)| status == 404)
+        get(port, "/api/v1/late/data_point/", token).is_some_and(|(status, _)| status == 404)
     });
 }
 
@@ -260,31 +272,50 @@ fn demo_serves_two_projects_with_different_rows() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let _server = Running(child);
+    let printed: Vec<String> = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+        .take(12)
+        .map(Result::unwrap)
+        .collect();
+    let token = printed
+        .iter()
+        .find_map(|line| {
+            Some(
+                line.split("Authorization: Token ")
+                    .nth(1)?
+                    .split('\'')
+                    .next()?
+                    .to_string(),
+            )
+        })
+        .unwrap_or_else(|| panic!("no token in {printed:#?}"));
+    let token = Some(token.as_str());
     wait_until("the demo answers", || {
-        get(port, "/api/v1/").is_some_and(|(status, _)| status == 200)
+        get(port, "/api/v1/", token).is_some_and(|(status, _)| status == 200)
     });
-    let (_, acme) = get(port, "/api/v1/acme/data_point/").unwrap();
-    let (_, globex) = get(port, "/api/v1/globex/data_point/").unwrap();
+    let (_, acme) = get(port, "/api/v1/acme/data_point/", token).unwrap();
+    let (_, globex) = get(port, "/api/v1/globex/data_point/", token).unwrap();
     assert!(acme.starts_with("{\"count\":4,"), "{acme}");
     assert!(globex.starts_with("{\"count\":2,"), "{globex}");
 
-    // Every GET line the demo prints answers 200.
+    // Every GET line the demo prints answers as it says: 200 with the token, 401 without.
     let base = format!("http://127.0.0.1:{port}");
-    let printed: Vec<String> = std::io::BufRead::lines(std::io::BufReader::new(stdout))
-        .take(10)
-        .map(Result::unwrap)
-        .collect();
     let get_lines: Vec<&String> = printed
         .iter()
         .filter(|line| line.trim_start().starts_with("curl ") && !line.contains(" -X "))
         .collect();
-    assert_eq!(get_lines.len(), 6, "{printed:#?}");
+    assert_eq!(get_lines.len(), 7, "{printed:#?}");
     for line in get_lines {
-        let url = line.trim().trim_start_matches("curl ").trim_matches('\'');
+        let command = line.split('#').next().unwrap();
+        let url = command
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .trim_matches('\'');
         let path = url
             .strip_prefix(&base)
             .unwrap_or_else(|| panic!("{url} is not on {base}"));
-        let (status, body) = get(port, path).unwrap();
-        assert_eq!(status, 200, "{line}: {body}");
+        let with_token = command.contains("Authorization");
+        let (status, body) = get(port, path, if with_token { token } else { None }).unwrap();
+        assert_eq!(status, if with_token { 200 } else { 401 }, "{line}: {body}");
     }
 }

@@ -1,0 +1,3 @@
+DROP TABLE api_tokens;
+DROP TABLE grants;
+DROP TABLE users;
