@@ -319,3 +319,162 @@ fn demo_serves_two_projects_with_different_rows() {
         assert_eq!(status, if with_token { 200 } else { 401 }, "{line}: {body}");
     }
 }
+
+#[test]
+fn account_commands_are_idempotent_with_clear_errors() {
+    let dir = temp_dir("accounts");
+    let platform = dir.join("platform.db");
+    assert!(
+        tenantapi(
+            &platform,
+            &["project", "add", "acme", "--database-url", "a.db"]
+        )
+        .status
+        .success()
+    );
+
+    assert_eq!(
+        stdout(&tenantapi(&platform, &["user", "add", "ann"])),
+        "saved user ann\n"
+    );
+    assert_eq!(
+        stdout(&tenantapi(&platform, &["user", "add", "ann"])),
+        "user ann already exists as requested\n"
+    );
+    let with_password = Command::new(env!("CARGO_BIN_EXE_tenantapi"))
+        .args(["user", "add", "bob", "--password-stdin"])
+        .env("TENANTAPI_PLATFORM_DATABASE_URL", &platform)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"hunter2 but longer\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(with_password.status.success());
+
+    assert_eq!(
+        stdout(&tenantapi(
+            &platform,
+            &["grant", "ann", "acme", "--role", "read"]
+        )),
+        "ann may now read acme\n"
+    );
+    assert_eq!(
+        stdout(&tenantapi(
+            &platform,
+            &["grant", "ann", "acme", "--role", "read"]
+        )),
+        "ann already has read on acme\n"
+    );
+    assert_eq!(
+        stdout(&tenantapi(
+            &platform,
+            &["grant", "ann", "acme", "--role", "write"]
+        )),
+        "ann may now write acme\n"
+    );
+    assert_eq!(
+        stdout(&tenantapi(&platform, &["revoke", "ann", "acme"])),
+        "revoked ann on acme\n"
+    );
+    assert_eq!(
+        stdout(&tenantapi(&platform, &["revoke", "ann", "acme"])),
+        "ann had no grant on acme\n"
+    );
+    for (args, message) in [
+        (
+            &["grant", "nobody", "acme", "--role", "read"][..],
+            "error: no user named nobody\n",
+        ),
+        (
+            &["grant", "ann", "nowhere", "--role", "read"][..],
+            "error: no project named nowhere\n",
+        ),
+        (
+            &["revoke", "nobody", "acme"][..],
+            "error: no user named nobody\n",
+        ),
+        (
+            &["user", "disable", "nobody"][..],
+            "error: no user named nobody\n",
+        ),
+        (
+            &["token", "create", "nobody"][..],
+            "error: no user named nobody\n",
+        ),
+        (
+            &["token", "list", "nobody"][..],
+            "error: no user named nobody\n",
+        ),
+        (
+            &["token", "revoke", "tap_00000000"][..],
+            "error: no token with prefix tap_00000000\n",
+        ),
+        (
+            &["user", "add", "bad name"][..],
+            "error: invalid username \"bad name\": use 1 to 150 letters, digits or @.+-_\n",
+        ),
+    ] {
+        let output = tenantapi(&platform, args);
+        assert_eq!(
+            (output.status.code(), stderr(&output)),
+            (Some(1), message.to_string()),
+            "{args:?}"
+        );
+    }
+    let bad_role = tenantapi(&platform, &["grant", "ann", "acme", "--role", "admin"]);
+    assert_eq!(
+        bad_role.status.code(),
+        Some(2),
+        "clap rejects an unknown role"
+    );
+
+    // A token is printed once; listings show its prefix, never the token.
+    let created = tenantapi(
+        &platform,
+        &[
+            "token",
+            "create",
+            "ann",
+            "--name",
+            "ci",
+            "--expires-in",
+            "30",
+        ],
+    );
+    let token = stdout(&created).trim().to_string();
+    assert!(token.starts_with("tap_") && token.len() == 44, "{token}");
+    let listed = stdout(&tenantapi(&platform, &["token", "list", "ann"]));
+    let prefix = &token[..12];
+    assert!(
+        listed.starts_with(&format!("{prefix}\tci\tactive\t")),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&token[12..]),
+        "the listing leaks the token: {listed}"
+    );
+    assert_eq!(
+        stdout(&tenantapi(&platform, &["token", "revoke", prefix])),
+        format!("revoked token {prefix}\n")
+    );
+    assert_eq!(
+        stdout(&tenantapi(&platform, &["token", "revoke", prefix])),
+        format!("token {prefix} was already revoked\n")
+    );
+    assert!(stdout(&tenantapi(&platform, &["token", "list", "ann"])).contains("\trevoked\t"));
+    assert_eq!(
+        stdout(&tenantapi(&platform, &["user", "disable", "ann"])),
+        "disabled ann\n"
+    );
+    assert_eq!(
+        stdout(&tenantapi(&platform, &["user", "disable", "ann"])),
+        "ann is already disabled\n"
+    );
+}

@@ -1,0 +1,574 @@
+//! Access control over HTTP, on SQLite and PostgreSQL: who reaches which project with which
+//! method, as an exact matrix of status codes; revocation within the stated bound; expired
+//! tokens; hashed storage; malformed `Authorization` headers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::{App, test, web};
+use diesel::RunQueryDsl as _;
+use serde_json::{Value, json};
+use tenantapi_runtime::guard::ProjectRegistry;
+use tenantapi_server::accounts::{self, Role};
+use tenantapi_server::config::Config;
+use tenantapi_server::{platform, serve};
+use tenantapi_tests::{Backend, TestDatabase, TestPlatform};
+
+struct Setup {
+    platform: TestPlatform,
+    _databases: Vec<TestDatabase>,
+    registry: web::Data<dyn ProjectRegistry>,
+    tokens: std::collections::HashMap<&'static str, String>,
+}
+
+/// Projects `alpha` and `beta`; users with every kind of access; auth cache of `cache_seconds`.
+fn setup(backend: Backend, cache_seconds: u64) -> Setup {
+    let platform = TestPlatform::new();
+    let mut databases = Vec::new();
+    let mut connection = platform.connect();
+    for name in ["alpha", "beta"] {
+        let database = TestDatabase::new(backend);
+        database.execute("INSERT INTO data_point (name) VALUES ('first'); INSERT INTO tag (label) VALUES ('first');");
+        platform::add_project(&mut connection, name, &database.url).unwrap();
+        databases.push(database);
+    }
+    let mut tokens = std::collections::HashMap::new();
+    for (user, superuser, grants) in [
+        ("root", true, &[][..]),
+        ("reader_a", false, &[("alpha", Role::Read)][..]),
+        ("writer_a", false, &[("alpha", Role::Write)][..]),
+        ("writer_b", false, &[("beta", Role::Write)][..]),
+        ("nogrant", false, &[][..]),
+        ("inactive", false, &[("alpha", Role::Write)][..]),
+    ] {
+        tokens.insert(user, platform.user_with_token(user, superuser));
+        for (project, role) in grants {
+            accounts::grant(&mut connection, user, project, *role).unwrap();
+        }
+    }
+    accounts::set_user_active(&mut connection, "inactive", false).unwrap();
+    let mut config = Config::default();
+    config.platform_database_url = platform.url.clone();
+    config.auth.cache_seconds = cache_seconds;
+    let registry: Arc<dyn ProjectRegistry> =
+        serve::load_registry(&config, &mut connection).unwrap();
+    Setup {
+        platform,
+        _databases: databases,
+        registry: web::Data::from(registry),
+        tokens,
+    }
+}
+
+async fn app(
+    setup: &Setup,
+) -> impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error> {
+    let registry = setup.registry.clone();
+    let settings = Config::default().api_settings();
+    test::init_service(
+        App::new()
+            .configure(move |config| tenantapi_server::app::configure(config, registry, settings)),
+    )
+    .await
+}
+
+struct Reply {
+    status: u16,
+    json: Value,
+    www_authenticate: Option<String>,
+}
+
+async fn request<S>(
+    app: &S,
+    method: Method,
+    path: &str,
+    authorization: Option<&[u8]>,
+    body: Option<Value>,
+) -> Reply
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    let mut request = test::TestRequest::default().method(method).uri(path);
+    if let Some(authorization) = authorization {
+        request = request.insert_header((
+            header::AUTHORIZATION,
+            header::HeaderValue::from_bytes(authorization).unwrap(),
+        ));
+    }
+    if let Some(body) = body {
+        request = request
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .set_payload(body.to_string());
+    }
+    let response = test::call_service(app, request.to_request()).await;
+    let status = response.status().as_u16();
+    let www_authenticate = response
+        .headers()
+        .get(header::WWW_AUTHENTICATE)
+        .map(|value| value.to_str().unwrap().to_string());
+    let raw = test::read_body(response).await;
+    let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    Reply {
+        status,
+        json,
+        www_authenticate,
+    }
+}
+
+fn token_header(token: &str) -> Vec<u8> {
+    format!("Token {token}").into_bytes()
+}
+
+/// The statuses a caller gets for list, create, retrieve, update, partial update and destroy.
+fn expected_statuses(user: &str, project: &str) -> [u16; 6] {
+    const SUCCESS: [u16; 6] = [200, 201, 200, 200, 200, 204];
+    const READ_ONLY: [u16; 6] = [200, 403, 200, 403, 403, 403];
+    const HIDDEN: [u16; 6] = [404; 6];
+    const UNAUTHENTICATED: [u16; 6] = [401; 6];
+    match (user, project) {
+        ("inactive", _) => UNAUTHENTICATED,
+        (_, "gamma") => HIDDEN,
+        ("root", _) | ("writer_a", "alpha") | ("writer_b", "beta") => SUCCESS,
+        ("reader_a", "alpha") => READ_ONLY,
+        _ => HIDDEN,
+    }
+}
+
+fn body_for(table: &str, label: &str) -> Value {
+    match table {
+        "data_point" => json!({"name": label}),
+        _ => json!({"label": label}),
+    }
+}
+
+async fn isolation_matrix(backend: Backend) {
+    let setup = setup(backend, 5);
+    let app = app(&setup).await;
+    let mut mismatches = Vec::new();
+    let mut cells = 0;
+    for user in [
+        "root", "reader_a", "writer_a", "writer_b", "nogrant", "inactive",
+    ] {
+        let authorization = token_header(&setup.tokens[user]);
+        for project in ["alpha", "beta", "gamma"] {
+            for table in ["data_point", "tag"] {
+                let expected = expected_statuses(user, project);
+                let collection = format!("/api/v1/{project}/{table}/");
+                let label = format!("{user}-{project}");
+                let list =
+                    request(&app, Method::GET, &collection, Some(&authorization), None).await;
+                let created = request(
+                    &app,
+                    Method::POST,
+                    &collection,
+                    Some(&authorization),
+                    Some(body_for(table, &label)),
+                )
+                .await;
+                // Write to the row this caller created when it could create one; else to row 1.
+                let id = created.json["id"].as_i64().unwrap_or(1);
+                let detail = format!("/api/v1/{project}/{table}/{id}/");
+                let retrieved =
+                    request(&app, Method::GET, &detail, Some(&authorization), None).await;
+                let updated = request(
+                    &app,
+                    Method::PUT,
+                    &detail,
+                    Some(&authorization),
+                    Some(body_for(table, &format!("{label}-put"))),
+                )
+                .await;
+                let patched = request(
+                    &app,
+                    Method::PATCH,
+                    &detail,
+                    Some(&authorization),
+                    Some(body_for(table, &format!("{label}-patch"))),
+                )
+                .await;
+                let destroyed =
+                    request(&app, Method::DELETE, &detail, Some(&authorization), None).await;
+                let actual = [
+                    list.status,
+                    created.status,
+                    retrieved.status,
+                    updated.status,
+                    patched.status,
+                    destroyed.status,
+                ];
+                cells += actual.len();
+                if actual != expected {
+                    mismatches.push(format!(
+                        "{user} on {project}/{table}: expected {expected:?}, got {actual:?}"
+                    ));
+                }
+            }
+        }
+    }
+    assert_eq!(cells, 6 * 3 * 2 * 6);
+    assert!(
+        mismatches.is_empty(),
+        "isolation matrix on {backend:?}:\n{}",
+        mismatches.join("\n")
+    );
+
+    // Refused writes changed nothing: row 1 of each table is still there, as it was.
+    let root = token_header(&setup.tokens["root"]);
+    for project in ["alpha", "beta"] {
+        let point = request(
+            &app,
+            Method::GET,
+            &format!("/api/v1/{project}/data_point/1/"),
+            Some(&root),
+            None,
+        )
+        .await;
+        assert_eq!(point.json["name"], "first", "{project}");
+        let tag = request(
+            &app,
+            Method::GET,
+            &format!("/api/v1/{project}/tag/1/"),
+            Some(&root),
+            None,
+        )
+        .await;
+        assert_eq!(tag.json["label"], "first", "{project}");
+    }
+
+    // The messages behind the codes.
+    let reader = token_header(&setup.tokens["reader_a"]);
+    let forbidden = request(
+        &app,
+        Method::DELETE,
+        "/api/v1/alpha/tag/1/",
+        Some(&reader),
+        None,
+    )
+    .await;
+    assert_eq!(
+        forbidden.json,
+        json!({"detail": "You do not have permission to perform this action."})
+    );
+    let hidden = request(&app, Method::GET, "/api/v1/beta/tag/", Some(&reader), None).await;
+    assert_eq!(
+        hidden.json,
+        json!({"detail": "Not found."}),
+        "an ungranted project looks missing"
+    );
+    let inactive = request(
+        &app,
+        Method::GET,
+        "/api/v1/alpha/tag/",
+        Some(&token_header(&setup.tokens["inactive"])),
+        None,
+    )
+    .await;
+    assert_eq!(
+        inactive.json,
+        json!({"detail": "User inactive or deleted."})
+    );
+    let anonymous = request(&app, Method::GET, "/api/v1/alpha/tag/", None, None).await;
+    assert_eq!(
+        (
+            anonymous.status,
+            anonymous.json,
+            anonymous.www_authenticate.as_deref()
+        ),
+        (
+            401,
+            json!({"detail": "Authentication credentials were not provided."}),
+            Some("Token")
+        )
+    );
+
+    // The API root lists what each caller may see, and the project index follows grants.
+    for (user, visible) in [
+        ("root", json!(["alpha", "beta"])),
+        ("reader_a", json!(["alpha"])),
+        ("nogrant", json!([])),
+    ] {
+        let root_listing = request(
+            &app,
+            Method::GET,
+            "/api/v1/",
+            Some(&token_header(&setup.tokens[user])),
+            None,
+        )
+        .await;
+        let names: Vec<&String> = root_listing.json.as_object().unwrap().keys().collect();
+        assert_eq!(json!(names), visible, "{user}");
+    }
+    assert_eq!(
+        request(&app, Method::GET, "/api/v1/beta/", Some(&reader), None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        request(&app, Method::GET, "/api/v1/alpha/", Some(&reader), None)
+            .await
+            .status,
+        200
+    );
+}
+
+#[actix_web::test]
+async fn isolation_matrix_on_sqlite() {
+    isolation_matrix(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn isolation_matrix_on_postgres() {
+    isolation_matrix(Backend::Postgres).await;
+}
+
+#[actix_web::test]
+async fn revoked_tokens_and_grants_stop_working_within_the_cache_bound() {
+    let setup = setup(Backend::Sqlite, 1);
+    let app = app(&setup).await;
+    let writer = token_header(&setup.tokens["writer_a"]);
+    assert_eq!(
+        request(&app, Method::GET, "/api/v1/alpha/tag/", Some(&writer), None)
+            .await
+            .status,
+        200
+    );
+
+    let mut connection = setup.platform.connect();
+    accounts::revoke(&mut connection, "writer_a", "alpha").unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(
+        request(&app, Method::GET, "/api/v1/alpha/tag/", Some(&writer), None)
+            .await
+            .status,
+        404,
+        "grant removed"
+    );
+
+    let root_token = setup.tokens["root"].clone();
+    let root = token_header(&root_token);
+    assert_eq!(
+        request(&app, Method::GET, "/api/v1/alpha/tag/", Some(&root), None)
+            .await
+            .status,
+        200
+    );
+    accounts::revoke_token(
+        &mut connection,
+        &tenantapi_server::secrets::token_prefix(&root_token),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let revoked = request(&app, Method::GET, "/api/v1/alpha/tag/", Some(&root), None).await;
+    assert_eq!(
+        (revoked.status, revoked.json),
+        (401, json!({"detail": "Invalid token."}))
+    );
+
+    let reader = token_header(&setup.tokens["reader_a"]);
+    assert_eq!(
+        request(&app, Method::GET, "/api/v1/alpha/tag/", Some(&reader), None)
+            .await
+            .status,
+        200
+    );
+    accounts::set_user_active(&mut connection, "reader_a", false).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(
+        request(&app, Method::GET, "/api/v1/alpha/tag/", Some(&reader), None)
+            .await
+            .status,
+        401,
+        "user disabled"
+    );
+}
+
+#[actix_web::test]
+async fn expired_tokens_are_refused_and_only_hashes_are_stored() {
+    let setup = setup(Backend::Sqlite, 5);
+    let app = app(&setup).await;
+    let mut connection = setup.platform.connect();
+    let token =
+        accounts::create_token(&mut connection, "writer_a", "short-lived", Some(1)).unwrap();
+    let authorization = token_header(&token);
+    assert_eq!(
+        request(
+            &app,
+            Method::GET,
+            "/api/v1/alpha/tag/",
+            Some(&authorization),
+            None
+        )
+        .await
+        .status,
+        200
+    );
+
+    // Nothing the platform database holds about the token contains it.
+    #[derive(diesel::QueryableByName)]
+    struct StoredToken {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        prefix: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        token_hash: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let tenantapi_runtime::db::DbConnection::Sqlite(sqlite) = &mut connection else {
+        unreachable!()
+    };
+    let stored: Vec<StoredToken> =
+        diesel::sql_query("SELECT prefix, token_hash, name FROM api_tokens")
+            .load(sqlite)
+            .unwrap();
+    assert_eq!(stored.len(), setup.tokens.len() + 1);
+    let secret_part = &token[tenantapi_server::secrets::token_prefix(&token).len()..];
+    for row in &stored {
+        for column in [&row.prefix, &row.token_hash, &row.name] {
+            assert!(
+                !column.contains(secret_part),
+                "a stored column holds the token: {column}"
+            );
+        }
+    }
+    assert!(
+        stored
+            .iter()
+            .any(|row| row.token_hash == tenantapi_server::secrets::token_hash(&token))
+    );
+
+    // Let the token expire in the database; a fresh server (empty cache) refuses it.
+    diesel::sql_query("UPDATE api_tokens SET expires_at = 1 WHERE name = 'short-lived'")
+        .execute(sqlite)
+        .unwrap();
+    let fresh = setup_reusing(&setup);
+    let app = fresh_app(&fresh).await;
+    let expired = request(
+        &app,
+        Method::GET,
+        "/api/v1/alpha/tag/",
+        Some(&authorization),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (expired.status, expired.json),
+        (401, json!({"detail": "Invalid token."}))
+    );
+}
+
+/// A new registry (and so an empty credential cache) over the same platform database.
+fn setup_reusing(setup: &Setup) -> web::Data<dyn ProjectRegistry> {
+    let mut config = Config::default();
+    config.platform_database_url = setup.platform.url.clone();
+    let registry: Arc<dyn ProjectRegistry> =
+        serve::load_registry(&config, &mut setup.platform.connect()).unwrap();
+    web::Data::from(registry)
+}
+
+async fn fresh_app(
+    registry: &web::Data<dyn ProjectRegistry>,
+) -> impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error> {
+    let registry = registry.clone();
+    let settings = Config::default().api_settings();
+    test::init_service(
+        App::new()
+            .configure(move |config| tenantapi_server::app::configure(config, registry, settings)),
+    )
+    .await
+}
+
+#[actix_web::test]
+async fn malformed_authorization_headers_are_401_never_500() {
+    let setup = setup(Backend::Sqlite, 5);
+    let app = app(&setup).await;
+    let huge = [b"Token ".as_slice(), &[b'x'; 6000]].concat();
+    let huge_basic = [b"Basic ".as_slice(), &[b'Q'; 6000]].concat();
+    let cases: Vec<(&[u8], &str)> = vec![
+        (
+            b"Digest abc",
+            "Authentication credentials were not provided.",
+        ),
+        (b"", "Authentication credentials were not provided."),
+        (b"Token", "Invalid token header. No credentials provided."),
+        (b"Token ", "Invalid token header. No credentials provided."),
+        (
+            b"Bearer a b",
+            "Invalid token header. Token string should not contain spaces.",
+        ),
+        (
+            b"Token \xc3\x28",
+            "Invalid token header. Token string should not contain invalid characters.",
+        ),
+        (b"Token not-a-token", "Invalid token."),
+        (&huge, "Invalid token."),
+        (b"Basic", "Invalid basic header. No credentials provided."),
+        (
+            b"Basic %%%",
+            "Invalid basic header. Credentials not correctly base64 encoded.",
+        ),
+        (&huge_basic, "Invalid username/password."),
+        (b"Basic cm9vdDp3cm9uZw==", "Invalid username/password."),
+    ];
+    for (header, message) in cases {
+        let reply = request(&app, Method::GET, "/api/v1/alpha/tag/", Some(header), None).await;
+        assert_eq!(
+            (reply.status, reply.json),
+            (401, json!({"detail": message})),
+            "{:?}",
+            String::from_utf8_lossy(header)
+        );
+        assert!(reply.www_authenticate.is_some());
+    }
+
+    // HTTP Basic with a real password works; a wrong one does not.
+    let mut connection = setup.platform.connect();
+    accounts::add_user(&mut connection, "ann", false, Some("s3cret pass")).unwrap();
+    accounts::grant(&mut connection, "ann", "alpha", Role::Read).unwrap();
+    use base64::Engine as _;
+    let basic = |credentials: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(credentials)
+        )
+        .into_bytes()
+    };
+    assert_eq!(
+        request(
+            &app,
+            Method::GET,
+            "/api/v1/alpha/tag/",
+            Some(&basic("ann:s3cret pass")),
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        request(
+            &app,
+            Method::GET,
+            "/api/v1/alpha/tag/",
+            Some(&basic("ann:wrong")),
+            None
+        )
+        .await
+        .status,
+        401
+    );
+    assert_eq!(
+        request(
+            &app,
+            Method::GET,
+            "/api/v1/alpha/tag/",
+            Some(&basic("nobody:x")),
+            None
+        )
+        .await
+        .status,
+        401
+    );
+}
