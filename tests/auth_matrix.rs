@@ -12,7 +12,7 @@ use diesel::RunQueryDsl as _;
 use serde_json::{Value, json};
 use tenantapi_runtime::guard::ProjectRegistry;
 use tenantapi_server::accounts::{self, Role};
-use tenantapi_server::config::Config;
+use tenantapi_server::config::{AuthConfig, Config};
 use tenantapi_server::{platform, serve};
 use tenantapi_tests::{Backend, TestDatabase, TestPlatform};
 
@@ -49,9 +49,14 @@ fn setup(backend: Backend, cache_seconds: u64) -> Setup {
         }
     }
     accounts::set_user_active(&mut connection, "inactive", false).unwrap();
-    let mut config = Config::default();
-    config.platform_database_url = platform.url.clone();
-    config.auth.cache_seconds = cache_seconds;
+    let config = Config {
+        platform_database_url: platform.url.clone(),
+        auth: AuthConfig {
+            cache_seconds,
+            ..AuthConfig::default()
+        },
+        ..Config::default()
+    };
     let registry: Arc<dyn ProjectRegistry> =
         serve::load_registry(&config, &mut connection).unwrap();
     Setup {
@@ -461,8 +466,10 @@ async fn expired_tokens_are_refused_and_only_hashes_are_stored() {
 
 /// A new registry (and so an empty credential cache) over the same platform database.
 fn setup_reusing(setup: &Setup) -> web::Data<dyn ProjectRegistry> {
-    let mut config = Config::default();
-    config.platform_database_url = setup.platform.url.clone();
+    let config = Config {
+        platform_database_url: setup.platform.url.clone(),
+        ..Config::default()
+    };
     let registry: Arc<dyn ProjectRegistry> =
         serve::load_registry(&config, &mut setup.platform.connect()).unwrap();
     web::Data::from(registry)
