@@ -30,19 +30,8 @@ trap cleanup EXIT
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 "$peers/pg.sh" start
 
-# Our project database: the generated structure, with the peers' 10,000 rows.
-"${psql_cluster[@]}" -d postgres -c "DROP DATABASE IF EXISTS tenantapi_bench WITH (FORCE)"
-"${psql_cluster[@]}" -d postgres -c "CREATE DATABASE tenantapi_bench"
 cargo build --release -q -p tenantapi-server
-python3 - "$root/crates/generated/src/ddl.rs" > "$work/ddl.sql" <<'PY'
-import re, sys, json
-source = open(sys.argv[1]).read()
-literal = re.search(r'pub const POSTGRES: &str = (".*?");\n', source, re.S).group(1)
-print(json.loads(literal))
-PY
-"${psql_cluster[@]}" -d tenantapi_bench -f "$work/ddl.sql"
-"${psql_cluster[@]}" -d tenantapi_bench -c "INSERT INTO schema_version (version) SELECT '$(grep -o 'SCHEMA_VERSION: &str = "[^"]*"' crates/generated/src/lib.rs | cut -d'"' -f2)'"
-"${psql_cluster[@]}" -d tenantapi_bench -c "INSERT INTO data_point (name, unit) SELECT 'dp-' || lpad(i::text, 5, '0'), CASE WHEN i % 2 = 1 THEN 'kWh' END FROM generate_series(1, 10000) AS i; ANALYZE;"
+"$root/xtask/bench/prepare-postgres.sh" "$port"
 
 rm -f "$work/platform.db"
 export TENANTAPI_PLATFORM_DATABASE_URL=$work/platform.db

@@ -7,7 +7,7 @@
 //! it was read from the platform database.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
@@ -134,7 +134,8 @@ struct CachedVerdict {
 pub struct Authenticator {
     platform: DbPool,
     cache_for: Duration,
-    cache: Mutex<HashMap<[u8; 32], CachedVerdict>>,
+    /// Read on every request by every worker, written only on a miss: a read-write lock.
+    cache: RwLock<HashMap<[u8; 32], CachedVerdict>>,
 }
 
 impl Authenticator {
@@ -152,7 +153,7 @@ impl Authenticator {
         Authenticator {
             platform,
             cache_for,
-            cache: Mutex::new(HashMap::new()),
+            cache: RwLock::new(HashMap::new()),
         }
     }
 
@@ -178,7 +179,7 @@ impl Authenticator {
     }
 
     fn cached(&self, key: &[u8; 32]) -> Option<Result<Arc<Principal>, Refusal>> {
-        let cache = self.cache.lock().expect("auth cache lock poisoned");
+        let cache = self.cache.read().expect("auth cache lock poisoned");
         let entry = cache.get(key)?;
         if entry.read_at.elapsed() >= self.cache_for {
             return None;
@@ -194,7 +195,7 @@ impl Authenticator {
     }
 
     fn remember(&self, key: [u8; 32], verdict: Result<Arc<Principal>, Refusal>) {
-        let mut cache = self.cache.lock().expect("auth cache lock poisoned");
+        let mut cache = self.cache.write().expect("auth cache lock poisoned");
         if cache.len() >= MAX_CACHE_ENTRIES {
             let cache_for = self.cache_for;
             cache.retain(|_, entry| entry.read_at.elapsed() < cache_for);
