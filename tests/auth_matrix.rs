@@ -7,19 +7,19 @@ use std::time::Duration;
 
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{Method, header};
-use actix_web::{App, test, web};
+use actix_web::{App, test};
 use diesel::RunQueryDsl as _;
 use serde_json::{Value, json};
-use tenantapi_runtime::guard::ProjectRegistry;
 use tenantapi_server::accounts::{self, Role};
 use tenantapi_server::config::{AuthConfig, Config};
+use tenantapi_server::registry::Registry;
 use tenantapi_server::{platform, serve};
 use tenantapi_tests::{Backend, TestDatabase, TestPlatform};
 
 struct Setup {
     platform: TestPlatform,
     _databases: Vec<TestDatabase>,
-    registry: web::Data<dyn ProjectRegistry>,
+    registry: Arc<Registry>,
     tokens: std::collections::HashMap<&'static str, String>,
 }
 
@@ -57,12 +57,11 @@ fn setup(backend: Backend, cache_seconds: u64) -> Setup {
         },
         ..Config::default()
     };
-    let registry: Arc<dyn ProjectRegistry> =
-        serve::load_registry(&config, &mut connection).unwrap();
+    let registry: Arc<Registry> = serve::load_registry(&config, &mut connection).unwrap();
     Setup {
         platform,
         _databases: databases,
-        registry: web::Data::from(registry),
+        registry,
         tokens,
     }
 }
@@ -465,18 +464,18 @@ async fn expired_tokens_are_refused_and_only_hashes_are_stored() {
 }
 
 /// A new registry (and so an empty credential cache) over the same platform database.
-fn setup_reusing(setup: &Setup) -> web::Data<dyn ProjectRegistry> {
+fn setup_reusing(setup: &Setup) -> Arc<Registry> {
     let config = Config {
         platform_database_url: setup.platform.url.clone(),
         ..Config::default()
     };
-    let registry: Arc<dyn ProjectRegistry> =
+    let registry: Arc<Registry> =
         serve::load_registry(&config, &mut setup.platform.connect()).unwrap();
-    web::Data::from(registry)
+    registry
 }
 
 async fn fresh_app(
-    registry: &web::Data<dyn ProjectRegistry>,
+    registry: &Arc<Registry>,
 ) -> impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error> {
     let registry = registry.clone();
     let settings = Config::default().api_settings();

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{Method, header};
-use actix_web::{App, test, web};
+use actix_web::{App, test};
 use serde_json::{Value, json};
-use tenantapi_runtime::guard::ProjectRegistry;
 use tenantapi_runtime::handlers::ApiSettings;
 use tenantapi_server::config::Config;
+use tenantapi_server::registry::Registry;
 use tenantapi_server::{platform, serve};
 use tenantapi_tests::{Backend, TestDatabase, TestPlatform};
 
@@ -26,7 +26,7 @@ const BETA_ROWS: &str = "INSERT INTO data_point (name, unit) VALUES ('beta-1', '
 struct Fixture {
     _platform: TestPlatform,
     _databases: Vec<TestDatabase>,
-    registry: web::Data<dyn ProjectRegistry>,
+    registry: Arc<Registry>,
     settings: ApiSettings,
     /// A superuser's token: these tests are about the API, not about access control.
     token: String,
@@ -47,11 +47,11 @@ fn fixture(backend: Backend, extra_projects: &[(&str, &str)], mut config: Config
     }
     let token = platform.user_with_token("tester", true);
     let registry = serve::load_registry(&config, &mut connection).unwrap();
-    let registry: Arc<dyn ProjectRegistry> = registry;
+    let registry: Arc<Registry> = registry;
     Fixture {
         _platform: platform,
         _databases: vec![alpha, beta],
-        registry: web::Data::from(registry),
+        registry,
         token,
         settings: ApiSettings {
             pages: tenantapi_runtime::list::PageSettings {

@@ -127,7 +127,7 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
         version.replace('\'', "''")
     );
     let version_select = format!(
-        "SELECT {} FROM {}",
+        "SELECT CAST({} AS TEXT) AS version FROM {}",
         ddl::quote_identifier(version_column),
         ddl::quote_identifier(version_table)
     );
@@ -145,7 +145,7 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
         pub const VERSION_TABLE: &str = #version_table;
         pub const VERSION_COLUMN: &str = #version_column;
 
-        /// Reads the recorded structure version (one row expected).
+        /// Reads the recorded structure version as a column named `version` (one row expected).
         pub const SELECT_VERSION_SQL: &str = #version_select;
 
         /// Records `SCHEMA_VERSION` in a database created from [`ddl`].

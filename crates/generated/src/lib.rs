@@ -9,8 +9,8 @@ pub const SCHEMA_VERSION: &str = "2024.06.1";
 /// Table and column where a project database records its structure version.
 pub const VERSION_TABLE: &str = "schema_version";
 pub const VERSION_COLUMN: &str = "version";
-/// Reads the recorded structure version (one row expected).
-pub const SELECT_VERSION_SQL: &str = "SELECT \"version\" FROM \"schema_version\"";
+/// Reads the recorded structure version as a column named `version` (one row expected).
+pub const SELECT_VERSION_SQL: &str = "SELECT CAST(\"version\" AS TEXT) AS version FROM \"schema_version\"";
 /// Records `SCHEMA_VERSION` in a database created from [`ddl`].
 pub const INSERT_VERSION_SQL: &str = "INSERT INTO \"schema_version\" (\"version\") VALUES ('2024.06.1')";
 /// Every table, in description order.

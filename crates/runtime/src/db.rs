@@ -113,6 +113,9 @@ pub enum ManagerError {
     Connect(#[from] ConnectionError),
     #[error("connection check failed: {0}")]
     Check(#[from] diesel::result::Error),
+    /// Refused by a connection customizer, e.g. a structure version mismatch.
+    #[error("{0}")]
+    Rejected(String),
 }
 
 impl r2d2::ManageConnection for ConnectionManager {

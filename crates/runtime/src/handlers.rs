@@ -6,11 +6,15 @@ use serde_json::{Map, Value};
 
 use crate::body::{self, WriteMode};
 use crate::constraint::{WriteKind, explain_write_error};
-use crate::error::ApiError;
+use crate::db::DbConnection;
+use crate::error::{ApiError, WriteError};
 use crate::guard::ProjectConnection;
 use crate::list::{self, PageNumber, PageSettings};
 use crate::meta::{Resource, WritableResource};
 use crate::sql::SqlOrder;
+use crate::version::StructureVersion;
+use diesel::Connection as _;
+use diesel::connection::SimpleConnection as _;
 
 /// Limits from the server's configuration, registered once as `web::Data<ApiSettings>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +199,67 @@ async fn read_json_body(
     body::parse_json_body(&bytes)
 }
 
+/// The version this server serves, registered by the server from the generated crate.
+fn structure_version(request: &HttpRequest) -> StructureVersion {
+    *request
+        .app_data::<web::Data<StructureVersion>>()
+        .expect("BUG: web::Data<StructureVersion> was not registered")
+        .get_ref()
+}
+
+/// Why a guarded write did not happen.
+enum GuardedWriteError {
+    /// The database no longer records the served structure version.
+    Refused(ApiError),
+    Failed(WriteError),
+}
+
+impl From<diesel::result::Error> for GuardedWriteError {
+    fn from(error: diesel::result::Error) -> Self {
+        GuardedWriteError::Failed(WriteError::Database(error))
+    }
+}
+
+/// Runs a write in one transaction with a check that the database records the served
+/// structure version, so that no write lands in a database whose structure changed since
+/// this server last looked. On PostgreSQL the version row is locked `FOR SHARE` until the
+/// write commits, so a migration that changes it waits for the write (or the write sees the
+/// new version and is refused). On SQLite the transaction is `BEGIN IMMEDIATE`: it holds the
+/// database's write lock from the version check to the commit, and it also keeps concurrent
+/// writers from failing with "database is locked" when a read would have to become a write.
+fn guarded_write<T>(
+    connection: &mut DbConnection,
+    version: &StructureVersion,
+    write: impl FnOnce(&mut DbConnection) -> Result<T, WriteError>,
+) -> Result<T, GuardedWriteError> {
+    let checked_write = |connection: &mut DbConnection| {
+        version
+            .verify_for_write(connection)
+            .map_err(GuardedWriteError::Refused)?;
+        write(connection).map_err(GuardedWriteError::Failed)
+    };
+    match connection {
+        DbConnection::Pg(_) => connection.transaction(checked_write),
+        DbConnection::Sqlite(_) => {
+            // diesel's transaction manager only issues a deferred BEGIN; nothing inside
+            // `write` opens a transaction of its own, so managing this one by hand is safe.
+            connection.batch_execute("BEGIN IMMEDIATE")?;
+            match checked_write(connection) {
+                Ok(value) => {
+                    connection.batch_execute("COMMIT")?;
+                    Ok(value)
+                }
+                Err(error) => {
+                    if let Err(rollback) = connection.batch_execute("ROLLBACK") {
+                        log::error!("rolling back a refused SQLite write failed: {rollback}");
+                    }
+                    Err(error)
+                }
+            }
+        }
+    }
+}
+
 /// POST `/{project}/{table}/`: 201 with the new row and its `Location`.
 pub async fn create<R: WritableResource>(
     request: HttpRequest,
@@ -204,13 +269,17 @@ pub async fn create<R: WritableResource>(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json_body(&request, payload, settings.max_body_bytes).await?;
     let canonical = body::validate(R::META, body, WriteMode::Create)?;
+    let version = structure_version(&request);
     guard.reserve().await?;
     let row = web::block(move || -> Result<Value, ApiError> {
         let connection = guard.connection()?;
-        match R::insert(connection, canonical.clone()) {
+        match guarded_write(connection, &version, |connection| {
+            R::insert(connection, canonical.clone())
+        }) {
             Ok(row) => serde_json::to_value(row)
                 .map_err(|error| ApiError::internal("row serialization", error)),
-            Err(error) => Err(explain_write_error(
+            Err(GuardedWriteError::Refused(error)) => Err(error),
+            Err(GuardedWriteError::Failed(error)) => Err(explain_write_error(
                 R::META,
                 connection,
                 &canonical,
@@ -301,6 +370,7 @@ async fn write_existing<R: WritableResource>(
     let filter = key_filter::<R>(&request)?;
     let body = read_json_body(&request, payload, settings.max_body_bytes).await?;
     let canonical: Map<String, Value> = body::validate(R::META, body, mode)?;
+    let version = structure_version(&request);
     guard.reserve().await?;
     let row = web::block(move || -> Result<Value, ApiError> {
         let row = if canonical.is_empty() {
@@ -308,10 +378,13 @@ async fn write_existing<R: WritableResource>(
             fetch_one::<R>(&mut guard, filter)?
         } else {
             let connection = guard.connection()?;
-            match R::update(connection, filter, canonical.clone()) {
+            match guarded_write(connection, &version, |connection| {
+                R::update(connection, filter, canonical.clone())
+            }) {
                 Ok(Some(row)) => row,
                 Ok(None) => return Err(ApiError::NotFound),
-                Err(error) => {
+                Err(GuardedWriteError::Refused(error)) => return Err(error),
+                Err(GuardedWriteError::Failed(error)) => {
                     return Err(explain_write_error(
                         R::META,
                         connection,
@@ -335,18 +408,22 @@ pub async fn destroy<R: WritableResource>(
     mut guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {
     let filter = key_filter::<R>(&request)?;
+    let version = structure_version(&request);
     guard.reserve().await?;
     web::block(move || -> Result<(), ApiError> {
         let connection = guard.connection()?;
-        match R::delete(connection, filter) {
+        match guarded_write(connection, &version, |connection| {
+            Ok(R::delete(connection, filter)?)
+        }) {
             Ok(0) => Err(ApiError::NotFound),
             Ok(_) => Ok(()),
-            Err(error) => Err(explain_write_error(
+            Err(GuardedWriteError::Refused(error)) => Err(error),
+            Err(GuardedWriteError::Failed(error)) => Err(explain_write_error(
                 R::META,
                 connection,
                 &Map::new(),
                 WriteKind::Delete,
-                error.into(),
+                error,
             )),
         }
     })

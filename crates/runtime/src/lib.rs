@@ -5,6 +5,7 @@ pub mod db;
 pub mod decimal;
 pub mod error;
 pub mod values;
+pub mod version;
 
 pub use values::{Bytes, Decimal, Json, Timestamptz, Uuid, absent_or_nullable};
 pub mod body;

@@ -1,6 +1,8 @@
 //! The HTTP application: the API root, each project's table index, the generated table routes,
 //! and DRF's answers for unknown paths and missing trailing slashes.
 
+use std::sync::Arc;
+
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
@@ -8,18 +10,28 @@ use tenantapi_runtime::error::ApiError;
 use tenantapi_runtime::guard::ProjectRegistry;
 use tenantapi_runtime::handlers::{ApiSettings, absolute_path, with_allowed};
 
+use crate::health::{Health, SERVED_VERSION};
+use crate::registry::Registry;
+
 /// Where the API is mounted.
 pub const API_ROOT: &str = "/api/v1";
 
 /// Registers everything on an `App`; the registry and settings become app data.
-pub fn configure(
-    config: &mut web::ServiceConfig,
-    registry: web::Data<dyn ProjectRegistry>,
-    settings: ApiSettings,
-) {
+pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, settings: ApiSettings) {
+    let project_registry: Arc<dyn ProjectRegistry> = registry.clone();
     config
-        .app_data(registry)
+        .app_data(web::Data::from(project_registry))
+        .app_data(web::Data::from(registry))
         .app_data(web::Data::new(settings))
+        .app_data(web::Data::new(SERVED_VERSION))
+        .service(with_allowed(
+            web::resource("/healthz").route(web::get().to(healthz)),
+            &["GET"],
+        ))
+        .service(with_allowed(
+            web::resource("/readyz").route(web::get().to(readyz)),
+            &["GET"],
+        ))
         .service(
             web::scope(API_ROOT)
                 .service(with_allowed(
@@ -37,6 +49,34 @@ pub fn configure(
                 .configure(tenantapi_generated::configure),
         )
         .default_service(web::to(unmatched));
+}
+
+/// `GET /healthz`: the process is alive and answering.
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: each enabled project's state from its last check (no URLs, no credentials);
+/// 200 when every project is served, 503 otherwise.
+async fn readyz(registry: web::Data<Registry>) -> HttpResponse {
+    let mut projects = Map::new();
+    let mut ready = true;
+    for (name, health) in registry.health_report() {
+        ready &= matches!(health, Health::Ok | Health::Unchecked);
+        let mut state = Map::new();
+        state.insert("status".into(), Value::from(health.status()));
+        if let Health::VersionMismatch { found } = &health {
+            state.insert("expected".into(), Value::from(SERVED_VERSION.expected));
+            state.insert("found".into(), Value::from(found.as_str()));
+        }
+        projects.insert(name.to_string(), Value::Object(state));
+    }
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    HttpResponse::build(status).json(serde_json::json!({"ready": ready, "version": SERVED_VERSION.expected, "projects": projects}))
 }
 
 /// `GET /api/v1/`: the projects the caller may use, by name, with their URLs (DRF's API root).

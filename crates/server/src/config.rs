@@ -19,6 +19,9 @@ pub struct Config {
     pub refresh_seconds: u64,
     /// Log every request (actix access log).
     pub access_log: bool,
+    /// How often every project's structure version is checked again: the bound within which a
+    /// database migrated while the server runs stops being served (and comes back).
+    pub version_check_seconds: u64,
     pub pool: PoolConfig,
     pub api: ApiConfig,
     pub auth: AuthConfig,
@@ -74,6 +77,7 @@ impl Default for Config {
             workers: None,
             refresh_seconds: 5,
             access_log: false,
+            version_check_seconds: 10,
             pool: PoolConfig::default(),
             api: ApiConfig::default(),
             auth: AuthConfig::default(),
@@ -128,6 +132,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("TENANTAPI_WORKERS", "workers"),
     ("TENANTAPI_REFRESH_SECONDS", "refresh_seconds"),
     ("TENANTAPI_ACCESS_LOG", "access_log"),
+    ("TENANTAPI_VERSION_CHECK_SECONDS", "version_check_seconds"),
     ("TENANTAPI_POOL_MAX_SIZE", "pool.max_size"),
     (
         "TENANTAPI_POOL_CHECKOUT_TIMEOUT_MS",
@@ -194,6 +199,7 @@ impl Config {
             "workers" => self.workers = Some(parse(name, &value, NUMBER)?),
             "refresh_seconds" => self.refresh_seconds = parse(name, &value, NUMBER)?,
             "access_log" => self.access_log = parse(name, &value, BOOLEAN)?,
+            "version_check_seconds" => self.version_check_seconds = parse(name, &value, NUMBER)?,
             "pool.max_size" => self.pool.max_size = parse(name, &value, NUMBER)?,
             "pool.checkout_timeout_ms" => {
                 self.pool.checkout_timeout_ms = parse(name, &value, NUMBER)?
@@ -228,6 +234,9 @@ impl Config {
         }
         if self.api.max_body_bytes == 0 {
             return invalid("api.max_body_bytes must be at least 1");
+        }
+        if self.version_check_seconds == 0 {
+            return invalid("version_check_seconds must be at least 1");
         }
         if self.refresh_seconds == 0 {
             return invalid("refresh_seconds must be at least 1");

@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod health;
 pub mod platform;
 pub mod registry;
 pub mod secrets;

@@ -29,6 +29,10 @@ enum Command {
         /// Address to listen on (overrides the configuration).
         #[arg(long)]
         bind: Option<String>,
+        /// Refuse to start (exit 1, one line per project) if any enabled project's database
+        /// does not record the structure version this build serves.
+        #[arg(long)]
+        strict: bool,
     },
     /// Apply pending platform database migrations.
     Migrate,
@@ -128,12 +132,12 @@ fn main() -> ExitCode {
         Err(error) => return fail_config(error),
     };
     match cli.command {
-        Command::Serve { bind } => {
+        Command::Serve { bind, strict } => {
             let mut config = config;
             if let Some(bind) = bind {
                 config.bind = bind;
             }
-            run_server(config)
+            run_server(config, strict)
         }
         Command::Migrate => match platform::open_and_migrate(&config.platform_database_url) {
             Ok((_, applied)) if applied.is_empty() => {
@@ -169,13 +173,13 @@ fn main() -> ExitCode {
             for line in demo::curl_lines(&format!("http://{}", config.bind), &setup.token) {
                 println!("  {line}");
             }
-            run_server(config)
+            run_server(config, false)
         }
     }
 }
 
-fn run_server(config: Config) -> ExitCode {
-    let result = actix_web::rt::System::new().block_on(serve::serve(config));
+fn run_server(config: Config, strict: bool) -> ExitCode {
+    let result = actix_web::rt::System::new().block_on(serve::serve(config, strict));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(error),

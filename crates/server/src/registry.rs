@@ -14,6 +14,7 @@ use tenantapi_runtime::guard::{ProjectAccess, ProjectRegistry, RegistryFuture};
 use crate::accounts::{Principal, Role};
 use crate::auth::Authenticator;
 use crate::config::PoolConfig;
+use crate::health::{Health, HealthCell, SERVED_VERSION, VersionCheckOnConnect, judge};
 use crate::platform::Project;
 
 struct ProjectEntry {
@@ -22,6 +23,7 @@ struct ProjectEntry {
     backend: BackendKind,
     pool: DbPool,
     permits: Arc<tokio::sync::Semaphore>,
+    health: Arc<HealthCell>,
 }
 
 /// Enabled projects by name, each with its pool.
@@ -69,7 +71,12 @@ impl Registry {
         }
     }
 
-    fn build_pool(&self, database_url: &str) -> DbPool {
+    fn build_pool(
+        &self,
+        project: &Arc<str>,
+        database_url: &str,
+        health: &Arc<HealthCell>,
+    ) -> DbPool {
         // `min_idle(0)` and `build_unchecked`: no connection is opened until a request needs
         // one, so a thousand projects cost nothing at startup and a down project does not
         // delay the others.
@@ -83,6 +90,10 @@ impl Registry {
             .test_on_check_out(self.pool_config.test_on_checkout)
             .thread_pool(self.helper_threads.clone())
             .error_handler(Box::new(PoolErrorLogger))
+            .connection_customizer(Box::new(VersionCheckOnConnect {
+                project: project.clone(),
+                health: health.clone(),
+            }))
             .build_unchecked(ConnectionManager::new(database_url))
     }
 
@@ -96,14 +107,17 @@ impl Registry {
                 .filter(|entry| entry.database_url == project.database_url);
             let entry = kept.unwrap_or_else(|| {
                 log::info!("serving project {}", project.name);
+                let name: Arc<str> = Arc::from(project.name.as_str());
+                let health = Arc::new(HealthCell::default());
                 Arc::new(ProjectEntry {
-                    name: Arc::from(project.name.as_str()),
                     backend: BackendKind::of_url(&project.database_url),
-                    pool: self.build_pool(&project.database_url),
+                    pool: self.build_pool(&name, &project.database_url, &health),
                     permits: Arc::new(tokio::sync::Semaphore::new(
                         self.pool_config.max_size as usize,
                     )),
                     database_url: project.database_url,
+                    health,
+                    name,
                 })
             });
             next.insert(project.name, entry);
@@ -119,6 +133,65 @@ impl Registry {
         let mut names: Vec<Arc<str>> = projects.values().map(|entry| entry.name.clone()).collect();
         names.sort();
         names
+    }
+
+    /// Every enabled project with what its last check found, sorted by name.
+    pub fn health_report(&self) -> Vec<(Arc<str>, Health)> {
+        let projects = self.projects.read().expect("registry lock poisoned");
+        let mut report: Vec<(Arc<str>, Health)> = projects
+            .values()
+            .map(|entry| (entry.name.clone(), entry.health.get()))
+            .collect();
+        report.sort_by(|left, right| left.0.cmp(&right.0));
+        report
+    }
+
+    /// Checks every enabled project's structure version now, concurrently, each within the
+    /// checkout timeout. Blocking: run it off the async threads.
+    pub fn check_all_now(&self) -> Vec<(Arc<str>, Health)> {
+        let entries: Vec<Arc<ProjectEntry>> = self
+            .projects
+            .read()
+            .expect("registry lock poisoned")
+            .values()
+            .cloned()
+            .collect();
+        let timeout = Duration::from_millis(self.pool_config.checkout_timeout_ms);
+        for batch in entries.chunks(32) {
+            std::thread::scope(|scope| {
+                for entry in batch {
+                    scope.spawn(move || {
+                        let health = match entry.pool.get_timeout(timeout) {
+                            Ok(mut connection) => judge(&mut connection, &SERVED_VERSION),
+                            Err(error) => match entry.health.get() {
+                                // The customizer refused the connection and recorded why.
+                                refused @ (Health::VersionMismatch { .. }
+                                | Health::VersionUnreadable { .. }) => refused,
+                                _ => Health::Unreachable {
+                                    reason: error.to_string(),
+                                },
+                            },
+                        };
+                        let previous = entry.health.set(health.clone());
+                        if previous != health {
+                            match &health {
+                                Health::Ok => log::info!(
+                                    "project {}: structure version {} matches; serving it",
+                                    entry.name,
+                                    SERVED_VERSION.expected
+                                ),
+                                other => log::warn!(
+                                    "project {}: {}; not serving it",
+                                    entry.name,
+                                    other.status()
+                                ),
+                            }
+                        }
+                    });
+                }
+            });
+        }
+        self.health_report()
     }
 
     fn entry(&self, name: &str) -> Option<Arc<ProjectEntry>> {
@@ -150,6 +223,23 @@ impl ProjectRegistry for Registry {
                 if role == Role::Read && !is_read_method(request.method()) {
                     return Err(ApiError::PermissionDenied);
                 }
+            }
+            // Only now, to a caller allowed on the project, is its version state revealed.
+            match entry.health.get() {
+                Health::VersionMismatch { found } => {
+                    return Err(ApiError::Unavailable {
+                        detail: SERVED_VERSION.mismatch_detail(&found),
+                        retry_after_seconds: 30,
+                    });
+                }
+                Health::VersionUnreadable { .. } => {
+                    return Err(ApiError::Unavailable {
+                        detail: "The project database's structure version cannot be read. It is unavailable until it can."
+                            .into(),
+                        retry_after_seconds: 30,
+                    });
+                }
+                Health::Unchecked | Health::Ok | Health::Unreachable { .. } => {}
             }
             Ok(ProjectAccess {
                 project: entry.name.clone(),

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, middleware, web};
 use tenantapi_runtime::db::DbConnection;
-use tenantapi_runtime::guard::ProjectRegistry;
 
 use crate::config::Config;
+use crate::health::{Health, SERVED_VERSION};
 use crate::platform::{self, PlatformError};
 use crate::registry::Registry;
 
@@ -23,6 +23,8 @@ pub enum ServeError {
     },
     #[error("server failed: {0}")]
     Server(std::io::Error),
+    #[error("--strict: not starting, {} project(s) do not match:\n{}", .0.len(), .0.join("\n"))]
+    Strict(Vec<String>),
 }
 
 /// Builds the registry from the platform database's enabled projects.
@@ -79,7 +81,42 @@ fn spawn_refresh(registry: Arc<Registry>, platform_url: String, every: Duration)
     });
 }
 
-pub async fn serve(config: Config) -> Result<(), ServeError> {
+/// Checks every project's structure version again every `every`, so that a database migrated
+/// while the server runs stops being served within that bound, and comes back by itself.
+fn spawn_version_checks(registry: Arc<Registry>, every: Duration) {
+    actix_web::rt::spawn(async move {
+        let mut interval = actix_web::rt::time::interval(every);
+        interval.tick().await;
+        loop {
+            interval.tick().await;
+            let registry = registry.clone();
+            if let Err(error) = web::block(move || registry.check_all_now()).await {
+                log::error!("structure version check task failed: {error}");
+            }
+        }
+    });
+}
+
+/// Projects that do not match, one line each, for `serve --strict`.
+pub fn mismatch_lines(report: &[(Arc<str>, Health)]) -> Vec<String> {
+    report
+        .iter()
+        .filter(|(_, health)| *health != Health::Ok)
+        .map(|(name, health)| match health {
+            Health::VersionMismatch { found } => {
+                format!(
+                    "project {name}: structure version {found:?}, expected {:?}",
+                    SERVED_VERSION.expected
+                )
+            }
+            Health::VersionUnreadable { reason } => format!("project {name}: {reason}"),
+            Health::Unreachable { .. } => format!("project {name}: database unreachable"),
+            other => format!("project {name}: {}", other.status()),
+        })
+        .collect()
+}
+
+pub async fn serve(config: Config, strict: bool) -> Result<(), ServeError> {
     let platform_url = config.platform_database_url.clone();
     let (mut platform, applied) = web::block(move || platform::open_and_migrate(&platform_url))
         .await
@@ -89,6 +126,14 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     let registry = load_registry(&config, &mut platform)?;
     drop(platform);
+    let checking = registry.clone();
+    let report = web::block(move || checking.check_all_now())
+        .await
+        .map_err(|error| ServeError::Server(std::io::Error::other(error.to_string())))?;
+    let failing = mismatch_lines(&report);
+    if strict && !failing.is_empty() {
+        return Err(ServeError::Strict(failing));
+    }
     if !config.auth.required {
         log::warn!(
             "authentication is OFF (auth.required = false): anyone who reaches {} may read and write every project",
@@ -100,6 +145,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         registry.project_names().len(),
         config.bind
     );
+    spawn_version_checks(
+        registry.clone(),
+        Duration::from_secs(config.version_check_seconds),
+    );
     spawn_refresh(
         registry.clone(),
         config.platform_database_url.clone(),
@@ -108,8 +157,6 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 
     let settings = config.api_settings();
     let access_log = config.access_log;
-    let registry: Arc<dyn ProjectRegistry> = registry;
-    let registry = web::Data::from(registry);
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(middleware::Condition::new(

@@ -1,0 +1,122 @@
+//! Whether each project database may be served: its structure version, checked when a pooled
+//! connection is opened, at startup, periodically, and by the `check` command.
+
+use std::sync::{Arc, RwLock};
+
+use tenantapi_runtime::db::{DbConnection, ManagerError};
+use tenantapi_runtime::version::StructureVersion;
+
+/// The version this build serves, from the generated crate.
+pub const SERVED_VERSION: StructureVersion = StructureVersion {
+    expected: tenantapi_generated::SCHEMA_VERSION,
+    select_sql: tenantapi_generated::SELECT_VERSION_SQL,
+};
+
+/// What the last look at a project database found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Not looked at yet.
+    Unchecked,
+    Ok,
+    VersionMismatch {
+        found: String,
+    },
+    /// Connected, but the version could not be read (missing table, no row, several rows).
+    VersionUnreadable {
+        reason: String,
+    },
+    Unreachable {
+        reason: String,
+    },
+}
+
+impl Health {
+    /// The word operators see in `/readyz` and `check`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Health::Unchecked => "unchecked",
+            Health::Ok => "ok",
+            Health::VersionMismatch { .. } => "version mismatch",
+            Health::VersionUnreadable { .. } => "version unreadable",
+            Health::Unreachable { .. } => "unreachable",
+        }
+    }
+
+    pub fn found_version(&self) -> Option<&str> {
+        match self {
+            Health::VersionMismatch { found } => Some(found),
+            Health::Ok => Some(SERVED_VERSION.expected),
+            _ => None,
+        }
+    }
+}
+
+/// Reads the version over an open connection and judges it.
+pub fn judge(connection: &mut DbConnection, version: &StructureVersion) -> Health {
+    match version.read(connection, false) {
+        Ok(found) if found == version.expected => Health::Ok,
+        Ok(found) => Health::VersionMismatch { found },
+        Err(error) => Health::VersionUnreadable {
+            reason: error.to_string(),
+        },
+    }
+}
+
+/// A project's health, shared by its pool's customizer, the guard and the periodic check.
+#[derive(Debug, Default)]
+pub struct HealthCell(RwLock<Option<Health>>);
+
+impl HealthCell {
+    pub fn get(&self) -> Health {
+        self.0
+            .read()
+            .expect("health lock poisoned")
+            .clone()
+            .unwrap_or(Health::Unchecked)
+    }
+
+    /// Records `health`; returns the previous value so that changes can be logged once.
+    pub fn set(&self, health: Health) -> Health {
+        let mut slot = self.0.write().expect("health lock poisoned");
+        slot.replace(health).unwrap_or(Health::Unchecked)
+    }
+}
+
+/// Checks every connection the pool opens: a connection to a database of another structure
+/// version is never handed out.
+#[derive(Debug)]
+pub struct VersionCheckOnConnect {
+    pub project: Arc<str>,
+    pub health: Arc<HealthCell>,
+}
+
+impl r2d2::CustomizeConnection<DbConnection, ManagerError> for VersionCheckOnConnect {
+    fn on_acquire(&self, connection: &mut DbConnection) -> Result<(), ManagerError> {
+        let health = judge(connection, &SERVED_VERSION);
+        let accepted = health == Health::Ok;
+        let message = match &health {
+            Health::VersionMismatch { found } => format!(
+                "structure version {found:?}, expected {:?}",
+                SERVED_VERSION.expected
+            ),
+            Health::VersionUnreadable { reason } => reason.clone(),
+            _ => String::new(),
+        };
+        let previous = self.health.set(health);
+        if accepted {
+            if previous != Health::Ok && previous != Health::Unchecked {
+                log::info!(
+                    "project {}: structure version matches again; serving it",
+                    self.project
+                );
+            }
+            Ok(())
+        } else {
+            log::warn!(
+                "project {}: refusing a new connection: {message}",
+                self.project
+            );
+            Err(ManagerError::Rejected(message))
+        }
+    }
+}
