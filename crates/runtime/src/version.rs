@@ -31,6 +31,26 @@ struct VersionRow {
     version: String,
 }
 
+/// Runs `select_sql` (one row, a text column named `version`) and returns the version.
+pub fn read_version(
+    connection: &mut DbConnection,
+    select_sql: &str,
+    lock_for_write: bool,
+) -> Result<String, VersionError> {
+    let sql = match connection {
+        DbConnection::Pg(_) if lock_for_write => format!("{select_sql} FOR SHARE"),
+        _ => select_sql.to_string(),
+    };
+    let mut rows: Vec<VersionRow> = diesel::sql_query(sql)
+        .load(connection)
+        .map_err(|error| VersionError::Unreadable(error.to_string()))?;
+    match rows.len() {
+        0 => Err(VersionError::NoRow),
+        1 => Ok(rows.remove(0).version),
+        several => Err(VersionError::SeveralRows(several)),
+    }
+}
+
 impl StructureVersion {
     /// Reads the recorded version. With `lock_for_write`, PostgreSQL locks the version row
     /// (`FOR SHARE`) until the surrounding transaction ends, so that a migration that changes

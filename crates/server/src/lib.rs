@@ -4,9 +4,11 @@
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod check;
 pub mod config;
 pub mod demo;
 pub mod health;
+pub mod introspect;
 pub mod platform;
 pub mod registry;
 pub mod secrets;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tenantapi_server::accounts::{self, Change, Role};
 use tenantapi_server::config::{Config, ConfigError};
-use tenantapi_server::{demo, platform, serve};
+use tenantapi_server::{check, demo, introspect, platform, serve};
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +54,35 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Check that every enabled project database records the structure version this build
+    /// serves. Exit 0: all match; 1: a mismatch (or drift); 2: unreachable, or a bad configuration.
+    Check {
+        /// Check this one database instead of the platform database's projects.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Also compare each live structure with the description (tables, columns, types,
+        /// nullability, keys, uniques) and report every difference.
+        #[arg(long)]
+        structure: bool,
+        #[arg(long, value_parser = ["table", "json"], default_value = "table")]
+        format: String,
+        /// Seconds each project may take.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
+    /// Print a schema description read from a live reference database.
+    Introspect {
+        #[arg(long)]
+        database_url: String,
+        /// Table and column where the database records its structure version.
+        #[arg(long, default_value = "schema_version")]
+        version_table: String,
+        #[arg(long, default_value = "version")]
+        version_column: String,
+        /// Write the description here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Create two SQLite demo projects with sample rows under a data directory and serve them.
     Demo {
         #[arg(long, default_value = "data/demo")]
@@ -153,6 +182,23 @@ fn main() -> ExitCode {
             Err(error) => fail(error),
         },
         Command::Project(command) => project_command(&config, command),
+        Command::Check {
+            database_url,
+            structure,
+            format,
+            timeout,
+        } => check_command(&config, database_url, structure, &format, timeout),
+        Command::Introspect {
+            database_url,
+            version_table,
+            version_column,
+            out,
+        } => introspect_command(
+            &database_url,
+            &version_table,
+            &version_column,
+            out.as_deref(),
+        ),
         Command::User(_) | Command::Grant { .. } | Command::Revoke { .. } | Command::Token(_) => {
             account_command(&config, cli.command)
         }
@@ -354,13 +400,102 @@ fn account_command(config: &Config, command: Command) -> ExitCode {
                 )
             })
         }
-        Command::Serve { .. } | Command::Migrate | Command::Project(_) | Command::Demo { .. } => {
-            unreachable!("not an account command")
-        }
+        Command::Serve { .. }
+        | Command::Migrate
+        | Command::Project(_)
+        | Command::Demo { .. }
+        | Command::Check { .. }
+        | Command::Introspect { .. } => unreachable!("not an account command"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(error),
+    }
+}
+
+fn check_command(
+    config: &Config,
+    database_url: Option<String>,
+    structure: bool,
+    format: &str,
+    timeout: u64,
+) -> ExitCode {
+    let projects = match database_url {
+        Some(url) => vec![("(--database-url)".to_string(), url)],
+        None => {
+            let listed = platform::open_and_migrate(&config.platform_database_url)
+                .and_then(|(mut connection, _)| platform::enabled_projects(&mut connection));
+            match listed {
+                Ok(projects) => projects
+                    .into_iter()
+                    .map(|project| (project.name, project.database_url))
+                    .collect(),
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
+    let rows = check::check_projects(
+        projects,
+        std::time::Duration::from_secs(timeout.max(1)),
+        structure,
+    );
+    if format == "json" {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).expect("rows serialize")
+        );
+    } else {
+        print!("{}", check::render_table(&rows));
+    }
+    ExitCode::from(check::exit_code(&rows))
+}
+
+fn introspect_command(
+    database_url: &str,
+    version_table: &str,
+    version_column: &str,
+    out: Option<&std::path::Path>,
+) -> ExitCode {
+    let mut connection = match tenantapi_runtime::db::DbConnection::open(database_url) {
+        Ok(connection) => connection,
+        Err(error) => {
+            return fail(format!(
+                "cannot open the reference database: {}",
+                platform::redact_url(&error.to_string())
+            ));
+        }
+    };
+    let select_sql = format!(
+        "SELECT CAST(\"{}\" AS TEXT) AS version FROM \"{}\"",
+        version_column.replace('"', "\"\""),
+        version_table.replace('"', "\"\"")
+    );
+    let found = match tenantapi_runtime::version::read_version(&mut connection, &select_sql, false)
+    {
+        Ok(found) => found,
+        Err(error) => return fail(format!("{version_table}.{version_column}: {error}")),
+    };
+    let described = introspect::live_structure(&mut connection)
+        .map_err(|error| error.to_string())
+        .and_then(|live| {
+            introspect::render_description(&live, &found, version_table, version_column)
+        });
+    let text = match described {
+        Ok(text) => text,
+        Err(error) => return fail(error),
+    };
+    match out {
+        Some(path) => match std::fs::write(path, text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => fail(format!("cannot write {}: {error}", path.display())),
+        },
+        None => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
     }
 }
 

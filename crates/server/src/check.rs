@@ -1,0 +1,190 @@
+//! `check`: the release pipeline's question "may this build serve every project database?",
+//! answered for all enabled projects concurrently, each within a timeout.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use tenantapi_runtime::db::{BackendKind, DbConnection};
+
+use crate::health::{Health, SERVED_VERSION, judge};
+use crate::introspect;
+
+/// One project's answer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CheckRow {
+    pub project: String,
+    pub expected: &'static str,
+    pub found: Option<String>,
+    pub status: &'static str,
+    /// Structure differences (`--structure`), one per line.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<String>,
+    /// Why a database could not be checked; never contains its URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+pub const STATUS_OK: &str = "ok";
+pub const STATUS_DRIFTED: &str = "drifted";
+
+/// Process exit code for a set of rows: 0 all match, 1 any mismatch or drift, 2 any unreachable.
+pub fn exit_code(rows: &[CheckRow]) -> u8 {
+    if rows.iter().any(|row| {
+        row.status
+            == Health::Unreachable {
+                reason: String::new(),
+            }
+            .status()
+    }) {
+        2
+    } else if rows.iter().any(|row| row.status != STATUS_OK) {
+        1
+    } else {
+        0
+    }
+}
+
+/// Adds libpq's connect timeout to a PostgreSQL URL that has none.
+fn with_connect_timeout(url: &str, timeout: Duration) -> String {
+    if BackendKind::of_url(url) != BackendKind::Postgres || url.contains("connect_timeout=") {
+        return url.to_string();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!(
+        "{url}{separator}connect_timeout={}",
+        timeout.as_secs().max(2)
+    )
+}
+
+fn check_one(project: String, url: &str, timeout: Duration, structure: bool) -> CheckRow {
+    let mut row = CheckRow {
+        project,
+        expected: SERVED_VERSION.expected,
+        found: None,
+        status: "unreachable",
+        drift: Vec::new(),
+        reason: None,
+    };
+    let mut connection = match DbConnection::open(&with_connect_timeout(url, timeout)) {
+        Ok(connection) => connection,
+        Err(error) => {
+            row.reason = Some(crate::platform::redact_url(&error.to_string()));
+            return row;
+        }
+    };
+    let health = judge(&mut connection, &SERVED_VERSION);
+    row.found = health.found_version().map(str::to_string);
+    row.status = health.status();
+    if let Health::VersionUnreadable { reason } = &health {
+        row.reason = Some(reason.clone());
+    }
+    if structure {
+        match introspect::live_structure(&mut connection) {
+            Ok(live) => {
+                row.drift = introspect::drift(&live, tenantapi_generated::TABLES);
+                if !row.drift.is_empty() && row.status == STATUS_OK {
+                    row.status = STATUS_DRIFTED;
+                }
+            }
+            Err(error) => {
+                row.drift = vec![format!("cannot introspect the database: {error}")];
+                if row.status == STATUS_OK {
+                    row.status = STATUS_DRIFTED;
+                }
+            }
+        }
+    }
+    row
+}
+
+/// Checks every `(project, url)` concurrently (at most 32 at a time); a project that has not
+/// answered within `timeout` of its turn is reported unreachable.
+pub fn check_projects(
+    projects: Vec<(String, String)>,
+    timeout: Duration,
+    structure: bool,
+) -> Vec<CheckRow> {
+    let mut rows = Vec::with_capacity(projects.len());
+    for batch in projects.chunks(32) {
+        let (sender, receiver) = mpsc::channel();
+        for (index, (project, url)) in batch.iter().enumerate() {
+            let sender = sender.clone();
+            let (project, url) = (project.clone(), url.clone());
+            // Detached: a database that hangs past the timeout must not hold the report back.
+            std::thread::spawn(move || {
+                let _ = sender.send((index, check_one(project, &url, timeout, structure)));
+            });
+        }
+        drop(sender);
+        let deadline = Instant::now() + timeout + Duration::from_secs(1);
+        let mut answered: Vec<Option<CheckRow>> = vec![None; batch.len()];
+        while answered.iter().any(Option::is_none) {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            match receiver.recv_timeout(left) {
+                Ok((index, row)) => answered[index] = Some(row),
+                Err(_) => break,
+            }
+        }
+        for (slot, (project, _)) in answered.into_iter().zip(batch) {
+            rows.push(slot.unwrap_or_else(|| CheckRow {
+                project: project.clone(),
+                expected: SERVED_VERSION.expected,
+                found: None,
+                status: "unreachable",
+                drift: Vec::new(),
+                reason: Some(format!("no answer within {} s", timeout.as_secs())),
+            }));
+        }
+    }
+    rows
+}
+
+/// The human-readable report: one aligned row per project, drift lines below their project.
+pub fn render_table(rows: &[CheckRow]) -> String {
+    let header = ["PROJECT", "EXPECTED", "FOUND", "STATUS"];
+    let cells: Vec<[String; 4]> = rows
+        .iter()
+        .map(|row| {
+            [
+                row.project.clone(),
+                row.expected.to_string(),
+                row.found.clone().unwrap_or_else(|| "-".into()),
+                row.status.to_string(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    let line = |cells: [&str; 4]| {
+        format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {}",
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        )
+        .trim_end()
+        .to_string()
+    };
+    let mut out = line(header) + "\n";
+    for (cell, row) in cells.iter().zip(rows) {
+        out.push_str(&line([&cell[0], &cell[1], &cell[2], &cell[3]]));
+        out.push('\n');
+        if let Some(reason) = &row.reason {
+            out.push_str(&format!("    {reason}\n"));
+        }
+        for drift in &row.drift {
+            out.push_str(&format!("    {drift}\n"));
+        }
+    }
+    out
+}
