@@ -36,6 +36,20 @@ enum Command {
         #[arg(long, default_value = "tenantapi-generated")]
         crate_name: String,
     },
+    /// Write a schema description read from a live reference database (PostgreSQL or SQLite),
+    /// by running `tenantapi introspect`.
+    Introspect {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value = "schema_version")]
+        version_table: String,
+        #[arg(long, default_value = "version")]
+        version_column: String,
+        /// Output file; standard output without it. `--out schema/project.toml` replaces the
+        /// description (its `doc` texts are lost: review the diff).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Write a synthetic schema description of N related tables (for benchmarks).
     SynthSchema {
         /// Number of tables.
@@ -64,6 +78,50 @@ fn main() -> ExitCode {
             crate_name,
             check,
         }),
+        Command::Introspect {
+            database_url,
+            version_table,
+            version_column,
+            out,
+        } => {
+            // The server binary owns the database drivers; xtask stays light to build.
+            let mut command = std::process::Command::new(
+                std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+            );
+            command
+                .current_dir(&root)
+                .args([
+                    "run",
+                    "--quiet",
+                    "--package",
+                    "tenantapi-server",
+                    "--",
+                    "introspect",
+                    "--database-url",
+                ])
+                .arg(&database_url)
+                .args([
+                    "--version-table",
+                    &version_table,
+                    "--version-column",
+                    &version_column,
+                ]);
+            if let Some(out) = out {
+                command.arg("--out").arg(if out.is_absolute() {
+                    out
+                } else {
+                    std::env::current_dir().unwrap_or_default().join(out)
+                });
+            }
+            match command.status() {
+                Ok(status) if status.success() => ExitCode::SUCCESS,
+                Ok(status) => ExitCode::from(status.code().unwrap_or(1).clamp(1, 255) as u8),
+                Err(error) => {
+                    eprintln!("error: cannot run cargo: {error}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::SynthSchema { tables, out } => {
             match std::fs::write(&out, synth::schema_source(tables)) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -23,6 +23,20 @@ fn tenantapi(platform: &Path, args: &[&str]) -> Output {
         .expect("run tenantapi")
 }
 
+/// A SQLite project database with the generated structure, its version row, and `rows`.
+fn project_database(path: &Path, rows: &str) {
+    let mut connection = tenantapi_runtime::db::DbConnection::open(path.to_str().unwrap()).unwrap();
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut connection,
+        &format!(
+            "{}\n{};\n{rows}",
+            tenantapi_generated::ddl::SQLITE,
+            tenantapi_generated::INSERT_VERSION_SQL
+        ),
+    )
+    .unwrap();
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -476,5 +490,201 @@ fn account_commands_are_idempotent_with_clear_errors() {
     assert_eq!(
         stdout(&tenantapi(&platform, &["user", "disable", "ann"])),
         "ann is already disabled\n"
+    );
+}
+
+#[test]
+fn check_exit_codes_tell_match_mismatch_and_unreachable_apart() {
+    let dir = temp_dir("check");
+    let platform = dir.join("platform.db");
+    let (good, old) = (dir.join("good.db"), dir.join("old.db"));
+    project_database(&good, "");
+    project_database(&old, "UPDATE schema_version SET version = '2023.01.0';");
+    let expected = tenantapi_generated::SCHEMA_VERSION;
+
+    assert!(
+        tenantapi(
+            &platform,
+            &[
+                "project",
+                "add",
+                "good",
+                "--database-url",
+                good.to_str().unwrap()
+            ]
+        )
+        .status
+        .success()
+    );
+    let all_match = tenantapi(&platform, &["check"]);
+    assert_eq!(all_match.status.code(), Some(0), "{}", stdout(&all_match));
+    assert_eq!(
+        stdout(&all_match),
+        format!("PROJECT  EXPECTED   FOUND      STATUS\ngood     {expected}  {expected}  ok\n")
+    );
+
+    assert!(
+        tenantapi(
+            &platform,
+            &[
+                "project",
+                "add",
+                "old",
+                "--database-url",
+                old.to_str().unwrap()
+            ]
+        )
+        .status
+        .success()
+    );
+    let mismatch = tenantapi(&platform, &["check", "--format", "json"]);
+    assert_eq!(mismatch.status.code(), Some(1));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&mismatch)).unwrap();
+    assert_eq!(
+        rows,
+        serde_json::json!([
+            {"project": "good", "expected": expected, "found": expected, "status": "ok"},
+            {"project": "old", "expected": expected, "found": "2023.01.0", "status": "version mismatch"},
+        ])
+    );
+
+    assert!(
+        tenantapi(
+            &platform,
+            &[
+                "project",
+                "add",
+                "down",
+                "--database-url",
+                "postgres://app:s3cret@127.0.0.1:9/x"
+            ]
+        )
+        .status
+        .success()
+    );
+    let unreachable = tenantapi(&platform, &["check", "--timeout", "3"]);
+    assert_eq!(unreachable.status.code(), Some(2));
+    let report = stdout(&unreachable);
+    assert!(
+        report.contains("down") && report.contains("unreachable"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("s3cret"),
+        "no password in the report: {report}"
+    );
+
+    let one = tenantapi(
+        &platform,
+        &[
+            "check",
+            "--database-url",
+            good.to_str().unwrap(),
+            "--structure",
+        ],
+    );
+    assert_eq!(one.status.code(), Some(0), "{}", stdout(&one));
+    let drifted = dir.join("drifted.db");
+    project_database(&drifted, "ALTER TABLE site ADD COLUMN region TEXT;");
+    let drift = tenantapi(
+        &platform,
+        &[
+            "check",
+            "--database-url",
+            drifted.to_str().unwrap(),
+            "--structure",
+        ],
+    );
+    assert_eq!(drift.status.code(), Some(1));
+    assert!(
+        stdout(&drift).contains("drifted\n    table site: extra column region\n"),
+        "{}",
+        stdout(&drift)
+    );
+
+    let bad_platform = tenantapi(&dir.join("missing/dir/platform.db"), &["check"]);
+    assert_eq!(
+        bad_platform.status.code(),
+        Some(2),
+        "a platform database that cannot be opened is a configuration error"
+    );
+}
+
+#[test]
+fn serve_strict_refuses_to_start_on_a_mismatch() {
+    let dir = temp_dir("strict");
+    let platform = dir.join("platform.db");
+    let old = dir.join("old.db");
+    project_database(&old, "UPDATE schema_version SET version = '2023.01.0';");
+    assert!(
+        tenantapi(
+            &platform,
+            &[
+                "project",
+                "add",
+                "old",
+                "--database-url",
+                old.to_str().unwrap()
+            ]
+        )
+        .status
+        .success()
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_tenantapi"))
+        .args([
+            "serve",
+            "--strict",
+            "--bind",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
+        .env("TENANTAPI_PLATFORM_DATABASE_URL", &platform)
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: --strict: not starting, 1 project(s) do not match:\nproject old: structure version \"2023.01.0\", expected \"{}\"\n",
+            tenantapi_generated::SCHEMA_VERSION
+        )
+    );
+}
+
+#[test]
+fn introspect_writes_a_description_that_loads() {
+    let dir = temp_dir("introspect");
+    let reference = dir.join("reference.db");
+    project_database(&reference, "");
+    let out = dir.join("described.toml");
+    let output = tenantapi(
+        &dir.join("platform.db"),
+        &[
+            "introspect",
+            "--database-url",
+            reference.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let described = tenantapi_schema::load_file(&out).unwrap();
+    assert_eq!(described.version, tenantapi_generated::SCHEMA_VERSION);
+    assert_eq!(described.tables.len(), tenantapi_generated::TABLES.len());
+    let missing = tenantapi(
+        &dir.join("platform.db"),
+        &[
+            "introspect",
+            "--database-url",
+            reference.to_str().unwrap(),
+            "--version-table",
+            "nope",
+        ],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).starts_with("error: nope.version: cannot read the structure version"),
+        "{}",
+        stderr(&missing)
     );
 }

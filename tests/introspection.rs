@@ -1,0 +1,208 @@
+//! Introspection of live databases on SQLite and PostgreSQL: drift detection reports each kind
+//! of difference, and a description read back from a database built from the generated DDL
+//! equals the one it was generated from.
+
+use std::collections::BTreeSet;
+
+use tenantapi_schema::model::{ColumnType, Schema, Table};
+use tenantapi_server::introspect;
+use tenantapi_tests::{Backend, TestDatabase};
+
+fn drift_of(database: &TestDatabase) -> Vec<String> {
+    let live = introspect::live_structure(&mut database.connect()).unwrap();
+    introspect::drift(&live, tenantapi_generated::TABLES)
+}
+
+fn check_no_drift(backend: Backend) {
+    let database = TestDatabase::new(backend);
+    assert_eq!(drift_of(&database), Vec::<String>::new(), "{backend:?}");
+}
+
+#[test]
+fn generated_ddl_has_no_drift_on_sqlite() {
+    check_no_drift(Backend::Sqlite);
+}
+
+#[test]
+fn generated_ddl_has_no_drift_on_postgres() {
+    check_no_drift(Backend::Postgres);
+}
+
+fn assert_reports(drift: &[String], expected: &[&str]) {
+    for line in expected {
+        assert!(
+            drift.iter().any(|found| found == line),
+            "missing drift line {line:?} in {drift:#?}"
+        );
+    }
+    assert_eq!(
+        drift.len(),
+        expected.len(),
+        "unexpected drift lines: {drift:#?}"
+    );
+}
+
+#[test]
+fn every_drift_kind_is_reported_on_postgres() {
+    let database = TestDatabase::postgres();
+    database.execute(
+        "ALTER TABLE data_point ALTER COLUMN unit TYPE VARCHAR(40);
+         UPDATE tag SET color = '#000000'; ALTER TABLE tag ALTER COLUMN color SET NOT NULL;
+         ALTER TABLE site ALTER COLUMN name DROP NOT NULL;
+         ALTER TABLE site DROP COLUMN latitude;
+         ALTER TABLE site ADD COLUMN region TEXT;
+         ALTER TABLE data_point DROP CONSTRAINT data_point_name_key;
+         ALTER TABLE tag ADD CONSTRAINT tag_color_key UNIQUE (color);
+         ALTER TABLE data_point_tag DROP CONSTRAINT data_point_tag_pkey; ALTER TABLE data_point_tag ADD PRIMARY KEY (tag_id, data_point_id);
+         DROP TABLE \"maintenance-window\";
+         CREATE TABLE stray (x INTEGER);",
+    );
+    assert_reports(
+        &drift_of(&database),
+        &[
+            "table data_point: column unit: type varchar(40), expected varchar(20)",
+            "table tag: column color: NOT NULL, expected nullable",
+            "table site: column name: nullable, expected NOT NULL",
+            "table site: missing column latitude",
+            "table site: extra column region",
+            "table data_point: missing unique (name)",
+            "table tag: extra unique (color)",
+            "table data_point_tag: primary key (tag_id, data_point_id), expected (data_point_id, tag_id)",
+            "missing table maintenance-window",
+            "extra table stray",
+        ],
+    );
+}
+
+#[test]
+fn drift_is_reported_on_sqlite() {
+    let database = TestDatabase::sqlite();
+    database.execute(
+        "ALTER TABLE site DROP COLUMN latitude;
+         ALTER TABLE site ADD COLUMN region TEXT;
+         DROP TABLE \"maintenance-window\";
+         CREATE TABLE stray (x INTEGER);
+         CREATE TABLE tag_new (id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, label TEXT NOT NULL UNIQUE, color VARCHAR(9), weight REAL NOT NULL DEFAULT 1.0, usage_count BIGINT NOT NULL DEFAULT 0);
+         PRAGMA foreign_keys = OFF; DROP TABLE tag; ALTER TABLE tag_new RENAME TO tag;",
+    );
+    assert_reports(
+        &drift_of(&database),
+        &[
+            "table site: missing column latitude",
+            "table site: extra column region",
+            "table tag: column color: type varchar(9), expected varchar(7)",
+            "missing table maintenance-window",
+            "extra table stray",
+        ],
+    );
+}
+
+/// What must survive a round trip: everything but docs and Rust names.
+#[derive(Debug, PartialEq)]
+struct Shape {
+    name: String,
+    read_only: bool,
+    columns: Vec<(String, ColumnType, bool, Option<String>)>,
+    primary_key: Vec<String>,
+    unique: BTreeSet<BTreeSet<String>>,
+    foreign_keys: BTreeSet<(String, String, String, String)>,
+}
+
+fn shape(schema: &Schema, table: &Table, backend: Backend) -> Shape {
+    let column_name = |index: usize| table.columns[index].sql_name.clone();
+    Shape {
+        name: table.sql_name.clone(),
+        read_only: table.read_only,
+        columns: table
+            .columns
+            .iter()
+            .map(|column| {
+                // SQLite keeps no difference between serial and bigserial keys (both are its
+                // 64-bit rowid): the description reads back `serial`.
+                let ty = match (backend, column.ty) {
+                    (Backend::Sqlite, ColumnType::BigSerial) => ColumnType::Serial,
+                    (_, ty) => ty,
+                };
+                (
+                    column.sql_name.clone(),
+                    ty,
+                    column.nullable,
+                    column
+                        .default
+                        .as_ref()
+                        .map(|default| format!("{default:?}")),
+                )
+            })
+            .collect(),
+        primary_key: table
+            .primary_key
+            .iter()
+            .map(|&index| column_name(index))
+            .collect(),
+        unique: table
+            .unique
+            .iter()
+            .map(|set| set.iter().map(|&index| column_name(index)).collect())
+            .collect(),
+        foreign_keys: table
+            .foreign_keys
+            .iter()
+            .map(|key| {
+                let referenced = &schema.tables[key.references_table];
+                (
+                    column_name(key.column),
+                    referenced.sql_name.clone(),
+                    referenced.columns[key.references_column].sql_name.clone(),
+                    format!("{:?}", key.on_delete),
+                )
+            })
+            .collect(),
+    }
+}
+
+fn check_round_trip(backend: Backend) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let original = tenantapi_schema::load_file(&root.join("schema/project.toml")).unwrap();
+    let database = TestDatabase::new(backend);
+    let mut connection = database.connect();
+    let live = introspect::live_structure(&mut connection).unwrap();
+    let text = introspect::render_description(
+        &live,
+        tenantapi_generated::SCHEMA_VERSION,
+        tenantapi_generated::VERSION_TABLE,
+        tenantapi_generated::VERSION_COLUMN,
+    )
+    .unwrap();
+    let read_back =
+        tenantapi_schema::parse_str("introspected.toml", &text).unwrap_or_else(|error| {
+            panic!("the introspected description must be valid:\n{error}\n{text}")
+        });
+    assert_eq!(read_back.version, original.version);
+    assert_eq!(read_back.version_source, original.version_source);
+    let mut expected: Vec<Shape> = original
+        .tables
+        .iter()
+        .map(|table| shape(&original, table, backend))
+        .collect();
+    let mut found: Vec<Shape> = read_back
+        .tables
+        .iter()
+        .map(|table| shape(&read_back, table, Backend::Postgres))
+        .collect();
+    expected.sort_by(|a, b| a.name.cmp(&b.name));
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(
+        found, expected,
+        "{backend:?} round trip; description:\n{text}"
+    );
+}
+
+#[test]
+fn description_round_trips_through_sqlite() {
+    check_round_trip(Backend::Sqlite);
+}
+
+#[test]
+fn description_round_trips_through_postgres() {
+    check_round_trip(Backend::Postgres);
+}

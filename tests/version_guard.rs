@@ -1,0 +1,310 @@
+//! The structure version guard over HTTP, on SQLite and PostgreSQL: matching, older and newer
+//! versions, a missing version table, a version changed while the server runs, and /readyz.
+
+use std::sync::Arc;
+
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::{App, test};
+use serde_json::{Value, json};
+use tenantapi_server::accounts::{self, Role};
+use tenantapi_server::config::Config;
+use tenantapi_server::registry::Registry;
+use tenantapi_server::{platform, serve};
+use tenantapi_tests::{Backend, TestDatabase, TestPlatform};
+
+struct Setup {
+    _platform: TestPlatform,
+    database: TestDatabase,
+    registry: Arc<Registry>,
+    writer: String,
+    outsider: String,
+}
+
+fn setup(backend: Backend, extra_projects: &[(&str, &str)]) -> Setup {
+    let platform = TestPlatform::new();
+    let database = TestDatabase::new(backend);
+    database.execute("INSERT INTO tag (label) VALUES ('first');");
+    let mut connection = platform.connect();
+    platform::add_project(&mut connection, "alpha", &database.url).unwrap();
+    for (name, url) in extra_projects {
+        platform::add_project(&mut connection, name, url).unwrap();
+    }
+    let writer = platform.user_with_token("writer", false);
+    accounts::grant(&mut connection, "writer", "alpha", Role::Write).unwrap();
+    let outsider = platform.user_with_token("outsider", false);
+    let mut config = Config {
+        platform_database_url: platform.url.clone(),
+        ..Config::default()
+    };
+    config.pool.checkout_timeout_ms = 500;
+    let registry = serve::load_registry(&config, &mut connection).unwrap();
+    Setup {
+        _platform: platform,
+        database,
+        registry,
+        writer,
+        outsider,
+    }
+}
+
+async fn app(
+    setup: &Setup,
+) -> impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error> {
+    let registry = setup.registry.clone();
+    let settings = Config::default().api_settings();
+    test::init_service(
+        App::new()
+            .configure(move |config| tenantapi_server::app::configure(config, registry, settings)),
+    )
+    .await
+}
+
+async fn call<S>(
+    app: &S,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    let mut request = test::TestRequest::default().method(method).uri(path);
+    if let Some(token) = token {
+        request = request.insert_header((header::AUTHORIZATION, format!("Token {token}")));
+    }
+    if let Some(body) = body {
+        request = request
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .set_payload(body.to_string());
+    }
+    let response = test::call_service(app, request.to_request()).await;
+    let status = response.status().as_u16();
+    let raw = test::read_body(response).await;
+    (status, serde_json::from_slice(&raw).unwrap_or(Value::Null))
+}
+
+/// Runs the periodic check now, off the async threads as the server does.
+async fn check_now(setup: &Setup) {
+    let registry = setup.registry.clone();
+    actix_web::web::block(move || registry.check_all_now())
+        .await
+        .unwrap();
+}
+
+fn mismatch_detail(found: &str) -> Value {
+    json!({"detail": format!(
+        "The project database has structure version \"{found}\"; this server serves version \"{}\". It is unavailable until they match.",
+        tenantapi_generated::SCHEMA_VERSION
+    )})
+}
+
+macro_rules! on_both_backends {
+    ($name:ident, $scenario:ident) => {
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$scenario(tenantapi_tests::Backend::Sqlite).await;
+            }
+            #[actix_web::test]
+            async fn postgres() {
+                super::$scenario(tenantapi_tests::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+on_both_backends!(
+    older_and_newer_versions_are_not_served,
+    older_and_newer_versions
+);
+async fn older_and_newer_versions(backend: Backend) {
+    let setup = setup(backend, &[]);
+    let app = app(&setup).await;
+    check_now(&setup).await;
+    let writer = Some(setup.writer.as_str());
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/alpha/tag/", writer, None)
+            .await
+            .0,
+        200,
+        "matching version"
+    );
+    let (status, body) = call(&app, Method::GET, "/readyz", None, None).await;
+    assert_eq!(
+        (
+            status,
+            body["ready"].clone(),
+            body["projects"]["alpha"]["status"].clone()
+        ),
+        (200, json!(true), json!("ok"))
+    );
+
+    for other in ["2023.01.0", "2099.12.9"] {
+        setup
+            .database
+            .execute(&format!("UPDATE schema_version SET version = '{other}';"));
+        check_now(&setup).await;
+        let (status, body) = call(&app, Method::GET, "/api/v1/alpha/tag/", writer, None).await;
+        assert_eq!((status, body), (503, mismatch_detail(other)), "{other}");
+        // Only callers granted on the project learn about its versions.
+        let outsider = call(
+            &app,
+            Method::GET,
+            "/api/v1/alpha/tag/",
+            Some(&setup.outsider),
+            None,
+        )
+        .await;
+        assert_eq!(outsider, (404, json!({"detail": "Not found."})));
+        assert_eq!(
+            call(&app, Method::GET, "/api/v1/alpha/tag/", None, None)
+                .await
+                .0,
+            401
+        );
+        let (status, body) = call(&app, Method::GET, "/readyz", None, None).await;
+        assert_eq!(status, 503);
+        assert_eq!(
+            body["projects"]["alpha"],
+            json!({"status": "version mismatch", "expected": tenantapi_generated::SCHEMA_VERSION, "found": other})
+        );
+    }
+
+    // It comes back by itself once the versions match again.
+    setup.database.execute(&format!(
+        "UPDATE schema_version SET version = '{}';",
+        tenantapi_generated::SCHEMA_VERSION
+    ));
+    check_now(&setup).await;
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/alpha/tag/", writer, None)
+            .await
+            .0,
+        200
+    );
+}
+
+on_both_backends!(a_missing_version_table_is_not_served, missing_version_table);
+async fn missing_version_table(backend: Backend) {
+    let setup = setup(backend, &[]);
+    let app = app(&setup).await;
+    setup.database.execute("DROP TABLE schema_version;");
+    check_now(&setup).await;
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        "/api/v1/alpha/tag/",
+        Some(&setup.writer),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            503,
+            json!({"detail": "The project database's structure version cannot be read. It is unavailable until it can."})
+        )
+    );
+    let (_, body) = call(&app, Method::GET, "/readyz", None, None).await;
+    assert_eq!(body["projects"]["alpha"]["status"], "version unreadable");
+}
+
+on_both_backends!(
+    a_version_changed_while_serving_blocks_writes_at_once,
+    version_changed_while_serving
+);
+async fn version_changed_while_serving(backend: Backend) {
+    let setup = setup(backend, &[]);
+    let app = app(&setup).await;
+    check_now(&setup).await;
+    let writer = Some(setup.writer.as_str());
+    let created = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/tag/",
+        writer,
+        Some(json!({"label": "before"})),
+    )
+    .await;
+    assert_eq!(created.0, 201);
+
+    // The external system migrates the database while the server runs.
+    setup
+        .database
+        .execute("UPDATE schema_version SET version = '2099.1';");
+    // Before the periodic check notices, a write still checks the version in its own
+    // transaction, so it is refused and nothing is written.
+    let refused = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/tag/",
+        writer,
+        Some(json!({"label": "after"})),
+    )
+    .await;
+    assert_eq!(refused, (503, mismatch_detail("2099.1")));
+    let patch = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/alpha/tag/1/",
+        writer,
+        Some(json!({"label": "renamed"})),
+    )
+    .await;
+    assert_eq!(patch.0, 503);
+    let delete = call(&app, Method::DELETE, "/api/v1/alpha/tag/1/", writer, None).await;
+    assert_eq!(delete.0, 503);
+    let rows: Vec<String> = {
+        use diesel::RunQueryDsl as _;
+        #[derive(diesel::QueryableByName)]
+        struct Label {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            label: String,
+        }
+        diesel::sql_query("SELECT label FROM tag ORDER BY id")
+            .load::<Label>(&mut setup.database.connect())
+            .unwrap()
+            .into_iter()
+            .map(|row| row.label)
+            .collect()
+    };
+    assert_eq!(
+        rows,
+        ["first", "before"],
+        "no write landed after the version changed"
+    );
+
+    // Within the check interval, reads stop too.
+    check_now(&setup).await;
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/alpha/tag/", writer, None)
+            .await
+            .0,
+        503
+    );
+}
+
+on_both_backends!(health_endpoints_report_each_project, health_endpoints);
+async fn health_endpoints(backend: Backend) {
+    let setup = setup(
+        backend,
+        &[("down", "postgres://postgres@127.0.0.1:9/nothing")],
+    );
+    let app = app(&setup).await;
+    check_now(&setup).await;
+    assert_eq!(
+        call(&app, Method::GET, "/healthz", None, None).await,
+        (200, json!({"status": "ok"}))
+    );
+    let (status, body) = call(&app, Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["projects"]["alpha"]["status"], "ok");
+    assert_eq!(body["projects"]["down"]["status"], "unreachable");
+    let text = body.to_string();
+    assert!(
+        !text.contains("postgres://") && !text.contains("127.0.0.1"),
+        "no URLs in /readyz: {text}"
+    );
+}
