@@ -14,7 +14,7 @@ use tenantapi_server::accounts::{self, Role};
 use tenantapi_server::config::{AuthConfig, Config};
 use tenantapi_server::registry::Registry;
 use tenantapi_server::{platform, serve};
-use tenantapi_tests::{Backend, TestDatabase, TestPlatform};
+use tenantapi_testkit::{Backend, TestDatabase, TestPlatform};
 
 struct Setup {
     platform: TestPlatform,

@@ -10,7 +10,7 @@ use tenantapi_runtime::error::ApiError;
 use tenantapi_runtime::list::{PageSettings, parse_list_request, parse_primary_key};
 use tenantapi_runtime::meta::{Resource, WritableResource};
 use tenantapi_runtime::sql::{SqlFilter, SqlOrder};
-use tenantapi_tests::TestDatabase;
+use tenantapi_testkit::TestDatabase;
 
 #[derive(diesel::QueryableByName, Debug, PartialEq)]
 struct ColumnInfo {

@@ -2,65 +2,40 @@
 //! with different rows behind one set of routes, DRF's paging, filters, status codes and
 //! messages, constraint errors under concurrent writes, and an unavailable project.
 
-use std::sync::Arc;
-
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{Method, header};
-use actix_web::{App, test};
+use actix_web::test;
 use serde_json::{Value, json};
-use tenantapi_runtime::handlers::ApiSettings;
 use tenantapi_server::config::Config;
-use tenantapi_server::registry::Registry;
-use tenantapi_server::{platform, serve};
-use tenantapi_tests::{Backend, TestDatabase, TestPlatform};
+use tenantapi_server::platform;
+use tenantapi_testkit::{Backend, TestDatabase, TestKit};
 
-const ALPHA_ROWS: &str = "
-    INSERT INTO site (code, name, external_ref) VALUES ('A1', 'Alpha site', '11111111-2222-4333-8444-555555555555');
-    INSERT INTO data_point (name, unit, site_id) VALUES ('alpha-1', 'kWh', 1), ('alpha-2', NULL, NULL), ('alpha-3', 'm3', 1);
-    INSERT INTO tag (label) VALUES ('energy'), ('billing');
-    INSERT INTO data_point_tag (data_point_id, tag_id) VALUES (1, 1), (1, 2);
-";
-const BETA_ROWS: &str = "INSERT INTO data_point (name, unit) VALUES ('beta-1', 'kWh');";
-
-/// Two projects, `alpha` and `beta`, on `backend`, behind one in-process app.
-struct Fixture {
-    _platform: TestPlatform,
-    _databases: Vec<TestDatabase>,
-    registry: Arc<Registry>,
-    settings: ApiSettings,
-    /// A superuser's token: these tests are about the API, not about access control.
-    token: String,
-}
-
-fn fixture(backend: Backend, extra_projects: &[(&str, &str)], mut config: Config) -> Fixture {
-    let platform = TestPlatform::new();
-    config.platform_database_url = platform.url.clone();
-    let alpha = TestDatabase::new(backend);
-    alpha.execute(ALPHA_ROWS);
-    let beta = TestDatabase::new(backend);
-    beta.execute(BETA_ROWS);
-    let mut connection = platform.connect();
-    platform::add_project(&mut connection, "alpha", &alpha.url).unwrap();
-    platform::add_project(&mut connection, "beta", &beta.url).unwrap();
+/// Two projects, `alpha` and `beta`, on `backend`, with the rows of `fixtures/*.json`, and a
+/// superuser whose token every request carries (these tests are about the API, not access).
+fn kit(
+    backend: Backend,
+    extra_projects: &[(&str, &str)],
+    configure: impl FnOnce(&mut Config),
+) -> TestKit {
+    let mut builder = TestKit::builder(backend)
+        .project(
+            "alpha",
+            Some(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/alpha.json")),
+        )
+        .project(
+            "beta",
+            Some(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/beta.json")),
+        )
+        .superuser("tester")
+        .configure(|config| {
+            config.api.max_page_size = 200;
+            config.api.max_body_bytes = 4096;
+            configure(config);
+        });
     for (name, url) in extra_projects {
-        platform::add_project(&mut connection, name, url).unwrap();
+        builder = builder.external_project(name, url);
     }
-    let token = platform.user_with_token("tester", true);
-    let registry = serve::load_registry(&config, &mut connection).unwrap();
-    let registry: Arc<Registry> = registry;
-    Fixture {
-        _platform: platform,
-        _databases: vec![alpha, beta],
-        registry,
-        token,
-        settings: ApiSettings {
-            pages: tenantapi_runtime::list::PageSettings {
-                default_page_size: 100,
-                max_page_size: 2 * 100,
-            },
-            max_body_bytes: 4096,
-        },
-    }
+    builder.build().expect("test kit")
 }
 
 /// The in-process app and the token every request carries.
@@ -70,19 +45,12 @@ struct Client<S> {
 }
 
 async fn app(
-    fixture: &Fixture,
+    kit: &TestKit,
 ) -> Client<impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>>
 {
-    let registry = fixture.registry.clone();
-    let settings = fixture.settings;
-    let service = test::init_service(
-        App::new()
-            .configure(move |config| tenantapi_server::app::configure(config, registry, settings)),
-    )
-    .await;
     Client {
-        service,
-        token: fixture.token.clone(),
+        service: kit.service().await,
+        token: kit.token("tester").to_string(),
     }
 }
 
@@ -143,11 +111,11 @@ macro_rules! on_both_backends {
         mod $name {
             #[actix_web::test]
             async fn sqlite() {
-                super::$scenario(tenantapi_tests::Backend::Sqlite).await;
+                super::$scenario(tenantapi_testkit::Backend::Sqlite).await;
             }
             #[actix_web::test]
             async fn postgres() {
-                super::$scenario(tenantapi_tests::Backend::Postgres).await;
+                super::$scenario(tenantapi_testkit::Backend::Postgres).await;
             }
         }
     };
@@ -158,7 +126,7 @@ on_both_backends!(
     routes_reach_their_own_database
 );
 async fn routes_reach_their_own_database(backend: Backend) {
-    let fixture = fixture(backend, &[], Config::default());
+    let fixture = kit(backend, &[], |_| {});
     let app = app(&fixture).await;
     let alpha = call(&app, Method::GET, "/api/v1/alpha/data_point/", None).await;
     let beta = call(&app, Method::GET, "/api/v1/beta/data_point/", None).await;
@@ -214,7 +182,7 @@ async fn routes_reach_their_own_database(backend: Backend) {
 
 on_both_backends!(pages_follow_drf, pages_follow_drf_scenario);
 async fn pages_follow_drf_scenario(backend: Backend) {
-    let fixture = fixture(backend, &[], Config::default());
+    let fixture = kit(backend, &[], |_| {});
     let app = app(&fixture).await;
     let first = call(
         &app,
@@ -285,7 +253,7 @@ async fn pages_follow_drf_scenario(backend: Backend) {
 
 on_both_backends!(filters_and_ordering, filters_and_ordering_scenario);
 async fn filters_and_ordering_scenario(backend: Backend) {
-    let fixture = fixture(backend, &[], Config::default());
+    let fixture = kit(backend, &[], |_| {});
     let app = app(&fixture).await;
     for (query, expected) in [
         ("name=alpha-2", vec!["alpha-2"]),
@@ -361,7 +329,7 @@ async fn filters_and_ordering_scenario(backend: Backend) {
 
 on_both_backends!(crud_status_codes, crud_status_codes_scenario);
 async fn crud_status_codes_scenario(backend: Backend) {
-    let fixture = fixture(backend, &[], Config::default());
+    let fixture = kit(backend, &[], |_| {});
     let app = app(&fixture).await;
     let created = call(
         &app,
@@ -500,7 +468,7 @@ async fn crud_status_codes_scenario(backend: Backend) {
 
 on_both_backends!(request_errors, request_errors_scenario);
 async fn request_errors_scenario(backend: Backend) {
-    let fixture = fixture(backend, &[], Config::default());
+    let fixture = kit(backend, &[], |_| {});
     let app = app(&fixture).await;
     let unknown_project = call(&app, Method::GET, "/api/v1/gamma/data_point/", None).await;
     assert_eq!(
@@ -622,7 +590,7 @@ async fn request_errors_scenario(backend: Backend) {
 
 on_both_backends!(validation_messages, validation_messages_scenario);
 async fn validation_messages_scenario(backend: Backend) {
-    let fixture = fixture(backend, &[], Config::default());
+    let fixture = kit(backend, &[], |_| {});
     let app = app(&fixture).await;
     let reply = call(
         &app,
@@ -696,7 +664,7 @@ async fn validation_messages_scenario(backend: Backend) {
 
 on_both_backends!(json_types, json_types_scenario);
 async fn json_types_scenario(backend: Backend) {
-    let fixture = fixture(backend, &[], Config::default());
+    let fixture = kit(backend, &[], |_| {});
     let app = app(&fixture).await;
     let reading = call(
         &app,
@@ -753,7 +721,7 @@ async fn json_types_scenario(backend: Backend) {
 
 on_both_backends!(constraint_violations, constraint_violations_scenario);
 async fn constraint_violations_scenario(backend: Backend) {
-    let fixture = fixture(backend, &[], Config::default());
+    let fixture = kit(backend, &[], |_| {});
     let app = app(&fixture).await;
     let duplicate = call(
         &app,
@@ -836,7 +804,7 @@ on_both_backends!(
     concurrent_duplicate_creates_scenario
 );
 async fn concurrent_duplicate_creates_scenario(backend: Backend) {
-    let fixture = fixture(backend, &[], Config::default());
+    let fixture = kit(backend, &[], |_| {});
     let app = app(&fixture).await;
     let attempts = (0..8).map(|_| {
         call(
@@ -863,13 +831,13 @@ on_both_backends!(
     unavailable_project_scenario
 );
 async fn unavailable_project_scenario(backend: Backend) {
-    let mut config = Config::default();
-    config.pool.checkout_timeout_ms = 300;
     // Nothing listens on port 9: the connection is refused at once.
-    let fixture = fixture(
+    let fixture = kit(
         backend,
         &[("down", "postgres://postgres@127.0.0.1:9/nothing")],
-        config,
+        |config| {
+            config.pool.checkout_timeout_ms = 300;
+        },
     );
     let app = app(&fixture).await;
     let down = call(&app, Method::GET, "/api/v1/down/data_point/", None).await;

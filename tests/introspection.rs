@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use tenantapi_schema::model::{ColumnType, Schema, Table};
 use tenantapi_server::introspect;
-use tenantapi_tests::{Backend, TestDatabase};
+use tenantapi_testkit::{Backend, TestDatabase};
 
 fn drift_of(database: &TestDatabase) -> Vec<String> {
     let live = introspect::live_structure(&mut database.connect()).unwrap();

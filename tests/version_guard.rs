@@ -11,7 +11,7 @@ use tenantapi_server::accounts::{self, Role};
 use tenantapi_server::config::Config;
 use tenantapi_server::registry::Registry;
 use tenantapi_server::{platform, serve};
-use tenantapi_tests::{Backend, TestDatabase, TestPlatform};
+use tenantapi_testkit::{Backend, TestDatabase, TestPlatform};
 
 struct Setup {
     _platform: TestPlatform,
@@ -105,11 +105,11 @@ macro_rules! on_both_backends {
         mod $name {
             #[actix_web::test]
             async fn sqlite() {
-                super::$scenario(tenantapi_tests::Backend::Sqlite).await;
+                super::$scenario(tenantapi_testkit::Backend::Sqlite).await;
             }
             #[actix_web::test]
             async fn postgres() {
-                super::$scenario(tenantapi_tests::Backend::Postgres).await;
+                super::$scenario(tenantapi_testkit::Backend::Postgres).await;
             }
         }
     };

@@ -111,6 +111,16 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
         let module = ident(&table.rust_name);
         quote!(&tables::#module::META)
     });
+    let row_readers = schema.tables.iter().map(|table| {
+        let module = ident(&table.rust_name);
+        let resource = ident(&format!("{}Resource", table.struct_name));
+        quote! {
+            ::tenantapi_runtime::fixtures::TableRows {
+                meta: &tables::#module::META,
+                read_all: ::tenantapi_runtime::fixtures::read_all_rows::<tables::#module::#resource>,
+            }
+        }
+    });
     let registrations = schema.tables.iter().map(|table| {
         let module = ident(&table.rust_name);
         let resource = ident(&format!("{}Resource", table.struct_name));
@@ -153,6 +163,9 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
 
         /// Every table, in description order.
         pub static TABLES: &[&::tenantapi_runtime::meta::TableMeta] = &[#(#metas),*];
+
+        /// Every table with a function that reads all its rows (fixture dumps).
+        pub static ROW_READERS: &[::tenantapi_runtime::fixtures::TableRows] = &[#(#row_readers),*];
 
         /// Registers the routes of every table, relative to the API root
         /// (`/{project}/{table}/` and `/{project}/{table}/{pk}/`).

@@ -23,6 +23,51 @@ pub static TABLES: &[&::tenantapi_runtime::meta::TableMeta] = &[
     &tables::data_point_tag::META,
     &tables::maintenance_window::META,
 ];
+/// Every table with a function that reads all its rows (fixture dumps).
+pub static ROW_READERS: &[::tenantapi_runtime::fixtures::TableRows] = &[
+    ::tenantapi_runtime::fixtures::TableRows {
+        meta: &tables::schema_version::META,
+        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+            tables::schema_version::SchemaVersionResource,
+        >,
+    },
+    ::tenantapi_runtime::fixtures::TableRows {
+        meta: &tables::site::META,
+        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+            tables::site::SiteResource,
+        >,
+    },
+    ::tenantapi_runtime::fixtures::TableRows {
+        meta: &tables::data_point::META,
+        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+            tables::data_point::DataPointResource,
+        >,
+    },
+    ::tenantapi_runtime::fixtures::TableRows {
+        meta: &tables::reading::META,
+        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+            tables::reading::ReadingResource,
+        >,
+    },
+    ::tenantapi_runtime::fixtures::TableRows {
+        meta: &tables::tag::META,
+        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+            tables::tag::TagResource,
+        >,
+    },
+    ::tenantapi_runtime::fixtures::TableRows {
+        meta: &tables::data_point_tag::META,
+        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+            tables::data_point_tag::DataPointTagResource,
+        >,
+    },
+    ::tenantapi_runtime::fixtures::TableRows {
+        meta: &tables::maintenance_window::META,
+        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+            tables::maintenance_window::MaintenanceWindowResource,
+        >,
+    },
+];
 /// Registers the routes of every table, relative to the API root
 /// (`/{project}/{table}/` and `/{project}/{table}/{pk}/`).
 pub fn configure(config: &mut ::actix_web::web::ServiceConfig) {

@@ -4,6 +4,7 @@
 pub mod db;
 pub mod decimal;
 pub mod error;
+pub mod fixtures;
 pub mod values;
 pub mod version;
 

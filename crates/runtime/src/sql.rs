@@ -116,6 +116,41 @@ impl SqlFilter {
     }
 }
 
+/// A whole statement built from pieces (fixture inserts, maintenance statements); run it with
+/// `diesel::RunQueryDsl::execute`. Statements vary with their data, so none is cached.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SqlStatement {
+    pieces: Vec<Piece>,
+}
+
+impl SqlStatement {
+    pub fn new() -> SqlStatement {
+        SqlStatement::default()
+    }
+
+    pub fn sql(&mut self, sql: &'static str) -> &mut Self {
+        self.pieces.push(Piece::Sql(sql));
+        self
+    }
+
+    pub fn identifier(&mut self, name: &'static str) -> &mut Self {
+        self.pieces.push(Piece::Identifier(name));
+        self
+    }
+
+    pub fn bind(&mut self, value: SqlValue) -> &mut Self {
+        self.pieces.push(Piece::Bind(value.into()));
+        self
+    }
+}
+
+impl QueryId for SqlStatement {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for SqlStatement {}
+
 /// An ORDER BY list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SqlOrder {
@@ -133,19 +168,16 @@ impl SqlOrder {
     }
 }
 
+/// Walks a list of pieces on one backend: SQL text, quoted identifiers, typed binds.
+trait WalkPieces<DB: diesel::backend::Backend> {
+    fn walk_pieces<'b>(&'b self, pass: &mut AstPass<'_, 'b, DB>) -> diesel::QueryResult<()>;
+}
+
 macro_rules! fragment_for_backend {
     ($backend:ty) => {
-        impl QueryFragment<$backend> for SqlFilter {
-            fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, $backend>) -> diesel::QueryResult<()> {
-                if self.uncacheable {
-                    pass.unsafe_to_cache_prepared();
-                }
-                if self.pieces.is_empty() {
-                    pass.push_sql("1 = 1");
-                    return Ok(());
-                }
-                pass.push_sql("(");
-                for piece in &self.pieces {
+        impl WalkPieces<$backend> for [Piece] {
+            fn walk_pieces<'b>(&'b self, pass: &mut AstPass<'_, 'b, $backend>) -> diesel::QueryResult<()> {
+                for piece in self {
                     match piece {
                         Piece::Sql(sql) => pass.push_sql(sql),
                         Piece::OwnedSql(sql) => pass.push_sql(sql),
@@ -170,11 +202,32 @@ macro_rules! fragment_for_backend {
                         },
                     }
                 }
+                Ok(())
+            }
+        }
+
+        impl QueryFragment<$backend> for SqlFilter {
+            fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, $backend>) -> diesel::QueryResult<()> {
+                if self.uncacheable {
+                    pass.unsafe_to_cache_prepared();
+                }
+                if self.pieces.is_empty() {
+                    pass.push_sql("1 = 1");
+                    return Ok(());
+                }
+                pass.push_sql("(");
+                self.pieces.walk_pieces(&mut pass)?;
                 pass.push_sql(")");
                 Ok(())
             }
         }
 
+        impl QueryFragment<$backend> for SqlStatement {
+            fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, $backend>) -> diesel::QueryResult<()> {
+                pass.unsafe_to_cache_prepared();
+                self.pieces.walk_pieces(&mut pass)
+            }
+        }
         impl QueryFragment<$backend> for SqlOrder {
             fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, $backend>) -> diesel::QueryResult<()> {
                 for (position, (name, descending)) in self.terms.iter().enumerate() {

@@ -1,0 +1,407 @@
+//! Fixtures: rows with explicit keys, per table, in JSON, checked against the generated
+//! metadata, loaded in foreign-key order in one transaction; and the reverse, a dump.
+//!
+//! The format is one JSON object per project database: table name to a list of rows, each row
+//! an object of column values in the API's JSON forms:
+//! `{"site": [{"id": 1, "code": "N"}], "data_point": [{"id": 1, "name": "meter", "site_id": 1}]}`.
+
+use diesel::RunQueryDsl as _;
+use serde_json::{Map, Value};
+
+use crate::convert;
+use crate::db::DbConnection;
+use crate::meta::{Resource, TableMeta};
+use crate::sql::{SqlFilter, SqlOrder, SqlStatement, SqlValue};
+
+/// A fixture that does not fit the structure, named by file, table, row and column.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct FixtureError {
+    pub file: String,
+    pub message: String,
+}
+
+impl From<diesel::result::Error> for FixtureError {
+    /// Only the transaction's own BEGIN or COMMIT fails this way; row errors carry their place.
+    fn from(error: diesel::result::Error) -> Self {
+        FixtureError {
+            file: String::new(),
+            message: format!("transaction failed: {error}"),
+        }
+    }
+}
+
+/// One table's rows, each a list of (column index, value).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableFixture {
+    pub meta: &'static TableMeta,
+    pub rows: Vec<Vec<(usize, Option<SqlValue>)>>,
+}
+
+/// Every table's rows, in an order where referenced tables come first.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Fixtures {
+    pub tables: Vec<TableFixture>,
+}
+
+impl Fixtures {
+    pub fn row_count(&self) -> usize {
+        self.tables.iter().map(|table| table.rows.len()).sum()
+    }
+}
+
+/// Checks fixture text against `tables` (the generated crate's `TABLES`) and types every value.
+pub fn parse(
+    file: &str,
+    text: &str,
+    tables: &[&'static TableMeta],
+) -> Result<Fixtures, FixtureError> {
+    let fail = |message: String| FixtureError {
+        file: file.to_string(),
+        message,
+    };
+    let document: Value = serde_json::from_str(text).map_err(|error| {
+        fail(format!(
+            "invalid JSON at line {} column {}: {error}",
+            error.line(),
+            error.column()
+        ))
+    })?;
+    let Value::Object(document) = document else {
+        return Err(fail(
+            "expected an object of table names to lists of rows".into(),
+        ));
+    };
+    let mut parsed = Vec::new();
+    for (table_name, rows) in document {
+        let Some(meta) = tables.iter().copied().find(|meta| meta.name == table_name) else {
+            let known: Vec<&str> = tables.iter().map(|meta| meta.name).collect();
+            return Err(fail(format!(
+                "unknown table \"{table_name}\"; the tables are {}",
+                known.join(", ")
+            )));
+        };
+        let Value::Array(rows) = rows else {
+            return Err(fail(format!("table {table_name}: expected a list of rows")));
+        };
+        let mut typed_rows = Vec::with_capacity(rows.len());
+        for (index, row) in rows.into_iter().enumerate() {
+            typed_rows.push(
+                parse_row(meta, row).map_err(|message| {
+                    fail(format!("table {table_name}, row {index}: {message}"))
+                })?,
+            );
+        }
+        parsed.push(TableFixture {
+            meta,
+            rows: typed_rows,
+        });
+    }
+    Ok(Fixtures {
+        tables: in_reference_order(parsed),
+    })
+}
+
+fn parse_row(
+    meta: &'static TableMeta,
+    row: Value,
+) -> Result<Vec<(usize, Option<SqlValue>)>, String> {
+    let Value::Object(row) = row else {
+        return Err("expected an object of column values".into());
+    };
+    let mut values = Vec::with_capacity(row.len());
+    for (name, value) in &row {
+        let index = meta
+            .column_index(name)
+            .ok_or_else(|| format!("unknown column \"{name}\""))?;
+        let column = &meta.columns[index];
+        if value.is_null() {
+            if !column.nullable {
+                return Err(format!("column {name}: This field may not be null."));
+            }
+            values.push((index, None));
+            continue;
+        }
+        let typed = convert::parse_json(column.kind, value)
+            .map_err(|message| format!("column {name}: {message}"))?;
+        values.push((index, Some(typed)));
+    }
+    for column in meta
+        .columns
+        .iter()
+        .filter(|column| column.is_required_on_create())
+    {
+        if !row.contains_key(column.name) {
+            return Err(format!("column {}: This field is required.", column.name));
+        }
+    }
+    Ok(values)
+}
+
+/// Referenced tables first; file order otherwise (self-references and cycles keep it).
+fn in_reference_order(tables: Vec<TableFixture>) -> Vec<TableFixture> {
+    let mut remaining = tables;
+    let mut ordered: Vec<TableFixture> = Vec::with_capacity(remaining.len());
+    while !remaining.is_empty() {
+        let ready = remaining.iter().position(|table| {
+            table.meta.foreign_keys.iter().all(|key| {
+                key.references_table == table.meta.name
+                    || !remaining
+                        .iter()
+                        .any(|other| other.meta.name == key.references_table)
+            })
+        });
+        ordered.push(remaining.remove(ready.unwrap_or(0)));
+    }
+    ordered
+}
+
+/// Inserts every row in one transaction, then moves PostgreSQL's key sequences past the
+/// explicit keys so that the next insert through the API does not collide.
+pub fn load(
+    connection: &mut DbConnection,
+    fixtures: &Fixtures,
+    file: &str,
+) -> Result<usize, FixtureError> {
+    use diesel::Connection as _;
+    let fail = |message: String| FixtureError {
+        file: file.to_string(),
+        message,
+    };
+    connection.transaction::<_, FixtureError, _>(|connection| {
+        for table in &fixtures.tables {
+            for (index, row) in table.rows.iter().enumerate() {
+                insert_row(connection, table.meta, row).map_err(|error| {
+                    fail(format!("table {}, row {index}: {error}", table.meta.name))
+                })?;
+            }
+        }
+        if let DbConnection::Pg(_) = connection {
+            for table in &fixtures.tables {
+                reset_sequences(connection, table.meta)
+                    .map_err(|error| fail(format!("table {}: {error}", table.meta.name)))?;
+            }
+        }
+        Ok(fixtures.row_count())
+    })
+}
+
+fn insert_row(
+    connection: &mut DbConnection,
+    meta: &'static TableMeta,
+    row: &[(usize, Option<SqlValue>)],
+) -> diesel::QueryResult<usize> {
+    let mut statement = SqlStatement::new();
+    statement.sql("INSERT INTO ").identifier(meta.name);
+    if row.is_empty() {
+        statement.sql(" DEFAULT VALUES");
+        return statement.execute(connection);
+    }
+    statement.sql(" (");
+    for (position, (column, _)) in row.iter().enumerate() {
+        if position > 0 {
+            statement.sql(", ");
+        }
+        statement.identifier(meta.columns[*column].name);
+    }
+    statement.sql(") VALUES (");
+    for (position, (_, value)) in row.iter().enumerate() {
+        if position > 0 {
+            statement.sql(", ");
+        }
+        match value {
+            Some(value) => statement.bind(value.clone()),
+            None => statement.sql("NULL"),
+        };
+    }
+    statement.sql(")");
+    statement.execute(connection)
+}
+
+fn reset_sequences(
+    connection: &mut DbConnection,
+    meta: &'static TableMeta,
+) -> diesel::QueryResult<()> {
+    for column in meta.columns.iter().filter(|column| column.generated) {
+        let table = format!("\"{}\"", meta.name.replace('"', "\"\""));
+        let quoted_column = format!("\"{}\"", column.name.replace('"', "\"\""));
+        let sql = format!(
+            "SELECT setval(pg_get_serial_sequence('{}', '{}'), COALESCE(MAX({quoted_column}), 0) + 1, false) FROM {table}",
+            table.replace('\'', "''"),
+            column.name.replace('\'', "''"),
+        );
+        diesel::sql_query(sql).execute(connection)?;
+    }
+    Ok(())
+}
+
+/// A table and the function that reads all its rows as API JSON; the generated crate lists
+/// one per table in `ROW_READERS`.
+pub struct TableRows {
+    pub meta: &'static TableMeta,
+    pub read_all: fn(&mut DbConnection) -> diesel::QueryResult<Vec<Value>>,
+}
+
+/// Every row of `R`'s table, by primary key (or every column), as the API shows it.
+pub fn read_all_rows<R: Resource>(
+    connection: &mut DbConnection,
+) -> diesel::QueryResult<Vec<Value>> {
+    let meta = R::META;
+    let order: Vec<(&'static str, bool)> = if meta.has_primary_key() {
+        meta.primary_key_columns()
+            .map(|column| (column.name, false))
+            .collect()
+    } else {
+        meta.columns
+            .iter()
+            .filter(|column| column.kind.is_ordered())
+            .map(|column| (column.name, false))
+            .collect()
+    };
+    let order = if order.is_empty() {
+        vec![(meta.columns[0].name, false)]
+    } else {
+        order
+    };
+    let rows = R::load(
+        connection,
+        SqlFilter::all(),
+        SqlOrder::new(order),
+        i64::MAX,
+        0,
+    )?;
+    rows.into_iter()
+        .map(|row| {
+            serde_json::to_value(row)
+                .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))
+        })
+        .collect()
+}
+
+/// Every table's rows in fixture format; tables without rows are left out.
+pub fn dump(connection: &mut DbConnection, readers: &[TableRows]) -> diesel::QueryResult<Value> {
+    let mut document = Map::new();
+    for reader in readers {
+        let rows = (reader.read_all)(connection)?;
+        if !rows.is_empty() {
+            document.insert(reader.meta.name.to_string(), Value::Array(rows));
+        }
+    }
+    Ok(Value::Object(document))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::{ColumnKind, ColumnMeta, ForeignKeyMeta};
+
+    static PARENT: TableMeta = TableMeta {
+        name: "parent",
+        verbose_name: "parent",
+        doc: None,
+        read_only: false,
+        columns: &[
+            ColumnMeta {
+                name: "id",
+                kind: ColumnKind::Integer,
+                nullable: false,
+                has_default: false,
+                generated: true,
+            },
+            ColumnMeta {
+                name: "name",
+                kind: ColumnKind::Varchar { max_length: 3 },
+                nullable: false,
+                has_default: false,
+                generated: false,
+            },
+        ],
+        primary_key: &[0],
+        unique: &[],
+        foreign_keys: &[],
+    };
+    static CHILD: TableMeta = TableMeta {
+        name: "child",
+        verbose_name: "child",
+        doc: None,
+        read_only: false,
+        columns: &[
+            ColumnMeta {
+                name: "id",
+                kind: ColumnKind::Integer,
+                nullable: false,
+                has_default: false,
+                generated: true,
+            },
+            ColumnMeta {
+                name: "parent_id",
+                kind: ColumnKind::Integer,
+                nullable: true,
+                has_default: false,
+                generated: false,
+            },
+        ],
+        primary_key: &[0],
+        unique: &[],
+        foreign_keys: &[ForeignKeyMeta {
+            column: 1,
+            references_table: "parent",
+            references_column: "id",
+        }],
+    };
+    static TABLES: &[&TableMeta] = &[&PARENT, &CHILD];
+
+    fn error_of(text: &str) -> String {
+        parse("f.json", text, TABLES).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn referenced_tables_load_first_whatever_the_file_order() {
+        let fixtures = parse(
+            "f.json",
+            r#"{"child": [{"id": 1, "parent_id": 7}], "parent": [{"id": 7, "name": "p"}]}"#,
+            TABLES,
+        )
+        .unwrap();
+        let order: Vec<&str> = fixtures
+            .tables
+            .iter()
+            .map(|table| table.meta.name)
+            .collect();
+        assert_eq!(order, ["parent", "child"]);
+        assert_eq!(fixtures.row_count(), 2);
+    }
+
+    #[test]
+    fn errors_name_the_file_table_row_and_column() {
+        assert_eq!(
+            error_of(r#"{"parents": []}"#),
+            "f.json: unknown table \"parents\"; the tables are parent, child"
+        );
+        assert_eq!(
+            error_of(r#"{"parent": [{"id": 1, "name": "a"}, {"id": 2, "nme": "b"}]}"#),
+            "f.json: table parent, row 1: unknown column \"nme\""
+        );
+        assert_eq!(
+            error_of(r#"{"parent": [{"id": "one", "name": "a"}]}"#),
+            "f.json: table parent, row 0: column id: A valid integer is required."
+        );
+        assert_eq!(
+            error_of(r#"{"parent": [{"id": 1, "name": "abcd"}]}"#),
+            "f.json: table parent, row 0: column name: Ensure this field has no more than 3 characters."
+        );
+        assert_eq!(
+            error_of(r#"{"parent": [{"id": 1}]}"#),
+            "f.json: table parent, row 0: column name: This field is required."
+        );
+        assert_eq!(
+            error_of(r#"{"parent": {"id": 1}}"#),
+            "f.json: table parent: expected a list of rows"
+        );
+        assert!(
+            error_of("{\"parent\": [").starts_with("f.json: invalid JSON at line 1 column 12"),
+            "{}",
+            error_of("{\"parent\": [")
+        );
+    }
+}

@@ -1,0 +1,351 @@
+//! A test kit for many tenants: throwaway project databases with known rows (JSON fixtures with
+//! explicit keys), a throwaway platform database, users with grants and tokens, and the API
+//! in-process or on a real loopback port, in a few lines.
+//!
+//! ```no_run
+//! # async fn example() {
+//! use tenantapi_testkit::{Backend, Role, TestKit};
+//! let kit = TestKit::builder(Backend::Sqlite)
+//!     .project("alpha", Some("tests/fixtures/alpha.json"))
+//!     .project("beta", None)
+//!     .user("ann", &[("alpha", Role::Write)])
+//!     .build()
+//!     .unwrap();
+//! let app = kit.service().await;
+//! let reply = kit.call(&app, "GET", "/api/v1/alpha/data_point/", Some("ann"), None).await;
+//! assert_eq!(reply.status, 200);
+//! # }
+//! ```
+
+mod databases;
+mod server;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::header;
+use actix_web::{App, test};
+use serde_json::Value;
+use tenantapi_server::config::Config;
+use tenantapi_server::registry::Registry;
+
+pub use databases::{Backend, TestDatabase, TestPlatform, postgres_server_url};
+pub use server::RunningServer;
+pub use tenantapi_server::accounts::Role;
+
+/// Where a project's rows come from.
+#[derive(Debug, Clone)]
+enum FixtureSource {
+    None,
+    File(PathBuf),
+    Json { name: String, document: Value },
+}
+
+/// A project registered with a URL as given (no database is created): for unreachable or
+/// hand-made databases.
+struct ExternalProject {
+    name: String,
+    url: String,
+}
+
+struct UserSpec {
+    name: String,
+    superuser: bool,
+    grants: Vec<(String, Role)>,
+}
+
+/// Why a kit could not be built: bad fixtures (file, table, row, column) or setup failures.
+#[derive(Debug, thiserror::Error)]
+pub enum TestKitError {
+    #[error("cannot read fixture file {path}: {source}")]
+    ReadFixture {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Fixture(#[from] tenantapi_runtime::fixtures::FixtureError),
+    #[error("setting up the test platform failed: {0}")]
+    Setup(String),
+}
+
+/// Describes the tenants of a test; [`TestKitBuilder::build`] creates them.
+pub struct TestKitBuilder {
+    backend: Backend,
+    projects: Vec<(String, FixtureSource)>,
+    external_projects: Vec<ExternalProject>,
+    users: Vec<UserSpec>,
+    config: Config,
+}
+
+impl TestKitBuilder {
+    /// A project whose database the test provides (or that is unreachable on purpose).
+    pub fn external_project(mut self, name: &str, database_url: &str) -> Self {
+        self.external_projects.push(ExternalProject {
+            name: name.to_string(),
+            url: database_url.to_string(),
+        });
+        self
+    }
+
+    /// A project with rows from a JSON fixture file (relative paths are from the current
+    /// directory, which `cargo test` sets to the crate under test), or empty.
+    pub fn project(mut self, name: &str, fixture_file: Option<&str>) -> Self {
+        let source = match fixture_file {
+            Some(path) => FixtureSource::File(PathBuf::from(path)),
+            None => FixtureSource::None,
+        };
+        self.projects.push((name.to_string(), source));
+        self
+    }
+
+    /// A project with rows given inline, in fixture format (`{"table": [{"id": 1, ...}]}`).
+    pub fn project_with_rows(mut self, name: &str, rows: Value) -> Self {
+        let source = FixtureSource::Json {
+            name: format!("rows of project {name}"),
+            document: rows,
+        };
+        self.projects.push((name.to_string(), source));
+        self
+    }
+
+    /// A user with grants, and a token (see [`TestKit::token`]).
+    pub fn user(mut self, name: &str, grants: &[(&str, Role)]) -> Self {
+        let grants = grants
+            .iter()
+            .map(|(project, role)| (project.to_string(), *role))
+            .collect();
+        self.users.push(UserSpec {
+            name: name.to_string(),
+            superuser: false,
+            grants,
+        });
+        self
+    }
+
+    /// A user who may use every project.
+    pub fn superuser(mut self, name: &str) -> Self {
+        self.users.push(UserSpec {
+            name: name.to_string(),
+            superuser: true,
+            grants: Vec::new(),
+        });
+        self
+    }
+
+    /// Adjusts the server configuration (pool sizes, auth cache, page sizes...).
+    pub fn configure(mut self, change: impl FnOnce(&mut Config)) -> Self {
+        change(&mut self.config);
+        self
+    }
+
+    /// Creates the databases, loads the fixtures, creates users, grants and tokens.
+    pub fn build(self) -> Result<TestKit, TestKitError> {
+        let platform = TestPlatform::new();
+        let mut platform_connection = platform.connect();
+        let setup = |error: &dyn std::fmt::Display| TestKitError::Setup(error.to_string());
+        let mut databases = BTreeMap::new();
+        for (project, source) in self.projects {
+            let database = TestDatabase::new(self.backend);
+            let (file, text) = match source {
+                FixtureSource::None => (String::new(), None),
+                FixtureSource::File(path) => {
+                    let text = std::fs::read_to_string(&path).map_err(|source| {
+                        TestKitError::ReadFixture {
+                            path: path.display().to_string(),
+                            source,
+                        }
+                    })?;
+                    (path.display().to_string(), Some(text))
+                }
+                FixtureSource::Json { name, document } => (name, Some(document.to_string())),
+            };
+            if let Some(text) = text {
+                load_fixture_text(&database, &file, &text)?;
+            }
+            tenantapi_server::platform::add_project(
+                &mut platform_connection,
+                &project,
+                &database.url,
+            )
+            .map_err(|e| setup(&e))?;
+            databases.insert(project, database);
+        }
+        for project in &self.external_projects {
+            tenantapi_server::platform::add_project(
+                &mut platform_connection,
+                &project.name,
+                &project.url,
+            )
+            .map_err(|e| setup(&e))?;
+        }
+        let mut tokens = BTreeMap::new();
+        for user in self.users {
+            tokens.insert(
+                user.name.clone(),
+                platform.user_with_token(&user.name, user.superuser),
+            );
+            for (project, role) in user.grants {
+                tenantapi_server::accounts::grant(
+                    &mut platform_connection,
+                    &user.name,
+                    &project,
+                    role,
+                )
+                .map_err(|e| setup(&e))?;
+            }
+        }
+        let mut config = self.config;
+        config.platform_database_url = platform.url.clone();
+        let registry = tenantapi_server::serve::load_registry(&config, &mut platform_connection)
+            .map_err(|e| setup(&e))?;
+        registry.check_all_now();
+        Ok(TestKit {
+            platform,
+            databases,
+            tokens,
+            registry,
+            config,
+        })
+    }
+}
+
+/// Loads fixture text (`file` names it in errors) into a database built from the DDL.
+pub fn load_fixture_text(
+    database: &TestDatabase,
+    file: &str,
+    text: &str,
+) -> Result<usize, TestKitError> {
+    let fixtures = tenantapi_runtime::fixtures::parse(file, text, tenantapi_generated::TABLES)?;
+    Ok(tenantapi_runtime::fixtures::load(
+        &mut database.connect(),
+        &fixtures,
+        file,
+    )?)
+}
+
+/// The tenants of one test. Dropping it drops every database it created.
+pub struct TestKit {
+    platform: TestPlatform,
+    databases: BTreeMap<String, TestDatabase>,
+    tokens: BTreeMap<String, String>,
+    registry: Arc<Registry>,
+    config: Config,
+}
+
+/// A response, with its body parsed as JSON when it is JSON.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: header::HeaderMap,
+    pub body: Vec<u8>,
+    pub json: Value,
+}
+
+impl TestKit {
+    pub fn builder(backend: Backend) -> TestKitBuilder {
+        TestKitBuilder {
+            backend,
+            projects: Vec::new(),
+            external_projects: Vec::new(),
+            users: Vec::new(),
+            config: Config::default(),
+        }
+    }
+
+    /// The token of a user declared on the builder.
+    pub fn token(&self, user: &str) -> &str {
+        self.tokens
+            .get(user)
+            .unwrap_or_else(|| panic!("no user {user} was declared on the test kit"))
+    }
+
+    pub fn database(&self, project: &str) -> &TestDatabase {
+        self.databases
+            .get(project)
+            .unwrap_or_else(|| panic!("no project {project} was declared on the test kit"))
+    }
+
+    pub fn platform(&self) -> &TestPlatform {
+        &self.platform
+    }
+
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.clone()
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The whole application, in-process.
+    pub async fn service(
+        &self,
+    ) -> impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error> + use<>
+    {
+        let registry = self.registry.clone();
+        let settings = self.config.api_settings();
+        test::init_service(
+            App::new().configure(move |config| {
+                tenantapi_server::app::configure(config, registry, settings)
+            }),
+        )
+        .await
+    }
+
+    /// Sends a request as `user` (by name; `None`: no credentials) with an optional JSON body.
+    pub async fn call<S>(
+        &self,
+        service: &S,
+        method: &str,
+        path: &str,
+        user: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply
+    where
+        S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+    {
+        let method =
+            actix_web::http::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let mut request = test::TestRequest::default().method(method).uri(path);
+        if let Some(user) = user {
+            request = request
+                .insert_header((header::AUTHORIZATION, format!("Token {}", self.token(user))));
+        }
+        if let Some(body) = body {
+            request = request
+                .insert_header((header::CONTENT_TYPE, "application/json"))
+                .set_payload(body.to_string());
+        }
+        send(service, request).await
+    }
+
+    /// The application on a real loopback port, until the returned handle is dropped.
+    pub fn serve(&self) -> RunningServer {
+        server::start(self.registry.clone(), self.config.api_settings())
+    }
+}
+
+/// Sends a prepared request to an in-process service.
+pub async fn send<S>(service: &S, request: test::TestRequest) -> Reply
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    let response = test::call_service(service, request.to_request()).await;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = test::read_body(response).await.to_vec();
+    let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        json,
+    }
+}
+
+/// The directory of fixture files next to a crate: `fixtures_dir(env!("CARGO_MANIFEST_DIR"))`.
+pub fn fixtures_dir(manifest_dir: &str) -> PathBuf {
+    Path::new(manifest_dir).join("fixtures")
+}
