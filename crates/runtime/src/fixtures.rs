@@ -278,10 +278,18 @@ pub fn read_all_rows<R: Resource>(
         .collect()
 }
 
-/// Every table's rows in fixture format; tables without rows are left out.
-pub fn dump(connection: &mut DbConnection, readers: &[TableRows]) -> diesel::QueryResult<Value> {
+/// Every table's rows in fixture format, but for `skip` (the version table, which databases
+/// built from the DDL already hold); tables without rows are left out.
+pub fn dump(
+    connection: &mut DbConnection,
+    readers: &[TableRows],
+    skip: &[&str],
+) -> diesel::QueryResult<Value> {
     let mut document = Map::new();
-    for reader in readers {
+    for reader in readers
+        .iter()
+        .filter(|reader| !skip.contains(&reader.meta.name))
+    {
         let rows = (reader.read_all)(connection)?;
         if !rows.is_empty() {
             document.insert(reader.meta.name.to_string(), Value::Array(rows));

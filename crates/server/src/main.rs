@@ -54,6 +54,9 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Load or dump a project database's rows in fixture format (JSON, explicit keys).
+    #[command(subcommand)]
+    Fixtures(FixturesCommand),
     /// Check that every enabled project database records the structure version this build
     /// serves. Exit 0: all match; 1: a mismatch (or drift); 2: unreachable, or a bad configuration.
     Check {
@@ -137,6 +140,22 @@ enum UserCommand {
 }
 
 #[derive(Subcommand)]
+enum FixturesCommand {
+    /// Insert the rows of FILE into the project's database, in one transaction, referenced
+    /// tables first; PostgreSQL key sequences are moved past the explicit keys.
+    Load {
+        #[arg(long)]
+        project: String,
+        file: PathBuf,
+    },
+    /// Print every row of the project's database as a fixture file.
+    Dump {
+        #[arg(long)]
+        project: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum TokenCommand {
     /// Create a token for a user and print it: it is shown this once and stored only as a hash.
     Create {
@@ -182,6 +201,7 @@ fn main() -> ExitCode {
             Err(error) => fail(error),
         },
         Command::Project(command) => project_command(&config, command),
+        Command::Fixtures(command) => fixtures_command(&config, command),
         Command::Check {
             database_url,
             structure,
@@ -405,11 +425,85 @@ fn account_command(config: &Config, command: Command) -> ExitCode {
         | Command::Project(_)
         | Command::Demo { .. }
         | Command::Check { .. }
+        | Command::Fixtures(_)
         | Command::Introspect { .. } => unreachable!("not an account command"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(error),
+    }
+}
+
+fn fixtures_command(config: &Config, command: FixturesCommand) -> ExitCode {
+    let project = match &command {
+        FixturesCommand::Load { project, .. } | FixturesCommand::Dump { project } => {
+            project.clone()
+        }
+    };
+    let url = platform::open_and_migrate(&config.platform_database_url)
+        .and_then(|(mut connection, _)| platform::list_projects(&mut connection))
+        .map(|projects| {
+            projects
+                .into_iter()
+                .find(|candidate| candidate.name == project)
+                .map(|found| found.database_url)
+        });
+    let url = match url {
+        Ok(Some(url)) => url,
+        Ok(None) => return fail(format!("no project named {project}")),
+        Err(error) => return fail(error),
+    };
+    let mut connection = match tenantapi_runtime::db::DbConnection::open(&url) {
+        Ok(connection) => connection,
+        Err(error) => {
+            return fail(format!(
+                "cannot open project {project}'s database: {}",
+                platform::redact_url(&error.to_string())
+            ));
+        }
+    };
+    let health =
+        tenantapi_server::health::judge(&mut connection, &tenantapi_server::health::SERVED_VERSION);
+    if health != tenantapi_server::health::Health::Ok {
+        return fail(format!(
+            "project {project}: {}; fixtures fit only the structure this build serves",
+            health.status()
+        ));
+    }
+    match command {
+        FixturesCommand::Load { file, .. } => {
+            let name = file.display().to_string();
+            let text = match std::fs::read_to_string(&file) {
+                Ok(text) => text,
+                Err(error) => return fail(format!("cannot read {name}: {error}")),
+            };
+            let loaded =
+                tenantapi_runtime::fixtures::parse(&name, &text, tenantapi_generated::TABLES)
+                    .and_then(|fixtures| {
+                        tenantapi_runtime::fixtures::load(&mut connection, &fixtures, &name)
+                    });
+            match loaded {
+                Ok(rows) => {
+                    println!("loaded {rows} rows into {project}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => fail(error),
+            }
+        }
+        FixturesCommand::Dump { .. } => match tenantapi_runtime::fixtures::dump(
+            &mut connection,
+            tenantapi_generated::ROW_READERS,
+            &[tenantapi_generated::VERSION_TABLE],
+        ) {
+            Ok(document) => {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&document).expect("JSON serializes")
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(format!("reading project {project} failed: {error}")),
+        },
     }
 }
 

@@ -349,3 +349,13 @@ where
 pub fn fixtures_dir(manifest_dir: &str) -> PathBuf {
     Path::new(manifest_dir).join("fixtures")
 }
+
+/// Every row of a database (but the version table) in fixture format.
+pub fn dump(database: &TestDatabase) -> Value {
+    tenantapi_runtime::fixtures::dump(
+        &mut database.connect(),
+        tenantapi_generated::ROW_READERS,
+        &[tenantapi_generated::VERSION_TABLE],
+    )
+    .expect("dump the test database")
+}
