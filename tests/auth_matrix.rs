@@ -10,72 +10,47 @@ use actix_web::http::{Method, header};
 use actix_web::{App, test};
 use diesel::RunQueryDsl as _;
 use serde_json::{Value, json};
-use tenantapi_server::accounts::{self, Role};
-use tenantapi_server::config::{AuthConfig, Config};
+use tenantapi_server::accounts;
+use tenantapi_server::config::Config;
 use tenantapi_server::registry::Registry;
-use tenantapi_server::{platform, serve};
-use tenantapi_testkit::{Backend, TestDatabase, TestPlatform};
+use tenantapi_server::serve;
+use tenantapi_testkit::Role;
+use tenantapi_testkit::{Backend, TestKit};
 
 struct Setup {
-    platform: TestPlatform,
-    _databases: Vec<TestDatabase>,
-    registry: Arc<Registry>,
-    tokens: std::collections::HashMap<&'static str, String>,
+    kit: TestKit,
+}
+
+impl Setup {
+    fn token(&self, user: &str) -> &str {
+        self.kit.token(user)
+    }
 }
 
 /// Projects `alpha` and `beta`; users with every kind of access; auth cache of `cache_seconds`.
 fn setup(backend: Backend, cache_seconds: u64) -> Setup {
-    let platform = TestPlatform::new();
-    let mut databases = Vec::new();
-    let mut connection = platform.connect();
-    for name in ["alpha", "beta"] {
-        let database = TestDatabase::new(backend);
-        database.execute("INSERT INTO data_point (name) VALUES ('first'); INSERT INTO tag (label) VALUES ('first');");
-        platform::add_project(&mut connection, name, &database.url).unwrap();
-        databases.push(database);
-    }
-    let mut tokens = std::collections::HashMap::new();
-    for (user, superuser, grants) in [
-        ("root", true, &[][..]),
-        ("reader_a", false, &[("alpha", Role::Read)][..]),
-        ("writer_a", false, &[("alpha", Role::Write)][..]),
-        ("writer_b", false, &[("beta", Role::Write)][..]),
-        ("nogrant", false, &[][..]),
-        ("inactive", false, &[("alpha", Role::Write)][..]),
-    ] {
-        tokens.insert(user, platform.user_with_token(user, superuser));
-        for (project, role) in grants {
-            accounts::grant(&mut connection, user, project, *role).unwrap();
-        }
-    }
-    accounts::set_user_active(&mut connection, "inactive", false).unwrap();
-    let config = Config {
-        platform_database_url: platform.url.clone(),
-        auth: AuthConfig {
-            cache_seconds,
-            ..AuthConfig::default()
-        },
-        ..Config::default()
-    };
-    let registry: Arc<Registry> = serve::load_registry(&config, &mut connection).unwrap();
-    Setup {
-        platform,
-        _databases: databases,
-        registry,
-        tokens,
-    }
+    let rows =
+        json!({"data_point": [{"id": 1, "name": "first"}], "tag": [{"id": 1, "label": "first"}]});
+    let kit = TestKit::builder(backend)
+        .project_with_rows("alpha", rows.clone())
+        .project_with_rows("beta", rows)
+        .superuser("root")
+        .user("reader_a", &[("alpha", Role::Read)])
+        .user("writer_a", &[("alpha", Role::Write)])
+        .user("writer_b", &[("beta", Role::Write)])
+        .user("nogrant", &[])
+        .user("inactive", &[("alpha", Role::Write)])
+        .configure(|config| config.auth.cache_seconds = cache_seconds)
+        .build()
+        .expect("test kit");
+    accounts::set_user_active(&mut kit.platform().connect(), "inactive", false).unwrap();
+    Setup { kit }
 }
 
 async fn app(
     setup: &Setup,
 ) -> impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error> {
-    let registry = setup.registry.clone();
-    let settings = Config::default().api_settings();
-    test::init_service(
-        App::new()
-            .configure(move |config| tenantapi_server::app::configure(config, registry, settings)),
-    )
-    .await
+    setup.kit.service().await
 }
 
 struct Reply {
@@ -155,7 +130,7 @@ async fn isolation_matrix(backend: Backend) {
     for user in [
         "root", "reader_a", "writer_a", "writer_b", "nogrant", "inactive",
     ] {
-        let authorization = token_header(&setup.tokens[user]);
+        let authorization = token_header(setup.token(user));
         for project in ["alpha", "beta", "gamma"] {
             for table in ["data_point", "tag"] {
                 let expected = expected_statuses(user, project);
@@ -219,7 +194,7 @@ async fn isolation_matrix(backend: Backend) {
     );
 
     // Refused writes changed nothing: row 1 of each table is still there, as it was.
-    let root = token_header(&setup.tokens["root"]);
+    let root = token_header(setup.token("root"));
     for project in ["alpha", "beta"] {
         let point = request(
             &app,
@@ -242,7 +217,7 @@ async fn isolation_matrix(backend: Backend) {
     }
 
     // The messages behind the codes.
-    let reader = token_header(&setup.tokens["reader_a"]);
+    let reader = token_header(setup.token("reader_a"));
     let forbidden = request(
         &app,
         Method::DELETE,
@@ -265,7 +240,7 @@ async fn isolation_matrix(backend: Backend) {
         &app,
         Method::GET,
         "/api/v1/alpha/tag/",
-        Some(&token_header(&setup.tokens["inactive"])),
+        Some(&token_header(setup.token("inactive"))),
         None,
     )
     .await;
@@ -297,7 +272,7 @@ async fn isolation_matrix(backend: Backend) {
             &app,
             Method::GET,
             "/api/v1/",
-            Some(&token_header(&setup.tokens[user])),
+            Some(&token_header(setup.token(user))),
             None,
         )
         .await;
@@ -332,7 +307,7 @@ async fn isolation_matrix_on_postgres() {
 async fn revoked_tokens_and_grants_stop_working_within_the_cache_bound() {
     let setup = setup(Backend::Sqlite, 1);
     let app = app(&setup).await;
-    let writer = token_header(&setup.tokens["writer_a"]);
+    let writer = token_header(setup.token("writer_a"));
     assert_eq!(
         request(&app, Method::GET, "/api/v1/alpha/tag/", Some(&writer), None)
             .await
@@ -340,7 +315,7 @@ async fn revoked_tokens_and_grants_stop_working_within_the_cache_bound() {
         200
     );
 
-    let mut connection = setup.platform.connect();
+    let mut connection = setup.kit.platform().connect();
     accounts::revoke(&mut connection, "writer_a", "alpha").unwrap();
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(
@@ -351,7 +326,7 @@ async fn revoked_tokens_and_grants_stop_working_within_the_cache_bound() {
         "grant removed"
     );
 
-    let root_token = setup.tokens["root"].clone();
+    let root_token = setup.token("root").to_string();
     let root = token_header(&root_token);
     assert_eq!(
         request(&app, Method::GET, "/api/v1/alpha/tag/", Some(&root), None)
@@ -371,7 +346,7 @@ async fn revoked_tokens_and_grants_stop_working_within_the_cache_bound() {
         (401, json!({"detail": "Invalid token."}))
     );
 
-    let reader = token_header(&setup.tokens["reader_a"]);
+    let reader = token_header(setup.token("reader_a"));
     assert_eq!(
         request(&app, Method::GET, "/api/v1/alpha/tag/", Some(&reader), None)
             .await
@@ -393,7 +368,7 @@ async fn revoked_tokens_and_grants_stop_working_within_the_cache_bound() {
 async fn expired_tokens_are_refused_and_only_hashes_are_stored() {
     let setup = setup(Backend::Sqlite, 5);
     let app = app(&setup).await;
-    let mut connection = setup.platform.connect();
+    let mut connection = setup.kit.platform().connect();
     let token =
         accounts::create_token(&mut connection, "writer_a", "short-lived", Some(1)).unwrap();
     let authorization = token_header(&token);
@@ -427,7 +402,7 @@ async fn expired_tokens_are_refused_and_only_hashes_are_stored() {
         diesel::sql_query("SELECT prefix, token_hash, name FROM api_tokens")
             .load(sqlite)
             .unwrap();
-    assert_eq!(stored.len(), setup.tokens.len() + 1);
+    assert_eq!(stored.len(), 6 + 1, "six users' tokens and the new one");
     let secret_part = &token[tenantapi_server::secrets::token_prefix(&token).len()..];
     for row in &stored {
         for column in [&row.prefix, &row.token_hash, &row.name] {
@@ -466,11 +441,11 @@ async fn expired_tokens_are_refused_and_only_hashes_are_stored() {
 /// A new registry (and so an empty credential cache) over the same platform database.
 fn setup_reusing(setup: &Setup) -> Arc<Registry> {
     let config = Config {
-        platform_database_url: setup.platform.url.clone(),
+        platform_database_url: setup.kit.platform().url.clone(),
         ..Config::default()
     };
     let registry: Arc<Registry> =
-        serve::load_registry(&config, &mut setup.platform.connect()).unwrap();
+        serve::load_registry(&config, &mut setup.kit.platform().connect()).unwrap();
     registry
 }
 
@@ -530,7 +505,7 @@ async fn malformed_authorization_headers_are_401_never_500() {
     }
 
     // HTTP Basic with a real password works; a wrong one does not.
-    let mut connection = setup.platform.connect();
+    let mut connection = setup.kit.platform().connect();
     accounts::add_user(&mut connection, "ann", false, Some("s3cret pass")).unwrap();
     accounts::grant(&mut connection, "ann", "alpha", Role::Read).unwrap();
     use base64::Engine as _;

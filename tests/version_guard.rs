@@ -5,59 +5,42 @@ use std::sync::Arc;
 
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{Method, header};
-use actix_web::{App, test};
+use actix_web::test;
 use serde_json::{Value, json};
-use tenantapi_server::accounts::{self, Role};
-use tenantapi_server::config::Config;
 use tenantapi_server::registry::Registry;
-use tenantapi_server::{platform, serve};
-use tenantapi_testkit::{Backend, TestDatabase, TestPlatform};
+use tenantapi_testkit::{Backend, Role, TestKit};
 
 struct Setup {
-    _platform: TestPlatform,
-    database: TestDatabase,
+    kit: TestKit,
     registry: Arc<Registry>,
     writer: String,
     outsider: String,
 }
 
+/// Project `alpha` (one tag) and any `extra_projects` by URL; `writer` may write alpha,
+/// `outsider` has no grant.
 fn setup(backend: Backend, extra_projects: &[(&str, &str)]) -> Setup {
-    let platform = TestPlatform::new();
-    let database = TestDatabase::new(backend);
-    database.execute("INSERT INTO tag (label) VALUES ('first');");
-    let mut connection = platform.connect();
-    platform::add_project(&mut connection, "alpha", &database.url).unwrap();
+    let mut builder = TestKit::builder(backend)
+        .project_with_rows("alpha", json!({"tag": [{"id": 1, "label": "first"}]}))
+        .user("writer", &[("alpha", Role::Write)])
+        .user("outsider", &[])
+        .configure(|config| config.pool.checkout_timeout_ms = 500);
     for (name, url) in extra_projects {
-        platform::add_project(&mut connection, name, url).unwrap();
+        builder = builder.external_project(name, url);
     }
-    let writer = platform.user_with_token("writer", false);
-    accounts::grant(&mut connection, "writer", "alpha", Role::Write).unwrap();
-    let outsider = platform.user_with_token("outsider", false);
-    let mut config = Config {
-        platform_database_url: platform.url.clone(),
-        ..Config::default()
-    };
-    config.pool.checkout_timeout_ms = 500;
-    let registry = serve::load_registry(&config, &mut connection).unwrap();
+    let kit = builder.build().expect("test kit");
     Setup {
-        _platform: platform,
-        database,
-        registry,
-        writer,
-        outsider,
+        registry: kit.registry(),
+        writer: kit.token("writer").to_string(),
+        outsider: kit.token("outsider").to_string(),
+        kit,
     }
 }
 
 async fn app(
     setup: &Setup,
 ) -> impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error> {
-    let registry = setup.registry.clone();
-    let settings = Config::default().api_settings();
-    test::init_service(
-        App::new()
-            .configure(move |config| tenantapi_server::app::configure(config, registry, settings)),
-    )
-    .await
+    setup.kit.service().await
 }
 
 async fn call<S>(
@@ -143,7 +126,8 @@ async fn older_and_newer_versions(backend: Backend) {
 
     for other in ["2023.01.0", "2099.12.9"] {
         setup
-            .database
+            .kit
+            .database("alpha")
             .execute(&format!("UPDATE schema_version SET version = '{other}';"));
         check_now(&setup).await;
         let (status, body) = call(&app, Method::GET, "/api/v1/alpha/tag/", writer, None).await;
@@ -173,7 +157,7 @@ async fn older_and_newer_versions(backend: Backend) {
     }
 
     // It comes back by itself once the versions match again.
-    setup.database.execute(&format!(
+    setup.kit.database("alpha").execute(&format!(
         "UPDATE schema_version SET version = '{}';",
         tenantapi_generated::SCHEMA_VERSION
     ));
@@ -190,7 +174,10 @@ on_both_backends!(a_missing_version_table_is_not_served, missing_version_table);
 async fn missing_version_table(backend: Backend) {
     let setup = setup(backend, &[]);
     let app = app(&setup).await;
-    setup.database.execute("DROP TABLE schema_version;");
+    setup
+        .kit
+        .database("alpha")
+        .execute("DROP TABLE schema_version;");
     check_now(&setup).await;
     let (status, body) = call(
         &app,
@@ -232,7 +219,8 @@ async fn version_changed_while_serving(backend: Backend) {
 
     // The external system migrates the database while the server runs.
     setup
-        .database
+        .kit
+        .database("alpha")
         .execute("UPDATE schema_version SET version = '2099.1';");
     // Before the periodic check notices, a write still checks the version in its own
     // transaction, so it is refused and nothing is written.
@@ -264,7 +252,7 @@ async fn version_changed_while_serving(backend: Backend) {
             label: String,
         }
         diesel::sql_query("SELECT label FROM tag ORDER BY id")
-            .load::<Label>(&mut setup.database.connect())
+            .load::<Label>(&mut setup.kit.database("alpha").connect())
             .unwrap()
             .into_iter()
             .map(|row| row.label)

@@ -695,21 +695,76 @@ fn fixtures_load_and_dump_from_the_command_line() {
     let platform = dir.join("platform.db");
     let project = dir.join("p.db");
     project_database(&project, "");
-    assert!(tenantapi(&platform, &["project", "add", "acme", "--database-url", project.to_str().unwrap()]).status.success());
+    assert!(
+        tenantapi(
+            &platform,
+            &[
+                "project",
+                "add",
+                "acme",
+                "--database-url",
+                project.to_str().unwrap()
+            ]
+        )
+        .status
+        .success()
+    );
     let file = dir.join("acme.json");
     std::fs::write(&file, r#"{"data_point": [{"id": 4, "name": "m", "site_id": 2}], "site": [{"id": 2, "code": "S", "name": "South", "external_ref": "6f1c1f4e-2b8c-4c7e-9a51-0d3e5b8f2a10"}]}"#).unwrap();
-    let loaded = tenantapi(&platform, &["fixtures", "load", "--project", "acme", file.to_str().unwrap()]);
-    assert_eq!((loaded.status.code(), stdout(&loaded)), (Some(0), "loaded 2 rows into acme\n".to_string()), "{}", stderr(&loaded));
-    let dumped: serde_json::Value = serde_json::from_str(&stdout(&tenantapi(&platform, &["fixtures", "dump", "--project", "acme"]))).unwrap();
-    assert_eq!(dumped["data_point"], serde_json::json!([{"id": 4, "name": "m", "unit": null, "site_id": 2, "type": "measured"}]));
+    let loaded = tenantapi(
+        &platform,
+        &[
+            "fixtures",
+            "load",
+            "--project",
+            "acme",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        (loaded.status.code(), stdout(&loaded)),
+        (Some(0), "loaded 2 rows into acme\n".to_string()),
+        "{}",
+        stderr(&loaded)
+    );
+    let dumped: serde_json::Value = serde_json::from_str(&stdout(&tenantapi(
+        &platform,
+        &["fixtures", "dump", "--project", "acme"],
+    )))
+    .unwrap();
+    assert_eq!(
+        dumped["data_point"],
+        serde_json::json!([{"id": 4, "name": "m", "unit": null, "site_id": 2, "type": "measured"}])
+    );
     assert_eq!(dumped["site"][0]["code"], "S");
-    assert!(dumped.get("schema_version").is_none(), "the version table is not dumped");
+    assert!(
+        dumped.get("schema_version").is_none(),
+        "the version table is not dumped"
+    );
 
     let bad = dir.join("bad.json");
     std::fs::write(&bad, r#"{"tag": [{"id": 1}]}"#).unwrap();
-    let refused = tenantapi(&platform, &["fixtures", "load", "--project", "acme", bad.to_str().unwrap()]);
+    let refused = tenantapi(
+        &platform,
+        &[
+            "fixtures",
+            "load",
+            "--project",
+            "acme",
+            bad.to_str().unwrap(),
+        ],
+    );
     assert_eq!(refused.status.code(), Some(1));
-    assert_eq!(stderr(&refused), format!("error: {}: table tag, row 0: column label: This field is required.\n", bad.display()));
+    assert_eq!(
+        stderr(&refused),
+        format!(
+            "error: {}: table tag, row 0: column label: This field is required.\n",
+            bad.display()
+        )
+    );
     let unknown = tenantapi(&platform, &["fixtures", "dump", "--project", "nope"]);
-    assert_eq!((unknown.status.code(), stderr(&unknown)), (Some(1), "error: no project named nope\n".to_string()));
+    assert_eq!(
+        (unknown.status.code(), stderr(&unknown)),
+        (Some(1), "error: no project named nope\n".to_string())
+    );
 }

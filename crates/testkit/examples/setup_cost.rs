@@ -11,8 +11,9 @@ use tenantapi_testkit::{Backend, Role, TestKit, postgres_server_url};
 
 /// 200 data points and 800 readings: 1,000 rows with foreign keys, numerics and timestamps.
 fn rows(project: &str) -> Value {
-    let points: Vec<Value> =
-        (1..=200).map(|id| json!({"id": id, "name": format!("{project}-{id:04}"), "unit": "kWh"})).collect();
+    let points: Vec<Value> = (1..=200)
+        .map(|id| json!({"id": id, "name": format!("{project}-{id:04}"), "unit": "kWh"}))
+        .collect();
     let readings: Vec<Value> = (1..=800)
         .map(|id| {
             json!({
@@ -32,11 +33,17 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let runs: usize = std::env::args().nth(1).and_then(|arg| arg.parse().ok()).unwrap_or(5);
+    let runs: usize = std::env::args()
+        .nth(1)
+        .and_then(|arg| arg.parse().ok())
+        .unwrap_or(5);
     let (alpha, beta) = (rows("alpha"), rows("beta"));
     println!("| setup ({runs} runs) | median |");
     println!("|---|---:|");
-    for (label, backend) in [("PostgreSQL", Backend::Postgres), ("SQLite", Backend::Sqlite)] {
+    for (label, backend) in [
+        ("PostgreSQL", Backend::Postgres),
+        ("SQLite", Backend::Sqlite),
+    ] {
         let mut samples = Vec::new();
         for _ in 0..runs {
             let started = Instant::now();
@@ -49,40 +56,71 @@ fn main() {
             samples.push(started.elapsed());
             drop(kit);
         }
-        println!("| two {label} projects, 1,000 fixture rows each, one user | {:.0} ms |", median(samples).as_secs_f64() * 1000.0);
+        println!(
+            "| two {label} projects, 1,000 fixture rows each, one user | {:.0} ms |",
+            median(samples).as_secs_f64() * 1000.0
+        );
     }
 
     // One project database: CREATE DATABASE + the generated DDL, or a copy of a template.
     let server = postgres_server_url();
     let mut admin = PgConnection::establish(&format!("{server}/postgres")).expect("PostgreSQL");
     let template = format!("tenantapi_bench_template_{}", std::process::id());
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {template}")).unwrap();
-    admin.batch_execute(&format!("CREATE DATABASE {template}")).unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {template}"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {template}"))
+        .unwrap();
     {
         let mut connection = PgConnection::establish(&format!("{server}/{template}")).unwrap();
-        connection.batch_execute(tenantapi_generated::ddl::POSTGRES).unwrap();
-        connection.batch_execute(tenantapi_generated::INSERT_VERSION_SQL).unwrap();
+        connection
+            .batch_execute(tenantapi_generated::ddl::POSTGRES)
+            .unwrap();
+        connection
+            .batch_execute(tenantapi_generated::INSERT_VERSION_SQL)
+            .unwrap();
     }
     let mut with_ddl = Vec::new();
     let mut from_template = Vec::new();
     for run in 0..runs {
         let name = format!("tenantapi_bench_ddl_{}_{run}", std::process::id());
         let started = Instant::now();
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
         let mut connection = PgConnection::establish(&format!("{server}/{name}")).unwrap();
-        connection.batch_execute(tenantapi_generated::ddl::POSTGRES).unwrap();
-        connection.batch_execute(tenantapi_generated::INSERT_VERSION_SQL).unwrap();
+        connection
+            .batch_execute(tenantapi_generated::ddl::POSTGRES)
+            .unwrap();
+        connection
+            .batch_execute(tenantapi_generated::INSERT_VERSION_SQL)
+            .unwrap();
         with_ddl.push(started.elapsed());
         drop(connection);
-        admin.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)")).unwrap();
+        admin
+            .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .unwrap();
 
         let name = format!("tenantapi_bench_tpl_{}_{run}", std::process::id());
         let started = Instant::now();
-        admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+            .unwrap();
         from_template.push(started.elapsed());
-        admin.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)")).unwrap();
+        admin
+            .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .unwrap();
     }
-    admin.batch_execute(&format!("DROP DATABASE {template} WITH (FORCE)")).unwrap();
-    println!("| one PostgreSQL project database: CREATE DATABASE + generated DDL + version row | {:.0} ms |", median(with_ddl).as_secs_f64() * 1000.0);
-    println!("| one PostgreSQL project database: CREATE DATABASE ... TEMPLATE | {:.0} ms |", median(from_template).as_secs_f64() * 1000.0);
+    admin
+        .batch_execute(&format!("DROP DATABASE {template} WITH (FORCE)"))
+        .unwrap();
+    println!(
+        "| one PostgreSQL project database: CREATE DATABASE + generated DDL + version row | {:.0} ms |",
+        median(with_ddl).as_secs_f64() * 1000.0
+    );
+    println!(
+        "| one PostgreSQL project database: CREATE DATABASE ... TEMPLATE | {:.0} ms |",
+        median(from_template).as_secs_f64() * 1000.0
+    );
 }
