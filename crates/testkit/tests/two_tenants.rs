@@ -5,33 +5,18 @@ use tenantapi_testkit::{Backend, Role, TestKit};
 
 #[actix_web::test]
 async fn each_tenant_sees_only_its_own_rows() {
+    let rows = |name: &str| json!({"data_point": [{"id": 1, "name": name}]});
     let kit = TestKit::builder(Backend::Postgres)
-        .project_with_rows(
-            "acme",
-            json!({"data_point": [{"id": 1, "name": "acme meter"}]}),
-        )
-        .project_with_rows(
-            "globex",
-            json!({"data_point": [{"id": 1, "name": "globex meter"}]}),
-        )
+        .project_with_rows("acme", rows("acme meter"))
+        .project_with_rows("globex", rows("globex meter"))
         .user("ann", &[("acme", Role::Write)])
         .build()
         .unwrap();
     let app = kit.service().await;
-
-    let acme = kit
-        .call(&app, "GET", "/api/v1/acme/data_point/1/", Some("ann"), None)
-        .await;
+    let get = |path: &'static str| kit.call(&app, "GET", path, Some("ann"), None);
+    let acme = get("/api/v1/acme/data_point/1/").await;
     assert_eq!(acme.json["name"], "acme meter");
-    let globex = kit
-        .call(
-            &app,
-            "GET",
-            "/api/v1/globex/data_point/1/",
-            Some("ann"),
-            None,
-        )
-        .await;
+    let globex = get("/api/v1/globex/data_point/1/").await;
     assert_eq!(globex.status, 404, "ann has no grant on globex");
 }
 
