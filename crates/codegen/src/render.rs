@@ -57,12 +57,36 @@ pub fn render_crate(schema: &Schema, options: &RenderOptions) -> BTreeMap<PathBu
         PathBuf::from("src/tables/mod.rs"),
         render_rust(options, render_tables_mod(schema)),
     );
-    for table in &schema.tables {
-        files.insert(
-            PathBuf::from(format!("src/tables/{}.rs", table.rust_name)),
-            render_rust(options, render_table(schema, table)),
-        );
-    }
+    // Table modules are independent: render them on every core. The map keeps the output
+    // order deterministic whatever the thread scheduling.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |count| count.get())
+        .min(8);
+    let chunk_size = schema.tables.len().div_ceil(threads).max(1);
+    let table_files: Vec<(PathBuf, String)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = schema
+            .tables
+            .chunks(chunk_size)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|table| {
+                            (
+                                PathBuf::from(format!("src/tables/{}.rs", table.rust_name)),
+                                render_rust(options, render_table(schema, table)),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("rendering a table panicked"))
+            .collect()
+    });
+    files.extend(table_files);
     files
 }
 
