@@ -55,11 +55,20 @@ fn every_drift_kind_is_reported_on_postgres() {
          ALTER TABLE tag ADD CONSTRAINT tag_color_key UNIQUE (color);
          ALTER TABLE data_point_tag DROP CONSTRAINT data_point_tag_pkey; ALTER TABLE data_point_tag ADD PRIMARY KEY (tag_id, data_point_id);
          DROP TABLE \"maintenance-window\";
-         CREATE TABLE stray (x INTEGER);",
+         CREATE TABLE stray (x INTEGER);
+         ALTER TABLE data_point ALTER COLUMN type DROP DEFAULT;
+         ALTER TABLE tag ALTER COLUMN label SET DEFAULT 'x';
+         ALTER TABLE reading DROP CONSTRAINT reading_data_point_id_fkey;
+         ALTER TABLE reading ADD FOREIGN KEY (data_point_id) REFERENCES data_point (id) ON DELETE RESTRICT;
+         ALTER TABLE data_point DROP CONSTRAINT data_point_site_id_fkey;",
     );
     assert_reports(
         &drift_of(&database),
         &[
+            "table data_point: column type: no default, expected one",
+            "table tag: column label: has a default, expected none",
+            "table reading: column data_point_id: references data_point.id on delete restrict, expected data_point.id on delete cascade",
+            "table data_point: column site_id: missing foreign key to site.id",
             "table data_point: column unit: type varchar(40), expected varchar(20)",
             "table tag: column color: NOT NULL, expected nullable",
             "table site: column name: nullable, expected NOT NULL",

@@ -355,6 +355,7 @@ mod tests {
             column: 1,
             references_table: "parent",
             references_column: "id",
+            on_delete: "cascade",
         }],
     };
     static TABLES: &[&TableMeta] = &[&PARENT, &CHILD];

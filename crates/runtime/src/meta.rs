@@ -69,6 +69,8 @@ pub struct ForeignKeyMeta {
     /// SQL names of the referenced table and column.
     pub references_table: &'static str,
     pub references_column: &'static str,
+    /// `no_action`, `restrict`, `cascade` or `set_null`, as in the description.
+    pub on_delete: &'static str,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -460,7 +460,8 @@ fn spell(kind: ColumnKind) -> String {
 }
 
 /// Differences between a live database and the structure the code was generated from, one
-/// line each: missing and extra tables and columns, types, nullability, keys and uniques.
+/// line each: missing and extra tables and columns, types, nullability, defaults (present or
+/// not), foreign keys, primary keys and uniques.
 pub fn drift(live: &[LiveTable], described: &[&TableMeta]) -> Vec<String> {
     let mut lines = Vec::new();
     for meta in described {
@@ -504,6 +505,56 @@ pub fn drift(live: &[LiveTable], described: &[&TableMeta]) -> Vec<String> {
                     "table {}: column {}: {is}, expected {expected}",
                     meta.name, column.name
                 ));
+            }
+        }
+        for (index, column) in meta.columns.iter().enumerate() {
+            let Some(found) = table.columns.iter().find(|found| found.name == column.name) else {
+                continue;
+            };
+            // Generated keys have the sequence (or rowid) as their default, which is not one.
+            let has_default = found.default.is_some() && !column.generated;
+            if column.has_default && !has_default && !column.generated {
+                lines.push(format!(
+                    "table {}: column {}: no default, expected one",
+                    meta.name, column.name
+                ));
+            }
+            if !column.has_default && has_default {
+                lines.push(format!(
+                    "table {}: column {}: has a default, expected none",
+                    meta.name, column.name
+                ));
+            }
+            let expected_key = meta.foreign_keys.iter().find(|key| key.column == index);
+            let found_key = table
+                .foreign_keys
+                .iter()
+                .find(|key| key.column == column.name);
+            match (expected_key, found_key) {
+                (Some(expected), Some(found))
+                    if expected.references_table == found.references_table
+                        && expected.references_column == found.references_column
+                        && expected.on_delete == found.on_delete => {}
+                (Some(expected), Some(found)) => lines.push(format!(
+                    "table {}: column {}: references {}.{} on delete {}, expected {}.{} on delete {}",
+                    meta.name,
+                    column.name,
+                    found.references_table,
+                    found.references_column,
+                    found.on_delete,
+                    expected.references_table,
+                    expected.references_column,
+                    expected.on_delete
+                )),
+                (Some(expected), None) => lines.push(format!(
+                    "table {}: column {}: missing foreign key to {}.{}",
+                    meta.name, column.name, expected.references_table, expected.references_column
+                )),
+                (None, Some(found)) => lines.push(format!(
+                    "table {}: column {}: extra foreign key to {}.{}",
+                    meta.name, column.name, found.references_table, found.references_column
+                )),
+                (None, None) => {}
             }
         }
         for extra in table

@@ -158,6 +158,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             column: 3usize,
             references_table: "site",
             references_column: "id",
+            on_delete: "set_null",
         },
     ],
 };

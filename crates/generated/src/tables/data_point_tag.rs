@@ -124,11 +124,13 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             column: 0usize,
             references_table: "data_point",
             references_column: "id",
+            on_delete: "cascade",
         },
         ::tenantapi_runtime::meta::ForeignKeyMeta {
             column: 1usize,
             references_table: "tag",
             references_column: "id",
+            on_delete: "cascade",
         },
     ],
 };

@@ -198,6 +198,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             column: 1usize,
             references_table: "site",
             references_column: "id",
+            on_delete: "restrict",
         },
     ],
 };

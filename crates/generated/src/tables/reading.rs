@@ -175,6 +175,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             column: 1usize,
             references_table: "data_point",
             references_column: "id",
+            on_delete: "cascade",
         },
     ],
 };
