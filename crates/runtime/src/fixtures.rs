@@ -35,7 +35,7 @@ impl From<diesel::result::Error> for FixtureError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableFixture {
     pub meta: &'static TableMeta,
-    pub rows: Vec<Vec<(usize, Option<SqlValue>)>>,
+    pub rows: Vec<FixtureRow>,
 }
 
 /// Every table's rows, in an order where referenced tables come first.
@@ -170,10 +170,30 @@ pub fn load(
     };
     connection.transaction::<_, FixtureError, _>(|connection| {
         for table in &fixtures.tables {
-            for (index, row) in table.rows.iter().enumerate() {
-                insert_row(connection, table.meta, row).map_err(|error| {
-                    fail(format!("table {}, row {index}: {error}", table.meta.name))
-                })?;
+            let mut start = 0;
+            while start < table.rows.len() {
+                let end = batch_end(&table.rows, start);
+                let batch = &table.rows[start..end];
+                // One statement per batch; if it fails (inside a savepoint), the rows are
+                // inserted one by one so that the error names the row that caused it.
+                let inserted =
+                    connection.transaction(|connection| insert_rows(connection, table.meta, batch));
+                if inserted.is_err() {
+                    for (offset, row) in batch.iter().enumerate() {
+                        connection
+                            .transaction(|connection| {
+                                insert_rows(connection, table.meta, std::slice::from_ref(row))
+                            })
+                            .map_err(|error| {
+                                fail(format!(
+                                    "table {}, row {}: {error}",
+                                    table.meta.name,
+                                    start + offset
+                                ))
+                            })?;
+                    }
+                }
+                start = end;
             }
         }
         if let DbConnection::Pg(_) = connection {
@@ -186,35 +206,59 @@ pub fn load(
     })
 }
 
-fn insert_row(
+/// Rows per INSERT: well under both backends' limits on bind parameters.
+const ROWS_PER_STATEMENT: usize = 100;
+
+type FixtureRow = Vec<(usize, Option<SqlValue>)>;
+
+/// The end of the batch starting at `start`: consecutive rows that set the same columns.
+fn batch_end(rows: &[FixtureRow], start: usize) -> usize {
+    let columns = |row: &FixtureRow| row.iter().map(|(column, _)| *column).collect::<Vec<_>>();
+    let first = columns(&rows[start]);
+    if first.is_empty() {
+        // `DEFAULT VALUES` inserts one row per statement.
+        return start + 1;
+    }
+    let mut end = start + 1;
+    while end < rows.len() && end - start < ROWS_PER_STATEMENT && columns(&rows[end]) == first {
+        end += 1;
+    }
+    end
+}
+
+/// One INSERT for rows that all set the same columns.
+fn insert_rows(
     connection: &mut DbConnection,
     meta: &'static TableMeta,
-    row: &[(usize, Option<SqlValue>)],
+    rows: &[FixtureRow],
 ) -> diesel::QueryResult<usize> {
     let mut statement = SqlStatement::new();
     statement.sql("INSERT INTO ").identifier(meta.name);
-    if row.is_empty() {
+    let Some(first) = rows.first().filter(|row| !row.is_empty()) else {
         statement.sql(" DEFAULT VALUES");
         return statement.execute(connection);
-    }
+    };
     statement.sql(" (");
-    for (position, (column, _)) in row.iter().enumerate() {
+    for (position, (column, _)) in first.iter().enumerate() {
         if position > 0 {
             statement.sql(", ");
         }
         statement.identifier(meta.columns[*column].name);
     }
-    statement.sql(") VALUES (");
-    for (position, (_, value)) in row.iter().enumerate() {
-        if position > 0 {
-            statement.sql(", ");
+    statement.sql(") VALUES ");
+    for (row_position, row) in rows.iter().enumerate() {
+        statement.sql(if row_position > 0 { ", (" } else { "(" });
+        for (position, (_, value)) in row.iter().enumerate() {
+            if position > 0 {
+                statement.sql(", ");
+            }
+            match value {
+                Some(value) => statement.bind(value.clone()),
+                None => statement.sql("NULL"),
+            };
         }
-        match value {
-            Some(value) => statement.bind(value.clone()),
-            None => statement.sql("NULL"),
-        };
+        statement.sql(")");
     }
-    statement.sql(")");
     statement.execute(connection)
 }
 

@@ -129,20 +129,48 @@ fn bad_fixtures_name_the_file_table_row_and_column() {
 
 #[test]
 fn a_failing_row_names_its_place_and_nothing_is_loaded() {
-    let database = TestDatabase::sqlite();
-    let text = r#"{"tag": [{"id": 1, "label": "a"}, {"id": 2, "label": "a"}]}"#;
-    let error = load_fixture_text(&database, "tags.json", text).unwrap_err();
-    assert!(
-        error
-            .to_string()
-            .starts_with("tags.json: table tag, row 1: UNIQUE constraint failed"),
-        "{error}"
-    );
-    assert_eq!(
-        dump(&database),
-        json!({}),
-        "one transaction: the first row is gone too"
-    );
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let database = TestDatabase::new(backend);
+        // 250 rows in batches of one statement each; the duplicate is row 201, in the third.
+        let mut tags: Vec<serde_json::Value> = (1..=250)
+            .map(|id| json!({"id": id, "label": format!("tag-{id}")}))
+            .collect();
+        tags[201]["label"] = json!("tag-5");
+        let text = json!({"tag": tags}).to_string();
+        let error = load_fixture_text(&database, "tags.json", &text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("tags.json: table tag, row 201: "),
+            "{backend:?}: {error}"
+        );
+        assert_eq!(
+            dump(&database),
+            json!({}),
+            "{backend:?}: one transaction, so nothing is loaded"
+        );
+    }
+}
+
+#[test]
+fn rows_with_different_columns_load_in_order() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let database = TestDatabase::new(backend);
+        let rows = json!({"tag": [
+            {"id": 1, "label": "a"},
+            {"id": 2, "label": "b", "color": "#fff"},
+            {"id": 3, "label": "c"},
+            {"id": 4, "label": "d", "weight": 2.5}
+        ]});
+        assert_eq!(
+            load_fixture_text(&database, "tags.json", &rows.to_string()).unwrap(),
+            4
+        );
+        let tags = dump(&database)["tag"].clone();
+        assert_eq!(tags[1]["color"], "#fff", "{backend:?}");
+        assert_eq!(tags[2]["color"], serde_json::Value::Null, "{backend:?}");
+        assert_eq!(tags[3]["weight"], 2.5, "{backend:?}");
+    }
 }
 
 #[test]
