@@ -464,6 +464,51 @@ async fn crud_status_codes_scenario(backend: Backend) {
             .status,
         404
     );
+
+    // Changing a key column moves the row: the answer is the row under its new key.
+    let moved = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/alpha/data_point_tag/1,2/",
+        Some(json!({"data_point_id": 3})),
+    )
+    .await;
+    assert_eq!(
+        (
+            moved.status,
+            moved.json["data_point_id"].clone(),
+            moved.json["tag_id"].clone()
+        ),
+        (200, json!(3), json!(2))
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/alpha/data_point_tag/3,2/", None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/alpha/data_point_tag/1,2/", None)
+            .await
+            .status,
+        404
+    );
+    // A generated key is read back for the created row, also when the table is empty.
+    let tag = call(
+        &app,
+        Method::POST,
+        "/api/v1/beta/tag/",
+        Some(json!({"label": "first in beta"})),
+    )
+    .await;
+    assert_eq!(
+        (
+            tag.status,
+            tag.json["id"].clone(),
+            tag.json["weight"].clone()
+        ),
+        (201, json!(1), json!(1.0))
+    );
 }
 
 on_both_backends!(request_errors, request_errors_scenario);

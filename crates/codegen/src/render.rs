@@ -399,7 +399,7 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
     let write_items = if table.read_only {
         quote!()
     } else {
-        render_write_items(table, &table_path, &row, &resource)
+        render_write_items(table, &table_path, &resource)
     };
 
     quote! {
@@ -424,12 +424,7 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
     }
 }
 
-fn render_write_items(
-    table: &Table,
-    table_path: &TokenStream,
-    row: &Ident,
-    resource: &Ident,
-) -> TokenStream {
+fn render_write_items(table: &Table, table_path: &TokenStream, resource: &Ident) -> TokenStream {
     let new_row = ident(&format!("New{}", table.struct_name));
     let patch = ident(&format!("{}Patch", table.struct_name));
     let writable: Vec<&Column> = table
@@ -501,41 +496,9 @@ fn render_write_items(
             #(#patch_fields)*
         }
 
-        impl ::tenantapi_runtime::meta::WritableResource for #resource {
-            fn insert(
-                connection: &mut ::tenantapi_runtime::db::DbConnection,
-                body: ::tenantapi_runtime::reexports::serde_json::Map<::std::string::String, ::tenantapi_runtime::reexports::serde_json::Value>,
-            ) -> ::std::result::Result<#row, ::tenantapi_runtime::error::WriteError> {
-                use ::diesel::RunQueryDsl as _;
-                let new_row: #new_row = ::tenantapi_runtime::meta::from_body(body)?;
-                Ok(::diesel::insert_into(#table_path::table)
-                    .values(&new_row)
-                    .returning(#table_path::all_columns)
-                    .get_result(connection)?)
-            }
-
-            fn update(
-                connection: &mut ::tenantapi_runtime::db::DbConnection,
-                filter: ::tenantapi_runtime::sql::SqlFilter,
-                body: ::tenantapi_runtime::reexports::serde_json::Map<::std::string::String, ::tenantapi_runtime::reexports::serde_json::Value>,
-            ) -> ::std::result::Result<::std::option::Option<#row>, ::tenantapi_runtime::error::WriteError> {
-                use ::diesel::{OptionalExtension as _, QueryDsl as _, RunQueryDsl as _};
-                let patch: #patch = ::tenantapi_runtime::meta::from_body(body)?;
-                Ok(::diesel::update(#table_path::table.filter(filter))
-                    .set(&patch)
-                    .returning(#table_path::all_columns)
-                    .get_result(connection)
-                    .optional()?)
-            }
-
-            fn delete(
-                connection: &mut ::tenantapi_runtime::db::DbConnection,
-                filter: ::tenantapi_runtime::sql::SqlFilter,
-            ) -> ::diesel::QueryResult<usize> {
-                use ::diesel::{QueryDsl as _, RunQueryDsl as _};
-                ::diesel::delete(#table_path::table.filter(filter)).execute(connection)
-            }
-        }
+        /// Writes go through the runtime's generic insert, update and delete, built from
+        /// `META`; the models above are the typed form of the same rows for Rust callers.
+        impl ::tenantapi_runtime::meta::WritableResource for #resource {}
     }
 }
 

@@ -31,6 +31,7 @@ pub fn explain_write_error(
         WriteError::Model(error) => {
             ApiError::internal("validated body rejected by the generated model", error)
         }
+        WriteError::Lost(reason) => ApiError::internal("write", reason),
         WriteError::Database(DieselError::DatabaseError(error_kind, info)) => {
             // SQLite reports a RESTRICT action's failure without the extended code that
             // diesel maps to ForeignKeyViolation; the message is the same.

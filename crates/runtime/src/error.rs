@@ -166,6 +166,9 @@ pub enum WriteError {
     /// The validated body did not fit the generated model: a validation bug, not a client error.
     #[error("validated body does not fit the model: {0}")]
     Model(#[from] serde_json::Error),
+    /// A write's row could not be read back (a bug or a concurrent change of its key).
+    #[error("the written row could not be read back: {0}")]
+    Lost(String),
 }
 
 impl From<diesel::result::Error> for ApiError {

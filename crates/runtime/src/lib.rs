@@ -7,6 +7,7 @@ pub mod error;
 pub mod fixtures;
 pub mod values;
 pub mod version;
+pub mod write;
 
 pub use values::{Bytes, Decimal, Json, Timestamptz, Uuid, absent_or_nullable};
 pub mod body;

@@ -129,27 +129,31 @@ pub trait Resource: 'static {
 }
 
 /// A table the API may write: every table but the read-only ones (views).
-pub trait WritableResource: Resource {
+///
+/// The writes are built at run time from the table's metadata and the validated values (see
+/// [`crate::write`]), not from the generated insert and patch models: typed diesel inserts,
+/// updates and deletes over the two-backend connection cost about 0.7 s of compile time per
+/// table, which decides whether a schema of hundreds of tables is workable.
+pub trait WritableResource: Resource + Sized {
     /// Inserts the validated body (a JSON object keyed by column name) and returns the row.
     fn insert(
         connection: &mut DbConnection,
         body: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Self::Row, crate::error::WriteError>;
+    ) -> Result<Self::Row, crate::error::WriteError> {
+        crate::write::insert::<Self>(connection, &body)
+    }
 
-    /// Sets the columns present in the validated body on the rows matching `filter`
-    /// (at most one: a primary key filter) and returns the updated row.
+    /// Sets the columns present in the validated body on the row matching `filter` (a
+    /// primary key filter) and returns the updated row, or `None` if there is none.
     fn update(
         connection: &mut DbConnection,
         filter: SqlFilter,
         body: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Option<Self::Row>, crate::error::WriteError>;
+    ) -> Result<Option<Self::Row>, crate::error::WriteError> {
+        crate::write::update::<Self>(connection, filter, &body)
+    }
 
-    fn delete(connection: &mut DbConnection, filter: SqlFilter) -> diesel::QueryResult<usize>;
-}
-
-/// Deserializes a validated body into a generated insert or patch model.
-pub fn from_body<T: serde::de::DeserializeOwned>(
-    body: serde_json::Map<String, serde_json::Value>,
-) -> Result<T, crate::error::WriteError> {
-    Ok(serde_json::from_value(serde_json::Value::Object(body))?)
+    fn delete(connection: &mut DbConnection, filter: SqlFilter) -> diesel::QueryResult<usize> {
+        crate::write::delete::<Self>(connection, filter)
+    }
 }

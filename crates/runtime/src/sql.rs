@@ -142,7 +142,39 @@ impl SqlStatement {
         self.pieces.push(Piece::Bind(value.into()));
         self
     }
+
+    /// Appends a filter's condition (for `UPDATE ... WHERE` and `DELETE ... WHERE`).
+    pub fn condition(&mut self, filter: &SqlFilter) -> &mut Self {
+        if filter.pieces.is_empty() {
+            self.pieces.push(Piece::Sql("1 = 1"));
+        } else {
+            self.pieces.push(Piece::Sql("("));
+            self.pieces.extend(filter.pieces.iter().cloned());
+            self.pieces.push(Piece::Sql(")"));
+        }
+        self
+    }
+
+    /// This statement as a query that yields one BIGINT per row: for `... RETURNING CAST(key AS BIGINT)`.
+    pub fn returning_integer(self) -> IntegerQuery {
+        IntegerQuery(self)
+    }
 }
+
+/// A statement whose result rows are one BIGINT each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegerQuery(SqlStatement);
+
+impl diesel::query_builder::Query for IntegerQuery {
+    type SqlType = sql_types::BigInt;
+}
+
+impl QueryId for IntegerQuery {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for IntegerQuery {}
 
 impl QueryId for SqlStatement {
     type QueryId = ();
@@ -219,6 +251,12 @@ macro_rules! fragment_for_backend {
                 self.pieces.walk_pieces(&mut pass)?;
                 pass.push_sql(")");
                 Ok(())
+            }
+        }
+
+        impl QueryFragment<$backend> for IntegerQuery {
+            fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, $backend>) -> diesel::QueryResult<()> {
+                self.0.walk_ast(pass)
             }
         }
 

@@ -39,53 +39,9 @@ pub struct DataPointTagPatch {
     #[serde(default)]
     pub attached_at: ::std::option::Option<::tenantapi_runtime::Timestamptz>,
 }
-impl ::tenantapi_runtime::meta::WritableResource for DataPointTagResource {
-    fn insert(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        body: ::tenantapi_runtime::reexports::serde_json::Map<
-            ::std::string::String,
-            ::tenantapi_runtime::reexports::serde_json::Value,
-        >,
-    ) -> ::std::result::Result<DataPointTag, ::tenantapi_runtime::error::WriteError> {
-        use ::diesel::RunQueryDsl as _;
-        let new_row: NewDataPointTag = ::tenantapi_runtime::meta::from_body(body)?;
-        Ok(
-            ::diesel::insert_into(crate::schema::data_point_tag::table)
-                .values(&new_row)
-                .returning(crate::schema::data_point_tag::all_columns)
-                .get_result(connection)?,
-        )
-    }
-    fn update(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        body: ::tenantapi_runtime::reexports::serde_json::Map<
-            ::std::string::String,
-            ::tenantapi_runtime::reexports::serde_json::Value,
-        >,
-    ) -> ::std::result::Result<
-        ::std::option::Option<DataPointTag>,
-        ::tenantapi_runtime::error::WriteError,
-    > {
-        use ::diesel::{OptionalExtension as _, QueryDsl as _, RunQueryDsl as _};
-        let patch: DataPointTagPatch = ::tenantapi_runtime::meta::from_body(body)?;
-        Ok(
-            ::diesel::update(crate::schema::data_point_tag::table.filter(filter))
-                .set(&patch)
-                .returning(crate::schema::data_point_tag::all_columns)
-                .get_result(connection)
-                .optional()?,
-        )
-    }
-    fn delete(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-    ) -> ::diesel::QueryResult<usize> {
-        use ::diesel::{QueryDsl as _, RunQueryDsl as _};
-        ::diesel::delete(crate::schema::data_point_tag::table.filter(filter))
-            .execute(connection)
-    }
-}
+/// Writes go through the runtime's generic insert, update and delete, built from
+/// `META`; the models above are the typed form of the same rows for Rust callers.
+impl ::tenantapi_runtime::meta::WritableResource for DataPointTagResource {}
 /// The API's handle on this table.
 pub struct DataPointTagResource;
 /// What the runtime needs to know about this table: validation, filters, messages.

@@ -73,56 +73,9 @@ pub struct MaintenanceWindowPatch {
     #[serde(default, deserialize_with = "::tenantapi_runtime::absent_or_nullable")]
     pub self_: ::std::option::Option<::std::option::Option<::std::string::String>>,
 }
-impl ::tenantapi_runtime::meta::WritableResource for MaintenanceWindowResource {
-    fn insert(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        body: ::tenantapi_runtime::reexports::serde_json::Map<
-            ::std::string::String,
-            ::tenantapi_runtime::reexports::serde_json::Value,
-        >,
-    ) -> ::std::result::Result<
-        MaintenanceWindow,
-        ::tenantapi_runtime::error::WriteError,
-    > {
-        use ::diesel::RunQueryDsl as _;
-        let new_row: NewMaintenanceWindow = ::tenantapi_runtime::meta::from_body(body)?;
-        Ok(
-            ::diesel::insert_into(crate::schema::maintenance_window::table)
-                .values(&new_row)
-                .returning(crate::schema::maintenance_window::all_columns)
-                .get_result(connection)?,
-        )
-    }
-    fn update(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        body: ::tenantapi_runtime::reexports::serde_json::Map<
-            ::std::string::String,
-            ::tenantapi_runtime::reexports::serde_json::Value,
-        >,
-    ) -> ::std::result::Result<
-        ::std::option::Option<MaintenanceWindow>,
-        ::tenantapi_runtime::error::WriteError,
-    > {
-        use ::diesel::{OptionalExtension as _, QueryDsl as _, RunQueryDsl as _};
-        let patch: MaintenanceWindowPatch = ::tenantapi_runtime::meta::from_body(body)?;
-        Ok(
-            ::diesel::update(crate::schema::maintenance_window::table.filter(filter))
-                .set(&patch)
-                .returning(crate::schema::maintenance_window::all_columns)
-                .get_result(connection)
-                .optional()?,
-        )
-    }
-    fn delete(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-    ) -> ::diesel::QueryResult<usize> {
-        use ::diesel::{QueryDsl as _, RunQueryDsl as _};
-        ::diesel::delete(crate::schema::maintenance_window::table.filter(filter))
-            .execute(connection)
-    }
-}
+/// Writes go through the runtime's generic insert, update and delete, built from
+/// `META`; the models above are the typed form of the same rows for Rust callers.
+impl ::tenantapi_runtime::meta::WritableResource for MaintenanceWindowResource {}
 /// The API's handle on this table.
 pub struct MaintenanceWindowResource;
 /// What the runtime needs to know about this table: validation, filters, messages.

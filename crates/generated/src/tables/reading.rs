@@ -59,53 +59,9 @@ pub struct ReadingPatch {
     #[serde(default)]
     pub recorded_at: ::std::option::Option<::tenantapi_runtime::Timestamptz>,
 }
-impl ::tenantapi_runtime::meta::WritableResource for ReadingResource {
-    fn insert(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        body: ::tenantapi_runtime::reexports::serde_json::Map<
-            ::std::string::String,
-            ::tenantapi_runtime::reexports::serde_json::Value,
-        >,
-    ) -> ::std::result::Result<Reading, ::tenantapi_runtime::error::WriteError> {
-        use ::diesel::RunQueryDsl as _;
-        let new_row: NewReading = ::tenantapi_runtime::meta::from_body(body)?;
-        Ok(
-            ::diesel::insert_into(crate::schema::reading::table)
-                .values(&new_row)
-                .returning(crate::schema::reading::all_columns)
-                .get_result(connection)?,
-        )
-    }
-    fn update(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        body: ::tenantapi_runtime::reexports::serde_json::Map<
-            ::std::string::String,
-            ::tenantapi_runtime::reexports::serde_json::Value,
-        >,
-    ) -> ::std::result::Result<
-        ::std::option::Option<Reading>,
-        ::tenantapi_runtime::error::WriteError,
-    > {
-        use ::diesel::{OptionalExtension as _, QueryDsl as _, RunQueryDsl as _};
-        let patch: ReadingPatch = ::tenantapi_runtime::meta::from_body(body)?;
-        Ok(
-            ::diesel::update(crate::schema::reading::table.filter(filter))
-                .set(&patch)
-                .returning(crate::schema::reading::all_columns)
-                .get_result(connection)
-                .optional()?,
-        )
-    }
-    fn delete(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-    ) -> ::diesel::QueryResult<usize> {
-        use ::diesel::{QueryDsl as _, RunQueryDsl as _};
-        ::diesel::delete(crate::schema::reading::table.filter(filter))
-            .execute(connection)
-    }
-}
+/// Writes go through the runtime's generic insert, update and delete, built from
+/// `META`; the models above are the typed form of the same rows for Rust callers.
+impl ::tenantapi_runtime::meta::WritableResource for ReadingResource {}
 /// The API's handle on this table.
 pub struct ReadingResource;
 /// What the runtime needs to know about this table: validation, filters, messages.

@@ -67,52 +67,9 @@ pub struct SitePatch {
         ::std::option::Option<::tenantapi_runtime::reexports::chrono::NaiveDate>,
     >,
 }
-impl ::tenantapi_runtime::meta::WritableResource for SiteResource {
-    fn insert(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        body: ::tenantapi_runtime::reexports::serde_json::Map<
-            ::std::string::String,
-            ::tenantapi_runtime::reexports::serde_json::Value,
-        >,
-    ) -> ::std::result::Result<Site, ::tenantapi_runtime::error::WriteError> {
-        use ::diesel::RunQueryDsl as _;
-        let new_row: NewSite = ::tenantapi_runtime::meta::from_body(body)?;
-        Ok(
-            ::diesel::insert_into(crate::schema::site::table)
-                .values(&new_row)
-                .returning(crate::schema::site::all_columns)
-                .get_result(connection)?,
-        )
-    }
-    fn update(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        body: ::tenantapi_runtime::reexports::serde_json::Map<
-            ::std::string::String,
-            ::tenantapi_runtime::reexports::serde_json::Value,
-        >,
-    ) -> ::std::result::Result<
-        ::std::option::Option<Site>,
-        ::tenantapi_runtime::error::WriteError,
-    > {
-        use ::diesel::{OptionalExtension as _, QueryDsl as _, RunQueryDsl as _};
-        let patch: SitePatch = ::tenantapi_runtime::meta::from_body(body)?;
-        Ok(
-            ::diesel::update(crate::schema::site::table.filter(filter))
-                .set(&patch)
-                .returning(crate::schema::site::all_columns)
-                .get_result(connection)
-                .optional()?,
-        )
-    }
-    fn delete(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-    ) -> ::diesel::QueryResult<usize> {
-        use ::diesel::{QueryDsl as _, RunQueryDsl as _};
-        ::diesel::delete(crate::schema::site::table.filter(filter)).execute(connection)
-    }
-}
+/// Writes go through the runtime's generic insert, update and delete, built from
+/// `META`; the models above are the typed form of the same rows for Rust callers.
+impl ::tenantapi_runtime::meta::WritableResource for SiteResource {}
 /// The API's handle on this table.
 pub struct SiteResource;
 /// What the runtime needs to know about this table: validation, filters, messages.

@@ -1,0 +1,211 @@
+//! Inserts, updates and deletes built at run time from a table's metadata and validated
+//! values: identifiers from the metadata, every value a bind. The row a write produced is read
+//! back through the table's typed `Resource::load`.
+
+use diesel::RunQueryDsl as _;
+use serde_json::{Map, Value};
+
+use crate::convert;
+use crate::db::DbConnection;
+use crate::error::WriteError;
+use crate::meta::{ColumnKind, ColumnMeta, Resource, TableMeta};
+use crate::sql::{SqlFilter, SqlOrder, SqlStatement, SqlValue};
+
+/// The validated body's columns with typed values (`None`: SQL NULL), in column order.
+fn typed_values(
+    meta: &'static TableMeta,
+    body: &Map<String, Value>,
+) -> Result<Vec<(&'static ColumnMeta, Option<SqlValue>)>, WriteError> {
+    let mut values = Vec::with_capacity(body.len());
+    for column in meta.columns {
+        let Some(value) = body.get(column.name) else {
+            continue;
+        };
+        if value.is_null() {
+            values.push((column, None));
+            continue;
+        }
+        let typed = convert::parse_json(column.kind, value).map_err(|message| {
+            WriteError::Lost(format!(
+                "validated value of {} rejected: {message}",
+                column.name
+            ))
+        })?;
+        values.push((column, Some(typed)));
+    }
+    if let Some(unknown) = body.keys().find(|name| meta.column(name).is_none()) {
+        return Err(WriteError::Lost(format!(
+            "validated body names an unknown column {unknown}"
+        )));
+    }
+    Ok(values)
+}
+
+fn push_value(statement: &mut SqlStatement, value: &Option<SqlValue>) {
+    match value {
+        Some(value) => statement.bind(value.clone()),
+        None => statement.sql("NULL"),
+    };
+}
+
+fn primary_key_order(meta: &'static TableMeta) -> SqlOrder {
+    SqlOrder::new(
+        meta.primary_key_columns()
+            .map(|column| (column.name, false))
+            .collect(),
+    )
+}
+
+/// A filter on the primary key from `values` (every key column must be among them).
+fn key_filter(
+    meta: &'static TableMeta,
+    values: &[(&'static ColumnMeta, Option<SqlValue>)],
+) -> Result<SqlFilter, WriteError> {
+    let mut filter = SqlFilter::all();
+    for key in meta.primary_key_columns() {
+        let value = values
+            .iter()
+            .find(|(column, _)| column.name == key.name)
+            .and_then(|(_, value)| value.clone())
+            .ok_or_else(|| WriteError::Lost(format!("no value for key column {}", key.name)))?;
+        filter
+            .begin_condition()
+            .identifier(key.name)
+            .sql(" = ")
+            .bind(value);
+    }
+    Ok(filter)
+}
+
+fn load_one<R: Resource>(
+    connection: &mut DbConnection,
+    filter: SqlFilter,
+) -> Result<Option<R::Row>, WriteError> {
+    Ok(
+        R::load(connection, filter, primary_key_order(R::META), 1, 0)?
+            .into_iter()
+            .next(),
+    )
+}
+
+/// `INSERT` the body's columns (the others take their defaults) and return the new row.
+pub fn insert<R: Resource>(
+    connection: &mut DbConnection,
+    body: &Map<String, Value>,
+) -> Result<R::Row, WriteError> {
+    let meta = R::META;
+    let mut values = typed_values(meta, body)?;
+    let mut statement = SqlStatement::new();
+    statement.sql("INSERT INTO ").identifier(meta.name);
+    if values.is_empty() {
+        statement.sql(" DEFAULT VALUES");
+    } else {
+        statement.sql(" (");
+        for (position, (column, _)) in values.iter().enumerate() {
+            if position > 0 {
+                statement.sql(", ");
+            }
+            statement.identifier(column.name);
+        }
+        statement.sql(") VALUES (");
+        for (position, (_, value)) in values.iter().enumerate() {
+            if position > 0 {
+                statement.sql(", ");
+            }
+            push_value(&mut statement, value);
+        }
+        statement.sql(")");
+    }
+    // A key the database generates is learned from RETURNING; others are in the body.
+    let generated_key = meta
+        .primary_key_columns()
+        .find(|key| key.generated && !values.iter().any(|(column, _)| column.name == key.name));
+    match generated_key {
+        Some(key) => {
+            statement
+                .sql(" RETURNING CAST(")
+                .identifier(key.name)
+                .sql(" AS BIGINT)");
+            let generated: i64 = statement.returning_integer().get_result(connection)?;
+            let value = match key.kind {
+                ColumnKind::SmallInt => SqlValue::SmallInt(generated as i16),
+                ColumnKind::Integer => SqlValue::Integer(generated as i32),
+                _ => SqlValue::BigInt(generated),
+            };
+            values.push((key, Some(value)));
+        }
+        None => {
+            statement.execute(connection)?;
+        }
+    }
+    let filter = key_filter(meta, &values)?;
+    load_one::<R>(connection, filter)?
+        .ok_or_else(|| WriteError::Lost(format!("inserted row of {} not found", meta.name)))
+}
+
+/// `UPDATE` the body's columns on the row matching `filter`; `None` if there is no such row.
+pub fn update<R: Resource>(
+    connection: &mut DbConnection,
+    filter: SqlFilter,
+    body: &Map<String, Value>,
+) -> Result<Option<R::Row>, WriteError> {
+    let meta = R::META;
+    let values = typed_values(meta, body)?;
+    let changes_key = values.iter().any(|(column, _)| {
+        meta.primary_key_columns()
+            .any(|key| key.name == column.name)
+    });
+    // When the key itself changes, the row is found again by its new key.
+    let new_filter = if changes_key {
+        let Some(current) = load_one::<R>(connection, filter.clone())? else {
+            return Ok(None);
+        };
+        let current = serde_json::to_value(current)?;
+        let mut key_values = Vec::new();
+        for key in meta.primary_key_columns() {
+            let value = match values.iter().find(|(column, _)| column.name == key.name) {
+                Some((_, value)) => value.clone(),
+                None => Some(convert::parse_json(key.kind, &current[key.name]).map_err(
+                    |message| {
+                        WriteError::Lost(format!("current key {} unreadable: {message}", key.name))
+                    },
+                )?),
+            };
+            key_values.push((key, value));
+        }
+        Some(key_filter(meta, &key_values)?)
+    } else {
+        None
+    };
+    if values.is_empty() {
+        return load_one::<R>(connection, filter);
+    }
+    let mut statement = SqlStatement::new();
+    statement.sql("UPDATE ").identifier(meta.name).sql(" SET ");
+    for (position, (column, value)) in values.iter().enumerate() {
+        if position > 0 {
+            statement.sql(", ");
+        }
+        statement.identifier(column.name).sql(" = ");
+        push_value(&mut statement, value);
+    }
+    statement.sql(" WHERE ").condition(&filter);
+    if statement.execute(connection)? == 0 {
+        return Ok(None);
+    }
+    load_one::<R>(connection, new_filter.unwrap_or(filter))
+}
+
+/// `DELETE` the row matching `filter`; the number of rows deleted.
+pub fn delete<R: Resource>(
+    connection: &mut DbConnection,
+    filter: SqlFilter,
+) -> diesel::QueryResult<usize> {
+    let mut statement = SqlStatement::new();
+    statement
+        .sql("DELETE FROM ")
+        .identifier(R::META.name)
+        .sql(" WHERE ")
+        .condition(&filter);
+    statement.execute(connection)
+}
