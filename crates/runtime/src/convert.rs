@@ -23,6 +23,10 @@ pub const NULL_CHARACTER: &str = "Null characters are not allowed.";
 
 /// Parses a value given as text (query parameter, path segment) for a column of `kind`.
 pub fn parse_text(kind: ColumnKind, text: &str) -> Result<SqlValue, String> {
+    parse_text_unchecked(kind, text).and_then(within_limits)
+}
+
+fn parse_text_unchecked(kind: ColumnKind, text: &str) -> Result<SqlValue, String> {
     match kind {
         ColumnKind::SmallInt => parse_integer(text, i16::MIN as i64, i16::MAX as i64)
             .map(|v| SqlValue::SmallInt(v as i16)),
@@ -86,6 +90,40 @@ pub fn parse_text(kind: ColumnKind, text: &str) -> Result<SqlValue, String> {
 /// Parses a non-null JSON body value for a column of `kind`, accepting what DRF accepts
 /// (numbers as strings, `"true"` for booleans, numbers for strings).
 pub fn parse_json(kind: ColumnKind, value: &Value) -> Result<SqlValue, String> {
+    parse_json_unchecked(kind, value).and_then(within_limits)
+}
+
+/// What both backends can store: years 1 to 9999 (Python's, so DRF's, range; PostgreSQL
+/// refuses years before 4713 BC), and no NUL characters in JSON (PostgreSQL's jsonb refuses
+/// them).
+fn within_limits(value: SqlValue) -> Result<SqlValue, String> {
+    use chrono::Datelike as _;
+    let year_ok = |year: i32| (1..=9999).contains(&year);
+    match &value {
+        SqlValue::Date(date) if !year_ok(date.year()) => Err(INVALID_DATE.to_string()),
+        SqlValue::Timestamp(instant) if !year_ok(instant.year()) => {
+            Err(INVALID_DATETIME.to_string())
+        }
+        SqlValue::Timestamptz(instant) if !year_ok(instant.year()) => {
+            Err(INVALID_DATETIME.to_string())
+        }
+        SqlValue::Json(document) if contains_nul(document) => Err(NULL_CHARACTER.to_string()),
+        _ => Ok(value),
+    }
+}
+
+fn contains_nul(document: &Value) -> bool {
+    match document {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(members) => members
+            .iter()
+            .any(|(key, member)| key.contains('\0') || contains_nul(member)),
+        _ => false,
+    }
+}
+
+fn parse_json_unchecked(kind: ColumnKind, value: &Value) -> Result<SqlValue, String> {
     match (kind, value) {
         (ColumnKind::Json, value) => Ok(SqlValue::Json(value.clone())),
         (ColumnKind::Boolean, Value::Bool(b)) => Ok(SqlValue::Boolean(*b)),
@@ -386,6 +424,32 @@ mod tests {
             to_json(&SqlValue::Timestamptz(expected)),
             Value::from("2024-06-01T10:00:00Z")
         );
+    }
+
+    #[test]
+    fn values_outside_what_both_backends_store_are_field_errors() {
+        assert_eq!(
+            parse_text(ColumnKind::Date, "-5000-01-01"),
+            Err(INVALID_DATE.into())
+        );
+        assert_eq!(
+            parse_text(ColumnKind::Date, "0000-01-01"),
+            Err(INVALID_DATE.into())
+        );
+        assert_eq!(
+            parse_text(ColumnKind::Timestamptz, "+10000-01-01T00:00:00Z"),
+            Err(INVALID_DATETIME.into())
+        );
+        assert!(parse_text(ColumnKind::Date, "0001-01-01").is_ok());
+        assert_eq!(
+            parse_json(ColumnKind::Json, &serde_json::json!({"a": ["x\u{0}y"]})),
+            Err(NULL_CHARACTER.into())
+        );
+        assert_eq!(
+            parse_json(ColumnKind::Json, &serde_json::json!({"k\u{0}": 1})),
+            Err(NULL_CHARACTER.into())
+        );
+        assert!(parse_json(ColumnKind::Json, &serde_json::json!({"a": [1, "b"]})).is_ok());
     }
 
     #[test]

@@ -61,6 +61,21 @@ impl DbConnection {
         }
     }
 
+    /// Opens a connection to a database that must already exist: a mistyped SQLite path is
+    /// an error, not a new empty database. Project databases are opened this way.
+    pub fn open_existing(url: &str) -> ConnectionResult<DbConnection> {
+        if BackendKind::of_url(url) == BackendKind::Sqlite {
+            let path = sqlite_path(url);
+            let special = path == ":memory:" || path.starts_with("file:");
+            if !special && !std::path::Path::new(path).is_file() {
+                return Err(ConnectionError::BadConnection(
+                    "no SQLite database file at the given path".into(),
+                ));
+            }
+        }
+        DbConnection::open(url)
+    }
+
     /// Opens a connection of the backend the URL names, never guessing by trial: a
     /// PostgreSQL URL that fails must not fall through to SQLite and create a file.
     pub fn open(url: &str) -> ConnectionResult<DbConnection> {
@@ -85,11 +100,58 @@ impl DbConnection {
 #[derive(Clone)]
 pub struct ConnectionManager {
     url: String,
+    /// The URL's password, replaced by `***` in every error this manager reports.
+    password: Option<String>,
+    /// Whether a missing SQLite file may be created (our platform database) or is an error
+    /// (project databases, which another system creates).
+    create: bool,
+}
+
+/// The password part of `scheme://user:password@host...` or of a `password=` parameter.
+pub fn url_password(url: &str) -> Option<String> {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let from_userinfo = after_scheme
+        .rsplit_once('@')
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, password)| password.to_string());
+    let from_parameter = url
+        .split_once('?')
+        .and_then(|(_, query)| {
+            query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("password="))
+        })
+        .map(str::to_string);
+    from_userinfo
+        .or(from_parameter)
+        .filter(|password| !password.is_empty())
+}
+
+/// `text` with `password` (and its percent-encoded form) replaced by `***`.
+pub fn redact(text: &str, password: Option<&str>) -> String {
+    match password {
+        Some(password) => text.replace(password, "***"),
+        None => text.to_string(),
+    }
 }
 
 impl ConnectionManager {
+    /// For project databases: they must exist.
     pub fn new(url: impl Into<String>) -> Self {
-        ConnectionManager { url: url.into() }
+        let url = url.into();
+        ConnectionManager {
+            password: url_password(&url),
+            url,
+            create: false,
+        }
+    }
+
+    /// For a database this process may create (the platform database).
+    pub fn creating(url: impl Into<String>) -> Self {
+        ConnectionManager {
+            create: true,
+            ..ConnectionManager::new(url)
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -109,8 +171,9 @@ impl std::fmt::Debug for ConnectionManager {
 /// Why a pooled connection could not be opened or kept.
 #[derive(Debug, thiserror::Error)]
 pub enum ManagerError {
+    /// The connection error's text, with the URL's password removed.
     #[error("cannot connect: {0}")]
-    Connect(#[from] ConnectionError),
+    Connect(String),
     #[error("connection check failed: {0}")]
     Check(#[from] diesel::result::Error),
     /// Refused by a connection customizer, e.g. a structure version mismatch.
@@ -123,7 +186,14 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = ManagerError;
 
     fn connect(&self) -> Result<DbConnection, ManagerError> {
-        Ok(DbConnection::open(&self.url)?)
+        let opened = if self.create {
+            DbConnection::open(&self.url)
+        } else {
+            DbConnection::open_existing(&self.url)
+        };
+        opened.map_err(|error| {
+            ManagerError::Connect(redact(&error.to_string(), self.password.as_deref()))
+        })
     }
 
     fn is_valid(&self, connection: &mut DbConnection) -> Result<(), ManagerError> {
@@ -139,3 +209,38 @@ impl r2d2::ManageConnection for ConnectionManager {
 pub type DbPool = r2d2::Pool<ConnectionManager>;
 /// A connection checked out of a [`DbPool`]; it returns to the pool on drop.
 pub type PooledDbConnection = r2d2::PooledConnection<ConnectionManager>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_found_in_userinfo_and_parameters() {
+        assert_eq!(
+            url_password("postgres://app:s3cret@db/p").as_deref(),
+            Some("s3cret")
+        );
+        assert_eq!(
+            url_password("postgres://app:p@ss@db/p").as_deref(),
+            Some("p@ss")
+        );
+        assert_eq!(
+            url_password("postgres://app@db/p?password=s3cret&sslmode=require").as_deref(),
+            Some("s3cret")
+        );
+        assert_eq!(url_password("postgres://app@db/p"), None);
+        assert_eq!(url_password("data/p.db"), None);
+        assert_eq!(
+            redact("bad token \"s3cret\"", Some("s3cret")),
+            "bad token \"***\""
+        );
+    }
+
+    #[test]
+    fn a_missing_project_database_file_is_not_created() {
+        let path =
+            std::env::temp_dir().join(format!("tenantapi-missing-{}.db", std::process::id()));
+        assert!(DbConnection::open_existing(path.to_str().unwrap()).is_err());
+        assert!(!path.exists());
+    }
+}

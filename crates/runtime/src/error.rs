@@ -178,6 +178,21 @@ impl From<diesel::result::Error> for ApiError {
         use diesel::result::{DatabaseErrorKind, Error};
         match error {
             Error::NotFound => ApiError::NotFound,
+            // The database gave up on a transaction that may well succeed when retried.
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                ApiError::Unavailable {
+                    detail: "The project database is busy. Try again.".into(),
+                    retry_after_seconds: 1,
+                }
+            }
+            Error::DatabaseError(DatabaseErrorKind::Unknown, ref info)
+                if info.message().contains("deadlock detected") =>
+            {
+                ApiError::Unavailable {
+                    detail: "The project database is busy. Try again.".into(),
+                    retry_after_seconds: 1,
+                }
+            }
             Error::DatabaseError(
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 _,

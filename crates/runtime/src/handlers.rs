@@ -243,19 +243,46 @@ fn guarded_write<T>(
         DbConnection::Sqlite(_) => {
             // diesel's transaction manager only issues a deferred BEGIN; nothing inside
             // `write` opens a transaction of its own, so managing this one by hand is safe.
-            connection.batch_execute("BEGIN IMMEDIATE")?;
-            match checked_write(connection) {
-                Ok(value) => {
-                    connection.batch_execute("COMMIT")?;
-                    Ok(value)
-                }
-                Err(error) => {
-                    if let Err(rollback) = connection.batch_execute("ROLLBACK") {
-                        log::error!("rolling back a refused SQLite write failed: {rollback}");
+            if let Err(error) = connection.batch_execute("BEGIN IMMEDIATE") {
+                return Err(match error {
+                    // Another writer kept the lock past the busy timeout: try again later.
+                    diesel::result::Error::DatabaseError(_, ref info)
+                        if info.message().contains("locked") || info.message().contains("busy") =>
+                    {
+                        GuardedWriteError::Refused(ApiError::Unavailable {
+                            detail: "The project database is busy. Try again.".into(),
+                            retry_after_seconds: 1,
+                        })
                     }
-                    Err(error)
-                }
+                    other => other.into(),
+                });
             }
+            let mut transaction = SqliteWriteTransaction {
+                connection,
+                finished: false,
+            };
+            let value = checked_write(transaction.connection)?;
+            transaction.connection.batch_execute("COMMIT")?;
+            transaction.finished = true;
+            Ok(value)
+        }
+    }
+}
+
+/// A hand-opened SQLite transaction that is rolled back unless it was committed, whatever
+/// ends it (an error, a failed COMMIT, a panic), so that no pooled connection goes back to
+/// its pool holding the database's write lock.
+struct SqliteWriteTransaction<'a> {
+    connection: &'a mut DbConnection,
+    finished: bool,
+}
+
+impl Drop for SqliteWriteTransaction<'_> {
+    fn drop(&mut self) {
+        if !self.finished
+            && let Err(error) = self.connection.batch_execute("ROLLBACK")
+        {
+            log::error!("rolling back an unfinished SQLite write failed: {error}");
         }
     }
 }
@@ -301,10 +328,15 @@ pub async fn create<R: WritableResource>(
 }
 
 fn key_filter<R: Resource>(request: &HttpRequest) -> Result<crate::sql::SqlFilter, ApiError> {
+    // The raw segment, not `match_info()`: the router decodes `%2C`, and a comma inside a
+    // value of a composite key must not become a separator.
     let segment = request
-        .match_info()
-        .get("pk")
-        .expect("BUG: detail route without {pk}");
+        .uri()
+        .path()
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
     list::parse_primary_key(R::META, segment)
 }
 

@@ -7,6 +7,9 @@ use crate::error::{ApiError, FieldErrors};
 use crate::meta::{ColumnKind, ColumnMeta, TableMeta};
 use crate::sql::{SqlFilter, SqlOrder, SqlValue};
 
+/// Items an `__in` lookup may list.
+pub const MAX_IN_ITEMS: usize = 1000;
+
 /// Query parameters that are never column filters.
 pub const RESERVED_PARAMETERS: &[&str] = &["format", "page", "page_size", "ordering"];
 
@@ -257,6 +260,12 @@ fn add_condition(
                 .bind(operand);
         }
         Lookup::In => {
+            // Each item is a bind parameter; SQLite allows 32,766 per statement.
+            if value.split(',').filter(|item| !item.is_empty()).count() > MAX_IN_ITEMS {
+                return Err(format!(
+                    "Ensure this list has no more than {MAX_IN_ITEMS} items."
+                ));
+            }
             let operands: Vec<SqlValue> = value
                 .split(',')
                 .filter(|item| !item.is_empty())

@@ -45,9 +45,10 @@ impl Credentials {
                 hasher.update(token.as_bytes());
             }
             Credentials::Basic { username, password } => {
+                // Length-prefixed, so that no two (username, password) pairs share a key.
                 hasher.update(b"basic\0");
+                hasher.update((username.len() as u64).to_le_bytes());
                 hasher.update(username.as_bytes());
-                hasher.update(b"\0");
                 hasher.update(password.as_bytes());
             }
         }
@@ -64,10 +65,14 @@ pub fn parse_authorization(request: &HttpRequest) -> Result<Option<Credentials>,
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let bytes = value.as_bytes();
-    let (scheme, rest) = match bytes.iter().position(|byte| *byte == b' ') {
-        Some(space) => (&bytes[..space], &bytes[space + 1..]),
-        None => (bytes, &[][..]),
+    // DRF splits the header on runs of whitespace: `Token  abc` is `Token` and `abc`.
+    let parts: Vec<&[u8]> = value
+        .as_bytes()
+        .split(|byte| byte.is_ascii_whitespace())
+        .filter(|part| !part.is_empty())
+        .collect();
+    let Some(scheme) = parts.first() else {
+        return Ok(None);
     };
     let token_scheme =
         scheme.eq_ignore_ascii_case(b"token") || scheme.eq_ignore_ascii_case(b"bearer");
@@ -77,12 +82,12 @@ pub fn parse_authorization(request: &HttpRequest) -> Result<Option<Credentials>,
         return Ok(None);
     }
     let kind = if token_scheme { "token" } else { "basic" };
-    if rest.iter().all(|byte| *byte == b' ') {
+    if parts.len() == 1 {
         return Err(not_authenticated(&format!(
             "Invalid {kind} header. No credentials provided."
         )));
     }
-    if rest.contains(&b' ') {
+    if parts.len() > 2 {
         let what = if token_scheme {
             "Token string"
         } else {
@@ -92,6 +97,7 @@ pub fn parse_authorization(request: &HttpRequest) -> Result<Option<Credentials>,
             "Invalid {kind} header. {what} should not contain spaces."
         )));
     }
+    let rest = parts[1];
     if rest.len() > MAX_CREDENTIALS_LENGTH {
         return Err(not_authenticated(if token_scheme {
             INVALID_TOKEN
@@ -136,6 +142,7 @@ pub struct Authenticator {
     cache_for: Duration,
     /// Read on every request by every worker, written only on a miss: a read-write lock.
     cache: RwLock<HashMap<[u8; 32], CachedVerdict>>,
+    password_checks: tokio::sync::Semaphore,
 }
 
 impl Authenticator {
@@ -149,11 +156,12 @@ impl Authenticator {
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(5))
             .thread_pool(helper_threads)
-            .build_unchecked(ConnectionManager::new(platform_database_url));
+            .build_unchecked(ConnectionManager::creating(platform_database_url));
         Authenticator {
             platform,
             cache_for,
             cache: RwLock::new(HashMap::new()),
+            password_checks: tokio::sync::Semaphore::new(2),
         }
     }
 
@@ -165,8 +173,10 @@ impl Authenticator {
         let verdict = match self.cached(&key) {
             Some(verdict) => verdict,
             None => {
+                // Stamped before the lookup: the verdict is as old as the moment it was read.
+                let read_at = Instant::now();
                 let verdict = self.verify(credentials).await?;
-                self.remember(key, verdict.clone());
+                self.remember(key, verdict.clone(), read_at);
                 verdict
             }
         };
@@ -194,8 +204,15 @@ impl Authenticator {
         Some(entry.verdict.clone())
     }
 
-    fn remember(&self, key: [u8; 32], verdict: Result<Arc<Principal>, Refusal>) {
+    fn remember(&self, key: [u8; 32], verdict: Result<Arc<Principal>, Refusal>, read_at: Instant) {
         let mut cache = self.cache.write().expect("auth cache lock poisoned");
+        // A slow lookup must not replace what a later one read.
+        if cache
+            .get(&key)
+            .is_some_and(|existing| existing.read_at >= read_at)
+        {
+            return;
+        }
         if cache.len() >= MAX_CACHE_ENTRIES {
             let cache_for = self.cache_for;
             cache.retain(|_, entry| entry.read_at.elapsed() < cache_for);
@@ -203,24 +220,34 @@ impl Authenticator {
                 cache.clear();
             }
         }
-        cache.insert(
-            key,
-            CachedVerdict {
-                verdict,
-                read_at: Instant::now(),
-            },
-        );
+        cache.insert(key, CachedVerdict { verdict, read_at });
     }
 
     async fn verify(
         &self,
         credentials: Credentials,
     ) -> Result<Result<Arc<Principal>, Refusal>, ApiError> {
+        // A password costs an argon2 verification (about 19 MiB and tens of milliseconds):
+        // at most two at a time, so that Basic requests (cached or not, e.g. an attacker
+        // cycling passwords) cannot take every platform connection from token lookups.
+        let _password_turn = match &credentials {
+            Credentials::Basic { .. } => Some(
+                self.password_checks
+                    .acquire()
+                    .await
+                    .map_err(|error| ApiError::internal("password check queue closed", error))?,
+            ),
+            Credentials::Token(_) => None,
+        };
         let platform = self.platform.clone();
         let verdict = actix_web::web::block(move || {
-            let mut connection = platform
-                .get()
-                .map_err(|error| ApiError::internal("platform database unavailable", error))?;
+            let mut connection = platform.get().map_err(|error| {
+                log::warn!("platform database unavailable for authentication: {error}");
+                ApiError::Unavailable {
+                    detail: "Authentication is unavailable. Try again later.".into(),
+                    retry_after_seconds: 5,
+                }
+            })?;
             let verdict = match &credentials {
                 Credentials::Token(token) => accounts::authenticate_token(&mut connection, token),
                 Credentials::Basic { username, password } => {

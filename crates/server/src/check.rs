@@ -45,7 +45,7 @@ pub fn exit_code(rows: &[CheckRow]) -> u8 {
 }
 
 /// Adds libpq's connect timeout to a PostgreSQL URL that has none.
-fn with_connect_timeout(url: &str, timeout: Duration) -> String {
+pub(crate) fn with_connect_timeout(url: &str, timeout: Duration) -> String {
     if BackendKind::of_url(url) != BackendKind::Postgres || url.contains("connect_timeout=") {
         return url.to_string();
     }
@@ -65,10 +65,14 @@ fn check_one(project: String, url: &str, timeout: Duration, structure: bool) -> 
         drift: Vec::new(),
         reason: None,
     };
-    let mut connection = match DbConnection::open(&with_connect_timeout(url, timeout)) {
+    let mut connection = match DbConnection::open_existing(&with_connect_timeout(url, timeout)) {
         Ok(connection) => connection,
         Err(error) => {
-            row.reason = Some(crate::platform::redact_url(&error.to_string()));
+            let password = tenantapi_runtime::db::url_password(url);
+            row.reason = Some(tenantapi_runtime::db::redact(
+                &error.to_string(),
+                password.as_deref(),
+            ));
             return row;
         }
     };

@@ -453,12 +453,13 @@ fn fixtures_command(config: &Config, command: FixturesCommand) -> ExitCode {
         Ok(None) => return fail(format!("no project named {project}")),
         Err(error) => return fail(error),
     };
-    let mut connection = match tenantapi_runtime::db::DbConnection::open(&url) {
+    let mut connection = match tenantapi_runtime::db::DbConnection::open_existing(&url) {
         Ok(connection) => connection,
         Err(error) => {
+            let password = tenantapi_runtime::db::url_password(&url);
             return fail(format!(
                 "cannot open project {project}'s database: {}",
-                platform::redact_url(&error.to_string())
+                tenantapi_runtime::db::redact(&error.to_string(), password.as_deref())
             ));
         }
     };
@@ -553,7 +554,7 @@ fn introspect_command(
     version_column: &str,
     out: Option<&std::path::Path>,
 ) -> ExitCode {
-    let mut connection = match tenantapi_runtime::db::DbConnection::open(database_url) {
+    let mut connection = match tenantapi_runtime::db::DbConnection::open_existing(database_url) {
         Ok(connection) => connection,
         Err(error) => {
             return fail(format!(

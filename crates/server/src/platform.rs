@@ -167,16 +167,7 @@ pub fn remove_project(connection: &mut DbConnection, name: &str) -> Result<(), P
 
 /// A URL with its password replaced, for listings and logs.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let Some((credentials, host)) = rest.split_once('@') else {
-        return url.to_string();
-    };
-    match credentials.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
-    }
+    tenantapi_runtime::db::redact(url, tenantapi_runtime::db::url_password(url).as_deref())
 }
 
 #[cfg(test)]
@@ -200,6 +191,14 @@ mod tests {
             "postgres://app:***@db:5432/p"
         );
         assert_eq!(redact_url("postgres://app@db/p"), "postgres://app@db/p");
+        assert_eq!(
+            redact_url("postgres://app:p@ss@db/p"),
+            "postgres://app:***@db/p"
+        );
+        assert_eq!(
+            redact_url("postgres://app@db/p?password=s3cret"),
+            "postgres://app@db/p?password=***"
+        );
         assert_eq!(redact_url("data/p.db"), "data/p.db");
     }
 

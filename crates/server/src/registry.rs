@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix_web::HttpRequest;
 use scheduled_thread_pool::ScheduledThreadPool;
-use tenantapi_runtime::db::{BackendKind, ConnectionManager, DbPool};
+use tenantapi_runtime::db::{BackendKind, ConnectionManager, DbConnection, DbPool};
 use tenantapi_runtime::error::ApiError;
 use tenantapi_runtime::guard::{ProjectAccess, ProjectRegistry, RegistryFuture};
 
@@ -161,13 +161,15 @@ impl Registry {
             std::thread::scope(|scope| {
                 for entry in batch {
                     scope.spawn(move || {
-                        let health = match entry.pool.get_timeout(timeout) {
-                            Ok(mut connection) => judge(&mut connection, &SERVED_VERSION),
-                            Err(error) => match entry.health.get() {
-                                // The customizer refused the connection and recorded why.
-                                refused @ (Health::VersionMismatch { .. }
-                                | Health::VersionUnreadable { .. }) => refused,
-                                _ => Health::Unreachable {
+                        // An idle pooled connection if there is one; otherwise a connection of
+                        // its own, so that a busy pool cannot keep the check from running.
+                        let health = match entry.pool.try_get() {
+                            Some(mut connection) => judge(&mut connection, &SERVED_VERSION),
+                            None => match DbConnection::open_existing(
+                                &crate::check::with_connect_timeout(&entry.database_url, timeout),
+                            ) {
+                                Ok(mut connection) => judge(&mut connection, &SERVED_VERSION),
+                                Err(error) => Health::Unreachable {
                                     reason: error.to_string(),
                                 },
                             },
