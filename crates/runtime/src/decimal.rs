@@ -187,7 +187,7 @@ impl DecimalDigits {
                 fraction.push_str(&format!("{group:04}"));
             }
         } else {
-            fraction.push_str(&"0000".repeat((-weight - 1) as usize));
+            fraction.push_str(&"0000".repeat((-i32::from(weight) - 1) as usize));
             for group in digits {
                 fraction.push_str(&format!("{group:04}"));
             }
