@@ -147,12 +147,7 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
     });
     let registrations = schema.tables.iter().map(|table| {
         let module = ident(&table.rust_name);
-        let resource = ident(&format!("{}Resource", table.struct_name));
-        if table.read_only {
-            quote!(::tenantapi_runtime::handlers::register_read_only::<tables::#module::#resource>(config);)
-        } else {
-            quote!(::tenantapi_runtime::handlers::register::<tables::#module::#resource>(config);)
-        }
+        quote!(::tenantapi_runtime::handlers::register(config, &tables::#module::OPS);)
     });
     let version_insert = format!(
         "INSERT INTO {} ({}) VALUES ('{}')",
@@ -396,6 +391,16 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
         }
     };
 
+    let ops_constructor = if table.read_only {
+        quote!(read_only)
+    } else {
+        quote!(writable)
+    };
+    let ops = quote! {
+        /// This table's operations, for the runtime's handlers.
+        pub static OPS: ::tenantapi_runtime::handlers::TableOps =
+            ::tenantapi_runtime::handlers::TableOps::#ops_constructor::<#resource>();
+    };
     let write_items = if table.read_only {
         quote!()
     } else {
@@ -421,6 +426,8 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
         #meta
 
         #read_impl
+
+        #ops
     }
 }
 

@@ -71,19 +71,11 @@ pub static ROW_READERS: &[::tenantapi_runtime::fixtures::TableRows] = &[
 /// Registers the routes of every table, relative to the API root
 /// (`/{project}/{table}/` and `/{project}/{table}/{pk}/`).
 pub fn configure(config: &mut ::actix_web::web::ServiceConfig) {
-    ::tenantapi_runtime::handlers::register_read_only::<
-        tables::schema_version::SchemaVersionResource,
-    >(config);
-    ::tenantapi_runtime::handlers::register::<tables::site::SiteResource>(config);
-    ::tenantapi_runtime::handlers::register::<
-        tables::data_point::DataPointResource,
-    >(config);
-    ::tenantapi_runtime::handlers::register::<tables::reading::ReadingResource>(config);
-    ::tenantapi_runtime::handlers::register::<tables::tag::TagResource>(config);
-    ::tenantapi_runtime::handlers::register::<
-        tables::data_point_tag::DataPointTagResource,
-    >(config);
-    ::tenantapi_runtime::handlers::register::<
-        tables::maintenance_window::MaintenanceWindowResource,
-    >(config);
+    ::tenantapi_runtime::handlers::register(config, &tables::schema_version::OPS);
+    ::tenantapi_runtime::handlers::register(config, &tables::site::OPS);
+    ::tenantapi_runtime::handlers::register(config, &tables::data_point::OPS);
+    ::tenantapi_runtime::handlers::register(config, &tables::reading::OPS);
+    ::tenantapi_runtime::handlers::register(config, &tables::tag::OPS);
+    ::tenantapi_runtime::handlers::register(config, &tables::data_point_tag::OPS);
+    ::tenantapi_runtime::handlers::register(config, &tables::maintenance_window::OPS);
 }

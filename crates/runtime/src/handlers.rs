@@ -10,8 +10,8 @@ use crate::db::DbConnection;
 use crate::error::{ApiError, WriteError};
 use crate::guard::ProjectConnection;
 use crate::list::{self, PageNumber, PageSettings};
-use crate::meta::{Resource, WritableResource};
-use crate::sql::SqlOrder;
+use crate::meta::{Resource, TableMeta, WritableResource};
+use crate::sql::{SqlFilter, SqlOrder};
 use crate::version::StructureVersion;
 use diesel::Connection as _;
 use diesel::connection::SimpleConnection as _;
@@ -33,39 +33,166 @@ impl Default for ApiSettings {
     }
 }
 
-/// Registers a writable table's routes, relative to the API root:
-/// `/{project}/{table}/` (GET, POST) and `/{project}/{table}/{pk}/` (GET, PUT, PATCH, DELETE).
-pub fn register<R: WritableResource>(config: &mut web::ServiceConfig) {
-    let collection = readable_collection::<R>().route(web::post().to(create::<R>));
-    config.service(with_allowed(collection, &["GET", "POST", "HEAD"]));
-    let detail = readable_detail::<R>()
-        .route(web::put().to(update::<R>))
-        .route(web::patch().to(partial_update::<R>))
-        .route(web::delete().to(destroy::<R>));
-    config.service(with_allowed(
-        detail,
-        &["GET", "PUT", "PATCH", "DELETE", "HEAD"],
-    ));
+/// One table's operations as plain function pointers. The handlers take these instead of a
+/// type parameter, so they are compiled once for all tables; per table only the small
+/// functions below are instantiated. Generated code declares one `OPS` per table.
+pub struct TableOps {
+    pub meta: &'static TableMeta,
+    count: fn(&mut DbConnection, SqlFilter) -> diesel::QueryResult<i64>,
+    /// Rows as a JSON array, serialized straight from the typed read model.
+    page_json: fn(&mut DbConnection, SqlFilter, SqlOrder, i64, i64) -> diesel::QueryResult<String>,
+    writes: Option<WriteOps>,
 }
 
-/// Registers a read-only table's routes: GET only, and the detail route only with a primary key.
-pub fn register_read_only<R: Resource>(config: &mut web::ServiceConfig) {
-    config.service(with_allowed(readable_collection::<R>(), &["GET", "HEAD"]));
-    if R::META.has_primary_key() {
-        config.service(with_allowed(readable_detail::<R>(), &["GET", "HEAD"]));
+struct WriteOps {
+    insert: fn(&mut DbConnection, Map<String, Value>) -> Result<Value, WriteError>,
+    update:
+        fn(&mut DbConnection, SqlFilter, Map<String, Value>) -> Result<Option<Value>, WriteError>,
+    delete: fn(&mut DbConnection, SqlFilter) -> diesel::QueryResult<usize>,
+}
+
+impl TableOps {
+    /// GET routes only.
+    pub const fn read_only<R: Resource>() -> TableOps {
+        TableOps {
+            meta: R::META,
+            count: R::count,
+            page_json: page_json::<R>,
+            writes: None,
+        }
+    }
+
+    /// GET, POST, PUT, PATCH and DELETE routes.
+    pub const fn writable<R: WritableResource>() -> TableOps {
+        TableOps {
+            meta: R::META,
+            count: R::count,
+            page_json: page_json::<R>,
+            writes: Some(WriteOps {
+                insert: insert_value::<R>,
+                update: update_value::<R>,
+                delete: R::delete,
+            }),
+        }
     }
 }
 
-fn readable_collection<R: Resource>() -> actix_web::Resource {
-    web::resource(format!("/{{project}}/{}/", R::META.name))
-        .route(web::get().to(list::<R>))
-        .route(web::head().to(list::<R>))
+fn page_json<R: Resource>(
+    connection: &mut DbConnection,
+    filter: SqlFilter,
+    order: SqlOrder,
+    limit: i64,
+    offset: i64,
+) -> diesel::QueryResult<String> {
+    let rows = R::load(connection, filter, order, limit, offset)?;
+    serde_json::to_string(&rows)
+        .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))
 }
 
-fn readable_detail<R: Resource>() -> actix_web::Resource {
-    web::resource(format!("/{{project}}/{}/{{pk}}/", R::META.name))
-        .route(web::get().to(retrieve::<R>))
-        .route(web::head().to(retrieve::<R>))
+fn insert_value<R: WritableResource>(
+    connection: &mut DbConnection,
+    body: Map<String, Value>,
+) -> Result<Value, WriteError> {
+    Ok(serde_json::to_value(R::insert(connection, body)?)?)
+}
+
+fn update_value<R: WritableResource>(
+    connection: &mut DbConnection,
+    filter: SqlFilter,
+    body: Map<String, Value>,
+) -> Result<Option<Value>, WriteError> {
+    Ok(R::update(connection, filter, body)?
+        .map(serde_json::to_value)
+        .transpose()?)
+}
+
+impl TableOps {
+    fn writes(&self) -> &WriteOps {
+        self.writes
+            .as_ref()
+            .expect("BUG: a write route registered for a read-only table")
+    }
+}
+
+/// Registers a table's routes, relative to the API root: `/{project}/{table}/` (GET, and POST
+/// if writable) and, with a primary key, `/{project}/{table}/{pk}/` (GET, and PUT, PATCH,
+/// DELETE if writable).
+pub fn register(config: &mut web::ServiceConfig, ops: &'static TableOps) {
+    let mut collection = web::resource(format!("/{{project}}/{}/", ops.meta.name))
+        .route(web::get().to(
+            move |request: HttpRequest,
+                  guard: ProjectConnection,
+                  settings: web::Data<ApiSettings>| {
+                list(ops, request, guard, settings)
+            },
+        ))
+        .route(web::head().to(
+            move |request: HttpRequest,
+                  guard: ProjectConnection,
+                  settings: web::Data<ApiSettings>| {
+                list(ops, request, guard, settings)
+            },
+        ));
+    if ops.writes.is_some() {
+        collection = collection.route(web::post().to(
+            move |request: HttpRequest,
+                  guard: ProjectConnection,
+                  payload: web::Payload,
+                  settings: web::Data<ApiSettings>| {
+                create(ops, request, guard, payload, settings)
+            },
+        ));
+    }
+    let collection_allowed: &'static [&'static str] = if ops.writes.is_some() {
+        &["GET", "POST", "HEAD"]
+    } else {
+        &["GET", "HEAD"]
+    };
+    config.service(with_allowed(collection, collection_allowed));
+    if !ops.meta.has_primary_key() {
+        return;
+    }
+    let mut detail = web::resource(format!("/{{project}}/{}/{{pk}}/", ops.meta.name))
+        .route(
+            web::get().to(move |request: HttpRequest, guard: ProjectConnection| {
+                retrieve(ops, request, guard)
+            }),
+        )
+        .route(
+            web::head().to(move |request: HttpRequest, guard: ProjectConnection| {
+                retrieve(ops, request, guard)
+            }),
+        );
+    if ops.writes.is_some() {
+        detail = detail
+            .route(web::put().to(
+                move |request: HttpRequest,
+                      guard: ProjectConnection,
+                      payload: web::Payload,
+                      settings: web::Data<ApiSettings>| {
+                    write_existing(ops, request, guard, payload, settings, WriteMode::Replace)
+                },
+            ))
+            .route(web::patch().to(
+                move |request: HttpRequest,
+                      guard: ProjectConnection,
+                      payload: web::Payload,
+                      settings: web::Data<ApiSettings>| {
+                    write_existing(ops, request, guard, payload, settings, WriteMode::Partial)
+                },
+            ))
+            .route(
+                web::delete().to(move |request: HttpRequest, guard: ProjectConnection| {
+                    destroy(ops, request, guard)
+                }),
+            );
+    }
+    let detail_allowed: &'static [&'static str] = if ops.writes.is_some() {
+        &["GET", "PUT", "PATCH", "DELETE", "HEAD"]
+    } else {
+        &["GET", "HEAD"]
+    };
+    config.service(with_allowed(detail, detail_allowed));
 }
 
 /// Any other method on the resource is a DRF-style 405 listing the allowed ones.
@@ -88,31 +215,24 @@ async fn method_not_allowed(
     })
 }
 
-#[derive(serde::Serialize)]
-struct Page<T> {
-    count: i64,
-    next: Option<String>,
-    previous: Option<String>,
-    results: Vec<T>,
-}
-
 /// GET `/{project}/{table}/`: one page of rows, filtered and ordered.
-pub async fn list<R: Resource>(
+async fn list(
+    ops: &'static TableOps,
     request: HttpRequest,
     mut guard: ProjectConnection,
     settings: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let list_request = list::parse_list_request(
-        R::META,
+        ops.meta,
         guard.backend,
         request.query_string(),
         settings.pages,
     )?;
     let page_size = list_request.page_size;
     guard.reserve().await?;
-    let (count, page, rows) = web::block(move || -> Result<(i64, u64, Vec<R::Row>), ApiError> {
+    let (count, page, rows) = web::block(move || -> Result<(i64, u64, String), ApiError> {
         let connection = guard.connection()?;
-        let count = R::count(connection, list_request.filter.clone())?;
+        let count = (ops.count)(connection, list_request.filter.clone())?;
         let page_count = (count.max(0) as u64).div_ceil(page_size).max(1);
         let page = match list_request.page {
             PageNumber::Number(number) => number,
@@ -122,7 +242,7 @@ pub async fn list<R: Resource>(
             return Err(ApiError::InvalidPage);
         }
         let offset = ((page - 1) * page_size) as i64;
-        let rows = R::load(
+        let rows = (ops.page_json)(
             connection,
             list_request.filter,
             list_request.order,
@@ -137,12 +257,16 @@ pub async fn list<R: Resource>(
     let next = (page < page_count).then(|| page_url(&request, Some(page + 1)));
     let previous =
         (page > 1).then(|| page_url(&request, if page == 2 { None } else { Some(page - 1) }));
-    Ok(HttpResponse::Ok().json(Page {
-        count,
-        next,
-        previous,
-        results: rows,
-    }))
+    // The rows are already JSON; only the envelope is written here.
+    let link = |url: Option<String>| serde_json::to_string(&url).expect("strings serialize");
+    let body = format!(
+        r#"{{"count":{count},"next":{},"previous":{},"results":{rows}}}"#,
+        link(next),
+        link(previous)
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
 }
 
 /// The absolute URL of this request with `page` replaced (or removed), as DRF builds links.
@@ -288,26 +412,26 @@ impl Drop for SqliteWriteTransaction<'_> {
 }
 
 /// POST `/{project}/{table}/`: 201 with the new row and its `Location`.
-pub async fn create<R: WritableResource>(
+async fn create(
+    ops: &'static TableOps,
     request: HttpRequest,
     mut guard: ProjectConnection,
     payload: web::Payload,
     settings: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json_body(&request, payload, settings.max_body_bytes).await?;
-    let canonical = body::validate(R::META, body, WriteMode::Create)?;
+    let canonical = body::validate(ops.meta, body, WriteMode::Create)?;
     let version = structure_version(&request);
     guard.reserve().await?;
     let row = web::block(move || -> Result<Value, ApiError> {
         let connection = guard.connection()?;
         match guarded_write(connection, &version, |connection| {
-            R::insert(connection, canonical.clone())
+            (ops.writes().insert)(connection, canonical.clone())
         }) {
-            Ok(row) => serde_json::to_value(row)
-                .map_err(|error| ApiError::internal("row serialization", error)),
+            Ok(row) => Ok(row),
             Err(GuardedWriteError::Refused(error)) => Err(error),
             Err(GuardedWriteError::Failed(error)) => Err(explain_write_error(
-                R::META,
+                ops.meta,
                 connection,
                 &canonical,
                 WriteKind::Insert,
@@ -318,7 +442,7 @@ pub async fn create<R: WritableResource>(
     .await
     .map_err(|error| ApiError::internal("create task failed", error))??;
     let mut response = HttpResponse::Created();
-    if let Some(segment) = list::primary_key_segment(R::META, &row) {
+    if let Some(segment) = list::primary_key_segment(ops.meta, &row) {
         response.insert_header((
             header::LOCATION,
             absolute_path(&request, &format!("{}{segment}/", request.path())),
@@ -327,7 +451,7 @@ pub async fn create<R: WritableResource>(
     Ok(response.json(row))
 }
 
-fn key_filter<R: Resource>(request: &HttpRequest) -> Result<crate::sql::SqlFilter, ApiError> {
+fn key_filter(meta: &'static TableMeta, request: &HttpRequest) -> Result<SqlFilter, ApiError> {
     // The raw segment, not `match_info()`: the router decodes `%2C`, and a comma inside a
     // value of a composite key must not become a separator.
     let segment = request
@@ -337,88 +461,86 @@ fn key_filter<R: Resource>(request: &HttpRequest) -> Result<crate::sql::SqlFilte
         .rsplit('/')
         .next()
         .unwrap_or("");
-    list::parse_primary_key(R::META, segment)
+    list::parse_primary_key(meta, segment)
 }
 
-fn primary_key_order<R: Resource>() -> SqlOrder {
+fn primary_key_order(meta: &'static TableMeta) -> SqlOrder {
     SqlOrder::new(
-        R::META
-            .primary_key_columns()
+        meta.primary_key_columns()
             .map(|column| (column.name, false))
             .collect(),
     )
 }
 
-fn fetch_one<R: Resource>(
+/// The row matching `filter` as a JSON object, or 404.
+fn fetch_one(
+    ops: &'static TableOps,
     guard: &mut ProjectConnection,
-    filter: crate::sql::SqlFilter,
-) -> Result<R::Row, ApiError> {
-    R::load(guard.connection()?, filter, primary_key_order::<R>(), 1, 0)?
-        .into_iter()
-        .next()
-        .ok_or(ApiError::NotFound)
+    filter: SqlFilter,
+) -> Result<String, ApiError> {
+    let rows = (ops.page_json)(
+        guard.connection()?,
+        filter,
+        primary_key_order(ops.meta),
+        1,
+        0,
+    )?;
+    // `[{...}]`: the object is what lies between the brackets.
+    match rows
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+    {
+        Some(object) if !object.is_empty() => Ok(object.to_string()),
+        _ => Err(ApiError::NotFound),
+    }
 }
 
 /// GET `/{project}/{table}/{pk}/`.
-pub async fn retrieve<R: Resource>(
+async fn retrieve(
+    ops: &'static TableOps,
     request: HttpRequest,
     mut guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = key_filter::<R>(&request)?;
+    let filter = key_filter(ops.meta, &request)?;
     guard.reserve().await?;
-    let row = web::block(move || fetch_one::<R>(&mut guard, filter))
+    let row = web::block(move || fetch_one(ops, &mut guard, filter))
         .await
         .map_err(|error| ApiError::internal("retrieve task failed", error))??;
-    Ok(HttpResponse::Ok().json(row))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(row))
 }
 
-/// PUT `/{project}/{table}/{pk}/`: required columns must be present, as on create.
-pub async fn update<R: WritableResource>(
-    request: HttpRequest,
-    guard: ProjectConnection,
-    payload: web::Payload,
-    settings: web::Data<ApiSettings>,
-) -> Result<HttpResponse, ApiError> {
-    write_existing::<R>(request, guard, payload, settings, WriteMode::Replace).await
-}
-
-/// PATCH `/{project}/{table}/{pk}/`: any subset of columns.
-pub async fn partial_update<R: WritableResource>(
-    request: HttpRequest,
-    guard: ProjectConnection,
-    payload: web::Payload,
-    settings: web::Data<ApiSettings>,
-) -> Result<HttpResponse, ApiError> {
-    write_existing::<R>(request, guard, payload, settings, WriteMode::Partial).await
-}
-
-async fn write_existing<R: WritableResource>(
+/// PUT (`WriteMode::Replace`: required columns must be present, as on create) and PATCH
+/// (`WriteMode::Partial`: any subset) on `/{project}/{table}/{pk}/`.
+async fn write_existing(
+    ops: &'static TableOps,
     request: HttpRequest,
     mut guard: ProjectConnection,
     payload: web::Payload,
     settings: web::Data<ApiSettings>,
     mode: WriteMode,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = key_filter::<R>(&request)?;
+    let filter = key_filter(ops.meta, &request)?;
     let body = read_json_body(&request, payload, settings.max_body_bytes).await?;
-    let canonical: Map<String, Value> = body::validate(R::META, body, mode)?;
+    let canonical: Map<String, Value> = body::validate(ops.meta, body, mode)?;
     let version = structure_version(&request);
     guard.reserve().await?;
-    let row = web::block(move || -> Result<Value, ApiError> {
+    let row = web::block(move || -> Result<String, ApiError> {
         let row = if canonical.is_empty() {
-            // Nothing to set: diesel refuses an empty changeset, and the answer is the row as is.
-            fetch_one::<R>(&mut guard, filter)?
+            // Nothing to set: the answer is the row as it is.
+            return fetch_one(ops, &mut guard, filter);
         } else {
             let connection = guard.connection()?;
             match guarded_write(connection, &version, |connection| {
-                R::update(connection, filter, canonical.clone())
+                (ops.writes().update)(connection, filter, canonical.clone())
             }) {
                 Ok(Some(row)) => row,
                 Ok(None) => return Err(ApiError::NotFound),
                 Err(GuardedWriteError::Refused(error)) => return Err(error),
                 Err(GuardedWriteError::Failed(error)) => {
                     return Err(explain_write_error(
-                        R::META,
+                        ops.meta,
                         connection,
                         &canonical,
                         WriteKind::Update,
@@ -427,31 +549,34 @@ async fn write_existing<R: WritableResource>(
                 }
             }
         };
-        serde_json::to_value(row).map_err(|error| ApiError::internal("row serialization", error))
+        serde_json::to_string(&row).map_err(|error| ApiError::internal("row serialization", error))
     })
     .await
     .map_err(|error| ApiError::internal("update task failed", error))??;
-    Ok(HttpResponse::Ok().json(row))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(row))
 }
 
 /// DELETE `/{project}/{table}/{pk}/`: 204 without a body.
-pub async fn destroy<R: WritableResource>(
+async fn destroy(
+    ops: &'static TableOps,
     request: HttpRequest,
     mut guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = key_filter::<R>(&request)?;
+    let filter = key_filter(ops.meta, &request)?;
     let version = structure_version(&request);
     guard.reserve().await?;
     web::block(move || -> Result<(), ApiError> {
         let connection = guard.connection()?;
         match guarded_write(connection, &version, |connection| {
-            Ok(R::delete(connection, filter)?)
+            Ok((ops.writes().delete)(connection, filter)?)
         }) {
             Ok(0) => Err(ApiError::NotFound),
             Ok(_) => Ok(()),
             Err(GuardedWriteError::Refused(error)) => Err(error),
             Err(GuardedWriteError::Failed(error)) => Err(explain_write_error(
-                R::META,
+                ops.meta,
                 connection,
                 &Map::new(),
                 WriteKind::Delete,

@@ -162,3 +162,7 @@ impl ::tenantapi_runtime::meta::Resource for ReadingResource {
             .load(connection)
     }
 }
+/// This table's operations, for the runtime's handlers.
+pub static OPS: ::tenantapi_runtime::handlers::TableOps = ::tenantapi_runtime::handlers::TableOps::writable::<
+    ReadingResource,
+>();

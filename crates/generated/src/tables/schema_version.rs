@@ -78,3 +78,7 @@ impl ::tenantapi_runtime::meta::Resource for SchemaVersionResource {
             .load(connection)
     }
 }
+/// This table's operations, for the runtime's handlers.
+pub static OPS: ::tenantapi_runtime::handlers::TableOps = ::tenantapi_runtime::handlers::TableOps::read_only::<
+    SchemaVersionResource,
+>();

@@ -173,3 +173,7 @@ impl ::tenantapi_runtime::meta::Resource for SiteResource {
             .load(connection)
     }
 }
+/// This table's operations, for the runtime's handlers.
+pub static OPS: ::tenantapi_runtime::handlers::TableOps = ::tenantapi_runtime::handlers::TableOps::writable::<
+    SiteResource,
+>();
