@@ -44,10 +44,13 @@ pub struct TableOps {
     writes: Option<WriteOps>,
 }
 
+/// Sets a validated body on the row matching a filter; the row after, if there was one.
+type UpdateFn =
+    fn(&mut DbConnection, SqlFilter, Map<String, Value>) -> Result<Option<Value>, WriteError>;
+
 struct WriteOps {
     insert: fn(&mut DbConnection, Map<String, Value>) -> Result<Value, WriteError>,
-    update:
-        fn(&mut DbConnection, SqlFilter, Map<String, Value>) -> Result<Option<Value>, WriteError>,
+    update: UpdateFn,
     delete: fn(&mut DbConnection, SqlFilter) -> diesel::QueryResult<usize>,
 }
 
