@@ -344,3 +344,26 @@ fn sqlite_round_trips_every_type() {
 fn postgres_round_trips_every_type() {
     check_every_type_round_trips(&TestDatabase::postgres());
 }
+
+/// Regression: a NaN that PostgreSQL's numeric allows made every read of the table fail.
+#[test]
+fn postgres_numeric_nan_reads_as_nan_instead_of_failing_the_table() {
+    let database = TestDatabase::postgres();
+    database.execute(
+        "INSERT INTO data_point (name) VALUES ('meter');
+         INSERT INTO reading (data_point_id, measured_at, value) VALUES (1, now(), 'NaN'), (1, now() + interval '1 hour', 2.5);",
+    );
+    let rows = tables::reading::ReadingResource::load(
+        &mut database.connect(),
+        SqlFilter::all(),
+        SqlOrder::new(vec![("id", false)]),
+        10,
+        0,
+    )
+    .unwrap();
+    let values: Vec<Value> = rows
+        .iter()
+        .map(|row| as_json(row)["value"].clone())
+        .collect();
+    assert_eq!(values, [json!("NaN"), json!("2.500000")]);
+}

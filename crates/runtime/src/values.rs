@@ -322,8 +322,12 @@ impl<const SCALE: u32> FromSql<sql_types::PortableNumeric, Pg> for Decimal<SCALE
             diesel::sql_types::Numeric,
             Pg,
         >>::from_sql(value)?;
-        let digits = DecimalDigits::from_pg_numeric(&numeric).ok_or("NaN in a numeric column")?;
-        Ok(Decimal::from_digits(&digits))
+        // PostgreSQL's numeric can hold NaN; it is shown as DRF shows Decimal("NaN"),
+        // rather than failing every read of the table.
+        match DecimalDigits::from_pg_numeric(&numeric) {
+            Some(digits) => Ok(Decimal::from_digits(&digits)),
+            None => Ok(Decimal("NaN".into())),
+        }
     }
 }
 
