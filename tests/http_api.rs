@@ -925,3 +925,33 @@ async fn platform_database_migrates_on_postgres() {
         ["acme"]
     );
 }
+
+on_both_backends!(
+    hosts_outside_allowed_hosts_are_refused,
+    allowed_hosts_scenario
+);
+async fn allowed_hosts_scenario(backend: Backend) {
+    let fixture = kit(backend, &[], |config| {
+        config.api.allowed_hosts = vec!["api.example.com".into()]
+    });
+    let app = app(&fixture).await;
+    let request = |host: &'static str| {
+        test::TestRequest::get()
+            .uri("/api/v1/alpha/data_point/?page_size=1")
+            .insert_header((header::HOST, host))
+    };
+    let refused = send(&app, request("evil.example.net")).await;
+    assert_eq!(
+        (refused.status, refused.json),
+        (
+            400,
+            json!({"detail": "Invalid host \"evil.example.net\": it is not in api.allowed_hosts."})
+        )
+    );
+    let allowed = send(&app, request("api.example.com:8443")).await;
+    assert_eq!(allowed.status, 200);
+    assert_eq!(
+        allowed.json["next"],
+        "http://api.example.com:8443/api/v1/alpha/data_point/?page_size=1&page=2"
+    );
+}

@@ -17,11 +17,41 @@ use diesel::Connection as _;
 use diesel::connection::SimpleConnection as _;
 
 /// Limits from the server's configuration, registered once as `web::Data<ApiSettings>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiSettings {
     pub pages: PageSettings,
     /// Request bodies larger than this are refused with 413.
     pub max_body_bytes: usize,
+    /// Host names the API answers for (Django's ALLOWED_HOSTS): `api.example.com`,
+    /// `.example.com` (the domain and its subdomains) or `*`. Empty: any host.
+    pub allowed_hosts: std::sync::Arc<[String]>,
+}
+
+impl ApiSettings {
+    /// Whether `host` (as the client sent it, port included or not) may be served.
+    pub fn allows_host(&self, host: &str) -> bool {
+        if self.allowed_hosts.is_empty() {
+            return true;
+        }
+        let name = match host.rsplit_once(':') {
+            // A bracketed IPv6 address keeps its colons.
+            Some((name, port))
+                if port.bytes().all(|byte| byte.is_ascii_digit()) && !name.ends_with(':') =>
+            {
+                name
+            }
+            _ => host,
+        }
+        .to_ascii_lowercase();
+        self.allowed_hosts.iter().any(|pattern| {
+            let pattern = pattern.to_ascii_lowercase();
+            pattern == "*"
+                || pattern == name
+                || pattern
+                    .strip_prefix('.')
+                    .is_some_and(|domain| name == domain || name.ends_with(&pattern))
+        })
+    }
 }
 
 impl Default for ApiSettings {
@@ -29,6 +59,7 @@ impl Default for ApiSettings {
         ApiSettings {
             pages: PageSettings::default(),
             max_body_bytes: 1024 * 1024,
+            allowed_hosts: std::sync::Arc::from([]),
         }
     }
 }
@@ -590,4 +621,31 @@ async fn destroy(
     .await
     .map_err(|error| ApiError::internal("delete task failed", error))??;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(hosts: &[&str]) -> ApiSettings {
+        ApiSettings {
+            allowed_hosts: hosts.iter().map(|host| host.to_string()).collect(),
+            ..ApiSettings::default()
+        }
+    }
+
+    #[test]
+    fn allowed_hosts_follow_django() {
+        assert!(settings(&[]).allows_host("anything:1234"));
+        let exact = settings(&["api.example.com"]);
+        assert!(exact.allows_host("api.example.com"));
+        assert!(exact.allows_host("API.example.com:8000"));
+        assert!(!exact.allows_host("evil.com"));
+        assert!(!exact.allows_host("api.example.com.evil.com"));
+        let domain = settings(&[".example.com"]);
+        assert!(domain.allows_host("example.com") && domain.allows_host("a.b.example.com:443"));
+        assert!(!domain.allows_host("badexample.com"));
+        assert!(settings(&["*"]).allows_host("whatever"));
+        assert!(settings(&["[::1]"]).allows_host("[::1]:8000"));
+    }
 }

@@ -34,6 +34,7 @@ pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, setti
         ))
         .service(
             web::scope(API_ROOT)
+                .wrap(actix_web::middleware::from_fn(require_allowed_host))
                 .service(with_allowed(
                     web::resource("/")
                         .route(web::get().to(api_root))
@@ -49,6 +50,25 @@ pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, setti
                 .configure(tenantapi_generated::configure),
         )
         .default_service(web::to(unmatched));
+}
+
+/// Refuses hosts outside `api.allowed_hosts` with 400, as Django's ALLOWED_HOSTS does: the
+/// API builds absolute URLs from the Host header, which must not be an attacker's choice.
+async fn require_allowed_host(
+    request: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let settings = request
+        .app_data::<web::Data<ApiSettings>>()
+        .expect("BUG: ApiSettings were not registered");
+    let host = request.connection_info().host().to_string();
+    if !settings.allows_host(&host) {
+        let error = ApiError::BadRequest(format!(
+            "Invalid host \"{host}\": it is not in api.allowed_hosts."
+        ));
+        return Ok(request.error_response(error));
+    }
+    Ok(next.call(request).await?.map_into_boxed_body())
 }
 
 /// `GET /healthz`: the process is alive and answering.

@@ -67,6 +67,9 @@ pub struct ApiConfig {
     pub default_page_size: u64,
     pub max_page_size: u64,
     pub max_body_bytes: usize,
+    /// Host names the API answers for, as Django's ALLOWED_HOSTS (`api.example.com`,
+    /// `.example.com`, `*`); other hosts get 400. Empty: any host.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for Config {
@@ -102,6 +105,7 @@ impl Default for ApiConfig {
             default_page_size: 100,
             max_page_size: 1000,
             max_body_bytes: 1024 * 1024,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -146,6 +150,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("TENANTAPI_DEFAULT_PAGE_SIZE", "api.default_page_size"),
     ("TENANTAPI_MAX_PAGE_SIZE", "api.max_page_size"),
     ("TENANTAPI_MAX_BODY_BYTES", "api.max_body_bytes"),
+    ("TENANTAPI_ALLOWED_HOSTS", "api.allowed_hosts"),
     ("TENANTAPI_AUTH_REQUIRED", "auth.required"),
     ("TENANTAPI_AUTH_CACHE_SECONDS", "auth.cache_seconds"),
 ];
@@ -211,6 +216,14 @@ impl Config {
             "api.default_page_size" => self.api.default_page_size = parse(name, &value, NUMBER)?,
             "api.max_page_size" => self.api.max_page_size = parse(name, &value, NUMBER)?,
             "api.max_body_bytes" => self.api.max_body_bytes = parse(name, &value, NUMBER)?,
+            "api.allowed_hosts" => {
+                self.api.allowed_hosts = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|host| !host.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
             "auth.required" => self.auth.required = parse(name, &value, BOOLEAN)?,
             "auth.cache_seconds" => self.auth.cache_seconds = parse(name, &value, NUMBER)?,
             other => unreachable!("ENVIRONMENT names an unknown setting {other}"),
@@ -258,6 +271,7 @@ impl Config {
                 max_page_size: self.api.max_page_size,
             },
             max_body_bytes: self.api.max_body_bytes,
+            allowed_hosts: self.api.allowed_hosts.iter().cloned().collect(),
         }
     }
 }

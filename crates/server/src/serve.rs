@@ -163,7 +163,7 @@ pub async fn serve(config: Config, strict: bool) -> Result<(), ServeError> {
                 access_log,
                 middleware::Logger::default(),
             ))
-            .configure(|service| crate::app::configure(service, registry.clone(), settings))
+            .configure(|service| crate::app::configure(service, registry.clone(), settings.clone()))
     })
     .shutdown_timeout(10);
     if let Some(workers) = config.workers {

@@ -28,7 +28,7 @@ pub(crate) fn start(registry: Arc<Registry>, settings: ApiSettings) -> RunningSe
         actix_web::rt::System::new().block_on(async move {
             let server = HttpServer::new(move || {
                 App::new().configure(|config| {
-                    tenantapi_server::app::configure(config, registry.clone(), settings)
+                    tenantapi_server::app::configure(config, registry.clone(), settings.clone())
                 })
             })
             .workers(1)
