@@ -82,6 +82,7 @@ impl DbConnection {
         match BackendKind::of_url(url) {
             BackendKind::Postgres => diesel::PgConnection::establish(url).map(DbConnection::Pg),
             BackendKind::Sqlite => {
+                crate::watch::install_sqlite_statement_deadline();
                 let mut connection = diesel::SqliteConnection::establish(sqlite_path(url))?;
                 // Foreign keys are off by default in SQLite; a busy timeout turns concurrent
                 // writers into short waits instead of "database is locked" errors.

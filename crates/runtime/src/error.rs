@@ -72,6 +72,9 @@ pub enum ApiError {
     NotAuthenticated(String),
     #[error("permission denied")]
     PermissionDenied,
+    /// Too many requests of a kind at once (DRF's throttling): 429 with `Retry-After`.
+    #[error("throttled for {wait_seconds} s")]
+    Throttled { wait_seconds: u32 },
     /// The project's database cannot serve now; `detail` is safe to show to its users.
     #[error("project unavailable: {detail}")]
     Unavailable {
@@ -83,9 +86,75 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// 503 with `detail` and `Retry-After`.
+fn unavailable(detail: &str, retry_after_seconds: u32) -> ApiError {
+    ApiError::Unavailable {
+        detail: detail.to_string(),
+        retry_after_seconds,
+    }
+}
+
 impl ApiError {
     pub fn internal(context: &str, cause: impl std::fmt::Display) -> ApiError {
         ApiError::Internal(format!("{context}: {cause}"))
+    }
+
+    /// The project's database cannot be reached (or was lost and is not back yet).
+    pub fn project_unavailable() -> ApiError {
+        unavailable("The project database is unavailable. Try again later.", 5)
+    }
+
+    /// Every connection of the project stayed in use for the whole checkout timeout.
+    pub fn no_connection_free() -> ApiError {
+        unavailable(
+            "No connection to the project database became free in time. Try again.",
+            1,
+        )
+    }
+
+    /// The database server has as many connections from this server as its budget allows.
+    pub fn server_at_connection_limit() -> ApiError {
+        unavailable(
+            "The project's database server has no connection to spare right now. Try again.",
+            1,
+        )
+    }
+
+    /// A lock could not be had, or the database gave up on a transaction: worth retrying.
+    pub fn project_busy() -> ApiError {
+        unavailable("The project database is busy. Try again.", 1)
+    }
+
+    /// A statement ran longer than `pool.statement_timeout_ms` and was cancelled.
+    pub fn statement_timeout() -> ApiError {
+        unavailable(
+            "The query took longer than the server's statement timeout and was cancelled. Narrow it (filters, page size) or try again later.",
+            5,
+        )
+    }
+
+    /// The database accepted the request but did not answer within the time allowed.
+    pub fn project_did_not_answer() -> ApiError {
+        unavailable(
+            "The project database did not answer in time. Try again later.",
+            5,
+        )
+    }
+
+    /// The connection went away while COMMIT was in flight.
+    pub fn write_outcome_unknown() -> ApiError {
+        unavailable(
+            "The connection to the project database was lost while the write was being committed: it may or may not have been applied. Read the row before trying again.",
+            1,
+        )
+    }
+
+    /// The connection went away before COMMIT: the database rolled the write back.
+    pub fn write_not_applied() -> ApiError {
+        unavailable(
+            "The connection to the project database was lost during the write, which was not applied. Try again.",
+            1,
+        )
     }
 
     fn detail(&self) -> String {
@@ -108,6 +177,10 @@ impl ApiError {
             ApiError::PermissionDenied => {
                 "You do not have permission to perform this action.".into()
             }
+            ApiError::Throttled { wait_seconds } => format!(
+                "Request was throttled. Expected available in {wait_seconds} second{}.",
+                if *wait_seconds == 1 { "" } else { "s" }
+            ),
             ApiError::Unavailable { detail, .. } => detail.clone(),
             ApiError::Internal(_) => "A server error occurred.".into(),
         }
@@ -126,6 +199,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotAuthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::PermissionDenied => StatusCode::FORBIDDEN,
+            ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -145,6 +219,9 @@ impl ResponseError for ApiError {
                 ..
             } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+            }
+            ApiError::Throttled { wait_seconds } => {
+                response.insert_header((header::RETRY_AFTER, wait_seconds.to_string()));
             }
             ApiError::NotAuthenticated(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Token"));
@@ -180,28 +257,20 @@ impl From<diesel::result::Error> for ApiError {
             Error::NotFound => ApiError::NotFound,
             // The database gave up on a transaction that may well succeed when retried.
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
-                ApiError::Unavailable {
-                    detail: "The project database is busy. Try again.".into(),
-                    retry_after_seconds: 1,
-                }
+                ApiError::project_busy()
             }
             Error::DatabaseError(DatabaseErrorKind::Unknown, ref info)
                 if info.message().contains("deadlock detected") =>
             {
-                ApiError::Unavailable {
-                    detail: "The project database is busy. Try again.".into(),
-                    retry_after_seconds: 1,
-                }
+                ApiError::project_busy()
             }
-            Error::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _,
-            ) => {
+            ref timed_out if crate::watch::is_statement_timeout(timed_out) => {
+                log::warn!("statement cancelled by the statement timeout");
+                ApiError::statement_timeout()
+            }
+            ref lost if crate::watch::is_connection_lost(lost) => {
                 log::warn!("project database connection lost: {error}");
-                ApiError::Unavailable {
-                    detail: "The project database is unavailable. Try again later.".into(),
-                    retry_after_seconds: 5,
-                }
+                ApiError::project_unavailable()
             }
             other => ApiError::internal("database error", other),
         }

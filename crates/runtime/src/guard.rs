@@ -2,33 +2,27 @@
 //!
 //! An actix extractor reads `{project}` from the matched route and asks the server's
 //! [`ProjectRegistry`] to resolve it for this request (which is where callers are
-//! authenticated and authorized); the handler then checks a connection out of that project's
-//! pool inside its blocking task. Generated handlers take the guard; nothing else selects a
-//! database.
+//! authenticated and authorized); the handler then runs its database work through the guard,
+//! which checks a connection out of that project's pool inside a blocking task. Handlers take
+//! the guard; nothing else selects a database.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 
-use crate::db::{BackendKind, DbConnection, DbPool, PooledDbConnection};
+use crate::db::{BackendKind, DbConnection};
 use crate::error::ApiError;
+use crate::pool::{Access, ProjectPool};
 
 /// What the registry hands the guard for a project the caller may use.
 #[derive(Clone)]
 pub struct ProjectAccess {
     pub project: Arc<str>,
-    pub pool: DbPool,
-    pub backend: BackendKind,
-    /// How long to wait for a free connection before answering 503.
-    pub checkout_timeout: Duration,
-    /// One permit per pooled connection. Requests queue here, asynchronously and first come
-    /// first served, instead of racing inside r2d2, whose waiters can be overtaken
-    /// indefinitely by newcomers (seen as 0.5 s p99 latencies under load).
-    pub permits: Arc<tokio::sync::Semaphore>,
+    pub pool: Arc<ProjectPool>,
 }
 
 /// A future borrowed from the registry and the request for the duration of one call.
@@ -53,77 +47,80 @@ pub trait ProjectRegistry: Send + Sync + 'static {
     ) -> RegistryFuture<'a, Vec<Arc<str>>>;
 }
 
-/// The project named in the route, resolved for this caller, and its pooled connection:
-/// checked out on first use, inside the handler's blocking task (so that checkout and query
-/// cost one hop off the async threads, not two), and returned to the pool on drop.
+/// The project named in the route, resolved for this caller. Its database work runs through
+/// [`ProjectConnection::run`], which is the only way a handler reaches a connection.
 pub struct ProjectConnection {
     pub project: Arc<str>,
     pub backend: BackendKind,
-    pool: DbPool,
-    checkout_timeout: Duration,
-    permits: Arc<tokio::sync::Semaphore>,
-    // Declared before the permit: the connection goes back to the pool before the permit is
-    // released, so that the next request in line finds it there.
-    connection: Option<PooledDbConnection>,
-    permit: Option<tokio::sync::OwnedSemaphorePermit>,
-}
-
-fn unavailable() -> ApiError {
-    ApiError::Unavailable {
-        detail: "The project database is unavailable. Try again later.".into(),
-        retry_after_seconds: 5,
-    }
+    pool: Arc<ProjectPool>,
+    /// When the request was resolved: the checkout timeout counts from here.
+    resolved_at: Instant,
 }
 
 impl ProjectConnection {
-    /// Waits (asynchronously, in arrival order) for this project's turn at a connection,
-    /// within the checkout timeout. Handlers call it just before their blocking task.
-    pub async fn reserve(&mut self) -> Result<(), ApiError> {
-        if self.permit.is_some() {
-            return Ok(());
+    /// Runs `work` on one of the project's connections, off the async threads.
+    ///
+    /// The request waits its turn (first come, first served) and for a connection (a free one,
+    /// or a new one opened for it) for at most the checkout timeout, then answers 503 with
+    /// `Retry-After` even if the database has not answered yet; the attempt goes on in the
+    /// background, holding only this project's resources. A connection found lost is closed and
+    /// `work` runs again on a fresh one when `access` allows it (see [`crate::pool::CheckedOut::run`]).
+    pub async fn run<T, F>(self, access: Access, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let settings = self.pool.settings().clone();
+        let deadline = self.resolved_at + settings.checkout_timeout;
+        let turn = self.pool.take_turn(deadline).await?;
+        let (connected, connected_signal) = tokio::sync::oneshot::channel::<()>();
+        let pool = self.pool.clone();
+        let task = web::block(move || {
+            let _turn = turn;
+            let mut checked = pool.checkout(deadline)?;
+            let _ = connected.send(());
+            checked.run(access, work)
+        });
+        let until_deadline = deadline.saturating_duration_since(Instant::now());
+        if actix_web::rt::time::timeout(until_deadline, connected_signal)
+            .await
+            .is_err()
+        {
+            log::warn!(
+                "project {}: no database connection within {:?}; answering 503",
+                self.project,
+                settings.checkout_timeout
+            );
+            return Err(ApiError::project_did_not_answer());
         }
-        let permit = actix_web::rt::time::timeout(
-            self.checkout_timeout,
-            self.permits.clone().acquire_owned(),
-        )
-        .await;
-        match permit {
-            Ok(Ok(permit)) => {
-                self.permit = Some(permit);
-                Ok(())
+        // Connected (or refused, in which case the task ends at once). Statements are bounded
+        // by the statement timeout on the server; this bounds a server that stops answering.
+        let outcome = match settings.statement_timeout {
+            Some(statement_timeout) => {
+                let limit = statement_timeout * 2 + settings.checkout_timeout;
+                match actix_web::rt::time::timeout(limit, task).await {
+                    Ok(outcome) => outcome,
+                    Err(_elapsed) => {
+                        log::warn!(
+                            "project {}: the database did not answer within {limit:?}",
+                            self.project
+                        );
+                        return Err(match access {
+                            Access::Read => ApiError::project_did_not_answer(),
+                            Access::Write => ApiError::write_outcome_unknown(),
+                        });
+                    }
+                }
             }
-            Ok(Err(_closed)) => Err(unavailable()),
-            Err(_elapsed) => {
-                log::warn!(
-                    "project {}: no database connection free within {:?}",
-                    self.project,
-                    self.checkout_timeout
-                );
-                Err(unavailable())
-            }
-        }
+            None => task.await,
+        };
+        outcome.map_err(|error| ApiError::internal("database task failed", error))?
     }
 
-    /// The connection, checked out within the pool's timeout (503 otherwise).
-    ///
-    /// Blocking: call it only inside `web::block`, after [`ProjectConnection::reserve`].
-    pub fn connection(&mut self) -> Result<&mut DbConnection, ApiError> {
-        debug_assert!(self.permit.is_some(), "BUG: connection() before reserve()");
-        if self.connection.is_none() {
-            let connection = self
-                .pool
-                .get_timeout(self.checkout_timeout)
-                .map_err(|error| {
-                    log::warn!(
-                        "project {}: no database connection within {:?}: {error}",
-                        self.project,
-                        self.checkout_timeout
-                    );
-                    unavailable()
-                })?;
-            self.connection = Some(connection);
-        }
-        Ok(self.connection.as_mut().expect("checked out above"))
+    /// How long this request may still wait for a connection.
+    pub fn checkout_time_left(&self) -> Duration {
+        (self.resolved_at + self.pool.settings().checkout_timeout)
+            .saturating_duration_since(Instant::now())
     }
 }
 
@@ -142,21 +139,12 @@ impl FromRequest for ProjectConnection {
                 .match_info()
                 .get("project")
                 .expect("BUG: the connection guard is used on a route without {project}");
-            let ProjectAccess {
-                project,
-                pool,
-                backend,
-                checkout_timeout,
-                permits,
-            } = registry.resolve(&request, project).await?;
+            let ProjectAccess { project, pool } = registry.resolve(&request, project).await?;
             Ok(ProjectConnection {
                 project,
-                backend,
+                backend: pool.backend(),
                 pool,
-                checkout_timeout,
-                permits,
-                connection: None,
-                permit: None,
+                resolved_at: Instant::now(),
             })
         })
     }

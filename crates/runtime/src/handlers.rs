@@ -11,6 +11,7 @@ use crate::error::{ApiError, WriteError};
 use crate::guard::ProjectConnection;
 use crate::list::{self, PageNumber, PageSettings};
 use crate::meta::{Resource, TableMeta, WritableResource};
+use crate::pool::Access;
 use crate::sql::{SqlFilter, SqlOrder};
 use crate::version::StructureVersion;
 use diesel::Connection as _;
@@ -253,7 +254,7 @@ async fn method_not_allowed(
 async fn list(
     ops: &'static TableOps,
     request: HttpRequest,
-    mut guard: ProjectConnection,
+    guard: ProjectConnection,
     settings: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let list_request = list::parse_list_request(
@@ -263,30 +264,31 @@ async fn list(
         settings.pages,
     )?;
     let page_size = list_request.page_size;
-    guard.reserve().await?;
-    let (count, page, rows) = web::block(move || -> Result<(i64, u64, String), ApiError> {
-        let connection = guard.connection()?;
-        let count = (ops.count)(connection, list_request.filter.clone())?;
-        let page_count = (count.max(0) as u64).div_ceil(page_size).max(1);
-        let page = match list_request.page {
-            PageNumber::Number(number) => number,
-            PageNumber::Last => page_count,
-        };
-        if page > page_count {
-            return Err(ApiError::InvalidPage);
-        }
-        let offset = ((page - 1) * page_size) as i64;
-        let rows = (ops.page_json)(
-            connection,
-            list_request.filter,
-            list_request.order,
-            page_size as i64,
-            offset,
-        )?;
-        Ok((count, page, rows))
-    })
-    .await
-    .map_err(|error| ApiError::internal("list task failed", error))??;
+    let (count, page, rows) = guard
+        .run(
+            Access::Read,
+            move |connection| -> Result<(i64, u64, String), ApiError> {
+                let count = (ops.count)(connection, list_request.filter.clone())?;
+                let page_count = (count.max(0) as u64).div_ceil(page_size).max(1);
+                let page = match list_request.page {
+                    PageNumber::Number(number) => number,
+                    PageNumber::Last => page_count,
+                };
+                if page > page_count {
+                    return Err(ApiError::InvalidPage);
+                }
+                let offset = ((page - 1) * page_size) as i64;
+                let rows = (ops.page_json)(
+                    connection,
+                    list_request.filter.clone(),
+                    list_request.order.clone(),
+                    page_size as i64,
+                    offset,
+                )?;
+                Ok((count, page, rows))
+            },
+        )
+        .await?;
     let page_count = (count.max(0) as u64).div_ceil(page_size).max(1);
     let next = (page < page_count).then(|| page_url(&request, Some(page + 1)));
     let previous =
@@ -407,10 +409,7 @@ fn guarded_write<T>(
                     diesel::result::Error::DatabaseError(_, ref info)
                         if info.message().contains("locked") || info.message().contains("busy") =>
                     {
-                        GuardedWriteError::Refused(ApiError::Unavailable {
-                            detail: "The project database is busy. Try again.".into(),
-                            retry_after_seconds: 1,
-                        })
+                        GuardedWriteError::Refused(ApiError::project_busy())
                     }
                     other => other.into(),
                 });
@@ -449,32 +448,33 @@ impl Drop for SqliteWriteTransaction<'_> {
 async fn create(
     ops: &'static TableOps,
     request: HttpRequest,
-    mut guard: ProjectConnection,
+    guard: ProjectConnection,
     payload: web::Payload,
     settings: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json_body(&request, payload, settings.max_body_bytes).await?;
     let canonical = body::validate(ops.meta, body, WriteMode::Create)?;
     let version = structure_version(&request);
-    guard.reserve().await?;
-    let row = web::block(move || -> Result<Value, ApiError> {
-        let connection = guard.connection()?;
-        match guarded_write(connection, &version, |connection| {
-            (ops.writes().insert)(connection, canonical.clone())
-        }) {
-            Ok(row) => Ok(row),
-            Err(GuardedWriteError::Refused(error)) => Err(error),
-            Err(GuardedWriteError::Failed(error)) => Err(explain_write_error(
-                ops.meta,
-                connection,
-                &canonical,
-                WriteKind::Insert,
-                error,
-            )),
-        }
-    })
-    .await
-    .map_err(|error| ApiError::internal("create task failed", error))??;
+    let row = guard
+        .run(
+            Access::Write,
+            move |connection| -> Result<Value, ApiError> {
+                match guarded_write(connection, &version, |connection| {
+                    (ops.writes().insert)(connection, canonical.clone())
+                }) {
+                    Ok(row) => Ok(row),
+                    Err(GuardedWriteError::Refused(error)) => Err(error),
+                    Err(GuardedWriteError::Failed(error)) => Err(explain_write_error(
+                        ops.meta,
+                        connection,
+                        &canonical,
+                        WriteKind::Insert,
+                        error,
+                    )),
+                }
+            },
+        )
+        .await?;
     let mut response = HttpResponse::Created();
     if let Some(segment) = list::primary_key_segment(ops.meta, &row) {
         response.insert_header((
@@ -509,16 +509,10 @@ fn primary_key_order(meta: &'static TableMeta) -> SqlOrder {
 /// The row matching `filter` as a JSON object, or 404.
 fn fetch_one(
     ops: &'static TableOps,
-    guard: &mut ProjectConnection,
+    connection: &mut DbConnection,
     filter: SqlFilter,
 ) -> Result<String, ApiError> {
-    let rows = (ops.page_json)(
-        guard.connection()?,
-        filter,
-        primary_key_order(ops.meta),
-        1,
-        0,
-    )?;
+    let rows = (ops.page_json)(connection, filter, primary_key_order(ops.meta), 1, 0)?;
     // `[{...}]`: the object is what lies between the brackets.
     match rows
         .strip_prefix('[')
@@ -533,13 +527,14 @@ fn fetch_one(
 async fn retrieve(
     ops: &'static TableOps,
     request: HttpRequest,
-    mut guard: ProjectConnection,
+    guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {
     let filter = key_filter(ops.meta, &request)?;
-    guard.reserve().await?;
-    let row = web::block(move || fetch_one(ops, &mut guard, filter))
-        .await
-        .map_err(|error| ApiError::internal("retrieve task failed", error))??;
+    let row = guard
+        .run(Access::Read, move |connection| {
+            fetch_one(ops, connection, filter.clone())
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(row))
@@ -550,7 +545,7 @@ async fn retrieve(
 async fn write_existing(
     ops: &'static TableOps,
     request: HttpRequest,
-    mut guard: ProjectConnection,
+    guard: ProjectConnection,
     payload: web::Payload,
     settings: web::Data<ApiSettings>,
     mode: WriteMode,
@@ -559,34 +554,38 @@ async fn write_existing(
     let body = read_json_body(&request, payload, settings.max_body_bytes).await?;
     let canonical: Map<String, Value> = body::validate(ops.meta, body, mode)?;
     let version = structure_version(&request);
-    guard.reserve().await?;
-    let row = web::block(move || -> Result<String, ApiError> {
-        let row = if canonical.is_empty() {
-            // Nothing to set: the answer is the row as it is.
-            return fetch_one(ops, &mut guard, filter);
-        } else {
-            let connection = guard.connection()?;
-            match guarded_write(connection, &version, |connection| {
-                (ops.writes().update)(connection, filter, canonical.clone())
-            }) {
-                Ok(Some(row)) => row,
-                Ok(None) => return Err(ApiError::NotFound),
-                Err(GuardedWriteError::Refused(error)) => return Err(error),
-                Err(GuardedWriteError::Failed(error)) => {
-                    return Err(explain_write_error(
-                        ops.meta,
-                        connection,
-                        &canonical,
-                        WriteKind::Update,
-                        error,
-                    ));
+    // Nothing to set: the answer is the row as it is, read like any GET.
+    let access = if canonical.is_empty() {
+        Access::Read
+    } else {
+        Access::Write
+    };
+    let row = guard
+        .run(access, move |connection| -> Result<String, ApiError> {
+            let row = if canonical.is_empty() {
+                return fetch_one(ops, connection, filter.clone());
+            } else {
+                match guarded_write(connection, &version, |connection| {
+                    (ops.writes().update)(connection, filter.clone(), canonical.clone())
+                }) {
+                    Ok(Some(row)) => row,
+                    Ok(None) => return Err(ApiError::NotFound),
+                    Err(GuardedWriteError::Refused(error)) => return Err(error),
+                    Err(GuardedWriteError::Failed(error)) => {
+                        return Err(explain_write_error(
+                            ops.meta,
+                            connection,
+                            &canonical,
+                            WriteKind::Update,
+                            error,
+                        ));
+                    }
                 }
-            }
-        };
-        serde_json::to_string(&row).map_err(|error| ApiError::internal("row serialization", error))
-    })
-    .await
-    .map_err(|error| ApiError::internal("update task failed", error))??;
+            };
+            serde_json::to_string(&row)
+                .map_err(|error| ApiError::internal("row serialization", error))
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(row))
@@ -596,30 +595,28 @@ async fn write_existing(
 async fn destroy(
     ops: &'static TableOps,
     request: HttpRequest,
-    mut guard: ProjectConnection,
+    guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {
     let filter = key_filter(ops.meta, &request)?;
     let version = structure_version(&request);
-    guard.reserve().await?;
-    web::block(move || -> Result<(), ApiError> {
-        let connection = guard.connection()?;
-        match guarded_write(connection, &version, |connection| {
-            Ok((ops.writes().delete)(connection, filter)?)
-        }) {
-            Ok(0) => Err(ApiError::NotFound),
-            Ok(_) => Ok(()),
-            Err(GuardedWriteError::Refused(error)) => Err(error),
-            Err(GuardedWriteError::Failed(error)) => Err(explain_write_error(
-                ops.meta,
-                connection,
-                &Map::new(),
-                WriteKind::Delete,
-                error,
-            )),
-        }
-    })
-    .await
-    .map_err(|error| ApiError::internal("delete task failed", error))??;
+    guard
+        .run(Access::Write, move |connection| -> Result<(), ApiError> {
+            match guarded_write(connection, &version, |connection| {
+                Ok((ops.writes().delete)(connection, filter.clone())?)
+            }) {
+                Ok(0) => Err(ApiError::NotFound),
+                Ok(_) => Ok(()),
+                Err(GuardedWriteError::Refused(error)) => Err(error),
+                Err(GuardedWriteError::Failed(error)) => Err(explain_write_error(
+                    ops.meta,
+                    connection,
+                    &Map::new(),
+                    WriteKind::Delete,
+                    error,
+                )),
+            }
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

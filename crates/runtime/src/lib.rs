@@ -1,6 +1,7 @@
 //! Hand-written runtime that generated code calls: connections, value types, metadata,
 //! validation, query parsing, errors, the connection guard and the generic handlers.
 
+pub mod budget;
 pub mod db;
 pub mod decimal;
 pub mod error;
@@ -17,7 +18,9 @@ pub mod guard;
 pub mod handlers;
 pub mod list;
 pub mod meta;
+pub mod pool;
 pub mod sql;
+pub mod watch;
 
 /// Crates that generated code names, so that the generated crate depends on this one only
 /// for them and their versions always match.

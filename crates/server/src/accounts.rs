@@ -456,12 +456,21 @@ pub fn authenticate_token(
     }))
 }
 
-/// Checks a username and password (HTTP Basic).
-pub fn authenticate_password(
+/// What HTTP Basic needs to know about a user, read in one go so that the argon2 check (tens
+/// of milliseconds) runs after the platform connection is back in its pool.
+#[derive(Debug, Clone)]
+pub struct PasswordAccount {
+    /// The stored argon2id hash; `None`: the user has no password.
+    pub password_hash: Option<String>,
+    /// The verdict if the password matches the hash.
+    pub if_password_matches: Result<Principal, Refusal>,
+}
+
+/// Looks up the account HTTP Basic names; `None` if there is no such user.
+pub fn password_account(
     connection: &mut DbConnection,
     username: &str,
-    password: &str,
-) -> Result<Result<Principal, Refusal>, AccountError> {
+) -> Result<Option<PasswordAccount>, AccountError> {
     let found: Option<(i32, Option<String>, bool, bool)> = users::table
         .filter(users::username.eq(username))
         .select((
@@ -472,23 +481,56 @@ pub fn authenticate_password(
         ))
         .first(connection)
         .optional()?;
-    let Some((user_id, Some(password_hash), is_active, is_superuser)) = found else {
-        // Same work as a real check, so that response times do not reveal which users exist.
-        secrets::verify_password(password, secrets::DUMMY_PASSWORD_HASH);
-        return Ok(Err(Refusal::InvalidPassword));
+    let Some((user_id, password_hash, is_active, is_superuser)) = found else {
+        return Ok(None);
     };
-    if !secrets::verify_password(password, &password_hash) {
-        return Ok(Err(Refusal::InvalidPassword));
-    }
-    if !is_active {
-        return Ok(Err(Refusal::Inactive));
-    }
-    let grants = load_grants(connection, user_id)?;
-    Ok(Ok(Principal {
-        user_id,
-        username: username.to_string(),
-        is_superuser,
-        grants,
-        expires_at: None,
+    let if_password_matches = if is_active {
+        Ok(Principal {
+            user_id,
+            username: username.to_string(),
+            is_superuser,
+            grants: load_grants(connection, user_id)?,
+            expires_at: None,
+        })
+    } else {
+        Err(Refusal::Inactive)
+    };
+    Ok(Some(PasswordAccount {
+        password_hash,
+        if_password_matches,
     }))
+}
+
+/// Checks a username and password (HTTP Basic): the lookup, then argon2.
+pub fn authenticate_password(
+    connection: &mut DbConnection,
+    username: &str,
+    password: &str,
+) -> Result<Result<Principal, Refusal>, AccountError> {
+    let account = password_account(connection, username)?;
+    Ok(verify_account_password(account.as_ref(), password))
+}
+
+/// The verdict on `password` for a looked-up account, with one argon2 verification whether or
+/// not the user exists, so that response times do not reveal which users exist.
+pub fn verify_account_password(
+    account: Option<&PasswordAccount>,
+    password: &str,
+) -> Result<Principal, Refusal> {
+    match account {
+        Some(PasswordAccount {
+            password_hash: Some(password_hash),
+            if_password_matches,
+        }) => {
+            if secrets::verify_password(password, password_hash) {
+                if_password_matches.clone()
+            } else {
+                Err(Refusal::InvalidPassword)
+            }
+        }
+        _ => {
+            secrets::verify_password(password, secrets::DUMMY_PASSWORD_HASH);
+            Err(Refusal::InvalidPassword)
+        }
+    }
 }

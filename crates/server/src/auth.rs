@@ -3,11 +3,10 @@
 //! that a request does not cost a platform round trip.
 //!
 //! Bound: a revoked token, a disabled user or a changed grant takes effect within
-//! `auth.cache_seconds` (default 5 s), because every cached verdict is dropped that long after
-//! it was read from the platform database.
+//! `auth.cache_seconds` (default 5 s), because no cached verdict is trusted longer than that
+//! after it was read from the platform database.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
@@ -25,8 +24,6 @@ const INVALID_PASSWORD: &str = "Invalid username/password.";
 const INACTIVE: &str = "User inactive or deleted.";
 /// Longer headers are refused outright rather than hashed and looked up.
 const MAX_CREDENTIALS_LENGTH: usize = 1024;
-/// Entries kept at most; an attacker cycling through invalid tokens cannot grow memory past it.
-const MAX_CACHE_ENTRIES: usize = 10_000;
 
 /// What the `Authorization` header carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,37 +128,125 @@ pub fn parse_authorization(request: &HttpRequest) -> Result<Option<Credentials>,
     }))
 }
 
-struct CachedVerdict {
-    verdict: Result<Arc<Principal>, Refusal>,
+/// A verdict that credentials are valid, as read from the platform database at `read_at`.
+struct Accepted {
+    principal: Arc<Principal>,
+    read_at: Instant,
+    /// For HTTP Basic: the stored argon2 hash the password was verified against. While the
+    /// user's stored hash is unchanged, a refresh needs no new argon2 verification.
+    password_hash: Option<String>,
+}
+
+/// A verdict that credentials are invalid.
+struct Refused {
+    refusal: Refusal,
     read_at: Instant,
 }
 
-/// Verifies credentials against the platform database, through a short-lived cache.
+/// Verifies credentials against the platform database, through caches of verdicts.
+///
+/// Valid and invalid verdicts are cached apart: a flood of invalid credentials can neither
+/// evict valid users' verdicts (whose cache admits by frequency and evicts by size) nor take
+/// the platform connections their refreshes need (unknown credentials are looked up in a lane
+/// of their own, bounded, then throttled with 429).
 pub struct Authenticator {
     platform: DbPool,
     cache_for: Duration,
-    /// Read on every request by every worker, written only on a miss: a read-write lock.
-    cache: RwLock<HashMap<[u8; 32], CachedVerdict>>,
-    password_checks: tokio::sync::Semaphore,
+    accepted: moka::sync::Cache<[u8; 32], Arc<Accepted>>,
+    refused: moka::sync::Cache<[u8; 32], Arc<Refused>>,
+    /// Lookups of credentials not verified lately (possibly a flood of invented ones).
+    unknown_lookups: Lane,
+    /// argon2 verifications (about 19 MiB and tens of milliseconds each).
+    password_checks: Lane,
+}
+
+/// Accepted verdicts are kept this many times `auth.cache_seconds` (at least a minute) after
+/// they were read: past `cache_seconds` they are no longer trusted, but they mark the
+/// credential as one that was valid, refreshed ahead of unknown ones and without argon2.
+const KEEP_KNOWN_FACTOR: u32 = 12;
+/// Total weight of accepted verdicts (one per verdict plus one per grant it carries).
+const ACCEPTED_CAPACITY: u64 = 200_000;
+/// Refused verdicts kept at most.
+const REFUSED_CAPACITY: u64 = 10_000;
+/// Platform connections (of 4) that lookups of unknown credentials may hold at once, and how
+/// many such lookups may wait; more are throttled.
+const UNKNOWN_LOOKUPS: usize = 2;
+const UNKNOWN_LOOKUPS_WAITING: usize = 64;
+/// argon2 verifications at once, and how many may wait; more are throttled.
+const PASSWORD_CHECKS: usize = 2;
+const PASSWORD_CHECKS_WAITING: usize = 8;
+
+/// A bounded line for scarce work: at most `running` at once and `waiting` in line; anyone
+/// beyond is told to come back (429).
+struct Lane {
+    running: tokio::sync::Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
+    max_waiting: usize,
+}
+
+impl Lane {
+    fn new(running: usize, max_waiting: usize) -> Lane {
+        Lane {
+            running: tokio::sync::Semaphore::new(running),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+            max_waiting,
+        }
+    }
+
+    async fn enter(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        if let Ok(permit) = self.running.try_acquire() {
+            return Ok(permit);
+        }
+        use std::sync::atomic::Ordering;
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(ApiError::Throttled { wait_seconds: 1 });
+        }
+        let permit = self.running.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        permit.map_err(|error| ApiError::internal("authentication lane closed", error))
+    }
+}
+
+/// What a lookup found.
+enum Verdict {
+    Accepted(Arc<Accepted>),
+    Refused(Refusal),
 }
 
 impl Authenticator {
-    pub fn new(
-        platform_database_url: &str,
-        cache_for: Duration,
-        helper_threads: Arc<scheduled_thread_pool::ScheduledThreadPool>,
-    ) -> Authenticator {
+    pub fn new(platform_database_url: &str, cache_for: Duration) -> Authenticator {
+        // Its own helper thread: a slow platform database never holds the threads the project
+        // pools use.
+        let helper = Arc::new(
+            scheduled_thread_pool::ScheduledThreadPool::builder()
+                .num_threads(1)
+                .thread_name_pattern("tenantapi-platform-{}")
+                .build(),
+        );
         let platform = r2d2::Pool::builder()
             .max_size(4)
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(5))
-            .thread_pool(helper_threads)
+            .thread_pool(helper)
             .build_unchecked(ConnectionManager::creating(platform_database_url));
+        let keep_known = (cache_for * KEEP_KNOWN_FACTOR).max(Duration::from_secs(60));
         Authenticator {
             platform,
             cache_for,
-            cache: RwLock::new(HashMap::new()),
-            password_checks: tokio::sync::Semaphore::new(2),
+            accepted: moka::sync::Cache::builder()
+                .max_capacity(ACCEPTED_CAPACITY)
+                .weigher(|_, accepted: &Arc<Accepted>| {
+                    1 + accepted.principal.grants.len().min(u32::MAX as usize - 1) as u32
+                })
+                .time_to_live(keep_known)
+                .build(),
+            refused: moka::sync::Cache::builder()
+                .max_capacity(REFUSED_CAPACITY)
+                .time_to_live(cache_for.max(Duration::from_millis(1)))
+                .build(),
+            unknown_lookups: Lane::new(UNKNOWN_LOOKUPS, UNKNOWN_LOOKUPS_WAITING),
+            password_checks: Lane::new(PASSWORD_CHECKS, PASSWORD_CHECKS_WAITING),
         }
     }
 
@@ -169,78 +254,128 @@ impl Authenticator {
     pub async fn authenticate(&self, request: &HttpRequest) -> Result<Arc<Principal>, ApiError> {
         let credentials =
             parse_authorization(request)?.ok_or_else(|| not_authenticated(NOT_PROVIDED))?;
+        self.verify(credentials).await
+    }
+
+    /// The caller named by `credentials`, or the 401 to answer.
+    pub async fn verify(&self, credentials: Credentials) -> Result<Arc<Principal>, ApiError> {
         let key = credentials.cache_key();
-        let verdict = match self.cached(&key) {
-            Some(verdict) => verdict,
+        let known = self.accepted.get(&key);
+        if let Some(accepted) = &known
+            && accepted.read_at.elapsed() < self.cache_for
+        {
+            return principal_of(accepted);
+        }
+        if known.is_none()
+            && let Some(refused) = self.refused.get(&key)
+            && refused.read_at.elapsed() < self.cache_for
+        {
+            return Err(refusal_error(refused.refusal));
+        }
+        // Stamped before the lookup: the verdict is as old as the moment it was read.
+        let read_at = Instant::now();
+        let verdict = match known {
+            // Valid lately: refreshed in the platform pool's shared lane, never behind a flood.
+            Some(known) => self.look_up(credentials, Some(known), read_at).await?,
             None => {
-                // Stamped before the lookup: the verdict is as old as the moment it was read.
-                let read_at = Instant::now();
-                let verdict = self.verify(credentials).await?;
-                self.remember(key, verdict.clone(), read_at);
-                verdict
+                let _turn = self.unknown_lookups.enter().await?;
+                self.look_up(credentials, None, read_at).await?
             }
         };
         match verdict {
-            Ok(principal) => Ok(principal),
-            Err(Refusal::InvalidToken) => Err(not_authenticated(INVALID_TOKEN)),
-            Err(Refusal::InvalidPassword) => Err(not_authenticated(INVALID_PASSWORD)),
-            Err(Refusal::Inactive) => Err(not_authenticated(INACTIVE)),
-        }
-    }
-
-    fn cached(&self, key: &[u8; 32]) -> Option<Result<Arc<Principal>, Refusal>> {
-        let cache = self.cache.read().expect("auth cache lock poisoned");
-        let entry = cache.get(key)?;
-        if entry.read_at.elapsed() >= self.cache_for {
-            return None;
-        }
-        if let Ok(principal) = &entry.verdict
-            && principal
-                .expires_at
-                .is_some_and(|expiry| expiry <= accounts::now_seconds())
-        {
-            return Some(Err(Refusal::InvalidToken));
-        }
-        Some(entry.verdict.clone())
-    }
-
-    fn remember(&self, key: [u8; 32], verdict: Result<Arc<Principal>, Refusal>, read_at: Instant) {
-        let mut cache = self.cache.write().expect("auth cache lock poisoned");
-        // A slow lookup must not replace what a later one read.
-        if cache
-            .get(&key)
-            .is_some_and(|existing| existing.read_at >= read_at)
-        {
-            return;
-        }
-        if cache.len() >= MAX_CACHE_ENTRIES {
-            let cache_for = self.cache_for;
-            cache.retain(|_, entry| entry.read_at.elapsed() < cache_for);
-            if cache.len() >= MAX_CACHE_ENTRIES {
-                cache.clear();
+            Verdict::Accepted(accepted) => {
+                self.remember_accepted(key, accepted.clone());
+                principal_of(&accepted)
+            }
+            Verdict::Refused(refusal) => {
+                self.accepted.invalidate(&key);
+                self.refused
+                    .insert(key, Arc::new(Refused { refusal, read_at }));
+                Err(refusal_error(refusal))
             }
         }
-        cache.insert(key, CachedVerdict { verdict, read_at });
     }
 
-    async fn verify(
+    /// Keeps the newer of two verdicts: a slow lookup must not replace what a later one read.
+    fn remember_accepted(&self, key: [u8; 32], accepted: Arc<Accepted>) {
+        self.refused.invalidate(&key);
+        self.accepted
+            .entry(key)
+            .and_compute_with(|existing| match existing {
+                Some(existing) if existing.value().read_at >= accepted.read_at => {
+                    moka::ops::compute::Op::Nop
+                }
+                _ => moka::ops::compute::Op::Put(accepted),
+            });
+    }
+
+    async fn look_up(
         &self,
         credentials: Credentials,
-    ) -> Result<Result<Arc<Principal>, Refusal>, ApiError> {
-        // A password costs an argon2 verification (about 19 MiB and tens of milliseconds):
-        // at most two at a time, so that Basic requests (cached or not, e.g. an attacker
-        // cycling passwords) cannot take every platform connection from token lookups.
-        let _password_turn = match &credentials {
-            Credentials::Basic { .. } => Some(
-                self.password_checks
-                    .acquire()
+        known: Option<Arc<Accepted>>,
+        read_at: Instant,
+    ) -> Result<Verdict, ApiError> {
+        match credentials {
+            Credentials::Token(token) => {
+                let verdict = self
+                    .on_platform(move |connection| accounts::authenticate_token(connection, &token))
+                    .await?;
+                Ok(match verdict {
+                    Ok(principal) => Verdict::Accepted(Arc::new(Accepted {
+                        principal: Arc::new(principal),
+                        read_at,
+                        password_hash: None,
+                    })),
+                    Err(refusal) => Verdict::Refused(refusal),
+                })
+            }
+            Credentials::Basic { username, password } => {
+                let account = self
+                    .on_platform(move |connection| {
+                        accounts::password_account(connection, &username)
+                    })
+                    .await?;
+                let stored_hash = account
+                    .as_ref()
+                    .and_then(|account| account.password_hash.clone());
+                let unchanged = known.as_ref().is_some_and(|known| {
+                    stored_hash.is_some() && known.password_hash == stored_hash
+                });
+                let verdict = if let (true, Some(account)) = (unchanged, &account) {
+                    // Verified against this very hash before, and the password hashes to the
+                    // same cache key: no second argon2 verification needed.
+                    account.if_password_matches.clone()
+                } else {
+                    let _turn = self.password_checks.enter().await?;
+                    actix_web::web::block(move || {
+                        accounts::verify_account_password(account.as_ref(), &password)
+                    })
                     .await
-                    .map_err(|error| ApiError::internal("password check queue closed", error))?,
-            ),
-            Credentials::Token(_) => None,
-        };
+                    .map_err(|error| ApiError::internal("password check task failed", error))?
+                };
+                Ok(match verdict {
+                    Ok(principal) => Verdict::Accepted(Arc::new(Accepted {
+                        principal: Arc::new(principal),
+                        read_at,
+                        password_hash: stored_hash,
+                    })),
+                    Err(refusal) => Verdict::Refused(refusal),
+                })
+            }
+        }
+    }
+
+    /// Runs a platform database lookup off the async threads.
+    async fn on_platform<T: Send + 'static>(
+        &self,
+        lookup: impl FnOnce(
+            &mut tenantapi_runtime::db::DbConnection,
+        ) -> Result<T, accounts::AccountError>
+        + Send
+        + 'static,
+    ) -> Result<T, ApiError> {
         let platform = self.platform.clone();
-        let verdict = actix_web::web::block(move || {
+        actix_web::web::block(move || {
             let mut connection = platform.get().map_err(|error| {
                 log::warn!("platform database unavailable for authentication: {error}");
                 ApiError::Unavailable {
@@ -248,18 +383,31 @@ impl Authenticator {
                     retry_after_seconds: 5,
                 }
             })?;
-            let verdict = match &credentials {
-                Credentials::Token(token) => accounts::authenticate_token(&mut connection, token),
-                Credentials::Basic { username, password } => {
-                    accounts::authenticate_password(&mut connection, username, password)
-                }
-            };
-            verdict.map_err(|error| ApiError::internal("authentication lookup failed", error))
+            lookup(&mut connection)
+                .map_err(|error| ApiError::internal("authentication lookup failed", error))
         })
         .await
-        .map_err(|error| ApiError::internal("authentication task failed", error))??;
-        Ok(verdict.map(Arc::new))
+        .map_err(|error| ApiError::internal("authentication task failed", error))?
     }
+}
+
+fn principal_of(accepted: &Accepted) -> Result<Arc<Principal>, ApiError> {
+    if accepted
+        .principal
+        .expires_at
+        .is_some_and(|expiry| expiry <= accounts::now_seconds())
+    {
+        return Err(not_authenticated(INVALID_TOKEN));
+    }
+    Ok(accepted.principal.clone())
+}
+
+fn refusal_error(refusal: Refusal) -> ApiError {
+    not_authenticated(match refusal {
+        Refusal::InvalidToken => INVALID_TOKEN,
+        Refusal::InvalidPassword => INVALID_PASSWORD,
+        Refusal::Inactive => INACTIVE,
+    })
 }
 
 #[cfg(test)]

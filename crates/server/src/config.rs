@@ -59,6 +59,28 @@ pub struct PoolConfig {
     pub idle_timeout_seconds: u64,
     /// Ping each connection when it is checked out (one round trip more per request).
     pub test_on_checkout: bool,
+    /// Connections to one database server (host and port) at most, all its projects together:
+    /// keeps this server from exhausting the database server's `max_connections`.
+    pub max_connections_per_host: u32,
+    /// Statements running longer are cancelled (PostgreSQL's `statement_timeout`; SQLite is
+    /// interrupted) and the request answers 503. 0: no limit.
+    pub statement_timeout_ms: u64,
+    /// Prepared statements a connection keeps before its cache is cleared.
+    pub max_cached_statements: u32,
+}
+
+impl PoolConfig {
+    pub fn settings(&self) -> tenantapi_runtime::pool::PoolSettings {
+        tenantapi_runtime::pool::PoolSettings {
+            max_size: self.max_size,
+            checkout_timeout: Duration::from_millis(self.checkout_timeout_ms),
+            idle_timeout: Duration::from_secs(self.idle_timeout_seconds),
+            statement_timeout: (self.statement_timeout_ms > 0)
+                .then(|| Duration::from_millis(self.statement_timeout_ms)),
+            test_on_checkout: self.test_on_checkout,
+            max_cached_statements: self.max_cached_statements as usize,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -95,6 +117,9 @@ impl Default for PoolConfig {
             checkout_timeout_ms: 5000,
             idle_timeout_seconds: 300,
             test_on_checkout: false,
+            max_connections_per_host: 50,
+            statement_timeout_ms: 30_000,
+            max_cached_statements: 100,
         }
     }
 }
@@ -147,6 +172,18 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "pool.idle_timeout_seconds",
     ),
     ("TENANTAPI_POOL_TEST_ON_CHECKOUT", "pool.test_on_checkout"),
+    (
+        "TENANTAPI_POOL_MAX_CONNECTIONS_PER_HOST",
+        "pool.max_connections_per_host",
+    ),
+    (
+        "TENANTAPI_POOL_STATEMENT_TIMEOUT_MS",
+        "pool.statement_timeout_ms",
+    ),
+    (
+        "TENANTAPI_POOL_MAX_CACHED_STATEMENTS",
+        "pool.max_cached_statements",
+    ),
     ("TENANTAPI_DEFAULT_PAGE_SIZE", "api.default_page_size"),
     ("TENANTAPI_MAX_PAGE_SIZE", "api.max_page_size"),
     ("TENANTAPI_MAX_BODY_BYTES", "api.max_body_bytes"),
@@ -213,6 +250,15 @@ impl Config {
                 self.pool.idle_timeout_seconds = parse(name, &value, NUMBER)?
             }
             "pool.test_on_checkout" => self.pool.test_on_checkout = parse(name, &value, BOOLEAN)?,
+            "pool.max_connections_per_host" => {
+                self.pool.max_connections_per_host = parse(name, &value, NUMBER)?
+            }
+            "pool.statement_timeout_ms" => {
+                self.pool.statement_timeout_ms = parse(name, &value, NUMBER)?
+            }
+            "pool.max_cached_statements" => {
+                self.pool.max_cached_statements = parse(name, &value, NUMBER)?
+            }
             "api.default_page_size" => self.api.default_page_size = parse(name, &value, NUMBER)?,
             "api.max_page_size" => self.api.max_page_size = parse(name, &value, NUMBER)?,
             "api.max_body_bytes" => self.api.max_body_bytes = parse(name, &value, NUMBER)?,
@@ -238,6 +284,9 @@ impl Config {
         }
         if self.pool.checkout_timeout_ms == 0 {
             return invalid("pool.checkout_timeout_ms must be at least 1");
+        }
+        if self.pool.max_connections_per_host == 0 {
+            return invalid("pool.max_connections_per_host must be at least 1");
         }
         if self.api.default_page_size == 0 || self.api.max_page_size == 0 {
             return invalid("api.default_page_size and api.max_page_size must be at least 1");

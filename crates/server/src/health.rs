@@ -3,7 +3,9 @@
 
 use std::sync::{Arc, RwLock};
 
-use tenantapi_runtime::db::{DbConnection, ManagerError};
+use tenantapi_runtime::db::DbConnection;
+use tenantapi_runtime::error::ApiError;
+use tenantapi_runtime::pool::ConnectionHooks;
 use tenantapi_runtime::version::StructureVersion;
 
 /// The version this build serves, from the generated crate.
@@ -82,41 +84,51 @@ impl HealthCell {
     }
 }
 
-/// Checks every connection the pool opens: a connection to a database of another structure
-/// version is never handed out.
+/// The 503 a caller granted on the project gets while its database cannot be served, if so.
+pub fn refusal(health: &Health) -> Option<ApiError> {
+    match health {
+        Health::VersionMismatch { found } => Some(ApiError::Unavailable {
+            detail: SERVED_VERSION.mismatch_detail(found),
+            retry_after_seconds: 30,
+        }),
+        Health::VersionUnreadable { .. } => Some(ApiError::Unavailable {
+            detail: "The project database's structure version cannot be read. It is unavailable until it can."
+                .into(),
+            retry_after_seconds: 30,
+        }),
+        Health::Unchecked | Health::Ok | Health::Unreachable { .. } => None,
+    }
+}
+
+/// Checks every connection a project's pool opens, and records what opening taught: a
+/// connection to a database of another structure version is never used.
 #[derive(Debug)]
-pub struct VersionCheckOnConnect {
-    pub project: Arc<str>,
+pub struct VersionCheckOnOpen {
     pub health: Arc<HealthCell>,
 }
 
-impl r2d2::CustomizeConnection<DbConnection, ManagerError> for VersionCheckOnConnect {
-    fn on_acquire(&self, connection: &mut DbConnection) -> Result<(), ManagerError> {
+impl ConnectionHooks for VersionCheckOnOpen {
+    fn on_open(&self, project: &str, connection: &mut DbConnection) -> Result<(), ApiError> {
         let health = judge(connection, &SERVED_VERSION);
-        let accepted = health == Health::Ok;
-        let message = match &health {
-            Health::VersionMismatch { found } => format!(
-                "structure version {found:?}, expected {:?}",
-                SERVED_VERSION.expected
-            ),
-            Health::VersionUnreadable { reason } => reason.clone(),
-            _ => String::new(),
-        };
-        let previous = self.health.set(health);
-        if accepted {
-            if previous != Health::Ok && previous != Health::Unchecked {
-                log::info!(
-                    "project {}: structure version matches again; serving it",
-                    self.project
+        let previous = self.health.set(health.clone());
+        if let Some(refused) = refusal(&health) {
+            if previous != health {
+                log::warn!(
+                    "project {project}: refusing its connections: {}",
+                    health.status()
                 );
             }
-            Ok(())
-        } else {
-            log::warn!(
-                "project {}: refusing a new connection: {message}",
-                self.project
-            );
-            Err(ManagerError::Rejected(message))
+            return Err(refused);
         }
+        if previous != Health::Ok && previous != Health::Unchecked {
+            log::info!("project {project}: structure version matches again; serving it");
+        }
+        Ok(())
+    }
+
+    fn on_unreachable(&self, _project: &str, reason: &str) {
+        self.health.set(Health::Unreachable {
+            reason: reason.to_string(),
+        });
     }
 }

@@ -1,36 +1,44 @@
-//! The project registry: which projects exist, and one lazily connecting r2d2 pool per enabled
-//! project, kept in step with the platform database while the server runs.
+//! The project registry: which projects exist, one lazily connecting pool per enabled project
+//! (sharing its database server's connection budget), kept in step with the platform database
+//! while the server runs, and each project's structure version checked on its own schedule.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
 use scheduled_thread_pool::ScheduledThreadPool;
-use tenantapi_runtime::db::{BackendKind, ConnectionManager, DbConnection, DbPool};
+use tenantapi_runtime::budget::Budgets;
 use tenantapi_runtime::error::ApiError;
 use tenantapi_runtime::guard::{ProjectAccess, ProjectRegistry, RegistryFuture};
+use tenantapi_runtime::pool::{PoolSettings, ProjectPool};
 
 use crate::accounts::{Principal, Role};
 use crate::auth::Authenticator;
 use crate::config::PoolConfig;
-use crate::health::{Health, HealthCell, SERVED_VERSION, VersionCheckOnConnect, judge};
+use crate::health::{Health, HealthCell, SERVED_VERSION, VersionCheckOnOpen, judge, refusal};
 use crate::platform::Project;
 
 struct ProjectEntry {
     name: Arc<str>,
     database_url: String,
-    backend: BackendKind,
-    pool: DbPool,
-    permits: Arc<tokio::sync::Semaphore>,
+    pool: Arc<ProjectPool>,
     health: Arc<HealthCell>,
+    /// A version check of this project is running: the next one waits for it.
+    checking: AtomicBool,
+    /// When the last version check started.
+    last_check: Mutex<Option<Instant>>,
 }
 
 /// Enabled projects by name, each with its pool.
 pub struct Registry {
     projects: RwLock<HashMap<String, Arc<ProjectEntry>>>,
-    pool_config: PoolConfig,
-    /// One helper thread pool for every project pool: r2d2 would start three threads per pool.
+    pool_settings: PoolSettings,
+    /// One budget per database server (host and port), shared by its projects' pools.
+    budgets: Budgets,
+    /// r2d2's bookkeeping for every project pool (making empty slots, closing idle ones). No
+    /// connection is ever opened on these threads, so one project cannot hold them.
     helper_threads: Arc<ScheduledThreadPool>,
     /// `None` when authentication is switched off: every caller may do everything.
     authenticator: Option<Authenticator>,
@@ -51,6 +59,9 @@ fn role_on(principal: &Principal, project: &str) -> Option<Role> {
     }
 }
 
+/// How many version checks run at once; a hung project holds one for its connect timeout.
+pub const CONCURRENT_CHECKS: usize = 32;
+
 impl Registry {
     /// `auth`: the platform database URL and cache duration, or `None` to serve everyone.
     pub fn new(pool_config: PoolConfig, auth: Option<(&str, Duration)>) -> Registry {
@@ -60,41 +71,15 @@ impl Registry {
                 .thread_name_pattern("tenantapi-pool-{}")
                 .build(),
         );
-        let authenticator = auth.map(|(platform_url, cache_for)| {
-            Authenticator::new(platform_url, cache_for, helper_threads.clone())
-        });
+        let authenticator =
+            auth.map(|(platform_url, cache_for)| Authenticator::new(platform_url, cache_for));
         Registry {
             projects: RwLock::new(HashMap::new()),
-            pool_config,
+            budgets: Budgets::new(pool_config.max_connections_per_host as usize),
+            pool_settings: pool_config.settings(),
             helper_threads,
             authenticator,
         }
-    }
-
-    fn build_pool(
-        &self,
-        project: &Arc<str>,
-        database_url: &str,
-        health: &Arc<HealthCell>,
-    ) -> DbPool {
-        // `min_idle(0)` and `build_unchecked`: no connection is opened until a request needs
-        // one, so a thousand projects cost nothing at startup and a down project does not
-        // delay the others.
-        r2d2::Pool::builder()
-            .max_size(self.pool_config.max_size)
-            .min_idle(Some(0))
-            .connection_timeout(Duration::from_millis(self.pool_config.checkout_timeout_ms))
-            .idle_timeout(Some(Duration::from_secs(
-                self.pool_config.idle_timeout_seconds.max(1),
-            )))
-            .test_on_check_out(self.pool_config.test_on_checkout)
-            .thread_pool(self.helper_threads.clone())
-            .error_handler(Box::new(PoolErrorLogger))
-            .connection_customizer(Box::new(VersionCheckOnConnect {
-                project: project.clone(),
-                health: health.clone(),
-            }))
-            .build_unchecked(ConnectionManager::new(database_url))
     }
 
     /// Makes the registry hold exactly `enabled`, keeping the pools of unchanged projects.
@@ -109,14 +94,22 @@ impl Registry {
                 log::info!("serving project {}", project.name);
                 let name: Arc<str> = Arc::from(project.name.as_str());
                 let health = Arc::new(HealthCell::default());
+                let pool = ProjectPool::new(
+                    name.clone(),
+                    &project.database_url,
+                    self.pool_settings.clone(),
+                    self.budgets.for_url(&project.database_url),
+                    Arc::new(VersionCheckOnOpen {
+                        health: health.clone(),
+                    }),
+                    self.helper_threads.clone(),
+                );
                 Arc::new(ProjectEntry {
-                    backend: BackendKind::of_url(&project.database_url),
-                    pool: self.build_pool(&name, &project.database_url, &health),
-                    permits: Arc::new(tokio::sync::Semaphore::new(
-                        self.pool_config.max_size as usize,
-                    )),
                     database_url: project.database_url,
+                    pool,
                     health,
+                    checking: AtomicBool::new(false),
+                    last_check: Mutex::new(None),
                     name,
                 })
             });
@@ -146,54 +139,89 @@ impl Registry {
         report
     }
 
-    /// Checks every enabled project's structure version now, concurrently, each within the
-    /// checkout timeout. Blocking: run it off the async threads.
-    pub fn check_all_now(&self) -> Vec<(Arc<str>, Health)> {
-        let entries: Vec<Arc<ProjectEntry>> = self
-            .projects
+    /// Connections open now, per database server: `(host:port, open, budget)`.
+    pub fn connection_budgets(&self) -> Vec<(String, usize, usize)> {
+        self.budgets.report()
+    }
+
+    /// Connections of one project open now (idle or in use).
+    pub fn open_connections(&self, project: &str) -> Option<usize> {
+        Some(self.entry(project)?.pool.open_connections())
+    }
+
+    pub fn authenticator(&self) -> Option<&Authenticator> {
+        self.authenticator.as_ref()
+    }
+
+    fn entries(&self) -> Vec<Arc<ProjectEntry>> {
+        self.projects
             .read()
             .expect("registry lock poisoned")
             .values()
             .cloned()
+            .collect()
+    }
+
+    /// How long one version check may take: a hung database must not hold a check for longer
+    /// than the interval it is meant to keep.
+    fn check_timeout(&self, every: Duration) -> Duration {
+        self.pool_settings.checkout_timeout.min(every)
+    }
+
+    /// Checks every enabled project's structure version now, `CONCURRENT_CHECKS` at a time,
+    /// each within the checkout timeout, and waits for all. Blocking: run it off the async
+    /// threads.
+    pub fn check_all_now(&self) -> Vec<(Arc<str>, Health)> {
+        let entries = self.entries();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let timeout = self.pool_settings.checkout_timeout;
+        // Workers take the next project when done, so a slow project delays no other.
+        std::thread::scope(|scope| {
+            for _ in 0..CONCURRENT_CHECKS.min(entries.len()) {
+                scope.spawn(|| {
+                    while let Some(entry) = entries.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        check_project(entry, timeout);
+                    }
+                });
+            }
+        });
+        self.health_report()
+    }
+
+    /// Starts a version check of every project whose last check started `every` ago (less one
+    /// `tick`, the caller's period), unless one is still running, at most `CONCURRENT_CHECKS`
+    /// at a time. Each project keeps its own schedule: slow or hung projects delay no other.
+    pub fn start_due_checks(
+        self: &Arc<Self>,
+        every: Duration,
+        tick: Duration,
+        running: &Arc<tokio::sync::Semaphore>,
+    ) {
+        let timeout = self.check_timeout(every);
+        let now = Instant::now();
+        let mut due: Vec<(Option<Instant>, Arc<ProjectEntry>)> = self
+            .entries()
+            .into_iter()
+            .filter(|entry| !entry.checking.load(Ordering::Relaxed))
+            .map(|entry| {
+                let last = *entry.last_check.lock().expect("check lock poisoned");
+                (last, entry)
+            })
+            .filter(|(last, _)| last.is_none_or(|last| now.duration_since(last) + tick >= every))
             .collect();
-        let timeout = Duration::from_millis(self.pool_config.checkout_timeout_ms);
-        for batch in entries.chunks(32) {
-            std::thread::scope(|scope| {
-                for entry in batch {
-                    scope.spawn(move || {
-                        // An idle pooled connection if there is one; otherwise a connection of
-                        // its own, so that a busy pool cannot keep the check from running.
-                        let health = match entry.pool.try_get() {
-                            Some(mut connection) => judge(&mut connection, &SERVED_VERSION),
-                            None => match DbConnection::open_existing(
-                                &crate::check::with_connect_timeout(&entry.database_url, timeout),
-                            ) {
-                                Ok(mut connection) => judge(&mut connection, &SERVED_VERSION),
-                                Err(error) => Health::Unreachable {
-                                    reason: error.to_string(),
-                                },
-                            },
-                        };
-                        let previous = entry.health.set(health.clone());
-                        if previous != health {
-                            match &health {
-                                Health::Ok => log::info!(
-                                    "project {}: structure version {} matches; serving it",
-                                    entry.name,
-                                    SERVED_VERSION.expected
-                                ),
-                                other => log::warn!(
-                                    "project {}: {}; not serving it",
-                                    entry.name,
-                                    other.status()
-                                ),
-                            }
-                        }
-                    });
-                }
+        // The longest unchecked first.
+        due.sort_by_key(|(last, _)| *last);
+        for (_, entry) in due {
+            let Ok(slot) = running.clone().try_acquire_owned() else {
+                break;
+            };
+            entry.checking.store(true, Ordering::Relaxed);
+            actix_web::rt::task::spawn_blocking(move || {
+                check_project(&entry, timeout);
+                entry.checking.store(false, Ordering::Relaxed);
+                drop(slot);
             });
         }
-        self.health_report()
     }
 
     fn entry(&self, name: &str) -> Option<Arc<ProjectEntry>> {
@@ -202,6 +230,35 @@ impl Registry {
             .expect("registry lock poisoned")
             .get(name)
             .cloned()
+    }
+}
+
+/// Reads one project's structure version (on an idle pooled connection, or a new one) and
+/// records it, logging changes.
+fn check_project(entry: &ProjectEntry, timeout: Duration) {
+    let previous = entry.health.get();
+    let deadline = Instant::now() + timeout;
+    *entry.last_check.lock().expect("check lock poisoned") = Some(Instant::now());
+    let health = match entry.pool.with_connection(deadline, |connection| {
+        Ok(judge(connection, &SERVED_VERSION))
+    }) {
+        Ok(health) => {
+            entry.health.set(health.clone());
+            health
+        }
+        // Opening a connection recorded why it failed (unreachable, version refused); a check
+        // that could not run at all (another attempt under way, no budget) leaves it as it was.
+        Err(_) => entry.health.get(),
+    };
+    if previous != health {
+        match &health {
+            Health::Ok => log::info!(
+                "project {}: structure version {} matches; serving it",
+                entry.name,
+                SERVED_VERSION.expected
+            ),
+            other => log::warn!("project {}: {}; not serving it", entry.name, other.status()),
+        }
     }
 }
 
@@ -227,28 +284,12 @@ impl ProjectRegistry for Registry {
                 }
             }
             // Only now, to a caller allowed on the project, is its version state revealed.
-            match entry.health.get() {
-                Health::VersionMismatch { found } => {
-                    return Err(ApiError::Unavailable {
-                        detail: SERVED_VERSION.mismatch_detail(&found),
-                        retry_after_seconds: 30,
-                    });
-                }
-                Health::VersionUnreadable { .. } => {
-                    return Err(ApiError::Unavailable {
-                        detail: "The project database's structure version cannot be read. It is unavailable until it can."
-                            .into(),
-                        retry_after_seconds: 30,
-                    });
-                }
-                Health::Unchecked | Health::Ok | Health::Unreachable { .. } => {}
+            if let Some(refused) = refusal(&entry.health.get()) {
+                return Err(refused);
             }
             Ok(ProjectAccess {
                 project: entry.name.clone(),
                 pool: entry.pool.clone(),
-                backend: entry.backend,
-                checkout_timeout: Duration::from_millis(self.pool_config.checkout_timeout_ms),
-                permits: entry.permits.clone(),
             })
         })
     }
@@ -265,15 +306,5 @@ impl ProjectRegistry for Registry {
             }
             Ok(names)
         })
-    }
-}
-
-/// r2d2 reports connection failures here; URLs never appear, only the cause.
-#[derive(Debug)]
-struct PoolErrorLogger;
-
-impl r2d2::HandleError<tenantapi_runtime::db::ManagerError> for PoolErrorLogger {
-    fn handle_error(&self, error: tenantapi_runtime::db::ManagerError) {
-        log::warn!("project database connection failed: {error}");
     }
 }
