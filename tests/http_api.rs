@@ -327,6 +327,67 @@ async fn filters_and_ordering_scenario(backend: Backend) {
     );
 }
 
+on_both_backends!(
+    long_text_filter_values_are_400_not_500,
+    long_text_filter_values_scenario
+);
+/// Regression: SQLite refuses LIKE and GLOB patterns over 50,000 bytes, and GLOB escaping
+/// triples `*`; `?name__icontains=` with 60,000 characters and `?name__contains=` with 30,000
+/// `*` answered 500.
+async fn long_text_filter_values_scenario(backend: Backend) {
+    let fixture = kit(backend, &[], |_| {});
+    let app = app(&fixture).await;
+    let limit = tenantapi_runtime::list::MAX_PATTERN_CHARACTERS;
+    for (lookup, character, length) in [
+        ("icontains", "x", 60_000),
+        ("contains", "*", 30_000),
+        ("startswith", "?", 20_000),
+        ("endswith", "%5B", limit + 1),
+        ("istartswith", "_", 40_000),
+    ] {
+        let value = character.repeat(length);
+        let reply = call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/alpha/data_point/?name__{lookup}={value}"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (reply.status, reply.json),
+            (
+                400,
+                json!({format!("name__{lookup}"): [format!("Ensure this value has no more than {limit} characters.")]})
+            ),
+            "{lookup} with {length} of {character}"
+        );
+    }
+    // At the limit, the worst cases for escaping still reach the database and answer (a URI
+    // holds at most 64 KiB, hence fewer 3-byte characters).
+    for (character, length) in [
+        ("*", limit),
+        ("%25", limit),
+        ("%5B", limit),
+        ("%E2%82%AC", 7_000),
+    ] {
+        let value = character.repeat(length);
+        for lookup in ["contains", "icontains", "startswith", "endswith"] {
+            let reply = call(
+                &app,
+                Method::GET,
+                &format!("/api/v1/alpha/data_point/?name__{lookup}={value}"),
+                None,
+            )
+            .await;
+            assert_eq!(
+                (reply.status, reply.json["count"].clone()),
+                (200, json!(0)),
+                "{lookup} with {length} of {character}"
+            );
+        }
+    }
+}
+
 on_both_backends!(crud_status_codes, crud_status_codes_scenario);
 async fn crud_status_codes_scenario(backend: Backend) {
     let fixture = kit(backend, &[], |_| {});
@@ -954,4 +1015,12 @@ async fn allowed_hosts_scenario(backend: Backend) {
         allowed.json["next"],
         "http://api.example.com:8443/api/v1/alpha/data_point/?page_size=1&page=2"
     );
+    // /readyz honours it too.
+    let readiness = |host: &'static str| {
+        test::TestRequest::get()
+            .uri("/readyz")
+            .insert_header((header::HOST, host))
+    };
+    assert_eq!(send(&app, readiness("evil.example.net")).await.status, 400);
+    assert_eq!(send(&app, readiness("api.example.com")).await.status, 200);
 }

@@ -15,6 +15,8 @@ struct Setup {
     registry: Arc<Registry>,
     writer: String,
     outsider: String,
+    /// Sees each project's state in /readyz.
+    admin: String,
 }
 
 /// Project `alpha` (one tag) and any `extra_projects` by URL; `writer` may write alpha,
@@ -24,6 +26,7 @@ fn setup(backend: Backend, extra_projects: &[(&str, &str)]) -> Setup {
         .project_with_rows("alpha", json!({"tag": [{"id": 1, "label": "first"}]}))
         .user("writer", &[("alpha", Role::Write)])
         .user("outsider", &[])
+        .superuser("admin")
         .configure(|config| config.pool.checkout_timeout_ms = 500);
     for (name, url) in extra_projects {
         builder = builder.external_project(name, url);
@@ -33,6 +36,7 @@ fn setup(backend: Backend, extra_projects: &[(&str, &str)]) -> Setup {
         registry: kit.registry(),
         writer: kit.token("writer").to_string(),
         outsider: kit.token("outsider").to_string(),
+        admin: kit.token("admin").to_string(),
         kit,
     }
 }
@@ -114,7 +118,7 @@ async fn older_and_newer_versions(backend: Backend) {
         200,
         "matching version"
     );
-    let (status, body) = call(&app, Method::GET, "/readyz", None, None).await;
+    let (status, body) = call(&app, Method::GET, "/readyz", Some(&setup.admin), None).await;
     assert_eq!(
         (
             status,
@@ -148,7 +152,7 @@ async fn older_and_newer_versions(backend: Backend) {
                 .0,
             401
         );
-        let (status, body) = call(&app, Method::GET, "/readyz", None, None).await;
+        let (status, body) = call(&app, Method::GET, "/readyz", Some(&setup.admin), None).await;
         assert_eq!(status, 503);
         assert_eq!(
             body["projects"]["alpha"],
@@ -194,7 +198,7 @@ async fn missing_version_table(backend: Backend) {
             json!({"detail": "The project database's structure version cannot be read. It is unavailable until it can."})
         )
     );
-    let (_, body) = call(&app, Method::GET, "/readyz", None, None).await;
+    let (_, body) = call(&app, Method::GET, "/readyz", Some(&setup.admin), None).await;
     assert_eq!(body["projects"]["alpha"]["status"], "version unreadable");
 }
 
@@ -286,7 +290,7 @@ async fn health_endpoints(backend: Backend) {
         call(&app, Method::GET, "/healthz", None, None).await,
         (200, json!({"status": "ok"}))
     );
-    let (status, body) = call(&app, Method::GET, "/readyz", None, None).await;
+    let (status, body) = call(&app, Method::GET, "/readyz", Some(&setup.admin), None).await;
     assert_eq!(status, 503);
     assert_eq!(body["projects"]["alpha"]["status"], "ok");
     assert_eq!(body["projects"]["down"]["status"], "unreachable");
@@ -295,4 +299,17 @@ async fn health_endpoints(backend: Backend) {
         !text.contains("postgres://") && !text.contains("127.0.0.1"),
         "no URLs in /readyz: {text}"
     );
+    // Without a superuser's credentials: the verdict and counts, nothing about projects.
+    for token in [None, Some(setup.writer.as_str())] {
+        let (status, body) = call(&app, Method::GET, "/readyz", token, None).await;
+        assert_eq!(
+            (status, body),
+            (
+                503,
+                json!({"ready": false, "counts": {"projects": 2, "ready": 1, "not_ready": 1}})
+            )
+        );
+    }
+    let (status, body) = call(&app, Method::GET, "/readyz", Some("not-a-token"), None).await;
+    assert_eq!((status, body), (401, json!({"detail": "Invalid token."})));
 }

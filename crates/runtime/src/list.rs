@@ -9,6 +9,11 @@ use crate::sql::{SqlFilter, SqlOrder, SqlValue};
 
 /// Items an `__in` lookup may list.
 pub const MAX_IN_ITEMS: usize = 1000;
+/// Longest value of a text lookup (`__contains`, `__startswith`...). SQLite refuses LIKE and
+/// GLOB patterns over 50,000 bytes; escaped (GLOB triples `*`, `?` and `[`) and in UTF-8 (up
+/// to 4 bytes a character), 12,000 characters always fit. Both backends share the limit so
+/// that the API does not depend on the backend.
+pub const MAX_PATTERN_CHARACTERS: usize = 12_000;
 
 /// Query parameters that are never column filters.
 pub const RESERVED_PARAMETERS: &[&str] = &["format", "page", "page_size", "ordering"];
@@ -292,6 +297,11 @@ fn add_condition(
         | Lookup::EndsWith => {
             if value.contains('\0') {
                 return Err(convert::NULL_CHARACTER.to_string());
+            }
+            if value.chars().count() > MAX_PATTERN_CHARACTERS {
+                return Err(format!(
+                    "Ensure this value has no more than {MAX_PATTERN_CHARACTERS} characters."
+                ));
             }
             add_pattern(filter, backend, column.name, lookup, value);
         }

@@ -158,7 +158,7 @@ pub fn add_user(
         Some(password) => Some(secrets::hash_password(password)),
         None => None,
     };
-    connection.transaction(|connection| {
+    crate::platform::write_transaction(connection, |connection| {
         let existing: Option<(i32, bool)> = users::table
             .filter(users::username.eq(name))
             .select((users::id, users::is_superuser))
@@ -220,7 +220,7 @@ pub fn grant(
     project: &str,
     role: Role,
 ) -> Result<Change, AccountError> {
-    connection.transaction(|connection| {
+    crate::platform::write_transaction(connection, |connection| {
         let user_id = user_id(connection, user)?;
         let project_id = project_id(connection, project)?;
         let existing: Option<String> = grants::table

@@ -10,6 +10,7 @@ use tenantapi_runtime::error::ApiError;
 use tenantapi_runtime::guard::ProjectRegistry;
 use tenantapi_runtime::handlers::{ApiSettings, absolute_path, with_allowed};
 
+use crate::auth::parse_authorization;
 use crate::health::{Health, SERVED_VERSION};
 use crate::registry::Registry;
 
@@ -61,14 +62,21 @@ async fn require_allowed_host(
     let settings = request
         .app_data::<web::Data<ApiSettings>>()
         .expect("BUG: ApiSettings were not registered");
-    let host = request.connection_info().host().to_string();
-    if !settings.allows_host(&host) {
-        let error = ApiError::BadRequest(format!(
-            "Invalid host \"{host}\": it is not in api.allowed_hosts."
-        ));
+    if let Err(error) = refuse_disallowed_host(request.request(), settings) {
         return Ok(request.error_response(error));
     }
     Ok(next.call(request).await?.map_into_boxed_body())
+}
+
+/// 400 for a Host outside `api.allowed_hosts`.
+fn refuse_disallowed_host(request: &HttpRequest, settings: &ApiSettings) -> Result<(), ApiError> {
+    let host = request.connection_info().host().to_string();
+    if settings.allows_host(&host) {
+        return Ok(());
+    }
+    Err(ApiError::BadRequest(format!(
+        "Invalid host \"{host}\": it is not in api.allowed_hosts."
+    )))
 }
 
 /// `GET /healthz`: the process is alive and answering.
@@ -76,27 +84,53 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: each enabled project's state from its last check (no URLs, no credentials);
-/// 200 when every project is served, 503 otherwise.
-async fn readyz(registry: web::Data<Registry>) -> HttpResponse {
-    let mut projects = Map::new();
-    let mut ready = true;
-    for (name, health) in registry.health_report() {
-        ready &= matches!(health, Health::Ok | Health::Unchecked);
-        let mut state = Map::new();
-        state.insert("status".into(), Value::from(health.status()));
-        if let Health::VersionMismatch { found } = &health {
-            state.insert("expected".into(), Value::from(SERVED_VERSION.expected));
-            state.insert("found".into(), Value::from(found.as_str()));
+/// `GET /readyz`: 200 when every enabled project is served, 503 otherwise. Anyone gets the
+/// verdict and counts; a superuser (or anyone, with authentication off) also gets each
+/// project's state from its last check (never URLs or credentials). Invalid credentials are
+/// 401, as everywhere.
+async fn readyz(
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    settings: web::Data<ApiSettings>,
+) -> Result<HttpResponse, ApiError> {
+    refuse_disallowed_host(&request, &settings)?;
+    let detailed = match registry.authenticator() {
+        None => true,
+        Some(authenticator) => match parse_authorization(&request)? {
+            None => false,
+            Some(credentials) => authenticator.verify(credentials).await?.is_superuser,
+        },
+    };
+    let report = registry.health_report();
+    let ready_count = report
+        .iter()
+        .filter(|(_, health)| matches!(health, Health::Ok | Health::Unchecked))
+        .count();
+    let ready = ready_count == report.len();
+    let mut body = serde_json::json!({
+        "ready": ready,
+        "counts": {"projects": report.len(), "ready": ready_count, "not_ready": report.len() - ready_count},
+    });
+    if detailed {
+        let mut projects = Map::new();
+        for (name, health) in &report {
+            let mut state = Map::new();
+            state.insert("status".into(), Value::from(health.status()));
+            if let Health::VersionMismatch { found } = health {
+                state.insert("expected".into(), Value::from(SERVED_VERSION.expected));
+                state.insert("found".into(), Value::from(found.as_str()));
+            }
+            projects.insert(name.to_string(), Value::Object(state));
         }
-        projects.insert(name.to_string(), Value::Object(state));
+        body["version"] = Value::from(SERVED_VERSION.expected);
+        body["projects"] = Value::Object(projects);
     }
     let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    HttpResponse::build(status).json(serde_json::json!({"ready": ready, "version": SERVED_VERSION.expected, "projects": projects}))
+    Ok(HttpResponse::build(status).json(body))
 }
 
 /// `GET /api/v1/`: the projects the caller may use, by name, with their URLs (DRF's API root).

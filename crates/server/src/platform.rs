@@ -61,11 +61,61 @@ pub fn open_and_migrate(url: &str) -> Result<(DbConnection, Vec<String>), Platfo
 
 pub fn migrate(connection: &mut DbConnection) -> Result<Vec<String>, PlatformError> {
     let applied = match connection {
-        DbConnection::Pg(pg) => pg.run_pending_migrations(POSTGRES_MIGRATIONS),
-        DbConnection::Sqlite(sqlite) => sqlite.run_pending_migrations(SQLITE_MIGRATIONS),
+        DbConnection::Pg(pg) => pg
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|applied| applied.iter().map(ToString::to_string).collect()),
+        DbConnection::Sqlite(sqlite) => {
+            // Several commands may start at once on a new platform database: the first takes
+            // the write lock and migrates; the others wait for it (busy timeout) and then find
+            // nothing left to do, instead of racing to create the same tables.
+            let pending = sqlite
+                .has_pending_migration(SQLITE_MIGRATIONS)
+                .map_err(|error| PlatformError::Migrate(error.to_string()))?;
+            if !pending {
+                return Ok(Vec::new());
+            }
+            sqlite.immediate_transaction(|sqlite| {
+                sqlite
+                    .run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(|applied| applied.iter().map(ToString::to_string).collect())
+            })
+        }
     }
     .map_err(|error| PlatformError::Migrate(error.to_string()))?;
-    Ok(applied.iter().map(ToString::to_string).collect())
+    Ok(applied)
+}
+
+/// Runs `change` in one transaction that holds the write lock from its start on SQLite
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes fails at once with
+/// "database is locked" when another process wrote in between, which a busy timeout cannot
+/// help. Admin commands run concurrently with each other and with a serving process.
+pub fn write_transaction<T, E>(
+    connection: &mut DbConnection,
+    change: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    match connection {
+        DbConnection::Pg(_) => connection.transaction(change),
+        DbConnection::Sqlite(_) => {
+            use diesel::connection::SimpleConnection as _;
+            connection.batch_execute("BEGIN IMMEDIATE")?;
+            match change(connection) {
+                Ok(value) => match connection.batch_execute("COMMIT") {
+                    Ok(()) => Ok(value),
+                    Err(error) => {
+                        let _ = connection.batch_execute("ROLLBACK");
+                        Err(error.into())
+                    }
+                },
+                Err(error) => {
+                    let _ = connection.batch_execute("ROLLBACK");
+                    Err(error)
+                }
+            }
+        }
+    }
 }
 
 /// Project names are URL segments and log fields: a slug keeps them unambiguous in both.
@@ -98,7 +148,7 @@ pub fn add_project(
     database_url: &str,
 ) -> Result<AddOutcome, PlatformError> {
     check_project_name(name)?;
-    connection.transaction(|connection| {
+    write_transaction(connection, |connection| {
         let existing = projects::table
             .filter(projects::name.eq(name))
             .select(Project::as_select())
