@@ -347,8 +347,18 @@ impl ProjectPool {
     }
 
     /// Opens a connection: one attempt at a time while the database is failing, within the
-    /// server's budget, bounded by `deadline`.
+    /// server's budget, bounded by `deadline`. A connection lost while it was being checked
+    /// (a restart racing the connect) is tried once more.
     fn open_connection(&self, deadline: Instant) -> Result<OpenConnection, ApiError> {
+        match self.try_open_connection(deadline) {
+            Err(OpenFailure::LostWhileOpening) => self
+                .try_open_connection(deadline.max(Instant::now() + Duration::from_secs(2)))
+                .map_err(OpenFailure::into_error),
+            other => other.map_err(OpenFailure::into_error),
+        }
+    }
+
+    fn try_open_connection(&self, deadline: Instant) -> Result<OpenConnection, OpenFailure> {
         let attempt = ConnectAttempt::begin(self)?;
         let budget = match &self.budget {
             Some(budget) => Some(budget.acquire(deadline).map_err(|spent| {
@@ -366,13 +376,20 @@ impl ProjectPool {
                 attempt.failed();
                 log::warn!("project {}: cannot connect: {reason}", self.project);
                 self.hooks.on_unreachable(&self.project, &reason);
-                return Err(ApiError::project_unavailable());
+                return Err(ApiError::project_unavailable().into());
             }
         };
         attempt.succeeded();
         let watch = Arc::new(ConnectionWatch::default());
         self.configure(&mut connection, &watch)?;
-        self.hooks.on_open(&self.project, &mut connection)?;
+        let verdict = self.hooks.on_open(&self.project, &mut connection);
+        if watch.is_lost() {
+            // Not the database's version speaking: the connection went away under the check.
+            self.hooks
+                .on_unreachable(&self.project, "connection lost while opening");
+            return Err(OpenFailure::LostWhileOpening);
+        }
+        verdict?;
         let sqlite_file = match self.backend {
             BackendKind::Sqlite => FileIdentity::of(sqlite_path(&self.url)),
             BackendKind::Postgres => None,
@@ -386,27 +403,13 @@ impl ProjectPool {
         })
     }
 
+    /// Sets up a new connection: the watch first, so that a connection lost from here on is
+    /// known as such; then PostgreSQL's statement timeout.
     fn configure(
         &self,
         connection: &mut DbConnection,
         watch: &Arc<ConnectionWatch>,
-    ) -> Result<(), ApiError> {
-        if let (DbConnection::Pg(_), Some(timeout)) =
-            (&*connection, self.settings.statement_timeout)
-        {
-            connection
-                .batch_execute(&format!(
-                    "SET statement_timeout = {}",
-                    timeout.as_millis().max(1)
-                ))
-                .map_err(|error| {
-                    log::warn!(
-                        "project {}: cannot set the statement timeout: {error}",
-                        self.project
-                    );
-                    ApiError::project_unavailable()
-                })?;
-        }
+    ) -> Result<(), OpenFailure> {
         connection.set_instrumentation(WatchInstrumentation {
             watch: watch.clone(),
             sqlite_statement_timeout: match connection {
@@ -414,6 +417,22 @@ impl ProjectPool {
                 DbConnection::Pg(_) => None,
             },
         });
+        if let (DbConnection::Pg(_), Some(timeout)) =
+            (&*connection, self.settings.statement_timeout)
+            && let Err(error) = connection.batch_execute(&format!(
+                "SET statement_timeout = {}",
+                timeout.as_millis().max(1)
+            ))
+        {
+            if watch.is_lost() {
+                return Err(OpenFailure::LostWhileOpening);
+            }
+            log::warn!(
+                "project {}: cannot set the statement timeout: {error}",
+                self.project
+            );
+            return Err(ApiError::project_unavailable().into());
+        }
         Ok(())
     }
 }
@@ -468,6 +487,27 @@ impl OpenConnection {
             .set_prepared_statement_cache_size(CacheSize::Unbounded);
         self.watch.cache_cleared();
         deallocated
+    }
+}
+
+/// Why a connection could not be opened.
+enum OpenFailure {
+    Refused(ApiError),
+    LostWhileOpening,
+}
+
+impl From<ApiError> for OpenFailure {
+    fn from(error: ApiError) -> Self {
+        OpenFailure::Refused(error)
+    }
+}
+
+impl OpenFailure {
+    fn into_error(self) -> ApiError {
+        match self {
+            OpenFailure::Refused(error) => error,
+            OpenFailure::LostWhileOpening => ApiError::project_unavailable(),
+        }
     }
 }
 
@@ -596,6 +636,14 @@ impl CheckedOut {
         Ok(())
     }
 
+    /// Prepared statements cached on this connection now.
+    pub fn cached_statements(&self) -> usize {
+        self.slot
+            .open
+            .as_ref()
+            .map_or(0, |open| open.watch.cached_statements())
+    }
+
     pub fn connection(&mut self) -> &mut DbConnection {
         &mut self
             .slot
@@ -629,15 +677,17 @@ impl CheckedOut {
                 "project {}: database connection lost ({lost_at:?}); closed it",
                 self.pool.project
             );
-            if result.is_ok() {
-                return result;
-            }
+            // A read is retried even if `work` made something of the failure (an answer read
+            // over a dying connection is not to be trusted).
             let may_retry = !retried
                 && match access {
                     Access::Read => true,
                     Access::Write => lost_at == LostAt::FirstStatement,
                 };
             if !may_retry {
+                if result.is_ok() && access == Access::Write {
+                    return result;
+                }
                 return Err(match (access, lost_at) {
                     (Access::Write, LostAt::Commit) => ApiError::write_outcome_unknown(),
                     (Access::Write, _) => ApiError::write_not_applied(),

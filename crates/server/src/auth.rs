@@ -158,6 +158,8 @@ pub struct Authenticator {
     unknown_lookups: Lane,
     /// argon2 verifications (about 19 MiB and tens of milliseconds each).
     password_checks: Lane,
+    /// Lookups sent to the platform database so far.
+    platform_lookups: std::sync::atomic::AtomicU64,
 }
 
 /// Accepted verdicts are kept this many times `auth.cache_seconds` (at least a minute) after
@@ -247,7 +249,14 @@ impl Authenticator {
                 .build(),
             unknown_lookups: Lane::new(UNKNOWN_LOOKUPS, UNKNOWN_LOOKUPS_WAITING),
             password_checks: Lane::new(PASSWORD_CHECKS, PASSWORD_CHECKS_WAITING),
+            platform_lookups: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Lookups sent to the platform database since the start: what the caches save.
+    pub fn platform_lookups(&self) -> u64 {
+        self.platform_lookups
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The caller of this request, or the 401 to answer.
@@ -375,6 +384,8 @@ impl Authenticator {
         + 'static,
     ) -> Result<T, ApiError> {
         let platform = self.platform.clone();
+        self.platform_lookups
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         actix_web::web::block(move || {
             let mut connection = platform.get().map_err(|error| {
                 log::warn!("platform database unavailable for authentication: {error}");

@@ -144,6 +144,11 @@ impl Registry {
         self.budgets.report()
     }
 
+    /// A project's pool (for tests and diagnostics; requests get theirs through the guard).
+    pub fn pool(&self, project: &str) -> Option<Arc<ProjectPool>> {
+        Some(self.entry(project)?.pool.clone())
+    }
+
     /// Connections of one project open now (idle or in use).
     pub fn open_connections(&self, project: &str) -> Option<usize> {
         Some(self.entry(project)?.pool.open_connections())

@@ -84,7 +84,7 @@ fn spawn_refresh(registry: Arc<Registry>, platform_url: String, every: Duration)
 /// Checks every project's structure version again every `every`, so that a database migrated
 /// while the server runs stops being served within that bound, and comes back by itself. Each
 /// project keeps its own schedule; a slow or hung project delays no other project's check.
-fn spawn_version_checks(registry: Arc<Registry>, every: Duration) {
+pub fn spawn_version_checks(registry: Arc<Registry>, every: Duration) {
     let tick = (every / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
     let running = Arc::new(tokio::sync::Semaphore::new(
         crate::registry::CONCURRENT_CHECKS,

@@ -145,25 +145,11 @@ impl TestKitBuilder {
         let platform = TestPlatform::new();
         let mut platform_connection = platform.connect();
         let setup = |error: &dyn std::fmt::Display| TestKitError::Setup(error.to_string());
+        // Databases are created and filled in parallel: PostgreSQL's CREATE DATABASE takes tens
+        // of milliseconds, and some tests need a hundred projects.
+        let created = create_databases(self.backend, self.projects)?;
         let mut databases = BTreeMap::new();
-        for (project, source) in self.projects {
-            let database = TestDatabase::new(self.backend);
-            let (file, text) = match source {
-                FixtureSource::None => (String::new(), None),
-                FixtureSource::File(path) => {
-                    let text = std::fs::read_to_string(&path).map_err(|source| {
-                        TestKitError::ReadFixture {
-                            path: path.display().to_string(),
-                            source,
-                        }
-                    })?;
-                    (path.display().to_string(), Some(text))
-                }
-                FixtureSource::Json { name, document } => (name, Some(document.to_string())),
-            };
-            if let Some(text) = text {
-                load_fixture_text(&database, &file, &text)?;
-            }
+        for (project, database) in created {
             tenantapi_server::platform::add_project(
                 &mut platform_connection,
                 &project,
@@ -211,6 +197,67 @@ impl TestKitBuilder {
     }
 }
 
+/// How many databases are created (or dropped) at once.
+const PARALLEL_DATABASES: usize = 8;
+
+/// Creates one database per project and loads its rows, `PARALLEL_DATABASES` at a time; the
+/// result keeps the projects' order. The first error wins.
+fn create_databases(
+    backend: Backend,
+    projects: Vec<(String, FixtureSource)>,
+) -> Result<Vec<(String, TestDatabase)>, TestKitError> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<TestDatabase, TestKitError>>>> = projects
+        .iter()
+        .map(|_| std::sync::Mutex::new(None))
+        .collect();
+    std::thread::scope(|scope| {
+        for _ in 0..PARALLEL_DATABASES.min(projects.len()) {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((_, source)) = projects.get(index) else {
+                        break;
+                    };
+                    let result = create_database(backend, source);
+                    *results[index].lock().expect("result slot") = Some(result);
+                }
+            });
+        }
+    });
+    projects
+        .into_iter()
+        .zip(results)
+        .map(|((project, _), result)| {
+            let database = result
+                .into_inner()
+                .expect("result slot")
+                .expect("every project was created")?;
+            Ok((project, database))
+        })
+        .collect()
+}
+
+fn create_database(backend: Backend, source: &FixtureSource) -> Result<TestDatabase, TestKitError> {
+    let database = TestDatabase::new(backend);
+    let (file, text) = match source {
+        FixtureSource::None => (String::new(), None),
+        FixtureSource::File(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| TestKitError::ReadFixture {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+            (path.display().to_string(), Some(text))
+        }
+        FixtureSource::Json { name, document } => (name.clone(), Some(document.to_string())),
+    };
+    if let Some(text) = text {
+        load_fixture_text(&database, &file, &text)?;
+    }
+    Ok(database)
+}
+
 /// Loads fixture text (`file` names it in errors) into a database built from the DDL.
 pub fn load_fixture_text(
     database: &TestDatabase,
@@ -232,6 +279,28 @@ pub struct TestKit {
     tokens: BTreeMap<String, String>,
     registry: Arc<Registry>,
     config: Config,
+}
+
+impl Drop for TestKit {
+    fn drop(&mut self) {
+        // Dropped in parallel, like they were created.
+        let databases: Vec<TestDatabase> =
+            std::mem::take(&mut self.databases).into_values().collect();
+        let databases = std::sync::Mutex::new(databases);
+        std::thread::scope(|scope| {
+            for _ in 0..PARALLEL_DATABASES {
+                scope.spawn(|| {
+                    loop {
+                        let database = databases.lock().map(|mut left| left.pop());
+                        match database {
+                            Ok(Some(database)) => drop(database),
+                            _ => break,
+                        }
+                    }
+                });
+            }
+        });
+    }
 }
 
 /// A response, with its body parsed as JSON when it is JSON.
