@@ -768,3 +768,119 @@ fn fixtures_load_and_dump_from_the_command_line() {
         (Some(1), "error: no project named nope\n".to_string())
     );
 }
+
+/// Regression: two `project add` at once on the SQLite platform database failed with
+/// "database is locked" (a deferred transaction that reads, then writes, cannot wait for the
+/// lock). Admin commands, and a running server's reads and token bookkeeping, now wait for
+/// each other.
+#[test]
+fn admin_commands_run_concurrently_with_each_other_and_a_running_server() {
+    let dir = temp_dir("concurrent");
+    let platform = dir.join("platform.db");
+    let project = dir.join("p.db");
+    project_database(&project, "");
+    let project_url = project.to_str().unwrap().to_string();
+    let in_parallel = |commands: Vec<Vec<String>>| {
+        let children: Vec<_> = commands
+            .into_iter()
+            .map(|args| {
+                let platform = platform.clone();
+                std::thread::spawn(move || {
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    (args.join(" "), tenantapi(&platform, &args))
+                })
+            })
+            .collect();
+        for child in children {
+            let (command, output) = child.join().unwrap();
+            assert!(output.status.success(), "{command}: {}", stderr(&output));
+        }
+    };
+    // Eight commands racing to create and migrate a new platform database.
+    in_parallel(
+        (0..8)
+            .map(|number| {
+                [
+                    "project",
+                    "add",
+                    &format!("first{number}"),
+                    "--database-url",
+                    &project_url,
+                ]
+                .map(String::from)
+                .to_vec()
+            })
+            .collect(),
+    );
+    assert!(
+        tenantapi(&platform, &["user", "add", "root", "--superuser"])
+            .status
+            .success()
+    );
+    let token = stdout(&tenantapi(&platform, &["token", "create", "root"]))
+        .trim()
+        .to_string();
+
+    let port = free_port();
+    let _server = Running(
+        Command::new(env!("CARGO_BIN_EXE_tenantapi"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("TENANTAPI_PLATFORM_DATABASE_URL", &platform)
+            .env("TENANTAPI_REFRESH_SECONDS", "1")
+            .env("TENANTAPI_AUTH_CACHE_SECONDS", "0")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("the server answers", || {
+        get(port, "/api/v1/", Some(&token)).is_some_and(|(status, _)| status == 200)
+    });
+    // The server reads the platform database (project list, every request's token, its
+    // last use) while three rounds of eight commands write to it.
+    let polling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let poller = {
+        let polling = polling.clone();
+        let token = token.clone();
+        std::thread::spawn(move || {
+            let mut answers = Vec::new();
+            while polling.load(std::sync::atomic::Ordering::Relaxed) {
+                answers.push(get(port, "/api/v1/", Some(&token)).map(|(status, _)| status));
+            }
+            answers
+        })
+    };
+    for round in 0..3 {
+        let mut commands: Vec<Vec<String>> = (0..6)
+            .map(|number| {
+                [
+                    "project",
+                    "add",
+                    &format!("r{round}p{number}"),
+                    "--database-url",
+                    &project_url,
+                ]
+                .map(String::from)
+                .to_vec()
+            })
+            .collect();
+        commands.push(
+            ["user", "add", &format!("user{round}")]
+                .map(String::from)
+                .to_vec(),
+        );
+        commands.push(["token", "create", "root"].map(String::from).to_vec());
+        in_parallel(commands);
+    }
+    polling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let answers = poller.join().unwrap();
+    assert!(!answers.is_empty());
+    assert!(
+        answers.iter().all(|answer| *answer == Some(200)),
+        "the server kept answering: {answers:?}"
+    );
+    wait_until("every added project is served", || {
+        get(port, "/api/v1/", Some(&token))
+            .is_some_and(|(_, body)| body.contains("\"r2p5\"") && body.contains("\"first7\""))
+    });
+}
