@@ -83,17 +83,50 @@ impl DbConnection {
             BackendKind::Postgres => diesel::PgConnection::establish(url).map(DbConnection::Pg),
             BackendKind::Sqlite => {
                 crate::watch::install_sqlite_statement_deadline();
-                let mut connection = diesel::SqliteConnection::establish(sqlite_path(url))?;
-                // Foreign keys are off by default in SQLite; a busy timeout turns concurrent
-                // writers into short waits instead of "database is locked" errors.
-                connection
-                    .batch_execute(
-                        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;",
-                    )
-                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                Ok(DbConnection::Sqlite(connection))
+                // Switching a new database to WAL while another process does the same, or
+                // recovers its WAL, answers "database is locked" at once, without waiting in
+                // the busy handler: such opens are retried for as long as the busy timeout.
+                let give_up = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
+                let mut pause = std::time::Duration::from_millis(5);
+                loop {
+                    match open_sqlite(url) {
+                        Err(ConnectionError::CouldntSetupConfiguration(error))
+                            if is_sqlite_busy(&error) && std::time::Instant::now() < give_up =>
+                        {
+                            std::thread::sleep(pause);
+                            pause = (pause * 2).min(std::time::Duration::from_millis(100));
+                        }
+                        other => return other,
+                    }
+                }
             }
         }
+    }
+}
+
+/// How long SQLite waits for another connection's lock before answering "database is locked".
+const SQLITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn open_sqlite(url: &str) -> ConnectionResult<DbConnection> {
+    let mut connection = diesel::SqliteConnection::establish(sqlite_path(url))?;
+    // Foreign keys are off by default in SQLite; a busy timeout turns concurrent writers into
+    // short waits instead of "database is locked" errors.
+    connection
+        .batch_execute(&format!(
+            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL;",
+            SQLITE_BUSY_TIMEOUT.as_millis()
+        ))
+        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+    Ok(DbConnection::Sqlite(connection))
+}
+
+fn is_sqlite_busy(error: &diesel::result::Error) -> bool {
+    match error {
+        diesel::result::Error::DatabaseError(_, info) => {
+            let message = info.message();
+            message.contains("database is locked") || message.contains("database is busy")
+        }
+        _ => false,
     }
 }
 
