@@ -268,10 +268,8 @@ impl From<diesel::result::Error> for ApiError {
                 log::warn!("statement cancelled by the statement timeout");
                 ApiError::statement_timeout()
             }
-            ref lost if crate::watch::is_connection_lost(lost) => {
-                log::warn!("project database connection lost: {error}");
-                ApiError::project_unavailable()
-            }
+            // Logged by the pool, which closes the connection.
+            ref lost if crate::watch::is_connection_lost(lost) => ApiError::project_unavailable(),
             other => ApiError::internal("database error", other),
         }
     }

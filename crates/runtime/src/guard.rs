@@ -72,12 +72,13 @@ impl ProjectConnection {
     {
         let settings = self.pool.settings().clone();
         let deadline = self.resolved_at + settings.checkout_timeout;
+        let licence = self.pool.wait_until_reachable(deadline).await?;
         let turn = self.pool.take_turn(deadline).await?;
         let (connected, connected_signal) = tokio::sync::oneshot::channel::<()>();
         let pool = self.pool.clone();
         let task = web::block(move || {
             let _turn = turn;
-            let mut checked = pool.checkout(deadline)?;
+            let mut checked = pool.checkout(deadline, licence)?;
             let _ = connected.send(());
             checked.run(access, work)
         });

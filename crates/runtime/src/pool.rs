@@ -175,12 +175,57 @@ impl r2d2::ManageConnection for SlotManager {
 }
 
 /// Whether the project's database could be reached lately.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Reachability {
     /// Since when connecting fails; `None` while it works.
     failing_since: Option<Instant>,
-    /// A connection attempt is under way while failing: the others do not pile up behind it.
+    /// Failed attempts in a row, for the pause between probes.
+    consecutive_failures: u32,
+    /// While failing, one attempt (the probe) at a time finds out whether the database is
+    /// back; requests that need a connection wait for its outcome instead of piling up.
     probing: bool,
+    /// While failing, no probe starts before this.
+    next_probe_at: Instant,
+    /// Counts attempt outcomes, so that a waiting request knows a probe finished.
+    outcomes: u64,
+}
+
+impl Default for Reachability {
+    fn default() -> Self {
+        Reachability {
+            failing_since: None,
+            consecutive_failures: 0,
+            probing: false,
+            next_probe_at: Instant::now(),
+            outcomes: 0,
+        }
+    }
+}
+
+/// The pause before the next probe after `failures` failed attempts in a row: short enough that
+/// a database back after a restart is served again within a second, long enough that a refused
+/// address costs a few connection attempts a second, however many requests ask for it.
+fn pause_after(failures: u32) -> Duration {
+    let doubled = Duration::from_millis(100).saturating_mul(1 << failures.saturating_sub(1).min(8));
+    doubled.min(Duration::from_millis(500))
+}
+
+/// The right to be the one connection attempt to a failing database; given back when dropped
+/// unused.
+pub struct ProbeLicence {
+    pool: Arc<ProjectPool>,
+    used: bool,
+}
+
+impl Drop for ProbeLicence {
+    fn drop(&mut self) {
+        if !self.used {
+            let mut reachability = self.pool.reachability();
+            reachability.probing = false;
+            drop(reachability);
+            self.pool.reachability_changed.notify_waiters();
+        }
+    }
 }
 
 /// One project's pool.
@@ -196,6 +241,8 @@ pub struct ProjectPool {
     turns: Arc<tokio::sync::Semaphore>,
     budget: Option<Arc<HostBudget>>,
     reachability: Mutex<Reachability>,
+    /// Woken on every connection attempt's outcome while failing.
+    reachability_changed: tokio::sync::Notify,
     hooks: Arc<dyn ConnectionHooks>,
     /// Connections open now (idle or in use).
     open_connections: Arc<AtomicUsize>,
@@ -240,6 +287,7 @@ impl ProjectPool {
             slots,
             budget,
             reachability: Mutex::new(Reachability::default()),
+            reachability_changed: tokio::sync::Notify::new(),
             hooks,
             open_connections: Arc::new(AtomicUsize::new(0)),
             project,
@@ -268,6 +316,59 @@ impl ProjectPool {
         self.open_connections.load(Ordering::Relaxed)
     }
 
+    fn reachability(&self) -> std::sync::MutexGuard<'_, Reachability> {
+        self.reachability
+            .lock()
+            .expect("reachability lock poisoned")
+    }
+
+    /// Whether the database may be connected to now. While it is failing, one request at a time
+    /// gets a [`ProbeLicence`] to try; the others wait (asynchronously, holding nothing) for that
+    /// attempt's outcome: connected, they go on; failed, they answer 503. So a hung database
+    /// holds one attempt, a refused one costs a few attempts a second, and requests waiting
+    /// when the database comes back are served without an error.
+    pub async fn wait_until_reachable(
+        self: &Arc<Self>,
+        deadline: Instant,
+    ) -> Result<Option<ProbeLicence>, ApiError> {
+        let mut outcome_seen: Option<u64> = None;
+        loop {
+            let changed = self.reachability_changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
+            let wake_at = {
+                let mut reachability = self.reachability();
+                if reachability.failing_since.is_none() {
+                    return Ok(None);
+                }
+                match outcome_seen {
+                    Some(seen) if seen != reachability.outcomes => {
+                        return Err(ApiError::project_unavailable());
+                    }
+                    _ => outcome_seen = Some(reachability.outcomes),
+                }
+                if !reachability.probing && Instant::now() >= reachability.next_probe_at {
+                    reachability.probing = true;
+                    return Ok(Some(ProbeLicence {
+                        pool: self.clone(),
+                        used: false,
+                    }));
+                }
+                if reachability.probing {
+                    deadline
+                } else {
+                    reachability.next_probe_at.min(deadline)
+                }
+            };
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(ApiError::project_unavailable());
+            }
+            let _ =
+                actix_web::rt::time::timeout(wake_at.saturating_duration_since(now), changed).await;
+        }
+    }
+
     /// Waits (asynchronously, in arrival order) for this project's turn at a connection.
     pub async fn take_turn(
         &self,
@@ -290,7 +391,11 @@ impl ProjectPool {
 
     /// A slot with an open connection, opened now if needed. Blocking: call it off the async
     /// threads, after [`ProjectPool::take_turn`].
-    pub fn checkout(self: &Arc<Self>, deadline: Instant) -> Result<CheckedOut, ApiError> {
+    pub fn checkout(
+        self: &Arc<Self>,
+        deadline: Instant,
+        licence: Option<ProbeLicence>,
+    ) -> Result<CheckedOut, ApiError> {
         let wait = deadline.saturating_duration_since(Instant::now());
         let slot = self
             .slots
@@ -300,7 +405,7 @@ impl ProjectPool {
             pool: self.clone(),
             slot,
         };
-        checked.ensure_open(deadline)?;
+        checked.ensure_open(deadline, licence)?;
         Ok(checked)
     }
 
@@ -338,28 +443,36 @@ impl ProjectPool {
                 pool: self.clone(),
                 slot,
             };
-            checked.ensure_open(deadline)?;
+            checked.ensure_open(deadline, None)?;
             return checked.run(Access::Read, work);
         }
         let mut work = work;
-        let mut own = self.open_connection(deadline)?;
+        let mut own = self.open_connection(deadline, None)?;
         work(&mut own.connection)
     }
 
     /// Opens a connection: one attempt at a time while the database is failing, within the
     /// server's budget, bounded by `deadline`. A connection lost while it was being checked
     /// (a restart racing the connect) is tried once more.
-    fn open_connection(&self, deadline: Instant) -> Result<OpenConnection, ApiError> {
-        match self.try_open_connection(deadline) {
+    fn open_connection(
+        &self,
+        deadline: Instant,
+        licence: Option<ProbeLicence>,
+    ) -> Result<OpenConnection, ApiError> {
+        match self.try_open_connection(deadline, licence) {
             Err(OpenFailure::LostWhileOpening) => self
-                .try_open_connection(deadline.max(Instant::now() + Duration::from_secs(2)))
+                .try_open_connection(deadline.max(Instant::now() + Duration::from_secs(2)), None)
                 .map_err(OpenFailure::into_error),
             other => other.map_err(OpenFailure::into_error),
         }
     }
 
-    fn try_open_connection(&self, deadline: Instant) -> Result<OpenConnection, OpenFailure> {
-        let attempt = ConnectAttempt::begin(self)?;
+    fn try_open_connection(
+        &self,
+        deadline: Instant,
+        licence: Option<ProbeLicence>,
+    ) -> Result<OpenConnection, OpenFailure> {
+        let attempt = ConnectAttempt::begin(self, licence)?;
         let budget = match &self.budget {
             Some(budget) => Some(budget.acquire(deadline).map_err(|spent| {
                 log::warn!("project {}: {spent}", self.project);
@@ -519,15 +632,24 @@ struct ConnectAttempt<'a> {
 }
 
 impl<'a> ConnectAttempt<'a> {
-    fn begin(pool: &'a ProjectPool) -> Result<ConnectAttempt<'a>, ApiError> {
-        let mut reachability = pool
-            .reachability
-            .lock()
-            .expect("reachability lock poisoned");
+    /// With a licence, the attempt is the probe. Without one (a retry, a version check), it
+    /// may go while the database works, or become the probe when one is due.
+    fn begin(
+        pool: &'a ProjectPool,
+        licence: Option<ProbeLicence>,
+    ) -> Result<ConnectAttempt<'a>, ApiError> {
+        if let Some(mut licence) = licence {
+            licence.used = true;
+            return Ok(ConnectAttempt {
+                pool,
+                probing: true,
+                finished: false,
+            });
+        }
+        let mut reachability = pool.reachability();
         let probing = reachability.failing_since.is_some();
         if probing {
-            if reachability.probing {
-                // Another request is finding out whether the database is back.
+            if reachability.probing || Instant::now() < reachability.next_probe_at {
                 return Err(ApiError::project_unavailable());
             }
             reachability.probing = true;
@@ -541,11 +663,7 @@ impl<'a> ConnectAttempt<'a> {
 
     fn succeeded(mut self) {
         self.finished = true;
-        let mut reachability = self
-            .pool
-            .reachability
-            .lock()
-            .expect("reachability lock poisoned");
+        let mut reachability = self.pool.reachability();
         if let Some(since) = reachability.failing_since.take() {
             log::info!(
                 "project {}: database reachable again after {:.1} s",
@@ -553,9 +671,13 @@ impl<'a> ConnectAttempt<'a> {
                 since.elapsed().as_secs_f64()
             );
         }
+        reachability.consecutive_failures = 0;
         if self.probing {
             reachability.probing = false;
         }
+        reachability.outcomes += 1;
+        drop(reachability);
+        self.pool.reachability_changed.notify_waiters();
     }
 
     fn failed(mut self) {
@@ -564,23 +686,31 @@ impl<'a> ConnectAttempt<'a> {
     }
 
     fn record_failure(&self) {
-        let mut reachability = self
-            .pool
-            .reachability
-            .lock()
-            .expect("reachability lock poisoned");
-        reachability.failing_since.get_or_insert_with(Instant::now);
+        let mut reachability = self.pool.reachability();
+        let now = Instant::now();
+        reachability.failing_since.get_or_insert(now);
+        reachability.consecutive_failures = reachability.consecutive_failures.saturating_add(1);
+        reachability.next_probe_at = now + pause_after(reachability.consecutive_failures);
         if self.probing {
             reachability.probing = false;
         }
+        reachability.outcomes += 1;
+        drop(reachability);
+        self.pool.reachability_changed.notify_waiters();
     }
 }
 
 impl Drop for ConnectAttempt<'_> {
     fn drop(&mut self) {
         if !self.finished {
-            // A panic or an early return: nothing was learnt, but the next attempt may go.
-            self.record_failure();
+            // An early return (no budget) or a panic: nothing was learnt about the database,
+            // but the next attempt must not wait for this one.
+            let mut reachability = self.pool.reachability();
+            if self.probing {
+                reachability.probing = false;
+            }
+            drop(reachability);
+            self.pool.reachability_changed.notify_waiters();
         }
     }
 }
@@ -623,7 +753,11 @@ pub struct CheckedOut {
 }
 
 impl CheckedOut {
-    fn ensure_open(&mut self, deadline: Instant) -> Result<(), ApiError> {
+    fn ensure_open(
+        &mut self,
+        deadline: Instant,
+        licence: Option<ProbeLicence>,
+    ) -> Result<(), ApiError> {
         let ping = self.pool.settings.test_on_checkout;
         if let Some(open) = self.slot.open.as_mut() {
             if !open.is_stale(ping) {
@@ -631,7 +765,7 @@ impl CheckedOut {
             }
             self.slot.open = None;
         }
-        let open = self.pool.open_connection(deadline)?;
+        let open = self.pool.open_connection(deadline, licence)?;
         self.slot.open = Some(open);
         Ok(())
     }
@@ -695,7 +829,7 @@ impl CheckedOut {
                 });
             }
             retried = true;
-            self.ensure_open(Instant::now() + self.pool.settings.checkout_timeout)?;
+            self.ensure_open(Instant::now() + self.pool.settings.checkout_timeout, None)?;
         }
     }
 }
