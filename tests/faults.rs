@@ -20,6 +20,7 @@ use base64::Engine as _;
 use diesel::connection::SimpleConnection as _;
 use diesel::{Connection as _, PgConnection, RunQueryDsl as _};
 use serde_json::{Value, json};
+use tenantapi_server::config::Config;
 use tenantapi_testkit::{Backend, Reply, TestDatabase, TestKit, postgres_server_url, send};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -298,6 +299,16 @@ fn tag_rows() -> Value {
     json!({"tag": [{"id": 1, "label": "one"}, {"id": 2, "label": "two"}]})
 }
 
+/// One project `alpha` with two tags, and the superuser `root`.
+fn alpha_kit(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestKit {
+    TestKit::builder(backend)
+        .project_with_rows("alpha", tag_rows())
+        .superuser("root")
+        .configure(configure)
+        .build()
+        .unwrap()
+}
+
 #[actix_web::test]
 async fn hung_refused_and_killed_databases_leave_other_projects_unaffected() {
     let _serial = one_at_a_time();
@@ -407,12 +418,7 @@ async fn hung_refused_and_killed_databases_leave_other_projects_unaffected() {
 #[actix_web::test]
 async fn a_restarted_database_is_served_again_at_once_and_writes_are_not_lost() {
     let _serial = one_at_a_time();
-    let kit = TestKit::builder(Backend::Postgres)
-        .project_with_rows("alpha", tag_rows())
-        .superuser("root")
-        .configure(|config| config.pool.max_size = 4)
-        .build()
-        .unwrap();
+    let kit = alpha_kit(Backend::Postgres, |config| config.pool.max_size = 4);
     let app = kit.service().await;
     let database = database_name(kit.database("alpha"));
     let warm_up = (0..8).map(|_| timed(&kit, &app, "GET", "/api/v1/alpha/tag/1/", "root"));
@@ -572,11 +578,7 @@ async fn a_database_back_after_a_restart_is_served_within_a_second() {
 #[actix_web::test]
 async fn a_dropped_and_recreated_database_answers_503_then_serves_again() {
     let _serial = one_at_a_time();
-    let kit = TestKit::builder(Backend::Postgres)
-        .project_with_rows("alpha", tag_rows())
-        .superuser("root")
-        .build()
-        .unwrap();
+    let kit = alpha_kit(Backend::Postgres, |_| {});
     let app = kit.service().await;
     let database = database_name(kit.database("alpha"));
     assert_eq!(
@@ -614,11 +616,7 @@ async fn a_dropped_and_recreated_database_answers_503_then_serves_again() {
 #[actix_web::test]
 async fn a_removed_or_replaced_sqlite_file_is_never_written() {
     let _serial = one_at_a_time();
-    let kit = TestKit::builder(Backend::Sqlite)
-        .project_with_rows("alpha", tag_rows())
-        .superuser("root")
-        .build()
-        .unwrap();
+    let kit = alpha_kit(Backend::Sqlite, |_| {});
     let app = kit.service().await;
     let path = kit.database("alpha").url.clone();
     assert_eq!(
@@ -755,12 +753,7 @@ async fn the_statement_timeout_interrupts_a_slow_query_on_sqlite() {
 #[actix_web::test]
 async fn a_token_flood_leaves_valid_users_unaffected() {
     let _serial = one_at_a_time();
-    let kit = TestKit::builder(Backend::Sqlite)
-        .project_with_rows("alpha", tag_rows())
-        .superuser("root")
-        .configure(|config| config.auth.cache_seconds = 60)
-        .build()
-        .unwrap();
+    let kit = alpha_kit(Backend::Sqlite, |config| config.auth.cache_seconds = 60);
     let app = kit.service().await;
     let valid = |count: usize| {
         let kit = &kit;
@@ -833,12 +826,7 @@ async fn a_token_flood_leaves_valid_users_unaffected() {
 #[actix_web::test]
 async fn a_basic_auth_flood_is_throttled_and_valid_users_still_get_in() {
     let _serial = one_at_a_time();
-    let kit = TestKit::builder(Backend::Sqlite)
-        .project_with_rows("alpha", tag_rows())
-        .superuser("root")
-        .configure(|config| config.auth.cache_seconds = 1)
-        .build()
-        .unwrap();
+    let kit = alpha_kit(Backend::Sqlite, |config| config.auth.cache_seconds = 1);
     tenantapi_server::accounts::add_user(
         &mut kit.platform().connect(),
         "bob",
@@ -1015,15 +1003,10 @@ async fn each_project_is_rechecked_on_time_while_others_hang() {
 async fn prepared_statements_stay_bounded_whatever_the_query_shapes() {
     let _serial = one_at_a_time();
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        let kit = TestKit::builder(backend)
-            .project_with_rows("alpha", tag_rows())
-            .superuser("root")
-            .configure(|config| {
-                config.pool.max_size = 1;
-                config.pool.max_cached_statements = 50;
-            })
-            .build()
-            .unwrap();
+        let kit = alpha_kit(backend, |config| {
+            config.pool.max_size = 1;
+            config.pool.max_cached_statements = 50;
+        });
         let app = kit.service().await;
         let filters = [
             "id__gt=0",

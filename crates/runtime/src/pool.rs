@@ -396,11 +396,18 @@ impl ProjectPool {
         deadline: Instant,
         licence: Option<ProbeLicence>,
     ) -> Result<CheckedOut, ApiError> {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        let slot = self
-            .slots
-            .get_timeout(wait.max(Duration::from_millis(1)))
-            .map_err(|_| ApiError::no_connection_free())?;
+        // An open idle connection first, wherever r2d2's stack holds it: slots made empty
+        // (after idle connections were closed) must not cause new connections while open ones
+        // wait underneath.
+        let slot = match self.take_slot(|slot| slot.open.is_some()) {
+            Some(slot) => slot,
+            None => {
+                let wait = deadline.saturating_duration_since(Instant::now());
+                self.slots
+                    .get_timeout(wait.max(Duration::from_millis(1)))
+                    .map_err(|_| ApiError::no_connection_free())?
+            }
+        };
         let mut checked = CheckedOut {
             pool: self.clone(),
             slot,
@@ -409,18 +416,26 @@ impl ProjectPool {
         Ok(checked)
     }
 
-    /// An idle slot whose connection is open, if there is one; never opens a connection.
+    /// An idle slot whose connection is open and usable, if there is one; never opens one.
     pub fn checkout_idle(self: &Arc<Self>) -> Option<CheckedOut> {
+        let slot =
+            self.take_slot(|slot| slot.open.as_mut().is_some_and(|open| !open.is_stale(false)))?;
+        Some(CheckedOut {
+            pool: self.clone(),
+            slot,
+        })
+    }
+
+    /// The first idle slot that `wanted` accepts; the slots passed over go back to the pool.
+    fn take_slot(
+        &self,
+        mut wanted: impl FnMut(&mut Slot) -> bool,
+    ) -> Option<r2d2::PooledConnection<SlotManager>> {
         let mut passed_over = Vec::new();
         while passed_over.len() < self.settings.max_size as usize {
             let mut slot = self.slots.try_get()?;
-            if let Some(open) = slot.open.as_mut()
-                && !open.is_stale(false)
-            {
-                return Some(CheckedOut {
-                    pool: self.clone(),
-                    slot,
-                });
+            if wanted(&mut slot) {
+                return Some(slot);
             }
             passed_over.push(slot);
         }
@@ -552,22 +567,15 @@ impl ProjectPool {
 
 impl IdleConnections for ProjectPool {
     fn close_one_idle(&self) -> bool {
-        let mut passed_over = Vec::new();
-        while passed_over.len() < self.settings.max_size as usize {
-            let Some(mut slot) = self.slots.try_get() else {
-                return false;
-            };
-            if slot.open.is_some() {
-                slot.open = None;
-                log::debug!(
-                    "project {}: closed an idle connection to make room for another project",
-                    self.project
-                );
-                return true;
-            }
-            passed_over.push(slot);
-        }
-        false
+        let Some(mut slot) = self.take_slot(|slot| slot.open.is_some()) else {
+            return false;
+        };
+        slot.open = None;
+        log::debug!(
+            "project {}: closed an idle connection to make room for another project",
+            self.project
+        );
+        true
     }
 }
 

@@ -173,7 +173,7 @@ const REFUSED_CAPACITY: u64 = 10_000;
 /// Platform connections (of 4) that lookups of unknown credentials may hold at once, and how
 /// many such lookups may wait; more are throttled.
 const UNKNOWN_LOOKUPS: usize = 2;
-const UNKNOWN_LOOKUPS_WAITING: usize = 64;
+const UNKNOWN_LOOKUPS_WAITING: usize = 1024;
 /// argon2 verifications at once, and how many may wait; more are throttled.
 const PASSWORD_CHECKS: usize = 2;
 const PASSWORD_CHECKS_WAITING: usize = 8;
@@ -283,10 +283,18 @@ impl Authenticator {
         }
         // Stamped before the lookup: the verdict is as old as the moment it was read.
         let read_at = Instant::now();
-        let verdict = match known {
-            // Valid lately: refreshed in the platform pool's shared lane, never behind a flood.
-            Some(known) => self.look_up(credentials, Some(known), read_at).await?,
-            None => {
+        let verdict = match (known, &credentials) {
+            // Valid lately: refreshed on the platform pool's other connections, never behind a
+            // flood (and, for a password, without argon2 unless the stored hash changed).
+            (Some(known), _) => self.look_up(credentials, Some(known), read_at).await?,
+            // Unknown passwords wait for an argon2 turn before anything else, so that a flood
+            // of guesses is throttled before it costs a lookup.
+            (None, Credentials::Basic { .. }) => {
+                let turn = self.password_checks.enter().await?;
+                self.look_up_with_turn(credentials, None, read_at, Some(turn))
+                    .await?
+            }
+            (None, Credentials::Token(_)) => {
                 let _turn = self.unknown_lookups.enter().await?;
                 self.look_up(credentials, None, read_at).await?
             }
@@ -324,6 +332,18 @@ impl Authenticator {
         known: Option<Arc<Accepted>>,
         read_at: Instant,
     ) -> Result<Verdict, ApiError> {
+        self.look_up_with_turn(credentials, known, read_at, None)
+            .await
+    }
+
+    /// `password_turn`: an argon2 turn already taken (unknown Basic credentials).
+    async fn look_up_with_turn(
+        &self,
+        credentials: Credentials,
+        known: Option<Arc<Accepted>>,
+        read_at: Instant,
+        mut password_turn: Option<tokio::sync::SemaphorePermit<'_>>,
+    ) -> Result<Verdict, ApiError> {
         match credentials {
             Credentials::Token(token) => {
                 let verdict = self
@@ -355,12 +375,16 @@ impl Authenticator {
                     // same cache key: no second argon2 verification needed.
                     account.if_password_matches.clone()
                 } else {
-                    let _turn = self.password_checks.enter().await?;
-                    actix_web::web::block(move || {
+                    if password_turn.is_none() {
+                        password_turn = Some(self.password_checks.enter().await?);
+                    }
+                    let verdict = actix_web::web::block(move || {
                         accounts::verify_account_password(account.as_ref(), &password)
                     })
                     .await
-                    .map_err(|error| ApiError::internal("password check task failed", error))?
+                    .map_err(|error| ApiError::internal("password check task failed", error))?;
+                    drop(password_turn);
+                    verdict
                 };
                 Ok(match verdict {
                     Ok(principal) => Verdict::Accepted(Arc::new(Accepted {
