@@ -1,0 +1,402 @@
+//! One project's connections: an r2d2 pool of slots that this module opens itself, on the
+//! requesting thread, within the request's deadline.
+//!
+//! r2d2 opens connections on a background thread pool and retries failed connects there
+//! forever. With one helper pool shared by every project, a project whose database hangs
+//! holds those threads and every other project waits behind it; with one per project, a
+//! thousand projects cost a thousand threads. So r2d2 keeps what it is good at (how many
+//! connections a project may have, reuse, closing idle ones) and hands out *slots*; a slot is
+//! opened when a request finds it empty:
+//!
+//! - on the requesting thread, within the request's checkout deadline (PostgreSQL
+//!   `connect_timeout`), so that connection setup of one project never waits on another's;
+//! - after taking a share of the database server's [`HostBudget`];
+//! - at most one attempt at a time once the project's database has failed to connect (the
+//!   others wait for its outcome without holding a thread: `reachability.rs`), so a hung
+//!   database holds one thread, not one per request;
+//! - with the structure version checked ([`ConnectionHooks::on_open`]), PostgreSQL's
+//!   `statement_timeout` set, and a [`ConnectionWatch`] listening to every statement.
+//!
+//! A connection found lost is closed at once, so it is never handed out twice; a connection
+//! whose SQLite file was removed or replaced is closed before it is used again.
+
+mod open;
+mod reachability;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use scheduled_thread_pool::ScheduledThreadPool;
+
+use crate::budget::{HostBudget, IdleConnections};
+use crate::db::{BackendKind, DbConnection, url_password};
+use crate::error::ApiError;
+use crate::watch::LostAt;
+
+pub use open::NoSlotError;
+use open::{Slot, SlotManager};
+pub use reachability::ProbeLicence;
+use reachability::Reachability;
+
+/// How one project's pool behaves; the server's `[pool]` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Connections of this project at most.
+    pub max_size: u32,
+    /// How long a request may wait for a connection (a free one, or a new one opened).
+    pub checkout_timeout: Duration,
+    /// Idle connections are closed after this long.
+    pub idle_timeout: Duration,
+    /// Statements running longer are cancelled; `None`: no limit.
+    pub statement_timeout: Option<Duration>,
+    /// Ping a connection before handing it out (one round trip more per request).
+    pub test_on_checkout: bool,
+    /// A connection's prepared statement cache is cleared when it holds more: distinct query
+    /// shapes (filters and orderings in any combination) would otherwise grow memory without
+    /// bound, in this process and in each PostgreSQL backend.
+    pub max_cached_statements: usize,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_size: 10,
+            checkout_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(300),
+            statement_timeout: Some(Duration::from_secs(30)),
+            test_on_checkout: false,
+            max_cached_statements: 100,
+        }
+    }
+}
+
+/// What the server does with each new connection and learns from failed ones.
+pub trait ConnectionHooks: Send + Sync + 'static {
+    /// Runs on every newly opened connection before it is used (the structure version check);
+    /// an error refuses the connection, which is closed, and is the request's answer.
+    fn on_open(&self, project: &str, connection: &mut DbConnection) -> Result<(), ApiError>;
+
+    /// A connection could not be opened; `reason` carries no password.
+    fn on_unreachable(&self, project: &str, reason: &str);
+}
+
+/// Reads or writes: decides whether a request may be retried on a fresh connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// GET, HEAD, OPTIONS: retried once when the connection was lost.
+    Read,
+    /// Retried only when the connection was lost before anything reached the database.
+    Write,
+}
+
+/// One project's pool.
+pub struct ProjectPool {
+    project: Arc<str>,
+    backend: BackendKind,
+    url: String,
+    password: Option<String>,
+    settings: PoolSettings,
+    slots: r2d2::Pool<SlotManager>,
+    /// One per slot: requests queue here, asynchronously and first come first served, instead
+    /// of racing inside r2d2, whose waiters can be overtaken by newcomers indefinitely.
+    turns: Arc<tokio::sync::Semaphore>,
+    budget: Option<Arc<HostBudget>>,
+    reachability: Mutex<Reachability>,
+    /// Woken on every connection attempt's outcome while failing.
+    reachability_changed: tokio::sync::Notify,
+    hooks: Arc<dyn ConnectionHooks>,
+    /// Connections open now (idle or in use).
+    open_connections: Arc<AtomicUsize>,
+}
+
+impl std::fmt::Debug for ProjectPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry credentials: never printed.
+        f.debug_struct("ProjectPool")
+            .field("project", &self.project)
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl ProjectPool {
+    /// A pool that opens nothing until a request needs it. `helper_threads` only runs r2d2's
+    /// bookkeeping (making empty slots, closing idle ones), never a connection attempt.
+    pub fn new(
+        project: Arc<str>,
+        url: &str,
+        settings: PoolSettings,
+        budget: Option<Arc<HostBudget>>,
+        hooks: Arc<dyn ConnectionHooks>,
+        helper_threads: Arc<ScheduledThreadPool>,
+    ) -> Arc<ProjectPool> {
+        let slots = r2d2::Pool::builder()
+            .max_size(settings.max_size)
+            // Slots are free; keeping all of them means a request always finds one.
+            .min_idle(Some(settings.max_size))
+            .connection_timeout(settings.checkout_timeout)
+            .idle_timeout(Some(settings.idle_timeout.max(Duration::from_secs(1))))
+            .test_on_check_out(false)
+            .thread_pool(helper_threads)
+            .build_unchecked(SlotManager);
+        let pool = Arc::new(ProjectPool {
+            backend: BackendKind::of_url(url),
+            password: url_password(url),
+            url: url.to_string(),
+            turns: Arc::new(tokio::sync::Semaphore::new(settings.max_size as usize)),
+            settings,
+            slots,
+            budget,
+            reachability: Mutex::new(Reachability::default()),
+            reachability_changed: tokio::sync::Notify::new(),
+            hooks,
+            open_connections: Arc::new(AtomicUsize::new(0)),
+            project,
+        });
+        if let Some(budget) = &pool.budget {
+            let member: Arc<dyn IdleConnections> = pool.clone();
+            budget.join(Arc::downgrade(&member));
+        }
+        pool
+    }
+
+    pub fn project(&self) -> &Arc<str> {
+        &self.project
+    }
+
+    pub fn backend(&self) -> BackendKind {
+        self.backend
+    }
+
+    pub fn settings(&self) -> &PoolSettings {
+        &self.settings
+    }
+
+    /// Connections of this project open now.
+    pub fn open_connections(&self) -> usize {
+        self.open_connections.load(Ordering::Relaxed)
+    }
+
+    /// Waits (asynchronously, in arrival order) for this project's turn at a connection.
+    pub async fn take_turn(
+        &self,
+        deadline: Instant,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match actix_web::rt::time::timeout(wait, self.turns.clone().acquire_owned()).await {
+            Ok(Ok(turn)) => Ok(turn),
+            Ok(Err(_closed)) => Err(ApiError::project_unavailable()),
+            Err(_elapsed) => {
+                log::warn!(
+                    "project {}: no database connection free within {:?}",
+                    self.project,
+                    self.settings.checkout_timeout
+                );
+                Err(ApiError::no_connection_free())
+            }
+        }
+    }
+
+    /// A slot with an open connection, opened now if needed. Blocking: call it off the async
+    /// threads, after [`ProjectPool::take_turn`].
+    pub fn checkout(
+        self: &Arc<Self>,
+        deadline: Instant,
+        licence: Option<ProbeLicence>,
+    ) -> Result<CheckedOut, ApiError> {
+        // An open idle connection first, wherever r2d2's stack holds it: slots made empty
+        // (after idle connections were closed) must not cause new connections while open ones
+        // wait underneath.
+        let slot = match self.take_slot(|slot| slot.open.is_some()) {
+            Some(slot) => slot,
+            None => {
+                let wait = deadline.saturating_duration_since(Instant::now());
+                self.slots
+                    .get_timeout(wait.max(Duration::from_millis(1)))
+                    .map_err(|_| ApiError::no_connection_free())?
+            }
+        };
+        let mut checked = CheckedOut {
+            pool: self.clone(),
+            slot,
+        };
+        checked.ensure_open(deadline, licence)?;
+        Ok(checked)
+    }
+
+    /// An idle slot whose connection is open and usable, if there is one; never opens one.
+    pub fn checkout_idle(self: &Arc<Self>) -> Option<CheckedOut> {
+        let slot =
+            self.take_slot(|slot| slot.open.as_mut().is_some_and(|open| !open.is_stale(false)))?;
+        Some(CheckedOut {
+            pool: self.clone(),
+            slot,
+        })
+    }
+
+    /// The first idle slot that `wanted` accepts; the slots passed over go back to the pool.
+    fn take_slot(
+        &self,
+        mut wanted: impl FnMut(&mut Slot) -> bool,
+    ) -> Option<r2d2::PooledConnection<SlotManager>> {
+        let mut passed_over = Vec::new();
+        while passed_over.len() < self.settings.max_size as usize {
+            let mut slot = self.slots.try_get()?;
+            if wanted(&mut slot) {
+                return Some(slot);
+            }
+            passed_over.push(slot);
+        }
+        None
+    }
+
+    /// Runs `work` on a connection outside the request path (the periodic version check): an
+    /// idle one if there is one, else an empty slot opened now, else (every slot in use) a
+    /// connection of its own, so that a busy pool cannot keep the check from running.
+    pub fn with_connection<T>(
+        self: &Arc<Self>,
+        deadline: Instant,
+        work: impl FnMut(&mut DbConnection) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        if let Some(mut checked) = self.checkout_idle() {
+            return checked.run(Access::Read, work);
+        }
+        if let Some(slot) = self.slots.try_get() {
+            let mut checked = CheckedOut {
+                pool: self.clone(),
+                slot,
+            };
+            checked.ensure_open(deadline, None)?;
+            return checked.run(Access::Read, work);
+        }
+        let mut work = work;
+        let mut own = self.open_connection(deadline, None)?;
+        work(&mut own.connection)
+    }
+}
+
+impl IdleConnections for ProjectPool {
+    fn close_one_idle(&self) -> bool {
+        let Some(mut slot) = self.take_slot(|slot| slot.open.is_some()) else {
+            return false;
+        };
+        slot.open = None;
+        log::debug!(
+            "project {}: closed an idle connection to make room for another project",
+            self.project
+        );
+        true
+    }
+}
+
+/// A slot checked out for one request, its connection open. Returned to the pool on drop:
+/// closed instead when it was lost, or when another project waits for the server's budget.
+pub struct CheckedOut {
+    pool: Arc<ProjectPool>,
+    slot: r2d2::PooledConnection<SlotManager>,
+}
+
+impl CheckedOut {
+    fn ensure_open(
+        &mut self,
+        deadline: Instant,
+        licence: Option<ProbeLicence>,
+    ) -> Result<(), ApiError> {
+        let ping = self.pool.settings.test_on_checkout;
+        if let Some(open) = self.slot.open.as_mut() {
+            if !open.is_stale(ping) {
+                return Ok(());
+            }
+            self.slot.open = None;
+        }
+        let open = self.pool.open_connection(deadline, licence)?;
+        self.slot.open = Some(open);
+        Ok(())
+    }
+
+    /// Prepared statements cached on this connection now.
+    pub fn cached_statements(&self) -> usize {
+        self.slot
+            .open
+            .as_ref()
+            .map_or(0, |open| open.watch.cached_statements())
+    }
+
+    pub fn connection(&mut self) -> &mut DbConnection {
+        &mut self
+            .slot
+            .open
+            .as_mut()
+            .expect("BUG: a checked-out slot without a connection")
+            .connection
+    }
+
+    /// Runs `work` on the connection. A lost connection is closed; a read is then retried once
+    /// on a fresh connection, a write only if nothing had reached the database.
+    pub fn run<T>(
+        &mut self,
+        access: Access,
+        mut work: impl FnMut(&mut DbConnection) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut retried = false;
+        loop {
+            let open = self
+                .slot
+                .open
+                .as_mut()
+                .expect("BUG: a checked-out slot without a connection");
+            open.watch.begin_attempt();
+            let result = work(&mut open.connection);
+            let Some(lost_at) = open.watch.lost_at() else {
+                return result;
+            };
+            self.slot.open = None;
+            log::warn!(
+                "project {}: database connection lost ({lost_at:?}); closed it",
+                self.pool.project
+            );
+            // A read is retried even if `work` made something of the failure (an answer read
+            // over a dying connection is not to be trusted).
+            let may_retry = !retried
+                && match access {
+                    Access::Read => true,
+                    Access::Write => lost_at == LostAt::FirstStatement,
+                };
+            if !may_retry {
+                if result.is_ok() && access == Access::Write {
+                    return result;
+                }
+                return Err(match (access, lost_at) {
+                    (Access::Write, LostAt::Commit) => ApiError::write_outcome_unknown(),
+                    (Access::Write, _) => ApiError::write_not_applied(),
+                    (Access::Read, _) => ApiError::project_unavailable(),
+                });
+            }
+            retried = true;
+            self.ensure_open(Instant::now() + self.pool.settings.checkout_timeout, None)?;
+        }
+    }
+}
+
+impl Drop for CheckedOut {
+    fn drop(&mut self) {
+        let Some(open) = self.slot.open.as_mut() else {
+            return;
+        };
+        let mut keep = !open.watch.is_lost();
+        if keep && open.watch.cached_statements() > self.pool.settings.max_cached_statements {
+            keep = open.clear_statement_cache();
+        }
+        if keep
+            && let Some(budget) = &self.pool.budget
+            && budget.has_waiters()
+        {
+            // Someone waits for this server's budget: hand this connection's share over.
+            keep = false;
+        }
+        if !keep {
+            self.slot.open = None;
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! Opening a project's connections: the slots r2d2 holds, the connection in a slot (with its
+//! watch, its budget share and, on SQLite, the file it opened), and the one attempt that opens
+//! it within the request's deadline.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use diesel::Connection as _;
+use diesel::connection::{CacheSize, SimpleConnection as _};
+
+use super::ProjectPool;
+use super::reachability::{ConnectAttempt, ProbeLicence};
+use crate::budget::BudgetPermit;
+use crate::db::{BackendKind, DbConnection, redact, sqlite_path};
+use crate::error::ApiError;
+use crate::watch::{ConnectionWatch, WatchInstrumentation};
+
+/// A pool slot: empty, or holding an open connection.
+pub struct Slot {
+    pub(super) open: Option<OpenConnection>,
+}
+
+pub(super) struct OpenConnection {
+    // Fields drop in order: the connection is closed before it is uncounted and before its
+    // budget share is given back.
+    pub(super) connection: DbConnection,
+    pub(super) watch: Arc<ConnectionWatch>,
+    sqlite_file: Option<FileIdentity>,
+    _counted: Counted,
+    _budget: Option<BudgetPermit>,
+}
+
+/// Counts an open connection in its pool while it lives, however it ends (closed by a request,
+/// by eviction, or by r2d2 dropping an idle slot).
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn new(counter: &Arc<AtomicUsize>) -> Counted {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Counted(counter.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Which file a SQLite connection opened, to notice when the path names another file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileIdentity {
+    path: std::path::PathBuf,
+    device: u64,
+    inode: u64,
+}
+
+impl FileIdentity {
+    fn of(path: &str) -> Option<FileIdentity> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            let metadata = std::fs::metadata(path).ok()?;
+            Some(FileIdentity {
+                path: path.into(),
+                device: metadata.dev(),
+                inode: metadata.ino(),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            None
+        }
+    }
+
+    /// Whether the path still names the file that was opened.
+    fn still_current(&self) -> bool {
+        FileIdentity::of(&self.path.to_string_lossy()).as_ref() == Some(self)
+    }
+}
+
+/// Hands r2d2 empty slots: it never opens a connection itself.
+#[derive(Debug)]
+pub struct SlotManager;
+
+/// [`SlotManager`] cannot fail; r2d2 wants an error type anyway.
+#[derive(Debug, thiserror::Error)]
+#[error("slots are never refused")]
+pub struct NoSlotError;
+
+impl r2d2::ManageConnection for SlotManager {
+    type Connection = Slot;
+    type Error = NoSlotError;
+
+    fn connect(&self) -> Result<Slot, NoSlotError> {
+        Ok(Slot { open: None })
+    }
+
+    fn is_valid(&self, _slot: &mut Slot) -> Result<(), NoSlotError> {
+        Ok(())
+    }
+
+    fn has_broken(&self, _slot: &mut Slot) -> bool {
+        false
+    }
+}
+
+impl ProjectPool {
+    /// Opens a connection: one attempt at a time while the database is failing, within the
+    /// server's budget, bounded by `deadline`. A connection lost while it was being checked
+    /// (a restart racing the connect) is tried once more.
+    pub(super) fn open_connection(
+        &self,
+        deadline: Instant,
+        licence: Option<ProbeLicence>,
+    ) -> Result<OpenConnection, ApiError> {
+        match self.try_open_connection(deadline, licence) {
+            Err(OpenFailure::LostWhileOpening) => self
+                .try_open_connection(deadline.max(Instant::now() + Duration::from_secs(2)), None)
+                .map_err(OpenFailure::into_error),
+            other => other.map_err(OpenFailure::into_error),
+        }
+    }
+
+    fn try_open_connection(
+        &self,
+        deadline: Instant,
+        licence: Option<ProbeLicence>,
+    ) -> Result<OpenConnection, OpenFailure> {
+        let attempt = ConnectAttempt::begin(self, licence)?;
+        let budget = match &self.budget {
+            Some(budget) => Some(budget.acquire(deadline).map_err(|spent| {
+                log::warn!("project {}: {spent}", self.project);
+                ApiError::server_at_connection_limit()
+            })?),
+            None => None,
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let url = connect_url(&self.url, remaining);
+        let mut connection = match DbConnection::open_existing(&url) {
+            Ok(connection) => connection,
+            Err(error) => {
+                let reason = redact(&error.to_string(), self.password.as_deref());
+                attempt.failed();
+                log::warn!("project {}: cannot connect: {reason}", self.project);
+                self.hooks.on_unreachable(&self.project, &reason);
+                return Err(ApiError::project_unavailable().into());
+            }
+        };
+        attempt.succeeded();
+        let watch = Arc::new(ConnectionWatch::default());
+        self.configure(&mut connection, &watch)?;
+        let verdict = self.hooks.on_open(&self.project, &mut connection);
+        if watch.is_lost() {
+            // Not the database's version speaking: the connection went away under the check.
+            self.hooks
+                .on_unreachable(&self.project, "connection lost while opening");
+            return Err(OpenFailure::LostWhileOpening);
+        }
+        verdict?;
+        let sqlite_file = match self.backend {
+            BackendKind::Sqlite => FileIdentity::of(sqlite_path(&self.url)),
+            BackendKind::Postgres => None,
+        };
+        Ok(OpenConnection {
+            connection,
+            watch,
+            sqlite_file,
+            _counted: Counted::new(&self.open_connections),
+            _budget: budget,
+        })
+    }
+
+    /// Sets up a new connection: the watch first, so that a connection lost from here on is
+    /// known as such; then PostgreSQL's statement timeout.
+    fn configure(
+        &self,
+        connection: &mut DbConnection,
+        watch: &Arc<ConnectionWatch>,
+    ) -> Result<(), OpenFailure> {
+        connection.set_instrumentation(WatchInstrumentation {
+            watch: watch.clone(),
+            sqlite_statement_timeout: match connection {
+                DbConnection::Sqlite(_) => self.settings.statement_timeout,
+                DbConnection::Pg(_) => None,
+            },
+        });
+        if let (DbConnection::Pg(_), Some(timeout)) =
+            (&*connection, self.settings.statement_timeout)
+            && let Err(error) = connection.batch_execute(&format!(
+                "SET statement_timeout = {}",
+                timeout.as_millis().max(1)
+            ))
+        {
+            if watch.is_lost() {
+                return Err(OpenFailure::LostWhileOpening);
+            }
+            log::warn!(
+                "project {}: cannot set the statement timeout: {error}",
+                self.project
+            );
+            return Err(ApiError::project_unavailable().into());
+        }
+        Ok(())
+    }
+}
+
+impl OpenConnection {
+    /// Whether this connection must not be used again.
+    pub(super) fn is_stale(&mut self, ping: bool) -> bool {
+        if self.watch.is_lost() {
+            return true;
+        }
+        if let Some(file) = &self.sqlite_file
+            && !file.still_current()
+        {
+            return true;
+        }
+        ping && {
+            use diesel::r2d2::R2D2Connection as _;
+            self.connection.ping().is_err()
+        }
+    }
+
+    pub(super) fn clear_statement_cache(&mut self) -> bool {
+        self.connection
+            .set_prepared_statement_cache_size(CacheSize::Disabled);
+        // PostgreSQL keeps prepared statements until the session ends or they are deallocated.
+        let deallocated = match self.connection {
+            DbConnection::Pg(_) => self.connection.batch_execute("DEALLOCATE ALL").is_ok(),
+            DbConnection::Sqlite(_) => true,
+        };
+        self.connection
+            .set_prepared_statement_cache_size(CacheSize::Unbounded);
+        self.watch.cache_cleared();
+        deallocated
+    }
+}
+
+/// Why a connection could not be opened.
+enum OpenFailure {
+    Refused(ApiError),
+    LostWhileOpening,
+}
+
+impl From<ApiError> for OpenFailure {
+    fn from(error: ApiError) -> Self {
+        OpenFailure::Refused(error)
+    }
+}
+
+impl OpenFailure {
+    fn into_error(self) -> ApiError {
+        match self {
+            OpenFailure::Refused(error) => error,
+            OpenFailure::LostWhileOpening => ApiError::project_unavailable(),
+        }
+    }
+}
+
+/// The URL to connect with: PostgreSQL gets a `connect_timeout` (whole seconds, at least 2,
+/// libpq's minimum) unless the URL sets one, and identifies itself as `tenantapi`.
+fn connect_url(url: &str, remaining: Duration) -> String {
+    if BackendKind::of_url(url) != BackendKind::Postgres {
+        return url.to_string();
+    }
+    let mut url = url.to_string();
+    if !url_has_parameter(&url, "connect_timeout") {
+        let seconds = remaining.as_secs_f64().ceil().max(2.0) as u64;
+        push_parameter(&mut url, &format!("connect_timeout={seconds}"));
+    }
+    if !url_has_parameter(&url, "application_name") {
+        push_parameter(&mut url, "application_name=tenantapi");
+    }
+    url
+}
+
+fn url_has_parameter(url: &str, name: &str) -> bool {
+    url.split_once('?').is_some_and(|(_, query)| {
+        query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some(name))
+    })
+}
+
+fn push_parameter(url: &mut String, parameter: &str) {
+    url.push(if url.contains('?') { '&' } else { '?' });
+    url.push_str(parameter);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_urls_get_a_connect_timeout_and_a_name() {
+        assert_eq!(
+            connect_url("postgres://u@h/db", Duration::from_millis(4200)),
+            "postgres://u@h/db?connect_timeout=5&application_name=tenantapi"
+        );
+        assert_eq!(
+            connect_url(
+                "postgres://u@h/db?connect_timeout=9",
+                Duration::from_millis(100)
+            ),
+            "postgres://u@h/db?connect_timeout=9&application_name=tenantapi"
+        );
+        assert_eq!(
+            connect_url("postgres://u@h/db?application_name=x", Duration::ZERO),
+            "postgres://u@h/db?application_name=x&connect_timeout=2"
+        );
+        assert_eq!(connect_url("data/p.db", Duration::ZERO), "data/p.db");
+    }
+}
