@@ -8,8 +8,9 @@ use tenantapi_runtime::constraint::{WriteKind, explain_write_error};
 use tenantapi_runtime::db::DbConnection;
 use tenantapi_runtime::error::ApiError;
 use tenantapi_runtime::list::{PageSettings, parse_list_request, parse_primary_key};
-use tenantapi_runtime::meta::{Resource, WritableResource};
+use tenantapi_runtime::resource::Resource;
 use tenantapi_runtime::sql::{SqlFilter, SqlOrder};
+use tenantapi_runtime::write::WritableResource;
 use tenantapi_testkit::TestDatabase;
 
 #[derive(diesel::QueryableByName, Debug, PartialEq)]

@@ -360,7 +360,7 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
 
     let meta = render_meta(schema, table);
     let read_impl = quote! {
-        impl ::tenantapi_runtime::meta::Resource for #resource {
+        impl ::tenantapi_runtime::resource::Resource for #resource {
             const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
             type Row = #row;
 
@@ -505,7 +505,7 @@ fn render_write_items(table: &Table, table_path: &TokenStream, resource: &Ident)
 
         /// Writes go through the runtime's generic insert, update and delete, built from
         /// `META`; the models above are the typed form of the same rows for Rust callers.
-        impl ::tenantapi_runtime::meta::WritableResource for #resource {}
+        impl ::tenantapi_runtime::write::WritableResource for #resource {}
     }
 }
 

@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 
 use crate::convert;
 use crate::db::DbConnection;
-use crate::meta::{Resource, TableMeta};
+use crate::meta::TableMeta;
+use crate::resource::Resource;
 use crate::sql::{SqlFilter, SqlOrder, SqlStatement, SqlValue};
 
 /// A fixture that does not fit the structure, named by file, table, row and column.

@@ -10,10 +10,12 @@ use crate::db::DbConnection;
 use crate::error::{ApiError, WriteError};
 use crate::guard::ProjectConnection;
 use crate::list::{self, PageNumber, PageSettings};
-use crate::meta::{Resource, TableMeta, WritableResource};
+use crate::meta::TableMeta;
 use crate::pool::Access;
+use crate::resource::Resource;
 use crate::sql::{SqlFilter, SqlOrder};
 use crate::version::StructureVersion;
+use crate::write::WritableResource;
 use diesel::Connection as _;
 use diesel::connection::SimpleConnection as _;
 

@@ -19,6 +19,7 @@ pub mod handlers;
 pub mod list;
 pub mod meta;
 pub mod pool;
+pub mod resource;
 pub mod sql;
 pub mod watch;
 

@@ -1,8 +1,5 @@
-//! Static descriptions of tables that generated code emits and the runtime interprets,
-//! and the trait through which the runtime reaches a table's diesel queries.
-
-use crate::db::DbConnection;
-use crate::sql::{SqlFilter, SqlOrder};
+//! Static descriptions of tables that generated code emits and the runtime interprets: plain
+//! data, importing nothing from the rest of the crate.
 
 /// The kind of a column, as far as validation, filtering and JSON are concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,56 +101,5 @@ impl TableMeta {
 
     pub fn has_primary_key(&self) -> bool {
         !self.primary_key.is_empty()
-    }
-}
-
-/// One table as the runtime sees it: its metadata and its diesel queries.
-///
-/// Generated code implements this once per table, with nothing but the typed diesel calls;
-/// everything that is the same for every table (parsing, validation, paging, errors) is in
-/// this crate and reaches the database only through these functions.
-pub trait Resource: 'static {
-    const META: &'static TableMeta;
-    /// The read model, serialized as a response row.
-    type Row: serde::Serialize + Send + 'static;
-
-    fn count(connection: &mut DbConnection, filter: SqlFilter) -> diesel::QueryResult<i64>;
-
-    fn load(
-        connection: &mut DbConnection,
-        filter: SqlFilter,
-        order: SqlOrder,
-        limit: i64,
-        offset: i64,
-    ) -> diesel::QueryResult<Vec<Self::Row>>;
-}
-
-/// A table the API may write: every table but the read-only ones (views).
-///
-/// The writes are built at run time from the table's metadata and the validated values (see
-/// [`crate::write`]), not from the generated insert and patch models: typed diesel inserts,
-/// updates and deletes over the two-backend connection cost about 0.7 s of compile time per
-/// table, which decides whether a schema of hundreds of tables is workable.
-pub trait WritableResource: Resource + Sized {
-    /// Inserts the validated body (a JSON object keyed by column name) and returns the row.
-    fn insert(
-        connection: &mut DbConnection,
-        body: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Self::Row, crate::error::WriteError> {
-        crate::write::insert::<Self>(connection, &body)
-    }
-
-    /// Sets the columns present in the validated body on the row matching `filter` (a
-    /// primary key filter) and returns the updated row, or `None` if there is none.
-    fn update(
-        connection: &mut DbConnection,
-        filter: SqlFilter,
-        body: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Option<Self::Row>, crate::error::WriteError> {
-        crate::write::update::<Self>(connection, filter, &body)
-    }
-
-    fn delete(connection: &mut DbConnection, filter: SqlFilter) -> diesel::QueryResult<usize> {
-        crate::write::delete::<Self>(connection, filter)
     }
 }

@@ -8,8 +8,39 @@ use serde_json::{Map, Value};
 use crate::convert;
 use crate::db::DbConnection;
 use crate::error::WriteError;
-use crate::meta::{ColumnKind, ColumnMeta, Resource, TableMeta};
+use crate::meta::{ColumnKind, ColumnMeta, TableMeta};
+use crate::resource::Resource;
 use crate::sql::{SqlFilter, SqlOrder, SqlStatement, SqlValue};
+
+/// A table the API may write: every table but the read-only ones (views).
+///
+/// The writes are built at run time from the table's metadata and the validated values (the
+/// functions below), not from the generated insert and patch models: typed diesel inserts,
+/// updates and deletes over the two-backend connection cost about 0.7 s of compile time per
+/// table, which decides whether a schema of hundreds of tables is workable.
+pub trait WritableResource: Resource + Sized {
+    /// Inserts the validated body (a JSON object keyed by column name) and returns the row.
+    fn insert(
+        connection: &mut DbConnection,
+        body: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self::Row, WriteError> {
+        insert::<Self>(connection, &body)
+    }
+
+    /// Sets the columns present in the validated body on the row matching `filter` (a
+    /// primary key filter) and returns the updated row, or `None` if there is none.
+    fn update(
+        connection: &mut DbConnection,
+        filter: SqlFilter,
+        body: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Option<Self::Row>, WriteError> {
+        update::<Self>(connection, filter, &body)
+    }
+
+    fn delete(connection: &mut DbConnection, filter: SqlFilter) -> diesel::QueryResult<usize> {
+        delete::<Self>(connection, filter)
+    }
+}
 
 /// The validated body's columns with typed values (`None`: SQL NULL), in column order.
 fn typed_values(

@@ -53,7 +53,7 @@ pub struct DataPointPatch {
 }
 /// Writes go through the runtime's generic insert, update and delete, built from
 /// `META`; the models above are the typed form of the same rows for Rust callers.
-impl ::tenantapi_runtime::meta::WritableResource for DataPointResource {}
+impl ::tenantapi_runtime::write::WritableResource for DataPointResource {}
 /// The API's handle on this table.
 pub struct DataPointResource;
 /// What the runtime needs to know about this table: validation, filters, messages.
@@ -118,7 +118,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
         },
     ],
 };
-impl ::tenantapi_runtime::meta::Resource for DataPointResource {
+impl ::tenantapi_runtime::resource::Resource for DataPointResource {
     const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
     type Row = DataPoint;
     fn count(

@@ -41,7 +41,7 @@ pub struct DataPointTagPatch {
 }
 /// Writes go through the runtime's generic insert, update and delete, built from
 /// `META`; the models above are the typed form of the same rows for Rust callers.
-impl ::tenantapi_runtime::meta::WritableResource for DataPointTagResource {}
+impl ::tenantapi_runtime::write::WritableResource for DataPointTagResource {}
 /// The API's handle on this table.
 pub struct DataPointTagResource;
 /// What the runtime needs to know about this table: validation, filters, messages.
@@ -90,7 +90,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
         },
     ],
 };
-impl ::tenantapi_runtime::meta::Resource for DataPointTagResource {
+impl ::tenantapi_runtime::resource::Resource for DataPointTagResource {
     const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
     type Row = DataPointTag;
     fn count(

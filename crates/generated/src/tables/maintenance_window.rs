@@ -75,7 +75,7 @@ pub struct MaintenanceWindowPatch {
 }
 /// Writes go through the runtime's generic insert, update and delete, built from
 /// `META`; the models above are the typed form of the same rows for Rust callers.
-impl ::tenantapi_runtime::meta::WritableResource for MaintenanceWindowResource {}
+impl ::tenantapi_runtime::write::WritableResource for MaintenanceWindowResource {}
 /// The API's handle on this table.
 pub struct MaintenanceWindowResource;
 /// What the runtime needs to know about this table: validation, filters, messages.
@@ -155,7 +155,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
         },
     ],
 };
-impl ::tenantapi_runtime::meta::Resource for MaintenanceWindowResource {
+impl ::tenantapi_runtime::resource::Resource for MaintenanceWindowResource {
     const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
     type Row = MaintenanceWindow;
     fn count(

@@ -61,7 +61,7 @@ pub struct ReadingPatch {
 }
 /// Writes go through the runtime's generic insert, update and delete, built from
 /// `META`; the models above are the typed form of the same rows for Rust callers.
-impl ::tenantapi_runtime::meta::WritableResource for ReadingResource {}
+impl ::tenantapi_runtime::write::WritableResource for ReadingResource {}
 /// The API's handle on this table.
 pub struct ReadingResource;
 /// What the runtime needs to know about this table: validation, filters, messages.
@@ -135,7 +135,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
         },
     ],
 };
-impl ::tenantapi_runtime::meta::Resource for ReadingResource {
+impl ::tenantapi_runtime::resource::Resource for ReadingResource {
     const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
     type Row = Reading;
     fn count(

@@ -48,7 +48,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     unique: &[],
     foreign_keys: &[],
 };
-impl ::tenantapi_runtime::meta::Resource for SchemaVersionResource {
+impl ::tenantapi_runtime::resource::Resource for SchemaVersionResource {
     const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
     type Row = SchemaVersion;
     fn count(

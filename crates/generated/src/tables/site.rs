@@ -69,7 +69,7 @@ pub struct SitePatch {
 }
 /// Writes go through the runtime's generic insert, update and delete, built from
 /// `META`; the models above are the typed form of the same rows for Rust callers.
-impl ::tenantapi_runtime::meta::WritableResource for SiteResource {}
+impl ::tenantapi_runtime::write::WritableResource for SiteResource {}
 /// The API's handle on this table.
 pub struct SiteResource;
 /// What the runtime needs to know about this table: validation, filters, messages.
@@ -146,7 +146,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     unique: &[&[1usize], &[3usize]],
     foreign_keys: &[],
 };
-impl ::tenantapi_runtime::meta::Resource for SiteResource {
+impl ::tenantapi_runtime::resource::Resource for SiteResource {
     const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
     type Row = Site;
     fn count(

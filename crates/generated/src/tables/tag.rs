@@ -48,7 +48,7 @@ pub struct TagPatch {
 }
 /// Writes go through the runtime's generic insert, update and delete, built from
 /// `META`; the models above are the typed form of the same rows for Rust callers.
-impl ::tenantapi_runtime::meta::WritableResource for TagResource {}
+impl ::tenantapi_runtime::write::WritableResource for TagResource {}
 /// The API's handle on this table.
 pub struct TagResource;
 /// What the runtime needs to know about this table: validation, filters, messages.
@@ -102,7 +102,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     unique: &[&[1usize]],
     foreign_keys: &[],
 };
-impl ::tenantapi_runtime::meta::Resource for TagResource {
+impl ::tenantapi_runtime::resource::Resource for TagResource {
     const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
     type Row = Tag;
     fn count(

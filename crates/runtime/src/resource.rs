@@ -1,0 +1,26 @@
+//! The trait generated code implements once per table: its metadata and its typed diesel reads.
+
+use crate::db::DbConnection;
+use crate::meta::TableMeta;
+use crate::sql::{SqlFilter, SqlOrder};
+
+/// One table as the runtime sees it: its metadata and its diesel queries.
+///
+/// Generated code implements this once per table, with nothing but the typed diesel calls;
+/// everything that is the same for every table (parsing, validation, paging, errors) is in
+/// this crate and reaches the database only through these functions.
+pub trait Resource: 'static {
+    const META: &'static TableMeta;
+    /// The read model, serialized as a response row.
+    type Row: serde::Serialize + Send + 'static;
+
+    fn count(connection: &mut DbConnection, filter: SqlFilter) -> diesel::QueryResult<i64>;
+
+    fn load(
+        connection: &mut DbConnection,
+        filter: SqlFilter,
+        order: SqlOrder,
+        limit: i64,
+        offset: i64,
+    ) -> diesel::QueryResult<Vec<Self::Row>>;
+}
