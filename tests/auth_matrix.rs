@@ -453,7 +453,7 @@ async fn fresh_app(
     registry: &Arc<Registry>,
 ) -> impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error> {
     let registry = registry.clone();
-    let settings = Config::default().api_settings();
+    let settings = Config::default().app_settings();
     test::init_service(
         App::new()
             .configure(move |config| tenantapi_server::app::configure(config, registry, settings)),

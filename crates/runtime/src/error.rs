@@ -141,6 +141,29 @@ impl ApiError {
         )
     }
 
+    /// The platform database, which holds users and tokens, cannot be reached.
+    pub fn authentication_unavailable() -> ApiError {
+        unavailable("Authentication is unavailable. Try again later.", 5)
+    }
+
+    /// The project database records another structure version than this server serves.
+    pub fn version_mismatch(found: &str, expected: &str) -> ApiError {
+        unavailable(
+            &format!(
+                "The project database has structure version \"{found}\"; this server serves version \"{expected}\". It is unavailable until they match."
+            ),
+            30,
+        )
+    }
+
+    /// The project database's structure version cannot be read (no table, no row, several).
+    pub fn version_unreadable() -> ApiError {
+        unavailable(
+            "The project database's structure version cannot be read. It is unavailable until it can.",
+            30,
+        )
+    }
+
     /// The connection went away while COMMIT was in flight.
     pub fn write_outcome_unknown() -> ApiError {
         unavailable(

@@ -14,47 +14,15 @@ use crate::meta::TableMeta;
 use crate::pool::Access;
 use crate::resource::Resource;
 use crate::sql::{SqlFilter, SqlOrder};
-use crate::version::StructureVersion;
+use crate::version::{GuardedWriteError, StructureVersion, write_transaction};
 use crate::write::WritableResource;
-use diesel::Connection as _;
-use diesel::connection::SimpleConnection as _;
 
 /// Limits from the server's configuration, registered once as `web::Data<ApiSettings>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApiSettings {
     pub pages: PageSettings,
     /// Request bodies larger than this are refused with 413.
     pub max_body_bytes: usize,
-    /// Host names the API answers for (Django's ALLOWED_HOSTS): `api.example.com`,
-    /// `.example.com` (the domain and its subdomains) or `*`. Empty: any host.
-    pub allowed_hosts: std::sync::Arc<[String]>,
-}
-
-impl ApiSettings {
-    /// Whether `host` (as the client sent it, port included or not) may be served.
-    pub fn allows_host(&self, host: &str) -> bool {
-        if self.allowed_hosts.is_empty() {
-            return true;
-        }
-        let name = match host.rsplit_once(':') {
-            // A bracketed IPv6 address keeps its colons.
-            Some((name, port))
-                if port.bytes().all(|byte| byte.is_ascii_digit()) && !name.ends_with(':') =>
-            {
-                name
-            }
-            _ => host,
-        }
-        .to_ascii_lowercase();
-        self.allowed_hosts.iter().any(|pattern| {
-            let pattern = pattern.to_ascii_lowercase();
-            pattern == "*"
-                || pattern == name
-                || pattern
-                    .strip_prefix('.')
-                    .is_some_and(|domain| name == domain || name.ends_with(&pattern))
-        })
-    }
 }
 
 impl Default for ApiSettings {
@@ -62,7 +30,6 @@ impl Default for ApiSettings {
         ApiSettings {
             pages: PageSettings::default(),
             max_body_bytes: 1024 * 1024,
-            allowed_hosts: std::sync::Arc::from([]),
         }
     }
 }
@@ -75,6 +42,8 @@ pub struct TableOps {
     count: fn(&mut DbConnection, SqlFilter) -> diesel::QueryResult<i64>,
     /// Rows as a JSON array, serialized straight from the typed read model.
     page_json: fn(&mut DbConnection, SqlFilter, SqlOrder, i64, i64) -> diesel::QueryResult<String>,
+    /// The row matching a primary key filter as a JSON object, if any.
+    row_json: fn(&mut DbConnection, SqlFilter) -> diesel::QueryResult<Option<String>>,
     writes: Option<WriteOps>,
 }
 
@@ -95,6 +64,7 @@ impl TableOps {
             meta: R::META,
             count: R::count,
             page_json: page_json::<R>,
+            row_json: row_json::<R>,
             writes: None,
         }
     }
@@ -105,6 +75,7 @@ impl TableOps {
             meta: R::META,
             count: R::count,
             page_json: page_json::<R>,
+            row_json: row_json::<R>,
             writes: Some(WriteOps {
                 insert: insert_value::<R>,
                 update: update_value::<R>,
@@ -123,6 +94,16 @@ fn page_json<R: Resource>(
 ) -> diesel::QueryResult<String> {
     let rows = R::load(connection, filter, order, limit, offset)?;
     serde_json::to_string(&rows)
+        .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))
+}
+
+fn row_json<R: Resource>(
+    connection: &mut DbConnection,
+    filter: SqlFilter,
+) -> diesel::QueryResult<Option<String>> {
+    R::load_one(connection, filter)?
+        .map(|row| serde_json::to_string(&row))
+        .transpose()
         .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))
 }
 
@@ -369,83 +350,6 @@ fn structure_version(request: &HttpRequest) -> StructureVersion {
         .get_ref()
 }
 
-/// Why a guarded write did not happen.
-enum GuardedWriteError {
-    /// The database no longer records the served structure version.
-    Refused(ApiError),
-    Failed(WriteError),
-}
-
-impl From<diesel::result::Error> for GuardedWriteError {
-    fn from(error: diesel::result::Error) -> Self {
-        GuardedWriteError::Failed(WriteError::Database(error))
-    }
-}
-
-/// Runs a write in one transaction with a check that the database records the served
-/// structure version, so that no write lands in a database whose structure changed since
-/// this server last looked. On PostgreSQL the version row is locked `FOR SHARE` until the
-/// write commits, so a migration that changes it waits for the write (or the write sees the
-/// new version and is refused). On SQLite the transaction is `BEGIN IMMEDIATE`: it holds the
-/// database's write lock from the version check to the commit, and it also keeps concurrent
-/// writers from failing with "database is locked" when a read would have to become a write.
-fn guarded_write<T>(
-    connection: &mut DbConnection,
-    version: &StructureVersion,
-    write: impl FnOnce(&mut DbConnection) -> Result<T, WriteError>,
-) -> Result<T, GuardedWriteError> {
-    let checked_write = |connection: &mut DbConnection| {
-        version
-            .verify_for_write(connection)
-            .map_err(GuardedWriteError::Refused)?;
-        write(connection).map_err(GuardedWriteError::Failed)
-    };
-    match connection {
-        DbConnection::Pg(_) => connection.transaction(checked_write),
-        DbConnection::Sqlite(_) => {
-            // diesel's transaction manager only issues a deferred BEGIN; nothing inside
-            // `write` opens a transaction of its own, so managing this one by hand is safe.
-            if let Err(error) = connection.batch_execute("BEGIN IMMEDIATE") {
-                return Err(match error {
-                    // Another writer kept the lock past the busy timeout: try again later.
-                    diesel::result::Error::DatabaseError(_, ref info)
-                        if info.message().contains("locked") || info.message().contains("busy") =>
-                    {
-                        GuardedWriteError::Refused(ApiError::project_busy())
-                    }
-                    other => other.into(),
-                });
-            }
-            let mut transaction = SqliteWriteTransaction {
-                connection,
-                finished: false,
-            };
-            let value = checked_write(transaction.connection)?;
-            transaction.connection.batch_execute("COMMIT")?;
-            transaction.finished = true;
-            Ok(value)
-        }
-    }
-}
-
-/// A hand-opened SQLite transaction that is rolled back unless it was committed, whatever
-/// ends it (an error, a failed COMMIT, a panic), so that no pooled connection goes back to
-/// its pool holding the database's write lock.
-struct SqliteWriteTransaction<'a> {
-    connection: &'a mut DbConnection,
-    finished: bool,
-}
-
-impl Drop for SqliteWriteTransaction<'_> {
-    fn drop(&mut self) {
-        if !self.finished
-            && let Err(error) = self.connection.batch_execute("ROLLBACK")
-        {
-            log::error!("rolling back an unfinished SQLite write failed: {error}");
-        }
-    }
-}
-
 /// POST `/{project}/{table}/`: 201 with the new row and its `Location`.
 async fn create(
     ops: &'static TableOps,
@@ -461,7 +365,7 @@ async fn create(
         .run(
             Access::Write,
             move |connection| -> Result<Value, ApiError> {
-                match guarded_write(connection, &version, |connection| {
+                match write_transaction(connection, &version, |connection| {
                     (ops.writes().insert)(connection, canonical.clone())
                 }) {
                     Ok(row) => Ok(row),
@@ -500,29 +404,13 @@ fn key_filter(meta: &'static TableMeta, request: &HttpRequest) -> Result<SqlFilt
     list::parse_primary_key(meta, segment)
 }
 
-fn primary_key_order(meta: &'static TableMeta) -> SqlOrder {
-    SqlOrder::new(
-        meta.primary_key_columns()
-            .map(|column| (column.name, false))
-            .collect(),
-    )
-}
-
 /// The row matching `filter` as a JSON object, or 404.
 fn fetch_one(
     ops: &'static TableOps,
     connection: &mut DbConnection,
     filter: SqlFilter,
 ) -> Result<String, ApiError> {
-    let rows = (ops.page_json)(connection, filter, primary_key_order(ops.meta), 1, 0)?;
-    // `[{...}]`: the object is what lies between the brackets.
-    match rows
-        .strip_prefix('[')
-        .and_then(|rest| rest.strip_suffix(']'))
-    {
-        Some(object) if !object.is_empty() => Ok(object.to_string()),
-        _ => Err(ApiError::NotFound),
-    }
+    (ops.row_json)(connection, filter)?.ok_or(ApiError::NotFound)
 }
 
 /// GET `/{project}/{table}/{pk}/`.
@@ -567,7 +455,7 @@ async fn write_existing(
             let row = if canonical.is_empty() {
                 return fetch_one(ops, connection, filter.clone());
             } else {
-                match guarded_write(connection, &version, |connection| {
+                match write_transaction(connection, &version, |connection| {
                     (ops.writes().update)(connection, filter.clone(), canonical.clone())
                 }) {
                     Ok(Some(row)) => row,
@@ -603,7 +491,7 @@ async fn destroy(
     let version = structure_version(&request);
     guard
         .run(Access::Write, move |connection| -> Result<(), ApiError> {
-            match guarded_write(connection, &version, |connection| {
+            match write_transaction(connection, &version, |connection| {
                 Ok((ops.writes().delete)(connection, filter.clone())?)
             }) {
                 Ok(0) => Err(ApiError::NotFound),
@@ -620,31 +508,4 @@ async fn destroy(
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn settings(hosts: &[&str]) -> ApiSettings {
-        ApiSettings {
-            allowed_hosts: hosts.iter().map(|host| host.to_string()).collect(),
-            ..ApiSettings::default()
-        }
-    }
-
-    #[test]
-    fn allowed_hosts_follow_django() {
-        assert!(settings(&[]).allows_host("anything:1234"));
-        let exact = settings(&["api.example.com"]);
-        assert!(exact.allows_host("api.example.com"));
-        assert!(exact.allows_host("API.example.com:8000"));
-        assert!(!exact.allows_host("evil.com"));
-        assert!(!exact.allows_host("api.example.com.evil.com"));
-        let domain = settings(&[".example.com"]);
-        assert!(domain.allows_host("example.com") && domain.allows_host("a.b.example.com:443"));
-        assert!(!domain.allows_host("badexample.com"));
-        assert!(settings(&["*"]).allows_host("whatever"));
-        assert!(settings(&["[::1]"]).allows_host("[::1]:8000"));
-    }
 }

@@ -23,4 +23,20 @@ pub trait Resource: 'static {
         limit: i64,
         offset: i64,
     ) -> diesel::QueryResult<Vec<Self::Row>>;
+
+    /// The row matching `filter` (a primary key filter), if any.
+    fn load_one(
+        connection: &mut DbConnection,
+        filter: SqlFilter,
+    ) -> diesel::QueryResult<Option<Self::Row>> {
+        Ok(Self::load(
+            connection,
+            filter,
+            SqlOrder::by_primary_key(Self::META),
+            1,
+            0,
+        )?
+        .into_iter()
+        .next())
+    }
 }

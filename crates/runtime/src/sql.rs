@@ -9,6 +9,7 @@ use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types;
 
 use crate::db::MultiBackend;
+use crate::meta::TableMeta;
 use crate::values::{Decimal, Json, Timestamptz, Uuid};
 
 /// A value bound to a filter or key lookup, typed by its column's kind.
@@ -197,6 +198,15 @@ impl SqlOrder {
             "an ORDER BY list needs at least one column"
         );
         SqlOrder { terms }
+    }
+
+    /// By the primary key, ascending: how a single row is looked up.
+    pub fn by_primary_key(meta: &TableMeta) -> SqlOrder {
+        SqlOrder::new(
+            meta.primary_key_columns()
+                .map(|column| (column.name, false))
+                .collect(),
+        )
     }
 }
 

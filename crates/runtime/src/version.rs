@@ -1,10 +1,12 @@
 //! The structure version a project database records, read and compared with the version the
 //! generated code was built for.
 
+use diesel::Connection as _;
 use diesel::RunQueryDsl as _;
+use diesel::connection::SimpleConnection as _;
 
 use crate::db::DbConnection;
-use crate::error::ApiError;
+use crate::error::{ApiError, WriteError};
 
 /// The version this build serves and how to read it from a project database; registered once
 /// as `web::Data<StructureVersion>` from the generated crate's constants.
@@ -60,26 +62,12 @@ impl StructureVersion {
         connection: &mut DbConnection,
         lock_for_write: bool,
     ) -> Result<String, VersionError> {
-        let sql = match connection {
-            DbConnection::Pg(_) if lock_for_write => format!("{} FOR SHARE", self.select_sql),
-            _ => self.select_sql.to_string(),
-        };
-        let mut rows: Vec<VersionRow> = diesel::sql_query(sql)
-            .load(connection)
-            .map_err(|error| VersionError::Unreadable(error.to_string()))?;
-        match rows.len() {
-            0 => Err(VersionError::NoRow),
-            1 => Ok(rows.remove(0).version),
-            several => Err(VersionError::SeveralRows(several)),
-        }
+        read_version(connection, self.select_sql, lock_for_write)
     }
 
-    /// The 503 detail for a database that records `found`.
-    pub fn mismatch_detail(&self, found: &str) -> String {
-        format!(
-            "The project database has structure version \"{found}\"; this server serves version \"{}\". It is unavailable until they match.",
-            self.expected
-        )
+    /// The 503 for a database that records `found`.
+    pub fn mismatch_error(&self, found: &str) -> ApiError {
+        ApiError::version_mismatch(found, self.expected)
     }
 
     /// Inside a write's transaction: refuses the write unless the database records exactly
@@ -87,17 +75,88 @@ impl StructureVersion {
     pub fn verify_for_write(&self, connection: &mut DbConnection) -> Result<(), ApiError> {
         match self.read(connection, true) {
             Ok(found) if found == self.expected => Ok(()),
-            Ok(found) => Err(ApiError::Unavailable {
-                detail: self.mismatch_detail(&found),
-                retry_after_seconds: 30,
-            }),
+            Ok(found) => Err(self.mismatch_error(&found)),
             Err(error) => {
                 log::warn!("refusing a write: {error}");
-                Err(ApiError::Unavailable {
-                    detail: "The project database's structure version cannot be read. It is unavailable until it can.".into(),
-                    retry_after_seconds: 30,
-                })
+                Err(ApiError::version_unreadable())
             }
+        }
+    }
+}
+
+/// Why a guarded write did not happen.
+pub enum GuardedWriteError {
+    /// The database no longer records the served structure version.
+    Refused(ApiError),
+    Failed(WriteError),
+}
+
+impl From<diesel::result::Error> for GuardedWriteError {
+    fn from(error: diesel::result::Error) -> Self {
+        GuardedWriteError::Failed(WriteError::Database(error))
+    }
+}
+
+/// Runs a write in one transaction with a check that the database records the served
+/// structure version, so that no write lands in a database whose structure changed since
+/// this server last looked. On PostgreSQL the version row is locked `FOR SHARE` until the
+/// write commits, so a migration that changes it waits for the write (or the write sees the
+/// new version and is refused). On SQLite the transaction is `BEGIN IMMEDIATE`: it holds the
+/// database's write lock from the version check to the commit, and it also keeps concurrent
+/// writers from failing with "database is locked" when a read would have to become a write.
+pub fn write_transaction<T>(
+    connection: &mut DbConnection,
+    version: &StructureVersion,
+    write: impl FnOnce(&mut DbConnection) -> Result<T, WriteError>,
+) -> Result<T, GuardedWriteError> {
+    let checked_write = |connection: &mut DbConnection| {
+        version
+            .verify_for_write(connection)
+            .map_err(GuardedWriteError::Refused)?;
+        write(connection).map_err(GuardedWriteError::Failed)
+    };
+    match connection {
+        DbConnection::Pg(_) => connection.transaction(checked_write),
+        DbConnection::Sqlite(_) => {
+            // diesel's transaction manager only issues a deferred BEGIN; nothing inside
+            // `write` opens a transaction of its own, so managing this one by hand is safe.
+            if let Err(error) = connection.batch_execute("BEGIN IMMEDIATE") {
+                return Err(match error {
+                    // Another writer kept the lock past the busy timeout: try again later.
+                    diesel::result::Error::DatabaseError(_, ref info)
+                        if info.message().contains("locked") || info.message().contains("busy") =>
+                    {
+                        GuardedWriteError::Refused(ApiError::project_busy())
+                    }
+                    other => other.into(),
+                });
+            }
+            let mut transaction = SqliteWriteTransaction {
+                connection,
+                finished: false,
+            };
+            let value = checked_write(transaction.connection)?;
+            transaction.connection.batch_execute("COMMIT")?;
+            transaction.finished = true;
+            Ok(value)
+        }
+    }
+}
+
+/// A hand-opened SQLite transaction that is rolled back unless it was committed, whatever
+/// ends it (an error, a failed COMMIT, a panic), so that no pooled connection goes back to
+/// its pool holding the database's write lock.
+struct SqliteWriteTransaction<'a> {
+    connection: &'a mut DbConnection,
+    finished: bool,
+}
+
+impl Drop for SqliteWriteTransaction<'_> {
+    fn drop(&mut self) {
+        if !self.finished
+            && let Err(error) = self.connection.batch_execute("ROLLBACK")
+        {
+            log::error!("rolling back an unfinished SQLite write failed: {error}");
         }
     }
 }

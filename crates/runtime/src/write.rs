@@ -10,7 +10,7 @@ use crate::db::DbConnection;
 use crate::error::WriteError;
 use crate::meta::{ColumnKind, ColumnMeta, TableMeta};
 use crate::resource::Resource;
-use crate::sql::{SqlFilter, SqlOrder, SqlStatement, SqlValue};
+use crate::sql::{SqlFilter, SqlStatement, SqlValue};
 
 /// A table the API may write: every table but the read-only ones (views).
 ///
@@ -79,14 +79,6 @@ fn push_value(statement: &mut SqlStatement, value: &Option<SqlValue>) {
     };
 }
 
-fn primary_key_order(meta: &'static TableMeta) -> SqlOrder {
-    SqlOrder::new(
-        meta.primary_key_columns()
-            .map(|column| (column.name, false))
-            .collect(),
-    )
-}
-
 /// A filter on the primary key from `values` (every key column must be among them).
 fn key_filter(
     meta: &'static TableMeta,
@@ -106,17 +98,6 @@ fn key_filter(
             .bind(value);
     }
     Ok(filter)
-}
-
-fn load_one<R: Resource>(
-    connection: &mut DbConnection,
-    filter: SqlFilter,
-) -> Result<Option<R::Row>, WriteError> {
-    Ok(
-        R::load(connection, filter, primary_key_order(R::META), 1, 0)?
-            .into_iter()
-            .next(),
-    )
 }
 
 /// `INSERT` the body's columns (the others take their defaults) and return the new row.
@@ -170,7 +151,7 @@ pub fn insert<R: Resource>(
         }
     }
     let filter = key_filter(meta, &values)?;
-    load_one::<R>(connection, filter)?
+    R::load_one(connection, filter)?
         .ok_or_else(|| WriteError::Lost(format!("inserted row of {} not found", meta.name)))
 }
 
@@ -188,7 +169,7 @@ pub fn update<R: Resource>(
     });
     // When the key itself changes, the row is found again by its new key.
     let new_filter = if changes_key {
-        let Some(current) = load_one::<R>(connection, filter.clone())? else {
+        let Some(current) = R::load_one(connection, filter.clone())? else {
             return Ok(None);
         };
         let current = serde_json::to_value(current)?;
@@ -209,7 +190,7 @@ pub fn update<R: Resource>(
         None
     };
     if values.is_empty() {
-        return load_one::<R>(connection, filter);
+        return Ok(R::load_one(connection, filter)?);
     }
     let mut statement = SqlStatement::new();
     statement.sql("UPDATE ").identifier(meta.name).sql(" SET ");
@@ -224,7 +205,7 @@ pub fn update<R: Resource>(
     if statement.execute(connection)? == 0 {
         return Ok(None);
     }
-    load_one::<R>(connection, new_filter.unwrap_or(filter))
+    Ok(R::load_one(connection, new_filter.unwrap_or(filter))?)
 }
 
 /// `DELETE` the row matching `filter`; the number of rows deleted.

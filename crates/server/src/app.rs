@@ -12,18 +12,28 @@ use tenantapi_runtime::handlers::{ApiSettings, absolute_path, with_allowed};
 
 use crate::auth::parse_authorization;
 use crate::health::{Health, SERVED_VERSION};
+use crate::hosts::AllowedHosts;
 use crate::registry::Registry;
 
 /// Where the API is mounted.
 pub const API_ROOT: &str = "/api/v1";
 
+/// What the application needs from the configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppSettings {
+    /// Paging and body limits, for the generic handlers.
+    pub api: ApiSettings,
+    pub allowed_hosts: AllowedHosts,
+}
+
 /// Registers everything on an `App`; the registry and settings become app data.
-pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, settings: ApiSettings) {
+pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, settings: AppSettings) {
     let project_registry: Arc<dyn ProjectRegistry> = registry.clone();
     config
         .app_data(web::Data::from(project_registry))
         .app_data(web::Data::from(registry))
-        .app_data(web::Data::new(settings))
+        .app_data(web::Data::new(settings.api))
+        .app_data(web::Data::new(settings.allowed_hosts))
         .app_data(web::Data::new(SERVED_VERSION))
         .service(with_allowed(
             web::resource("/healthz").route(web::get().to(healthz)),
@@ -35,7 +45,9 @@ pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, setti
         ))
         .service(
             web::scope(API_ROOT)
-                .wrap(actix_web::middleware::from_fn(require_allowed_host))
+                .wrap(actix_web::middleware::from_fn(
+                    crate::hosts::require_allowed_host,
+                ))
                 .service(with_allowed(
                     web::resource("/")
                         .route(web::get().to(api_root))
@@ -53,32 +65,6 @@ pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, setti
         .default_service(web::to(unmatched));
 }
 
-/// Refuses hosts outside `api.allowed_hosts` with 400, as Django's ALLOWED_HOSTS does: the
-/// API builds absolute URLs from the Host header, which must not be an attacker's choice.
-async fn require_allowed_host(
-    request: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
-) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    let settings = request
-        .app_data::<web::Data<ApiSettings>>()
-        .expect("BUG: ApiSettings were not registered");
-    if let Err(error) = refuse_disallowed_host(request.request(), settings) {
-        return Ok(request.error_response(error));
-    }
-    Ok(next.call(request).await?.map_into_boxed_body())
-}
-
-/// 400 for a Host outside `api.allowed_hosts`.
-fn refuse_disallowed_host(request: &HttpRequest, settings: &ApiSettings) -> Result<(), ApiError> {
-    let host = request.connection_info().host().to_string();
-    if settings.allows_host(&host) {
-        return Ok(());
-    }
-    Err(ApiError::BadRequest(format!(
-        "Invalid host \"{host}\": it is not in api.allowed_hosts."
-    )))
-}
-
 /// `GET /healthz`: the process is alive and answering.
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
@@ -91,9 +77,9 @@ async fn healthz() -> HttpResponse {
 async fn readyz(
     request: HttpRequest,
     registry: web::Data<Registry>,
-    settings: web::Data<ApiSettings>,
+    allowed_hosts: web::Data<AllowedHosts>,
 ) -> Result<HttpResponse, ApiError> {
-    refuse_disallowed_host(&request, &settings)?;
+    allowed_hosts.check(&request)?;
     let detailed = match registry.authenticator() {
         None => true,
         Some(authenticator) => match parse_authorization(&request)? {

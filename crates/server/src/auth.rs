@@ -413,10 +413,7 @@ impl Authenticator {
         actix_web::web::block(move || {
             let mut connection = platform.get().map_err(|error| {
                 log::warn!("platform database unavailable for authentication: {error}");
-                ApiError::Unavailable {
-                    detail: "Authentication is unavailable. Try again later.".into(),
-                    retry_after_seconds: 5,
-                }
+                ApiError::authentication_unavailable()
             })?;
             lookup(&mut connection)
                 .map_err(|error| ApiError::internal("authentication lookup failed", error))

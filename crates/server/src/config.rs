@@ -313,14 +313,16 @@ impl Config {
         Duration::from_millis(self.pool.checkout_timeout_ms)
     }
 
-    pub fn api_settings(&self) -> tenantapi_runtime::handlers::ApiSettings {
-        tenantapi_runtime::handlers::ApiSettings {
-            pages: tenantapi_runtime::list::PageSettings {
-                default_page_size: self.api.default_page_size,
-                max_page_size: self.api.max_page_size,
+    pub fn app_settings(&self) -> crate::app::AppSettings {
+        crate::app::AppSettings {
+            api: tenantapi_runtime::handlers::ApiSettings {
+                pages: tenantapi_runtime::list::PageSettings {
+                    default_page_size: self.api.default_page_size,
+                    max_page_size: self.api.max_page_size,
+                },
+                max_body_bytes: self.api.max_body_bytes,
             },
-            max_body_bytes: self.api.max_body_bytes,
-            allowed_hosts: self.api.allowed_hosts.iter().cloned().collect(),
+            allowed_hosts: crate::hosts::AllowedHosts::new(&self.api.allowed_hosts),
         }
     }
 }

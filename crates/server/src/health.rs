@@ -87,15 +87,8 @@ impl HealthCell {
 /// The 503 a caller granted on the project gets while its database cannot be served, if so.
 pub fn refusal(health: &Health) -> Option<ApiError> {
     match health {
-        Health::VersionMismatch { found } => Some(ApiError::Unavailable {
-            detail: SERVED_VERSION.mismatch_detail(found),
-            retry_after_seconds: 30,
-        }),
-        Health::VersionUnreadable { .. } => Some(ApiError::Unavailable {
-            detail: "The project database's structure version cannot be read. It is unavailable until it can."
-                .into(),
-            retry_after_seconds: 30,
-        }),
+        Health::VersionMismatch { found } => Some(SERVED_VERSION.mismatch_error(found)),
+        Health::VersionUnreadable { .. } => Some(ApiError::version_unreadable()),
         Health::Unchecked | Health::Ok | Health::Unreachable { .. } => None,
     }
 }

@@ -8,6 +8,7 @@ pub mod check;
 pub mod config;
 pub mod demo;
 pub mod health;
+pub mod hosts;
 pub mod introspect;
 pub mod platform;
 pub mod registry;

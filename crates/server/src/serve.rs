@@ -157,7 +157,7 @@ pub async fn serve(config: Config, strict: bool) -> Result<(), ServeError> {
         Duration::from_secs(config.refresh_seconds),
     );
 
-    let settings = config.api_settings();
+    let settings = config.app_settings();
     let access_log = config.access_log;
     let mut server = HttpServer::new(move || {
         App::new()

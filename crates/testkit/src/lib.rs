@@ -354,7 +354,7 @@ impl TestKit {
     ) -> impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error> + use<>
     {
         let registry = self.registry.clone();
-        let settings = self.config.api_settings();
+        let settings = self.config.app_settings();
         test::init_service(
             App::new().configure(move |config| {
                 tenantapi_server::app::configure(config, registry, settings)
@@ -392,7 +392,7 @@ impl TestKit {
 
     /// The application on a real loopback port, until the returned handle is dropped.
     pub fn serve(&self) -> RunningServer {
-        server::start(self.registry.clone(), self.config.api_settings())
+        server::start(self.registry.clone(), self.config.app_settings())
     }
 }
 

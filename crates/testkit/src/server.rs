@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{App, HttpServer};
-use tenantapi_runtime::handlers::ApiSettings;
+use tenantapi_server::app::AppSettings;
 use tenantapi_server::registry::Registry;
 
 /// A server on 127.0.0.1 and an ephemeral port; stopped when dropped.
@@ -22,7 +22,7 @@ impl RunningServer {
     }
 }
 
-pub(crate) fn start(registry: Arc<Registry>, settings: ApiSettings) -> RunningServer {
+pub(crate) fn start(registry: Arc<Registry>, settings: AppSettings) -> RunningServer {
     let (sender, receiver) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
