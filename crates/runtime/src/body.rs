@@ -1,6 +1,8 @@
 //! Request bodies: content type, size, JSON syntax, then field-by-field validation against a
 //! table's metadata, all before the database sees anything.
 
+use actix_web::http::header;
+use actix_web::{HttpRequest, web};
 use serde_json::{Map, Value};
 
 use crate::convert;
@@ -111,6 +113,35 @@ pub fn validate(
     } else {
         Err(ApiError::Validation(errors))
     }
+}
+
+/// Reads a JSON body after checking its type and size, before anything touches the database.
+pub async fn read_json_body(
+    request: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Value, ApiError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|value| value.to_str().unwrap_or("(not text)"));
+    check_content_type(content_type)?;
+    if let Some(length) = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
+        && length > limit
+    {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let bytes = payload
+        .to_bytes_limited(limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge { limit })?
+        .map_err(|error| {
+            ApiError::BadRequest(format!("The request body could not be read: {error}"))
+        })?;
+    parse_json_body(&bytes)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::meta::TableMeta;
 use crate::pool::Access;
 use crate::resource::Resource;
 use crate::sql::{SqlFilter, SqlOrder};
+use crate::urls;
 use crate::version::{GuardedWriteError, StructureVersion, write_transaction};
 use crate::write::WritableResource;
 
@@ -273,9 +274,9 @@ async fn list(
         )
         .await?;
     let page_count = (count.max(0) as u64).div_ceil(page_size).max(1);
-    let next = (page < page_count).then(|| page_url(&request, Some(page + 1)));
+    let next = (page < page_count).then(|| urls::page_url(&request, Some(page + 1)));
     let previous =
-        (page > 1).then(|| page_url(&request, if page == 2 { None } else { Some(page - 1) }));
+        (page > 1).then(|| urls::page_url(&request, if page == 2 { None } else { Some(page - 1) }));
     // The rows are already JSON; only the envelope is written here.
     let link = |url: Option<String>| serde_json::to_string(&url).expect("strings serialize");
     let body = format!(
@@ -286,60 +287,6 @@ async fn list(
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(body))
-}
-
-/// The absolute URL of this request with `page` replaced (or removed), as DRF builds links.
-fn page_url(request: &HttpRequest, page: Option<u64>) -> String {
-    let mut pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(request.query_string()).unwrap_or_default();
-    pairs.retain(|(key, _)| key != "page");
-    if let Some(page) = page {
-        pairs.push(("page".into(), page.to_string()));
-    }
-    let base = absolute_path(request, request.path());
-    if pairs.is_empty() {
-        base
-    } else {
-        format!(
-            "{base}?{}",
-            serde_urlencoded::to_string(&pairs).unwrap_or_default()
-        )
-    }
-}
-
-/// `scheme://host` plus `path`, as the client addressed this server.
-pub fn absolute_path(request: &HttpRequest, path: &str) -> String {
-    let info = request.connection_info();
-    format!("{}://{}{}", info.scheme(), info.host(), path)
-}
-
-/// Reads a JSON body after checking its type and size, before anything touches the database.
-async fn read_json_body(
-    request: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-) -> Result<Value, ApiError> {
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|value| value.to_str().unwrap_or("(not text)"));
-    body::check_content_type(content_type)?;
-    if let Some(length) = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
-        && length > limit
-    {
-        return Err(ApiError::PayloadTooLarge { limit });
-    }
-    let bytes = payload
-        .to_bytes_limited(limit)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge { limit })?
-        .map_err(|error| {
-            ApiError::BadRequest(format!("The request body could not be read: {error}"))
-        })?;
-    body::parse_json_body(&bytes)
 }
 
 /// The version this server serves, registered by the server from the generated crate.
@@ -358,7 +305,7 @@ async fn create(
     payload: web::Payload,
     settings: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_json_body(&request, payload, settings.max_body_bytes).await?;
+    let body = body::read_json_body(&request, payload, settings.max_body_bytes).await?;
     let canonical = body::validate(ops.meta, body, WriteMode::Create)?;
     let version = structure_version(&request);
     let row = guard
@@ -385,7 +332,7 @@ async fn create(
     if let Some(segment) = list::primary_key_segment(ops.meta, &row) {
         response.insert_header((
             header::LOCATION,
-            absolute_path(&request, &format!("{}{segment}/", request.path())),
+            urls::absolute_path(&request, &format!("{}{segment}/", request.path())),
         ));
     }
     Ok(response.json(row))
@@ -441,7 +388,7 @@ async fn write_existing(
     mode: WriteMode,
 ) -> Result<HttpResponse, ApiError> {
     let filter = key_filter(ops.meta, &request)?;
-    let body = read_json_body(&request, payload, settings.max_body_bytes).await?;
+    let body = body::read_json_body(&request, payload, settings.max_body_bytes).await?;
     let canonical: Map<String, Value> = body::validate(ops.meta, body, mode)?;
     let version = structure_version(&request);
     // Nothing to set: the answer is the row as it is, read like any GET.

@@ -21,6 +21,7 @@ pub mod meta;
 pub mod pool;
 pub mod resource;
 pub mod sql;
+pub mod urls;
 pub mod watch;
 
 /// Crates that generated code names, so that the generated crate depends on this one only

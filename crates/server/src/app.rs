@@ -8,7 +8,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 use tenantapi_runtime::error::ApiError;
 use tenantapi_runtime::guard::ProjectRegistry;
-use tenantapi_runtime::handlers::{ApiSettings, absolute_path, with_allowed};
+use tenantapi_runtime::handlers::{ApiSettings, with_allowed};
+use tenantapi_runtime::urls::absolute_path;
 
 use crate::auth::parse_authorization;
 use crate::health::{Health, SERVED_VERSION};

@@ -1,0 +1,29 @@
+//! Absolute URLs as the client addressed this server: DRF builds its links (`next`,
+//! `previous`, `Location`, the API roots) from the request's scheme and Host.
+
+use actix_web::HttpRequest;
+
+/// The absolute URL of this request with `page` replaced (or removed), as DRF builds links.
+pub fn page_url(request: &HttpRequest, page: Option<u64>) -> String {
+    let mut pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(request.query_string()).unwrap_or_default();
+    pairs.retain(|(key, _)| key != "page");
+    if let Some(page) = page {
+        pairs.push(("page".into(), page.to_string()));
+    }
+    let base = absolute_path(request, request.path());
+    if pairs.is_empty() {
+        base
+    } else {
+        format!(
+            "{base}?{}",
+            serde_urlencoded::to_string(&pairs).unwrap_or_default()
+        )
+    }
+}
+
+/// `scheme://host` plus `path`, as the client addressed this server.
+pub fn absolute_path(request: &HttpRequest, path: &str) -> String {
+    let info = request.connection_info();
+    format!("{}://{}{}", info.scheme(), info.host(), path)
+}
