@@ -2,6 +2,7 @@
 //! the demo and the test kit (the external system creates production databases).
 
 use tenantapi_schema::model::{Column, ColumnType, DefaultValue, Schema, Table};
+use tenantapi_schema::sql::{quote_identifier, quote_literal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -53,14 +54,6 @@ fn creation_order(schema: &Schema) -> Vec<usize> {
         visit(schema, index, &mut placed, &mut Vec::new(), &mut order);
     }
     order
-}
-
-pub fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 fn create_table(schema: &Schema, table: &Table, dialect: Dialect) -> String {

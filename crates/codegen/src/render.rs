@@ -149,17 +149,9 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
         let module = ident(&table.rust_name);
         quote!(::tenantapi_runtime::handlers::register(config, &tables::#module::OPS);)
     });
-    let version_insert = format!(
-        "INSERT INTO {} ({}) VALUES ('{}')",
-        ddl::quote_identifier(version_table),
-        ddl::quote_identifier(version_column),
-        version.replace('\'', "''")
-    );
-    let version_select = format!(
-        "SELECT CAST({} AS TEXT) AS version FROM {}",
-        ddl::quote_identifier(version_column),
-        ddl::quote_identifier(version_table)
-    );
+    let version_insert =
+        tenantapi_schema::sql::insert_version(version_table, version_column, version);
+    let version_select = tenantapi_schema::sql::select_version(version_table, version_column);
     quote! {
         #![doc = #crate_doc]
 

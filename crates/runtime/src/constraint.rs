@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use crate::db::DbConnection;
 use crate::error::{ApiError, FieldErrors, WriteError};
 use crate::meta::TableMeta;
+use tenantapi_schema::sql::quote_identifier;
 
 /// Which write failed: deletes break foreign keys from the other side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,8 +224,4 @@ fn missing_references(
         }
     }
     missing
-}
-
-fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }

@@ -13,6 +13,7 @@ use crate::db::DbConnection;
 use crate::meta::TableMeta;
 use crate::resource::Resource;
 use crate::sql::{SqlFilter, SqlOrder, SqlStatement, SqlValue};
+use tenantapi_schema::sql::{quote_identifier, quote_literal};
 
 /// A fixture that does not fit the structure, named by file, table, row and column.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -268,12 +269,12 @@ fn reset_sequences(
     meta: &'static TableMeta,
 ) -> diesel::QueryResult<()> {
     for column in meta.columns.iter().filter(|column| column.generated) {
-        let table = format!("\"{}\"", meta.name.replace('"', "\"\""));
-        let quoted_column = format!("\"{}\"", column.name.replace('"', "\"\""));
+        let table = quote_identifier(meta.name);
+        let quoted_column = quote_identifier(column.name);
         let sql = format!(
-            "SELECT setval(pg_get_serial_sequence('{}', '{}'), COALESCE(MAX({quoted_column}), 0) + 1, false) FROM {table}",
-            table.replace('\'', "''"),
-            column.name.replace('\'', "''"),
+            "SELECT setval(pg_get_serial_sequence({}, {}), COALESCE(MAX({quoted_column}), 0) + 1, false) FROM {table}",
+            quote_literal(&table),
+            quote_literal(column.name),
         );
         diesel::sql_query(sql).execute(connection)?;
     }

@@ -10,6 +10,7 @@ mod lower;
 pub mod model;
 pub mod names;
 mod raw;
+pub mod sql;
 mod types;
 
 pub use error::{Diagnostic, SchemaError};

@@ -563,11 +563,7 @@ fn introspect_command(
             ));
         }
     };
-    let select_sql = format!(
-        "SELECT CAST(\"{}\" AS TEXT) AS version FROM \"{}\"",
-        version_column.replace('"', "\"\""),
-        version_table.replace('"', "\"\"")
-    );
+    let select_sql = tenantapi_schema::sql::select_version(version_table, version_column);
     let found = match tenantapi_runtime::version::read_version(&mut connection, &select_sql, false)
     {
         Ok(found) => found,
