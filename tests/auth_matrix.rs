@@ -59,6 +59,7 @@ struct Reply {
     www_authenticate: Option<String>,
 }
 
+/// `authorization` as raw bytes: some cases send headers that are not valid text.
 async fn request<S>(
     app: &S,
     method: Method,
@@ -69,30 +70,21 @@ async fn request<S>(
 where
     S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
 {
-    let mut request = test::TestRequest::default().method(method).uri(path);
+    let mut request = tenantapi_testkit::request(method.as_str(), path, None, body);
     if let Some(authorization) = authorization {
         request = request.insert_header((
             header::AUTHORIZATION,
             header::HeaderValue::from_bytes(authorization).unwrap(),
         ));
     }
-    if let Some(body) = body {
-        request = request
-            .insert_header((header::CONTENT_TYPE, "application/json"))
-            .set_payload(body.to_string());
-    }
-    let response = test::call_service(app, request.to_request()).await;
-    let status = response.status().as_u16();
-    let www_authenticate = response
-        .headers()
-        .get(header::WWW_AUTHENTICATE)
-        .map(|value| value.to_str().unwrap().to_string());
-    let raw = test::read_body(response).await;
-    let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    let reply = tenantapi_testkit::send(app, request).await;
     Reply {
-        status,
-        json,
-        www_authenticate,
+        status: reply.status,
+        www_authenticate: reply
+            .headers
+            .get(header::WWW_AUTHENTICATE)
+            .map(|value| value.to_str().unwrap().to_string()),
+        json: reply.json,
     }
 }
 

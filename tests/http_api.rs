@@ -8,7 +8,7 @@ use actix_web::test;
 use serde_json::{Value, json};
 use tenantapi_server::config::Config;
 use tenantapi_server::platform;
-use tenantapi_testkit::{Backend, TestDatabase, TestKit};
+use tenantapi_testkit::{Backend, Reply, TestDatabase, TestKit, on_both_backends, request};
 
 /// Two projects, `alpha` and `beta`, on `backend`, with the rows of `fixtures/*.json`, and a
 /// superuser whose token every request carries (these tests are about the API, not access).
@@ -41,7 +41,7 @@ fn kit(
 /// The in-process app and the token every request carries.
 struct Client<S> {
     service: S,
-    token: String,
+    authorization: String,
 }
 
 async fn app(
@@ -50,50 +50,27 @@ async fn app(
 {
     Client {
         service: kit.service().await,
-        token: kit.token("tester").to_string(),
+        authorization: format!("Token {}", kit.token("tester")),
     }
-}
-
-struct Reply {
-    status: u16,
-    headers: actix_web::http::header::HeaderMap,
-    raw: Vec<u8>,
-    json: Value,
 }
 
 async fn call<S>(app: &Client<S>, method: Method, path: &str, body: Option<Value>) -> Reply
 where
     S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
 {
-    let mut request = test::TestRequest::default().method(method).uri(path);
-    if let Some(body) = body {
-        request = request
-            .insert_header((header::CONTENT_TYPE, "application/json"))
-            .set_payload(body.to_string());
-    }
-    send(app, request).await
+    tenantapi_testkit::send(
+        &app.service,
+        request(method.as_str(), path, Some(&app.authorization), body),
+    )
+    .await
 }
 
 async fn send<S>(app: &Client<S>, request: test::TestRequest) -> Reply
 where
     S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
 {
-    let request = request.insert_header((header::AUTHORIZATION, format!("Token {}", app.token)));
-    let response = test::call_service(&app.service, request.to_request()).await;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let raw = test::read_body(response).await.to_vec();
-    let json = if raw.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&raw).unwrap_or(Value::Null)
-    };
-    Reply {
-        status,
-        headers,
-        raw,
-        json,
-    }
+    let request = request.insert_header((header::AUTHORIZATION, app.authorization.clone()));
+    tenantapi_testkit::send(&app.service, request).await
 }
 
 fn names(reply: &Reply) -> Vec<String> {
@@ -103,22 +80,6 @@ fn names(reply: &Reply) -> Vec<String> {
         .iter()
         .map(|row| row["name"].as_str().unwrap().to_string())
         .collect()
-}
-
-/// Runs one scenario on both backends.
-macro_rules! on_both_backends {
-    ($name:ident, $scenario:ident) => {
-        mod $name {
-            #[actix_web::test]
-            async fn sqlite() {
-                super::$scenario(tenantapi_testkit::Backend::Sqlite).await;
-            }
-            #[actix_web::test]
-            async fn postgres() {
-                super::$scenario(tenantapi_testkit::Backend::Postgres).await;
-            }
-        }
-    };
 }
 
 on_both_backends!(
@@ -471,7 +432,7 @@ async fn crud_status_codes_scenario(backend: Backend) {
     assert_eq!((empty_patch.status, empty_patch.json), (200, patched.json));
 
     let deleted = call(&app, Method::DELETE, "/api/v1/alpha/data_point/4/", None).await;
-    assert_eq!((deleted.status, deleted.raw.len()), (204, 0));
+    assert_eq!((deleted.status, deleted.body.len()), (204, 0));
     for method in [Method::GET, Method::DELETE] {
         let missing = call(&app, method.clone(), "/api/v1/alpha/data_point/4/", None).await;
         assert_eq!(
@@ -955,7 +916,7 @@ async fn unavailable_project_scenario(backend: Backend) {
     assert_eq!(down.headers.get(header::RETRY_AFTER).unwrap(), "5");
     assert!(
         !down
-            .raw
+            .body
             .windows(4)
             .any(|window| window == b"5432" || window == b"127."),
         "no URL in the answer"

@@ -4,11 +4,10 @@
 use std::sync::Arc;
 
 use actix_web::dev::{Service, ServiceResponse};
-use actix_web::http::{Method, header};
-use actix_web::test;
+use actix_web::http::Method;
 use serde_json::{Value, json};
 use tenantapi_server::registry::Registry;
-use tenantapi_testkit::{Backend, Role, TestKit};
+use tenantapi_testkit::{Backend, Role, TestKit, on_both_backends, request, send};
 
 struct Setup {
     kit: TestKit,
@@ -57,19 +56,13 @@ async fn call<S>(
 where
     S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
 {
-    let mut request = test::TestRequest::default().method(method).uri(path);
-    if let Some(token) = token {
-        request = request.insert_header((header::AUTHORIZATION, format!("Token {token}")));
-    }
-    if let Some(body) = body {
-        request = request
-            .insert_header((header::CONTENT_TYPE, "application/json"))
-            .set_payload(body.to_string());
-    }
-    let response = test::call_service(app, request.to_request()).await;
-    let status = response.status().as_u16();
-    let raw = test::read_body(response).await;
-    (status, serde_json::from_slice(&raw).unwrap_or(Value::Null))
+    let authorization = token.map(|token| format!("Token {token}"));
+    let reply = send(
+        app,
+        request(method.as_str(), path, authorization.as_deref(), body),
+    )
+    .await;
+    (reply.status, reply.json)
 }
 
 /// Runs the periodic check now, off the async threads as the server does.
@@ -85,21 +78,6 @@ fn mismatch_detail(found: &str) -> Value {
         "The project database has structure version \"{found}\"; this server serves version \"{}\". It is unavailable until they match.",
         tenantapi_generated::SCHEMA_VERSION
     )})
-}
-
-macro_rules! on_both_backends {
-    ($name:ident, $scenario:ident) => {
-        mod $name {
-            #[actix_web::test]
-            async fn sqlite() {
-                super::$scenario(tenantapi_testkit::Backend::Sqlite).await;
-            }
-            #[actix_web::test]
-            async fn postgres() {
-                super::$scenario(tenantapi_testkit::Backend::Postgres).await;
-            }
-        }
-    };
 }
 
 on_both_backends!(

@@ -29,9 +29,7 @@ pub fn explain_write_error(
     error: WriteError,
 ) -> ApiError {
     match error {
-        WriteError::Model(error) => {
-            ApiError::internal("validated body rejected by the generated model", error)
-        }
+        WriteError::Serialize(error) => ApiError::internal("written row serialization", error),
         WriteError::Lost(reason) => ApiError::internal("write", reason),
         WriteError::Database(DieselError::DatabaseError(error_kind, info)) => {
             // SQLite reports a RESTRICT action's failure without the extended code that

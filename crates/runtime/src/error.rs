@@ -263,9 +263,10 @@ impl ResponseError for ApiError {
 pub enum WriteError {
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
-    /// The validated body did not fit the generated model: a validation bug, not a client error.
-    #[error("validated body does not fit the model: {0}")]
-    Model(#[from] serde_json::Error),
+    /// A row read back from the database could not be turned into JSON: a bug in a value
+    /// type's serialization, not a client error.
+    #[error("the row could not be serialized: {0}")]
+    Serialize(#[from] serde_json::Error),
     /// A write's row could not be read back (a bug or a concurrent change of its key).
     #[error("the written row could not be read back: {0}")]
     Lost(String),

@@ -11,7 +11,7 @@ use serde::Deserialize;
 pub struct Config {
     /// Address to listen on.
     pub bind: String,
-    /// Our own database (projects, later users and grants): a `postgres://` URL or a SQLite path.
+    /// Our own database (projects, users, grants, tokens): a `postgres://` URL or a SQLite path.
     pub platform_database_url: String,
     /// HTTP worker threads; default: one per core.
     pub workers: Option<usize>,

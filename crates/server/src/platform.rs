@@ -1,4 +1,5 @@
-//! The platform database: our own, holding the projects (and later users, grants, tokens).
+//! The platform database: our own, holding the projects (users, grants and tokens are in
+//! `accounts.rs`).
 //! Migrated with embedded diesel migrations, one set per backend.
 
 use diesel::prelude::*;

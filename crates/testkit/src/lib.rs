@@ -375,25 +375,57 @@ impl TestKit {
     where
         S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
     {
-        let method =
-            actix_web::http::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
-        let mut request = test::TestRequest::default().method(method).uri(path);
-        if let Some(user) = user {
-            request = request
-                .insert_header((header::AUTHORIZATION, format!("Token {}", self.token(user))));
-        }
-        if let Some(body) = body {
-            request = request
-                .insert_header((header::CONTENT_TYPE, "application/json"))
-                .set_payload(body.to_string());
-        }
-        send(service, request).await
+        let authorization = user.map(|user| format!("Token {}", self.token(user)));
+        send(
+            service,
+            request(method, path, authorization.as_deref(), body),
+        )
+        .await
     }
 
     /// The application on a real loopback port, until the returned handle is dropped.
     pub fn serve(&self) -> RunningServer {
         server::start(self.registry.clone(), self.config.app_settings())
     }
+}
+
+/// A request with an optional `Authorization` header value (`"Token ..."`, `"Basic ..."`) and an
+/// optional JSON body, for [`send`].
+pub fn request(
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+    body: Option<Value>,
+) -> test::TestRequest {
+    let method = actix_web::http::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let mut request = test::TestRequest::default().method(method).uri(path);
+    if let Some(authorization) = authorization {
+        request = request.insert_header((header::AUTHORIZATION, authorization.to_string()));
+    }
+    if let Some(body) = body {
+        request = request
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .set_payload(body.to_string());
+    }
+    request
+}
+
+/// Runs one scenario on both backends: `on_both_backends!(module_name, scenario)` makes
+/// `module_name::sqlite` and `module_name::postgres` tests calling `scenario(Backend)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $scenario:ident) => {
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$scenario($crate::Backend::Sqlite).await;
+            }
+            #[actix_web::test]
+            async fn postgres() {
+                super::$scenario($crate::Backend::Postgres).await;
+            }
+        }
+    };
 }
 
 /// Sends a prepared request to an in-process service.
