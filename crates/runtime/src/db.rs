@@ -4,6 +4,8 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::R2D2Connection;
 
+use crate::database_url::DatabaseUrl;
+
 /// A connection to one project database, PostgreSQL or SQLite.
 ///
 /// `MultiConnection` gives one backend type (`MultiBackend`) so that every generated
@@ -130,52 +132,20 @@ fn is_sqlite_busy(error: &diesel::result::Error) -> bool {
     }
 }
 
-/// r2d2 manager that opens [`DbConnection`]s for one URL.
-#[derive(Clone)]
+/// r2d2 manager that opens [`DbConnection`]s for one URL (the platform database's pool; project
+/// databases have their own, see `pool`).
+#[derive(Clone, Debug)]
 pub struct ConnectionManager {
-    url: String,
-    /// The URL's password, replaced by `***` in every error this manager reports.
-    password: Option<String>,
-    /// Whether a missing SQLite file may be created (our platform database) or is an error
-    /// (project databases, which another system creates).
+    url: DatabaseUrl,
+    /// Whether a missing SQLite file may be created (our platform database) or is an error.
     create: bool,
 }
 
-/// The password part of `scheme://user:password@host...` or of a `password=` parameter.
-pub fn url_password(url: &str) -> Option<String> {
-    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let from_userinfo = after_scheme
-        .rsplit_once('@')
-        .and_then(|(userinfo, _)| userinfo.split_once(':'))
-        .map(|(_, password)| password.to_string());
-    let from_parameter = url
-        .split_once('?')
-        .and_then(|(_, query)| {
-            query
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("password="))
-        })
-        .map(str::to_string);
-    from_userinfo
-        .or(from_parameter)
-        .filter(|password| !password.is_empty())
-}
-
-/// `text` with `password` (and its percent-encoded form) replaced by `***`.
-pub fn redact(text: &str, password: Option<&str>) -> String {
-    match password {
-        Some(password) => text.replace(password, "***"),
-        None => text.to_string(),
-    }
-}
-
 impl ConnectionManager {
-    /// For project databases: they must exist.
+    /// For databases that must exist.
     pub fn new(url: impl Into<String>) -> Self {
-        let url = url.into();
         ConnectionManager {
-            password: url_password(&url),
-            url,
+            url: DatabaseUrl::new(url),
             create: false,
         }
     }
@@ -188,17 +158,8 @@ impl ConnectionManager {
         }
     }
 
-    pub fn url(&self) -> &str {
+    pub fn url(&self) -> &DatabaseUrl {
         &self.url
-    }
-}
-
-impl std::fmt::Debug for ConnectionManager {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // URLs may carry credentials: never print them.
-        f.debug_struct("ConnectionManager")
-            .field("backend", &BackendKind::of_url(&self.url))
-            .finish()
     }
 }
 
@@ -221,13 +182,11 @@ impl r2d2::ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, ManagerError> {
         let opened = if self.create {
-            DbConnection::open(&self.url)
+            self.url.open()
         } else {
-            DbConnection::open_existing(&self.url)
+            self.url.open_existing()
         };
-        opened.map_err(|error| {
-            ManagerError::Connect(redact(&error.to_string(), self.password.as_deref()))
-        })
+        opened.map_err(|error| ManagerError::Connect(error.to_string()))
     }
 
     fn is_valid(&self, connection: &mut DbConnection) -> Result<(), ManagerError> {
@@ -247,28 +206,6 @@ pub type PooledDbConnection = r2d2::PooledConnection<ConnectionManager>;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_are_found_in_userinfo_and_parameters() {
-        assert_eq!(
-            url_password("postgres://app:s3cret@db/p").as_deref(),
-            Some("s3cret")
-        );
-        assert_eq!(
-            url_password("postgres://app:p@ss@db/p").as_deref(),
-            Some("p@ss")
-        );
-        assert_eq!(
-            url_password("postgres://app@db/p?password=s3cret&sslmode=require").as_deref(),
-            Some("s3cret")
-        );
-        assert_eq!(url_password("postgres://app@db/p"), None);
-        assert_eq!(url_password("data/p.db"), None);
-        assert_eq!(
-            redact("bad token \"s3cret\"", Some("s3cret")),
-            "bad token \"***\""
-        );
-    }
 
     #[test]
     fn a_missing_project_database_file_is_not_created() {

@@ -2,6 +2,7 @@
 //! validation, query parsing, errors, the connection guard and the generic handlers.
 
 pub mod budget;
+pub mod database_url;
 pub mod db;
 pub mod decimal;
 pub mod error;

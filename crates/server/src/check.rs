@@ -4,7 +4,7 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use tenantapi_runtime::db::{BackendKind, DbConnection};
+use tenantapi_runtime::database_url::DatabaseUrl;
 
 use crate::health::{Health, SERVED_VERSION, judge};
 use crate::introspect;
@@ -44,18 +44,6 @@ pub fn exit_code(rows: &[CheckRow]) -> u8 {
     }
 }
 
-/// Adds libpq's connect timeout to a PostgreSQL URL that has none.
-pub(crate) fn with_connect_timeout(url: &str, timeout: Duration) -> String {
-    if BackendKind::of_url(url) != BackendKind::Postgres || url.contains("connect_timeout=") {
-        return url.to_string();
-    }
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!(
-        "{url}{separator}connect_timeout={}",
-        timeout.as_secs().max(2)
-    )
-}
-
 fn check_one(project: String, url: &str, timeout: Duration, structure: bool) -> CheckRow {
     let mut row = CheckRow {
         project,
@@ -65,14 +53,12 @@ fn check_one(project: String, url: &str, timeout: Duration, structure: bool) -> 
         drift: Vec::new(),
         reason: None,
     };
-    let mut connection = match DbConnection::open_existing(&with_connect_timeout(url, timeout)) {
+    let url = DatabaseUrl::new(url)
+        .with_default_parameter("connect_timeout", &timeout.as_secs().max(2).to_string());
+    let mut connection = match url.open_existing() {
         Ok(connection) => connection,
         Err(error) => {
-            let password = tenantapi_runtime::db::url_password(url);
-            row.reason = Some(tenantapi_runtime::db::redact(
-                &error.to_string(),
-                password.as_deref(),
-            ));
+            row.reason = Some(error.to_string());
             return row;
         }
     };

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod app;
 pub mod auth;
 pub mod check;
+pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod health;

@@ -1,12 +1,15 @@
-//! The `tenantapi` command: serve the API, manage the platform database's projects, run the demo.
+//! The `tenantapi` command: clap types and dispatch. Each command's work is in the library
+//! (`commands`, `serve`, `demo`) and returns what this file prints.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use tenantapi_server::accounts::{self, Change, Role};
+use tenantapi_server::accounts::Role;
+use tenantapi_server::commands::{self, CheckFormat};
 use tenantapi_server::config::{Config, ConfigError};
-use tenantapi_server::{check, demo, introspect, platform, serve};
+use tenantapi_server::{demo, serve};
 
 #[derive(Parser)]
 #[command(
@@ -46,8 +49,8 @@ enum Command {
     Grant {
         user: String,
         project: String,
-        #[arg(long, value_parser = ["read", "write"])]
-        role: String,
+        #[arg(long, value_enum)]
+        role: Role,
     },
     /// Take a user's access to a project away (idempotent).
     Revoke { user: String, project: String },
@@ -67,8 +70,8 @@ enum Command {
         /// nullability, keys, uniques) and report every difference.
         #[arg(long)]
         structure: bool,
-        #[arg(long, value_parser = ["table", "json"], default_value = "table")]
-        format: String,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Table)]
+        format: CheckFormat,
         /// Seconds each project may take.
         #[arg(long, default_value_t = 10)]
         timeout: u64,
@@ -175,59 +178,109 @@ enum TokenCommand {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
-    let config = match Config::load(cli.config.as_deref(), |name| std::env::var(name).ok()) {
+    let mut config = match Config::load(cli.config.as_deref(), |name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(error) => return fail_config(error),
     };
     match cli.command {
         Command::Serve { bind, strict } => {
-            let mut config = config;
             if let Some(bind) = bind {
                 config.bind = bind;
             }
             run_server(config, strict)
         }
-        Command::Migrate => match platform::open_and_migrate(&config.platform_database_url) {
-            Ok((_, applied)) if applied.is_empty() => {
-                println!("platform database is up to date");
-                ExitCode::SUCCESS
+        Command::Migrate => print(commands::migrate(&config)),
+        Command::Project(command) => print(match command {
+            ProjectCommand::Add { name, database_url } => {
+                commands::project_add(&config, &name, &database_url)
             }
-            Ok((_, applied)) => {
-                for migration in applied {
-                    println!("applied {migration}");
-                }
-                ExitCode::SUCCESS
+            ProjectCommand::List => commands::project_list(&config),
+            ProjectCommand::Enable { name } => commands::project_set_enabled(&config, &name, true),
+            ProjectCommand::Disable { name } => {
+                commands::project_set_enabled(&config, &name, false)
             }
-            Err(error) => fail(error),
-        },
-        Command::Project(command) => project_command(&config, command),
-        Command::Fixtures(command) => fixtures_command(&config, command),
+            ProjectCommand::Remove { name } => commands::project_remove(&config, &name),
+        }),
+        Command::User(command) => print(match command {
+            UserCommand::Add {
+                name,
+                superuser,
+                password_stdin,
+            } => {
+                let password = match password_stdin.then(read_password).transpose() {
+                    Ok(password) => password,
+                    Err(error) => return fail(error),
+                };
+                commands::user_add(&config, &name, superuser, password.as_deref())
+            }
+            UserCommand::Disable { name } => commands::user_set_active(&config, &name, false),
+            UserCommand::Enable { name } => commands::user_set_active(&config, &name, true),
+        }),
+        Command::Grant {
+            user,
+            project,
+            role,
+        } => print(commands::grant(&config, &user, &project, role)),
+        Command::Revoke { user, project } => print(commands::revoke(&config, &user, &project)),
+        Command::Token(command) => print(match command {
+            TokenCommand::Create {
+                user,
+                name,
+                expires_in,
+            } => commands::token_create(&config, &user, &name, expires_in),
+            TokenCommand::List { user } => commands::token_list(&config, &user),
+            TokenCommand::Revoke { prefix } => commands::token_revoke(&config, &prefix),
+        }),
+        Command::Fixtures(command) => print(match command {
+            FixturesCommand::Load { project, file } => {
+                commands::fixtures_load(&config, &project, &file)
+            }
+            FixturesCommand::Dump { project } => commands::fixtures_dump(&config, &project),
+        }),
         Command::Check {
             database_url,
             structure,
             format,
             timeout,
-        } => check_command(&config, database_url, structure, &format, timeout),
+        } => {
+            let timeout = Duration::from_secs(timeout.max(1));
+            match commands::check(&config, database_url, structure, format, timeout) {
+                Ok(report) => {
+                    print!("{report}");
+                    ExitCode::from(report.exit_code())
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Introspect {
             database_url,
             version_table,
             version_column,
             out,
-        } => introspect_command(
-            &database_url,
-            &version_table,
-            &version_column,
-            out.as_deref(),
-        ),
-        Command::User(_) | Command::Grant { .. } | Command::Revoke { .. } | Command::Token(_) => {
-            account_command(&config, cli.command)
+        } => {
+            let text = match commands::introspect(&database_url, &version_table, &version_column) {
+                Ok(text) => text,
+                Err(error) => return fail(error),
+            };
+            match out {
+                Some(path) => match std::fs::write(&path, text) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(error) => fail(format!("cannot write {}: {error}", path.display())),
+                },
+                None => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+            }
         }
         Command::Demo { data_dir, bind } => {
             let setup = match demo::prepare(&data_dir) {
                 Ok(setup) => setup,
                 Err(error) => return fail(error),
             };
-            let mut config = config;
             config.platform_database_url = setup.platform_database_url;
             config.bind = bind;
             println!(
@@ -244,349 +297,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints a command's outcome, or its error on stderr with exit 1.
+fn print(outcome: Result<impl std::fmt::Display, commands::CommandError>) -> ExitCode {
+    match outcome {
+        Ok(outcome) => {
+            print!("{outcome}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(error),
+    }
+}
+
+/// The first line of standard input, for `user add --password-stdin`.
+fn read_password() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|error| format!("cannot read the password from standard input: {error}"))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
 fn run_server(config: Config, strict: bool) -> ExitCode {
     let result = actix_web::rt::System::new().block_on(serve::serve(config, strict));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(error),
-    }
-}
-
-fn project_command(config: &Config, command: ProjectCommand) -> ExitCode {
-    let mut connection = match platform::open_and_migrate(&config.platform_database_url) {
-        Ok((connection, _)) => connection,
-        Err(error) => return fail(error),
-    };
-    let result = match command {
-        ProjectCommand::Add { name, database_url } => {
-            platform::add_project(&mut connection, &name, &database_url).map(
-                |outcome| match outcome {
-                    platform::AddOutcome::Added => println!("added project {name}"),
-                    platform::AddOutcome::AlreadyPresent => {
-                        println!("project {name} already exists with this database URL")
-                    }
-                },
-            )
-        }
-        ProjectCommand::List => platform::list_projects(&mut connection).map(|projects| {
-            for project in projects {
-                let state = if project.enabled {
-                    "enabled"
-                } else {
-                    "disabled"
-                };
-                println!(
-                    "{}\t{state}\t{}",
-                    project.name,
-                    platform::redact_url(&project.database_url)
-                );
-            }
-        }),
-        ProjectCommand::Enable { name } => {
-            platform::set_enabled(&mut connection, &name, true).map(|()| println!("enabled {name}"))
-        }
-        ProjectCommand::Disable { name } => platform::set_enabled(&mut connection, &name, false)
-            .map(|()| println!("disabled {name}")),
-        ProjectCommand::Remove { name } => {
-            platform::remove_project(&mut connection, &name).map(|()| println!("removed {name}"))
-        }
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => fail(error),
-    }
-}
-
-fn account_command(config: &Config, command: Command) -> ExitCode {
-    let mut connection = match platform::open_and_migrate(&config.platform_database_url) {
-        Ok((connection, _)) => connection,
-        Err(error) => return fail(error),
-    };
-    let said = |change: Change, made: String, already: String| {
-        println!(
-            "{}",
-            if change == Change::Made {
-                made
-            } else {
-                already
-            }
-        );
-    };
-    let result = match command {
-        Command::User(UserCommand::Add {
-            name,
-            superuser,
-            password_stdin,
-        }) => {
-            let password = if password_stdin {
-                let mut line = String::new();
-                if let Err(error) = std::io::stdin().read_line(&mut line) {
-                    return fail(format!(
-                        "cannot read the password from standard input: {error}"
-                    ));
-                }
-                Some(line.trim_end_matches(['\n', '\r']).to_string())
-            } else {
-                None
-            };
-            accounts::add_user(&mut connection, &name, superuser, password.as_deref()).map(
-                |change| {
-                    said(
-                        change,
-                        format!("saved user {name}"),
-                        format!("user {name} already exists as requested"),
-                    )
-                },
-            )
-        }
-        Command::User(UserCommand::Disable { name }) => {
-            accounts::set_user_active(&mut connection, &name, false).map(|change| {
-                said(
-                    change,
-                    format!("disabled {name}"),
-                    format!("{name} is already disabled"),
-                )
-            })
-        }
-        Command::User(UserCommand::Enable { name }) => {
-            accounts::set_user_active(&mut connection, &name, true).map(|change| {
-                said(
-                    change,
-                    format!("enabled {name}"),
-                    format!("{name} is already enabled"),
-                )
-            })
-        }
-        Command::Grant {
-            user,
-            project,
-            role,
-        } => {
-            let role = Role::parse(&role).expect("clap allows only read and write");
-            accounts::grant(&mut connection, &user, &project, role).map(|change| {
-                said(
-                    change,
-                    format!("{user} may now {} {project}", role.as_str()),
-                    format!("{user} already has {} on {project}", role.as_str()),
-                )
-            })
-        }
-        Command::Revoke { user, project } => accounts::revoke(&mut connection, &user, &project)
-            .map(|change| {
-                said(
-                    change,
-                    format!("revoked {user} on {project}"),
-                    format!("{user} had no grant on {project}"),
-                )
-            }),
-        Command::Token(TokenCommand::Create {
-            user,
-            name,
-            expires_in,
-        }) => accounts::create_token(&mut connection, &user, &name, expires_in)
-            .map(|token| println!("{token}")),
-        Command::Token(TokenCommand::List { user }) => {
-            accounts::list_tokens(&mut connection, &user).map(|tokens| {
-                for token in tokens {
-                    let state = if token.revoked {
-                        "revoked".to_string()
-                    } else if token
-                        .expires_at
-                        .is_some_and(|expiry| expiry <= accounts::now_seconds())
-                    {
-                        "expired".to_string()
-                    } else {
-                        "active".to_string()
-                    };
-                    let expires = token
-                        .expires_at
-                        .map_or("never".to_string(), |at| at.to_string());
-                    let used = token
-                        .last_used_at
-                        .map_or("never".to_string(), |at| at.to_string());
-                    println!(
-                        "{}\t{}\t{state}\tcreated {}\texpires {expires}\tlast used {used}",
-                        token.prefix, token.name, token.created_at
-                    );
-                }
-            })
-        }
-        Command::Token(TokenCommand::Revoke { prefix }) => {
-            accounts::revoke_token(&mut connection, &prefix).map(|change| {
-                said(
-                    change,
-                    format!("revoked token {prefix}"),
-                    format!("token {prefix} was already revoked"),
-                )
-            })
-        }
-        Command::Serve { .. }
-        | Command::Migrate
-        | Command::Project(_)
-        | Command::Demo { .. }
-        | Command::Check { .. }
-        | Command::Fixtures(_)
-        | Command::Introspect { .. } => unreachable!("not an account command"),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => fail(error),
-    }
-}
-
-fn fixtures_command(config: &Config, command: FixturesCommand) -> ExitCode {
-    let project = match &command {
-        FixturesCommand::Load { project, .. } | FixturesCommand::Dump { project } => {
-            project.clone()
-        }
-    };
-    let url = platform::open_and_migrate(&config.platform_database_url)
-        .and_then(|(mut connection, _)| platform::list_projects(&mut connection))
-        .map(|projects| {
-            projects
-                .into_iter()
-                .find(|candidate| candidate.name == project)
-                .map(|found| found.database_url)
-        });
-    let url = match url {
-        Ok(Some(url)) => url,
-        Ok(None) => return fail(format!("no project named {project}")),
-        Err(error) => return fail(error),
-    };
-    let mut connection = match tenantapi_runtime::db::DbConnection::open_existing(&url) {
-        Ok(connection) => connection,
-        Err(error) => {
-            let password = tenantapi_runtime::db::url_password(&url);
-            return fail(format!(
-                "cannot open project {project}'s database: {}",
-                tenantapi_runtime::db::redact(&error.to_string(), password.as_deref())
-            ));
-        }
-    };
-    let health =
-        tenantapi_server::health::judge(&mut connection, &tenantapi_server::health::SERVED_VERSION);
-    if health != tenantapi_server::health::Health::Ok {
-        return fail(format!(
-            "project {project}: {}; fixtures fit only the structure this build serves",
-            health.status()
-        ));
-    }
-    match command {
-        FixturesCommand::Load { file, .. } => {
-            let name = file.display().to_string();
-            let text = match std::fs::read_to_string(&file) {
-                Ok(text) => text,
-                Err(error) => return fail(format!("cannot read {name}: {error}")),
-            };
-            let loaded =
-                tenantapi_runtime::fixtures::parse(&name, &text, tenantapi_generated::TABLES)
-                    .and_then(|fixtures| {
-                        tenantapi_runtime::fixtures::load(&mut connection, &fixtures, &name)
-                    });
-            match loaded {
-                Ok(rows) => {
-                    println!("loaded {rows} rows into {project}");
-                    ExitCode::SUCCESS
-                }
-                Err(error) => fail(error),
-            }
-        }
-        FixturesCommand::Dump { .. } => match tenantapi_runtime::fixtures::dump(
-            &mut connection,
-            tenantapi_generated::ROW_READERS,
-            &[tenantapi_generated::VERSION_TABLE],
-        ) {
-            Ok(document) => {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&document).expect("JSON serializes")
-                );
-                ExitCode::SUCCESS
-            }
-            Err(error) => fail(format!("reading project {project} failed: {error}")),
-        },
-    }
-}
-
-fn check_command(
-    config: &Config,
-    database_url: Option<String>,
-    structure: bool,
-    format: &str,
-    timeout: u64,
-) -> ExitCode {
-    let projects = match database_url {
-        Some(url) => vec![("(--database-url)".to_string(), url)],
-        None => {
-            let listed = platform::open_and_migrate(&config.platform_database_url)
-                .and_then(|(mut connection, _)| platform::enabled_projects(&mut connection));
-            match listed {
-                Ok(projects) => projects
-                    .into_iter()
-                    .map(|project| (project.name, project.database_url))
-                    .collect(),
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    return ExitCode::from(2);
-                }
-            }
-        }
-    };
-    let rows = check::check_projects(
-        projects,
-        std::time::Duration::from_secs(timeout.max(1)),
-        structure,
-    );
-    if format == "json" {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).expect("rows serialize")
-        );
-    } else {
-        print!("{}", check::render_table(&rows));
-    }
-    ExitCode::from(check::exit_code(&rows))
-}
-
-fn introspect_command(
-    database_url: &str,
-    version_table: &str,
-    version_column: &str,
-    out: Option<&std::path::Path>,
-) -> ExitCode {
-    let mut connection = match tenantapi_runtime::db::DbConnection::open_existing(database_url) {
-        Ok(connection) => connection,
-        Err(error) => {
-            return fail(format!(
-                "cannot open the reference database: {}",
-                platform::redact_url(&error.to_string())
-            ));
-        }
-    };
-    let select_sql = tenantapi_schema::sql::select_version(version_table, version_column);
-    let found = match tenantapi_runtime::version::read_version(&mut connection, &select_sql, false)
-    {
-        Ok(found) => found,
-        Err(error) => return fail(format!("{version_table}.{version_column}: {error}")),
-    };
-    let described = introspect::live_structure(&mut connection)
-        .map_err(|error| error.to_string())
-        .and_then(|live| {
-            introspect::render_description(&live, &found, version_table, version_column)
-        });
-    let text = match described {
-        Ok(text) => text,
-        Err(error) => return fail(error),
-    };
-    match out {
-        Some(path) => match std::fs::write(path, text) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => fail(format!("cannot write {}: {error}", path.display())),
-        },
-        None => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
     }
 }
 

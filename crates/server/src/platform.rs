@@ -33,7 +33,7 @@ pub enum PlatformError {
     #[error("cannot open the platform database ({backend}): {source}")]
     Connect {
         backend: tenantapi_runtime::db::BackendKind,
-        source: diesel::ConnectionError,
+        source: tenantapi_runtime::database_url::ConnectError,
     },
     #[error("migrating the platform database failed: {0}")]
     Migrate(String),
@@ -53,9 +53,11 @@ pub enum PlatformError {
 
 /// Opens the platform database and applies pending migrations; returns their names.
 pub fn open_and_migrate(url: &str) -> Result<(DbConnection, Vec<String>), PlatformError> {
-    let backend = tenantapi_runtime::db::BackendKind::of_url(url);
-    let mut connection =
-        DbConnection::open(url).map_err(|source| PlatformError::Connect { backend, source })?;
+    let url = tenantapi_runtime::database_url::DatabaseUrl::new(url);
+    let backend = url.backend();
+    let mut connection = url
+        .open()
+        .map_err(|source| PlatformError::Connect { backend, source })?;
     let applied = migrate(&mut connection)?;
     Ok((connection, applied))
 }
@@ -216,11 +218,6 @@ pub fn remove_project(connection: &mut DbConnection, name: &str) -> Result<(), P
     Ok(())
 }
 
-/// A URL with its password replaced, for listings and logs.
-pub fn redact_url(url: &str) -> String {
-    tenantapi_runtime::db::redact(url, tenantapi_runtime::db::url_password(url).as_deref())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,24 +230,6 @@ mod tests {
         for bad in ["", "Acme", "_x", "-x", "a b", "a/b", "ä", &"x".repeat(64)] {
             assert!(check_project_name(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://app:s3cret@db:5432/p"),
-            "postgres://app:***@db:5432/p"
-        );
-        assert_eq!(redact_url("postgres://app@db/p"), "postgres://app@db/p");
-        assert_eq!(
-            redact_url("postgres://app:p@ss@db/p"),
-            "postgres://app:***@db/p"
-        );
-        assert_eq!(
-            redact_url("postgres://app@db/p?password=s3cret"),
-            "postgres://app@db/p?password=***"
-        );
-        assert_eq!(redact_url("data/p.db"), "data/p.db");
     }
 
     #[test]

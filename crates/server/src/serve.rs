@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{App, HttpServer, middleware, web};
+use tenantapi_runtime::database_url::DatabaseUrl;
 use tenantapi_runtime::db::DbConnection;
 
 use crate::config::Config;
@@ -57,7 +58,9 @@ fn spawn_refresh(registry: Arc<Registry>, platform_url: String, every: Duration)
             let result = web::block(move || {
                 let mut platform = match taken {
                     Some(platform) => platform,
-                    None => DbConnection::open(&url).map_err(|error| error.to_string())?,
+                    None => DatabaseUrl::new(url.as_str())
+                        .open()
+                        .map_err(|error| error.to_string())?,
                 };
                 let enabled =
                     platform::enabled_projects(&mut platform).map_err(|error| error.to_string());

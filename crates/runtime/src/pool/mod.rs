@@ -30,7 +30,8 @@ use std::time::{Duration, Instant};
 use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::budget::{HostBudget, IdleConnections};
-use crate::db::{BackendKind, DbConnection, url_password};
+use crate::database_url::DatabaseUrl;
+use crate::db::{BackendKind, DbConnection};
 use crate::error::ApiError;
 use crate::watch::LostAt;
 
@@ -94,8 +95,7 @@ pub enum Access {
 pub struct ProjectPool {
     project: Arc<str>,
     backend: BackendKind,
-    url: String,
-    password: Option<String>,
+    url: DatabaseUrl,
     settings: PoolSettings,
     slots: r2d2::Pool<SlotManager>,
     /// One per slot: requests queue here, asynchronously and first come first served, instead
@@ -142,8 +142,7 @@ impl ProjectPool {
             .build_unchecked(SlotManager);
         let pool = Arc::new(ProjectPool {
             backend: BackendKind::of_url(url),
-            password: url_password(url),
-            url: url.to_string(),
+            url: DatabaseUrl::new(url),
             turns: Arc::new(tokio::sync::Semaphore::new(settings.max_size as usize)),
             settings,
             slots,

@@ -12,7 +12,8 @@ use diesel::connection::{CacheSize, SimpleConnection as _};
 use super::ProjectPool;
 use super::reachability::{ConnectAttempt, ProbeLicence};
 use crate::budget::BudgetPermit;
-use crate::db::{BackendKind, DbConnection, redact, sqlite_path};
+use crate::database_url::DatabaseUrl;
+use crate::db::{BackendKind, DbConnection, sqlite_path};
 use crate::error::ApiError;
 use crate::watch::{ConnectionWatch, WatchInstrumentation};
 
@@ -139,10 +140,10 @@ impl ProjectPool {
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
         let url = connect_url(&self.url, remaining);
-        let mut connection = match DbConnection::open_existing(&url) {
+        let mut connection = match url.open_existing() {
             Ok(connection) => connection,
             Err(error) => {
-                let reason = redact(&error.to_string(), self.password.as_deref());
+                let reason = error.to_string();
                 attempt.failed();
                 log::warn!("project {}: cannot connect: {reason}", self.project);
                 self.hooks.on_unreachable(&self.project, &reason);
@@ -161,7 +162,7 @@ impl ProjectPool {
         }
         verdict?;
         let sqlite_file = match self.backend {
-            BackendKind::Sqlite => FileIdentity::of(sqlite_path(&self.url)),
+            BackendKind::Sqlite => FileIdentity::of(sqlite_path(self.url.secret())),
             BackendKind::Postgres => None,
         };
         Ok(OpenConnection {
@@ -262,32 +263,10 @@ impl OpenFailure {
 
 /// The URL to connect with: PostgreSQL gets a `connect_timeout` (whole seconds, at least 2,
 /// libpq's minimum) unless the URL sets one, and identifies itself as `tenantapi`.
-fn connect_url(url: &str, remaining: Duration) -> String {
-    if BackendKind::of_url(url) != BackendKind::Postgres {
-        return url.to_string();
-    }
-    let mut url = url.to_string();
-    if !url_has_parameter(&url, "connect_timeout") {
-        let seconds = remaining.as_secs_f64().ceil().max(2.0) as u64;
-        push_parameter(&mut url, &format!("connect_timeout={seconds}"));
-    }
-    if !url_has_parameter(&url, "application_name") {
-        push_parameter(&mut url, "application_name=tenantapi");
-    }
-    url
-}
-
-fn url_has_parameter(url: &str, name: &str) -> bool {
-    url.split_once('?').is_some_and(|(_, query)| {
-        query
-            .split('&')
-            .any(|pair| pair.split('=').next() == Some(name))
-    })
-}
-
-fn push_parameter(url: &mut String, parameter: &str) {
-    url.push(if url.contains('?') { '&' } else { '?' });
-    url.push_str(parameter);
+fn connect_url(url: &DatabaseUrl, remaining: Duration) -> DatabaseUrl {
+    let seconds = remaining.as_secs_f64().ceil().max(2.0) as u64;
+    url.with_default_parameter("connect_timeout", &seconds.to_string())
+        .with_default_parameter("application_name", "tenantapi")
 }
 
 #[cfg(test)]
@@ -296,21 +275,23 @@ mod tests {
 
     #[test]
     fn postgres_urls_get_a_connect_timeout_and_a_name() {
+        let connect = |url: &str, remaining| connect_url(&DatabaseUrl::new(url), remaining);
         assert_eq!(
-            connect_url("postgres://u@h/db", Duration::from_millis(4200)),
+            connect("postgres://u@h/db", Duration::from_millis(4200)).secret(),
             "postgres://u@h/db?connect_timeout=5&application_name=tenantapi"
         );
         assert_eq!(
-            connect_url(
+            connect(
                 "postgres://u@h/db?connect_timeout=9",
                 Duration::from_millis(100)
-            ),
+            )
+            .secret(),
             "postgres://u@h/db?connect_timeout=9&application_name=tenantapi"
         );
         assert_eq!(
-            connect_url("postgres://u@h/db?application_name=x", Duration::ZERO),
+            connect("postgres://u@h/db?application_name=x", Duration::ZERO).secret(),
             "postgres://u@h/db?application_name=x&connect_timeout=2"
         );
-        assert_eq!(connect_url("data/p.db", Duration::ZERO), "data/p.db");
+        assert_eq!(connect("data/p.db", Duration::ZERO).secret(), "data/p.db");
     }
 }
