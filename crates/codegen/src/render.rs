@@ -396,7 +396,7 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
     let write_items = if table.read_only {
         quote!()
     } else {
-        render_write_items(table, &table_path, &resource)
+        render_write_items(&resource)
     };
 
     quote! {
@@ -423,80 +423,9 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
     }
 }
 
-fn render_write_items(table: &Table, table_path: &TokenStream, resource: &Ident) -> TokenStream {
-    let new_row = ident(&format!("New{}", table.struct_name));
-    let patch = ident(&format!("{}Patch", table.struct_name));
-    let writable: Vec<&Column> = table
-        .columns
-        .iter()
-        .filter(|column| !column.is_generated())
-        .collect();
-
-    let new_fields = writable.iter().map(|column| {
-        let name = ident(&column.rust_name);
-        let ty = types::rust_type(column.ty);
-        let rename = serde_rename(column);
-        match (column.nullable, column.default.is_some()) {
-            // Absent: the server default; null: NULL.
-            (true, true) => quote! {
-                #rename
-                #[serde(default, deserialize_with = "::tenantapi_runtime::absent_or_nullable")]
-                pub #name: ::std::option::Option<::std::option::Option<#ty>>,
-            },
-            // Absent means DEFAULT, which is the server default or NULL.
-            (true, false) | (false, true) => quote! {
-                #rename
-                #[serde(default)]
-                pub #name: ::std::option::Option<#ty>,
-            },
-            (false, false) => quote!(#rename pub #name: #ty,),
-        }
-    });
-    let patch_fields = writable.iter().map(|column| {
-        let name = ident(&column.rust_name);
-        let ty = types::rust_type(column.ty);
-        let rename = serde_rename(column);
-        if column.nullable {
-            quote! {
-                #rename
-                #[serde(default, deserialize_with = "::tenantapi_runtime::absent_or_nullable")]
-                pub #name: ::std::option::Option<::std::option::Option<#ty>>,
-            }
-        } else {
-            quote! {
-                #rename
-                #[serde(default)]
-                pub #name: ::std::option::Option<#ty>,
-            }
-        }
-    });
-    let new_doc = format!(
-        " A row to insert into `{}`; columns with server defaults may be left out.",
-        table.sql_name
-    );
-    let patch_doc = format!(
-        " Changes to a row of `{}`: absent fields stay as they are; for nullable ones `Some(None)` sets NULL.",
-        table.sql_name
-    );
+fn render_write_items(resource: &Ident) -> TokenStream {
     quote! {
-        #[doc = #new_doc]
-        #[derive(Debug, Clone, PartialEq, ::diesel::Insertable, ::serde::Deserialize)]
-        #[diesel(table_name = #table_path)]
-        #[serde(deny_unknown_fields)]
-        pub struct #new_row {
-            #(#new_fields)*
-        }
-
-        #[doc = #patch_doc]
-        #[derive(Debug, Clone, PartialEq, ::diesel::AsChangeset, ::serde::Deserialize)]
-        #[diesel(table_name = #table_path)]
-        #[serde(deny_unknown_fields)]
-        pub struct #patch {
-            #(#patch_fields)*
-        }
-
-        /// Writes go through the runtime's generic insert, update and delete, built from
-        /// `META`; the models above are the typed form of the same rows for Rust callers.
+        /// Writes go through the runtime's generic insert, update and delete, built from `META`.
         impl ::tenantapi_runtime::write::WritableResource for #resource {}
     }
 }

@@ -412,13 +412,3 @@ impl<'de> serde::Deserialize<'de> for Bytes {
             .map_err(serde::de::Error::custom)
     }
 }
-
-/// Deserializes a field that may be absent (outer `None`) or explicitly null (`Some(None)`),
-/// which a partial update and a create with server defaults must tell apart.
-pub fn absent_or_nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
-}

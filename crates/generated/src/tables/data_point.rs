@@ -22,37 +22,7 @@ pub struct DataPoint {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
-/// A row to insert into `data_point`; columns with server defaults may be left out.
-#[derive(Debug, Clone, PartialEq, ::diesel::Insertable, ::serde::Deserialize)]
-#[diesel(table_name = crate::schema::data_point)]
-#[serde(deny_unknown_fields)]
-pub struct NewDataPoint {
-    pub name: ::std::string::String,
-    #[serde(default)]
-    pub unit: ::std::option::Option<::std::string::String>,
-    #[serde(default)]
-    pub site_id: ::std::option::Option<i32>,
-    #[serde(rename = "type")]
-    #[serde(default)]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-/// Changes to a row of `data_point`: absent fields stay as they are; for nullable ones `Some(None)` sets NULL.
-#[derive(Debug, Clone, PartialEq, ::diesel::AsChangeset, ::serde::Deserialize)]
-#[diesel(table_name = crate::schema::data_point)]
-#[serde(deny_unknown_fields)]
-pub struct DataPointPatch {
-    #[serde(default)]
-    pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, deserialize_with = "::tenantapi_runtime::absent_or_nullable")]
-    pub unit: ::std::option::Option<::std::option::Option<::std::string::String>>,
-    #[serde(default, deserialize_with = "::tenantapi_runtime::absent_or_nullable")]
-    pub site_id: ::std::option::Option<::std::option::Option<i32>>,
-    #[serde(rename = "type")]
-    #[serde(default)]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-/// Writes go through the runtime's generic insert, update and delete, built from
-/// `META`; the models above are the typed form of the same rows for Rust callers.
+/// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for DataPointResource {}
 /// The API's handle on this table.
 pub struct DataPointResource;

@@ -17,30 +17,7 @@ pub struct DataPointTag {
     pub tag_id: i32,
     pub attached_at: ::tenantapi_runtime::Timestamptz,
 }
-/// A row to insert into `data_point_tag`; columns with server defaults may be left out.
-#[derive(Debug, Clone, PartialEq, ::diesel::Insertable, ::serde::Deserialize)]
-#[diesel(table_name = crate::schema::data_point_tag)]
-#[serde(deny_unknown_fields)]
-pub struct NewDataPointTag {
-    pub data_point_id: i32,
-    pub tag_id: i32,
-    #[serde(default)]
-    pub attached_at: ::std::option::Option<::tenantapi_runtime::Timestamptz>,
-}
-/// Changes to a row of `data_point_tag`: absent fields stay as they are; for nullable ones `Some(None)` sets NULL.
-#[derive(Debug, Clone, PartialEq, ::diesel::AsChangeset, ::serde::Deserialize)]
-#[diesel(table_name = crate::schema::data_point_tag)]
-#[serde(deny_unknown_fields)]
-pub struct DataPointTagPatch {
-    #[serde(default)]
-    pub data_point_id: ::std::option::Option<i32>,
-    #[serde(default)]
-    pub tag_id: ::std::option::Option<i32>,
-    #[serde(default)]
-    pub attached_at: ::std::option::Option<::tenantapi_runtime::Timestamptz>,
-}
-/// Writes go through the runtime's generic insert, update and delete, built from
-/// `META`; the models above are the typed form of the same rows for Rust callers.
+/// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for DataPointTagResource {}
 /// The API's handle on this table.
 pub struct DataPointTagResource;

@@ -27,54 +27,7 @@ pub struct MaintenanceWindow {
     #[serde(rename = "self")]
     pub self_: ::std::option::Option<::std::string::String>,
 }
-/// A row to insert into `maintenance-window`; columns with server defaults may be left out.
-#[derive(Debug, Clone, PartialEq, ::diesel::Insertable, ::serde::Deserialize)]
-#[diesel(table_name = crate::schema::maintenance_window)]
-#[serde(deny_unknown_fields)]
-pub struct NewMaintenanceWindow {
-    pub site_id: i32,
-    pub starts_at: ::tenantapi_runtime::reexports::chrono::NaiveDateTime,
-    #[serde(default)]
-    pub daily_start: ::std::option::Option<
-        ::tenantapi_runtime::reexports::chrono::NaiveTime,
-    >,
-    #[serde(default)]
-    pub ticket: ::std::option::Option<::tenantapi_runtime::Uuid>,
-    #[serde(default)]
-    pub details: ::std::option::Option<::tenantapi_runtime::Json>,
-    #[serde(default)]
-    pub priority: ::std::option::Option<i32>,
-    #[serde(rename = "self")]
-    #[serde(default)]
-    pub self_: ::std::option::Option<::std::string::String>,
-}
-/// Changes to a row of `maintenance-window`: absent fields stay as they are; for nullable ones `Some(None)` sets NULL.
-#[derive(Debug, Clone, PartialEq, ::diesel::AsChangeset, ::serde::Deserialize)]
-#[diesel(table_name = crate::schema::maintenance_window)]
-#[serde(deny_unknown_fields)]
-pub struct MaintenanceWindowPatch {
-    #[serde(default)]
-    pub site_id: ::std::option::Option<i32>,
-    #[serde(default)]
-    pub starts_at: ::std::option::Option<
-        ::tenantapi_runtime::reexports::chrono::NaiveDateTime,
-    >,
-    #[serde(default, deserialize_with = "::tenantapi_runtime::absent_or_nullable")]
-    pub daily_start: ::std::option::Option<
-        ::std::option::Option<::tenantapi_runtime::reexports::chrono::NaiveTime>,
-    >,
-    #[serde(default, deserialize_with = "::tenantapi_runtime::absent_or_nullable")]
-    pub ticket: ::std::option::Option<::std::option::Option<::tenantapi_runtime::Uuid>>,
-    #[serde(default, deserialize_with = "::tenantapi_runtime::absent_or_nullable")]
-    pub details: ::std::option::Option<::std::option::Option<::tenantapi_runtime::Json>>,
-    #[serde(default)]
-    pub priority: ::std::option::Option<i32>,
-    #[serde(rename = "self")]
-    #[serde(default, deserialize_with = "::tenantapi_runtime::absent_or_nullable")]
-    pub self_: ::std::option::Option<::std::option::Option<::std::string::String>>,
-}
-/// Writes go through the runtime's generic insert, update and delete, built from
-/// `META`; the models above are the typed form of the same rows for Rust callers.
+/// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for MaintenanceWindowResource {}
 /// The API's handle on this table.
 pub struct MaintenanceWindowResource;

@@ -24,43 +24,7 @@ pub struct Reading {
     pub raw_: ::std::option::Option<::tenantapi_runtime::Bytes>,
     pub recorded_at: ::tenantapi_runtime::Timestamptz,
 }
-/// A row to insert into `reading`; columns with server defaults may be left out.
-#[derive(Debug, Clone, PartialEq, ::diesel::Insertable, ::serde::Deserialize)]
-#[diesel(table_name = crate::schema::reading)]
-#[serde(deny_unknown_fields)]
-pub struct NewReading {
-    pub data_point_id: i32,
-    pub measured_at: ::tenantapi_runtime::Timestamptz,
-    pub value: ::tenantapi_runtime::Decimal<6>,
-    #[serde(default)]
-    pub quality: ::std::option::Option<i16>,
-    #[serde(rename = "raw")]
-    #[serde(default)]
-    pub raw_: ::std::option::Option<::tenantapi_runtime::Bytes>,
-    #[serde(default)]
-    pub recorded_at: ::std::option::Option<::tenantapi_runtime::Timestamptz>,
-}
-/// Changes to a row of `reading`: absent fields stay as they are; for nullable ones `Some(None)` sets NULL.
-#[derive(Debug, Clone, PartialEq, ::diesel::AsChangeset, ::serde::Deserialize)]
-#[diesel(table_name = crate::schema::reading)]
-#[serde(deny_unknown_fields)]
-pub struct ReadingPatch {
-    #[serde(default)]
-    pub data_point_id: ::std::option::Option<i32>,
-    #[serde(default)]
-    pub measured_at: ::std::option::Option<::tenantapi_runtime::Timestamptz>,
-    #[serde(default)]
-    pub value: ::std::option::Option<::tenantapi_runtime::Decimal<6>>,
-    #[serde(default)]
-    pub quality: ::std::option::Option<i16>,
-    #[serde(rename = "raw")]
-    #[serde(default, deserialize_with = "::tenantapi_runtime::absent_or_nullable")]
-    pub raw_: ::std::option::Option<::std::option::Option<::tenantapi_runtime::Bytes>>,
-    #[serde(default)]
-    pub recorded_at: ::std::option::Option<::tenantapi_runtime::Timestamptz>,
-}
-/// Writes go through the runtime's generic insert, update and delete, built from
-/// `META`; the models above are the typed form of the same rows for Rust callers.
+/// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for ReadingResource {}
 /// The API's handle on this table.
 pub struct ReadingResource;

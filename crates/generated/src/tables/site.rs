@@ -26,49 +26,7 @@ pub struct Site {
         ::tenantapi_runtime::reexports::chrono::NaiveDate,
     >,
 }
-/// A row to insert into `site`; columns with server defaults may be left out.
-#[derive(Debug, Clone, PartialEq, ::diesel::Insertable, ::serde::Deserialize)]
-#[diesel(table_name = crate::schema::site)]
-#[serde(deny_unknown_fields)]
-pub struct NewSite {
-    pub code: ::std::string::String,
-    pub name: ::std::string::String,
-    pub external_ref: ::tenantapi_runtime::Uuid,
-    #[serde(default)]
-    pub latitude: ::std::option::Option<f64>,
-    #[serde(default)]
-    pub longitude: ::std::option::Option<f64>,
-    #[serde(default)]
-    pub is_active: ::std::option::Option<bool>,
-    #[serde(default)]
-    pub commissioned_on: ::std::option::Option<
-        ::tenantapi_runtime::reexports::chrono::NaiveDate,
-    >,
-}
-/// Changes to a row of `site`: absent fields stay as they are; for nullable ones `Some(None)` sets NULL.
-#[derive(Debug, Clone, PartialEq, ::diesel::AsChangeset, ::serde::Deserialize)]
-#[diesel(table_name = crate::schema::site)]
-#[serde(deny_unknown_fields)]
-pub struct SitePatch {
-    #[serde(default)]
-    pub code: ::std::option::Option<::std::string::String>,
-    #[serde(default)]
-    pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default)]
-    pub external_ref: ::std::option::Option<::tenantapi_runtime::Uuid>,
-    #[serde(default, deserialize_with = "::tenantapi_runtime::absent_or_nullable")]
-    pub latitude: ::std::option::Option<::std::option::Option<f64>>,
-    #[serde(default, deserialize_with = "::tenantapi_runtime::absent_or_nullable")]
-    pub longitude: ::std::option::Option<::std::option::Option<f64>>,
-    #[serde(default)]
-    pub is_active: ::std::option::Option<bool>,
-    #[serde(default, deserialize_with = "::tenantapi_runtime::absent_or_nullable")]
-    pub commissioned_on: ::std::option::Option<
-        ::std::option::Option<::tenantapi_runtime::reexports::chrono::NaiveDate>,
-    >,
-}
-/// Writes go through the runtime's generic insert, update and delete, built from
-/// `META`; the models above are the typed form of the same rows for Rust callers.
+/// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for SiteResource {}
 /// The API's handle on this table.
 pub struct SiteResource;

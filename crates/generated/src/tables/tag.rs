@@ -19,35 +19,7 @@ pub struct Tag {
     pub weight: f32,
     pub usage_count: i64,
 }
-/// A row to insert into `tag`; columns with server defaults may be left out.
-#[derive(Debug, Clone, PartialEq, ::diesel::Insertable, ::serde::Deserialize)]
-#[diesel(table_name = crate::schema::tag)]
-#[serde(deny_unknown_fields)]
-pub struct NewTag {
-    pub label: ::std::string::String,
-    #[serde(default)]
-    pub color: ::std::option::Option<::std::string::String>,
-    #[serde(default)]
-    pub weight: ::std::option::Option<f32>,
-    #[serde(default)]
-    pub usage_count: ::std::option::Option<i64>,
-}
-/// Changes to a row of `tag`: absent fields stay as they are; for nullable ones `Some(None)` sets NULL.
-#[derive(Debug, Clone, PartialEq, ::diesel::AsChangeset, ::serde::Deserialize)]
-#[diesel(table_name = crate::schema::tag)]
-#[serde(deny_unknown_fields)]
-pub struct TagPatch {
-    #[serde(default)]
-    pub label: ::std::option::Option<::std::string::String>,
-    #[serde(default, deserialize_with = "::tenantapi_runtime::absent_or_nullable")]
-    pub color: ::std::option::Option<::std::option::Option<::std::string::String>>,
-    #[serde(default)]
-    pub weight: ::std::option::Option<f32>,
-    #[serde(default)]
-    pub usage_count: ::std::option::Option<i64>,
-}
-/// Writes go through the runtime's generic insert, update and delete, built from
-/// `META`; the models above are the typed form of the same rows for Rust callers.
+/// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for TagResource {}
 /// The API's handle on this table.
 pub struct TagResource;
