@@ -901,48 +901,6 @@ fn check_table_names(reporter: &mut Reporter<'_>, tables: &[TableDraft]) {
             first_by_rust_name.insert(&table.rust_name, index);
         }
     }
-
-    let mut generated_by: HashMap<String, usize> = HashMap::new();
-    for (index, table) in tables.iter().enumerate() {
-        if skip[index] || table.struct_name.is_empty() {
-            continue;
-        }
-        let generated = generated_type_names(&table.struct_name);
-        let clash = generated
-            .iter()
-            .find_map(|name| generated_by.get(name).map(|&first| (name, first)));
-        if let Some((name, first)) = clash {
-            reporter.error(
-                table.rust_offset,
-                format!(
-                    "table `{}` generates the Rust type `{name}`, which table `{}` (line {}) \
-                     also generates",
-                    table.sql_name,
-                    tables[first].sql_name,
-                    reporter.line(tables[first].name_offset)
-                ),
-                Some(format!(
-                    "each table generates `{{Struct}}`, `New{{Struct}}` and `{{Struct}}Patch`; \
-                     set `rust_name` on one of the two tables so that these names differ \
-                     (here `{}` gives `{}`)",
-                    table.sql_name, table.struct_name
-                )),
-            );
-        } else {
-            for name in generated {
-                generated_by.insert(name, index);
-            }
-        }
-    }
-}
-
-/// The Rust types generated for a table whose read model is `struct_name`.
-fn generated_type_names(struct_name: &str) -> [String; 3] {
-    [
-        struct_name.to_owned(),
-        format!("New{struct_name}"),
-        format!("{struct_name}Patch"),
-    ]
 }
 
 fn types_compatible(a: ColumnType, b: ColumnType) -> bool {
