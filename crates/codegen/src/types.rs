@@ -2,7 +2,7 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use tenantapi_schema::model::ColumnType;
+use tenantapi_schema::model::{ColumnKind, ColumnType};
 
 /// The SQL type as written inside `diesel::table!` (diesel's types are in scope there,
 /// ours under `tenantapi_types`).
@@ -51,27 +51,27 @@ pub fn rust_type(ty: ColumnType) -> TokenStream {
     }
 }
 
-/// The runtime's `ColumnKind` for a column type.
+/// The tokens of the runtime's `ColumnKind` for a column type ([`ColumnType::kind`]).
 pub fn column_kind(ty: ColumnType) -> TokenStream {
     let kind = quote!(::tenantapi_runtime::meta::ColumnKind);
-    match ty {
-        ColumnType::SmallInt => quote!(#kind::SmallInt),
-        ColumnType::Integer | ColumnType::Serial => quote!(#kind::Integer),
-        ColumnType::BigInt | ColumnType::BigSerial => quote!(#kind::BigInt),
-        ColumnType::Boolean => quote!(#kind::Boolean),
-        ColumnType::Real => quote!(#kind::Real),
-        ColumnType::Double => quote!(#kind::Double),
-        ColumnType::Numeric { precision, scale } => {
+    match ty.kind() {
+        ColumnKind::SmallInt => quote!(#kind::SmallInt),
+        ColumnKind::Integer => quote!(#kind::Integer),
+        ColumnKind::BigInt => quote!(#kind::BigInt),
+        ColumnKind::Boolean => quote!(#kind::Boolean),
+        ColumnKind::Real => quote!(#kind::Real),
+        ColumnKind::Double => quote!(#kind::Double),
+        ColumnKind::Numeric { precision, scale } => {
             quote!(#kind::Numeric { precision: #precision, scale: #scale })
         }
-        ColumnType::Text => quote!(#kind::Text),
-        ColumnType::Varchar { max_length } => quote!(#kind::Varchar { max_length: #max_length }),
-        ColumnType::Date => quote!(#kind::Date),
-        ColumnType::Time => quote!(#kind::Time),
-        ColumnType::Timestamp => quote!(#kind::Timestamp),
-        ColumnType::Timestamptz => quote!(#kind::Timestamptz),
-        ColumnType::Uuid => quote!(#kind::Uuid),
-        ColumnType::Json => quote!(#kind::Json),
-        ColumnType::Bytes => quote!(#kind::Bytes),
+        ColumnKind::Text => quote!(#kind::Text),
+        ColumnKind::Varchar { max_length } => quote!(#kind::Varchar { max_length: #max_length }),
+        ColumnKind::Date => quote!(#kind::Date),
+        ColumnKind::Time => quote!(#kind::Time),
+        ColumnKind::Timestamp => quote!(#kind::Timestamp),
+        ColumnKind::Timestamptz => quote!(#kind::Timestamptz),
+        ColumnKind::Uuid => quote!(#kind::Uuid),
+        ColumnKind::Json => quote!(#kind::Json),
+        ColumnKind::Bytes => quote!(#kind::Bytes),
     }
 }

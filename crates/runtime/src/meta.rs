@@ -1,45 +1,8 @@
 //! Static descriptions of tables that generated code emits and the runtime interprets: plain
 //! data, importing nothing from the rest of the crate.
 
-/// The kind of a column, as far as validation, filtering and JSON are concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColumnKind {
-    SmallInt,
-    Integer,
-    BigInt,
-    Boolean,
-    Real,
-    Double,
-    Numeric { precision: u32, scale: u32 },
-    Text,
-    Varchar { max_length: u32 },
-    Date,
-    Time,
-    Timestamp,
-    Timestamptz,
-    Uuid,
-    Json,
-    Bytes,
-}
-
-impl ColumnKind {
-    pub fn is_textual(self) -> bool {
-        matches!(self, ColumnKind::Text | ColumnKind::Varchar { .. })
-    }
-
-    /// Kinds with a meaningful order, for `__gt` and friends and for `?ordering=`.
-    pub fn is_ordered(self) -> bool {
-        !matches!(
-            self,
-            ColumnKind::Json | ColumnKind::Bytes | ColumnKind::Boolean
-        )
-    }
-
-    /// Kinds that `?col=value` and `__in` can compare for equality.
-    pub fn supports_equality(self) -> bool {
-        !matches!(self, ColumnKind::Json | ColumnKind::Bytes)
-    }
-}
+/// The kind of a column, owned by the description format (one mapping from its column types).
+pub use tenantapi_schema::model::ColumnKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ColumnMeta {

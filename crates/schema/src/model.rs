@@ -118,24 +118,32 @@ impl ColumnType {
     /// The spelling used in the description file, e.g. `varchar(255)`.
     pub fn spelling(&self) -> String {
         match self {
-            ColumnType::SmallInt => "smallint".into(),
-            ColumnType::Integer => "integer".into(),
-            ColumnType::BigInt => "bigint".into(),
             ColumnType::Serial => "serial".into(),
             ColumnType::BigSerial => "bigserial".into(),
-            ColumnType::Boolean => "boolean".into(),
-            ColumnType::Real => "real".into(),
-            ColumnType::Double => "double".into(),
-            ColumnType::Numeric { precision, scale } => format!("numeric({precision}, {scale})"),
-            ColumnType::Text => "text".into(),
-            ColumnType::Varchar { max_length } => format!("varchar({max_length})"),
-            ColumnType::Date => "date".into(),
-            ColumnType::Time => "time".into(),
-            ColumnType::Timestamp => "timestamp".into(),
-            ColumnType::Timestamptz => "timestamptz".into(),
-            ColumnType::Uuid => "uuid".into(),
-            ColumnType::Json => "json".into(),
-            ColumnType::Bytes => "bytes".into(),
+            other => other.kind().spelling(),
+        }
+    }
+
+    /// The API's kind of this type: the one mapping from description types to the kinds the
+    /// runtime validates, filters and serializes by.
+    pub fn kind(self) -> ColumnKind {
+        match self {
+            ColumnType::SmallInt => ColumnKind::SmallInt,
+            ColumnType::Integer | ColumnType::Serial => ColumnKind::Integer,
+            ColumnType::BigInt | ColumnType::BigSerial => ColumnKind::BigInt,
+            ColumnType::Boolean => ColumnKind::Boolean,
+            ColumnType::Real => ColumnKind::Real,
+            ColumnType::Double => ColumnKind::Double,
+            ColumnType::Numeric { precision, scale } => ColumnKind::Numeric { precision, scale },
+            ColumnType::Text => ColumnKind::Text,
+            ColumnType::Varchar { max_length } => ColumnKind::Varchar { max_length },
+            ColumnType::Date => ColumnKind::Date,
+            ColumnType::Time => ColumnKind::Time,
+            ColumnType::Timestamp => ColumnKind::Timestamp,
+            ColumnType::Timestamptz => ColumnKind::Timestamptz,
+            ColumnType::Uuid => ColumnKind::Uuid,
+            ColumnType::Json => ColumnKind::Json,
+            ColumnType::Bytes => ColumnKind::Bytes,
         }
     }
 
@@ -196,6 +204,69 @@ impl OnDelete {
             OnDelete::Restrict => "RESTRICT",
             OnDelete::Cascade => "CASCADE",
             OnDelete::SetNull => "SET NULL",
+        }
+    }
+}
+
+/// The kind of a column, as far as the API is concerned (validation, filtering, JSON): a
+/// [`ColumnType`] without how its values are produced (a serial is an integer kind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    SmallInt,
+    Integer,
+    BigInt,
+    Boolean,
+    Real,
+    Double,
+    Numeric { precision: u32, scale: u32 },
+    Text,
+    Varchar { max_length: u32 },
+    Date,
+    Time,
+    Timestamp,
+    Timestamptz,
+    Uuid,
+    Json,
+    Bytes,
+}
+
+impl ColumnKind {
+    pub fn is_textual(self) -> bool {
+        matches!(self, ColumnKind::Text | ColumnKind::Varchar { .. })
+    }
+
+    /// Kinds with a meaningful order, for `__gt` and friends and for `?ordering=`.
+    pub fn is_ordered(self) -> bool {
+        !matches!(
+            self,
+            ColumnKind::Json | ColumnKind::Bytes | ColumnKind::Boolean
+        )
+    }
+
+    /// Kinds that `?col=value` and `__in` can compare for equality.
+    pub fn supports_equality(self) -> bool {
+        !matches!(self, ColumnKind::Json | ColumnKind::Bytes)
+    }
+
+    /// The description file's spelling, e.g. `varchar(255)`.
+    pub fn spelling(self) -> String {
+        match self {
+            ColumnKind::SmallInt => "smallint".into(),
+            ColumnKind::Integer => "integer".into(),
+            ColumnKind::BigInt => "bigint".into(),
+            ColumnKind::Boolean => "boolean".into(),
+            ColumnKind::Real => "real".into(),
+            ColumnKind::Double => "double".into(),
+            ColumnKind::Numeric { precision, scale } => format!("numeric({precision}, {scale})"),
+            ColumnKind::Text => "text".into(),
+            ColumnKind::Varchar { max_length } => format!("varchar({max_length})"),
+            ColumnKind::Date => "date".into(),
+            ColumnKind::Time => "time".into(),
+            ColumnKind::Timestamp => "timestamp".into(),
+            ColumnKind::Timestamptz => "timestamptz".into(),
+            ColumnKind::Uuid => "uuid".into(),
+            ColumnKind::Json => "json".into(),
+            ColumnKind::Bytes => "bytes".into(),
         }
     }
 }

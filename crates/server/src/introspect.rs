@@ -417,48 +417,6 @@ fn sqlite_structure(
     Ok(tables)
 }
 
-fn kind_of(ty: ColumnType) -> ColumnKind {
-    match ty {
-        ColumnType::SmallInt => ColumnKind::SmallInt,
-        ColumnType::Integer | ColumnType::Serial => ColumnKind::Integer,
-        ColumnType::BigInt | ColumnType::BigSerial => ColumnKind::BigInt,
-        ColumnType::Boolean => ColumnKind::Boolean,
-        ColumnType::Real => ColumnKind::Real,
-        ColumnType::Double => ColumnKind::Double,
-        ColumnType::Numeric { precision, scale } => ColumnKind::Numeric { precision, scale },
-        ColumnType::Text => ColumnKind::Text,
-        ColumnType::Varchar { max_length } => ColumnKind::Varchar { max_length },
-        ColumnType::Date => ColumnKind::Date,
-        ColumnType::Time => ColumnKind::Time,
-        ColumnType::Timestamp => ColumnKind::Timestamp,
-        ColumnType::Timestamptz => ColumnKind::Timestamptz,
-        ColumnType::Uuid => ColumnKind::Uuid,
-        ColumnType::Json => ColumnKind::Json,
-        ColumnType::Bytes => ColumnKind::Bytes,
-    }
-}
-
-fn spell(kind: ColumnKind) -> String {
-    match kind {
-        ColumnKind::SmallInt => "smallint".into(),
-        ColumnKind::Integer => "integer".into(),
-        ColumnKind::BigInt => "bigint".into(),
-        ColumnKind::Boolean => "boolean".into(),
-        ColumnKind::Real => "real".into(),
-        ColumnKind::Double => "double".into(),
-        ColumnKind::Numeric { precision, scale } => format!("numeric({precision}, {scale})"),
-        ColumnKind::Text => "text".into(),
-        ColumnKind::Varchar { max_length } => format!("varchar({max_length})"),
-        ColumnKind::Date => "date".into(),
-        ColumnKind::Time => "time".into(),
-        ColumnKind::Timestamp => "timestamp".into(),
-        ColumnKind::Timestamptz => "timestamptz".into(),
-        ColumnKind::Uuid => "uuid".into(),
-        ColumnKind::Json => "json".into(),
-        ColumnKind::Bytes => "bytes".into(),
-    }
-}
-
 /// Differences between a live database and the structure the code was generated from, one
 /// line each: missing and extra tables and columns, types, nullability, defaults (present or
 /// not), foreign keys, primary keys and uniques.
@@ -479,20 +437,20 @@ pub fn drift(live: &[LiveTable], described: &[&TableMeta]) -> Vec<String> {
             };
             let integer_key_kinds = [ColumnKind::Integer, ColumnKind::BigInt];
             match &found.ty {
-                Ok(ty) if kind_of(*ty) == column.kind => {}
+                Ok(ty) if ty.kind() == column.kind => {}
                 Ok(_) if found.sqlite_rowid_key && integer_key_kinds.contains(&column.kind) => {}
                 Ok(ty) => lines.push(format!(
                     "table {}: column {}: type {}, expected {}",
                     meta.name,
                     column.name,
                     ty.spelling(),
-                    spell(column.kind)
+                    column.kind.spelling()
                 )),
                 Err(other) => lines.push(format!(
                     "table {}: column {}: type {other}, expected {}",
                     meta.name,
                     column.name,
-                    spell(column.kind)
+                    column.kind.spelling()
                 )),
             }
             if found.nullable != column.nullable {
