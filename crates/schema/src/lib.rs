@@ -12,6 +12,7 @@ pub mod names;
 mod raw;
 pub mod sql;
 mod types;
+pub mod write;
 
 pub use error::{Diagnostic, SchemaError};
 
