@@ -1,0 +1,429 @@
+//! Validation of the raw description and lowering into [`crate::model`].
+//!
+//! Tables and columns are first lowered into drafts that tolerate errors, so
+//! that one pass can report every problem it finds; cross-table checks
+//! (duplicates, name collisions, foreign keys, the version source) run on the
+//! drafts. The model is built only when no diagnostic was reported.
+//!
+//! Here: the drafts and the per-table pass. `naming.rs` checks names, `defaults.rs` defaults,
+//! `keys.rs` table-level keys, `foreign_keys.rs` references, `version_source.rs` the version
+//! source.
+
+use std::collections::HashMap;
+
+use toml::Spanned;
+
+use crate::error::Reporter;
+use crate::model::{Column, ColumnType, DefaultValue, ForeignKey, OnDelete, Schema, Table};
+use crate::names;
+use crate::raw::{RawColumn, RawFile, RawTable};
+use crate::types::{SUPPORTED_TYPES_HELP, parse_column_type};
+
+mod defaults;
+mod foreign_keys;
+mod keys;
+mod naming;
+mod version_source;
+
+use defaults::lower_default;
+use foreign_keys::resolve_foreign_keys;
+use keys::{lower_primary_key, lower_unique};
+use naming::{check_sql_name, check_table_names, rust_name_of};
+use version_source::lower_version_source;
+
+struct TableDraft {
+    sql_name: String,
+    /// Where table-level problems are reported: the `name` value, or the table itself.
+    name_offset: usize,
+    rust_name: String,
+    /// The `rust_name` value if set, else `name_offset`.
+    rust_offset: usize,
+    struct_name: String,
+    doc: Option<String>,
+    read_only: bool,
+    columns: Vec<ColumnDraft>,
+    primary_key: Vec<usize>,
+    unique: Vec<Vec<usize>>,
+}
+
+struct ColumnDraft {
+    sql_name: String,
+    rust_name: String,
+    doc: Option<String>,
+    /// `None` when missing or invalid (already reported).
+    ty: Option<ColumnType>,
+    nullable: bool,
+    default: Option<DefaultValue>,
+    references: Option<Spanned<String>>,
+    on_delete: OnDelete,
+}
+
+/// Validates and lowers; `None` when any diagnostic was reported.
+pub(crate) fn lower(raw: RawFile, reporter: &mut Reporter<'_>) -> Option<Schema> {
+    let version = match raw.version {
+        None => {
+            reporter.error(
+                0,
+                "missing `version`",
+                Some(
+                    "add `version = \"...\"` at the top of the file: the structure version \
+                     the project databases record"
+                        .to_owned(),
+                ),
+            );
+            String::new()
+        }
+        Some(version) => {
+            if version.get_ref().trim().is_empty() {
+                reporter.error(
+                    version.span().start,
+                    "`version` is empty",
+                    Some(
+                        "set `version` to the structure version the project databases record, \
+                         e.g. \"2024.06.1\""
+                            .to_owned(),
+                    ),
+                );
+            }
+            version.into_inner()
+        }
+    };
+
+    let mut tables: Vec<TableDraft> = raw
+        .table
+        .into_iter()
+        .map(|table| lower_table(reporter, table))
+        .collect();
+
+    check_table_names(reporter, &tables);
+    let foreign_keys = resolve_foreign_keys(reporter, &tables);
+    let version_source = lower_version_source(reporter, raw.version_source, &tables);
+
+    if reporter.has_errors() {
+        return None;
+    }
+    let tables = tables
+        .drain(..)
+        .zip(foreign_keys)
+        .map(|(table, foreign_keys)| build_table(table, foreign_keys))
+        .collect();
+    Some(Schema {
+        version,
+        version_source: version_source?,
+        tables,
+    })
+}
+
+fn build_table(table: TableDraft, foreign_keys: Vec<ForeignKey>) -> Table {
+    let verbose_name = names::verbose_name_for(&table.sql_name);
+    Table {
+        sql_name: table.sql_name,
+        rust_name: table.rust_name,
+        struct_name: table.struct_name,
+        verbose_name,
+        doc: table.doc,
+        read_only: table.read_only,
+        columns: table
+            .columns
+            .into_iter()
+            .map(|column| Column {
+                sql_name: column.sql_name,
+                rust_name: column.rust_name,
+                doc: column.doc,
+                ty: column
+                    .ty
+                    .expect("a column without a valid type has been reported"),
+                nullable: column.nullable,
+                default: column.default,
+            })
+            .collect(),
+        primary_key: table.primary_key,
+        unique: table.unique,
+        foreign_keys,
+    }
+}
+
+fn lower_table(reporter: &mut Reporter<'_>, raw: Spanned<RawTable>) -> TableDraft {
+    let table_offset = raw.span().start;
+    let raw = raw.into_inner();
+
+    let (sql_name, name_offset, name_ok) = match raw.name {
+        Some(name) => {
+            let ok = check_sql_name(reporter, "table", &name);
+            let offset = name.span().start;
+            (name.into_inner(), offset, ok)
+        }
+        None => {
+            reporter.error(
+                table_offset,
+                "table without a `name`",
+                Some("add `name = \"...\"` with the table's SQL name".to_owned()),
+            );
+            (String::new(), table_offset, false)
+        }
+    };
+    let (rust_name, rust_offset) = rust_name_of(reporter, raw.rust_name, &sql_name, name_offset);
+    let struct_name = names::struct_name_for(&rust_name);
+    if name_ok && struct_name.is_empty() {
+        reporter.error(
+            rust_offset,
+            format!("table `{sql_name}` gives no usable Rust type name"),
+            Some("set `rust_name` to a snake_case identifier containing a letter".to_owned()),
+        );
+    }
+    if raw.column.is_empty() && !sql_name.is_empty() {
+        reporter.error(
+            name_offset,
+            format!("table `{sql_name}` has no columns"),
+            Some("describe its columns with `[[table.column]]` entries".to_owned()),
+        );
+    }
+
+    let mut columns = Vec::with_capacity(raw.column.len());
+    let mut column_primary_key = Vec::new();
+    let mut column_unique = Vec::new();
+    // Per column: where `nullable = true` is written, to report a nullable primary key.
+    let mut nullable_offsets = Vec::with_capacity(raw.column.len());
+    let mut first_by_sql_name: HashMap<String, usize> = HashMap::new();
+    let mut first_by_rust_name: HashMap<String, (usize, String)> = HashMap::new();
+
+    for raw_column in raw.column {
+        let index = columns.len();
+        let column_offset = raw_column.span().start;
+        let raw_column = raw_column.into_inner();
+        if raw_column
+            .primary_key
+            .as_ref()
+            .is_some_and(|flag| *flag.get_ref())
+        {
+            column_primary_key.push(index);
+        }
+        if raw_column.unique {
+            column_unique.push(index);
+        }
+        nullable_offsets.push(
+            raw_column
+                .nullable
+                .as_ref()
+                .filter(|flag| *flag.get_ref())
+                .map(|flag| flag.span().start),
+        );
+        let (column, names_ok, name_offset, rust_offset) =
+            lower_column(reporter, &sql_name, column_offset, raw_column);
+
+        if names_ok {
+            if let Some(&first) = first_by_sql_name.get(&column.sql_name) {
+                reporter.error(
+                    name_offset,
+                    format!(
+                        "duplicate column `{}` in table `{sql_name}`: it is already described \
+                         at line {}",
+                        column.sql_name,
+                        reporter.line(first)
+                    ),
+                    Some("rename or remove one of the two columns".to_owned()),
+                );
+            } else {
+                first_by_sql_name.insert(column.sql_name.clone(), name_offset);
+                if let Some((first, first_name)) = first_by_rust_name.get(&column.rust_name) {
+                    reporter.error(
+                        rust_offset,
+                        format!(
+                            "columns `{first_name}` (line {}) and `{}` of table `{sql_name}` \
+                             both map to the Rust name `{}`",
+                            reporter.line(*first),
+                            column.sql_name,
+                            column.rust_name
+                        ),
+                        Some(
+                            "set `rust_name` on one of the two columns to a distinct snake_case \
+                             identifier"
+                                .to_owned(),
+                        ),
+                    );
+                } else {
+                    first_by_rust_name.insert(
+                        column.rust_name.clone(),
+                        (rust_offset, column.sql_name.clone()),
+                    );
+                }
+            }
+        }
+        columns.push(column);
+    }
+
+    let primary_key = lower_primary_key(
+        reporter,
+        &sql_name,
+        name_offset,
+        raw.read_only,
+        raw.primary_key,
+        &columns,
+        &column_primary_key,
+        &nullable_offsets,
+    );
+    let unique = lower_unique(
+        reporter,
+        &sql_name,
+        raw.unique,
+        &columns,
+        &column_unique,
+        &primary_key,
+    );
+
+    TableDraft {
+        sql_name,
+        name_offset,
+        rust_name,
+        rust_offset,
+        struct_name,
+        doc: raw.doc,
+        read_only: raw.read_only,
+        columns,
+        primary_key,
+        unique,
+    }
+}
+
+/// Lowers one column. Returns the draft, whether its SQL name is usable for
+/// duplicate checks, and the offsets of its `name` and Rust name.
+fn lower_column(
+    reporter: &mut Reporter<'_>,
+    table: &str,
+    column_offset: usize,
+    raw: RawColumn,
+) -> (ColumnDraft, bool, usize, usize) {
+    let (sql_name, name_offset, name_ok) = match raw.name {
+        Some(name) => {
+            let ok = check_sql_name(reporter, "column", &name);
+            let offset = name.span().start;
+            (name.into_inner(), offset, ok)
+        }
+        None => {
+            reporter.error(
+                column_offset,
+                if table.is_empty() {
+                    "column without a `name`".to_owned()
+                } else {
+                    format!("column without a `name` in table `{table}`")
+                },
+                Some("add `name = \"...\"` with the column's SQL name".to_owned()),
+            );
+            (String::new(), column_offset, false)
+        }
+    };
+    let (rust_name, rust_offset) = rust_name_of(reporter, raw.rust_name, &sql_name, name_offset);
+
+    let ty = match &raw.ty {
+        None => {
+            reporter.error(
+                column_offset,
+                format!("column `{sql_name}` of table `{table}` has no `type`"),
+                Some(format!("add `type = \"...\"`; {SUPPORTED_TYPES_HELP}")),
+            );
+            None
+        }
+        Some(ty) => match parse_column_type(ty.get_ref()) {
+            Ok(parsed) => Some(parsed),
+            Err(message) => {
+                reporter.error(
+                    ty.span().start,
+                    message,
+                    Some(SUPPORTED_TYPES_HELP.to_owned()),
+                );
+                None
+            }
+        },
+    };
+    let nullable = raw.nullable.is_some_and(|flag| flag.into_inner());
+    let default = match (&raw.default, ty) {
+        (Some(default), Some(ty)) => lower_default(reporter, &sql_name, ty, default),
+        _ => None,
+    };
+
+    let on_delete = match raw.on_delete {
+        None => OnDelete::NoAction,
+        Some(action) => {
+            let offset = action.span().start;
+            let parsed = match action.get_ref().as_str() {
+                "no_action" => Some(OnDelete::NoAction),
+                "restrict" => Some(OnDelete::Restrict),
+                "cascade" => Some(OnDelete::Cascade),
+                "set_null" => Some(OnDelete::SetNull),
+                other => {
+                    reporter.error(
+                        offset,
+                        format!("unknown `on_delete` action `{other}` on column `{sql_name}`"),
+                        Some(
+                            "use one of \"no_action\" (the default), \"restrict\", \"cascade\" \
+                             or \"set_null\""
+                                .to_owned(),
+                        ),
+                    );
+                    None
+                }
+            };
+            if raw.references.is_none() {
+                reporter.error(
+                    offset,
+                    format!(
+                        "`on_delete` on column `{sql_name}` of table `{table}`, which has no \
+                         `references`"
+                    ),
+                    Some(
+                        "add `references = \"table.column\"` to the column, or remove `on_delete`"
+                            .to_owned(),
+                    ),
+                );
+            } else if parsed == Some(OnDelete::SetNull) && !nullable {
+                reporter.error(
+                    offset,
+                    format!(
+                        "`on_delete = \"set_null\"` on column `{sql_name}` of table `{table}`, \
+                         which is not nullable"
+                    ),
+                    Some(
+                        "add `nullable = true` to the column, or choose \"no_action\", \
+                         \"restrict\" or \"cascade\""
+                            .to_owned(),
+                    ),
+                );
+            }
+            parsed.unwrap_or(OnDelete::NoAction)
+        }
+    };
+
+    let draft = ColumnDraft {
+        sql_name,
+        rust_name,
+        doc: raw.doc,
+        ty,
+        nullable,
+        default,
+        references: raw.references,
+        on_delete,
+    };
+    (draft, name_ok, name_offset, rust_offset)
+}
+
+/// Column names of a table, for help messages.
+fn column_list(columns: &[ColumnDraft]) -> String {
+    let names: Vec<String> = columns
+        .iter()
+        .filter(|column| !column.sql_name.is_empty())
+        .map(|column| format!("`{}`", column.sql_name))
+        .collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+impl TableDraft {
+    fn column_index(&self, sql_name: &str) -> Option<usize> {
+        self.columns
+            .iter()
+            .position(|column| column.sql_name == sql_name)
+    }
+}
