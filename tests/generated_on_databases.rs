@@ -207,39 +207,30 @@ fn check_every_type_round_trips(database: &TestDatabase) {
     );
 
     // Constraint violations become DRF field errors on both backends.
-    let duplicate = json!({"name": "meter"});
-    let error =
-        tables::data_point::DataPointResource::insert(&mut connection, body(duplicate.clone()))
-            .unwrap_err();
-    let explained = explain_write_error(
-        tables::data_point::DataPointResource::META,
-        &mut connection,
-        &body(duplicate),
-        WriteKind::Insert,
-        error,
-    );
-    assert_field_error(
-        explained,
-        "name",
-        "data point with this name already exists.",
-    );
-
-    let dangling = json!({"name": "other", "site_id": 7});
-    let error =
-        tables::data_point::DataPointResource::insert(&mut connection, body(dangling.clone()))
-            .unwrap_err();
-    let explained = explain_write_error(
-        tables::data_point::DataPointResource::META,
-        &mut connection,
-        &body(dangling),
-        WriteKind::Insert,
-        error,
-    );
-    assert_field_error(
-        explained,
-        "site_id",
-        "Invalid pk \"7\" - object does not exist.",
-    );
+    for (row, field, message) in [
+        (
+            json!({"name": "meter"}),
+            "name",
+            "data point with this name already exists.",
+        ),
+        (
+            json!({"name": "other", "site_id": 7}),
+            "site_id",
+            "Invalid pk \"7\" - object does not exist.",
+        ),
+    ] {
+        let error =
+            tables::data_point::DataPointResource::insert(&mut connection, body(row.clone()))
+                .unwrap_err();
+        let explained = explain_write_error(
+            tables::data_point::DataPointResource::META,
+            &mut connection,
+            &body(row),
+            WriteKind::Insert,
+            error,
+        );
+        assert_field_error(explained, field, message);
+    }
 
     let pair =
         json!({"data_point_id": 1, "measured_at": "2024-06-01T10:00:00Z", "value": "1.000000"});

@@ -1,0 +1,120 @@
+//! SQL names and Rust names: validity, length, collisions.
+
+use super::*;
+
+// ---------------------------------------------------------------------------
+// 5. identifiers
+
+#[test]
+fn empty_sql_name() {
+    check_body_error(
+        &table_with_column("name = \"\"\ntype = \"text\"\n"),
+        "14:8",
+        "column name is empty",
+    );
+}
+
+#[test]
+fn sql_name_too_long() {
+    let long = "a".repeat(64);
+    check_body_error(
+        &format!(
+            "[[table]]\nname = \"{long}\"\nread_only = true\n[[table.column]]\nname = \"a\"\ntype = \"text\"\n"
+        ),
+        "8:8",
+        &format!("table name `{long}` is 64 bytes long, more than PostgreSQL's limit of 63"),
+    );
+}
+
+#[test]
+fn sql_name_with_bad_character() {
+    let diagnostic = check_body_error(
+        &table_with_column("name = \"a b\"\ntype = \"text\"\n"),
+        "14:8",
+        "column name `a b` contains the character ' '",
+    );
+    assert!(help(&diagnostic).contains("ASCII letters, digits"));
+}
+
+#[test]
+fn sql_name_starting_with_a_digit() {
+    check_body_error(
+        &table_with_column("name = \"1st\"\ntype = \"text\"\n"),
+        "14:8",
+        "column name `1st` starts with a digit",
+    );
+}
+
+#[test]
+fn invalid_rust_name_override() {
+    let diagnostic = check_body_error(
+        &table_with_column("name = \"x\"\ntype = \"text\"\nrust_name = \"BadName\"\n"),
+        "16:13",
+        "`rust_name` `BadName` is not a valid snake_case Rust identifier",
+    );
+    assert!(help(&diagnostic).contains("`bad_name`"));
+    check_body_error(
+        &table_with_column("name = \"x\"\ntype = \"text\"\nrust_name = \"match\"\n"),
+        "16:13",
+        "`rust_name` `match` is a Rust keyword",
+    );
+}
+
+#[test]
+fn two_columns_with_the_same_rust_name() {
+    let diagnostic = check_body_error(
+        &table_with_column(
+            "name = \"a-b\"\ntype = \"text\"\n[[table.column]]\nname = \"a_b\"\ntype = \"text\"\n",
+        ),
+        "17:8",
+        "columns `a-b` (line 14) and `a_b` of table `t` both map to the Rust name `a_b`",
+    );
+    assert!(help(&diagnostic).contains("rust_name"));
+}
+
+#[test]
+fn two_tables_with_the_same_rust_name() {
+    let body = "[[table]]\nname = \"a-b\"\nread_only = true\ncolumn = [{ name = \"x\", type = \"text\" }]\n\
+                [[table]]\nname = \"a_b\"\nread_only = true\ncolumn = [{ name = \"x\", type = \"text\" }]\n";
+    let diagnostic = check_body_error(
+        body,
+        "12:8",
+        "tables `a-b` (line 8) and `a_b` both map to the Rust name `a_b`",
+    );
+    assert!(help(&diagnostic).contains("rust_name"));
+}
+
+/// Each table's types live in the table's own module, so two tables may derive the same
+/// struct name (`twin` and `twin-` both give `Twin`); the `keys_and_names` snapshot compiles
+/// such a pair.
+#[test]
+fn tables_may_share_a_struct_name() {
+    let body = "[[table]]\nname = \"twin\"\nread_only = true\ncolumn = [{ name = \"x\", type = \"text\" }]\n\
+                [[table]]\nname = \"twin-\"\nread_only = true\ncolumn = [{ name = \"x\", type = \"text\" }]\n";
+    let schema = parse_body(body);
+    assert_eq!(
+        (
+            schema.tables[1].rust_name.as_str(),
+            schema.tables[1].struct_name.as_str()
+        ),
+        ("twin", "Twin")
+    );
+    assert_eq!(
+        (
+            schema.tables[2].rust_name.as_str(),
+            schema.tables[2].struct_name.as_str()
+        ),
+        ("twin_", "Twin")
+    );
+}
+
+#[test]
+fn rust_name_override_resolves_a_collision() {
+    let body = "[[table]]\nname = \"foo\"\nread_only = true\ncolumn = [{ name = \"x\", type = \"text\" }]\n\
+                [[table]]\nname = \"new_foo\"\nrust_name = \"fresh_foo\"\nread_only = true\n\
+                column = [{ name = \"x\", type = \"text\", rust_name = \"y\" }]\n";
+    let schema = parse_body(body);
+    assert_eq!(schema.tables[2].rust_name, "fresh_foo");
+    assert_eq!(schema.tables[2].struct_name, "FreshFoo");
+    assert_eq!(schema.tables[2].columns[0].rust_name, "y");
+}

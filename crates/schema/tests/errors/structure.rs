@@ -1,0 +1,143 @@
+//! Unknown keys and other structure errors.
+
+use super::*;
+
+// ---------------------------------------------------------------------------
+// 7. unknown keys
+
+#[test]
+fn unknown_top_level_key() {
+    let diagnostic = check_error(
+        &format!("version = \"1\"\nversoin_source = 2\n{}", &HEADER[14..]),
+        "2:1",
+        "unknown key `versoin_source`",
+    );
+    assert_eq!(
+        help(&diagnostic),
+        "allowed keys here are `version`, `version_source`, `table`"
+    );
+}
+
+#[test]
+fn unknown_table_key() {
+    let diagnostic = check_body_error(
+        "[[table]]\nname = \"t\"\nreadonly = true\n",
+        "9:1",
+        "unknown key `readonly`",
+    );
+    assert!(help(&diagnostic).contains("`read_only`"));
+}
+
+#[test]
+fn unknown_column_key() {
+    let diagnostic = check_body_error(
+        &table_with_column("name = \"x\"\ntype = \"text\"\nnull = true\n"),
+        "16:1",
+        "unknown key `null`",
+    );
+    assert!(help(&diagnostic).contains("`nullable`"));
+}
+
+#[test]
+fn toml_syntax_error() {
+    check_error("version = \"1\"\n[[table]\n", "2:9", "unclosed");
+}
+
+#[test]
+fn wrongly_typed_value() {
+    check_body_error(
+        &table_with_column("name = \"x\"\ntype = \"text\"\nnullable = \"yes\"\n"),
+        "16:12",
+        "invalid type: string \"yes\", expected a boolean",
+    );
+}
+
+// ---------------------------------------------------------------------------
+// other structure errors
+
+#[test]
+fn unique_naming_a_missing_column() {
+    check_body_error(
+        "[[table]]\nname = \"t\"\nunique = [[\"id\", \"nope\"]]\n[[table.column]]\nname = \"id\"\n\
+         type = \"serial\"\nprimary_key = true\n",
+        "9:18",
+        "`unique` of table `t` names the column `nope`, which the table does not have",
+    );
+}
+
+#[test]
+fn unique_sets_are_deduplicated() {
+    let schema = parse_body(
+        "[[table]]\nname = \"t\"\nunique = [[\"a\", \"b\"], [\"b\", \"a\"], [\"id\"], [\"a\"]]\n\
+         [[table.column]]\nname = \"id\"\ntype = \"serial\"\nprimary_key = true\nunique = true\n\
+         [[table.column]]\nname = \"a\"\ntype = \"text\"\nunique = true\n\
+         [[table.column]]\nname = \"b\"\ntype = \"text\"\n",
+    );
+    assert_eq!(schema.tables[1].unique, [vec![1], vec![1, 2]]);
+}
+
+#[test]
+fn version_source_naming_a_missing_table() {
+    let source = "version = \"1\"\nversion_source = { table = \"w\", column = \"n\" }\n[[table]]\n\
+                  name = \"v\"\nread_only = true\ncolumn = [{ name = \"n\", type = \"text\" }]\n";
+    check_error(
+        source,
+        "2:28",
+        "`version_source` names the table `w`, which is not described in this file",
+    );
+}
+
+#[test]
+fn version_source_naming_a_missing_column() {
+    let source = "version = \"1\"\nversion_source = { table = \"v\", column = \"m\" }\n[[table]]\n\
+                  name = \"v\"\nread_only = true\ncolumn = [{ name = \"n\", type = \"text\" }]\n";
+    let diagnostic = check_error(
+        source,
+        "2:42",
+        "`version_source` names the column `m`, which table `v` does not have",
+    );
+    assert_eq!(help(&diagnostic), "columns of `v` are `n`");
+}
+
+#[test]
+fn missing_version_source() {
+    check_error(
+        "version = \"1\"\n[[table]]\nname = \"v\"\nread_only = true\n\
+         column = [{ name = \"n\", type = \"text\" }]\n",
+        "1:1",
+        "missing `[version_source]`",
+    );
+}
+
+#[test]
+fn empty_version() {
+    let diagnostic = check_error(
+        &format!("version = \"\"{}", &HEADER[13..]),
+        "1:11",
+        "`version` is empty",
+    );
+    assert!(help(&diagnostic).contains("2024.06.1"));
+}
+
+#[test]
+fn missing_version() {
+    check_error(&HEADER[14..], "1:1", "missing `version`");
+}
+
+#[test]
+fn table_without_columns() {
+    check_body_error(
+        "[[table]]\nname = \"t\"\nread_only = true\n",
+        "8:8",
+        "table `t` has no columns",
+    );
+}
+
+#[test]
+fn table_without_name() {
+    check_body_error(
+        "[[table]]\nread_only = true\ncolumn = [{ name = \"n\", type = \"text\" }]\n",
+        "7:1",
+        "table without a `name`",
+    );
+}

@@ -1,0 +1,199 @@
+//! `check`, `introspect` and `fixtures` from the command line.
+
+use super::*;
+
+#[test]
+fn check_exit_codes_tell_match_mismatch_and_unreachable_apart() {
+    let dir = temp_dir("check");
+    let platform = dir.join("platform.db");
+    let (good, old) = (dir.join("good.db"), dir.join("old.db"));
+    project_database(&good, "");
+    project_database(&old, "UPDATE schema_version SET version = '2023.01.0';");
+    let expected = tenantapi_generated::SCHEMA_VERSION;
+
+    add_project(&platform, "good", &good);
+    let all_match = tenantapi(&platform, &["check"]);
+    assert_eq!(all_match.status.code(), Some(0), "{}", stdout(&all_match));
+    assert_eq!(
+        stdout(&all_match),
+        format!("PROJECT  EXPECTED   FOUND      STATUS\ngood     {expected}  {expected}  ok\n")
+    );
+
+    add_project(&platform, "old", &old);
+    let mismatch = tenantapi(&platform, &["check", "--format", "json"]);
+    assert_eq!(mismatch.status.code(), Some(1));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&mismatch)).unwrap();
+    assert_eq!(
+        rows,
+        serde_json::json!([
+            {"project": "good", "expected": expected, "found": expected, "status": "ok"},
+            {"project": "old", "expected": expected, "found": "2023.01.0", "status": "version mismatch"},
+        ])
+    );
+
+    assert!(
+        tenantapi(
+            &platform,
+            &[
+                "project",
+                "add",
+                "down",
+                "--database-url",
+                "postgres://app:s3cret@127.0.0.1:9/x"
+            ]
+        )
+        .status
+        .success()
+    );
+    let unreachable = tenantapi(&platform, &["check", "--timeout", "3"]);
+    assert_eq!(unreachable.status.code(), Some(2));
+    let report = stdout(&unreachable);
+    assert!(
+        report.contains("down") && report.contains("unreachable"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("s3cret"),
+        "no password in the report: {report}"
+    );
+
+    let one = tenantapi(
+        &platform,
+        &[
+            "check",
+            "--database-url",
+            good.to_str().unwrap(),
+            "--structure",
+        ],
+    );
+    assert_eq!(one.status.code(), Some(0), "{}", stdout(&one));
+    let drifted = dir.join("drifted.db");
+    project_database(&drifted, "ALTER TABLE site ADD COLUMN region TEXT;");
+    let drift = tenantapi(
+        &platform,
+        &[
+            "check",
+            "--database-url",
+            drifted.to_str().unwrap(),
+            "--structure",
+        ],
+    );
+    assert_eq!(drift.status.code(), Some(1));
+    assert!(
+        stdout(&drift).contains("drifted\n    table site: extra column region\n"),
+        "{}",
+        stdout(&drift)
+    );
+
+    let bad_platform = tenantapi(&dir.join("missing/dir/platform.db"), &["check"]);
+    assert_eq!(
+        bad_platform.status.code(),
+        Some(2),
+        "a platform database that cannot be opened is a configuration error"
+    );
+}
+
+#[test]
+fn introspect_writes_a_description_that_loads() {
+    let dir = temp_dir("introspect");
+    let reference = dir.join("reference.db");
+    project_database(&reference, "");
+    let out = dir.join("described.toml");
+    let output = tenantapi(
+        &dir.join("platform.db"),
+        &[
+            "introspect",
+            "--database-url",
+            reference.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let described = tenantapi_schema::load_file(&out).unwrap();
+    assert_eq!(described.version, tenantapi_generated::SCHEMA_VERSION);
+    assert_eq!(described.tables.len(), tenantapi_generated::TABLES.len());
+    let missing = tenantapi(
+        &dir.join("platform.db"),
+        &[
+            "introspect",
+            "--database-url",
+            reference.to_str().unwrap(),
+            "--version-table",
+            "nope",
+        ],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).starts_with("error: nope.version: cannot read the structure version"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn fixtures_load_and_dump_from_the_command_line() {
+    let dir = temp_dir("fixtures");
+    let platform = dir.join("platform.db");
+    let project = dir.join("p.db");
+    project_database(&project, "");
+    add_project(&platform, "acme", &project);
+    let file = dir.join("acme.json");
+    std::fs::write(&file, r#"{"data_point": [{"id": 4, "name": "m", "site_id": 2}], "site": [{"id": 2, "code": "S", "name": "South", "external_ref": "6f1c1f4e-2b8c-4c7e-9a51-0d3e5b8f2a10"}]}"#).unwrap();
+    let loaded = tenantapi(
+        &platform,
+        &[
+            "fixtures",
+            "load",
+            "--project",
+            "acme",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        (loaded.status.code(), stdout(&loaded)),
+        (Some(0), "loaded 2 rows into acme\n".to_string()),
+        "{}",
+        stderr(&loaded)
+    );
+    let dumped: serde_json::Value = serde_json::from_str(&stdout(&tenantapi(
+        &platform,
+        &["fixtures", "dump", "--project", "acme"],
+    )))
+    .unwrap();
+    assert_eq!(
+        dumped["data_point"],
+        serde_json::json!([{"id": 4, "name": "m", "unit": null, "site_id": 2, "type": "measured"}])
+    );
+    assert_eq!(dumped["site"][0]["code"], "S");
+    assert!(
+        dumped.get("schema_version").is_none(),
+        "the version table is not dumped"
+    );
+
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"tag": [{"id": 1}]}"#).unwrap();
+    let refused = tenantapi(
+        &platform,
+        &[
+            "fixtures",
+            "load",
+            "--project",
+            "acme",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        stderr(&refused),
+        format!(
+            "error: {}: table tag, row 0: column label: This field is required.\n",
+            bad.display()
+        )
+    );
+    let unknown = tenantapi(&platform, &["fixtures", "dump", "--project", "nope"]);
+    assert_eq!(
+        (unknown.status.code(), stderr(&unknown)),
+        (Some(1), "error: no project named nope\n".to_string())
+    );
+}

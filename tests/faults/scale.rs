@@ -1,0 +1,186 @@
+//! 150 projects under one server's budget, version checks while projects hang, bounded prepared statements.
+
+use super::*;
+
+/// 150 projects on the machine's PostgreSQL (`max_connections` 100), five to each of 30
+/// databases: each project has its own pool all the same, and 30 databases keep the test's
+/// CREATE and DROP DATABASE (a checkpoint each) within seconds.
+#[actix_web::test]
+async fn the_connection_budget_holds_for_150_projects_on_one_server() {
+    let _serial = one_at_a_time();
+    let mut builder = TestKit::builder(Backend::Postgres).superuser("root");
+    for database in 0..30 {
+        builder = builder.project_with_rows(&format!("p{database:03}"), tag_rows());
+    }
+    let kit = builder.build().unwrap();
+    let mut platform = kit.platform().connect();
+    for number in 30..150 {
+        let shared = kit.database(&format!("p{:03}", number % 30));
+        tenantapi_server::platform::add_project(
+            &mut platform,
+            &format!("p{number:03}"),
+            &shared.url,
+        )
+        .unwrap();
+    }
+    let registry = kit.registry();
+    registry.replace_projects(tenantapi_server::platform::enabled_projects(&mut platform).unwrap());
+    let checking = registry.clone();
+    actix_web::web::block(move || checking.check_all_now())
+        .await
+        .unwrap();
+    let names = registry.project_names();
+    assert_eq!(names.len(), 150);
+    let budget = kit.config().pool.max_connections_per_host as usize;
+    assert_eq!(budget, 50, "the default");
+    let app = kit.service().await;
+    let prefix = database_name(kit.database("p000"));
+    let like = format!("{}%", prefix.rsplit_once('_').unwrap().0);
+    let paths: Vec<String> = names
+        .iter()
+        .map(|name| format!("/api/v1/{name}/tag/1/"))
+        .collect();
+
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        let like = like.clone();
+        std::thread::spawn(move || {
+            let (mut most, mut others_connected) = (0, true);
+            while sampling.load(Ordering::Relaxed) {
+                most = most.max(server_connections(&like));
+                // Other clients of the database server can still connect.
+                others_connected &=
+                    PgConnection::establish(&format!("{}/postgres", postgres_server_url())).is_ok();
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (most, others_connected)
+        })
+    };
+    let started = Instant::now();
+    let outcomes = load(&kit, &app, &paths, 32, 30).await;
+    let took = started.elapsed();
+    sampling.store(false, Ordering::Relaxed);
+    let (most, others_connected) = sampler.join().unwrap();
+    eprintln!(
+        "150 projects, 32 clients: {} requests in {took:?} ({:.0}/s), at most {most} connections, p99 {:?}",
+        outcomes.statuses.len(),
+        outcomes.statuses.len() as f64 / took.as_secs_f64(),
+        outcomes.percentile(0.99)
+    );
+    assert_eq!(
+        outcomes.errors(),
+        Vec::<u16>::new(),
+        "{:?}",
+        outcomes.error_bodies
+    );
+    assert!(most <= budget, "{most} connections, budget {budget}");
+    assert!(most > 0);
+    assert!(others_connected);
+    assert!(server_connections(&like) <= budget);
+}
+
+#[actix_web::test]
+async fn each_project_is_rechecked_on_time_while_others_hang() {
+    let _serial = one_at_a_time();
+    let silent = SilentListener::start();
+    let mut builder = TestKit::builder(Backend::Sqlite)
+        .superuser("root")
+        .configure(|config| {
+            config.version_check_seconds = 1;
+            config.pool.checkout_timeout_ms = 1000;
+        });
+    for number in 0..80 {
+        builder = builder.project_with_rows(&format!("ok{number:02}"), tag_rows());
+    }
+    for number in 0..20 {
+        builder = builder.external_project(&format!("hung{number:02}"), &silent.url());
+    }
+    let kit = builder.build().unwrap();
+    let registry = kit.registry();
+    let _app = kit.service().await;
+    tenantapi_server::serve::spawn_version_checks(registry.clone(), Duration::from_secs(1));
+    let states = |status: &str| {
+        registry
+            .health_report()
+            .iter()
+            .filter(|(name, health)| name.starts_with("ok") && health.status() == status)
+            .count()
+    };
+    assert_eq!(states("ok"), 80);
+    for number in 0..80 {
+        kit.database(&format!("ok{number:02}"))
+            .execute("UPDATE schema_version SET version = 'migrated'");
+    }
+    let migrated_at = Instant::now();
+    while states("version mismatch") < 80 && migrated_at.elapsed() < Duration::from_secs(5) {
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let noticed = migrated_at.elapsed();
+    assert_eq!(states("version mismatch"), 80, "after {noticed:?}");
+    assert!(
+        noticed < Duration::from_millis(1600),
+        "every project re-checked within version_check_seconds (1 s): {noticed:?}"
+    );
+}
+
+#[actix_web::test]
+async fn prepared_statements_stay_bounded_whatever_the_query_shapes() {
+    let _serial = one_at_a_time();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let kit = alpha_kit(backend, |config| {
+            config.pool.max_size = 1;
+            config.pool.max_cached_statements = 50;
+        });
+        let app = kit.service().await;
+        let filters = [
+            "id__gt=0",
+            "id__lt=9",
+            "label__startswith=o",
+            "label__isnull=false",
+        ];
+        let orderings = ["id", "-id", "label", "-label", "label,id", "-label,-id"];
+        let mut shapes = 0;
+        for first in 0..filters.len() {
+            for second in 0..filters.len() {
+                for ordering in orderings {
+                    for page_size in [1, 2] {
+                        let path = format!(
+                            "/api/v1/alpha/tag/?{}&{}&ordering={ordering}&page_size={page_size}",
+                            filters[first], filters[second]
+                        );
+                        let reply = kit.call(&app, "GET", &path, Some("root"), None).await;
+                        assert_eq!(reply.status, 200, "{path}: {}", reply.json);
+                        shapes += 1;
+                    }
+                }
+            }
+        }
+        assert!(shapes >= 150);
+        let pool = kit.registry().pool("alpha").unwrap();
+        let mut checked = pool
+            .checkout_idle()
+            .expect("the project's one connection is idle");
+        assert!(
+            checked.cached_statements() <= 50,
+            "{backend:?}: {} cached statements",
+            checked.cached_statements()
+        );
+        if backend == Backend::Postgres {
+            #[derive(diesel::QueryableByName)]
+            struct Count {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                count: i64,
+            }
+            let prepared: Vec<Count> =
+                diesel::sql_query("SELECT count(*) AS count FROM pg_prepared_statements")
+                    .load(checked.connection())
+                    .unwrap();
+            assert!(
+                prepared[0].count <= 52,
+                "PostgreSQL keeps {} prepared statements",
+                prepared[0].count
+            );
+        }
+    }
+}

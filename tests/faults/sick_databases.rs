@@ -1,0 +1,387 @@
+//! Hung, refused, killed, restarted and dropped databases, and SQLite files removed or replaced.
+
+use super::*;
+
+#[actix_web::test]
+async fn hung_refused_and_killed_databases_leave_other_projects_unaffected() {
+    let _serial = one_at_a_time();
+    let silent = SilentListener::start();
+    let kit = TestKit::builder(Backend::Postgres)
+        .project_with_rows("north", tag_rows())
+        .project_with_rows("south", tag_rows())
+        .project_with_rows("killed", tag_rows())
+        .external_project("hung", &silent.url())
+        .external_project("refused", &refused_url())
+        .superuser("root")
+        .configure(|config| {
+            config.pool.max_size = 4;
+            config.pool.checkout_timeout_ms = 1000;
+        })
+        .build()
+        .unwrap();
+    let app = kit.service().await;
+    // The kit's startup check tried the hung database once already.
+    let attempts_before = silent.accepted.load(Ordering::Relaxed);
+    let healthy: Vec<String> = ["north", "south"]
+        .iter()
+        .flat_map(|project| {
+            [
+                format!("/api/v1/{project}/tag/1/"),
+                format!("/api/v1/{project}/tag/?ordering=-label"),
+            ]
+        })
+        .collect();
+    let killed_paths = vec!["/api/v1/killed/tag/1/".to_string()];
+    load(&kit, &app, &healthy, 8, 10).await; // warm-up
+    // The same load without the fault: the killed project's clients too, nothing killed.
+    let (baseline, _) = futures_util::future::join(
+        load(&kit, &app, &healthy, 8, 60),
+        load(&kit, &app, &killed_paths, 4, 40),
+    )
+    .await;
+
+    let killing = Arc::new(AtomicBool::new(true));
+    let killer = {
+        let killing = killing.clone();
+        let database = database_name(kit.database("killed"));
+        std::thread::spawn(move || {
+            let mut admin = admin();
+            let mut kills = 0;
+            while killing.load(Ordering::Relaxed) {
+                kills += kill_backends(&mut admin, &database);
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            kills
+        })
+    };
+    let hung = async {
+        let mut answers = Vec::new();
+        for _ in 0..3 {
+            let round = (0..20).map(|_| timed(&kit, &app, "GET", "/api/v1/hung/tag/1/", "root"));
+            answers.extend(futures_util::future::join_all(round).await);
+        }
+        answers
+    };
+    let refused = async {
+        let mut answers = Vec::new();
+        for _ in 0..6 {
+            answers.push(timed(&kit, &app, "GET", "/api/v1/refused/tag/1/", "root").await);
+        }
+        answers
+    };
+    let (under_fault, killed, hung, refused) = futures_util::future::join4(
+        load(&kit, &app, &healthy, 8, 60),
+        load(&kit, &app, &killed_paths, 4, 40),
+        hung,
+        refused,
+    )
+    .await;
+    killing.store(false, Ordering::Relaxed);
+    let kills = killer.join().unwrap();
+
+    assert_unaffected("healthy projects", &baseline, &under_fault);
+    assert!(kills > 0, "the killer found connections to kill");
+    assert_eq!(
+        killed.errors(),
+        Vec::<u16>::new(),
+        "reads on the killed project are retried on a fresh connection ({kills} killed): {:?}",
+        killed.error_bodies
+    );
+    for (reply, took) in hung {
+        assert_eq!(reply.status, 503, "{}", reply.json);
+        assert!(reply.headers.contains_key(header::RETRY_AFTER));
+        assert!(
+            took < Duration::from_millis(1500),
+            "the hung project answers within its checkout timeout: {took:?}"
+        );
+    }
+    // The first requests try at most the pool's size of connections at once; once those
+    // failed (libpq gives up after 2 s), one probe at a time.
+    let attempts = silent.accepted.load(Ordering::Relaxed) - attempts_before;
+    assert!(
+        attempts <= 4 + 1,
+        "the hung project keeps at most its pool's worth of connection attempts: {attempts}"
+    );
+    for (reply, took) in refused {
+        assert_eq!(
+            (reply.status, reply.json),
+            (
+                503,
+                json!({"detail": "The project database is unavailable. Try again later."})
+            )
+        );
+        assert!(
+            took < Duration::from_millis(800),
+            "a refused database answers within the pause between probes: {took:?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_restarted_database_is_served_again_at_once_and_writes_are_not_lost() {
+    let _serial = one_at_a_time();
+    let kit = alpha_kit(Backend::Postgres, |config| config.pool.max_size = 4);
+    let app = kit.service().await;
+    let database = database_name(kit.database("alpha"));
+    let warm_up = (0..8).map(|_| timed(&kit, &app, "GET", "/api/v1/alpha/tag/1/", "root"));
+    futures_util::future::join_all(warm_up).await;
+    let open = kit.registry().open_connections("alpha").unwrap();
+    assert!(open >= 2, "several pooled connections: {open}");
+
+    // Every connection killed; the database accepts new ones at once.
+    assert_eq!(kill_backends(&mut admin(), &database), open);
+    for _ in 0..2 * open {
+        let (reply, took) = timed(&kit, &app, "GET", "/api/v1/alpha/tag/1/", "root").await;
+        assert_eq!(reply.status, 200, "{}", reply.json);
+        assert!(took < Duration::from_secs(1), "{took:?}");
+    }
+    // No broken connection was handed out twice: only fresh ones remain.
+    assert!(kit.registry().open_connections("alpha").unwrap() <= 4);
+
+    // A write on a killed connection is retried only because nothing had reached the database.
+    kill_backends(&mut admin(), &database);
+    let created = kit
+        .call(
+            &app,
+            "POST",
+            "/api/v1/alpha/tag/",
+            Some("root"),
+            Some(json!({"label": "after restart"})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.json);
+
+    // A write whose connection dies inside its transaction is not applied, and says so.
+    let mut locker = PgConnection::establish(&kit.database("alpha").url).unwrap();
+    locker
+        .batch_execute("BEGIN; SELECT version FROM schema_version FOR UPDATE;")
+        .unwrap();
+    let write = kit.call(
+        &app,
+        "POST",
+        "/api/v1/alpha/tag/",
+        Some("root"),
+        Some(json!({"label": "in doubt"})),
+    );
+    let terminator = async {
+        // Wait until the write waits for the version row, then kill its backend.
+        for _ in 0..200 {
+            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+            let waiting: Vec<Killed> = diesel::sql_query(format!(
+                "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity \
+                 WHERE datname = '{database}' AND application_name = 'tenantapi' \
+                 AND wait_event_type = 'Lock'"
+            ))
+            .load(&mut admin())
+            .unwrap();
+            if !waiting.is_empty() {
+                return true;
+            }
+        }
+        false
+    };
+    #[derive(diesel::QueryableByName)]
+    struct Killed {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        #[allow(dead_code)]
+        killed: bool,
+    }
+    let (reply, terminated) = futures_util::future::join(write, terminator).await;
+    locker.batch_execute("ROLLBACK").unwrap();
+    assert!(terminated, "the write was seen waiting for its lock");
+    assert_eq!(
+        (reply.status, reply.json),
+        (
+            503,
+            json!({"detail": "The connection to the project database was lost during the write, which was not applied. Try again."})
+        )
+    );
+    assert!(reply.headers.contains_key(header::RETRY_AFTER));
+    let list = kit
+        .call(
+            &app,
+            "GET",
+            "/api/v1/alpha/tag/?label=in%20doubt",
+            Some("root"),
+            None,
+        )
+        .await;
+    assert_eq!(list.json["count"], 0, "not applied");
+}
+
+#[actix_web::test]
+async fn a_database_back_after_a_restart_is_served_within_a_second() {
+    let _serial = one_at_a_time();
+    let database = TestDatabase::postgres();
+    database.execute("INSERT INTO tag (id, label) VALUES (1, 'one')");
+    let server: std::net::SocketAddr = "127.0.0.1:5432".parse().unwrap();
+    let proxy = RestartableProxy::start(server);
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{}/{}",
+        proxy.port,
+        database_name(&database)
+    );
+    let kit = TestKit::builder(Backend::Postgres)
+        .external_project("alpha", &url)
+        .superuser("root")
+        .build()
+        .unwrap();
+    let app = kit.service().await;
+    let warm = (0..4).map(|_| timed(&kit, &app, "GET", "/api/v1/alpha/tag/1/", "root"));
+    for (reply, _) in futures_util::future::join_all(warm).await {
+        assert_eq!(reply.status, 200, "{}", reply.json);
+    }
+
+    proxy.down();
+    for _ in 0..3 {
+        let (reply, took) = timed(&kit, &app, "GET", "/api/v1/alpha/tag/1/", "root").await;
+        assert_eq!(reply.status, 503, "{}", reply.json);
+        assert!(reply.headers.contains_key(header::RETRY_AFTER));
+        assert!(
+            took < Duration::from_secs(1),
+            "a down database answers at once: {took:?}"
+        );
+    }
+    // Clients keep asking every 50 ms; the database comes back after a second.
+    let up_at = async {
+        actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+        proxy.up();
+        Instant::now()
+    };
+    let clients = async {
+        let mut seen = Vec::new();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(3) {
+            let (reply, _) = timed(&kit, &app, "GET", "/api/v1/alpha/tag/1/", "root").await;
+            seen.push((Instant::now(), reply.status));
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        seen
+    };
+    let (up_at, seen) = futures_util::future::join(up_at, clients).await;
+    let first_served = seen
+        .iter()
+        .find(|(_, status)| *status == 200)
+        .map(|(at, _)| *at)
+        .expect("served again");
+    assert!(
+        first_served.saturating_duration_since(up_at) < Duration::from_secs(1),
+        "served {:?} after the database came back",
+        first_served.saturating_duration_since(up_at)
+    );
+    assert!(
+        seen.iter()
+            .filter(|(at, _)| *at > first_served)
+            .all(|(_, status)| *status == 200),
+        "{seen:?}"
+    );
+}
+
+#[actix_web::test]
+async fn a_dropped_and_recreated_database_answers_503_then_serves_again() {
+    let _serial = one_at_a_time();
+    let kit = alpha_kit(Backend::Postgres, |_| {});
+    let app = kit.service().await;
+    let database = database_name(kit.database("alpha"));
+    assert_eq!(
+        kit.call(&app, "GET", "/api/v1/alpha/tag/1/", Some("root"), None)
+            .await
+            .status,
+        200
+    );
+    admin()
+        .batch_execute(&format!("DROP DATABASE \"{database}\" WITH (FORCE)"))
+        .unwrap();
+    for (method, body) in [("GET", None), ("POST", Some(json!({"label": "x"})))] {
+        let path = if method == "GET" {
+            "/api/v1/alpha/tag/1/"
+        } else {
+            "/api/v1/alpha/tag/"
+        };
+        let reply = kit.call(&app, method, path, Some("root"), body).await;
+        assert_eq!(reply.status, 503, "{method}: {}", reply.json);
+        assert!(reply.headers.contains_key(header::RETRY_AFTER));
+    }
+    admin()
+        .batch_execute(&format!("CREATE DATABASE \"{database}\""))
+        .unwrap();
+    kit.database("alpha")
+        .execute(tenantapi_generated::ddl::POSTGRES);
+    kit.database("alpha")
+        .execute(tenantapi_generated::INSERT_VERSION_SQL);
+    let back = kit
+        .call(&app, "GET", "/api/v1/alpha/tag/", Some("root"), None)
+        .await;
+    assert_eq!((back.status, back.json["count"].clone()), (200, json!(0)));
+}
+
+#[actix_web::test]
+async fn a_removed_or_replaced_sqlite_file_is_never_written() {
+    let _serial = one_at_a_time();
+    let kit = alpha_kit(Backend::Sqlite, |_| {});
+    let app = kit.service().await;
+    let path = kit.database("alpha").url.clone();
+    assert_eq!(
+        kit.call(&app, "GET", "/api/v1/alpha/tag/1/", Some("root"), None)
+            .await
+            .status,
+        200
+    );
+    // Keep the old file reachable to inspect it, then remove it as an operator would.
+    let kept = format!("{path}.kept");
+    std::fs::hard_link(&path, &kept).unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{path}{suffix}"));
+    }
+    for (method, target, body) in [
+        ("GET", "/api/v1/alpha/tag/1/", None),
+        ("POST", "/api/v1/alpha/tag/", Some(json!({"label": "lost"}))),
+    ] {
+        let reply = kit.call(&app, method, target, Some("root"), body).await;
+        assert_eq!(reply.status, 503, "{method} after removal: {}", reply.json);
+    }
+
+    // A different database put in its place is served, and writes go into it.
+    let replacement = TestDatabase::sqlite();
+    replacement.execute("INSERT INTO tag (id, label) VALUES (7, 'replacement')");
+    std::fs::copy(&replacement.url, &path).unwrap();
+    let listed = kit
+        .call(&app, "GET", "/api/v1/alpha/tag/", Some("root"), None)
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.json);
+    assert_eq!(
+        (
+            listed.json["count"].clone(),
+            listed.json["results"][0]["label"].clone()
+        ),
+        (json!(1), json!("replacement"))
+    );
+    let created = kit
+        .call(
+            &app,
+            "POST",
+            "/api/v1/alpha/tag/",
+            Some("root"),
+            Some(json!({"label": "new"})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.json);
+
+    let mut old = diesel::SqliteConnection::establish(&kept).unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Label {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        label: String,
+    }
+    let labels: Vec<Label> = diesel::sql_query("SELECT label FROM tag ORDER BY id")
+        .load(&mut old)
+        .unwrap();
+    let labels: Vec<String> = labels.into_iter().map(|row| row.label).collect();
+    assert_eq!(
+        labels,
+        vec!["one", "two"],
+        "nothing was written into the old file"
+    );
+    drop(old);
+    let _ = std::fs::remove_file(&kept);
+}

@@ -1,0 +1,69 @@
+//! The statement timeout on both backends.
+
+use super::*;
+
+/// Rows whose labels make `label__contains=aaa...ab` backtrack for seconds: LIKE and GLOB try
+/// every start position and compare up to the pattern's length at each.
+fn slow_rows(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => {
+            "INSERT INTO tag (label) SELECT repeat('a', 3000) || g FROM generate_series(1, 1500) g"
+        }
+        Backend::Sqlite => {
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 1500) \
+             INSERT INTO tag (label) SELECT replace(hex(zeroblob(1500)), '00', 'aa') || n FROM g"
+        }
+    }
+}
+
+async fn statement_timeout_scenario(backend: Backend) {
+    let _serial = one_at_a_time();
+    let kit = TestKit::builder(backend)
+        .project("slow", None)
+        .project_with_rows("other", tag_rows())
+        .superuser("root")
+        .configure(|config| {
+            config.pool.max_size = 1;
+            config.pool.statement_timeout_ms = 300;
+        })
+        .build()
+        .unwrap();
+    kit.database("slow").execute(slow_rows(backend));
+    let app = kit.service().await;
+    let slow_query = format!("/api/v1/slow/tag/?label__contains={}b", "a".repeat(2000));
+    let slow = timed(&kit, &app, "GET", &slow_query, "root");
+    let other = async {
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        timed(&kit, &app, "GET", "/api/v1/other/tag/1/", "root").await
+    };
+    let ((slow, slow_took), (other, other_took)) = futures_util::future::join(slow, other).await;
+    assert_eq!(
+        (slow.status, slow.json),
+        (
+            503,
+            json!({"detail": "The query took longer than the server's statement timeout and was cancelled. Narrow it (filters, page size) or try again later."})
+        ),
+        "{backend:?}"
+    );
+    assert!(slow.headers.contains_key(header::RETRY_AFTER));
+    assert!(
+        slow_took < Duration::from_secs(3),
+        "cancelled near the timeout: {slow_took:?}"
+    );
+    assert_eq!(other.status, 200);
+    assert!(other_took < Duration::from_millis(200), "{other_took:?}");
+    // The project's only connection is usable afterwards.
+    let (after, _) = timed(&kit, &app, "GET", "/api/v1/slow/tag/?page_size=1", "root").await;
+    assert_eq!(after.status, 200, "{}", after.json);
+    assert_eq!(kit.registry().open_connections("slow"), Some(1));
+}
+
+#[actix_web::test]
+async fn the_statement_timeout_cancels_a_slow_query_on_postgres() {
+    statement_timeout_scenario(Backend::Postgres).await;
+}
+
+#[actix_web::test]
+async fn the_statement_timeout_interrupts_a_slow_query_on_sqlite() {
+    statement_timeout_scenario(Backend::Sqlite).await;
+}

@@ -1,0 +1,89 @@
+//! The HTTP contract of the generated API, over HTTP, on SQLite and on PostgreSQL: two projects
+//! with different rows behind one set of routes, DRF's paging, filters, status codes and
+//! messages, constraint errors under concurrent writes, and an unavailable project.
+
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::test;
+use serde_json::{Value, json};
+use tenantapi_server::config::Config;
+use tenantapi_server::platform;
+use tenantapi_testkit::{Backend, Reply, TestDatabase, TestKit, on_both_backends, request};
+
+/// Two projects, `alpha` and `beta`, on `backend`, with the rows of `fixtures/*.json`, and a
+/// superuser whose token every request carries (these tests are about the API, not access).
+fn kit(
+    backend: Backend,
+    extra_projects: &[(&str, &str)],
+    configure: impl FnOnce(&mut Config),
+) -> TestKit {
+    let mut builder = TestKit::builder(backend)
+        .project(
+            "alpha",
+            Some(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/alpha.json")),
+        )
+        .project(
+            "beta",
+            Some(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/beta.json")),
+        )
+        .superuser("tester")
+        .configure(|config| {
+            config.api.max_page_size = 200;
+            config.api.max_body_bytes = 4096;
+            configure(config);
+        });
+    for (name, url) in extra_projects {
+        builder = builder.external_project(name, url);
+    }
+    builder.build().expect("test kit")
+}
+
+/// The in-process app and the token every request carries.
+struct Client<S> {
+    service: S,
+    authorization: String,
+}
+
+async fn app(
+    kit: &TestKit,
+) -> Client<impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>>
+{
+    Client {
+        service: kit.service().await,
+        authorization: format!("Token {}", kit.token("tester")),
+    }
+}
+
+async fn call<S>(app: &Client<S>, method: Method, path: &str, body: Option<Value>) -> Reply
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    tenantapi_testkit::send(
+        &app.service,
+        request(method.as_str(), path, Some(&app.authorization), body),
+    )
+    .await
+}
+
+async fn send<S>(app: &Client<S>, request: test::TestRequest) -> Reply
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    let request = request.insert_header((header::AUTHORIZATION, app.authorization.clone()));
+    tenantapi_testkit::send(&app.service, request).await
+}
+
+fn names(reply: &Reply) -> Vec<String> {
+    reply.json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+mod projects;
+mod reading;
+mod request_errors;
+mod values;
+mod writing;

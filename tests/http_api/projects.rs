@@ -1,0 +1,96 @@
+//! Unavailable projects, platform migrations and allowed hosts.
+
+use super::*;
+
+on_both_backends!(
+    unavailable_project_answers_503,
+    unavailable_project_scenario
+);
+async fn unavailable_project_scenario(backend: Backend) {
+    // Nothing listens on port 9: the connection is refused at once.
+    let fixture = kit(
+        backend,
+        &[("down", "postgres://postgres@127.0.0.1:9/nothing")],
+        |config| {
+            config.pool.checkout_timeout_ms = 300;
+        },
+    );
+    let app = app(&fixture).await;
+    let down = call(&app, Method::GET, "/api/v1/down/data_point/", None).await;
+    assert_eq!(down.status, 503);
+    assert_eq!(
+        down.json,
+        json!({"detail": "The project database is unavailable. Try again later."})
+    );
+    assert_eq!(down.headers.get(header::RETRY_AFTER).unwrap(), "5");
+    assert!(
+        !down
+            .body
+            .windows(4)
+            .any(|window| window == b"5432" || window == b"127."),
+        "no URL in the answer"
+    );
+    let alpha = call(&app, Method::GET, "/api/v1/alpha/data_point/", None).await;
+    assert_eq!(alpha.status, 200, "other projects keep serving");
+}
+
+#[actix_web::test]
+async fn platform_database_migrates_on_postgres() {
+    let database = TestDatabase::postgres();
+    let (mut connection, applied) = platform::open_and_migrate(&database.url).unwrap();
+    assert_eq!(applied, ["20261126000001", "20261126000002"]);
+    assert!(
+        platform::migrate(&mut connection).unwrap().is_empty(),
+        "a second run applies nothing"
+    );
+    assert_eq!(
+        platform::add_project(&mut connection, "acme", "a.db").unwrap(),
+        platform::AddOutcome::Added
+    );
+    let projects = platform::enabled_projects(&mut connection).unwrap();
+    assert_eq!(
+        projects
+            .iter()
+            .map(|project| project.name.as_str())
+            .collect::<Vec<_>>(),
+        ["acme"]
+    );
+}
+
+on_both_backends!(
+    hosts_outside_allowed_hosts_are_refused,
+    allowed_hosts_scenario
+);
+async fn allowed_hosts_scenario(backend: Backend) {
+    let fixture = kit(backend, &[], |config| {
+        config.api.allowed_hosts = vec!["api.example.com".into()]
+    });
+    let app = app(&fixture).await;
+    let request = |host: &'static str| {
+        test::TestRequest::get()
+            .uri("/api/v1/alpha/data_point/?page_size=1")
+            .insert_header((header::HOST, host))
+    };
+    let refused = send(&app, request("evil.example.net")).await;
+    assert_eq!(
+        (refused.status, refused.json),
+        (
+            400,
+            json!({"detail": "Invalid host \"evil.example.net\": it is not in api.allowed_hosts."})
+        )
+    );
+    let allowed = send(&app, request("api.example.com:8443")).await;
+    assert_eq!(allowed.status, 200);
+    assert_eq!(
+        allowed.json["next"],
+        "http://api.example.com:8443/api/v1/alpha/data_point/?page_size=1&page=2"
+    );
+    // /readyz honours it too.
+    let readiness = |host: &'static str| {
+        test::TestRequest::get()
+            .uri("/readyz")
+            .insert_header((header::HOST, host))
+    };
+    assert_eq!(send(&app, readiness("evil.example.net")).await.status, 400);
+    assert_eq!(send(&app, readiness("api.example.com")).await.status, 200);
+}

@@ -1,0 +1,199 @@
+//! Malformed requests and validation messages, in DRF's shapes.
+
+use super::*;
+
+on_both_backends!(request_errors, request_errors_scenario);
+async fn request_errors_scenario(backend: Backend) {
+    let fixture = kit(backend, &[], |_| {});
+    let app = app(&fixture).await;
+    let unknown_project = call(&app, Method::GET, "/api/v1/gamma/data_point/", None).await;
+    assert_eq!(
+        (unknown_project.status, unknown_project.json),
+        (404, json!({"detail": "Not found."}))
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/gamma/", None).await.status,
+        404
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/alpha/no_such_table/", None)
+            .await
+            .status,
+        404
+    );
+
+    let not_allowed = call(
+        &app,
+        Method::PUT,
+        "/api/v1/alpha/data_point/",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        (not_allowed.status, not_allowed.json),
+        (405, json!({"detail": "Method \"PUT\" not allowed."}))
+    );
+    assert_eq!(
+        not_allowed.headers.get(header::ALLOW).unwrap(),
+        "GET, POST, HEAD"
+    );
+    let detail_not_allowed = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/data_point/1/",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        detail_not_allowed.headers.get(header::ALLOW).unwrap(),
+        "GET, PUT, PATCH, DELETE, HEAD"
+    );
+    let read_only = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/schema_version/",
+        Some(json!({"version": "x"})),
+    )
+    .await;
+    assert_eq!(
+        (read_only.status, read_only.json),
+        (405, json!({"detail": "Method \"POST\" not allowed."}))
+    );
+    assert_eq!(read_only.headers.get(header::ALLOW).unwrap(), "GET, HEAD");
+
+    let malformed = send(
+        &app,
+        test::TestRequest::post()
+            .uri("/api/v1/alpha/data_point/")
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .set_payload("{\"name\": "),
+    )
+    .await;
+    assert_eq!(malformed.status, 400);
+    assert!(
+        malformed.json["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("JSON parse error - "),
+        "{}",
+        malformed.json
+    );
+
+    let not_json = send(
+        &app,
+        test::TestRequest::post()
+            .uri("/api/v1/alpha/data_point/")
+            .insert_header((header::CONTENT_TYPE, "text/plain"))
+            .set_payload("name=x"),
+    )
+    .await;
+    assert_eq!(
+        (not_json.status, not_json.json),
+        (
+            415,
+            json!({"detail": "Unsupported media type \"text/plain\" in request."})
+        )
+    );
+
+    let too_large = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/data_point/",
+        Some(json!({"name": "x".repeat(5000)})),
+    )
+    .await;
+    assert_eq!(too_large.status, 413);
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/alpha/data_point/?name=alpha-1",
+            None
+        )
+        .await
+        .json["count"],
+        1,
+        "nothing written"
+    );
+
+    let redirect = call(&app, Method::GET, "/api/v1/alpha/data_point?unit=kWh", None).await;
+    assert_eq!(redirect.status, 301);
+    assert_eq!(
+        redirect.headers.get(header::LOCATION).unwrap(),
+        "/api/v1/alpha/data_point/?unit=kWh"
+    );
+}
+
+on_both_backends!(validation_messages, validation_messages_scenario);
+async fn validation_messages_scenario(backend: Backend) {
+    let fixture = kit(backend, &[], |_| {});
+    let app = app(&fixture).await;
+    let reply = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/data_point/",
+        Some(json!({"unit": "x".repeat(21), "site_id": "one", "colour": 1})),
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.json),
+        (
+            400,
+            json!({
+                "colour": ["Unknown field."],
+                "name": ["This field is required."],
+                "site_id": ["A valid integer is required."],
+                "unit": ["Ensure this field has no more than 20 characters."],
+            })
+        )
+    );
+    let reply = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/data_point/",
+        Some(json!({"name": null})),
+    )
+    .await;
+    assert_eq!(reply.json, json!({"name": ["This field may not be null."]}));
+    let reply = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/site/",
+        Some(json!({"code": "S", "name": "n", "external_ref": "nope", "is_active": "perhaps", "latitude": "north", "commissioned_on": "01.02.2024"})),
+    )
+    .await;
+    assert_eq!(
+        reply.json,
+        json!({
+            "commissioned_on": ["Date has wrong format. Use one of these formats instead: YYYY-MM-DD."],
+            "external_ref": ["Must be a valid UUID."],
+            "is_active": ["Must be a valid boolean."],
+            "latitude": ["A valid number is required."],
+        })
+    );
+    let reply = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/reading/",
+        Some(json!({"data_point_id": 1, "measured_at": "noon", "value": "1.1234567"})),
+    )
+    .await;
+    assert_eq!(
+        reply.json,
+        json!({
+            "measured_at": ["Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."],
+            "value": ["Ensure that there are no more than 6 decimal places."],
+        })
+    );
+    let reply = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/data_point/",
+        Some(json!(["not", "an", "object"])),
+    )
+    .await;
+    assert_eq!(
+        reply.json,
+        json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
+    );
+}
