@@ -8,24 +8,17 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 use tenantapi_runtime::error::ApiError;
 use tenantapi_runtime::guard::ProjectRegistry;
-use tenantapi_runtime::handlers::{ApiSettings, with_allowed};
+use tenantapi_runtime::handlers::with_allowed;
 use tenantapi_runtime::urls::absolute_path;
 
 use crate::auth::parse_authorization;
+use crate::config::AppSettings;
 use crate::health::{Health, SERVED_VERSION};
 use crate::hosts::AllowedHosts;
 use crate::registry::Registry;
 
 /// Where the API is mounted.
 pub const API_ROOT: &str = "/api/v1";
-
-/// What the application needs from the configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AppSettings {
-    /// Paging and body limits, for the generic handlers.
-    pub api: ApiSettings,
-    pub allowed_hosts: AllowedHosts,
-}
 
 /// Registers everything on an `App`; the registry and settings become app data.
 pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, settings: AppSettings) {

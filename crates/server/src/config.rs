@@ -27,6 +27,14 @@ pub struct Config {
     pub auth: AuthConfig,
 }
 
+/// What the HTTP application needs from the configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppSettings {
+    /// Paging and body limits, for the generic handlers.
+    pub api: tenantapi_runtime::handlers::ApiSettings,
+    pub allowed_hosts: crate::hosts::AllowedHosts,
+}
+
 /// Callers and their grants.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -313,8 +321,8 @@ impl Config {
         Duration::from_millis(self.pool.checkout_timeout_ms)
     }
 
-    pub fn app_settings(&self) -> crate::app::AppSettings {
-        crate::app::AppSettings {
+    pub fn app_settings(&self) -> AppSettings {
+        AppSettings {
             api: tenantapi_runtime::handlers::ApiSettings {
                 pages: tenantapi_runtime::list::PageSettings {
                     default_page_size: self.api.default_page_size,

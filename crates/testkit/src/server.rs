@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{App, HttpServer};
-use tenantapi_server::app::AppSettings;
+use tenantapi_server::config::AppSettings;
 use tenantapi_server::registry::Registry;
 
 /// A server on 127.0.0.1 and an ephemeral port; stopped when dropped.
