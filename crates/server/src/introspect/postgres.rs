@@ -25,6 +25,12 @@ struct PgColumn {
     nullable: bool,
     #[diesel(sql_type = Nullable<Text>)]
     column_default: Option<String>,
+    /// `GENERATED ... AS IDENTITY`: a key the database fills in, like a serial.
+    #[diesel(sql_type = Bool)]
+    identity: bool,
+    /// The column's domain (if it has one) forbids NULL.
+    #[diesel(sql_type = Bool)]
+    domain_not_null: bool,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -54,10 +60,13 @@ struct PgForeignKey {
 }
 
 fn postgres_type(column: &PgColumn) -> Result<ColumnType, String> {
-    let serial = column
-        .column_default
-        .as_deref()
-        .is_some_and(|default| default.starts_with("nextval("));
+    // Keys defaulting to a sequence (`serial`, or a hand-made `nextval(...)`) and identity
+    // columns are all filled in by the database.
+    let serial = column.identity
+        || column
+            .column_default
+            .as_deref()
+            .is_some_and(|default| default.starts_with("nextval("));
     Ok(match (column.udt_name.as_str(), serial) {
         ("int2", _) => ColumnType::SmallInt,
         ("int4", true) => ColumnType::Serial,
@@ -103,7 +112,10 @@ pub(super) fn structure(
     let columns: Vec<PgColumn> = diesel::sql_query(
         "SELECT table_name::text, column_name::text, udt_name::text, character_maximum_length::int AS max_length, \
          numeric_precision::int AS precision, numeric_scale::int AS scale, is_nullable = 'YES' AS nullable, \
-         column_default::text FROM information_schema.columns WHERE table_schema = current_schema() \
+         column_default::text, is_identity = 'YES' AS identity, \
+         COALESCE((SELECT t.typnotnull FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+                   WHERE t.typname = c.domain_name AND n.nspname = c.domain_schema), false) AS domain_not_null \
+         FROM information_schema.columns c WHERE table_schema = current_schema() \
          ORDER BY table_name, ordinal_position",
     )
     .load(connection)?;
@@ -139,7 +151,7 @@ pub(super) fn structure(
             table.columns.push(LiveColumn {
                 name: column.column_name.clone(),
                 ty: postgres_type(column),
-                nullable: column.nullable,
+                nullable: column.nullable && !column.domain_not_null,
                 default: column
                     .column_default
                     .clone()

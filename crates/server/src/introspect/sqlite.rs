@@ -45,48 +45,73 @@ struct SqliteForeignKey {
     on_delete: String,
 }
 
-/// Our SQLite DDL's declared types, read back; other spellings by SQLite's affinity words.
-fn sqlite_type(declared: &str, autoincrement_key: bool) -> Result<ColumnType, String> {
+/// A declared SQLite type as a description type: our DDL's spellings and the common ones
+/// (`NVARCHAR(160)`, `DATETIME`, `NUMERIC(10,2)`, `INT`...) exactly, anything else by SQLite's
+/// own affinity rules (a name containing INT is an integer; CHAR, CLOB or TEXT text; BLOB or
+/// nothing bytes; REAL, FLOA or DOUB a double). `rowid_key`: the column is the table's
+/// `INTEGER PRIMARY KEY`, SQLite's rowid, which the database fills in: a generated key.
+pub(super) fn sqlite_type(declared: &str, rowid_key: bool) -> Result<ColumnType, String> {
     let upper = declared.trim().to_ascii_uppercase();
-    let parameters = |text: &str| -> Option<Vec<u32>> {
-        let inner = text.split_once('(')?.1.strip_suffix(')')?;
+    let (name, parameters) = match upper.split_once('(') {
+        Some((name, rest)) => (name.trim(), rest.trim_end().strip_suffix(')')),
+        None => (upper.as_str(), None),
+    };
+    let numbers: Option<Vec<u32>> = parameters.map(|inner| {
         inner
             .split(',')
             .map(|part| part.trim().parse().ok())
-            .collect()
+            .collect::<Option<Vec<u32>>>()
+            .unwrap_or_default()
+    });
+    let length = || match numbers.as_deref() {
+        Some([length]) => Some(*length),
+        _ => None,
     };
-    Ok(match upper.as_str() {
-        "INTEGER" if autoincrement_key => ColumnType::Serial,
-        "SMALLINT" => ColumnType::SmallInt,
-        "INTEGER" | "INT" => ColumnType::Integer,
-        "BIGINT" => ColumnType::BigInt,
-        "BOOLEAN" => ColumnType::Boolean,
+    if rowid_key {
+        return Ok(ColumnType::Serial);
+    }
+    Ok(match name {
+        "SMALLINT" | "INT2" | "TINYINT" => ColumnType::SmallInt,
+        "INTEGER" | "INT" | "INT4" | "MEDIUMINT" => ColumnType::Integer,
+        "BIGINT" | "INT8" | "UNSIGNED BIG INT" => ColumnType::BigInt,
+        "BOOLEAN" | "BOOL" => ColumnType::Boolean,
         "REAL" => ColumnType::Real,
-        "DOUBLE PRECISION" | "DOUBLE" => ColumnType::Double,
-        "TEXT" => ColumnType::Text,
+        "DOUBLE PRECISION" | "DOUBLE" | "FLOAT" => ColumnType::Double,
+        "NUMERIC" | "DECIMAL" => match numbers.as_deref() {
+            Some([precision, scale]) => ColumnType::Numeric {
+                precision: *precision,
+                scale: *scale,
+            },
+            Some([precision]) => ColumnType::Numeric {
+                precision: *precision,
+                scale: 0,
+            },
+            // Without a precision SQLite keeps integers or floating point numbers.
+            _ => ColumnType::Double,
+        },
+        "TEXT" | "CLOB" | "NTEXT" => ColumnType::Text,
+        "VARCHAR" | "NVARCHAR" | "CHARACTER VARYING" | "VARYING CHARACTER" | "NATIVE CHARACTER"
+        | "NCHAR" | "CHARACTER" | "CHAR" => match length() {
+            Some(max_length) if max_length > 0 => ColumnType::Varchar { max_length },
+            _ => ColumnType::Text,
+        },
         "DATE" => ColumnType::Date,
         "TIME" => ColumnType::Time,
-        "TIMESTAMP" => ColumnType::Timestamp,
+        "TIMESTAMP" | "DATETIME" => ColumnType::Timestamp,
         "TIMESTAMPTZ" => ColumnType::Timestamptz,
         "UUID" => ColumnType::Uuid,
         "JSON TEXT" | "JSON" | "JSONB" => ColumnType::Json,
-        "BLOB" => ColumnType::Bytes,
-        varchar if varchar.starts_with("VARCHAR(") => match parameters(varchar).as_deref() {
-            Some([max_length]) => ColumnType::Varchar {
-                max_length: *max_length,
-            },
-            _ => return Err(declared.to_string()),
-        },
-        numeric if numeric.starts_with("NUMERIC(") || numeric.starts_with("DECIMAL(") => {
-            match parameters(numeric).as_deref() {
-                Some([precision, scale]) => ColumnType::Numeric {
-                    precision: *precision,
-                    scale: *scale,
-                },
-                _ => return Err(declared.to_string()),
-            }
+        "BLOB" | "" => ColumnType::Bytes,
+        // SQLite's affinity rules, in its order.
+        other if other.contains("INT") => ColumnType::BigInt,
+        other if other.contains("CHAR") || other.contains("CLOB") || other.contains("TEXT") => {
+            ColumnType::Text
         }
-        _ => return Err(declared.to_string()),
+        other if other.contains("BLOB") => ColumnType::Bytes,
+        other if other.contains("REAL") || other.contains("FLOA") || other.contains("DOUB") => {
+            ColumnType::Double
+        }
+        _ => return Err(declared.trim().to_string()),
     })
 }
 
@@ -99,11 +124,6 @@ pub(super) fn structure(
     .load(connection)?;
     let mut tables = Vec::new();
     for Name { name } in names {
-        let autoincrement: Vec<Name> = diesel::sql_query(
-            "SELECT name FROM sqlite_master WHERE name = ? AND upper(sql) LIKE '%AUTOINCREMENT%'",
-        )
-        .bind::<Text, _>(&name)
-        .load(connection)?;
         let columns: Vec<SqliteColumn> = diesel::sql_query(
             "SELECT name, type AS declared_type, \"notnull\" AS not_null, dflt_value AS default_value, pk FROM pragma_table_info(?) ORDER BY cid",
         )
@@ -121,8 +141,11 @@ pub(super) fn structure(
             columns: columns
                 .iter()
                 .map(|column| {
-                    let rowid_key =
-                        single_integer_key && column.pk == 1 && !autoincrement.is_empty();
+                    // SQLite makes an `INTEGER PRIMARY KEY` (exactly that type name) an alias
+                    // of the rowid, which it fills in, with or without AUTOINCREMENT.
+                    let rowid_key = single_integer_key
+                        && column.pk == 1
+                        && column.declared_type.trim().eq_ignore_ascii_case("INTEGER");
                     LiveColumn {
                         name: column.name.clone(),
                         ty: sqlite_type(&column.declared_type, rowid_key),
@@ -185,4 +208,53 @@ pub(super) fn structure(
         tables.push(table);
     }
     Ok(tables)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_types_follow_common_spellings_and_sqlites_affinity() {
+        let cases = [
+            ("NVARCHAR(160)", ColumnType::Varchar { max_length: 160 }),
+            ("varchar(20)", ColumnType::Varchar { max_length: 20 }),
+            ("CHARACTER(20)", ColumnType::Varchar { max_length: 20 }),
+            ("DATETIME", ColumnType::Timestamp),
+            (
+                "NUMERIC(10,2)",
+                ColumnType::Numeric {
+                    precision: 10,
+                    scale: 2,
+                },
+            ),
+            (
+                "DECIMAL(5)",
+                ColumnType::Numeric {
+                    precision: 5,
+                    scale: 0,
+                },
+            ),
+            ("DECIMAL", ColumnType::Double),
+            ("INT", ColumnType::Integer),
+            ("INTEGER", ColumnType::Integer),
+            ("BOOLEAN", ColumnType::Boolean),
+            ("BLOB", ColumnType::Bytes),
+            ("", ColumnType::Bytes),
+            ("REAL", ColumnType::Real),
+            ("DOUBLE", ColumnType::Double),
+            ("FLOAT", ColumnType::Double),
+            ("UNSIGNED BIG INT", ColumnType::BigInt),
+            ("BIGINTEGER", ColumnType::BigInt),
+            ("LONGTEXT", ColumnType::Text),
+            ("NVARCHAR", ColumnType::Text),
+            ("JSON TEXT", ColumnType::Json),
+            ("VARCHAR(255)", ColumnType::Varchar { max_length: 255 }),
+        ];
+        for (declared, expected) in cases {
+            assert_eq!(sqlite_type(declared, false), Ok(expected), "{declared}");
+        }
+        assert_eq!(sqlite_type("INTEGER", true), Ok(ColumnType::Serial));
+        assert_eq!(sqlite_type("MONEY", false), Err("MONEY".to_string()));
+    }
 }
