@@ -49,6 +49,9 @@ enum Command {
         /// description (its `doc` texts are lost: review the diff).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Leave out the columns whose type the description format cannot express.
+        #[arg(long)]
+        skip_unsupported: bool,
     },
     /// Write a synthetic schema description of N related tables (for benchmarks).
     SynthSchema {
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
             version_table,
             version_column,
             out,
+            skip_unsupported,
         } => {
             // The server binary owns the database drivers; xtask stays light to build.
             let mut command = std::process::Command::new(
@@ -106,6 +110,9 @@ fn main() -> ExitCode {
                     "--version-column",
                     &version_column,
                 ]);
+            if skip_unsupported {
+                command.arg("--skip-unsupported");
+            }
             if let Some(out) = out {
                 command.arg("--out").arg(if out.is_absolute() {
                     out

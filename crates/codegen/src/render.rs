@@ -476,6 +476,7 @@ fn render_meta(schema: &Schema, table: &Table) -> TokenStream {
             }
         }
     });
+    let ignored_columns = table.ignored_columns.iter().map(String::as_str);
     quote! {
         /// What the runtime needs to know about this table: validation, filters, messages.
         pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::meta::TableMeta {
@@ -487,6 +488,7 @@ fn render_meta(schema: &Schema, table: &Table) -> TokenStream {
             primary_key: &[#(#primary_key),*],
             unique: &[#(#unique),*],
             foreign_keys: &[#(#foreign_keys),*],
+            ignored_columns: &[#(#ignored_columns),*],
         };
     }
 }

@@ -188,6 +188,7 @@ mod tests {
         primary_key: &[0],
         unique: &[],
         foreign_keys: &[],
+        ignored_columns: &[],
     };
 
     fn errors_of(body: Value, mode: WriteMode) -> serde_json::Value {

@@ -373,6 +373,7 @@ mod tests {
         primary_key: &[0],
         unique: &[],
         foreign_keys: &[],
+        ignored_columns: &[],
     };
     static CHILD: TableMeta = TableMeta {
         name: "child",
@@ -403,6 +404,7 @@ mod tests {
             references_column: "id",
             on_delete: "cascade",
         }],
+        ignored_columns: &[],
     };
     static TABLES: &[&TableMeta] = &[&PARENT, &CHILD];
 

@@ -478,6 +478,7 @@ mod tests {
         primary_key: &[0, 1],
         unique: &[],
         foreign_keys: &[],
+        ignored_columns: &[],
     };
 
     fn parse(query: &str) -> Result<ListRequest, ApiError> {

@@ -47,6 +47,8 @@ pub struct TableMeta {
     /// Unique constraints as indices into `columns` (the primary key excluded).
     pub unique: &'static [&'static [usize]],
     pub foreign_keys: &'static [ForeignKeyMeta],
+    /// Live columns the description leaves out: never read or written, not drift.
+    pub ignored_columns: &'static [&'static str],
 }
 
 impl TableMeta {

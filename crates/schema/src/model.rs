@@ -42,6 +42,9 @@ pub struct Table {
     /// A single-column primary key is not repeated here.
     pub unique: Vec<Vec<usize>>,
     pub foreign_keys: Vec<ForeignKey>,
+    /// Columns of the live table that the description leaves out (types the format cannot
+    /// express): the API never reads or writes them and drift does not report them.
+    pub ignored_columns: Vec<String>,
 }
 
 impl Table {

@@ -36,6 +36,8 @@ pub(crate) struct RawTable {
     #[serde(default)]
     pub unique: Vec<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
+    pub ignore_columns: Vec<Spanned<String>>,
+    #[serde(default)]
     pub column: Vec<Spanned<RawColumn>>,
 }
 

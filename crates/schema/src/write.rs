@@ -27,6 +27,8 @@ pub struct DescribedTable {
     pub primary_key: Vec<String>,
     /// Unique constraints other than the primary key, by column names.
     pub unique: Vec<Vec<String>>,
+    /// Live columns left out of the description, with why (written as comments).
+    pub ignored_columns: Vec<(String, Option<String>)>,
     pub columns: Vec<DescribedColumn>,
 }
 
@@ -64,6 +66,11 @@ impl From<&Schema> for Description {
                         .unique
                         .iter()
                         .map(|set| set.iter().copied().map(column_name).collect())
+                        .collect(),
+                    ignored_columns: table
+                        .ignored_columns
+                        .iter()
+                        .map(|name| (name.clone(), None))
                         .collect(),
                     columns: table
                         .columns
@@ -188,6 +195,19 @@ impl DescribedTable {
             .collect();
         if !multi_unique.is_empty() {
             writeln!(out, "unique = [{}]", multi_unique.join(", ")).unwrap();
+        }
+        if !self.ignored_columns.is_empty() {
+            for (name, reason) in &self.ignored_columns {
+                if let Some(reason) = reason {
+                    writeln!(out, "# ignored column {name}: {reason}").unwrap();
+                }
+            }
+            let names: Vec<String> = self
+                .ignored_columns
+                .iter()
+                .map(|(name, _)| name.clone())
+                .collect();
+            writeln!(out, "ignore_columns = {}", quote_all(&names)).unwrap();
         }
         for column in &self.columns {
             let single_key = self.primary_key.len() == 1 && self.primary_key[0] == column.name;

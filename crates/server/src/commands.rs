@@ -460,6 +460,7 @@ pub fn introspect(
     database_url: &str,
     version_table: &str,
     version_column: &str,
+    skip_unsupported: bool,
 ) -> Result<String, CommandError> {
     let url = DatabaseUrl::new(database_url);
     let mut connection = url
@@ -471,7 +472,13 @@ pub fn introspect(
     introspect::live_structure(&mut connection)
         .map_err(|error| failed(error.to_string()))
         .and_then(|live| {
-            introspect::render_description(&live, &found, version_table, version_column)
-                .map_err(failed)
+            introspect::render_description(
+                &live,
+                &found,
+                version_table,
+                version_column,
+                skip_unsupported,
+            )
+            .map_err(failed)
         })
 }

@@ -88,6 +88,10 @@ enum Command {
         /// Write the description here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Leave out (with `ignore_columns` and a comment each) the columns whose type the
+        /// description format cannot express, instead of listing them and failing.
+        #[arg(long)]
+        skip_unsupported: bool,
     },
     /// Create two SQLite demo projects with sample rows under a data directory and serve them.
     Demo {
@@ -260,8 +264,14 @@ fn main() -> ExitCode {
             version_table,
             version_column,
             out,
+            skip_unsupported,
         } => {
-            let text = match commands::introspect(&database_url, &version_table, &version_column) {
+            let text = match commands::introspect(
+                &database_url,
+                &version_table,
+                &version_column,
+                skip_unsupported,
+            ) {
                 Ok(text) => text,
                 Err(error) => return fail(error),
             };

@@ -87,6 +87,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             on_delete: "set_null",
         },
     ],
+    ignored_columns: &[],
 };
 impl ::tenantapi_runtime::resource::Resource for DataPointResource {
     const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;

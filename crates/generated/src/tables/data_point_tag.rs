@@ -66,6 +66,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             on_delete: "cascade",
         },
     ],
+    ignored_columns: &[],
 };
 impl ::tenantapi_runtime::resource::Resource for DataPointTagResource {
     const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;

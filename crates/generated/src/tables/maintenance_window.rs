@@ -107,6 +107,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             on_delete: "restrict",
         },
     ],
+    ignored_columns: &[],
 };
 impl ::tenantapi_runtime::resource::Resource for MaintenanceWindowResource {
     const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;

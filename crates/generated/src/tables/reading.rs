@@ -98,6 +98,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             on_delete: "cascade",
         },
     ],
+    ignored_columns: &[],
 };
 impl ::tenantapi_runtime::resource::Resource for ReadingResource {
     const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;

@@ -47,6 +47,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     primary_key: &[0usize],
     unique: &[],
     foreign_keys: &[],
+    ignored_columns: &[],
 };
 impl ::tenantapi_runtime::resource::Resource for SchemaVersionResource {
     const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;

@@ -73,6 +73,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     primary_key: &[0usize],
     unique: &[&[1usize]],
     foreign_keys: &[],
+    ignored_columns: &[],
 };
 impl ::tenantapi_runtime::resource::Resource for TagResource {
     const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;

@@ -44,6 +44,7 @@ struct TableDraft {
     columns: Vec<ColumnDraft>,
     primary_key: Vec<usize>,
     unique: Vec<Vec<usize>>,
+    ignored_columns: Vec<String>,
 }
 
 struct ColumnDraft {
@@ -138,6 +139,7 @@ fn build_table(table: TableDraft, foreign_keys: Vec<ForeignKey>) -> Table {
             })
             .collect(),
         primary_key: table.primary_key,
+        ignored_columns: table.ignored_columns,
         unique: table.unique,
         foreign_keys,
     }
@@ -271,6 +273,8 @@ fn lower_table(reporter: &mut Reporter<'_>, raw: Spanned<RawTable>) -> TableDraf
         &primary_key,
     );
 
+    let ignored_columns = lower_ignored_columns(reporter, &sql_name, raw.ignore_columns, &columns);
+
     TableDraft {
         sql_name,
         name_offset,
@@ -282,7 +286,45 @@ fn lower_table(reporter: &mut Reporter<'_>, raw: Spanned<RawTable>) -> TableDraf
         columns,
         primary_key,
         unique,
+        ignored_columns,
     }
+}
+
+/// `ignore_columns`: names of live columns the description leaves out; none may also be
+/// described, nor named twice.
+fn lower_ignored_columns(
+    reporter: &mut Reporter<'_>,
+    table: &str,
+    names: Vec<Spanned<String>>,
+    columns: &[ColumnDraft],
+) -> Vec<String> {
+    let mut ignored: Vec<String> = Vec::new();
+    for name in names {
+        let offset = name.span().start;
+        let name = name.into_inner();
+        if columns.iter().any(|column| column.sql_name == name) {
+            reporter.error(
+                offset,
+                format!("table `{table}` both describes and ignores the column `{name}`"),
+                Some("remove it from `ignore_columns` or remove its `[[table.column]]`".to_owned()),
+            );
+        } else if ignored.contains(&name) {
+            reporter.error(
+                offset,
+                format!("`ignore_columns` of table `{table}` names `{name}` twice"),
+                Some("name each ignored column once".to_owned()),
+            );
+        } else if name.is_empty() {
+            reporter.error(
+                offset,
+                format!("`ignore_columns` of table `{table}` holds an empty name"),
+                Some("name the live column to leave out".to_owned()),
+            );
+        } else {
+            ignored.push(name);
+        }
+    }
+    ignored
 }
 
 /// Lowers one column. Returns the draft, whether its SQL name is usable for

@@ -141,3 +141,33 @@ fn table_without_name() {
         "table without a `name`",
     );
 }
+
+#[test]
+fn a_column_both_described_and_ignored() {
+    let diagnostic = check_body_error(
+        "[[table]]\nname = \"t\"\nignore_columns = [\"id\"]\n[[table.column]]\nname = \"id\"\n\
+         type = \"serial\"\nprimary_key = true\n",
+        "9:19",
+        "table `t` both describes and ignores the column `id`",
+    );
+    assert!(help(&diagnostic).contains("ignore_columns"));
+}
+
+#[test]
+fn an_ignored_column_named_twice() {
+    check_body_error(
+        "[[table]]\nname = \"t\"\nignore_columns = [\"a\", \"a\"]\n[[table.column]]\nname = \"id\"\n\
+         type = \"serial\"\nprimary_key = true\n",
+        "9:24",
+        "`ignore_columns` of table `t` names `a` twice",
+    );
+}
+
+#[test]
+fn ignored_columns_are_kept_in_the_model() {
+    let schema = parse_body(
+        "[[table]]\nname = \"t\"\nignore_columns = [\"fts\", \"geo\"]\n[[table.column]]\nname = \"id\"\n\
+         type = \"serial\"\nprimary_key = true\n",
+    );
+    assert_eq!(schema.tables[1].ignored_columns, vec!["fts", "geo"]);
+}

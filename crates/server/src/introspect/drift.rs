@@ -109,6 +109,7 @@ pub fn drift(live: &[LiveTable], described: &[&TableMeta]) -> Vec<String> {
             .columns
             .iter()
             .filter(|found| meta.column(&found.name).is_none())
+            .filter(|found| !meta.ignored_columns.contains(&found.name.as_str()))
         {
             lines.push(format!("table {}: extra column {}", meta.name, extra.name));
         }

@@ -128,24 +128,60 @@ fn description_default(raw: &str, ty: ColumnType) -> Option<DefaultValue> {
     }
 }
 
-/// A description of `live` in the format of `schema/project.toml`; an error names the first
-/// column whose type the format cannot express.
+/// What to do about a column whose type the description format cannot express.
+fn unsupported_advice(database_type: &str) -> String {
+    format!(
+        "{database_type} cannot be described; leave the column out with `ignore_columns` (what \
+         `--skip-unsupported` writes), or change its type in the database"
+    )
+}
+
+/// A description of `live` in the format of `schema/project.toml`. Columns whose type the
+/// format cannot express are an error listing every one of them (`table.column: type — what
+/// to do`, one per line), or with `skip_unsupported` are left out through `ignore_columns`,
+/// each with a comment saying why.
 pub fn render_description(
     live: &[LiveTable],
     version: &str,
     version_table: &str,
     version_column: &str,
+    skip_unsupported: bool,
 ) -> Result<String, String> {
+    let mut unsupported = Vec::new();
+    for table in live {
+        for column in &table.columns {
+            if let Err(database_type) = &column.ty {
+                unsupported.push(format!(
+                    "{}.{}: {database_type} — {}",
+                    table.name,
+                    column.name,
+                    unsupported_advice(database_type)
+                ));
+            }
+        }
+    }
+    if !unsupported.is_empty() && !skip_unsupported {
+        return Err(format!(
+            "{} column(s) cannot be described (run with --skip-unsupported to leave them out):\n{}",
+            unsupported.len(),
+            unsupported.join("\n")
+        ));
+    }
     let mut tables = Vec::new();
     for table in live {
         let mut columns = Vec::new();
+        let mut ignored_columns = Vec::new();
         for column in &table.columns {
-            let ty = column.ty.clone().map_err(|other| {
-                format!(
-                    "table {}: column {} has type {other}, which the description format cannot express",
-                    table.name, column.name
-                )
-            })?;
+            let ty = match &column.ty {
+                Ok(ty) => *ty,
+                Err(database_type) => {
+                    ignored_columns.push((
+                        column.name.clone(),
+                        Some(format!("type {database_type} cannot be described")),
+                    ));
+                    continue;
+                }
+            };
             let mut notes = Vec::new();
             let default = match &column.default {
                 Some(_) if matches!(ty, ColumnType::Serial | ColumnType::BigSerial) => None,
@@ -196,6 +232,7 @@ pub fn render_description(
             read_only: table.primary_key.is_empty() || table.name == version_table,
             primary_key: table.primary_key.clone(),
             unique: table.unique.clone(),
+            ignored_columns,
             columns,
         });
     }
