@@ -362,3 +362,59 @@ fn unsupported_columns_are_listed_together_or_left_out() {
     );
     assert_eq!(film.columns.len(), 2);
 }
+
+/// Views and materialized views are read-only tables; a partitioned table is one resource
+/// whose partitions are skipped (and said so); a stored generated column cannot be written.
+#[test]
+fn postgres_views_partitions_and_generated_columns() {
+    let database = TestDatabase::empty(Backend::Postgres);
+    database.execute(
+        "CREATE TABLE v (n text NOT NULL);
+         CREATE TABLE payment (payment_id serial, paid_on date NOT NULL, amount numeric(5, 2) NOT NULL,
+           PRIMARY KEY (payment_id, paid_on)) PARTITION BY RANGE (paid_on);
+         CREATE TABLE payment_2024 PARTITION OF payment FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+         CREATE TABLE payment_2025 PARTITION OF payment FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+         CREATE TABLE payment_rest PARTITION OF payment DEFAULT;
+         CREATE VIEW big_payment AS SELECT payment_id, amount FROM payment WHERE amount > 100;
+         CREATE MATERIALIZED VIEW payment_total AS SELECT paid_on, sum(amount)::numeric(10, 2) AS total FROM payment GROUP BY paid_on;
+         CREATE TABLE person (id serial PRIMARY KEY, first text NOT NULL, last text NOT NULL,
+           full_name text GENERATED ALWAYS AS (first || ' ' || last) STORED);",
+    );
+    let live = introspect::live_structure(&mut database.connect()).unwrap();
+    let names: Vec<&str> = live.iter().map(|table| table.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["big_payment", "payment", "payment_total", "person", "v"]
+    );
+    let error = introspect::render_description(&live, "1", "v", "n", false).unwrap_err();
+    assert!(
+        error.contains("person.full_name: text (a generated column)"),
+        "{error}"
+    );
+    let text = introspect::render_description(&live, "1", "v", "n", true).unwrap();
+    assert!(
+        text.contains("# partitioned: its 3 partition(s) are read and written through it"),
+        "{text}"
+    );
+    let schema = parsed(&text);
+    let table = |name: &str| {
+        schema
+            .tables
+            .iter()
+            .find(|table| table.sql_name == name)
+            .unwrap()
+    };
+    assert!(table("big_payment").read_only && table("payment_total").read_only);
+    assert_eq!(
+        table("payment_total").columns[1].ty,
+        ColumnType::Numeric {
+            precision: 10,
+            scale: 2
+        },
+        "a materialized view's columns come from the catalogs"
+    );
+    let payment = table("payment");
+    assert!(!payment.read_only);
+    assert_eq!(payment.primary_key.len(), 2);
+    assert_eq!(table("person").ignored_columns, vec!["full_name"]);
+}

@@ -29,6 +29,8 @@ pub struct DescribedTable {
     pub unique: Vec<Vec<String>>,
     /// Live columns left out of the description, with why (written as comments).
     pub ignored_columns: Vec<(String, Option<String>)>,
+    /// Anything else worth saying about the table, written as comments (without `#`).
+    pub notes: Vec<String>,
     pub columns: Vec<DescribedColumn>,
 }
 
@@ -72,6 +74,7 @@ impl From<&Schema> for Description {
                         .iter()
                         .map(|name| (name.clone(), None))
                         .collect(),
+                    notes: Vec::new(),
                     columns: table
                         .columns
                         .iter()
@@ -175,6 +178,9 @@ impl Description {
 impl DescribedTable {
     fn write(&self, out: &mut String) {
         writeln!(out, "\n[[table]]\nname = {}", quote(&self.name)).unwrap();
+        for note in &self.notes {
+            writeln!(out, "# {note}").unwrap();
+        }
         if let Some(rust_name) = &self.rust_name {
             writeln!(out, "rust_name = {}", quote(rust_name)).unwrap();
         }

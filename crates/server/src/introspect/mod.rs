@@ -44,6 +44,8 @@ pub struct LiveTable {
     /// Unique constraints other than the primary key.
     pub unique: Vec<Vec<String>>,
     pub foreign_keys: Vec<LiveForeignKey>,
+    /// PostgreSQL partitions of this table: not resources of their own, read through it.
+    pub partitions: usize,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -233,6 +235,12 @@ pub fn render_description(
             primary_key: table.primary_key.clone(),
             unique: table.unique.clone(),
             ignored_columns,
+            notes: match table.partitions {
+                0 => Vec::new(),
+                count => vec![format!(
+                    "partitioned: its {count} partition(s) are read and written through it, not served on their own"
+                )],
+            },
             columns,
         });
     }

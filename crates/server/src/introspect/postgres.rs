@@ -5,7 +5,7 @@ use diesel::sql_types::{Bool, Integer, Nullable, Text};
 use tenantapi_runtime::db::DbConnection;
 use tenantapi_schema::model::ColumnType;
 
-use super::{LiveColumn, LiveForeignKey, LiveTable, Name};
+use super::{LiveColumn, LiveForeignKey, LiveTable};
 
 #[derive(diesel::QueryableByName)]
 struct PgColumn {
@@ -28,9 +28,18 @@ struct PgColumn {
     /// `GENERATED ... AS IDENTITY`: a key the database fills in, like a serial.
     #[diesel(sql_type = Bool)]
     identity: bool,
-    /// The column's domain (if it has one) forbids NULL.
+    /// `GENERATED ALWAYS AS (...) STORED`: computed by the database from other columns.
     #[diesel(sql_type = Bool)]
-    domain_not_null: bool,
+    generated: bool,
+}
+
+#[derive(diesel::QueryableByName)]
+struct PgRelation {
+    #[diesel(sql_type = Text)]
+    name: String,
+    /// Partitions of this (partitioned) table, which are not resources of their own.
+    #[diesel(sql_type = Integer)]
+    partitions: i32,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -104,19 +113,38 @@ fn postgres_type(column: &PgColumn) -> Result<ColumnType, String> {
 pub(super) fn structure(
     connection: &mut DbConnection,
 ) -> Result<Vec<LiveTable>, diesel::result::Error> {
-    let names: Vec<Name> = diesel::sql_query(
-        "SELECT table_name::text AS name FROM information_schema.tables \
-         WHERE table_schema = current_schema() AND table_type IN ('BASE TABLE', 'VIEW') ORDER BY table_name",
+    // Tables, partitioned tables, views and materialized views; partitions belong to their
+    // parent, which is the one resource.
+    let relations: Vec<PgRelation> = diesel::sql_query(
+        "SELECT c.relname::text AS name, \
+         (SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhrelid \
+          WHERE i.inhparent = c.oid AND p.relispartition)::int AS partitions \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition \
+         ORDER BY c.relname",
     )
     .load(connection)?;
+    // From the catalogs rather than information_schema, which leaves out materialized views;
+    // a domain is read as its base type, with its length, precision and NOT NULL.
     let columns: Vec<PgColumn> = diesel::sql_query(
-        "SELECT table_name::text, column_name::text, udt_name::text, character_maximum_length::int AS max_length, \
-         numeric_precision::int AS precision, numeric_scale::int AS scale, is_nullable = 'YES' AS nullable, \
-         column_default::text, is_identity = 'YES' AS identity, \
-         COALESCE((SELECT t.typnotnull FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
-                   WHERE t.typname = c.domain_name AND n.nspname = c.domain_schema), false) AS domain_not_null \
-         FROM information_schema.columns c WHERE table_schema = current_schema() \
-         ORDER BY table_name, ordinal_position",
+        "WITH col AS ( \
+           SELECT c.relname, a.attname, a.attnum, bt.typname AS base, \
+                  COALESCE(NULLIF(t.typtypmod, -1), a.atttypmod) AS typmod, \
+                  NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)) AS nullable, \
+                  CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END AS column_default, \
+                  a.attidentity <> '' AS identity, a.attgenerated <> '' AS generated \
+           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+           JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
+           JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END \
+           LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+           WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm') \
+             AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped) \
+         SELECT relname::text AS table_name, attname::text AS column_name, base::text AS udt_name, \
+           CASE WHEN base IN ('varchar', 'bpchar') AND typmod > 4 THEN typmod - 4 END AS max_length, \
+           CASE WHEN base = 'numeric' AND typmod > 4 THEN ((typmod - 4) >> 16) & 65535 END AS precision, \
+           CASE WHEN base = 'numeric' AND typmod > 4 THEN (typmod - 4) & 65535 END AS scale, \
+           nullable, column_default, identity, generated \
+         FROM col ORDER BY relname, attnum",
     )
     .load(connection)?;
     let keys: Vec<PgKey> = diesel::sql_query(
@@ -139,19 +167,25 @@ pub(super) fn structure(
     )
     .load(connection)?;
     let mut tables = Vec::new();
-    for Name { name } in names {
+    for PgRelation { name, partitions } in relations {
         let mut table = LiveTable {
             name: name.clone(),
             columns: Vec::new(),
             primary_key: Vec::new(),
             unique: Vec::new(),
             foreign_keys: Vec::new(),
+            partitions: partitions as usize,
         };
         for column in columns.iter().filter(|column| column.table_name == name) {
             table.columns.push(LiveColumn {
                 name: column.column_name.clone(),
-                ty: postgres_type(column),
-                nullable: column.nullable && !column.domain_not_null,
+                ty: if column.generated {
+                    // Not writable; the description format cannot mark a column read-only yet.
+                    Err(format!("{} (a generated column)", column.udt_name))
+                } else {
+                    postgres_type(column)
+                },
+                nullable: column.nullable,
                 default: column
                     .column_default
                     .clone()

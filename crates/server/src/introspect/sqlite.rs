@@ -159,6 +159,7 @@ pub(super) fn structure(
             primary_key: primary_key.into_iter().map(|(_, column)| column).collect(),
             unique: Vec::new(),
             foreign_keys: Vec::new(),
+            partitions: 0,
         };
         let index_columns: Vec<SqliteIndexColumn> = diesel::sql_query(
             "SELECT il.name AS index_name, il.origin AS origin, ii.name AS column_name \
