@@ -60,7 +60,8 @@ fn every_drift_kind_is_reported_on_postgres() {
          ALTER TABLE tag ALTER COLUMN label SET DEFAULT 'x';
          ALTER TABLE reading DROP CONSTRAINT reading_data_point_id_fkey;
          ALTER TABLE reading ADD FOREIGN KEY (data_point_id) REFERENCES data_point (id) ON DELETE RESTRICT;
-         ALTER TABLE data_point DROP CONSTRAINT data_point_site_id_fkey;",
+         ALTER TABLE data_point DROP CONSTRAINT data_point_site_id_fkey;
+         ALTER TYPE tag_kind ADD VALUE 'event';",
     );
     assert_reports(
         &drift_of(&database),
@@ -77,6 +78,7 @@ fn every_drift_kind_is_reported_on_postgres() {
             "table data_point: missing unique (name)",
             "table tag: extra unique (color)",
             "table data_point_tag: primary key (tag_id, data_point_id), expected (data_point_id, tag_id)",
+            "table tag: column kind: enum tag_kind (topic, place, person, event), expected enum tag_kind (topic, place, person)",
             "missing table maintenance-window",
             "extra table stray",
         ],
@@ -91,7 +93,8 @@ fn drift_is_reported_on_sqlite() {
          ALTER TABLE site ADD COLUMN region TEXT;
          DROP TABLE \"maintenance-window\";
          CREATE TABLE stray (x INTEGER);
-         CREATE TABLE tag_new (id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, label TEXT NOT NULL UNIQUE, color VARCHAR(9), weight REAL NOT NULL DEFAULT 1.0, usage_count BIGINT NOT NULL DEFAULT 0);
+         CREATE TABLE tag_new (id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, label TEXT NOT NULL UNIQUE, color VARCHAR(9), weight REAL NOT NULL DEFAULT 1.0, usage_count BIGINT NOT NULL DEFAULT 0,
+           \"kind\" TEXT NOT NULL DEFAULT 'topic' CHECK (\"kind\" IN ('topic', 'place')));
          PRAGMA foreign_keys = OFF; DROP TABLE tag; ALTER TABLE tag_new RENAME TO tag;",
     );
     assert_reports(
@@ -100,6 +103,7 @@ fn drift_is_reported_on_sqlite() {
             "table site: missing column latitude",
             "table site: extra column region",
             "table tag: column color: type varchar(9), expected varchar(7)",
+            "table tag: column kind: enum tag_kind (topic, place), expected enum tag_kind (topic, place, person)",
             "missing table maintenance-window",
             "extra table stray",
         ],

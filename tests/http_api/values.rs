@@ -142,3 +142,107 @@ async fn concurrent_duplicate_creates_scenario(backend: Backend) {
         );
     }
 }
+
+on_both_backends!(enumerations, enumerations_scenario);
+/// A column of a named enumeration: its values as strings, DRF's ChoiceField message for any
+/// other, filters `=`, `__in` and `__isnull`, ordering by the enumeration's order on PostgreSQL.
+async fn enumerations_scenario(backend: Backend) {
+    let fixture = kit(backend, &[], |_| {});
+    let app = app(&fixture).await;
+    let energy = call(&app, Method::GET, "/api/v1/alpha/tag/1/", None).await;
+    assert_eq!(energy.json["kind"], "topic", "the column's default");
+    let created = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/tag/",
+        Some(json!({"label": "north", "kind": "place"})),
+    )
+    .await;
+    assert_eq!(
+        (created.status, created.json["kind"].clone()),
+        (201, json!("place"))
+    );
+    for (kind, shown) in [
+        (json!("x"), "x"),
+        (json!(3), "3"),
+        (json!("Topic"), "Topic"),
+    ] {
+        let refused = call(
+            &app,
+            Method::POST,
+            "/api/v1/alpha/tag/",
+            Some(json!({"label": "bad", "kind": kind})),
+        )
+        .await;
+        assert_eq!(
+            (refused.status, refused.json),
+            (
+                400,
+                json!({"kind": [format!("\"{shown}\" is not a valid choice.")]})
+            )
+        );
+    }
+    let patched = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/alpha/tag/2/",
+        Some(json!({"kind": "person"})),
+    )
+    .await;
+    assert_eq!(
+        (patched.status, patched.json["kind"].clone()),
+        (200, json!("person"))
+    );
+
+    let labels = |reply: &Reply| -> Vec<String> {
+        reply.json["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["label"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (query, expected) in [
+        ("kind=place", vec!["north"]),
+        (
+            "kind__in=place,person&ordering=label",
+            vec!["billing", "north"],
+        ),
+        (
+            "kind__isnull=false&ordering=id",
+            vec!["energy", "billing", "north"],
+        ),
+    ] {
+        let reply = call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/alpha/tag/?{query}"),
+            None,
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{query}: {}", reply.json);
+        assert_eq!(labels(&reply), expected, "{query}");
+    }
+    let bogus = call(&app, Method::GET, "/api/v1/alpha/tag/?kind=bogus", None).await;
+    assert_eq!(
+        (bogus.status, bogus.json),
+        (400, json!({"kind": ["\"bogus\" is not a valid choice."]}))
+    );
+    for unknown in ["kind__gt=place", "kind__contains=pl"] {
+        let reply = call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/alpha/tag/?{unknown}"),
+            None,
+        )
+        .await;
+        assert_eq!(reply.status, 400, "{unknown}");
+    }
+    // Ordering: the enumeration's order on PostgreSQL (topic, place, person), text on SQLite.
+    let ordered = call(&app, Method::GET, "/api/v1/alpha/tag/?ordering=kind", None).await;
+    let expected = match backend {
+        Backend::Postgres => vec!["energy", "north", "billing"],
+        Backend::Sqlite => vec!["billing", "north", "energy"],
+    };
+    assert_eq!(labels(&ordered), expected);
+}

@@ -10,9 +10,24 @@ pub enum Dialect {
     Sqlite,
 }
 
-/// `CREATE TABLE` statements in an order where referenced tables come first.
+/// `CREATE TYPE` statements for the enumerations (PostgreSQL), then `CREATE TABLE` statements
+/// in an order where referenced tables come first.
 pub fn create_tables(schema: &Schema, dialect: Dialect) -> String {
     let mut statements = Vec::new();
+    if dialect == Dialect::Postgres {
+        for named in &schema.enums {
+            let values: Vec<String> = named
+                .values
+                .iter()
+                .map(|value| quote_literal(value))
+                .collect();
+            statements.push(format!(
+                "CREATE TYPE {} AS ENUM ({});",
+                quote_identifier(&named.sql_name),
+                values.join(", ")
+            ));
+        }
+    }
     for index in creation_order(schema) {
         statements.push(create_table(schema, &schema.tables[index], dialect));
     }
@@ -65,7 +80,10 @@ fn create_table(schema: &Schema, table: &Table, dialect: Dialect) -> String {
         let mut line = format!(
             "    {} {}",
             quote_identifier(&column.sql_name),
-            column_type(column.ty, dialect)
+            match (column.enum_type, dialect) {
+                (Some(index), Dialect::Postgres) => quote_identifier(&schema.enums[index].sql_name),
+                _ => column_type(column.ty, dialect),
+            }
         );
         if sqlite_rowid_key && table.primary_key[0] == index {
             // Only `INTEGER PRIMARY KEY` makes SQLite generate the key; AUTOINCREMENT never
@@ -80,6 +98,19 @@ fn create_table(schema: &Schema, table: &Table, dialect: Dialect) -> String {
         if let Some(default) = &column.default {
             line.push_str(" DEFAULT ");
             line.push_str(&default_expression(column, default, dialect));
+        }
+        if let (Some(index), Dialect::Sqlite) = (column.enum_type, dialect) {
+            // SQLite has no enumerations: TEXT that accepts only the values.
+            let values: Vec<String> = schema.enums[index]
+                .values
+                .iter()
+                .map(|value| quote_literal(value))
+                .collect();
+            line.push_str(&format!(
+                " CHECK ({} IN ({}))",
+                quote_identifier(&column.sql_name),
+                values.join(", ")
+            ));
         }
         lines.push(line);
     }
@@ -142,6 +173,8 @@ fn column_type(ty: ColumnType, dialect: Dialect) -> String {
         (ColumnType::Json, Dialect::Sqlite) => "JSON TEXT".into(),
         (ColumnType::Bytes, Dialect::Postgres) => "BYTEA".into(),
         (ColumnType::Bytes, Dialect::Sqlite) => "BLOB".into(),
+        // Named where the column is written (the enumeration's type on PostgreSQL).
+        (ColumnType::Enum, _) => "TEXT".into(),
     }
 }
 

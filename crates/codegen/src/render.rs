@@ -444,6 +444,20 @@ fn render_meta(schema: &Schema, table: &Table) -> TokenStream {
         let nullable = column.nullable;
         let has_default = column.default.is_some();
         let generated = column.is_generated();
+        let enum_type = match column.enum_type {
+            Some(index) => {
+                let named = &schema.enums[index];
+                let enum_name = &named.sql_name;
+                let values = &named.values;
+                quote! {
+                    ::std::option::Option::Some(&::tenantapi_runtime::meta::EnumMeta {
+                        name: #enum_name,
+                        values: &[#(#values),*],
+                    })
+                }
+            }
+            None => quote!(::std::option::Option::None),
+        };
         quote! {
             ::tenantapi_runtime::meta::ColumnMeta {
                 name: #name,
@@ -451,6 +465,7 @@ fn render_meta(schema: &Schema, table: &Table) -> TokenStream {
                 nullable: #nullable,
                 has_default: #has_default,
                 generated: #generated,
+                enum_type: #enum_type,
             }
         }
     });

@@ -24,6 +24,8 @@ pub fn diesel_sql_type(ty: ColumnType) -> String {
         ColumnType::Uuid => "tenantapi_types::PortableUuid".into(),
         ColumnType::Json => "tenantapi_types::PortableJson".into(),
         ColumnType::Bytes => "Binary".into(),
+        // PostgreSQL sends an enum value as its label's text; writes cast to the type.
+        ColumnType::Enum => "Text".into(),
     }
 }
 
@@ -40,7 +42,9 @@ pub fn rust_type(ty: ColumnType) -> TokenStream {
             let scale = proc_macro2::Literal::u32_unsuffixed(scale);
             quote!(::tenantapi_runtime::Decimal<#scale>)
         }
-        ColumnType::Text | ColumnType::Varchar { .. } => quote!(::std::string::String),
+        ColumnType::Text | ColumnType::Varchar { .. } | ColumnType::Enum => {
+            quote!(::std::string::String)
+        }
         ColumnType::Date => quote!(::tenantapi_runtime::reexports::chrono::NaiveDate),
         ColumnType::Time => quote!(::tenantapi_runtime::reexports::chrono::NaiveTime),
         ColumnType::Timestamp => quote!(::tenantapi_runtime::reexports::chrono::NaiveDateTime),
@@ -73,5 +77,6 @@ pub fn column_kind(ty: ColumnType) -> TokenStream {
         ColumnKind::Uuid => quote!(#kind::Uuid),
         ColumnKind::Json => quote!(#kind::Json),
         ColumnKind::Bytes => quote!(#kind::Bytes),
+        ColumnKind::Enum => quote!(#kind::Enum),
     }
 }

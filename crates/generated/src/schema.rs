@@ -79,6 +79,7 @@ diesel::table! {
         color -> Nullable<Varchar>,
         weight -> Float4,
         usage_count -> Int8,
+        kind -> Text,
     }
 }
 

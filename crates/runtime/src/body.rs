@@ -91,7 +91,7 @@ pub fn validate(
             }
             continue;
         }
-        match convert::parse_json(column.kind, &value) {
+        match convert::parse_column_json(column, &value) {
             Ok(parsed) => {
                 canonical.insert(name, convert::to_json(&parsed));
             }
@@ -156,6 +156,7 @@ mod tests {
             nullable: false,
             has_default: false,
             generated: true,
+            enum_type: None,
         },
         ColumnMeta {
             name: "name",
@@ -163,6 +164,7 @@ mod tests {
             nullable: false,
             has_default: false,
             generated: false,
+            enum_type: None,
         },
         ColumnMeta {
             name: "unit",
@@ -170,6 +172,7 @@ mod tests {
             nullable: true,
             has_default: false,
             generated: false,
+            enum_type: None,
         },
         ColumnMeta {
             name: "active",
@@ -177,6 +180,7 @@ mod tests {
             nullable: false,
             has_default: true,
             generated: false,
+            enum_type: None,
         },
     ];
     const META: TableMeta = TableMeta {

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use crate::decimal::DecimalDigits;
-use crate::meta::ColumnKind;
+use crate::meta::{ColumnKind, ColumnMeta, EnumMeta};
 use crate::sql::SqlValue;
 
 pub const INVALID_INTEGER: &str = "A valid integer is required.";
@@ -20,6 +20,34 @@ pub const INVALID_DATETIME: &str = "Datetime has wrong format. Use one of these 
 pub const INVALID_UUID: &str = "Must be a valid UUID.";
 pub const INVALID_BASE64: &str = "Must be a valid base64 string.";
 pub const NULL_CHARACTER: &str = "Null characters are not allowed.";
+
+/// Parses a value given as text (query parameter, path segment) for `column`: by its kind,
+/// and for an enum column, one of its values.
+pub fn parse_column_text(column: &ColumnMeta, text: &str) -> Result<SqlValue, String> {
+    match column.enum_type {
+        Some(named) => choice(named, text),
+        None => parse_text(column.kind, text),
+    }
+}
+
+/// Parses a non-null JSON value for `column`: by its kind, and for an enum column, one of its
+/// values (numbers count as their text, as DRF's ChoiceField takes them).
+pub fn parse_column_json(column: &ColumnMeta, value: &Value) -> Result<SqlValue, String> {
+    match (column.enum_type, value) {
+        (Some(named), Value::String(text)) => choice(named, text),
+        (Some(named), other) => choice(named, &other.to_string()),
+        (None, value) => parse_json(column.kind, value),
+    }
+}
+
+/// DRF's ChoiceField: the value must be one of the enumeration's.
+fn choice(named: &EnumMeta, value: &str) -> Result<SqlValue, String> {
+    if named.values.contains(&value) {
+        Ok(SqlValue::Text(value.to_string()))
+    } else {
+        Err(format!("\"{value}\" is not a valid choice."))
+    }
+}
 
 /// Parses a value given as text (query parameter, path segment) for a column of `kind`.
 pub fn parse_text(kind: ColumnKind, text: &str) -> Result<SqlValue, String> {
@@ -48,7 +76,7 @@ fn parse_text_unchecked(kind: ColumnKind, text: &str) -> Result<SqlValue, String
         ColumnKind::Numeric { precision, scale } => {
             parse_decimal(text, precision, scale).map(SqlValue::Numeric)
         }
-        ColumnKind::Text | ColumnKind::Varchar { .. } => {
+        ColumnKind::Text | ColumnKind::Varchar { .. } | ColumnKind::Enum => {
             check_text(kind, text).map(|()| SqlValue::Text(text.to_string()))
         }
         ColumnKind::Date => chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
@@ -133,11 +161,15 @@ fn parse_json_unchecked(kind: ColumnKind, value: &Value) -> Result<SqlValue, Str
             _ => Err(INVALID_BOOLEAN.to_string()),
         },
         (ColumnKind::Boolean, _) if !value.is_string() => Err(INVALID_BOOLEAN.to_string()),
-        (ColumnKind::Text | ColumnKind::Varchar { .. }, Value::Number(n)) => {
+        (ColumnKind::Text | ColumnKind::Varchar { .. } | ColumnKind::Enum, Value::Number(n)) => {
             parse_text(kind, &n.to_string())
         }
-        (ColumnKind::Text | ColumnKind::Varchar { .. }, Value::String(s)) => parse_text(kind, s),
-        (ColumnKind::Text | ColumnKind::Varchar { .. }, _) => Err(INVALID_STRING.to_string()),
+        (ColumnKind::Text | ColumnKind::Varchar { .. } | ColumnKind::Enum, Value::String(s)) => {
+            parse_text(kind, s)
+        }
+        (ColumnKind::Text | ColumnKind::Varchar { .. } | ColumnKind::Enum, _) => {
+            Err(INVALID_STRING.to_string())
+        }
         (ColumnKind::SmallInt | ColumnKind::Integer | ColumnKind::BigInt, Value::Number(n)) => {
             parse_text(kind, &n.to_string())
         }

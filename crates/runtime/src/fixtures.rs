@@ -124,7 +124,7 @@ fn parse_row(
             values.push((index, None));
             continue;
         }
-        let typed = convert::parse_json(column.kind, value)
+        let typed = convert::parse_column_json(column, value)
             .map_err(|message| format!("column {name}: {message}"))?;
         values.push((index, Some(typed)));
     }
@@ -250,12 +250,12 @@ fn insert_rows(
     statement.sql(") VALUES ");
     for (row_position, row) in rows.iter().enumerate() {
         statement.sql(if row_position > 0 { ", (" } else { "(" });
-        for (position, (_, value)) in row.iter().enumerate() {
+        for (position, (column, value)) in row.iter().enumerate() {
             if position > 0 {
                 statement.sql(", ");
             }
             match value {
-                Some(value) => statement.bind(value.clone()),
+                Some(value) => statement.bind_for(&meta.columns[*column], value.clone()),
                 None => statement.sql("NULL"),
             };
         }
@@ -361,6 +361,7 @@ mod tests {
                 nullable: false,
                 has_default: false,
                 generated: true,
+                enum_type: None,
             },
             ColumnMeta {
                 name: "name",
@@ -368,6 +369,7 @@ mod tests {
                 nullable: false,
                 has_default: false,
                 generated: false,
+                enum_type: None,
             },
         ],
         primary_key: &[0],
@@ -387,6 +389,7 @@ mod tests {
                 nullable: false,
                 has_default: false,
                 generated: true,
+                enum_type: None,
             },
             ColumnMeta {
                 name: "parent_id",
@@ -394,6 +397,7 @@ mod tests {
                 nullable: true,
                 has_default: false,
                 generated: false,
+                enum_type: None,
             },
         ],
         primary_key: &[0],

@@ -88,7 +88,7 @@ impl Lookup {
         match self {
             Lookup::IsNull => true,
             Lookup::Exact | Lookup::In => kind.supports_equality(),
-            Lookup::Gt | Lookup::Gte | Lookup::Lt | Lookup::Lte => kind.is_ordered(),
+            Lookup::Gt | Lookup::Gte | Lookup::Lt | Lookup::Lte => kind.supports_ranges(),
             Lookup::Contains
             | Lookup::IContains
             | Lookup::StartsWith
@@ -239,7 +239,7 @@ fn add_condition(
     lookup: Lookup,
     value: &str,
 ) -> Result<(), String> {
-    let parse = |text: &str| convert::parse_text(column.kind, text);
+    let parse = |text: &str| convert::parse_column_text(column, text);
     match lookup {
         Lookup::IsNull => {
             let is_null = convert::parse_boolean(value)
@@ -262,7 +262,7 @@ fn add_condition(
                 .begin_condition()
                 .identifier(column.name)
                 .sql(operator)
-                .bind(operand);
+                .bind_for(column, operand);
         }
         Lookup::In => {
             // Each item is a bind parameter; SQLite allows 32,766 per statement.
@@ -286,7 +286,7 @@ fn add_condition(
                 if position > 0 {
                     filter.sql(", ");
                 }
-                filter.bind(operand);
+                filter.bind_for(column, operand);
             }
             filter.sql(")");
         }
@@ -386,12 +386,12 @@ pub fn parse_primary_key(meta: &TableMeta, segment: &str) -> Result<SqlFilter, A
     let mut filter = SqlFilter::all();
     for (column, part) in meta.primary_key_columns().zip(parts) {
         let decoded = percent_decode(part).ok_or(ApiError::NotFound)?;
-        let value = convert::parse_text(column.kind, &decoded).map_err(|_| ApiError::NotFound)?;
+        let value = convert::parse_column_text(column, &decoded).map_err(|_| ApiError::NotFound)?;
         filter
             .begin_condition()
             .identifier(column.name)
             .sql(" = ")
-            .bind(value);
+            .bind_for(column, value);
     }
     Ok(filter)
 }
@@ -453,6 +453,7 @@ mod tests {
             nullable: false,
             has_default: false,
             generated: false,
+            enum_type: None,
         },
         ColumnMeta {
             name: "b",
@@ -460,6 +461,7 @@ mod tests {
             nullable: false,
             has_default: false,
             generated: false,
+            enum_type: None,
         },
         ColumnMeta {
             name: "doc",
@@ -467,6 +469,7 @@ mod tests {
             nullable: true,
             has_default: false,
             generated: false,
+            enum_type: None,
         },
     ];
     const META: TableMeta = TableMeta {

@@ -9,7 +9,7 @@ use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types;
 
 use crate::db::MultiBackend;
-use crate::meta::TableMeta;
+use crate::meta::{ColumnMeta, TableMeta};
 use crate::values::{Decimal, Json, Timestamptz, Uuid};
 
 /// A value bound to a filter or key lookup, typed by its column's kind.
@@ -61,6 +61,42 @@ enum Piece {
     OwnedSql(String),
     Identifier(&'static str),
     Bind(Bind),
+    /// A value of a named enumeration: bound as text, cast to the type on PostgreSQL (which
+    /// has no implicit cast from text to an enum; SQLite stores enums as text).
+    EnumBind(String, &'static str),
+}
+
+impl Piece {
+    /// A bind for a value of `column`.
+    fn bind_for(column: &ColumnMeta, value: SqlValue) -> Piece {
+        match (column.enum_type, value) {
+            (Some(named), SqlValue::Text(text)) => Piece::EnumBind(text, named.name),
+            (_, value) => Piece::Bind(value.into()),
+        }
+    }
+}
+
+/// Whether a backend needs enum binds cast to their type.
+trait CastsEnums {
+    fn casts_enums(&self) -> bool;
+}
+
+impl CastsEnums for MultiBackend {
+    fn casts_enums(&self) -> bool {
+        matches!(self, MultiBackend::Pg(_))
+    }
+}
+
+impl CastsEnums for diesel::pg::Pg {
+    fn casts_enums(&self) -> bool {
+        true
+    }
+}
+
+impl CastsEnums for diesel::sqlite::Sqlite {
+    fn casts_enums(&self) -> bool {
+        false
+    }
 }
 
 /// A boolean SQL condition; several conditions are joined with AND.
@@ -107,6 +143,12 @@ impl SqlFilter {
         self
     }
 
+    /// Binds a value of `column` (an enum value is cast to its type where needed).
+    pub fn bind_for(&mut self, column: &ColumnMeta, value: SqlValue) -> &mut Self {
+        self.pieces.push(Piece::bind_for(column, value));
+        self
+    }
+
     pub fn mark_uncacheable(&mut self) -> &mut Self {
         self.uncacheable = true;
         self
@@ -141,6 +183,12 @@ impl SqlStatement {
 
     pub fn bind(&mut self, value: SqlValue) -> &mut Self {
         self.pieces.push(Piece::Bind(value.into()));
+        self
+    }
+
+    /// Binds a value of `column` (an enum value is cast to its type where needed).
+    pub fn bind_for(&mut self, column: &ColumnMeta, value: SqlValue) -> &mut Self {
+        self.pieces.push(Piece::bind_for(column, value));
         self
     }
 
@@ -242,6 +290,17 @@ macro_rules! fragment_for_backend {
                             Bind::Json(v) => pass.push_bind_param::<crate::values::sql_types::PortableJson, _>(v)?,
                             Bind::Plain(other) => unreachable!("{other:?} is converted to a typed bind"),
                         },
+                        Piece::EnumBind(value, type_name) => {
+                            if pass.backend().casts_enums() {
+                                pass.push_sql("CAST(");
+                                pass.push_bind_param::<sql_types::Text, _>(value)?;
+                                pass.push_sql(" AS ");
+                                pass.push_identifier(type_name)?;
+                                pass.push_sql(")");
+                            } else {
+                                pass.push_bind_param::<sql_types::Text, _>(value)?;
+                            }
+                        }
                     }
                 }
                 Ok(())

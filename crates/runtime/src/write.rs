@@ -56,7 +56,7 @@ fn typed_values(
             values.push((column, None));
             continue;
         }
-        let typed = convert::parse_json(column.kind, value).map_err(|message| {
+        let typed = convert::parse_column_json(column, value).map_err(|message| {
             WriteError::Lost(format!(
                 "validated value of {} rejected: {message}",
                 column.name
@@ -72,9 +72,9 @@ fn typed_values(
     Ok(values)
 }
 
-fn push_value(statement: &mut SqlStatement, value: &Option<SqlValue>) {
+fn push_value(statement: &mut SqlStatement, column: &ColumnMeta, value: &Option<SqlValue>) {
     match value {
-        Some(value) => statement.bind(value.clone()),
+        Some(value) => statement.bind_for(column, value.clone()),
         None => statement.sql("NULL"),
     };
 }
@@ -95,7 +95,7 @@ fn key_filter(
             .begin_condition()
             .identifier(key.name)
             .sql(" = ")
-            .bind(value);
+            .bind_for(key, value);
     }
     Ok(filter)
 }
@@ -120,11 +120,11 @@ pub fn insert<R: Resource>(
             statement.identifier(column.name);
         }
         statement.sql(") VALUES (");
-        for (position, (_, value)) in values.iter().enumerate() {
+        for (position, (column, value)) in values.iter().enumerate() {
             if position > 0 {
                 statement.sql(", ");
             }
-            push_value(&mut statement, value);
+            push_value(&mut statement, column, value);
         }
         statement.sql(")");
     }
@@ -177,7 +177,7 @@ pub fn update<R: Resource>(
         for key in meta.primary_key_columns() {
             let value = match values.iter().find(|(column, _)| column.name == key.name) {
                 Some((_, value)) => value.clone(),
-                None => Some(convert::parse_json(key.kind, &current[key.name]).map_err(
+                None => Some(convert::parse_column_json(key, &current[key.name]).map_err(
                     |message| {
                         WriteError::Lost(format!("current key {} unreadable: {message}", key.name))
                     },
@@ -199,7 +199,7 @@ pub fn update<R: Resource>(
             statement.sql(", ");
         }
         statement.identifier(column.name).sql(" = ");
-        push_value(&mut statement, value);
+        push_value(&mut statement, column, value);
     }
     statement.sql(" WHERE ").condition(&filter);
     if statement.execute(connection)? == 0 {

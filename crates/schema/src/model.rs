@@ -11,8 +11,20 @@ pub struct Schema {
     pub version: String,
     /// Where a live project database records its structure version.
     pub version_source: VersionSource,
+    /// Named enumerations, in the order of the description file.
+    pub enums: Vec<EnumType>,
     /// Tables in the order of the description file.
     pub tables: Vec<Table>,
+}
+
+/// A named enumeration (`[[enum]]`): a PostgreSQL enum type, TEXT with a CHECK on SQLite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnumType {
+    /// The type's SQL name; columns name it as their `type`.
+    pub sql_name: String,
+    pub doc: Option<String>,
+    /// The values, in the enumeration's order.
+    pub values: Vec<String>,
 }
 
 /// `SELECT <column> FROM <table>` yields the structure version of a live database.
@@ -73,6 +85,8 @@ pub struct Column {
     pub nullable: bool,
     /// A server-side default: the column may be omitted on create.
     pub default: Option<DefaultValue>,
+    /// For [`ColumnType::Enum`]: the index of its enumeration in [`Schema::enums`].
+    pub enum_type: Option<usize>,
 }
 
 impl Column {
@@ -115,6 +129,8 @@ pub enum ColumnType {
     Uuid,
     Json,
     Bytes,
+    /// One of a named enumeration's values; which one is the column's `enum_type`.
+    Enum,
 }
 
 impl ColumnType {
@@ -147,6 +163,7 @@ impl ColumnType {
             ColumnType::Uuid => ColumnKind::Uuid,
             ColumnType::Json => ColumnKind::Json,
             ColumnType::Bytes => ColumnKind::Bytes,
+            ColumnType::Enum => ColumnKind::Enum,
         }
     }
 
@@ -221,9 +238,14 @@ pub enum ColumnKind {
     Boolean,
     Real,
     Double,
-    Numeric { precision: u32, scale: u32 },
+    Numeric {
+        precision: u32,
+        scale: u32,
+    },
     Text,
-    Varchar { max_length: u32 },
+    Varchar {
+        max_length: u32,
+    },
     Date,
     Time,
     Timestamp,
@@ -231,6 +253,8 @@ pub enum ColumnKind {
     Uuid,
     Json,
     Bytes,
+    /// One of an enumeration's values (JSON: the value as a string).
+    Enum,
 }
 
 impl ColumnKind {
@@ -238,12 +262,18 @@ impl ColumnKind {
         matches!(self, ColumnKind::Text | ColumnKind::Varchar { .. })
     }
 
-    /// Kinds with a meaningful order, for `__gt` and friends and for `?ordering=`.
+    /// Kinds with a meaningful order, for `?ordering=` (an enumeration by its values' order
+    /// on PostgreSQL, by text on SQLite).
     pub fn is_ordered(self) -> bool {
         !matches!(
             self,
             ColumnKind::Json | ColumnKind::Bytes | ColumnKind::Boolean
         )
+    }
+
+    /// Kinds that `__gt` and friends compare.
+    pub fn supports_ranges(self) -> bool {
+        self.is_ordered() && self != ColumnKind::Enum
     }
 
     /// Kinds that `?col=value` and `__in` can compare for equality.
@@ -270,6 +300,7 @@ impl ColumnKind {
             ColumnKind::Uuid => "uuid".into(),
             ColumnKind::Json => "json".into(),
             ColumnKind::Bytes => "bytes".into(),
+            ColumnKind::Enum => "enum".into(),
         }
     }
 }

@@ -13,8 +13,18 @@ use crate::error::Reporter;
 pub(crate) struct RawFile {
     pub version: Option<Spanned<String>>,
     pub version_source: Option<Spanned<RawVersionSource>>,
+    #[serde(default, rename = "enum")]
+    pub enums: Vec<Spanned<RawEnum>>,
     #[serde(default)]
     pub table: Vec<Spanned<RawTable>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEnum {
+    pub name: Option<Spanned<String>>,
+    pub doc: Option<String>,
+    pub values: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

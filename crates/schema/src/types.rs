@@ -11,7 +11,7 @@ pub(crate) const MAX_NUMERIC_PRECISION: u32 = 1000;
 pub(crate) const SUPPORTED_TYPES_HELP: &str = "supported types are smallint, integer, bigint, \
      serial, bigserial, boolean, real, double, numeric(P, S) with 1 <= P <= 1000 and \
      0 <= S <= P, text, varchar(N) with 1 <= N <= 10485760, date, time, timestamp, \
-     timestamptz, uuid, json and bytes";
+     timestamptz, uuid, json and bytes, or the name of an `[[enum]]`";
 
 /// Parses a type spelling, case-insensitively, tolerating whitespace around
 /// parameters. The error is a complete diagnostic message.

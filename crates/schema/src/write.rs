@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{ColumnType, DefaultValue, OnDelete, Schema, VersionSource};
+use crate::model::{ColumnType, DefaultValue, EnumType, OnDelete, Schema, VersionSource};
 use crate::names;
 
 /// A description to write, by SQL names: what a description file can say.
@@ -13,6 +13,7 @@ pub struct Description {
     pub header: Vec<String>,
     pub version: String,
     pub version_source: VersionSource,
+    pub enums: Vec<EnumType>,
     pub tables: Vec<DescribedTable>,
 }
 
@@ -41,6 +42,8 @@ pub struct DescribedColumn {
     /// Only when it differs from the name derived from `name`.
     pub rust_name: Option<String>,
     pub ty: ColumnType,
+    /// For [`ColumnType::Enum`]: the enumeration's name.
+    pub enum_type: Option<String>,
     pub nullable: bool,
     pub default: Option<DefaultValue>,
     /// `(table, column)` this column references.
@@ -88,6 +91,9 @@ impl From<&Schema> for Description {
                                     != names::rust_ident_for_sql_name(&column.sql_name))
                                 .then(|| column.rust_name.clone()),
                                 ty: column.ty,
+                                enum_type: column
+                                    .enum_type
+                                    .map(|index| schema.enums[index].sql_name.clone()),
                                 nullable: column.nullable,
                                 default: column.default.clone(),
                                 references: key.map(|key| {
@@ -109,6 +115,7 @@ impl From<&Schema> for Description {
             header: Vec::new(),
             version: schema.version.clone(),
             version_source: schema.version_source.clone(),
+            enums: schema.enums.clone(),
             tables,
         }
     }
@@ -168,6 +175,13 @@ impl Description {
             quote(&self.version_source.column)
         )
         .unwrap();
+        for named in &self.enums {
+            writeln!(out, "\n[[enum]]\nname = {}", quote(&named.sql_name)).unwrap();
+            if let Some(doc) = &named.doc {
+                writeln!(out, "doc = {}", quote(doc)).unwrap();
+            }
+            writeln!(out, "values = {}", quote_all(&named.values)).unwrap();
+        }
         for table in &self.tables {
             table.write(&mut out);
         }
@@ -232,7 +246,10 @@ impl DescribedColumn {
             out,
             "\n[[table.column]]\nname = {}\ntype = {}",
             quote(&self.name),
-            quote(&self.ty.spelling())
+            quote(&match (&self.enum_type, self.ty) {
+                (Some(name), ColumnType::Enum) => name.clone(),
+                _ => self.ty.spelling(),
+            })
         )
         .unwrap();
         if let Some(rust_name) = &self.rust_name {

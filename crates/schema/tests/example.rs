@@ -31,7 +31,7 @@ fn table_index(schema: &Schema, sql_name: &str) -> usize {
 #[test]
 fn version_and_source() {
     let schema = example();
-    assert_eq!(schema.version, "2024.06.1");
+    assert_eq!(schema.version, "2024.07.1");
     assert_eq!(schema.version_source.table, "schema_version");
     assert_eq!(schema.version_source.column, "version");
 }

@@ -206,7 +206,7 @@ fn parallel_kits_never_share_a_database() {
     for (index, kit) in kits.iter().enumerate() {
         assert_eq!(
             dump(kit.database("alpha")),
-            json!({"tag": [{"id": 1, "label": format!("kit-{index}"), "color": null, "weight": 1.0, "usage_count": 0}]})
+            json!({"tag": [{"id": 1, "label": format!("kit-{index}"), "color": null, "weight": 1.0, "usage_count": 0, "kind": "topic"}]})
         );
     }
 }
@@ -301,8 +301,9 @@ fn a_real_server_answers_on_a_loopback_port() {
     stream.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
     assert!(
-        response
-            .ends_with(r#"{"id":1,"label":"energy","color":null,"weight":1.0,"usage_count":0}"#),
+        response.ends_with(
+            r#"{"id":1,"label":"energy","color":null,"weight":1.0,"usage_count":0,"kind":"topic"}"#
+        ),
         "{response}"
     );
     assert!(server.base_url().starts_with("http://127.0.0.1:"));

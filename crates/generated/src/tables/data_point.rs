@@ -41,6 +41,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: false,
             has_default: false,
             generated: true,
+            enum_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "name",
@@ -50,6 +51,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: false,
             has_default: false,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "unit",
@@ -59,6 +61,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: true,
             has_default: false,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "site_id",
@@ -66,6 +69,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: true,
             has_default: false,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "type",
@@ -75,6 +79,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: false,
             has_default: true,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
     ],
     primary_key: &[0usize],

@@ -34,6 +34,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: false,
             has_default: false,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "tag_id",
@@ -41,6 +42,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: false,
             has_default: false,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "attached_at",
@@ -48,6 +50,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: false,
             has_default: true,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
     ],
     primary_key: &[0usize, 1usize],

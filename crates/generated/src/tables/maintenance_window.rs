@@ -46,6 +46,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: false,
             has_default: false,
             generated: true,
+            enum_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "site_id",
@@ -53,6 +54,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: false,
             has_default: false,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "starts_at",
@@ -60,6 +62,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: false,
             has_default: false,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "daily_start",
@@ -67,6 +70,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: true,
             has_default: false,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "ticket",
@@ -74,6 +78,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: true,
             has_default: false,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "details",
@@ -81,6 +86,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: true,
             has_default: false,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "priority",
@@ -88,6 +94,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: false,
             has_default: true,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "self",
@@ -95,6 +102,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: true,
             has_default: false,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
     ],
     primary_key: &[0usize],

@@ -35,6 +35,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: false,
             has_default: false,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "applied_at",
@@ -42,6 +43,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: false,
             has_default: true,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
     ],
     primary_key: &[0usize],

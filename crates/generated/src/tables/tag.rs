@@ -18,6 +18,7 @@ pub struct Tag {
     pub color: ::std::option::Option<::std::string::String>,
     pub weight: f32,
     pub usage_count: i64,
+    pub kind: ::std::string::String,
 }
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for TagResource {}
@@ -38,6 +39,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: false,
             has_default: false,
             generated: true,
+            enum_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "label",
@@ -45,6 +47,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: false,
             has_default: false,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "color",
@@ -54,6 +57,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: true,
             has_default: false,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "weight",
@@ -61,6 +65,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: false,
             has_default: true,
             generated: false,
+            enum_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "usage_count",
@@ -68,6 +73,20 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             nullable: false,
             has_default: true,
             generated: false,
+            enum_type: ::std::option::Option::None,
+        },
+        ::tenantapi_runtime::meta::ColumnMeta {
+            name: "kind",
+            kind: ::tenantapi_runtime::meta::ColumnKind::Enum,
+            nullable: false,
+            has_default: true,
+            generated: false,
+            enum_type: ::std::option::Option::Some(
+                &::tenantapi_runtime::meta::EnumMeta {
+                    name: "tag_kind",
+                    values: &["topic", "place", "person"],
+                },
+            ),
         },
     ],
     primary_key: &[0usize],

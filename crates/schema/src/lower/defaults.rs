@@ -71,6 +71,7 @@ pub(super) fn accepted_defaults(ty: ColumnType) -> String {
             "a UUID string in canonical form, e.g. \"67e55044-10b1-426f-9247-bb680e5fe0c8\""
                 .to_owned()
         }
+        ColumnType::Enum => "one of the enumeration's values".to_owned(),
     }
 }
 

@@ -14,18 +14,22 @@ use std::collections::HashMap;
 use toml::Spanned;
 
 use crate::error::Reporter;
-use crate::model::{Column, ColumnType, DefaultValue, ForeignKey, OnDelete, Schema, Table};
+use crate::model::{
+    Column, ColumnType, DefaultValue, EnumType, ForeignKey, OnDelete, Schema, Table,
+};
 use crate::names;
 use crate::raw::{RawColumn, RawFile, RawTable};
 use crate::types::{SUPPORTED_TYPES_HELP, parse_column_type};
 
 mod defaults;
+mod enums;
 mod foreign_keys;
 mod keys;
 mod naming;
 mod version_source;
 
 use defaults::lower_default;
+use enums::lower_enums;
 use foreign_keys::resolve_foreign_keys;
 use keys::{lower_primary_key, lower_unique};
 use naming::{check_sql_name, check_table_names, rust_name_of};
@@ -57,6 +61,7 @@ struct ColumnDraft {
     default: Option<DefaultValue>,
     references: Option<Spanned<String>>,
     on_delete: OnDelete,
+    enum_type: Option<usize>,
 }
 
 /// Validates and lowers; `None` when any diagnostic was reported.
@@ -90,10 +95,11 @@ pub(crate) fn lower(raw: RawFile, reporter: &mut Reporter<'_>) -> Option<Schema>
         }
     };
 
+    let enums = lower_enums(reporter, raw.enums);
     let mut tables: Vec<TableDraft> = raw
         .table
         .into_iter()
-        .map(|table| lower_table(reporter, table))
+        .map(|table| lower_table(reporter, table, &enums))
         .collect();
 
     check_table_names(reporter, &tables);
@@ -111,6 +117,7 @@ pub(crate) fn lower(raw: RawFile, reporter: &mut Reporter<'_>) -> Option<Schema>
     Some(Schema {
         version,
         version_source: version_source?,
+        enums,
         tables,
     })
 }
@@ -136,6 +143,7 @@ fn build_table(table: TableDraft, foreign_keys: Vec<ForeignKey>) -> Table {
                     .expect("a column without a valid type has been reported"),
                 nullable: column.nullable,
                 default: column.default,
+                enum_type: column.enum_type,
             })
             .collect(),
         primary_key: table.primary_key,
@@ -145,7 +153,11 @@ fn build_table(table: TableDraft, foreign_keys: Vec<ForeignKey>) -> Table {
     }
 }
 
-fn lower_table(reporter: &mut Reporter<'_>, raw: Spanned<RawTable>) -> TableDraft {
+fn lower_table(
+    reporter: &mut Reporter<'_>,
+    raw: Spanned<RawTable>,
+    enums: &[EnumType],
+) -> TableDraft {
     let table_offset = raw.span().start;
     let raw = raw.into_inner();
 
@@ -211,7 +223,7 @@ fn lower_table(reporter: &mut Reporter<'_>, raw: Spanned<RawTable>) -> TableDraf
                 .map(|flag| flag.span().start),
         );
         let (column, names_ok, name_offset, rust_offset) =
-            lower_column(reporter, &sql_name, column_offset, raw_column);
+            lower_column(reporter, &sql_name, column_offset, raw_column, enums);
 
         if names_ok {
             if let Some(&first) = first_by_sql_name.get(&column.sql_name) {
@@ -290,6 +302,39 @@ fn lower_table(reporter: &mut Reporter<'_>, raw: Spanned<RawTable>) -> TableDraf
     }
 }
 
+/// The default of an enum column: one of its values.
+fn lower_enum_default(
+    reporter: &mut Reporter<'_>,
+    column: &str,
+    named: &EnumType,
+    default: &Spanned<toml::Value>,
+) -> Option<DefaultValue> {
+    match default.get_ref() {
+        toml::Value::String(value) if named.values.contains(value) => {
+            Some(DefaultValue::Text(value.clone()))
+        }
+        _ => {
+            reporter.error(
+                default.span().start,
+                format!(
+                    "the default of column `{column}` is not a value of enum `{}`",
+                    named.sql_name
+                ),
+                Some(format!(
+                    "use one of {}",
+                    named
+                        .values
+                        .iter()
+                        .map(|value| format!("\"{value}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            );
+            None
+        }
+    }
+}
+
 /// `ignore_columns`: names of live columns the description leaves out; none may also be
 /// described, nor named twice.
 fn lower_ignored_columns(
@@ -334,6 +379,7 @@ fn lower_column(
     table: &str,
     column_offset: usize,
     raw: RawColumn,
+    enums: &[EnumType],
 ) -> (ColumnDraft, bool, usize, usize) {
     let (sql_name, name_offset, name_ok) = match raw.name {
         Some(name) => {
@@ -367,6 +413,9 @@ fn lower_column(
         }
         Some(ty) => match parse_column_type(ty.get_ref()) {
             Ok(parsed) => Some(parsed),
+            Err(_) if enums.iter().any(|named| named.sql_name == *ty.get_ref()) => {
+                Some(ColumnType::Enum)
+            }
             Err(message) => {
                 reporter.error(
                     ty.span().start,
@@ -378,8 +427,17 @@ fn lower_column(
         },
     };
     let nullable = raw.nullable.is_some_and(|flag| flag.into_inner());
-    let default = match (&raw.default, ty) {
-        (Some(default), Some(ty)) => lower_default(reporter, &sql_name, ty, default),
+    let enum_type = match (&raw.ty, ty) {
+        (Some(name), Some(ColumnType::Enum)) => enums
+            .iter()
+            .position(|named| named.sql_name == *name.get_ref()),
+        _ => None,
+    };
+    let default = match (&raw.default, ty, enum_type) {
+        (Some(default), Some(ColumnType::Enum), Some(index)) => {
+            lower_enum_default(reporter, &sql_name, &enums[index], default)
+        }
+        (Some(default), Some(ty), _) => lower_default(reporter, &sql_name, ty, default),
         _ => None,
     };
 
@@ -444,6 +502,7 @@ fn lower_column(
         default,
         references: raw.references,
         on_delete,
+        enum_type,
     };
     (draft, name_ok, name_offset, rust_offset)
 }

@@ -27,8 +27,24 @@ pub fn drift(live: &[LiveTable], described: &[&TableMeta]) -> Vec<String> {
             };
             let integer_key_kinds = [ColumnKind::Integer, ColumnKind::BigInt];
             match &found.ty {
-                Ok(ty) if ty.kind() == column.kind => {}
+                Ok(ty) if ty.kind() == column.kind => {
+                    if let (Some(live), Some(described)) = (&found.enum_type, column.enum_type)
+                        && ((live.named && live.name != described.name)
+                            || live.values != described.values)
+                    {
+                        lines.push(format!(
+                            "table {}: column {}: enum {} ({}), expected enum {} ({})",
+                            meta.name,
+                            column.name,
+                            live.name,
+                            live.values.join(", "),
+                            described.name,
+                            described.values.join(", ")
+                        ));
+                    }
+                }
                 Ok(_) if found.sqlite_rowid_key && integer_key_kinds.contains(&column.kind) => {}
+
                 Ok(ty) => lines.push(format!(
                     "table {}: column {}: type {}, expected {}",
                     meta.name,

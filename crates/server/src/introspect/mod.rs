@@ -9,7 +9,7 @@ mod sqlite;
 
 use diesel::sql_types::Text;
 use tenantapi_runtime::db::DbConnection;
-use tenantapi_schema::model::{ColumnType, DefaultValue, OnDelete, VersionSource};
+use tenantapi_schema::model::{ColumnType, DefaultValue, EnumType, OnDelete, VersionSource};
 use tenantapi_schema::write::{DescribedColumn, DescribedTable, Description};
 
 pub use drift::drift;
@@ -25,6 +25,17 @@ pub struct LiveColumn {
     /// SQLite's `INTEGER PRIMARY KEY AUTOINCREMENT`: always 64 bits, whatever the description
     /// said (serial or bigserial), so either reading is correct.
     pub sqlite_rowid_key: bool,
+    /// A PostgreSQL enum column's type: its name and values in order.
+    pub enum_type: Option<LiveEnum>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveEnum {
+    /// The type's name on PostgreSQL; on SQLite (no enum types) `table_column`.
+    pub name: String,
+    pub values: Vec<String>,
+    /// Whether the database names the type (PostgreSQL), so that drift compares names too.
+    pub named: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +134,7 @@ fn description_default(raw: &str, ty: ColumnType) -> Option<DefaultValue> {
                     .map(|value| DefaultValue::Number(format!("{value}")))
             }
         }
-        ColumnType::Text | ColumnType::Varchar { .. } | ColumnType::Uuid => {
+        ColumnType::Text | ColumnType::Varchar { .. } | ColumnType::Uuid | ColumnType::Enum => {
             unquoted.map(DefaultValue::Text)
         }
         _ => None,
@@ -170,6 +181,7 @@ pub fn render_description(
         ));
     }
     let mut tables = Vec::new();
+    let mut enums: Vec<EnumType> = Vec::new();
     for table in live {
         let mut columns = Vec::new();
         let mut ignored_columns = Vec::new();
@@ -214,11 +226,23 @@ pub fn render_description(
                     OnDelete::NoAction
                 }
             };
+            if let Some(live) = &column.enum_type
+                && !enums
+                    .iter()
+                    .any(|named: &EnumType| named.sql_name == live.name)
+            {
+                enums.push(EnumType {
+                    sql_name: live.name.clone(),
+                    doc: None,
+                    values: live.values.clone(),
+                });
+            }
             columns.push(DescribedColumn {
                 name: column.name.clone(),
                 doc: None,
                 rust_name: None,
                 ty,
+                enum_type: column.enum_type.as_ref().map(|live| live.name.clone()),
                 nullable: column.nullable,
                 default,
                 references: key
@@ -254,6 +278,7 @@ pub fn render_description(
             table: version_table.to_string(),
             column: version_column.to_string(),
         },
+        enums,
         tables,
     }
     .to_toml())

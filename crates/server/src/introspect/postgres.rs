@@ -5,7 +5,7 @@ use diesel::sql_types::{Bool, Integer, Nullable, Text};
 use tenantapi_runtime::db::DbConnection;
 use tenantapi_schema::model::ColumnType;
 
-use super::{LiveColumn, LiveForeignKey, LiveTable};
+use super::{LiveColumn, LiveEnum, LiveForeignKey, LiveTable};
 
 #[derive(diesel::QueryableByName)]
 struct PgColumn {
@@ -31,6 +31,17 @@ struct PgColumn {
     /// `GENERATED ALWAYS AS (...) STORED`: computed by the database from other columns.
     #[diesel(sql_type = Bool)]
     generated: bool,
+    /// The column's type is an enum (`udt_name` is its name).
+    #[diesel(sql_type = Bool)]
+    is_enum: bool,
+}
+
+#[derive(diesel::QueryableByName)]
+struct PgEnumValue {
+    #[diesel(sql_type = Text)]
+    type_name: String,
+    #[diesel(sql_type = Text)]
+    label: String,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -76,6 +87,9 @@ fn postgres_type(column: &PgColumn) -> Result<ColumnType, String> {
             .column_default
             .as_deref()
             .is_some_and(|default| default.starts_with("nextval("));
+    if column.is_enum {
+        return Ok(ColumnType::Enum);
+    }
     Ok(match (column.udt_name.as_str(), serial) {
         ("int2", _) => ColumnType::SmallInt,
         ("int4", true) => ColumnType::Serial,
@@ -132,7 +146,8 @@ pub(super) fn structure(
                   COALESCE(NULLIF(t.typtypmod, -1), a.atttypmod) AS typmod, \
                   NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)) AS nullable, \
                   CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END AS column_default, \
-                  a.attidentity <> '' AS identity, a.attgenerated <> '' AS generated \
+                  a.attidentity <> '' AS identity, a.attgenerated <> '' AS generated, \
+                  bt.typtype = 'e' AS is_enum \
            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
            JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
            JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END \
@@ -143,8 +158,14 @@ pub(super) fn structure(
            CASE WHEN base IN ('varchar', 'bpchar') AND typmod > 4 THEN typmod - 4 END AS max_length, \
            CASE WHEN base = 'numeric' AND typmod > 4 THEN ((typmod - 4) >> 16) & 65535 END AS precision, \
            CASE WHEN base = 'numeric' AND typmod > 4 THEN (typmod - 4) & 65535 END AS scale, \
-           nullable, column_default, identity, generated \
+           nullable, column_default, identity, generated, is_enum \
          FROM col ORDER BY relname, attnum",
+    )
+    .load(connection)?;
+    let enum_values: Vec<PgEnumValue> = diesel::sql_query(
+        "SELECT t.typname::text AS type_name, e.enumlabel::text AS label FROM pg_enum e \
+         JOIN pg_type t ON t.oid = e.enumtypid JOIN pg_namespace n ON n.oid = t.typnamespace \
+         WHERE n.nspname = current_schema() ORDER BY t.typname, e.enumsortorder",
     )
     .load(connection)?;
     let keys: Vec<PgKey> = diesel::sql_query(
@@ -186,6 +207,15 @@ pub(super) fn structure(
                     postgres_type(column)
                 },
                 nullable: column.nullable,
+                enum_type: column.is_enum.then(|| LiveEnum {
+                    named: true,
+                    name: column.udt_name.clone(),
+                    values: enum_values
+                        .iter()
+                        .filter(|value| value.type_name == column.udt_name)
+                        .map(|value| value.label.clone())
+                        .collect(),
+                }),
                 default: column
                     .column_default
                     .clone()

@@ -5,7 +5,7 @@ use diesel::sql_types::{Bool, Integer, Nullable, Text};
 use tenantapi_runtime::db::DbConnection;
 use tenantapi_schema::model::ColumnType;
 
-use super::{LiveColumn, LiveForeignKey, LiveTable, Name};
+use super::{LiveColumn, LiveEnum, LiveForeignKey, LiveTable, Name};
 
 #[derive(diesel::QueryableByName)]
 struct SqliteColumn {
@@ -115,6 +115,41 @@ pub(super) fn sqlite_type(declared: &str, rowid_key: bool) -> Result<ColumnType,
     })
 }
 
+/// The values of a `CHECK ("column" IN ('a', 'b'))` in a table's SQL: how an enumeration is
+/// kept in SQLite (our DDL writes it so; other systems often do the same).
+fn check_in_values(definition: &str, column: &str) -> Option<Vec<String>> {
+    let marker = format!(
+        "CHECK ({} IN (",
+        tenantapi_schema::sql::quote_identifier(column)
+    );
+    let start = definition.find(&marker)? + marker.len();
+    let rest = &definition[start..];
+    let mut values = Vec::new();
+    let mut characters = rest.char_indices().peekable();
+    loop {
+        match characters.next()? {
+            (_, ' ' | ',') => {}
+            (_, ')') => break,
+            (_, '\'') => {
+                let mut value = String::new();
+                loop {
+                    match characters.next()? {
+                        (_, '\'') if characters.peek().map(|(_, next)| *next) == Some('\'') => {
+                            characters.next();
+                            value.push('\'');
+                        }
+                        (_, '\'') => break,
+                        (_, other) => value.push(other),
+                    }
+                }
+                values.push(value);
+            }
+            _ => return None,
+        }
+    }
+    (!values.is_empty()).then_some(values)
+}
+
 pub(super) fn structure(
     connection: &mut DbConnection,
 ) -> Result<Vec<LiveTable>, diesel::result::Error> {
@@ -124,6 +159,12 @@ pub(super) fn structure(
     .load(connection)?;
     let mut tables = Vec::new();
     for Name { name } in names {
+        let definition: Vec<Name> = diesel::sql_query(
+            "SELECT sql AS name FROM sqlite_master WHERE name = ? AND sql IS NOT NULL",
+        )
+        .bind::<Text, _>(&name)
+        .load(connection)?;
+        let definition = definition.first().map_or("", |row| row.name.as_str());
         let columns: Vec<SqliteColumn> = diesel::sql_query(
             "SELECT name, type AS declared_type, \"notnull\" AS not_null, dflt_value AS default_value, pk FROM pragma_table_info(?) ORDER BY cid",
         )
@@ -141,6 +182,12 @@ pub(super) fn structure(
             columns: columns
                 .iter()
                 .map(|column| {
+                    let enum_type =
+                        check_in_values(definition, &column.name).map(|values| LiveEnum {
+                            name: format!("{name}_{}", column.name),
+                            values,
+                            named: false,
+                        });
                     // SQLite makes an `INTEGER PRIMARY KEY` (exactly that type name) an alias
                     // of the rowid, which it fills in, with or without AUTOINCREMENT.
                     let rowid_key = single_integer_key
@@ -148,11 +195,15 @@ pub(super) fn structure(
                         && column.declared_type.trim().eq_ignore_ascii_case("INTEGER");
                     LiveColumn {
                         name: column.name.clone(),
-                        ty: sqlite_type(&column.declared_type, rowid_key),
+                        ty: match (&enum_type, sqlite_type(&column.declared_type, rowid_key)) {
+                            (Some(_), Ok(ty)) if ty.kind().is_textual() => Ok(ColumnType::Enum),
+                            (_, ty) => ty,
+                        },
                         // An INTEGER PRIMARY KEY can never be NULL, whatever it declares.
                         nullable: !column.not_null && column.pk == 0,
                         default: column.default_value.clone(),
                         sqlite_rowid_key: rowid_key,
+                        enum_type,
                     }
                 })
                 .collect(),
@@ -256,6 +307,14 @@ mod tests {
             assert_eq!(sqlite_type(declared, false), Ok(expected), "{declared}");
         }
         assert_eq!(sqlite_type("INTEGER", true), Ok(ColumnType::Serial));
+        assert_eq!(
+            check_in_values(
+                "CREATE TABLE t (\"k\" TEXT CHECK (\"k\" IN ('a', 'it''s', 'b')))",
+                "k"
+            ),
+            Some(vec!["a".to_string(), "it's".to_string(), "b".to_string()])
+        );
+        assert_eq!(check_in_values("CREATE TABLE t (k TEXT)", "k"), None);
         assert_eq!(sqlite_type("MONEY", false), Err("MONEY".to_string()));
     }
 }
