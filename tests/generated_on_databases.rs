@@ -309,7 +309,7 @@ fn check_every_type_round_trips(database: &TestDatabase) {
 fn assert_field_error(error: ApiError, field: &str, message: &str) {
     match error {
         ApiError::Validation(errors) => assert_eq!(
-            errors.get(field),
+            errors.messages(field),
             Some(&[message.to_string()][..]),
             "{errors:?}"
         ),

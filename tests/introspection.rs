@@ -184,9 +184,11 @@ fn check_round_trip(backend: Backend) {
         tenantapi_generated::SCHEMA_VERSION,
         tenantapi_generated::VERSION_TABLE,
         tenantapi_generated::VERSION_COLUMN,
+        None,
         false,
     )
-    .unwrap();
+    .unwrap()
+    .text;
     let read_back =
         tenantapi_schema::parse_str("introspected.toml", &text).unwrap_or_else(|error| {
             panic!("the introspected description must be valid:\n{error}\n{text}")
@@ -224,7 +226,9 @@ fn description_round_trips_through_postgres() {
 /// A description read from a database made by another system.
 fn described(database: &TestDatabase) -> String {
     let live = introspect::live_structure(&mut database.connect()).unwrap();
-    introspect::render_description(&live, "1", "v", "n", false).unwrap()
+    introspect::render_description(&live, "1", "v", "n", None, false)
+        .unwrap()
+        .text
 }
 
 fn parsed(text: &str) -> Schema {
@@ -329,37 +333,53 @@ fn postgres_identity_keys_sequences_and_domains_are_read() {
     );
 }
 
-/// One exotic column must not block a table: every column the format cannot express is listed
-/// at once with what to do, and `--skip-unsupported` writes a description that leaves them out
-/// through `ignore_columns`, which drift then accepts.
+/// One exotic column must not block a table: every column of a type the format cannot express
+/// is served read-only as the database's text form (`database_type`), each with a notice, or
+/// with `--skip-unsupported` left out through `ignore_columns`, which drift then accepts.
 #[test]
-fn unsupported_columns_are_listed_together_or_left_out() {
+fn unsupported_columns_are_served_as_text_or_left_out() {
     let database = TestDatabase::empty(Backend::Postgres);
     database.execute(
         "CREATE TABLE v (n text NOT NULL);
-         CREATE TABLE film (id serial PRIMARY KEY, title text NOT NULL, fulltext tsvector, spot point);",
+         CREATE TABLE film (id serial PRIMARY KEY, title text NOT NULL, fulltext tsvector NOT NULL, spot point);",
     );
     let live = introspect::live_structure(&mut database.connect()).unwrap();
-    let error = introspect::render_description(&live, "1", "v", "n", false).unwrap_err();
-    assert!(
-        error.starts_with("2 column(s) cannot be described"),
-        "{error}"
+    let served = introspect::render_description(&live, "1", "v", "n", None, false).unwrap();
+    assert_eq!(
+        served.notices,
+        vec![
+            "film.fulltext: tsvector — served read-only as its text form; leave it out with --skip-unsupported",
+            "film.spot: point — served read-only as its text form; leave it out with --skip-unsupported",
+        ]
     );
-    assert!(error.contains("film.fulltext: tsvector — "), "{error}");
-    assert!(error.contains("film.spot: point — "), "{error}");
-    assert!(error.contains("ignore_columns"), "{error}");
+    let schema = parsed(&served.text);
+    let film = &schema.tables[0];
+    assert_eq!(film.sql_name, "film");
+    let fulltext = film.column("fulltext").unwrap();
+    assert_eq!(
+        (
+            fulltext.ty,
+            fulltext.database_type.as_deref(),
+            fulltext.is_read_only(),
+            fulltext.nullable
+        ),
+        (ColumnType::Text, Some("tsvector"), true, false)
+    );
+    assert_eq!(
+        film.column("spot").unwrap().database_type.as_deref(),
+        Some("point")
+    );
 
-    let text = introspect::render_description(&live, "1", "v", "n", true).unwrap();
+    let skipped = introspect::render_description(&live, "1", "v", "n", None, true).unwrap();
     assert!(
-        text.contains("# ignored column fulltext: type tsvector cannot be described"),
-        "{text}"
+        skipped
+            .text
+            .contains("# ignored column fulltext: type tsvector has no description type"),
+        "{}",
+        skipped.text
     );
-    let schema = parsed(&text);
-    let film = schema
-        .tables
-        .iter()
-        .find(|table| table.sql_name == "film")
-        .unwrap();
+    let schema = parsed(&skipped.text);
+    let film = &schema.tables[0];
     assert_eq!(
         film.ignored_columns,
         vec!["fulltext".to_string(), "spot".to_string()]
@@ -390,12 +410,9 @@ fn postgres_views_partitions_and_generated_columns() {
         names,
         vec!["big_payment", "payment", "payment_total", "person", "v"]
     );
-    let error = introspect::render_description(&live, "1", "v", "n", false).unwrap_err();
-    assert!(
-        error.contains("person.full_name: text (a generated column)"),
-        "{error}"
-    );
-    let text = introspect::render_description(&live, "1", "v", "n", true).unwrap();
+    let text = introspect::render_description(&live, "1", "v", "n", None, false)
+        .unwrap()
+        .text;
     assert!(
         text.contains("# partitioned: its 3 partition(s) are read and written through it"),
         "{text}"
@@ -409,6 +426,26 @@ fn postgres_views_partitions_and_generated_columns() {
             .unwrap()
     };
     assert!(table("big_payment").read_only && table("payment_total").read_only);
+    assert!(text.contains("# a view: served read-only"), "{text}");
+    assert!(
+        text.contains("# a materialized view: served read-only"),
+        "{text}"
+    );
+    let column_names = |table: &tenantapi_schema::model::Table| -> Vec<(String, bool)> {
+        table
+            .ordering
+            .iter()
+            .map(|&(index, descending)| (table.columns[index].sql_name.clone(), descending))
+            .collect()
+    };
+    assert_eq!(
+        column_names(table("big_payment")),
+        vec![
+            ("payment_id".to_string(), false),
+            ("amount".to_string(), false)
+        ],
+        "a view without a key is ordered by all its columns"
+    );
     assert_eq!(
         table("payment_total").columns[1].ty,
         ColumnType::Numeric {
@@ -420,5 +457,11 @@ fn postgres_views_partitions_and_generated_columns() {
     let payment = table("payment");
     assert!(!payment.read_only);
     assert_eq!(payment.primary_key.len(), 2);
-    assert_eq!(table("person").ignored_columns, vec!["full_name"]);
+    let full_name = table("person").column("full_name").unwrap();
+    assert_eq!(
+        full_name.generated.as_deref(),
+        Some("((first || ' '::text) || last)"),
+        "a stored generated column keeps its expression"
+    );
+    assert!(full_name.is_read_only() && full_name.default.is_none());
 }

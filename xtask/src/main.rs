@@ -49,7 +49,11 @@ enum Command {
         /// description (its `doc` texts are lost: review the diff).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Leave out the columns whose type the description format cannot express.
+        /// The PostgreSQL schema to describe (default: `public`).
+        #[arg(long)]
+        schema: Option<String>,
+        /// Leave out the columns whose type the description format cannot express, instead of
+        /// serving them read-only as text.
         #[arg(long)]
         skip_unsupported: bool,
     },
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
             version_table,
             version_column,
             out,
+            schema,
             skip_unsupported,
         } => {
             // The server binary owns the database drivers; xtask stays light to build.
@@ -110,6 +115,9 @@ fn main() -> ExitCode {
                     "--version-column",
                     &version_column,
                 ]);
+            if let Some(schema) = &schema {
+                command.arg("--schema").arg(schema);
+            }
             if skip_unsupported {
                 command.arg("--skip-unsupported");
             }

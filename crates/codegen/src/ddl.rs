@@ -10,11 +10,30 @@ pub enum Dialect {
     Sqlite,
 }
 
-/// `CREATE TYPE` statements for the enumerations (PostgreSQL), then `CREATE TABLE` statements
-/// in an order where referenced tables come first.
+/// On PostgreSQL the schema (then made the session's first), the `citext` extension and the
+/// enumerations' `CREATE TYPE` statements; then `CREATE TABLE` statements in an order where
+/// referenced tables come first.
+///
+/// Views are created as tables of the same columns (their query is the external system's),
+/// so that test databases can hold known rows; a stored generated column keeps its expression,
+/// which is used verbatim on both backends.
 pub fn create_tables(schema: &Schema, dialect: Dialect) -> String {
     let mut statements = Vec::new();
     if dialect == Dialect::Postgres {
+        if let Some(name) = &schema.postgres_schema {
+            statements.push(format!(
+                "CREATE SCHEMA IF NOT EXISTS {0};\nSET search_path TO {0}, public;",
+                quote_identifier(name)
+            ));
+        }
+        let uses_citext = schema
+            .tables
+            .iter()
+            .flat_map(|table| &table.columns)
+            .any(|column| column.ty == ColumnType::Citext);
+        if uses_citext {
+            statements.push("CREATE EXTENSION IF NOT EXISTS citext;".to_owned());
+        }
         for named in &schema.enums {
             let values: Vec<String> = named
                 .values
@@ -80,10 +99,7 @@ fn create_table(schema: &Schema, table: &Table, dialect: Dialect) -> String {
         let mut line = format!(
             "    {} {}",
             quote_identifier(&column.sql_name),
-            match (column.enum_type, dialect) {
-                (Some(index), Dialect::Postgres) => quote_identifier(&schema.enums[index].sql_name),
-                _ => column_type(column.ty, dialect),
-            }
+            column_definition_type(schema, column, dialect)
         );
         if sqlite_rowid_key && table.primary_key[0] == index {
             // Only `INTEGER PRIMARY KEY` makes SQLite generate the key; AUTOINCREMENT never
@@ -99,7 +115,10 @@ fn create_table(schema: &Schema, table: &Table, dialect: Dialect) -> String {
             line.push_str(" DEFAULT ");
             line.push_str(&default_expression(column, default, dialect));
         }
-        if let (Some(index), Dialect::Sqlite) = (column.enum_type, dialect) {
+        if let Some(expression) = &column.generated {
+            line.push_str(&format!(" GENERATED ALWAYS AS ({expression}) STORED"));
+        }
+        if let (Some(index), Dialect::Sqlite, false) = (column.enum_type, dialect, column.array) {
             // SQLite has no enumerations: TEXT that accepts only the values.
             let values: Vec<String> = schema.enums[index]
                 .values
@@ -148,6 +167,26 @@ fn column_list(table: &Table, indices: &[usize]) -> String {
         .join(", ")
 }
 
+/// A column's type in `CREATE TABLE`: lists are arrays on PostgreSQL and JSON text on SQLite;
+/// enumerations are their type on PostgreSQL.
+fn column_definition_type(schema: &Schema, column: &Column, dialect: Dialect) -> String {
+    if let Some(live) = &column.database_type {
+        return match dialect {
+            Dialect::Postgres => live.clone(),
+            Dialect::Sqlite => "TEXT".into(),
+        };
+    }
+    match (column.enum_type, dialect, column.array) {
+        (Some(index), Dialect::Postgres, array) => {
+            quote_identifier(&schema.enums[index].sql_name) + if array { "[]" } else { "" }
+        }
+        (None, Dialect::Postgres, true) => column_type(column.ty, dialect) + "[]",
+        // TEXT affinity keeps the JSON byte for byte.
+        (_, Dialect::Sqlite, true) => "TEXT".into(),
+        _ => column_type(column.ty, dialect),
+    }
+}
+
 fn column_type(ty: ColumnType, dialect: Dialect) -> String {
     match (ty, dialect) {
         (ColumnType::SmallInt, _) => "SMALLINT".into(),
@@ -162,6 +201,10 @@ fn column_type(ty: ColumnType, dialect: Dialect) -> String {
         (ColumnType::Numeric { precision, scale }, _) => format!("NUMERIC({precision}, {scale})"),
         (ColumnType::Text, _) => "TEXT".into(),
         (ColumnType::Varchar { max_length }, _) => format!("VARCHAR({max_length})"),
+        (ColumnType::Char { length }, _) => format!("CHAR({length})"),
+        (ColumnType::Citext, Dialect::Postgres) => "CITEXT".into(),
+        // Equality, uniqueness and sorting ignore (ASCII) case, as with PostgreSQL's citext.
+        (ColumnType::Citext, Dialect::Sqlite) => "TEXT COLLATE NOCASE".into(),
         (ColumnType::Date, _) => "DATE".into(),
         (ColumnType::Time, _) => "TIME".into(),
         (ColumnType::Timestamp, _) => "TIMESTAMP".into(),
@@ -199,5 +242,7 @@ fn default_expression(column: &Column, default: &DefaultValue, dialect: Dialect)
         (DefaultValue::Integer(value), _) => value.to_string(),
         (DefaultValue::Number(text), _) => text.clone(),
         (DefaultValue::Text(text), _) => quote_literal(text),
+        (DefaultValue::EmptyList, Dialect::Postgres) => "'{}'".into(),
+        (DefaultValue::EmptyList, Dialect::Sqlite) => "'[]'".into(),
     }
 }

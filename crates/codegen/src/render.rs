@@ -152,6 +152,10 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
     let version_insert =
         tenantapi_schema::sql::insert_version(version_table, version_column, version);
     let version_select = tenantapi_schema::sql::select_version(version_table, version_column);
+    let postgres_schema = match &schema.postgres_schema {
+        Some(name) => quote!(::std::option::Option::Some(#name)),
+        None => quote!(::std::option::Option::None),
+    };
     quote! {
         #![doc = #crate_doc]
 
@@ -161,6 +165,10 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
 
         /// Structure version this code was generated for; a project database must record exactly this.
         pub const SCHEMA_VERSION: &str = #version;
+
+        /// The PostgreSQL schema holding the tables (first on each connection's search path);
+        /// `None` for the default, `public`.
+        pub const POSTGRES_SCHEMA: ::std::option::Option<&str> = #postgres_schema;
 
         /// Table and column where a project database records its structure version.
         pub const VERSION_TABLE: &str = #version_table;
@@ -252,7 +260,7 @@ fn render_schema(schema: &Schema) -> String {
             if column.sql_name != column.rust_name {
                 out.push_str(&format!("        #[sql_name = {:?}]\n", column.sql_name));
             }
-            let sql_type = types::diesel_sql_type(column.ty);
+            let sql_type = types::diesel_column_type(column);
             let sql_type = if column.nullable {
                 format!("Nullable<{sql_type}>")
             } else {
@@ -339,7 +347,7 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
 
     let row_fields = table.columns.iter().map(|column| {
         let name = ident(&column.rust_name);
-        let ty = types::rust_type(column.ty);
+        let ty = types::rust_column_type(column);
         let ty = if column.nullable {
             quote!(::std::option::Option<#ty>)
         } else {
@@ -347,7 +355,22 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
         };
         let rename = serde_rename(column);
         let doc = column_doc(column).map(|doc| quote!(#[doc = #doc]));
-        quote!(#doc #rename pub #name: #ty,)
+        // A type the description cannot express is selected as the database's text form.
+        let select = column.database_type.as_ref().map(|_| {
+            let sql_name = &column.sql_name;
+            let sql_type = if column.nullable {
+                quote!(::diesel::sql_types::Nullable<::diesel::sql_types::Text>)
+            } else {
+                quote!(::diesel::sql_types::Text)
+            };
+            quote! {
+                #[diesel(
+                    select_expression = ::tenantapi_runtime::sql::TextForm::<#sql_type>::of(#sql_name),
+                    select_expression_type = ::tenantapi_runtime::sql::TextForm<#sql_type>
+                )]
+            }
+        });
+        quote!(#doc #rename #select pub #name: #ty,)
     });
 
     let meta = render_meta(schema, table);
@@ -444,6 +467,13 @@ fn render_meta(schema: &Schema, table: &Table) -> TokenStream {
         let nullable = column.nullable;
         let has_default = column.default.is_some();
         let generated = column.is_generated();
+        let array = column.array;
+        let read_only = column.is_read_only();
+        let computed = column.generated.is_some();
+        let database_type = match &column.database_type {
+            Some(name) => quote!(::std::option::Option::Some(#name)),
+            None => quote!(::std::option::Option::None),
+        };
         let enum_type = match column.enum_type {
             Some(index) => {
                 let named = &schema.enums[index];
@@ -466,6 +496,10 @@ fn render_meta(schema: &Schema, table: &Table) -> TokenStream {
                 has_default: #has_default,
                 generated: #generated,
                 enum_type: #enum_type,
+                array: #array,
+                read_only: #read_only,
+                computed: #computed,
+                database_type: #database_type,
             }
         }
     });
@@ -492,6 +526,10 @@ fn render_meta(schema: &Schema, table: &Table) -> TokenStream {
         }
     });
     let ignored_columns = table.ignored_columns.iter().map(String::as_str);
+    let ordering = table.ordering.iter().map(|&(index, descending)| {
+        let name = &table.columns[index].sql_name;
+        quote!((#name, #descending))
+    });
     quote! {
         /// What the runtime needs to know about this table: validation, filters, messages.
         pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::meta::TableMeta {
@@ -501,6 +539,7 @@ fn render_meta(schema: &Schema, table: &Table) -> TokenStream {
             read_only: #read_only,
             columns: &[#(#columns),*],
             primary_key: &[#(#primary_key),*],
+            ordering: &[#(#ordering),*],
             unique: &[#(#unique),*],
             foreign_keys: &[#(#foreign_keys),*],
             ignored_columns: &[#(#ignored_columns),*],

@@ -2,11 +2,31 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use tenantapi_schema::model::{ColumnKind, ColumnType};
+use tenantapi_schema::model::{Column, ColumnKind, ColumnType};
 
-/// The SQL type as written inside `diesel::table!` (diesel's types are in scope there,
-/// ours under `tenantapi_types`).
-pub fn diesel_sql_type(ty: ColumnType) -> String {
+/// The SQL type of a column as written inside `diesel::table!` (diesel's types are in scope
+/// there, ours under `tenantapi_types`), without nullability.
+pub fn diesel_column_type(column: &Column) -> String {
+    let scalar = diesel_sql_type(column.ty);
+    if column.array {
+        format!("tenantapi_types::PortableArray<{scalar}>")
+    } else {
+        scalar
+    }
+}
+
+/// The Rust type of a column's non-null value in the read model.
+pub fn rust_column_type(column: &Column) -> TokenStream {
+    let scalar = rust_type(column.ty);
+    if column.array {
+        quote!(::tenantapi_runtime::List<#scalar>)
+    } else {
+        scalar
+    }
+}
+
+/// The SQL type of a scalar as written inside `diesel::table!`.
+fn diesel_sql_type(ty: ColumnType) -> String {
     match ty {
         ColumnType::SmallInt => "Int2".into(),
         ColumnType::Integer | ColumnType::Serial => "Int4".into(),
@@ -17,6 +37,8 @@ pub fn diesel_sql_type(ty: ColumnType) -> String {
         ColumnType::Numeric { .. } => "tenantapi_types::PortableNumeric".into(),
         ColumnType::Text => "Text".into(),
         ColumnType::Varchar { .. } => "Varchar".into(),
+        // Both arrive as their text; `citext` and `bpchar` comparisons are the database's.
+        ColumnType::Char { .. } | ColumnType::Citext => "Text".into(),
         ColumnType::Date => "Date".into(),
         ColumnType::Time => "Time".into(),
         ColumnType::Timestamp => "Timestamp".into(),
@@ -29,8 +51,8 @@ pub fn diesel_sql_type(ty: ColumnType) -> String {
     }
 }
 
-/// The Rust type of a non-null value in the generated models.
-pub fn rust_type(ty: ColumnType) -> TokenStream {
+/// The Rust type of a non-null scalar in the generated models.
+fn rust_type(ty: ColumnType) -> TokenStream {
     match ty {
         ColumnType::SmallInt => quote!(i16),
         ColumnType::Integer | ColumnType::Serial => quote!(i32),
@@ -42,9 +64,11 @@ pub fn rust_type(ty: ColumnType) -> TokenStream {
             let scale = proc_macro2::Literal::u32_unsuffixed(scale);
             quote!(::tenantapi_runtime::Decimal<#scale>)
         }
-        ColumnType::Text | ColumnType::Varchar { .. } | ColumnType::Enum => {
-            quote!(::std::string::String)
-        }
+        ColumnType::Text
+        | ColumnType::Varchar { .. }
+        | ColumnType::Char { .. }
+        | ColumnType::Citext
+        | ColumnType::Enum => quote!(::std::string::String),
         ColumnType::Date => quote!(::tenantapi_runtime::reexports::chrono::NaiveDate),
         ColumnType::Time => quote!(::tenantapi_runtime::reexports::chrono::NaiveTime),
         ColumnType::Timestamp => quote!(::tenantapi_runtime::reexports::chrono::NaiveDateTime),
@@ -70,6 +94,8 @@ pub fn column_kind(ty: ColumnType) -> TokenStream {
         }
         ColumnKind::Text => quote!(#kind::Text),
         ColumnKind::Varchar { max_length } => quote!(#kind::Varchar { max_length: #max_length }),
+        ColumnKind::Char { length } => quote!(#kind::Char { length: #length }),
+        ColumnKind::Citext => quote!(#kind::Citext),
         ColumnKind::Date => quote!(#kind::Date),
         ColumnKind::Time => quote!(#kind::Time),
         ColumnKind::Timestamp => quote!(#kind::Timestamp),

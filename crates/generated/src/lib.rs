@@ -6,6 +6,9 @@ pub mod schema;
 pub mod tables;
 /// Structure version this code was generated for; a project database must record exactly this.
 pub const SCHEMA_VERSION: &str = "2024.07.1";
+/// The PostgreSQL schema holding the tables (first on each connection's search path);
+/// `None` for the default, `public`.
+pub const POSTGRES_SCHEMA: ::std::option::Option<&str> = ::std::option::Option::None;
 /// Table and column where a project database records its structure version.
 pub const VERSION_TABLE: &str = "schema_version";
 pub const VERSION_COLUMN: &str = "version";

@@ -21,8 +21,11 @@ pub enum WriteMode {
 }
 
 pub const REQUIRED: &str = "This field is required.";
-pub const MAY_NOT_BE_NULL: &str = "This field may not be null.";
+pub const MAY_NOT_BE_NULL: &str = convert::MAY_NOT_BE_NULL;
 pub const UNKNOWN_FIELD: &str = "Unknown field.";
+/// A column the database computes or the API serves read-only (not a generated key, which is
+/// ignored on input so that a client can send back what it read).
+pub const READ_ONLY: &str = "This field is read-only: the database maintains it.";
 
 /// Checks the content type: JSON bodies only, as DRF's `JSONParser` alone would accept.
 pub fn check_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
@@ -83,6 +86,10 @@ pub fn validate(
             // Read-only: ignored so that a client can PUT back what it got.
             continue;
         }
+        if column.read_only {
+            errors.add(name, READ_ONLY);
+            continue;
+        }
         if value.is_null() {
             if column.nullable {
                 canonical.insert(name, Value::Null);
@@ -95,14 +102,14 @@ pub fn validate(
             Ok(parsed) => {
                 canonical.insert(name, convert::to_json(&parsed));
             }
-            Err(message) => errors.add(name, message),
+            Err(invalid) => errors.add_invalid(name, invalid),
         }
     }
     if mode != WriteMode::Partial {
         for column in meta.columns {
             if column.is_required_on_create()
                 && !canonical.contains_key(column.name)
-                && errors.get(column.name).is_none()
+                && !errors.contains(column.name)
             {
                 errors.add(column.name, REQUIRED);
             }
@@ -157,6 +164,10 @@ mod tests {
             has_default: false,
             generated: true,
             enum_type: None,
+            array: false,
+            read_only: false,
+            computed: false,
+            database_type: None,
         },
         ColumnMeta {
             name: "name",
@@ -165,6 +176,10 @@ mod tests {
             has_default: false,
             generated: false,
             enum_type: None,
+            array: false,
+            read_only: false,
+            computed: false,
+            database_type: None,
         },
         ColumnMeta {
             name: "unit",
@@ -173,6 +188,10 @@ mod tests {
             has_default: false,
             generated: false,
             enum_type: None,
+            array: false,
+            read_only: false,
+            computed: false,
+            database_type: None,
         },
         ColumnMeta {
             name: "active",
@@ -181,6 +200,10 @@ mod tests {
             has_default: true,
             generated: false,
             enum_type: None,
+            array: false,
+            read_only: false,
+            computed: false,
+            database_type: None,
         },
     ];
     const META: TableMeta = TableMeta {
@@ -190,6 +213,7 @@ mod tests {
         read_only: false,
         columns: COLUMNS,
         primary_key: &[0],
+        ordering: &[],
         unique: &[],
         foreign_keys: &[],
         ignored_columns: &[],

@@ -20,9 +20,40 @@ pub const INVALID_DATETIME: &str = "Datetime has wrong format. Use one of these 
 pub const INVALID_UUID: &str = "Must be a valid UUID.";
 pub const INVALID_BASE64: &str = "Must be a valid base64 string.";
 pub const NULL_CHARACTER: &str = "Null characters are not allowed.";
+pub const MAY_NOT_BE_NULL: &str = "This field may not be null.";
+
+/// Why a client's value was refused: one message, or, for a list, messages by item position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvalidValue {
+    Message(String),
+    Items(std::collections::BTreeMap<usize, String>),
+}
+
+impl From<String> for InvalidValue {
+    fn from(message: String) -> InvalidValue {
+        InvalidValue::Message(message)
+    }
+}
+
+impl std::fmt::Display for InvalidValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InvalidValue::Message(message) => f.write_str(message),
+            InvalidValue::Items(items) => {
+                for (count, (position, message)) in items.iter().enumerate() {
+                    if count > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "item {position}: {message}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
 
 /// Parses a value given as text (query parameter, path segment) for `column`: by its kind,
-/// and for an enum column, one of its values.
+/// and for an enum column, one of its values. For a list column, one item.
 pub fn parse_column_text(column: &ColumnMeta, text: &str) -> Result<SqlValue, String> {
     match column.enum_type {
         Some(named) => choice(named, text),
@@ -31,8 +62,55 @@ pub fn parse_column_text(column: &ColumnMeta, text: &str) -> Result<SqlValue, St
 }
 
 /// Parses a non-null JSON value for `column`: by its kind, and for an enum column, one of its
-/// values (numbers count as their text, as DRF's ChoiceField takes them).
-pub fn parse_column_json(column: &ColumnMeta, value: &Value) -> Result<SqlValue, String> {
+/// values (numbers count as their text, as DRF's ChoiceField takes them); for a list column,
+/// a list of such values (DRF's ListField).
+pub fn parse_column_json(column: &ColumnMeta, value: &Value) -> Result<SqlValue, InvalidValue> {
+    if !column.array {
+        return parse_item_json(column, value).map_err(InvalidValue::Message);
+    }
+    let Value::Array(items) = value else {
+        return Err(InvalidValue::Message(format!(
+            "Expected a list of items but got type \"{}\".",
+            python_type_name(value)
+        )));
+    };
+    let mut parsed = Vec::with_capacity(items.len());
+    let mut errors = std::collections::BTreeMap::new();
+    for (position, item) in items.iter().enumerate() {
+        let result = if item.is_null() {
+            Err(MAY_NOT_BE_NULL.to_string())
+        } else {
+            parse_item_json(column, item)
+        };
+        match result {
+            Ok(value) => parsed.push(value),
+            Err(message) => {
+                errors.insert(position, message);
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(SqlValue::List(parsed))
+    } else {
+        Err(InvalidValue::Items(errors))
+    }
+}
+
+/// The name Python gives a JSON value's type, as DRF's messages show it.
+fn python_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(number) if number.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+/// One non-null value of `column`'s kind (a list column's item).
+fn parse_item_json(column: &ColumnMeta, value: &Value) -> Result<SqlValue, String> {
     match (column.enum_type, value) {
         (Some(named), Value::String(text)) => choice(named, text),
         (Some(named), other) => choice(named, &other.to_string()),
@@ -76,9 +154,11 @@ fn parse_text_unchecked(kind: ColumnKind, text: &str) -> Result<SqlValue, String
         ColumnKind::Numeric { precision, scale } => {
             parse_decimal(text, precision, scale).map(SqlValue::Numeric)
         }
-        ColumnKind::Text | ColumnKind::Varchar { .. } | ColumnKind::Enum => {
-            check_text(kind, text).map(|()| SqlValue::Text(text.to_string()))
-        }
+        ColumnKind::Text
+        | ColumnKind::Varchar { .. }
+        | ColumnKind::Char { .. }
+        | ColumnKind::Citext
+        | ColumnKind::Enum => check_text(kind, text).map(|()| SqlValue::Text(text.to_string())),
         ColumnKind::Date => chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
             .map(SqlValue::Date)
             .map_err(|_| INVALID_DATE.to_string()),
@@ -161,15 +241,30 @@ fn parse_json_unchecked(kind: ColumnKind, value: &Value) -> Result<SqlValue, Str
             _ => Err(INVALID_BOOLEAN.to_string()),
         },
         (ColumnKind::Boolean, _) if !value.is_string() => Err(INVALID_BOOLEAN.to_string()),
-        (ColumnKind::Text | ColumnKind::Varchar { .. } | ColumnKind::Enum, Value::Number(n)) => {
-            parse_text(kind, &n.to_string())
-        }
-        (ColumnKind::Text | ColumnKind::Varchar { .. } | ColumnKind::Enum, Value::String(s)) => {
-            parse_text(kind, s)
-        }
-        (ColumnKind::Text | ColumnKind::Varchar { .. } | ColumnKind::Enum, _) => {
-            Err(INVALID_STRING.to_string())
-        }
+        (
+            ColumnKind::Text
+            | ColumnKind::Varchar { .. }
+            | ColumnKind::Char { .. }
+            | ColumnKind::Citext
+            | ColumnKind::Enum,
+            Value::Number(n),
+        ) => parse_text(kind, &n.to_string()),
+        (
+            ColumnKind::Text
+            | ColumnKind::Varchar { .. }
+            | ColumnKind::Char { .. }
+            | ColumnKind::Citext
+            | ColumnKind::Enum,
+            Value::String(s),
+        ) => parse_text(kind, s),
+        (
+            ColumnKind::Text
+            | ColumnKind::Varchar { .. }
+            | ColumnKind::Char { .. }
+            | ColumnKind::Citext
+            | ColumnKind::Enum,
+            _,
+        ) => Err(INVALID_STRING.to_string()),
         (ColumnKind::SmallInt | ColumnKind::Integer | ColumnKind::BigInt, Value::Number(n)) => {
             parse_text(kind, &n.to_string())
         }
@@ -217,6 +312,7 @@ pub fn to_json(value: &SqlValue) -> Value {
         SqlValue::Uuid(v) => Value::from(v.hyphenated().to_string()),
         SqlValue::Json(v) => v.clone(),
         SqlValue::Bytes(v) => Value::from(base64::engine::general_purpose::STANDARD.encode(v)),
+        SqlValue::List(items) => Value::Array(items.iter().map(to_json).collect()),
     }
 }
 
@@ -296,7 +392,7 @@ fn check_text(kind: ColumnKind, text: &str) -> Result<(), String> {
     if text.contains('\0') {
         return Err(NULL_CHARACTER.to_string());
     }
-    if let ColumnKind::Varchar { max_length } = kind
+    if let Some(max_length) = kind.max_length()
         && text.chars().count() > max_length as usize
     {
         return Err(format!(

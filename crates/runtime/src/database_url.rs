@@ -60,6 +60,21 @@ impl DatabaseUrl {
         DatabaseUrl::new(format!("{}{separator}{name}={value}", self.text))
     }
 
+    /// The same URL with `schema` first on its PostgreSQL search path (then `public`, where
+    /// extensions such as `citext` usually live), through libpq's `options` startup parameter:
+    /// no round trip, and every connection made from the URL resolves the described tables.
+    /// SQLite has no schemas; a URL that sets `options` itself is left as it is.
+    pub fn with_search_path(&self, schema: Option<&str>) -> DatabaseUrl {
+        let Some(schema) = schema else {
+            return self.clone();
+        };
+        let quoted = tenantapi_schema::sql::quote_identifier(schema);
+        let option = format!("-csearch_path={quoted},public");
+        // libpq takes spaces in `options` as separators unless escaped with a backslash.
+        let escaped = option.replace('\\', "\\\\").replace(' ', "\\ ");
+        self.with_default_parameter("options", &percent_encode(&escaped))
+    }
+
     pub fn has_parameter(&self, name: &str) -> bool {
         self.text.split_once('?').is_some_and(|(_, query)| {
             query
@@ -102,6 +117,19 @@ impl std::fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "DatabaseUrl({self})")
     }
+}
+
+/// Every byte but unreserved URL characters as `%XX`.
+fn percent_encode(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }
 
 /// Where the password is: `scheme://user:password@host...` (the user information ends at the

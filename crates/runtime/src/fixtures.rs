@@ -293,26 +293,10 @@ pub fn read_all_rows<R: Resource>(
     connection: &mut DbConnection,
 ) -> diesel::QueryResult<Vec<Value>> {
     let meta = R::META;
-    let order: Vec<(&'static str, bool)> = if meta.has_primary_key() {
-        meta.primary_key_columns()
-            .map(|column| (column.name, false))
-            .collect()
-    } else {
-        meta.columns
-            .iter()
-            .filter(|column| column.kind.is_ordered())
-            .map(|column| (column.name, false))
-            .collect()
-    };
-    let order = if order.is_empty() {
-        vec![(meta.columns[0].name, false)]
-    } else {
-        order
-    };
     let rows = R::load(
         connection,
         SqlFilter::all(),
-        SqlOrder::new(order),
+        SqlOrder::completed(meta, Vec::new()),
         i64::MAX,
         0,
     )?;
@@ -362,6 +346,10 @@ mod tests {
                 has_default: false,
                 generated: true,
                 enum_type: None,
+                array: false,
+                read_only: false,
+                computed: false,
+                database_type: None,
             },
             ColumnMeta {
                 name: "name",
@@ -370,9 +358,14 @@ mod tests {
                 has_default: false,
                 generated: false,
                 enum_type: None,
+                array: false,
+                read_only: false,
+                computed: false,
+                database_type: None,
             },
         ],
         primary_key: &[0],
+        ordering: &[],
         unique: &[],
         foreign_keys: &[],
         ignored_columns: &[],
@@ -390,6 +383,10 @@ mod tests {
                 has_default: false,
                 generated: true,
                 enum_type: None,
+                array: false,
+                read_only: false,
+                computed: false,
+                database_type: None,
             },
             ColumnMeta {
                 name: "parent_id",
@@ -398,9 +395,14 @@ mod tests {
                 has_default: false,
                 generated: false,
                 enum_type: None,
+                array: false,
+                read_only: false,
+                computed: false,
+                database_type: None,
             },
         ],
         primary_key: &[0],
+        ordering: &[],
         unique: &[],
         foreign_keys: &[ForeignKeyMeta {
             column: 1,

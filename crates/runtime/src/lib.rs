@@ -11,7 +11,7 @@ pub mod values;
 pub mod version;
 pub mod write;
 
-pub use values::{Bytes, Decimal, Json, Timestamptz, Uuid};
+pub use values::{Bytes, Decimal, Json, List, Timestamptz, Uuid};
 pub mod body;
 pub mod constraint;
 pub mod convert;

@@ -84,7 +84,16 @@ impl Lookup {
         })
     }
 
-    fn applies_to(self, kind: ColumnKind) -> bool {
+    fn applies_to(self, column: &ColumnMeta) -> bool {
+        if column.database_type.is_some() {
+            // Served as text: the database compares its own type, not the text.
+            return self == Lookup::IsNull;
+        }
+        if column.array {
+            // `__contains`: the list holds every given item.
+            return matches!(self, Lookup::IsNull | Lookup::Contains);
+        }
+        let kind = column.kind;
         match self {
             Lookup::IsNull => true,
             Lookup::Exact | Lookup::In => kind.supports_equality(),
@@ -152,8 +161,7 @@ pub fn parse_list_request(
             unknown.push(key.clone());
             continue;
         };
-        let Some(lookup) =
-            Lookup::parse(lookup_name).filter(|lookup| lookup.applies_to(column.kind))
+        let Some(lookup) = Lookup::parse(lookup_name).filter(|lookup| lookup.applies_to(column))
         else {
             unknown.push(key.clone());
             continue;
@@ -166,7 +174,7 @@ pub fn parse_list_request(
         unknown.sort();
         let filterable: Vec<&str> = meta.columns.iter().map(|column| column.name).collect();
         return Err(ApiError::BadRequest(format!(
-            "Unknown filter parameter(s): {}. Filter on a field ({}) with an optional lookup such as __in, __gt, __gte, __lt, __lte, __isnull, or for text __contains, __icontains, __startswith, __istartswith, __endswith.",
+            "Unknown filter parameter(s): {}. Filter on a field ({}) with an optional lookup such as __in, __gt, __gte, __lt, __lte, __isnull, for text __contains, __icontains, __startswith, __istartswith, __endswith, or for lists __contains (comma-separated items, all present).",
             unknown.join(", "),
             filterable.join(", ")
         )));
@@ -195,10 +203,7 @@ fn parse_ordering(meta: &TableMeta, ordering: Option<&str>) -> Result<SqlOrder, 
             Some(name) => (name, true),
             None => (term, false),
         };
-        match meta
-            .column(name)
-            .filter(|column| column.kind.is_ordered() || column.kind == ColumnKind::Boolean)
-        {
+        match meta.column(name).filter(|column| column.is_orderable()) {
             Some(column) if !terms.iter().any(|(existing, _)| *existing == column.name) => {
                 terms.push((column.name, descending))
             }
@@ -212,24 +217,7 @@ fn parse_ordering(meta: &TableMeta, ordering: Option<&str>) -> Result<SqlOrder, 
             unknown.join(", ")
         )));
     }
-    // The primary key (or every column) breaks ties, so that pages never overlap or skip rows.
-    let tie_breakers: Vec<&'static ColumnMeta> = if meta.has_primary_key() {
-        meta.primary_key_columns().collect()
-    } else {
-        meta.columns
-            .iter()
-            .filter(|column| column.kind.is_ordered())
-            .collect()
-    };
-    for column in tie_breakers {
-        if !terms.iter().any(|(existing, _)| *existing == column.name) {
-            terms.push((column.name, false));
-        }
-    }
-    if terms.is_empty() {
-        terms.push((meta.columns[0].name, false));
-    }
-    Ok(SqlOrder::new(terms))
+    Ok(SqlOrder::completed(meta, terms))
 }
 
 fn add_condition(
@@ -290,6 +278,7 @@ fn add_condition(
             }
             filter.sql(")");
         }
+        Lookup::Contains if column.array => add_list_contains(filter, backend, column, value)?,
         Lookup::Contains
         | Lookup::IContains
         | Lookup::StartsWith
@@ -303,22 +292,85 @@ fn add_condition(
                     "Ensure this value has no more than {MAX_PATTERN_CHARACTERS} characters."
                 ));
             }
-            add_pattern(filter, backend, column.name, lookup, value);
+            add_pattern(filter, backend, column, lookup, value);
         }
     }
     Ok(())
 }
 
+/// `list__contains=a,b`: the list holds every item. PostgreSQL's `@>` on arrays; on SQLite,
+/// where a list is JSON text, one `json_each` test per item against the item's JSON form.
+fn add_list_contains(
+    filter: &mut SqlFilter,
+    backend: BackendKind,
+    column: &'static ColumnMeta,
+    value: &str,
+) -> Result<(), String> {
+    let items: Vec<&str> = value.split(',').filter(|item| !item.is_empty()).collect();
+    if items.len() > MAX_IN_ITEMS {
+        return Err(format!(
+            "Ensure this list has no more than {MAX_IN_ITEMS} items."
+        ));
+    }
+    let items: Vec<SqlValue> = items
+        .into_iter()
+        .map(|item| convert::parse_column_text(column, item))
+        .collect::<Result<_, _>>()?;
+    filter.begin_condition().mark_uncacheable();
+    match backend {
+        BackendKind::Postgres => {
+            filter
+                .identifier(column.name)
+                .sql(" @> ")
+                .bind_for(column, SqlValue::List(items));
+        }
+        BackendKind::Sqlite if items.is_empty() => {
+            // Every list contains no items; a missing list contains nothing.
+            filter.identifier(column.name).sql(" IS NOT NULL");
+        }
+        BackendKind::Sqlite => {
+            for (position, item) in items.iter().enumerate() {
+                if position > 0 {
+                    filter.sql(" AND ");
+                }
+                filter
+                    .sql("EXISTS (SELECT 1 FROM json_each(")
+                    .identifier(column.name)
+                    .sql(") WHERE json_each.value = ")
+                    .bind(json_scalar(convert::to_json(item)))
+                    .sql(")");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A JSON scalar as SQLite's `json_each` yields it: text, an integer (booleans too) or a real.
+fn json_scalar(value: serde_json::Value) -> SqlValue {
+    match value {
+        serde_json::Value::Bool(flag) => SqlValue::BigInt(i64::from(flag)),
+        serde_json::Value::Number(number) => match number.as_i64() {
+            Some(integer) => SqlValue::BigInt(integer),
+            None => SqlValue::Double(number.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(text) => SqlValue::Text(text),
+        other => SqlValue::Text(other.to_string()),
+    }
+}
+
 /// Text lookups. PostgreSQL uses LIKE/ILIKE; SQLite uses GLOB, which is case-sensitive where
 /// its LIKE is not, and LIKE for the case-insensitive lookups (ASCII case folding only).
+/// Case-insensitive text (`citext`) matches without regard to case on both.
 fn add_pattern(
     filter: &mut SqlFilter,
     backend: BackendKind,
-    column: &'static str,
+    column: &'static ColumnMeta,
     lookup: Lookup,
     value: &str,
 ) {
-    let case_insensitive = matches!(lookup, Lookup::IContains | Lookup::IStartsWith);
+    let case_insensitive = matches!(lookup, Lookup::IContains | Lookup::IStartsWith)
+        || column.kind == ColumnKind::Citext;
+    let column = column.name;
     let (prefix_any, suffix_any) = match lookup {
         Lookup::Contains | Lookup::IContains => (true, true),
         Lookup::StartsWith | Lookup::IStartsWith => (false, true),
@@ -454,6 +506,10 @@ mod tests {
             has_default: false,
             generated: false,
             enum_type: None,
+            array: false,
+            read_only: false,
+            computed: false,
+            database_type: None,
         },
         ColumnMeta {
             name: "b",
@@ -462,6 +518,10 @@ mod tests {
             has_default: false,
             generated: false,
             enum_type: None,
+            array: false,
+            read_only: false,
+            computed: false,
+            database_type: None,
         },
         ColumnMeta {
             name: "doc",
@@ -470,6 +530,10 @@ mod tests {
             has_default: false,
             generated: false,
             enum_type: None,
+            array: false,
+            read_only: false,
+            computed: false,
+            database_type: None,
         },
     ];
     const META: TableMeta = TableMeta {
@@ -479,6 +543,7 @@ mod tests {
         read_only: false,
         columns: COLUMNS,
         primary_key: &[0, 1],
+        ordering: &[],
         unique: &[],
         foreign_keys: &[],
         ignored_columns: &[],
@@ -517,11 +582,11 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            errors.get("a__gt"),
+            errors.messages("a__gt"),
             Some(&[convert::INVALID_INTEGER.to_string()][..])
         );
         assert_eq!(
-            errors.get("doc__isnull"),
+            errors.messages("doc__isnull"),
             Some(&[convert::INVALID_BOOLEAN.to_string()][..])
         );
     }

@@ -16,6 +16,15 @@ pub struct ColumnMeta {
     pub generated: bool,
     /// The enumeration of an enum column: the values it accepts.
     pub enum_type: Option<&'static EnumMeta>,
+    /// A list of `kind` values (JSON: a list; a PostgreSQL array, JSON text on SQLite).
+    pub array: bool,
+    /// Never written by the API (a stored generated column, a trigger-maintained one, one
+    /// served as text): a client sending it gets a 400.
+    pub read_only: bool,
+    /// A stored generated column: the database refuses values for it, even from fixtures.
+    pub computed: bool,
+    /// The live type of a column served as its text form (`tsvector`); `kind` is then text.
+    pub database_type: Option<&'static str>,
 }
 
 /// A named enumeration: a PostgreSQL enum type, TEXT with a CHECK on SQLite.
@@ -29,7 +38,15 @@ pub struct EnumMeta {
 
 impl ColumnMeta {
     pub fn is_required_on_create(&self) -> bool {
-        !(self.generated || self.has_default || self.nullable)
+        !(self.generated || self.read_only || self.has_default || self.nullable)
+    }
+
+    /// Whether `?ordering=` may name it: single values with an order (booleans too: false
+    /// before true on both backends).
+    pub fn is_orderable(&self) -> bool {
+        !self.array
+            && self.database_type.is_none()
+            && (self.kind.is_ordered() || self.kind == ColumnKind::Boolean)
     }
 }
 
@@ -55,6 +72,9 @@ pub struct TableMeta {
     pub columns: &'static [ColumnMeta],
     /// Indices into `columns`, in key order; empty for read-only tables without a key.
     pub primary_key: &'static [usize],
+    /// The default order of lists (column name, descending), before the primary key (without
+    /// one, before every column that has an order).
+    pub ordering: &'static [(&'static str, bool)],
     /// Unique constraints as indices into `columns` (the primary key excluded).
     pub unique: &'static [&'static [usize]],
     pub foreign_keys: &'static [ForeignKeyMeta],

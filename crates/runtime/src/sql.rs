@@ -8,8 +8,9 @@ use diesel::expression::{AppearsOnTable, Expression, ValidGrouping, is_aggregate
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types;
 
+use crate::convert;
 use crate::db::MultiBackend;
-use crate::meta::{ColumnMeta, TableMeta};
+use crate::meta::{ColumnKind, ColumnMeta, TableMeta};
 use crate::values::{Decimal, Json, Timestamptz, Uuid};
 
 /// A value bound to a filter or key lookup, typed by its column's kind.
@@ -31,6 +32,8 @@ pub enum SqlValue {
     Uuid(uuid::Uuid),
     Json(serde_json::Value),
     Bytes(Vec<u8>),
+    /// A list column's items (never null: the API refuses null items).
+    List(Vec<SqlValue>),
 }
 
 /// Owned bind forms of the values whose SQL type needs a wrapper.
@@ -50,6 +53,11 @@ impl From<SqlValue> for Bind {
             SqlValue::Timestamptz(instant) => Bind::Timestamptz(Timestamptz(instant)),
             SqlValue::Uuid(uuid) => Bind::Uuid(Uuid(uuid)),
             SqlValue::Json(value) => Bind::Json(Json(value)),
+            // Lists are bound through `Piece::bind_for`, which knows the column's type; as a
+            // plain bind a list is its JSON text.
+            SqlValue::List(items) => Bind::Plain(SqlValue::Text(
+                convert::to_json(&SqlValue::List(items)).to_string(),
+            )),
             other => Bind::Plain(other),
         }
     }
@@ -61,40 +69,131 @@ enum Piece {
     OwnedSql(String),
     Identifier(&'static str),
     Bind(Bind),
-    /// A value of a named enumeration: bound as text, cast to the type on PostgreSQL (which
-    /// has no implicit cast from text to an enum; SQLite stores enums as text).
-    EnumBind(String, &'static str),
+    /// A value bound as text that PostgreSQL must cast to the column's type, which it does not
+    /// do implicitly from a text parameter (enumerations, arrays, `citext` and `bpchar`, whose
+    /// comparisons differ from text's); SQLite stores all of them as text.
+    CastText {
+        postgres: String,
+        /// The SQLite text when it differs (a list: JSON instead of an array literal).
+        sqlite: Option<String>,
+        cast: PgType,
+    },
+}
+
+/// A PostgreSQL type to cast a text bind to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PgType {
+    name: &'static str,
+    /// A user-defined name (an enumeration or a live type): quoted as an identifier.
+    named: bool,
+    array: bool,
+}
+
+impl PgType {
+    /// The type of `column`'s values (of its items, for a list), if binds need a cast.
+    fn of(column: &ColumnMeta) -> Option<PgType> {
+        let (name, named) = match (column.enum_type, column.database_type, column.kind) {
+            (Some(named), _, _) => (named.name, true),
+            // Written verbatim (`tsvector`, `numeric(10,2)[]`): it is the description's text.
+            (None, Some(live), _) => (live, false),
+            (None, None, ColumnKind::Citext) => ("citext", false),
+            (None, None, ColumnKind::Char { .. }) => ("bpchar", false),
+            (None, None, kind) if column.array => (postgres_scalar_type(kind), false),
+            _ => return None,
+        };
+        Some(PgType {
+            name,
+            named,
+            array: column.array,
+        })
+    }
+}
+
+/// PostgreSQL's name of a kind's type, for array casts.
+fn postgres_scalar_type(kind: ColumnKind) -> &'static str {
+    match kind {
+        ColumnKind::SmallInt => "int2",
+        ColumnKind::Integer => "int4",
+        ColumnKind::BigInt => "int8",
+        ColumnKind::Boolean => "bool",
+        ColumnKind::Real => "float4",
+        ColumnKind::Double => "float8",
+        ColumnKind::Numeric { .. } => "numeric",
+        ColumnKind::Text | ColumnKind::Enum => "text",
+        ColumnKind::Varchar { .. } => "varchar",
+        ColumnKind::Char { .. } => "bpchar",
+        ColumnKind::Citext => "citext",
+        ColumnKind::Date => "date",
+        ColumnKind::Time => "time",
+        ColumnKind::Timestamp => "timestamp",
+        ColumnKind::Timestamptz => "timestamptz",
+        ColumnKind::Uuid => "uuid",
+        ColumnKind::Json => "jsonb",
+        ColumnKind::Bytes => "bytea",
+    }
+}
+
+/// A list as a PostgreSQL array literal: `{"a","b \"c\""}`, every item quoted.
+fn postgres_array_literal(items: &[SqlValue]) -> String {
+    let mut literal = String::from("{");
+    for (position, item) in items.iter().enumerate() {
+        if position > 0 {
+            literal.push(',');
+        }
+        literal.push('"');
+        for c in convert::to_text(item).chars() {
+            if c == '"' || c == '\\' {
+                literal.push('\\');
+            }
+            literal.push(c);
+        }
+        literal.push('"');
+    }
+    literal.push('}');
+    literal
 }
 
 impl Piece {
     /// A bind for a value of `column`.
     fn bind_for(column: &ColumnMeta, value: SqlValue) -> Piece {
-        match (column.enum_type, value) {
-            (Some(named), SqlValue::Text(text)) => Piece::EnumBind(text, named.name),
-            (_, value) => Piece::Bind(value.into()),
+        let Some(cast) = PgType::of(column) else {
+            return Piece::Bind(value.into());
+        };
+        match value {
+            SqlValue::List(items) => Piece::CastText {
+                postgres: postgres_array_literal(&items),
+                sqlite: Some(convert::to_json(&SqlValue::List(items)).to_string()),
+                cast,
+            },
+            SqlValue::Text(text) => Piece::CastText {
+                postgres: text,
+                sqlite: None,
+                cast,
+            },
+            other => Piece::Bind(other.into()),
         }
     }
 }
 
-/// Whether a backend needs enum binds cast to their type.
-trait CastsEnums {
-    fn casts_enums(&self) -> bool;
+/// Whether a backend casts text binds to the column's type (PostgreSQL).
+trait CastsText {
+    fn casts_text(&self) -> bool;
 }
 
-impl CastsEnums for MultiBackend {
-    fn casts_enums(&self) -> bool {
+impl CastsText for MultiBackend {
+    fn casts_text(&self) -> bool {
         matches!(self, MultiBackend::Pg(_))
     }
 }
 
-impl CastsEnums for diesel::pg::Pg {
-    fn casts_enums(&self) -> bool {
+impl CastsText for diesel::pg::Pg {
+    fn casts_text(&self) -> bool {
         true
     }
 }
 
-impl CastsEnums for diesel::sqlite::Sqlite {
-    fn casts_enums(&self) -> bool {
+impl CastsText for diesel::sqlite::Sqlite {
+    fn casts_text(&self) -> bool {
         false
     }
 }
@@ -248,6 +347,42 @@ impl SqlOrder {
         SqlOrder { terms }
     }
 
+    /// `requested` (or, when empty, the table's own `ordering`), completed so that the order
+    /// is total: by the primary key, or without one by every orderable column. Pages then never
+    /// overlap or skip rows.
+    pub fn completed(meta: &TableMeta, requested: Vec<(&'static str, bool)>) -> SqlOrder {
+        let mut terms = if requested.is_empty() {
+            meta.ordering.to_vec()
+        } else {
+            requested
+        };
+        let tie_breakers: Vec<&'static str> = if meta.has_primary_key() {
+            meta.primary_key_columns()
+                .map(|column| column.name)
+                .collect()
+        } else {
+            meta.ordering
+                .iter()
+                .map(|(name, _)| *name)
+                .chain(
+                    meta.columns
+                        .iter()
+                        .filter(|column| column.is_orderable() && column.kind.is_ordered())
+                        .map(|column| column.name),
+                )
+                .collect()
+        };
+        for name in tie_breakers {
+            if !terms.iter().any(|(existing, _)| *existing == name) {
+                terms.push((name, false));
+            }
+        }
+        if terms.is_empty() {
+            terms.push((meta.columns[0].name, false));
+        }
+        SqlOrder::new(terms)
+    }
+
     /// By the primary key, ascending: how a single row is looked up.
     pub fn by_primary_key(meta: &TableMeta) -> SqlOrder {
         SqlOrder::new(
@@ -290,15 +425,19 @@ macro_rules! fragment_for_backend {
                             Bind::Json(v) => pass.push_bind_param::<crate::values::sql_types::PortableJson, _>(v)?,
                             Bind::Plain(other) => unreachable!("{other:?} is converted to a typed bind"),
                         },
-                        Piece::EnumBind(value, type_name) => {
-                            if pass.backend().casts_enums() {
+                        Piece::CastText { postgres, sqlite, cast } => {
+                            if pass.backend().casts_text() {
                                 pass.push_sql("CAST(");
-                                pass.push_bind_param::<sql_types::Text, _>(value)?;
+                                pass.push_bind_param::<sql_types::Text, _>(postgres)?;
                                 pass.push_sql(" AS ");
-                                pass.push_identifier(type_name)?;
-                                pass.push_sql(")");
+                                if cast.named {
+                                    pass.push_identifier(cast.name)?;
+                                } else {
+                                    pass.push_sql(cast.name);
+                                }
+                                pass.push_sql(if cast.array { "[])" } else { ")" });
                             } else {
-                                pass.push_bind_param::<sql_types::Text, _>(value)?;
+                                pass.push_bind_param::<sql_types::Text, _>(sqlite.as_ref().unwrap_or(postgres))?;
                             }
                         }
                     }
@@ -382,4 +521,50 @@ impl<GroupBy> ValidGrouping<GroupBy> for SqlOrder {
 impl QueryId for SqlOrder {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+/// `CAST(column AS TEXT)`: how a column of a type the description cannot express (`tsvector`)
+/// is selected, as the database's text form. `ST` is `Text` or `Nullable<Text>`.
+#[derive(Debug, Clone, Copy)]
+pub struct TextForm<ST = sql_types::Text> {
+    column: &'static str,
+    sql_type: std::marker::PhantomData<ST>,
+}
+
+impl<ST> TextForm<ST> {
+    pub const fn of(column: &'static str) -> TextForm<ST> {
+        TextForm {
+            column,
+            sql_type: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<ST: sql_types::SqlType + diesel::expression::TypedExpressionType> Expression for TextForm<ST> {
+    type SqlType = ST;
+}
+
+impl<ST, QuerySource> AppearsOnTable<QuerySource> for TextForm<ST> where TextForm<ST>: Expression {}
+
+impl<ST, QuerySource> diesel::expression::SelectableExpression<QuerySource> for TextForm<ST> where
+    TextForm<ST>: Expression
+{
+}
+
+impl<ST, GroupBy> ValidGrouping<GroupBy> for TextForm<ST> {
+    type IsAggregate = is_aggregate::Never;
+}
+
+impl<ST> QueryId for TextForm<ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<ST> QueryFragment<MultiBackend> for TextForm<ST> {
+    fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, MultiBackend>) -> diesel::QueryResult<()> {
+        pass.push_sql("CAST(");
+        pass.push_identifier(self.column)?;
+        pass.push_sql(" AS TEXT)");
+        Ok(())
+    }
 }

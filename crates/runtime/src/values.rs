@@ -53,6 +53,12 @@ pub mod sql_types {
     #[diesel(postgres_type(oid = 1700, array_oid = 1231))]
     #[diesel(sqlite_type(name = "Text"))]
     pub struct PortableNumeric;
+
+    /// A list of `ST` values: an array on PostgreSQL; JSON text on SQLite, which has none.
+    #[derive(
+        diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default,
+    )]
+    pub struct PortableArray<ST: 'static>(ST);
 }
 
 /// Implements the `MultiBackend` side of a value type whose PostgreSQL and SQLite sides exist:
@@ -87,6 +93,27 @@ impl diesel::sql_types::HasSqlType<sql_types::PortableTimestamptz> for MultiBack
 impl diesel::sql_types::HasSqlType<sql_types::PortableJson> for MultiBackend {
     fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
         MultiBackend::lookup_sql_type::<sql_types::PortableJson>(lookup)
+    }
+}
+impl<ST: 'static> diesel::sql_types::HasSqlType<sql_types::PortableArray<ST>> for MultiBackend
+where
+    Pg: diesel::sql_types::HasSqlType<ST>,
+{
+    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+        MultiBackend::lookup_sql_type::<sql_types::PortableArray<ST>>(lookup)
+    }
+}
+impl<ST: 'static> diesel::sql_types::HasSqlType<sql_types::PortableArray<ST>> for Pg
+where
+    Pg: diesel::sql_types::HasSqlType<ST>,
+{
+    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+        <Pg as diesel::sql_types::HasSqlType<diesel::sql_types::Array<ST>>>::metadata(lookup)
+    }
+}
+impl<ST: 'static> diesel::sql_types::HasSqlType<sql_types::PortableArray<ST>> for Sqlite {
+    fn metadata(_lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+        diesel::sqlite::SqliteType::Text
     }
 }
 impl diesel::sql_types::HasSqlType<sql_types::PortableNumeric> for MultiBackend {
@@ -410,5 +437,46 @@ impl<'de> serde::Deserialize<'de> for Bytes {
             .decode(text.as_bytes())
             .map(Bytes)
             .map_err(serde::de::Error::custom)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lists
+
+/// The items of a list column (an item may be null in a PostgreSQL array written by someone
+/// else); JSON form: a list of the items' JSON forms.
+#[derive(Debug, Clone, PartialEq, FromSqlRow, serde::Serialize)]
+#[serde(transparent)]
+pub struct List<T>(pub Vec<Option<T>>);
+
+impl<T, ST: 'static> FromSql<sql_types::PortableArray<ST>, Pg> for List<T>
+where
+    Option<T>: FromSql<diesel::sql_types::Nullable<ST>, Pg>,
+{
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<Self> {
+        <Vec<Option<T>> as FromSql<
+            diesel::sql_types::Array<diesel::sql_types::Nullable<ST>>,
+            Pg,
+        >>::from_sql(value)
+        .map(List)
+    }
+}
+
+impl<T, ST: 'static> FromSql<sql_types::PortableArray<ST>, Sqlite> for List<T>
+where
+    T: serde::de::DeserializeOwned,
+{
+    fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        Ok(List(serde_json::from_str(value.read_text())?))
+    }
+}
+
+impl<T, ST: 'static> FromSql<sql_types::PortableArray<ST>, MultiBackend> for List<T>
+where
+    List<T>:
+        FromSql<sql_types::PortableArray<ST>, Pg> + FromSql<sql_types::PortableArray<ST>, Sqlite>,
+{
+    fn from_sql(bytes: MultiRawValue<'_>) -> deserialize::Result<Self> {
+        bytes.from_sql::<Self, sql_types::PortableArray<ST>>()
     }
 }

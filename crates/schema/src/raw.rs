@@ -13,6 +13,7 @@ use crate::error::Reporter;
 pub(crate) struct RawFile {
     pub version: Option<Spanned<String>>,
     pub version_source: Option<Spanned<RawVersionSource>>,
+    pub postgres_schema: Option<Spanned<String>>,
     #[serde(default, rename = "enum")]
     pub enums: Vec<Spanned<RawEnum>>,
     #[serde(default)]
@@ -47,6 +48,7 @@ pub(crate) struct RawTable {
     pub unique: Vec<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pub ignore_columns: Vec<Spanned<String>>,
+    pub ordering: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pub column: Vec<Spanned<RawColumn>>,
 }
@@ -66,6 +68,9 @@ pub(crate) struct RawColumn {
     pub on_delete: Option<Spanned<String>>,
     pub doc: Option<String>,
     pub rust_name: Option<Spanned<String>>,
+    pub read_only: Option<Spanned<bool>>,
+    pub generated: Option<Spanned<String>>,
+    pub database_type: Option<Spanned<String>>,
 }
 
 /// Deserializes the file; a TOML syntax error, a wrongly typed value or an

@@ -10,8 +10,9 @@ pub(crate) const MAX_NUMERIC_PRECISION: u32 = 1000;
 /// The help text listing every supported type.
 pub(crate) const SUPPORTED_TYPES_HELP: &str = "supported types are smallint, integer, bigint, \
      serial, bigserial, boolean, real, double, numeric(P, S) with 1 <= P <= 1000 and \
-     0 <= S <= P, text, varchar(N) with 1 <= N <= 10485760, date, time, timestamp, \
-     timestamptz, uuid, json and bytes, or the name of an `[[enum]]`";
+     0 <= S <= P, text, varchar(N) and char(N) with 1 <= N <= 10485760, citext, date, time, \
+     timestamp, timestamptz, uuid, json and bytes, or the name of an `[[enum]]`; `[]` after \
+     any of them but serial, bigserial, json and bytes makes a list (`text[]`)";
 
 /// Parses a type spelling, case-insensitively, tolerating whitespace around
 /// parameters. The error is a complete diagnostic message.
@@ -44,6 +45,7 @@ pub(crate) fn parse_column_type(spelling: &str) -> Result<ColumnType, String> {
         "real" => Some(ColumnType::Real),
         "double" => Some(ColumnType::Double),
         "text" => Some(ColumnType::Text),
+        "citext" => Some(ColumnType::Citext),
         "date" => Some(ColumnType::Date),
         "time" => Some(ColumnType::Time),
         "timestamp" => Some(ColumnType::Timestamp),
@@ -63,26 +65,30 @@ pub(crate) fn parse_column_type(spelling: &str) -> Result<ColumnType, String> {
     }
 
     match base {
-        "varchar" => {
+        "varchar" | "char" => {
             let Some(parameters) = parameters else {
                 return Err(format!(
-                    "invalid column type `{spelling}`: `varchar` needs a maximum length, \
-                     as in `varchar(255)`"
+                    "invalid column type `{spelling}`: `{base}` needs a length, as in \
+                     `{base}(20)`"
                 ));
             };
-            let [max_length] = numbers(spelling, parameters)?[..] else {
+            let [length] = numbers(spelling, parameters)?[..] else {
                 return Err(format!(
-                    "invalid column type `{spelling}`: `varchar` takes exactly one parameter, \
-                     the maximum length"
+                    "invalid column type `{spelling}`: `{base}` takes exactly one parameter, \
+                     the length"
                 ));
             };
-            if !(1..=MAX_VARCHAR_LENGTH).contains(&max_length) {
+            if !(1..=MAX_VARCHAR_LENGTH).contains(&length) {
                 return Err(format!(
-                    "invalid column type `{spelling}`: the length of `varchar` must be between \
+                    "invalid column type `{spelling}`: the length of `{base}` must be between \
                      1 and {MAX_VARCHAR_LENGTH}"
                 ));
             }
-            Ok(ColumnType::Varchar { max_length })
+            Ok(if base == "char" {
+                ColumnType::Char { length }
+            } else {
+                ColumnType::Varchar { max_length: length }
+            })
         }
         "numeric" => {
             let Some(parameters) = parameters else {
@@ -162,6 +168,8 @@ mod tests {
                 },
             ),
             ("text", ColumnType::Text),
+            ("citext", ColumnType::Citext),
+            ("char(2)", ColumnType::Char { length: 2 }),
             ("VARCHAR(255)", ColumnType::Varchar { max_length: 255 }),
             (
                 "varchar( 10485760 )",
@@ -184,7 +192,14 @@ mod tests {
 
     #[test]
     fn spelling_round_trips() {
-        for spelling in ["integer", "numeric(18, 6)", "varchar(32)", "timestamptz"] {
+        for spelling in [
+            "integer",
+            "numeric(18, 6)",
+            "varchar(32)",
+            "char(3)",
+            "citext",
+            "timestamptz",
+        ] {
             assert_eq!(parse_column_type(spelling).unwrap().spelling(), spelling);
         }
     }
@@ -210,6 +225,10 @@ mod tests {
             "numeric(1001, 0)",
             "integer(4)",
             "text()",
+            "char",
+            "char(0)",
+            "citext(4)",
+            "text[]",
         ] {
             assert!(parse_column_type(spelling).is_err(), "{spelling:?}");
         }

@@ -13,6 +13,8 @@ pub struct Description {
     pub header: Vec<String>,
     pub version: String,
     pub version_source: VersionSource,
+    /// The PostgreSQL schema of the tables, when not `public`.
+    pub postgres_schema: Option<String>,
     pub enums: Vec<EnumType>,
     pub tables: Vec<DescribedTable>,
 }
@@ -28,6 +30,8 @@ pub struct DescribedTable {
     pub primary_key: Vec<String>,
     /// Unique constraints other than the primary key, by column names.
     pub unique: Vec<Vec<String>>,
+    /// The default order of lists, as written (`-name` for descending).
+    pub ordering: Vec<String>,
     /// Live columns left out of the description, with why (written as comments).
     pub ignored_columns: Vec<(String, Option<String>)>,
     /// Anything else worth saying about the table, written as comments (without `#`).
@@ -44,6 +48,13 @@ pub struct DescribedColumn {
     pub ty: ColumnType,
     /// For [`ColumnType::Enum`]: the enumeration's name.
     pub enum_type: Option<String>,
+    /// A list of `ty` values.
+    pub array: bool,
+    pub read_only: bool,
+    /// The expression of a stored generated column.
+    pub generated: Option<String>,
+    /// The live type of a column served as its text form.
+    pub database_type: Option<String>,
     pub nullable: bool,
     pub default: Option<DefaultValue>,
     /// `(table, column)` this column references.
@@ -77,6 +88,14 @@ impl From<&Schema> for Description {
                         .iter()
                         .map(|name| (name.clone(), None))
                         .collect(),
+                    ordering: table
+                        .ordering
+                        .iter()
+                        .map(|&(index, descending)| {
+                            let name = column_name(index);
+                            if descending { format!("-{name}") } else { name }
+                        })
+                        .collect(),
                     notes: Vec::new(),
                     columns: table
                         .columns
@@ -94,6 +113,10 @@ impl From<&Schema> for Description {
                                 enum_type: column
                                     .enum_type
                                     .map(|index| schema.enums[index].sql_name.clone()),
+                                array: column.array,
+                                read_only: column.read_only,
+                                generated: column.generated.clone(),
+                                database_type: column.database_type.clone(),
                                 nullable: column.nullable,
                                 default: column.default.clone(),
                                 references: key.map(|key| {
@@ -115,6 +138,7 @@ impl From<&Schema> for Description {
             header: Vec::new(),
             version: schema.version.clone(),
             version_source: schema.version_source.clone(),
+            postgres_schema: schema.postgres_schema.clone(),
             enums: schema.enums.clone(),
             tables,
         }
@@ -145,6 +169,7 @@ fn default_literal(default: &DefaultValue) -> String {
         }
         DefaultValue::Number(text) => format!("{text}.0"),
         DefaultValue::Text(text) => quote(text),
+        DefaultValue::EmptyList => "[]".to_owned(),
     }
 }
 
@@ -168,6 +193,9 @@ impl Description {
             out.push('\n');
         }
         writeln!(out, "version = {}", quote(&self.version)).unwrap();
+        if let Some(name) = &self.postgres_schema {
+            writeln!(out, "postgres_schema = {}", quote(name)).unwrap();
+        }
         writeln!(
             out,
             "\n[version_source]\ntable = {}\ncolumn = {}",
@@ -216,6 +244,9 @@ impl DescribedTable {
         if !multi_unique.is_empty() {
             writeln!(out, "unique = [{}]", multi_unique.join(", ")).unwrap();
         }
+        if !self.ordering.is_empty() {
+            writeln!(out, "ordering = {}", quote_all(&self.ordering)).unwrap();
+        }
         if !self.ignored_columns.is_empty() {
             for (name, reason) in &self.ignored_columns {
                 if let Some(reason) = reason {
@@ -241,15 +272,25 @@ impl DescribedTable {
 }
 
 impl DescribedColumn {
+    /// The `type` as written: `varchar(20)`, `text[]`, an enum's name.
+    pub fn type_spelling(&self) -> String {
+        let element = match (&self.enum_type, self.ty) {
+            (Some(name), ColumnType::Enum) => name.clone(),
+            _ => self.ty.spelling(),
+        };
+        if self.array {
+            format!("{element}[]")
+        } else {
+            element
+        }
+    }
+
     fn write(&self, out: &mut String, primary_key: bool, unique: bool) {
         writeln!(
             out,
             "\n[[table.column]]\nname = {}\ntype = {}",
             quote(&self.name),
-            quote(&match (&self.enum_type, self.ty) {
-                (Some(name), ColumnType::Enum) => name.clone(),
-                _ => self.ty.spelling(),
-            })
+            quote(&self.type_spelling())
         )
         .unwrap();
         if let Some(rust_name) = &self.rust_name {
@@ -269,6 +310,15 @@ impl DescribedColumn {
         }
         if let Some(default) = &self.default {
             writeln!(out, "default = {}", default_literal(default)).unwrap();
+        }
+        if self.read_only {
+            out.push_str("read_only = true\n");
+        }
+        if let Some(expression) = &self.generated {
+            writeln!(out, "generated = {}", quote(expression)).unwrap();
+        }
+        if let Some(name) = &self.database_type {
+            writeln!(out, "database_type = {}", quote(name)).unwrap();
         }
         if let Some((table, column)) = &self.references {
             writeln!(out, "references = {}", quote(&format!("{table}.{column}"))).unwrap();

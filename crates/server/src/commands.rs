@@ -455,14 +455,16 @@ pub fn check(
     })
 }
 
-/// `introspect`: a description read from a live reference database.
+/// `introspect`: a description read from a live reference database (on PostgreSQL, from
+/// `postgres_schema`, by default the connection's first schema).
 pub fn introspect(
     database_url: &str,
     version_table: &str,
     version_column: &str,
+    postgres_schema: Option<&str>,
     skip_unsupported: bool,
-) -> Result<String, CommandError> {
-    let url = DatabaseUrl::new(database_url);
+) -> Result<introspect::Introspection, CommandError> {
+    let url = DatabaseUrl::new(database_url).with_search_path(postgres_schema);
     let mut connection = url
         .open_existing()
         .map_err(|error| failed(format!("cannot open the reference database: {error}")))?;
@@ -477,6 +479,7 @@ pub fn introspect(
                 &found,
                 version_table,
                 version_column,
+                postgres_schema,
                 skip_unsupported,
             )
             .map_err(failed)

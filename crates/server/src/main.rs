@@ -88,8 +88,11 @@ enum Command {
         /// Write the description here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The PostgreSQL schema to describe (default: the connection's first, `public`).
+        #[arg(long)]
+        schema: Option<String>,
         /// Leave out (with `ignore_columns` and a comment each) the columns whose type the
-        /// description format cannot express, instead of listing them and failing.
+        /// description format cannot express, instead of serving them read-only as text.
         #[arg(long)]
         skip_unsupported: bool,
     },
@@ -264,17 +267,23 @@ fn main() -> ExitCode {
             version_table,
             version_column,
             out,
+            schema,
             skip_unsupported,
         } => {
-            let text = match commands::introspect(
+            let introspection = match commands::introspect(
                 &database_url,
                 &version_table,
                 &version_column,
+                schema.as_deref(),
                 skip_unsupported,
             ) {
-                Ok(text) => text,
+                Ok(introspection) => introspection,
                 Err(error) => return fail(error),
             };
+            for notice in &introspection.notices {
+                eprintln!("note: {notice}");
+            }
+            let text = introspection.text;
             match out {
                 Some(path) => match std::fs::write(&path, text) {
                     Ok(()) => ExitCode::SUCCESS,

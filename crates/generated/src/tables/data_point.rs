@@ -42,6 +42,10 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             has_default: false,
             generated: true,
             enum_type: ::std::option::Option::None,
+            array: false,
+            read_only: false,
+            computed: false,
+            database_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "name",
@@ -52,6 +56,10 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             has_default: false,
             generated: false,
             enum_type: ::std::option::Option::None,
+            array: false,
+            read_only: false,
+            computed: false,
+            database_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "unit",
@@ -62,6 +70,10 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             has_default: false,
             generated: false,
             enum_type: ::std::option::Option::None,
+            array: false,
+            read_only: false,
+            computed: false,
+            database_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "site_id",
@@ -70,6 +82,10 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             has_default: false,
             generated: false,
             enum_type: ::std::option::Option::None,
+            array: false,
+            read_only: false,
+            computed: false,
+            database_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "type",
@@ -80,9 +96,14 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             has_default: true,
             generated: false,
             enum_type: ::std::option::Option::None,
+            array: false,
+            read_only: false,
+            computed: false,
+            database_type: ::std::option::Option::None,
         },
     ],
     primary_key: &[0usize],
+    ordering: &[],
     unique: &[&[1usize]],
     foreign_keys: &[
         ::tenantapi_runtime::meta::ForeignKeyMeta {

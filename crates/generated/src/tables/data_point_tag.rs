@@ -35,6 +35,10 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             has_default: false,
             generated: false,
             enum_type: ::std::option::Option::None,
+            array: false,
+            read_only: false,
+            computed: false,
+            database_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "tag_id",
@@ -43,6 +47,10 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             has_default: false,
             generated: false,
             enum_type: ::std::option::Option::None,
+            array: false,
+            read_only: false,
+            computed: false,
+            database_type: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "attached_at",
@@ -51,9 +59,14 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             has_default: true,
             generated: false,
             enum_type: ::std::option::Option::None,
+            array: false,
+            read_only: false,
+            computed: false,
+            database_type: ::std::option::Option::None,
         },
     ],
     primary_key: &[0usize, 1usize],
+    ordering: &[],
     unique: &[],
     foreign_keys: &[
         ::tenantapi_runtime::meta::ForeignKeyMeta {

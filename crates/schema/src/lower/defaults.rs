@@ -60,9 +60,9 @@ pub(super) fn accepted_defaults(ty: ColumnType) -> String {
             "a finite number with at most {} digits before the decimal point",
             precision - scale
         ),
-        ColumnType::Text => "a string".to_owned(),
-        ColumnType::Varchar { max_length } => {
-            format!("a string of at most {max_length} characters")
+        ColumnType::Text | ColumnType::Citext => "a string".to_owned(),
+        ColumnType::Varchar { max_length: length } | ColumnType::Char { length } => {
+            format!("a string of at most {length} characters")
         }
         ColumnType::Date | ColumnType::Time | ColumnType::Timestamp | ColumnType::Timestamptz => {
             "\"now\" (the current date or time when the row is inserted)".to_owned()
@@ -155,8 +155,10 @@ pub(super) fn default_value(ty: ColumnType, value: &toml::Value) -> Result<Defau
                 "\"now\" is only supported on date, time, timestamp and timestamptz columns; {}",
                 expected()
             )),
-            ColumnType::Text => Ok(DefaultValue::Text(text.clone())),
-            ColumnType::Varchar { max_length } if text.chars().count() <= max_length as usize => {
+            ColumnType::Text | ColumnType::Citext => Ok(DefaultValue::Text(text.clone())),
+            ColumnType::Varchar { max_length: length } | ColumnType::Char { length }
+                if text.chars().count() <= length as usize =>
+            {
                 Ok(DefaultValue::Text(text.clone()))
             }
             ColumnType::Uuid if is_canonical_uuid(text) => Ok(DefaultValue::Text(text.clone())),

@@ -12,7 +12,10 @@ use super::column_list;
 pub(super) fn types_compatible(a: ColumnType, b: ColumnType) -> bool {
     match (a, b) {
         (a, b) if a.is_integer() && b.is_integer() => true,
-        (ColumnType::Varchar { .. }, ColumnType::Varchar { .. }) => true,
+        (
+            ColumnType::Text | ColumnType::Varchar { .. } | ColumnType::Char { .. },
+            ColumnType::Text | ColumnType::Varchar { .. } | ColumnType::Char { .. },
+        ) => true,
         (a, b) => a == b,
     }
 }
@@ -107,7 +110,13 @@ pub(super) fn resolve_foreign_keys(
                     )),
                 );
             }
-            if let (Some(own_type), Some(referenced_type)) = (column.ty, referenced.ty)
+            if column.array || referenced.array {
+                reporter.error(
+                    offset,
+                    format!("column `{owner}` references `{text}`, and one of them is a list"),
+                    Some("foreign keys join single values: remove `references`".to_owned()),
+                );
+            } else if let (Some(own_type), Some(referenced_type)) = (column.ty, referenced.ty)
                 && !types_compatible(own_type, referenced_type)
             {
                 reporter.error(
@@ -119,7 +128,8 @@ pub(super) fn resolve_foreign_keys(
                     ),
                     Some(
                         "give both columns the same type; smallint, integer, bigint, serial and \
-                         bigserial are compatible with each other, and varchar lengths may differ"
+                         bigserial are compatible with each other, and so are text, varchar and \
+                         char of any length"
                             .to_owned(),
                     ),
                 );

@@ -92,6 +92,16 @@ pub(super) fn lower_primary_key(
     };
 
     for &index in &key {
+        if columns[index].array {
+            reporter.error(
+                name_offset,
+                format!(
+                    "primary key column `{}` of table `{table}` is a list",
+                    columns[index].sql_name
+                ),
+                Some("key a table by single values: choose other key columns".to_owned()),
+            );
+        }
         if let Some(offset) = nullable_offsets[index] {
             reporter.error(
                 offset,

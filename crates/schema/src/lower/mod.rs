@@ -48,6 +48,7 @@ struct TableDraft {
     columns: Vec<ColumnDraft>,
     primary_key: Vec<usize>,
     unique: Vec<Vec<usize>>,
+    ordering: Vec<(usize, bool)>,
     ignored_columns: Vec<String>,
 }
 
@@ -62,6 +63,10 @@ struct ColumnDraft {
     references: Option<Spanned<String>>,
     on_delete: OnDelete,
     enum_type: Option<usize>,
+    array: bool,
+    read_only: bool,
+    generated: Option<String>,
+    database_type: Option<String>,
 }
 
 /// Validates and lowers; `None` when any diagnostic was reported.
@@ -95,6 +100,12 @@ pub(crate) fn lower(raw: RawFile, reporter: &mut Reporter<'_>) -> Option<Schema>
         }
     };
 
+    let postgres_schema = raw.postgres_schema.and_then(|name| {
+        let ok = check_sql_name(reporter, "PostgreSQL schema", &name);
+        let name = name.into_inner();
+        // `public` is every connection's default: saying it changes nothing.
+        (ok && name != "public").then_some(name)
+    });
     let enums = lower_enums(reporter, raw.enums);
     let mut tables: Vec<TableDraft> = raw
         .table
@@ -117,6 +128,7 @@ pub(crate) fn lower(raw: RawFile, reporter: &mut Reporter<'_>) -> Option<Schema>
     Some(Schema {
         version,
         version_source: version_source?,
+        postgres_schema,
         enums,
         tables,
     })
@@ -144,9 +156,14 @@ fn build_table(table: TableDraft, foreign_keys: Vec<ForeignKey>) -> Table {
                 nullable: column.nullable,
                 default: column.default,
                 enum_type: column.enum_type,
+                array: column.array,
+                read_only: column.read_only,
+                generated: column.generated,
+                database_type: column.database_type,
             })
             .collect(),
         primary_key: table.primary_key,
+        ordering: table.ordering,
         ignored_columns: table.ignored_columns,
         unique: table.unique,
         foreign_keys,
@@ -286,7 +303,7 @@ fn lower_table(
     );
 
     let ignored_columns = lower_ignored_columns(reporter, &sql_name, raw.ignore_columns, &columns);
-
+    let ordering = lower_ordering(reporter, &sql_name, name_offset, raw.ordering, &columns);
     TableDraft {
         sql_name,
         name_offset,
@@ -298,7 +315,70 @@ fn lower_table(
         columns,
         primary_key,
         unique,
+        ordering,
         ignored_columns,
+    }
+}
+
+/// `ordering`: column names, `-` before a name for descending, like DRF's `Meta.ordering`.
+fn lower_ordering(
+    reporter: &mut Reporter<'_>,
+    table: &str,
+    name_offset: usize,
+    ordering: Option<Spanned<Vec<Spanned<String>>>>,
+    columns: &[ColumnDraft],
+) -> Vec<(usize, bool)> {
+    let Some(ordering) = ordering else {
+        return Vec::new();
+    };
+    if ordering.get_ref().is_empty() {
+        reporter.error(
+            ordering.span().start.max(name_offset),
+            format!("`ordering` of table `{table}` is empty"),
+            Some("list at least one column, or remove `ordering`".to_owned()),
+        );
+        return Vec::new();
+    }
+    let mut terms: Vec<(usize, bool)> = Vec::new();
+    for term in ordering.into_inner() {
+        let offset = term.span().start;
+        let written = term.into_inner();
+        let (name, descending) = match written.strip_prefix('-') {
+            Some(name) => (name, true),
+            None => (written.as_str(), false),
+        };
+        match columns.iter().position(|column| column.sql_name == name) {
+            None => reporter.error(
+                offset,
+                format!(
+                    "`ordering` of table `{table}` names the column `{name}`, which the table \
+                     does not have"
+                ),
+                Some(format!("columns of `{table}` are {}", column_list(columns))),
+            ),
+            Some(index) if terms.iter().any(|(seen, _)| *seen == index) => reporter.error(
+                offset,
+                format!("`ordering` of table `{table}` names the column `{name}` twice"),
+                Some("remove the repeated name".to_owned()),
+            ),
+            Some(index) if !columns[index].is_orderable() => reporter.error(
+                offset,
+                format!(
+                    "`ordering` of table `{table}` names the column `{name}`, whose values \
+                     have no order"
+                ),
+                Some("order by columns that are not json or served as text".to_owned()),
+            ),
+            Some(index) => terms.push((index, descending)),
+        }
+    }
+    terms
+}
+
+impl ColumnDraft {
+    /// Whether both databases can sort by it.
+    fn is_orderable(&self) -> bool {
+        self.database_type.is_none() && self.ty.is_some_and(|ty| ty != ColumnType::Json)
     }
 }
 
@@ -411,9 +491,13 @@ fn lower_column(
             );
             None
         }
-        Some(ty) => match parse_column_type(ty.get_ref()) {
+        Some(ty) => match parse_column_type(element_spelling(ty.get_ref())) {
             Ok(parsed) => Some(parsed),
-            Err(_) if enums.iter().any(|named| named.sql_name == *ty.get_ref()) => {
+            Err(_)
+                if enums
+                    .iter()
+                    .any(|named| named.sql_name == element_spelling(ty.get_ref())) =>
+            {
                 Some(ColumnType::Enum)
             }
             Err(message) => {
@@ -426,20 +510,56 @@ fn lower_column(
             }
         },
     };
-    let nullable = raw.nullable.is_some_and(|flag| flag.into_inner());
+    let array = raw
+        .ty
+        .as_ref()
+        .is_some_and(|spelling| spelling.get_ref().trim_end().ends_with("[]"));
+    if let (true, Some(element), Some(spelling)) = (array, ty, &raw.ty)
+        && !element.can_be_array_element()
+    {
+        reporter.error(
+            spelling.span().start,
+            format!(
+                "column `{sql_name}` of table `{table}`: lists of `{}` are not supported",
+                element.spelling()
+            ),
+            Some(
+                "lists may hold any type but serial, bigserial, json and bytes; a `json` column \
+                 holds lists of documents"
+                    .to_owned(),
+            ),
+        );
+    }
+    let nullable = raw.nullable.as_ref().is_some_and(|flag| *flag.get_ref());
     let enum_type = match (&raw.ty, ty) {
         (Some(name), Some(ColumnType::Enum)) => enums
             .iter()
-            .position(|named| named.sql_name == *name.get_ref()),
+            .position(|named| named.sql_name == element_spelling(name.get_ref())),
         _ => None,
     };
     let default = match (&raw.default, ty, enum_type) {
+        (Some(default), Some(_), _) if array => lower_list_default(reporter, &sql_name, default),
         (Some(default), Some(ColumnType::Enum), Some(index)) => {
             lower_enum_default(reporter, &sql_name, &enums[index], default)
         }
         (Some(default), Some(ty), _) => lower_default(reporter, &sql_name, ty, default),
         _ => None,
     };
+    let read_only = raw.read_only.as_ref().is_some_and(|flag| *flag.get_ref());
+    let written = WrittenFlags {
+        has_default: raw.default.is_some(),
+        read_only: raw.read_only.as_ref().map(|flag| *flag.get_ref()),
+    };
+    let generated = lower_generated(reporter, table, &sql_name, raw.generated, written, ty);
+    let database_type = lower_database_type(
+        reporter,
+        table,
+        &sql_name,
+        raw.database_type,
+        written,
+        ty,
+        array,
+    );
 
     let on_delete = match raw.on_delete {
         None => OnDelete::NoAction,
@@ -503,8 +623,156 @@ fn lower_column(
         references: raw.references,
         on_delete,
         enum_type,
+        array,
+        read_only,
+        generated,
+        database_type,
     };
     (draft, name_ok, name_offset, rust_offset)
+}
+
+/// The element type's spelling of a list type (`text` of `text[]`), or the spelling itself.
+fn element_spelling(spelling: &str) -> &str {
+    let trimmed = spelling.trim_end();
+    trimmed.strip_suffix("[]").map_or(trimmed, str::trim_end)
+}
+
+/// The default of a list column: only the empty list.
+fn lower_list_default(
+    reporter: &mut Reporter<'_>,
+    column: &str,
+    default: &Spanned<toml::Value>,
+) -> Option<DefaultValue> {
+    match default.get_ref() {
+        toml::Value::Array(items) if items.is_empty() => Some(DefaultValue::EmptyList),
+        _ => {
+            reporter.error(
+                default.span().start,
+                format!("unsupported default for the list column `{column}`"),
+                Some(
+                    "a list column's default can only be the empty list, `default = []`".to_owned(),
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// What else a column says, for the checks of `generated` and `database_type`.
+#[derive(Clone, Copy)]
+struct WrittenFlags {
+    has_default: bool,
+    read_only: Option<bool>,
+}
+
+/// `generated = "<expression>"`: a stored generated column.
+fn lower_generated(
+    reporter: &mut Reporter<'_>,
+    table: &str,
+    column: &str,
+    expression: Option<Spanned<String>>,
+    written: WrittenFlags,
+    ty: Option<ColumnType>,
+) -> Option<String> {
+    let expression = expression?;
+    let offset = expression.span().start;
+    if expression.get_ref().trim().is_empty() {
+        reporter.error(
+            offset,
+            format!("`generated` of column `{column}` of table `{table}` is empty"),
+            Some(
+                "write the SQL expression the database computes the column from, or remove \
+                 `generated`"
+                    .to_owned(),
+            ),
+        );
+        return None;
+    }
+    if written.has_default {
+        reporter.error(
+            offset,
+            format!("column `{column}` of table `{table}` has both `generated` and `default`"),
+            Some("a generated column takes no default: remove `default`".to_owned()),
+        );
+    }
+    if matches!(ty, Some(ColumnType::Serial | ColumnType::BigSerial)) {
+        reporter.error(
+            offset,
+            format!("column `{column}` of table `{table}` is a serial and `generated`"),
+            Some("use `integer` or `bigint` for a generated column".to_owned()),
+        );
+    }
+    Some(expression.get_ref().trim().to_owned())
+}
+
+/// `database_type = "tsvector"`: a column of a type the format cannot express, served
+/// read-only as its text form.
+fn lower_database_type(
+    reporter: &mut Reporter<'_>,
+    table: &str,
+    column: &str,
+    database_type: Option<Spanned<String>>,
+    written: WrittenFlags,
+    ty: Option<ColumnType>,
+    array: bool,
+) -> Option<String> {
+    let database_type = database_type?;
+    let offset = database_type.span().start;
+    let name = database_type.get_ref().trim();
+    let plausible = !name.is_empty()
+        && name.chars().all(|c| {
+            c.is_alphanumeric() || matches!(c, '_' | ' ' | '(' | ')' | ',' | '[' | ']' | '.' | '"')
+        });
+    if !plausible {
+        reporter.error(
+            offset,
+            format!("`database_type` of column `{column}` of table `{table}` is not a type name"),
+            Some(
+                "write the live column's type as the database names it, e.g. \"tsvector\""
+                    .to_owned(),
+            ),
+        );
+        return None;
+    }
+    if ty != Some(ColumnType::Text) || array {
+        reporter.error(
+            offset,
+            format!(
+                "column `{column}` of table `{table}` has a `database_type` but a type other \
+                 than `text`"
+            ),
+            Some(
+                "a column with a `database_type` is served as its text form: set `type = \
+                 \"text\"`"
+                    .to_owned(),
+            ),
+        );
+    }
+    if written.read_only == Some(false) {
+        reporter.error(
+            offset,
+            format!(
+                "column `{column}` of table `{table}` has a `database_type` and `read_only = \
+                 false`"
+            ),
+            Some(
+                "a column served as its text form is always read-only: remove `read_only = false`"
+                    .to_owned(),
+            ),
+        );
+    }
+    if written.has_default {
+        reporter.error(
+            offset,
+            format!("column `{column}` of table `{table}` has a `database_type` and a `default`"),
+            Some(
+                "the API never writes such a column, so a default says nothing: remove \
+                 `default`"
+                    .to_owned(),
+            ),
+        );
+    }
+    Some(name.to_owned())
 }
 
 /// Column names of a table, for help messages.

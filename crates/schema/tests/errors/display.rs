@@ -16,7 +16,7 @@ fn display_format_of_one_diagnostic() {
     )
     .unwrap_err();
     let text = error.to_string();
-    let expected = "error: unknown column type `integr`\n  --> test.toml:15:8\n  = help: supported types are smallint, integer, bigint, serial, bigserial, boolean, real, double, numeric(P, S) with 1 <= P <= 1000 and 0 <= S <= P, text, varchar(N) with 1 <= N <= 10485760, date, time, timestamp, timestamptz, uuid, json and bytes, or the name of an `[[enum]]`";
+    let expected = "error: unknown column type `integr`\n  --> test.toml:15:8\n  = help: supported types are smallint, integer, bigint, serial, bigserial, boolean, real, double, numeric(P, S) with 1 <= P <= 1000 and 0 <= S <= P, text, varchar(N) and char(N) with 1 <= N <= 10485760, citext, date, time, timestamp, timestamptz, uuid, json and bytes, or the name of an `[[enum]]`; `[]` after any of them but serial, bigserial, json and bytes makes a list (`text[]`)";
     assert_eq!(text, expected);
 }
 

@@ -14,7 +14,7 @@ fn unknown_top_level_key() {
     );
     assert_eq!(
         help(&diagnostic),
-        "allowed keys here are `version`, `version_source`, `enum`, `table`"
+        "allowed keys here are `version`, `version_source`, `postgres_schema`, `enum`, `table`"
     );
 }
 

@@ -40,7 +40,7 @@ fn varchar_without_length() {
     check_body_error(
         &table_with_column("name = \"x\"\ntype = \"varchar\"\n"),
         "15:8",
-        "`varchar` needs a maximum length",
+        "`varchar` needs a length",
     );
 }
 

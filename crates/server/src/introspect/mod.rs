@@ -6,6 +6,7 @@
 mod drift;
 mod postgres;
 mod sqlite;
+mod sqlite_sql;
 
 use diesel::sql_types::Text;
 use tenantapi_runtime::db::DbConnection;
@@ -17,8 +18,15 @@ pub use drift::drift;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveColumn {
     pub name: String,
-    /// The portable type, or the database's own spelling when it has none.
+    /// The portable type (of the items, for an array), or the database's own spelling when it
+    /// has none.
     pub ty: Result<ColumnType, String>,
+    /// The database's own spelling of the type (`character varying(20)[]`, `NVARCHAR(40)`).
+    pub live_type: String,
+    /// A PostgreSQL array (of `ty` items).
+    pub array: bool,
+    /// A generated column's expression, as the database prints it.
+    pub generated: Option<String>,
     pub nullable: bool,
     /// The default as the database spells it (`'x'::character varying`, `(date('now'))`).
     pub default: Option<String>,
@@ -57,6 +65,14 @@ pub struct LiveTable {
     pub foreign_keys: Vec<LiveForeignKey>,
     /// PostgreSQL partitions of this table: not resources of their own, read through it.
     pub partitions: usize,
+    pub kind: RelationKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    Table,
+    View,
+    MaterializedView,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -134,70 +150,98 @@ fn description_default(raw: &str, ty: ColumnType) -> Option<DefaultValue> {
                     .map(|value| DefaultValue::Number(format!("{value}")))
             }
         }
-        ColumnType::Text | ColumnType::Varchar { .. } | ColumnType::Uuid | ColumnType::Enum => {
-            unquoted.map(DefaultValue::Text)
-        }
+        ColumnType::Text
+        | ColumnType::Varchar { .. }
+        | ColumnType::Char { .. }
+        | ColumnType::Citext
+        | ColumnType::Uuid
+        | ColumnType::Enum => unquoted.map(DefaultValue::Text),
         _ => None,
     }
 }
 
-/// What to do about a column whose type the description format cannot express.
-fn unsupported_advice(database_type: &str) -> String {
-    format!(
-        "{database_type} cannot be described; leave the column out with `ignore_columns` (what \
-         `--skip-unsupported` writes), or change its type in the database"
-    )
+/// A description written from a live database, and what the user should know about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Introspection {
+    /// The description file's text.
+    pub text: String,
+    /// One line per construct the description serves differently from the database
+    /// (`table.column: type — what happens`), for standard error.
+    pub notices: Vec<String>,
 }
 
-/// A description of `live` in the format of `schema/project.toml`. Columns whose type the
-/// format cannot express are an error listing every one of them (`table.column: type — what
-/// to do`, one per line), or with `skip_unsupported` are left out through `ignore_columns`,
-/// each with a comment saying why.
+/// A description of `live` in the format of `schema/project.toml`.
+///
+/// Columns of types the format cannot express (`tsvector`, `interval`...) are served
+/// read-only as the database's text form (`database_type`), each with a notice; with
+/// `skip_unsupported` they are left out through `ignore_columns` instead, with a comment each.
+/// Views get the list route in the order of all their columns, as `ordering` says. What cannot
+/// be served at all (a table without columns) is an error listing every such construct.
 pub fn render_description(
     live: &[LiveTable],
     version: &str,
     version_table: &str,
     version_column: &str,
+    postgres_schema: Option<&str>,
     skip_unsupported: bool,
-) -> Result<String, String> {
+) -> Result<Introspection, String> {
     let mut unsupported = Vec::new();
-    for table in live {
-        for column in &table.columns {
-            if let Err(database_type) = &column.ty {
-                unsupported.push(format!(
-                    "{}.{}: {database_type} — {}",
-                    table.name,
-                    column.name,
-                    unsupported_advice(database_type)
-                ));
-            }
-        }
+    for table in live.iter().filter(|table| table.columns.is_empty()) {
+        unsupported.push(format!(
+            "{}: a table without columns — add a column, or drop the table",
+            table.name
+        ));
     }
-    if !unsupported.is_empty() && !skip_unsupported {
+    if !unsupported.is_empty() {
         return Err(format!(
-            "{} column(s) cannot be described (run with --skip-unsupported to leave them out):\n{}",
+            "{} construct(s) cannot be served:\n{}",
             unsupported.len(),
             unsupported.join("\n")
         ));
     }
+    let mut notices = Vec::new();
     let mut tables = Vec::new();
     let mut enums: Vec<EnumType> = Vec::new();
     for table in live {
         let mut columns = Vec::new();
         let mut ignored_columns = Vec::new();
         for column in &table.columns {
-            let ty = match &column.ty {
-                Ok(ty) => *ty,
-                Err(database_type) => {
+            let (ty, database_type) = match &column.ty {
+                Ok(ty) => (*ty, None),
+                Err(_) if skip_unsupported => {
+                    notices.push(format!(
+                        "{}.{}: {} — left out (ignore_columns)",
+                        table.name, column.name, column.live_type
+                    ));
                     ignored_columns.push((
                         column.name.clone(),
-                        Some(format!("type {database_type} cannot be described")),
+                        Some(format!("type {} has no description type", column.live_type)),
                     ));
                     continue;
+                }
+                Err(_) => {
+                    notices.push(format!(
+                        "{}.{}: {} — served read-only as its text form; leave it out with \
+                         --skip-unsupported",
+                        table.name, column.name, column.live_type
+                    ));
+                    (ColumnType::Text, Some(column.live_type.clone()))
                 }
             };
             let mut notes = Vec::new();
             let default = match &column.default {
+                _ if database_type.is_some() || column.generated.is_some() => None,
+                Some(raw) if column.array => {
+                    let empty = ["'{}'", "'[]'", "array[]", "'{}'::"]
+                        .iter()
+                        .any(|form| raw.to_ascii_lowercase().starts_with(form));
+                    if !empty {
+                        notes.push(format!(
+                            "default {raw} cannot be expressed; creates must send this column"
+                        ));
+                    }
+                    empty.then_some(DefaultValue::EmptyList)
+                }
                 Some(_) if matches!(ty, ColumnType::Serial | ColumnType::BigSerial) => None,
                 Some(raw) => {
                     let described = description_default(raw, ty);
@@ -243,6 +287,11 @@ pub fn render_description(
                 rust_name: None,
                 ty,
                 enum_type: column.enum_type.as_ref().map(|live| live.name.clone()),
+                array: column.array,
+                // Implied by `database_type`, but said where a reader looks.
+                read_only: database_type.is_some(),
+                generated: column.generated.clone(),
+                database_type,
                 nullable: column.nullable,
                 default,
                 references: key
@@ -251,24 +300,62 @@ pub fn render_description(
                 notes,
             });
         }
+        let mut notes = Vec::new();
+        if table.partitions > 0 {
+            notes.push(format!(
+                "partitioned: its {} partition(s) are read and written through it, not served on their own",
+                table.partitions
+            ));
+        }
+        match table.kind {
+            RelationKind::View => notes.push("a view: served read-only".into()),
+            RelationKind::MaterializedView => {
+                notes.push("a materialized view: served read-only".into())
+            }
+            RelationKind::Table if table.primary_key.is_empty() => {
+                notes.push("no primary key: served read-only, as a list only".into())
+            }
+            RelationKind::Table => {}
+        }
+        // Without a key, rows are told apart by all their columns: a stable order for pages.
+        let ordering: Vec<String> = if table.primary_key.is_empty() {
+            columns
+                .iter()
+                .filter(|column| column.database_type.is_none() && column.ty != ColumnType::Json)
+                .map(|column| column.name.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if table.primary_key.is_empty() && ordering.is_empty() {
+            unsupported.push(format!(
+                "{}: no primary key and no column to order its rows by — add a key",
+                table.name
+            ));
+        }
         tables.push(DescribedTable {
             name: table.name.clone(),
             doc: None,
             rust_name: None,
-            read_only: table.primary_key.is_empty() || table.name == version_table,
+            read_only: table.primary_key.is_empty()
+                || table.name == version_table
+                || table.kind != RelationKind::Table,
             primary_key: table.primary_key.clone(),
             unique: table.unique.clone(),
+            ordering,
             ignored_columns,
-            notes: match table.partitions {
-                0 => Vec::new(),
-                count => vec![format!(
-                    "partitioned: its {count} partition(s) are read and written through it, not served on their own"
-                )],
-            },
+            notes,
             columns,
         });
     }
-    Ok(Description {
+    if !unsupported.is_empty() {
+        return Err(format!(
+            "{} construct(s) cannot be served:\n{}",
+            unsupported.len(),
+            unsupported.join("\n")
+        ));
+    }
+    let description = Description {
         header: vec![
             "Written by `tenantapi introspect` from a live reference database. Review it, add `doc`".into(),
             "text where useful, then run `cargo xtask gen`.".into(),
@@ -278,8 +365,14 @@ pub fn render_description(
             table: version_table.to_string(),
             column: version_column.to_string(),
         },
+        postgres_schema: postgres_schema
+            .filter(|name| *name != "public")
+            .map(str::to_string),
         enums,
         tables,
-    }
-    .to_toml())
+    };
+    Ok(Introspection {
+        text: description.to_toml(),
+        notices,
+    })
 }

@@ -1,11 +1,11 @@
 //! The live structure of a PostgreSQL database, read from its catalogs.
 
 use diesel::RunQueryDsl as _;
-use diesel::sql_types::{Bool, Integer, Nullable, Text};
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
 use tenantapi_runtime::db::DbConnection;
 use tenantapi_schema::model::ColumnType;
 
-use super::{LiveColumn, LiveEnum, LiveForeignKey, LiveTable};
+use super::{LiveColumn, LiveEnum, LiveForeignKey, LiveTable, RelationKind};
 
 #[derive(diesel::QueryableByName)]
 struct PgColumn {
@@ -13,8 +13,16 @@ struct PgColumn {
     table_name: String,
     #[diesel(sql_type = Text)]
     column_name: String,
+    /// The type's name; an array's item type; a domain's base type.
     #[diesel(sql_type = Text)]
     udt_name: String,
+    #[diesel(sql_type = BigInt)]
+    udt_oid: i64,
+    /// `format_type`: the spelling PostgreSQL itself shows (`character varying(20)[]`).
+    #[diesel(sql_type = Text)]
+    live_type: String,
+    #[diesel(sql_type = Bool)]
+    is_array: bool,
     #[diesel(sql_type = Nullable<Integer>)]
     max_length: Option<i32>,
     #[diesel(sql_type = Nullable<Integer>)]
@@ -28,9 +36,9 @@ struct PgColumn {
     /// `GENERATED ... AS IDENTITY`: a key the database fills in, like a serial.
     #[diesel(sql_type = Bool)]
     identity: bool,
-    /// `GENERATED ALWAYS AS (...) STORED`: computed by the database from other columns.
-    #[diesel(sql_type = Bool)]
-    generated: bool,
+    /// `GENERATED ALWAYS AS (...) STORED`: the expression the database computes it from.
+    #[diesel(sql_type = Nullable<Text>)]
+    generated: Option<String>,
     /// The column's type is an enum (`udt_name` is its name).
     #[diesel(sql_type = Bool)]
     is_enum: bool,
@@ -38,8 +46,8 @@ struct PgColumn {
 
 #[derive(diesel::QueryableByName)]
 struct PgEnumValue {
-    #[diesel(sql_type = Text)]
-    type_name: String,
+    #[diesel(sql_type = BigInt)]
+    type_oid: i64,
     #[diesel(sql_type = Text)]
     label: String,
 }
@@ -51,6 +59,9 @@ struct PgRelation {
     /// Partitions of this (partitioned) table, which are not resources of their own.
     #[diesel(sql_type = Integer)]
     partitions: i32,
+    /// `r`, `p` (partitioned), `v` or `m`.
+    #[diesel(sql_type = Text)]
+    relkind: String,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -104,7 +115,8 @@ fn postgres_type(column: &PgColumn) -> Result<ColumnType, String> {
                 precision: precision as u32,
                 scale: scale as u32,
             },
-            _ => return Err("numeric (without precision)".into()),
+            // DRF's DecimalField needs both; served as text until the description says them.
+            _ => return Err(column.live_type.clone()),
         },
         ("text", _) => ColumnType::Text,
         ("varchar", _) => match column.max_length {
@@ -113,6 +125,14 @@ fn postgres_type(column: &PgColumn) -> Result<ColumnType, String> {
             },
             None => ColumnType::Text,
         },
+        // `bpchar` without a length is unbounded text (blank-trimmed in comparisons).
+        ("bpchar", _) => match column.max_length {
+            Some(length) => ColumnType::Char {
+                length: length as u32,
+            },
+            None => ColumnType::Text,
+        },
+        ("citext", _) => ColumnType::Citext,
         ("date", _) => ColumnType::Date,
         ("time", _) => ColumnType::Time,
         ("timestamp", _) => ColumnType::Timestamp,
@@ -120,7 +140,7 @@ fn postgres_type(column: &PgColumn) -> Result<ColumnType, String> {
         ("uuid", _) => ColumnType::Uuid,
         ("json" | "jsonb", _) => ColumnType::Json,
         ("bytea", _) => ColumnType::Bytes,
-        (other, _) => return Err(other.to_string()),
+        _ => return Err(column.live_type.clone()),
     })
 }
 
@@ -130,7 +150,7 @@ pub(super) fn structure(
     // Tables, partitioned tables, views and materialized views; partitions belong to their
     // parent, which is the one resource.
     let relations: Vec<PgRelation> = diesel::sql_query(
-        "SELECT c.relname::text AS name, \
+        "SELECT c.relname::text AS name, c.relkind::text AS relkind, \
          (SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhrelid \
           WHERE i.inhparent = c.oid AND p.relispartition)::int AS partitions \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -139,22 +159,29 @@ pub(super) fn structure(
     )
     .load(connection)?;
     // From the catalogs rather than information_schema, which leaves out materialized views;
-    // a domain is read as its base type, with its length, precision and NOT NULL.
+    // a domain is read as its base type, with its length, precision and NOT NULL; an array as
+    // its item type (PostgreSQL does not enforce dimensions: every array is a list).
     let columns: Vec<PgColumn> = diesel::sql_query(
         "WITH col AS ( \
-           SELECT c.relname, a.attname, a.attnum, bt.typname AS base, \
+           SELECT c.relname, a.attname, a.attnum, et.typname AS base, et.oid AS base_oid, \
+                  format_type(a.atttypid, a.atttypmod) AS live_type, \
+                  bt.typcategory = 'A' AND bt.typelem <> 0 AS is_array, \
                   COALESCE(NULLIF(t.typtypmod, -1), a.atttypmod) AS typmod, \
                   NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)) AS nullable, \
                   CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END AS column_default, \
-                  a.attidentity <> '' AS identity, a.attgenerated <> '' AS generated, \
-                  bt.typtype = 'e' AS is_enum \
+                  a.attidentity <> '' AS identity, \
+                  CASE WHEN a.attgenerated = 's' THEN pg_get_expr(d.adbin, d.adrelid) END AS generated, \
+                  et.typtype = 'e' AS is_enum \
            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
            JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
            JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END \
+           JOIN pg_type et ON et.oid = CASE WHEN bt.typcategory = 'A' AND bt.typelem <> 0 \
+                                       THEN bt.typelem ELSE bt.oid END \
            LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
            WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm') \
              AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped) \
          SELECT relname::text AS table_name, attname::text AS column_name, base::text AS udt_name, \
+           base_oid::int8 AS udt_oid, live_type, is_array, \
            CASE WHEN base IN ('varchar', 'bpchar') AND typmod > 4 THEN typmod - 4 END AS max_length, \
            CASE WHEN base = 'numeric' AND typmod > 4 THEN ((typmod - 4) >> 16) & 65535 END AS precision, \
            CASE WHEN base = 'numeric' AND typmod > 4 THEN (typmod - 4) & 65535 END AS scale, \
@@ -162,10 +189,10 @@ pub(super) fn structure(
          FROM col ORDER BY relname, attnum",
     )
     .load(connection)?;
+    // By type, wherever the type lives (an enumeration may sit in another schema).
     let enum_values: Vec<PgEnumValue> = diesel::sql_query(
-        "SELECT t.typname::text AS type_name, e.enumlabel::text AS label FROM pg_enum e \
-         JOIN pg_type t ON t.oid = e.enumtypid JOIN pg_namespace n ON n.oid = t.typnamespace \
-         WHERE n.nspname = current_schema() ORDER BY t.typname, e.enumsortorder",
+        "SELECT e.enumtypid::int8 AS type_oid, e.enumlabel::text AS label FROM pg_enum e \
+         ORDER BY e.enumtypid, e.enumsortorder",
     )
     .load(connection)?;
     let keys: Vec<PgKey> = diesel::sql_query(
@@ -188,7 +215,12 @@ pub(super) fn structure(
     )
     .load(connection)?;
     let mut tables = Vec::new();
-    for PgRelation { name, partitions } in relations {
+    for PgRelation {
+        name,
+        partitions,
+        relkind,
+    } in relations
+    {
         let mut table = LiveTable {
             name: name.clone(),
             columns: Vec::new(),
@@ -196,23 +228,34 @@ pub(super) fn structure(
             unique: Vec::new(),
             foreign_keys: Vec::new(),
             partitions: partitions as usize,
+            kind: match relkind.as_str() {
+                "v" => RelationKind::View,
+                "m" => RelationKind::MaterializedView,
+                _ => RelationKind::Table,
+            },
         };
         for column in columns.iter().filter(|column| column.table_name == name) {
+            let ty = match postgres_type(column) {
+                // Lists of documents or byte strings are served as one text value.
+                Ok(item) if column.is_array && !item.can_be_array_element() => {
+                    Err(column.live_type.clone())
+                }
+                other => other,
+            };
             table.columns.push(LiveColumn {
                 name: column.column_name.clone(),
-                ty: if column.generated {
-                    // Not writable; the description format cannot mark a column read-only yet.
-                    Err(format!("{} (a generated column)", column.udt_name))
-                } else {
-                    postgres_type(column)
-                },
+                // An array of a type without a description type is one text value.
+                array: column.is_array && ty.is_ok(),
+                ty,
+                live_type: column.live_type.clone(),
+                generated: column.generated.clone(),
                 nullable: column.nullable,
                 enum_type: column.is_enum.then(|| LiveEnum {
                     named: true,
                     name: column.udt_name.clone(),
                     values: enum_values
                         .iter()
-                        .filter(|value| value.type_name == column.udt_name)
+                        .filter(|value| value.type_oid == column.udt_oid)
                         .map(|value| value.label.clone())
                         .collect(),
                 }),

@@ -5,7 +5,8 @@ use diesel::sql_types::{Bool, Integer, Nullable, Text};
 use tenantapi_runtime::db::DbConnection;
 use tenantapi_schema::model::ColumnType;
 
-use super::{LiveColumn, LiveEnum, LiveForeignKey, LiveTable, Name};
+use super::sqlite_sql::column_clauses;
+use super::{LiveColumn, LiveEnum, LiveForeignKey, LiveTable, Name, RelationKind};
 
 #[derive(diesel::QueryableByName)]
 struct SqliteColumn {
@@ -19,6 +20,9 @@ struct SqliteColumn {
     default_value: Option<String>,
     #[diesel(sql_type = Integer)]
     pk: i32,
+    /// 2 and 3: a generated column (virtual, stored).
+    #[diesel(sql_type = Integer)]
+    hidden: i32,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -90,9 +94,12 @@ pub(super) fn sqlite_type(declared: &str, rowid_key: bool) -> Result<ColumnType,
             _ => ColumnType::Double,
         },
         "TEXT" | "CLOB" | "NTEXT" => ColumnType::Text,
-        "VARCHAR" | "NVARCHAR" | "CHARACTER VARYING" | "VARYING CHARACTER" | "NATIVE CHARACTER"
-        | "NCHAR" | "CHARACTER" | "CHAR" => match length() {
+        "VARCHAR" | "NVARCHAR" | "CHARACTER VARYING" | "VARYING CHARACTER" => match length() {
             Some(max_length) if max_length > 0 => ColumnType::Varchar { max_length },
+            _ => ColumnType::Text,
+        },
+        "NATIVE CHARACTER" | "NCHAR" | "CHARACTER" | "CHAR" => match length() {
+            Some(length) if length > 0 => ColumnType::Char { length },
             _ => ColumnType::Text,
         },
         "DATE" => ColumnType::Date,
@@ -115,58 +122,35 @@ pub(super) fn sqlite_type(declared: &str, rowid_key: bool) -> Result<ColumnType,
     })
 }
 
-/// The values of a `CHECK ("column" IN ('a', 'b'))` in a table's SQL: how an enumeration is
-/// kept in SQLite (our DDL writes it so; other systems often do the same).
-fn check_in_values(definition: &str, column: &str) -> Option<Vec<String>> {
-    let marker = format!(
-        "CHECK ({} IN (",
-        tenantapi_schema::sql::quote_identifier(column)
-    );
-    let start = definition.find(&marker)? + marker.len();
-    let rest = &definition[start..];
-    let mut values = Vec::new();
-    let mut characters = rest.char_indices().peekable();
-    loop {
-        match characters.next()? {
-            (_, ' ' | ',') => {}
-            (_, ')') => break,
-            (_, '\'') => {
-                let mut value = String::new();
-                loop {
-                    match characters.next()? {
-                        (_, '\'') if characters.peek().map(|(_, next)| *next) == Some('\'') => {
-                            characters.next();
-                            value.push('\'');
-                        }
-                        (_, '\'') => break,
-                        (_, other) => value.push(other),
-                    }
-                }
-                values.push(value);
-            }
-            _ => return None,
-        }
-    }
-    (!values.is_empty()).then_some(values)
-}
-
 pub(super) fn structure(
     connection: &mut DbConnection,
 ) -> Result<Vec<LiveTable>, diesel::result::Error> {
+    let views: Vec<Name> = diesel::sql_query(
+        "SELECT name FROM sqlite_master WHERE type = 'view' AND name NOT LIKE 'sqlite_%'",
+    )
+    .load(connection)?;
     let names: Vec<Name> = diesel::sql_query(
         "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name",
     )
     .load(connection)?;
     let mut tables = Vec::new();
     for Name { name } in names {
+        let is_view = views.iter().any(|view| view.name == name);
         let definition: Vec<Name> = diesel::sql_query(
             "SELECT sql AS name FROM sqlite_master WHERE name = ? AND sql IS NOT NULL",
         )
         .bind::<Text, _>(&name)
         .load(connection)?;
         let definition = definition.first().map_or("", |row| row.name.as_str());
+        let clauses = if is_view {
+            Default::default()
+        } else {
+            column_clauses(definition)
+        };
+        // `table_xinfo` lists generated columns too (hidden 2 and 3); 1 is a virtual table's.
         let columns: Vec<SqliteColumn> = diesel::sql_query(
-            "SELECT name, type AS declared_type, \"notnull\" AS not_null, dflt_value AS default_value, pk FROM pragma_table_info(?) ORDER BY cid",
+            "SELECT name, type AS declared_type, \"notnull\" AS not_null, dflt_value AS default_value, pk, hidden \
+             FROM pragma_table_xinfo(?) WHERE hidden <> 1 ORDER BY cid",
         )
         .bind::<Text, _>(&name)
         .load(connection)?;
@@ -182,22 +166,44 @@ pub(super) fn structure(
             columns: columns
                 .iter()
                 .map(|column| {
-                    let enum_type =
-                        check_in_values(definition, &column.name).map(|values| LiveEnum {
-                            name: format!("{name}_{}", column.name),
-                            values,
-                            named: false,
-                        });
+                    let found = clauses
+                        .get(&column.name.to_ascii_lowercase())
+                        .cloned()
+                        .unwrap_or_default();
+                    let enum_type = found.check_in.clone().map(|values| LiveEnum {
+                        name: format!("{name}_{}", column.name),
+                        values,
+                        named: false,
+                    });
                     // SQLite makes an `INTEGER PRIMARY KEY` (exactly that type name) an alias
                     // of the rowid, which it fills in, with or without AUTOINCREMENT.
                     let rowid_key = single_integer_key
                         && column.pk == 1
                         && column.declared_type.trim().eq_ignore_ascii_case("INTEGER");
+                    let declared = sqlite_type(&column.declared_type, rowid_key);
+                    let ty = match (&enum_type, declared) {
+                        (Some(_), Ok(ty)) if ty.kind().is_textual() => Ok(ColumnType::Enum),
+                        (_, Ok(ty)) if found.collate_nocase && ty.kind().is_textual() => {
+                            Ok(ColumnType::Citext)
+                        }
+                        // A view's computed column declares no type; SQLite reads any value as
+                        // text.
+                        (_, Ok(ColumnType::Bytes))
+                            if is_view && column.declared_type.trim().is_empty() =>
+                        {
+                            Ok(ColumnType::Text)
+                        }
+                        (_, ty) => ty,
+                    };
                     LiveColumn {
                         name: column.name.clone(),
-                        ty: match (&enum_type, sqlite_type(&column.declared_type, rowid_key)) {
-                            (Some(_), Ok(ty)) if ty.kind().is_textual() => Ok(ColumnType::Enum),
-                            (_, ty) => ty,
+                        ty,
+                        live_type: column.declared_type.trim().to_string(),
+                        array: false,
+                        generated: if column.hidden >= 2 {
+                            found.generated.clone().or_else(|| Some(String::new()))
+                        } else {
+                            None
                         },
                         // An INTEGER PRIMARY KEY can never be NULL, whatever it declares.
                         nullable: !column.not_null && column.pk == 0,
@@ -211,6 +217,11 @@ pub(super) fn structure(
             unique: Vec::new(),
             foreign_keys: Vec::new(),
             partitions: 0,
+            kind: if is_view {
+                RelationKind::View
+            } else {
+                RelationKind::Table
+            },
         };
         let index_columns: Vec<SqliteIndexColumn> = diesel::sql_query(
             "SELECT il.name AS index_name, il.origin AS origin, ii.name AS column_name \
@@ -271,7 +282,8 @@ mod tests {
         let cases = [
             ("NVARCHAR(160)", ColumnType::Varchar { max_length: 160 }),
             ("varchar(20)", ColumnType::Varchar { max_length: 20 }),
-            ("CHARACTER(20)", ColumnType::Varchar { max_length: 20 }),
+            ("CHARACTER(20)", ColumnType::Char { length: 20 }),
+            ("NCHAR(2)", ColumnType::Char { length: 2 }),
             ("DATETIME", ColumnType::Timestamp),
             (
                 "NUMERIC(10,2)",
@@ -307,14 +319,6 @@ mod tests {
             assert_eq!(sqlite_type(declared, false), Ok(expected), "{declared}");
         }
         assert_eq!(sqlite_type("INTEGER", true), Ok(ColumnType::Serial));
-        assert_eq!(
-            check_in_values(
-                "CREATE TABLE t (\"k\" TEXT CHECK (\"k\" IN ('a', 'it''s', 'b')))",
-                "k"
-            ),
-            Some(vec!["a".to_string(), "it's".to_string(), "b".to_string()])
-        );
-        assert_eq!(check_in_values("CREATE TABLE t (k TEXT)", "k"), None);
         assert_eq!(sqlite_type("MONEY", false), Err("MONEY".to_string()));
     }
 }
