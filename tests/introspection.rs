@@ -70,7 +70,7 @@ fn every_drift_kind_is_reported_on_postgres() {
             "table tag: column label: has a default, expected none",
             "table reading: column data_point_id: references data_point.id on delete restrict, expected data_point.id on delete cascade",
             "table data_point: column site_id: missing foreign key to site.id",
-            "table data_point: column unit: type varchar(40), expected varchar(20)",
+            "table data_point: column unit: type character varying(40), expected varchar(20)",
             "table tag: column color: NOT NULL, expected nullable",
             "table site: column name: nullable, expected NOT NULL",
             "table site: missing column latitude",
@@ -102,7 +102,7 @@ fn drift_is_reported_on_sqlite() {
         &[
             "table site: missing column latitude",
             "table site: extra column region",
-            "table tag: column color: type varchar(9), expected varchar(7)",
+            "table tag: column color: type VARCHAR(9), expected varchar(7)",
             "table tag: column kind: enum tag_kind (topic, place), expected enum tag_kind (topic, place, person)",
             "missing table maintenance-window",
             "extra table stray",

@@ -3,9 +3,71 @@
 
 use std::collections::BTreeSet;
 
-use tenantapi_runtime::meta::{ColumnKind, TableMeta};
+use tenantapi_runtime::db::BackendKind;
+use tenantapi_runtime::meta::{ColumnKind, ColumnMeta, TableMeta};
+use tenantapi_schema::model::ColumnType;
 
-use super::LiveTable;
+use super::{LiveColumn, LiveTable};
+
+/// How a live column's type differs from the described one, if it does.
+fn type_difference(backend: BackendKind, found: &LiveColumn, column: &ColumnMeta) -> Option<String> {
+    let expected = || {
+        let scalar = match column.enum_type {
+            Some(named) => format!("enum {} ({})", named.name, named.values.join(", ")),
+            None => column.kind.spelling(),
+        };
+        if column.array {
+            format!("{scalar}[]")
+        } else {
+            scalar
+        }
+    };
+    let differs = || Some(format!("type {}, expected {}", found.live_type, expected()));
+    // SQLite keeps lists and columns served as text in TEXT columns.
+    let sqlite_text = backend == BackendKind::Sqlite && found.ty == Ok(ColumnType::Text);
+    if let Some(described) = column.database_type {
+        let same = |a: &str, b: &str| {
+            a.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .eq_ignore_ascii_case(&b.split_whitespace().collect::<Vec<_>>().join(" "))
+        };
+        return (!(same(&found.live_type, described) || sqlite_text)).then(|| {
+            format!("type {}, expected {described}", found.live_type)
+        });
+    }
+    if column.array && sqlite_text {
+        return None;
+    }
+    if column.array != found.array {
+        return differs();
+    }
+    let ty = match &found.ty {
+        Ok(ty) => *ty,
+        Err(_) => return differs(),
+    };
+    let integer_key_kinds = [ColumnKind::Integer, ColumnKind::BigInt];
+    if found.sqlite_rowid_key && integer_key_kinds.contains(&column.kind) {
+        return None;
+    }
+    if ty.kind() != column.kind {
+        return differs();
+    }
+    match (&found.enum_type, column.enum_type) {
+        (Some(live), Some(described))
+            if (live.named && live.name != described.name) || live.values != described.values =>
+        {
+            Some(format!(
+                "enum {} ({}), expected enum {} ({})",
+                live.name,
+                live.values.join(", "),
+                described.name,
+                described.values.join(", ")
+            ))
+        }
+        _ => None,
+    }
+}
 
 /// Differences between a live database and the structure the code was generated from, one
 /// line each: missing and extra tables and columns, types, nullability, defaults (present or
@@ -25,39 +87,22 @@ pub fn drift(live: &[LiveTable], described: &[&TableMeta]) -> Vec<String> {
                 ));
                 continue;
             };
-            let integer_key_kinds = [ColumnKind::Integer, ColumnKind::BigInt];
-            match &found.ty {
-                Ok(ty) if ty.kind() == column.kind => {
-                    if let (Some(live), Some(described)) = (&found.enum_type, column.enum_type)
-                        && ((live.named && live.name != described.name)
-                            || live.values != described.values)
-                    {
-                        lines.push(format!(
-                            "table {}: column {}: enum {} ({}), expected enum {} ({})",
-                            meta.name,
-                            column.name,
-                            live.name,
-                            live.values.join(", "),
-                            described.name,
-                            described.values.join(", ")
-                        ));
-                    }
-                }
-                Ok(_) if found.sqlite_rowid_key && integer_key_kinds.contains(&column.kind) => {}
-
-                Ok(ty) => lines.push(format!(
-                    "table {}: column {}: type {}, expected {}",
-                    meta.name,
-                    column.name,
-                    ty.spelling(),
-                    column.kind.spelling()
+            if let Some(difference) = type_difference(table.backend, found, column) {
+                lines.push(format!(
+                    "table {}: column {}: {difference}",
+                    meta.name, column.name
+                ));
+            }
+            match (column.computed, found.generated.is_some()) {
+                (true, false) => lines.push(format!(
+                    "table {}: column {}: not generated, expected a generated column",
+                    meta.name, column.name
                 )),
-                Err(other) => lines.push(format!(
-                    "table {}: column {}: type {other}, expected {}",
-                    meta.name,
-                    column.name,
-                    column.kind.spelling()
+                (false, true) => lines.push(format!(
+                    "table {}: column {}: a generated column, expected a plain one",
+                    meta.name, column.name
                 )),
+                _ => {}
             }
             if found.nullable != column.nullable {
                 let (is, expected) = if found.nullable {

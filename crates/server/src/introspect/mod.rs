@@ -66,6 +66,7 @@ pub struct LiveTable {
     /// PostgreSQL partitions of this table: not resources of their own, read through it.
     pub partitions: usize,
     pub kind: RelationKind,
+    pub backend: tenantapi_runtime::db::BackendKind,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

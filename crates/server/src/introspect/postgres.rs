@@ -228,6 +228,7 @@ pub(super) fn structure(
             unique: Vec::new(),
             foreign_keys: Vec::new(),
             partitions: partitions as usize,
+            backend: tenantapi_runtime::db::BackendKind::Postgres,
             kind: match relkind.as_str() {
                 "v" => RelationKind::View,
                 "m" => RelationKind::MaterializedView,

@@ -217,6 +217,7 @@ pub(super) fn structure(
             unique: Vec::new(),
             foreign_keys: Vec::new(),
             partitions: 0,
+            backend: tenantapi_runtime::db::BackendKind::Sqlite,
             kind: if is_view {
                 RelationKind::View
             } else {
