@@ -436,8 +436,12 @@ fn setup_reusing(setup: &Setup) -> Arc<Registry> {
         platform_database_url: setup.kit.platform().url.clone(),
         ..Config::default()
     };
-    let registry: Arc<Registry> =
-        serve::load_registry(&config, &mut setup.kit.platform().connect()).unwrap();
+    let registry: Arc<Registry> = serve::load_registry(
+        &tenantapi_generated::API,
+        &config,
+        &mut setup.kit.platform().connect(),
+    )
+    .unwrap();
     registry
 }
 

@@ -191,6 +191,21 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
         pub fn configure(config: &mut ::actix_web::web::ServiceConfig) {
             #(#registrations)*
         }
+
+        /// Everything above, for the server.
+        pub static API: ::tenantapi_runtime::api::GeneratedApi = ::tenantapi_runtime::api::GeneratedApi {
+            schema_version: SCHEMA_VERSION,
+            version_table: VERSION_TABLE,
+            version_column: VERSION_COLUMN,
+            select_version_sql: SELECT_VERSION_SQL,
+            insert_version_sql: INSERT_VERSION_SQL,
+            postgres_schema: POSTGRES_SCHEMA,
+            tables: TABLES,
+            row_readers: ROW_READERS,
+            configure,
+            postgres_ddl: ddl::POSTGRES,
+            sqlite_ddl: ddl::SQLITE,
+        };
     }
 }
 

@@ -1,6 +1,7 @@
 //! Hand-written runtime that generated code calls: connections, value types, metadata,
 //! validation, query parsing, errors, the connection guard and the generic handlers.
 
+pub mod api;
 pub mod budget;
 pub mod database_url;
 pub mod db;

@@ -13,7 +13,7 @@ use tenantapi_runtime::urls::absolute_path;
 
 use crate::auth::parse_authorization;
 use crate::config::AppSettings;
-use crate::health::{Health, SERVED_VERSION};
+use crate::health::Health;
 use crate::hosts::AllowedHosts;
 use crate::registry::Registry;
 
@@ -22,13 +22,14 @@ pub const API_ROOT: &str = "/api/v1";
 
 /// Registers everything on an `App`; the registry and settings become app data.
 pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, settings: AppSettings) {
+    let api = registry.api();
     let project_registry: Arc<dyn ProjectRegistry> = registry.clone();
     config
         .app_data(web::Data::from(project_registry))
         .app_data(web::Data::from(registry))
         .app_data(web::Data::new(settings.api))
         .app_data(web::Data::new(settings.allowed_hosts))
-        .app_data(web::Data::new(SERVED_VERSION))
+        .app_data(web::Data::new(api.served_version()))
         .service(with_allowed(
             web::resource("/healthz").route(web::get().to(healthz)),
             &["GET"],
@@ -54,7 +55,7 @@ pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, setti
                         .route(web::head().to(project_root)),
                     &["GET", "HEAD"],
                 ))
-                .configure(tenantapi_generated::configure),
+                .configure(api.configure),
         )
         .default_service(web::to(unmatched));
 }
@@ -97,12 +98,15 @@ async fn readyz(
             let mut state = Map::new();
             state.insert("status".into(), Value::from(health.status()));
             if let Health::VersionMismatch { found } = health {
-                state.insert("expected".into(), Value::from(SERVED_VERSION.expected));
+                state.insert(
+                    "expected".into(),
+                    Value::from(registry.api().schema_version),
+                );
                 state.insert("found".into(), Value::from(found.as_str()));
             }
             projects.insert(name.to_string(), Value::Object(state));
         }
-        body["version"] = Value::from(SERVED_VERSION.expected);
+        body["version"] = Value::from(registry.api().schema_version);
         body["projects"] = Value::Object(projects);
     }
     let status = if ready {
@@ -130,12 +134,12 @@ async fn api_root(
 /// `GET /api/v1/{project}/`: the project's tables with their URLs.
 async fn project_root(
     request: HttpRequest,
-    registry: web::Data<dyn ProjectRegistry>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let access = registry.resolve(&request, &path).await?;
     let mut body = Map::new();
-    for table in tenantapi_generated::TABLES {
+    for table in registry.api().tables {
         let url = absolute_path(
             &request,
             &format!("{API_ROOT}/{}/{}/", access.project, table.name),

@@ -4,9 +4,9 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use tenantapi_runtime::database_url::DatabaseUrl;
+use tenantapi_runtime::api::GeneratedApi;
 
-use crate::health::{Health, SERVED_VERSION, judge};
+use crate::health::{Health, judge};
 use crate::introspect;
 
 /// One project's answer.
@@ -44,16 +44,23 @@ pub fn exit_code(rows: &[CheckRow]) -> u8 {
     }
 }
 
-fn check_one(project: String, url: &str, timeout: Duration, structure: bool) -> CheckRow {
+fn check_one(
+    api: &'static GeneratedApi,
+    project: String,
+    url: &str,
+    timeout: Duration,
+    structure: bool,
+) -> CheckRow {
     let mut row = CheckRow {
         project,
-        expected: SERVED_VERSION.expected,
+        expected: api.schema_version,
         found: None,
         status: "unreachable",
         drift: Vec::new(),
         reason: None,
     };
-    let url = DatabaseUrl::new(url)
+    let url = api
+        .project_url(url)
         .with_default_parameter("connect_timeout", &timeout.as_secs().max(2).to_string());
     let mut connection = match url.open_existing() {
         Ok(connection) => connection,
@@ -62,8 +69,8 @@ fn check_one(project: String, url: &str, timeout: Duration, structure: bool) -> 
             return row;
         }
     };
-    let health = judge(&mut connection, &SERVED_VERSION);
-    row.found = health.found_version().map(str::to_string);
+    let health = judge(&mut connection, &api.served_version());
+    row.found = health.found_version(api.schema_version).map(str::to_string);
     row.status = health.status();
     if let Health::VersionUnreadable { reason } = &health {
         row.reason = Some(reason.clone());
@@ -71,7 +78,7 @@ fn check_one(project: String, url: &str, timeout: Duration, structure: bool) -> 
     if structure {
         match introspect::live_structure(&mut connection) {
             Ok(live) => {
-                row.drift = introspect::drift(&live, tenantapi_generated::TABLES);
+                row.drift = introspect::drift(&live, api.tables);
                 if !row.drift.is_empty() && row.status == STATUS_OK {
                     row.status = STATUS_DRIFTED;
                 }
@@ -90,6 +97,7 @@ fn check_one(project: String, url: &str, timeout: Duration, structure: bool) -> 
 /// Checks every `(project, url)` concurrently (at most 32 at a time); a project that has not
 /// answered within `timeout` of its turn is reported unreachable.
 pub fn check_projects(
+    api: &'static GeneratedApi,
     projects: Vec<(String, String)>,
     timeout: Duration,
     structure: bool,
@@ -102,7 +110,7 @@ pub fn check_projects(
             let (project, url) = (project.clone(), url.clone());
             // Detached: a database that hangs past the timeout must not hold the report back.
             std::thread::spawn(move || {
-                let _ = sender.send((index, check_one(project, &url, timeout, structure)));
+                let _ = sender.send((index, check_one(api, project, &url, timeout, structure)));
             });
         }
         drop(sender);
@@ -120,7 +128,7 @@ pub fn check_projects(
         for (slot, (project, _)) in answered.into_iter().zip(batch) {
             rows.push(slot.unwrap_or_else(|| CheckRow {
                 project: project.clone(),
-                expected: SERVED_VERSION.expected,
+                expected: api.schema_version,
                 found: None,
                 status: "unreachable",
                 drift: Vec::new(),

@@ -6,13 +6,14 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+use tenantapi_runtime::api::GeneratedApi;
 use tenantapi_runtime::database_url::DatabaseUrl;
 use tenantapi_runtime::db::DbConnection;
 
 use crate::accounts::{self, AccountError, Change, Role, TokenInfo};
 use crate::check::{self, CheckRow};
 use crate::config::Config;
-use crate::health::{Health, SERVED_VERSION, judge};
+use crate::health::{Health, judge};
 use crate::introspect;
 use crate::platform::{self, PlatformError, Project};
 
@@ -352,16 +353,20 @@ impl fmt::Display for FixturesOutcome {
 
 /// A connection to a registered project's database, checked to record the structure version
 /// this build serves (fixtures fit only that structure).
-fn project_database(config: &Config, project: &str) -> Result<DbConnection, CommandError> {
+fn project_database(
+    api: &'static GeneratedApi,
+    config: &Config,
+    project: &str,
+) -> Result<DbConnection, CommandError> {
     let url = platform::list_projects(&mut platform_connection(config)?)?
         .into_iter()
         .find(|candidate| candidate.name == project)
-        .map(|found| DatabaseUrl::new(found.database_url))
+        .map(|found| api.project_url(&found.database_url))
         .ok_or_else(|| failed(format!("no project named {project}")))?;
     let mut connection = url
         .open_existing()
         .map_err(|error| failed(format!("cannot open project {project}'s database: {error}")))?;
-    let health = judge(&mut connection, &SERVED_VERSION);
+    let health = judge(&mut connection, &api.served_version());
     if health != Health::Ok {
         return Err(failed(format!(
             "project {project}: {}; fixtures fit only the structure this build serves",
@@ -372,15 +377,16 @@ fn project_database(config: &Config, project: &str) -> Result<DbConnection, Comm
 }
 
 pub fn fixtures_load(
+    api: &'static GeneratedApi,
     config: &Config,
     project: &str,
     file: &Path,
 ) -> Result<FixturesOutcome, CommandError> {
-    let mut connection = project_database(config, project)?;
+    let mut connection = project_database(api, config, project)?;
     let name = file.display().to_string();
     let text = std::fs::read_to_string(file)
         .map_err(|error| failed(format!("cannot read {name}: {error}")))?;
-    let rows = tenantapi_runtime::fixtures::parse(&name, &text, tenantapi_generated::TABLES)
+    let rows = tenantapi_runtime::fixtures::parse(&name, &text, api.tables)
         .and_then(|fixtures| tenantapi_runtime::fixtures::load(&mut connection, &fixtures, &name))
         .map_err(|error| failed(error.to_string()))?;
     Ok(FixturesOutcome::Loaded {
@@ -389,14 +395,15 @@ pub fn fixtures_load(
     })
 }
 
-pub fn fixtures_dump(config: &Config, project: &str) -> Result<FixturesOutcome, CommandError> {
-    let mut connection = project_database(config, project)?;
-    let document = tenantapi_runtime::fixtures::dump(
-        &mut connection,
-        tenantapi_generated::ROW_READERS,
-        &[tenantapi_generated::VERSION_TABLE],
-    )
-    .map_err(|error| failed(format!("reading project {project} failed: {error}")))?;
+pub fn fixtures_dump(
+    api: &'static GeneratedApi,
+    config: &Config,
+    project: &str,
+) -> Result<FixturesOutcome, CommandError> {
+    let mut connection = project_database(api, config, project)?;
+    let document =
+        tenantapi_runtime::fixtures::dump(&mut connection, api.row_readers, &[api.version_table])
+            .map_err(|error| failed(format!("reading project {project} failed: {error}")))?;
     Ok(FixturesOutcome::Dumped(document))
 }
 
@@ -436,6 +443,7 @@ impl fmt::Display for CheckReport {
 /// `check` over every enabled project, or over one database given by URL. An error here (the
 /// platform database cannot be read) exits 2, like an unreachable project.
 pub fn check(
+    api: &'static GeneratedApi,
     config: &Config,
     database_url: Option<String>,
     structure: bool,
@@ -450,7 +458,7 @@ pub fn check(
             .collect(),
     };
     Ok(CheckReport {
-        rows: check::check_projects(projects, timeout, structure),
+        rows: check::check_projects(api, projects, timeout, structure),
         format,
     })
 }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use diesel::connection::SimpleConnection;
+use tenantapi_runtime::api::GeneratedApi;
 use tenantapi_runtime::db::DbConnection;
 
 use crate::accounts::{self, AccountError, Role};
@@ -71,7 +72,9 @@ pub const DEMO_USER: &str = "demo";
 
 /// Creates what is missing under `data_dir`; existing databases are kept, so a restarted demo
 /// keeps the rows written through the API.
-pub fn prepare(data_dir: &Path) -> Result<DemoSetup, DemoError> {
+///
+/// The demo's rows are written for the structure of `schema/project.toml`.
+pub fn prepare(api: &'static GeneratedApi, data_dir: &Path) -> Result<DemoSetup, DemoError> {
     let projects_dir = data_dir.join("projects");
     std::fs::create_dir_all(&projects_dir).map_err(|source| DemoError::CreateDirectory {
         path: projects_dir.clone(),
@@ -83,7 +86,7 @@ pub fn prepare(data_dir: &Path) -> Result<DemoSetup, DemoError> {
     for (name, rows) in PROJECTS {
         let path = projects_dir.join(format!("{name}.db"));
         if !path.exists() {
-            create_project_database(&path, rows)?;
+            create_project_database(api, &path, rows)?;
         }
         platform::add_project(&mut platform, name, &path.display().to_string())?;
         platform::set_enabled(&mut platform, name, true)?;
@@ -104,7 +107,11 @@ pub fn prepare(data_dir: &Path) -> Result<DemoSetup, DemoError> {
     })
 }
 
-fn create_project_database(path: &Path, rows: &str) -> Result<(), DemoError> {
+fn create_project_database(
+    api: &'static GeneratedApi,
+    path: &Path,
+    rows: &str,
+) -> Result<(), DemoError> {
     let failed = |message: String| DemoError::Database {
         path: path.to_path_buf(),
         message,
@@ -113,9 +120,7 @@ fn create_project_database(path: &Path, rows: &str) -> Result<(), DemoError> {
         .map_err(|error| failed(error.to_string()))?;
     let script = format!(
         "BEGIN;\n{}\n{};\n{}\nCOMMIT;",
-        tenantapi_generated::ddl::SQLITE,
-        tenantapi_generated::INSERT_VERSION_SQL,
-        rows
+        api.sqlite_ddl, api.insert_version_sql, rows
     );
     if let Err(error) = connection.batch_execute(&script) {
         drop(connection);

@@ -8,12 +8,6 @@ use tenantapi_runtime::error::ApiError;
 use tenantapi_runtime::pool::ConnectionHooks;
 use tenantapi_runtime::version::StructureVersion;
 
-/// The version this build serves, from the generated crate.
-pub const SERVED_VERSION: StructureVersion = StructureVersion {
-    expected: tenantapi_generated::SCHEMA_VERSION,
-    select_sql: tenantapi_generated::SELECT_VERSION_SQL,
-};
-
 /// What the last look at a project database found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {
@@ -44,10 +38,11 @@ impl Health {
         }
     }
 
-    pub fn found_version(&self) -> Option<&str> {
+    /// The version the database records, if it was read (`expected` when it matched).
+    pub fn found_version<'a>(&'a self, expected: &'a str) -> Option<&'a str> {
         match self {
             Health::VersionMismatch { found } => Some(found),
-            Health::Ok => Some(SERVED_VERSION.expected),
+            Health::Ok => Some(expected),
             _ => None,
         }
     }
@@ -85,9 +80,9 @@ impl HealthCell {
 }
 
 /// The 503 a caller granted on the project gets while its database cannot be served, if so.
-pub fn refusal(health: &Health) -> Option<ApiError> {
+pub fn refusal(health: &Health, version: &StructureVersion) -> Option<ApiError> {
     match health {
-        Health::VersionMismatch { found } => Some(SERVED_VERSION.mismatch_error(found)),
+        Health::VersionMismatch { found } => Some(version.mismatch_error(found)),
         Health::VersionUnreadable { .. } => Some(ApiError::version_unreadable()),
         Health::Unchecked | Health::Ok | Health::Unreachable { .. } => None,
     }
@@ -98,13 +93,14 @@ pub fn refusal(health: &Health) -> Option<ApiError> {
 #[derive(Debug)]
 pub struct VersionCheckOnOpen {
     pub health: Arc<HealthCell>,
+    pub version: StructureVersion,
 }
 
 impl ConnectionHooks for VersionCheckOnOpen {
     fn on_open(&self, project: &str, connection: &mut DbConnection) -> Result<(), ApiError> {
-        let health = judge(connection, &SERVED_VERSION);
+        let health = judge(connection, &self.version);
         let previous = self.health.set(health.clone());
-        if let Some(refused) = refusal(&health) {
+        if let Some(refused) = refusal(&health, &self.version) {
             if previous != health {
                 log::warn!(
                     "project {project}: refusing its connections: {}",

@@ -1,10 +1,13 @@
-//! The tenantapi server: configuration, the platform database, the project registry and the
-//! HTTP application, as a library so that tests and the test kit can build it in-process.
+//! The tenantapi server: configuration, the platform database, the project registry, the HTTP
+//! application and the command line, as a library over any generated API
+//! (`tenantapi_runtime::api::GeneratedApi`), so that tests, the test kit and other generated
+//! crates build it in-process or into their own binary.
 
 pub mod accounts;
 pub mod app;
 pub mod auth;
 pub mod check;
+pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod demo;

@@ -9,15 +9,17 @@ use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
 use scheduled_thread_pool::ScheduledThreadPool;
+use tenantapi_runtime::api::GeneratedApi;
 use tenantapi_runtime::budget::Budgets;
 use tenantapi_runtime::error::ApiError;
 use tenantapi_runtime::guard::{ProjectAccess, ProjectRegistry, RegistryFuture};
 use tenantapi_runtime::pool::{PoolSettings, ProjectPool};
+use tenantapi_runtime::version::StructureVersion;
 
 use crate::accounts::{Principal, Role};
 use crate::auth::Authenticator;
 use crate::config::PoolConfig;
-use crate::health::{Health, HealthCell, SERVED_VERSION, VersionCheckOnOpen, judge, refusal};
+use crate::health::{Health, HealthCell, VersionCheckOnOpen, judge, refusal};
 use crate::platform::Project;
 
 struct ProjectEntry {
@@ -33,6 +35,8 @@ struct ProjectEntry {
 
 /// Enabled projects by name, each with its pool.
 pub struct Registry {
+    /// The generated API every project is served with.
+    api: &'static GeneratedApi,
     projects: RwLock<HashMap<String, Arc<ProjectEntry>>>,
     pool_settings: PoolSettings,
     /// One budget per database server (host and port), shared by its projects' pools.
@@ -64,7 +68,11 @@ pub const CONCURRENT_CHECKS: usize = 32;
 
 impl Registry {
     /// `auth`: the platform database URL and cache duration, or `None` to serve everyone.
-    pub fn new(pool_config: PoolConfig, auth: Option<(&str, Duration)>) -> Registry {
+    pub fn new(
+        api: &'static GeneratedApi,
+        pool_config: PoolConfig,
+        auth: Option<(&str, Duration)>,
+    ) -> Registry {
         let helper_threads = Arc::new(
             ScheduledThreadPool::builder()
                 .num_threads(2)
@@ -74,6 +82,7 @@ impl Registry {
         let authenticator =
             auth.map(|(platform_url, cache_for)| Authenticator::new(platform_url, cache_for));
         Registry {
+            api,
             projects: RwLock::new(HashMap::new()),
             budgets: Budgets::new(pool_config.max_connections_per_host as usize),
             pool_settings: pool_config.settings(),
@@ -96,11 +105,12 @@ impl Registry {
                 let health = Arc::new(HealthCell::default());
                 let pool = ProjectPool::new(
                     name.clone(),
-                    &project.database_url,
+                    self.api.project_url(&project.database_url).secret(),
                     self.pool_settings.clone(),
                     self.budgets.for_url(&project.database_url),
                     Arc::new(VersionCheckOnOpen {
                         health: health.clone(),
+                        version: self.api.served_version(),
                     }),
                     self.helper_threads.clone(),
                 );
@@ -119,6 +129,11 @@ impl Registry {
             log::info!("no longer serving project {name}");
         }
         *projects = next;
+    }
+
+    /// The generated API every project is served with.
+    pub fn api(&self) -> &'static GeneratedApi {
+        self.api
     }
 
     pub fn project_names(&self) -> Vec<Arc<str>> {
@@ -180,12 +195,13 @@ impl Registry {
         let entries = self.entries();
         let next = std::sync::atomic::AtomicUsize::new(0);
         let timeout = self.pool_settings.checkout_timeout;
+        let version = self.api.served_version();
         // Workers take the next project when done, so a slow project delays no other.
         std::thread::scope(|scope| {
             for _ in 0..CONCURRENT_CHECKS.min(entries.len()) {
                 scope.spawn(|| {
                     while let Some(entry) = entries.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        check_project(entry, timeout);
+                        check_project(entry, timeout, version);
                     }
                 });
             }
@@ -203,6 +219,7 @@ impl Registry {
         running: &Arc<tokio::sync::Semaphore>,
     ) {
         let timeout = self.check_timeout(every);
+        let version = self.api.served_version();
         let now = Instant::now();
         let mut due: Vec<(Option<Instant>, Arc<ProjectEntry>)> = self
             .entries()
@@ -222,7 +239,7 @@ impl Registry {
             };
             entry.checking.store(true, Ordering::Relaxed);
             actix_web::rt::task::spawn_blocking(move || {
-                check_project(&entry, timeout);
+                check_project(&entry, timeout, version);
                 entry.checking.store(false, Ordering::Relaxed);
                 drop(slot);
             });
@@ -240,13 +257,14 @@ impl Registry {
 
 /// Reads one project's structure version (on an idle pooled connection, or a new one) and
 /// records it, logging changes.
-fn check_project(entry: &ProjectEntry, timeout: Duration) {
+fn check_project(entry: &ProjectEntry, timeout: Duration, version: StructureVersion) {
     let previous = entry.health.get();
     let deadline = Instant::now() + timeout;
     *entry.last_check.lock().expect("check lock poisoned") = Some(Instant::now());
-    let health = match entry.pool.with_connection(deadline, |connection| {
-        Ok(judge(connection, &SERVED_VERSION))
-    }) {
+    let health = match entry
+        .pool
+        .with_connection(deadline, |connection| Ok(judge(connection, &version)))
+    {
         Ok(health) => {
             entry.health.set(health.clone());
             health
@@ -260,7 +278,7 @@ fn check_project(entry: &ProjectEntry, timeout: Duration) {
             Health::Ok => log::info!(
                 "project {}: structure version {} matches; serving it",
                 entry.name,
-                SERVED_VERSION.expected
+                version.expected
             ),
             other => log::warn!("project {}: {}; not serving it", entry.name, other.status()),
         }
@@ -289,7 +307,7 @@ impl ProjectRegistry for Registry {
                 }
             }
             // Only now, to a caller allowed on the project, is its version state revealed.
-            if let Some(refused) = refusal(&entry.health.get()) {
+            if let Some(refused) = refusal(&entry.health.get(), &self.api.served_version()) {
                 return Err(refused);
             }
             Ok(ProjectAccess {

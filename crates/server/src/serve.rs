@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{App, HttpServer, middleware, web};
+use tenantapi_runtime::api::GeneratedApi;
 use tenantapi_runtime::database_url::DatabaseUrl;
 use tenantapi_runtime::db::DbConnection;
 
 use crate::config::Config;
-use crate::health::{Health, SERVED_VERSION};
+use crate::health::Health;
 use crate::platform::{self, PlatformError};
 use crate::registry::Registry;
 
@@ -30,6 +31,7 @@ pub enum ServeError {
 
 /// Builds the registry from the platform database's enabled projects.
 pub fn load_registry(
+    api: &'static GeneratedApi,
     config: &Config,
     platform: &mut DbConnection,
 ) -> Result<Arc<Registry>, PlatformError> {
@@ -39,7 +41,7 @@ pub fn load_registry(
             Duration::from_secs(config.auth.cache_seconds),
         )
     });
-    let registry = Arc::new(Registry::new(config.pool.clone(), auth));
+    let registry = Arc::new(Registry::new(api, config.pool.clone(), auth));
     registry.replace_projects(platform::enabled_projects(platform)?);
     Ok(registry)
 }
@@ -103,16 +105,13 @@ pub fn spawn_version_checks(registry: Arc<Registry>, every: Duration) {
 }
 
 /// Projects that do not match, one line each, for `serve --strict`.
-pub fn mismatch_lines(report: &[(Arc<str>, Health)]) -> Vec<String> {
+pub fn mismatch_lines(report: &[(Arc<str>, Health)], expected: &str) -> Vec<String> {
     report
         .iter()
         .filter(|(_, health)| *health != Health::Ok)
         .map(|(name, health)| match health {
             Health::VersionMismatch { found } => {
-                format!(
-                    "project {name}: structure version {found:?}, expected {:?}",
-                    SERVED_VERSION.expected
-                )
+                format!("project {name}: structure version {found:?}, expected {expected:?}")
             }
             Health::VersionUnreadable { reason } => format!("project {name}: {reason}"),
             Health::Unreachable { .. } => format!("project {name}: database unreachable"),
@@ -121,7 +120,11 @@ pub fn mismatch_lines(report: &[(Arc<str>, Health)]) -> Vec<String> {
         .collect()
 }
 
-pub async fn serve(config: Config, strict: bool) -> Result<(), ServeError> {
+pub async fn serve(
+    api: &'static GeneratedApi,
+    config: Config,
+    strict: bool,
+) -> Result<(), ServeError> {
     let platform_url = config.platform_database_url.clone();
     let (mut platform, applied) = web::block(move || platform::open_and_migrate(&platform_url))
         .await
@@ -129,13 +132,13 @@ pub async fn serve(config: Config, strict: bool) -> Result<(), ServeError> {
     for migration in applied {
         log::info!("applied platform migration {migration}");
     }
-    let registry = load_registry(&config, &mut platform)?;
+    let registry = load_registry(api, &config, &mut platform)?;
     drop(platform);
     let checking = registry.clone();
     let report = web::block(move || checking.check_all_now())
         .await
         .map_err(|error| ServeError::Server(std::io::Error::other(error.to_string())))?;
-    let failing = mismatch_lines(&report);
+    let failing = mismatch_lines(&report, api.schema_version);
     if strict && !failing.is_empty() {
         return Err(ServeError::Strict(failing));
     }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, RunQueryDsl};
+use tenantapi_runtime::api::GeneratedApi;
 use tenantapi_runtime::db::DbConnection;
 
 /// Prefix of every throwaway database and file: what leftover cleanup looks for.
@@ -113,17 +114,25 @@ fn remove_sqlite_files(path: &std::path::Path) {
 pub struct TestDatabase {
     pub url: String,
     pub backend: Backend,
+    /// The generated API whose structure it holds (its PostgreSQL schema, tables, DDL).
+    pub api: &'static GeneratedApi,
     cleanup: Cleanup,
 }
 
 impl TestDatabase {
+    /// A database with the structure of `schema/project.toml`.
     pub fn new(backend: Backend) -> TestDatabase {
-        let database = TestDatabase::empty(backend);
+        TestDatabase::with_structure(&tenantapi_generated::API, backend)
+    }
+
+    /// A database created from `api`'s DDL, with its version row.
+    pub fn with_structure(api: &'static GeneratedApi, backend: Backend) -> TestDatabase {
+        let database = TestDatabase::empty_for(api, backend);
         database.execute(match backend {
-            Backend::Sqlite => tenantapi_generated::ddl::SQLITE,
-            Backend::Postgres => tenantapi_generated::ddl::POSTGRES,
+            Backend::Sqlite => api.sqlite_ddl,
+            Backend::Postgres => api.postgres_ddl,
         });
-        database.execute(tenantapi_generated::INSERT_VERSION_SQL);
+        database.execute(api.insert_version_sql);
         database
     }
 
@@ -138,6 +147,12 @@ impl TestDatabase {
 
     /// A database with nothing in it (the platform database starts so).
     pub fn empty(backend: Backend) -> TestDatabase {
+        TestDatabase::empty_for(&tenantapi_generated::API, backend)
+    }
+
+    /// An empty database that `api` will serve: the test creates its structure (as a foreign
+    /// system would, with its own SQL).
+    pub fn empty_for(api: &'static GeneratedApi, backend: Backend) -> TestDatabase {
         let name = unique_name();
         match backend {
             Backend::Sqlite => {
@@ -146,6 +161,7 @@ impl TestDatabase {
                 TestDatabase {
                     url: path.display().to_string(),
                     backend,
+                    api,
                     cleanup: Cleanup::Files(path),
                 }
             }
@@ -158,14 +174,16 @@ impl TestDatabase {
                 TestDatabase {
                     url: format!("{server}/{name}"),
                     backend,
+                    api,
                     cleanup: Cleanup::Postgres { server, name },
                 }
             }
         }
     }
 
+    /// A connection as the server makes it (on PostgreSQL, the API's schema first on the path).
     pub fn connect(&self) -> DbConnection {
-        DbConnection::open(&self.url).expect("open test database")
+        DbConnection::open(self.api.project_url(&self.url).secret()).expect("open test database")
     }
 
     /// Runs SQL against this database.

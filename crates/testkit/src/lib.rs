@@ -28,6 +28,7 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::header;
 use actix_web::{App, test};
 use serde_json::Value;
+use tenantapi_runtime::api::GeneratedApi;
 use tenantapi_server::config::Config;
 use tenantapi_server::registry::Registry;
 
@@ -72,6 +73,7 @@ pub enum TestKitError {
 
 /// Describes the tenants of a test; [`TestKitBuilder::build`] creates them.
 pub struct TestKitBuilder {
+    api: &'static GeneratedApi,
     backend: Backend,
     projects: Vec<(String, FixtureSource)>,
     external_projects: Vec<ExternalProject>,
@@ -80,6 +82,13 @@ pub struct TestKitBuilder {
 }
 
 impl TestKitBuilder {
+    /// Serve another generated API than the one of `schema/project.toml` (its projects'
+    /// databases are created from its DDL).
+    pub fn api(mut self, api: &'static GeneratedApi) -> Self {
+        self.api = api;
+        self
+    }
+
     /// A project whose database the test provides (or that is unreachable on purpose).
     pub fn external_project(mut self, name: &str, database_url: &str) -> Self {
         self.external_projects.push(ExternalProject {
@@ -147,7 +156,7 @@ impl TestKitBuilder {
         let setup = |error: &dyn std::fmt::Display| TestKitError::Setup(error.to_string());
         // Databases are created and filled in parallel: PostgreSQL's CREATE DATABASE takes tens
         // of milliseconds, and some tests need a hundred projects.
-        let created = create_databases(self.backend, self.projects)?;
+        let created = create_databases(self.api, self.backend, self.projects)?;
         let mut databases = BTreeMap::new();
         for (project, database) in created {
             tenantapi_server::platform::add_project(
@@ -184,8 +193,9 @@ impl TestKitBuilder {
         }
         let mut config = self.config;
         config.platform_database_url = platform.url.clone();
-        let registry = tenantapi_server::serve::load_registry(&config, &mut platform_connection)
-            .map_err(|e| setup(&e))?;
+        let registry =
+            tenantapi_server::serve::load_registry(self.api, &config, &mut platform_connection)
+                .map_err(|e| setup(&e))?;
         registry.check_all_now();
         Ok(TestKit {
             platform,
@@ -203,6 +213,7 @@ const PARALLEL_DATABASES: usize = 8;
 /// Creates one database per project and loads its rows, `PARALLEL_DATABASES` at a time; the
 /// result keeps the projects' order. The first error wins.
 fn create_databases(
+    api: &'static GeneratedApi,
     backend: Backend,
     projects: Vec<(String, FixtureSource)>,
 ) -> Result<Vec<(String, TestDatabase)>, TestKitError> {
@@ -219,7 +230,7 @@ fn create_databases(
                     let Some((_, source)) = projects.get(index) else {
                         break;
                     };
-                    let result = create_database(backend, source);
+                    let result = create_database(api, backend, source);
                     *results[index].lock().expect("result slot") = Some(result);
                 }
             });
@@ -238,8 +249,12 @@ fn create_databases(
         .collect()
 }
 
-fn create_database(backend: Backend, source: &FixtureSource) -> Result<TestDatabase, TestKitError> {
-    let database = TestDatabase::new(backend);
+fn create_database(
+    api: &'static GeneratedApi,
+    backend: Backend,
+    source: &FixtureSource,
+) -> Result<TestDatabase, TestKitError> {
+    let database = TestDatabase::with_structure(api, backend);
     let (file, text) = match source {
         FixtureSource::None => (String::new(), None),
         FixtureSource::File(path) => {
@@ -264,7 +279,7 @@ pub fn load_fixture_text(
     file: &str,
     text: &str,
 ) -> Result<usize, TestKitError> {
-    let fixtures = tenantapi_runtime::fixtures::parse(file, text, tenantapi_generated::TABLES)?;
+    let fixtures = tenantapi_runtime::fixtures::parse(file, text, database.api.tables)?;
     Ok(tenantapi_runtime::fixtures::load(
         &mut database.connect(),
         &fixtures,
@@ -315,6 +330,7 @@ pub struct Reply {
 impl TestKit {
     pub fn builder(backend: Backend) -> TestKitBuilder {
         TestKitBuilder {
+            api: &tenantapi_generated::API,
             backend,
             projects: Vec::new(),
             external_projects: Vec::new(),
@@ -455,8 +471,8 @@ pub fn fixtures_dir(manifest_dir: &str) -> PathBuf {
 pub fn dump(database: &TestDatabase) -> Value {
     tenantapi_runtime::fixtures::dump(
         &mut database.connect(),
-        tenantapi_generated::ROW_READERS,
-        &[tenantapi_generated::VERSION_TABLE],
+        database.api.row_readers,
+        &[database.api.version_table],
     )
     .expect("dump the test database")
 }

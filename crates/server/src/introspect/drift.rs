@@ -10,7 +10,11 @@ use tenantapi_schema::model::ColumnType;
 use super::{LiveColumn, LiveTable};
 
 /// How a live column's type differs from the described one, if it does.
-fn type_difference(backend: BackendKind, found: &LiveColumn, column: &ColumnMeta) -> Option<String> {
+fn type_difference(
+    backend: BackendKind,
+    found: &LiveColumn,
+    column: &ColumnMeta,
+) -> Option<String> {
     let expected = || {
         let scalar = match column.enum_type {
             Some(named) => format!("enum {} ({})", named.name, named.values.join(", ")),
@@ -32,9 +36,8 @@ fn type_difference(backend: BackendKind, found: &LiveColumn, column: &ColumnMeta
                 .join(" ")
                 .eq_ignore_ascii_case(&b.split_whitespace().collect::<Vec<_>>().join(" "))
         };
-        return (!(same(&found.live_type, described) || sqlite_text)).then(|| {
-            format!("type {}, expected {described}", found.live_type)
-        });
+        return (!(same(&found.live_type, described) || sqlite_text))
+            .then(|| format!("type {}, expected {described}", found.live_type));
     }
     if column.array && sqlite_text {
         return None;

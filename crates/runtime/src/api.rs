@@ -1,0 +1,61 @@
+//! What a generated crate hands the server: the structure version it serves, its tables,
+//! routes and DDL. The server is written against this, not against one generated crate, so
+//! that any description compiles into a serving binary.
+
+use crate::database_url::DatabaseUrl;
+use crate::fixtures::TableRows;
+use crate::meta::TableMeta;
+use crate::version::StructureVersion;
+
+/// A generated crate's whole API, as its `API` static.
+pub struct GeneratedApi {
+    /// Structure version the code was generated for; a project database must record it.
+    pub schema_version: &'static str,
+    /// Table and column where a project database records its structure version.
+    pub version_table: &'static str,
+    pub version_column: &'static str,
+    /// Reads the recorded version as a column named `version` (one row expected).
+    pub select_version_sql: &'static str,
+    /// Records the version in a database created from the DDL.
+    pub insert_version_sql: &'static str,
+    /// The PostgreSQL schema of the tables, when not the default (`public`).
+    pub postgres_schema: Option<&'static str>,
+    /// Every table, in description order.
+    pub tables: &'static [&'static TableMeta],
+    /// Every table with a function that reads all its rows (fixture dumps).
+    pub row_readers: &'static [TableRows],
+    /// Registers every table's routes under the API root.
+    pub configure: fn(&mut actix_web::web::ServiceConfig),
+    /// Creates the structure on PostgreSQL and on SQLite (test databases, demos, the kit).
+    pub postgres_ddl: &'static str,
+    pub sqlite_ddl: &'static str,
+}
+
+impl std::fmt::Debug for GeneratedApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneratedApi")
+            .field("schema_version", &self.schema_version)
+            .field("tables", &self.tables.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl GeneratedApi {
+    /// The version this API serves and how to read it.
+    pub fn served_version(&self) -> StructureVersion {
+        StructureVersion {
+            expected: self.schema_version,
+            select_sql: self.select_version_sql,
+        }
+    }
+
+    /// A project database's URL as this API connects to it: on PostgreSQL with the described
+    /// schema first on the search path.
+    pub fn project_url(&self, url: &str) -> DatabaseUrl {
+        DatabaseUrl::new(url).with_search_path(self.postgres_schema)
+    }
+
+    pub fn table(&self, name: &str) -> Option<&'static TableMeta> {
+        self.tables.iter().copied().find(|table| table.name == name)
+    }
+}

@@ -1,0 +1,359 @@
+//! The `tenantapi` command line: clap types and dispatch, for any generated API (the
+//! `tenantapi` binary passes the one built from `schema/project.toml`). Each command's work is
+//! in `commands`, `serve` and `demo`, and returns what this file prints.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use tenantapi_runtime::api::GeneratedApi;
+
+use crate::accounts::Role;
+use crate::commands::{self, CheckFormat};
+use crate::config::{Config, ConfigError};
+use crate::{demo, serve};
+
+#[derive(Parser)]
+#[command(
+    name = "tenantapi",
+    version,
+    about = "One CRUD REST API for many project databases of one structure"
+)]
+struct Cli {
+    /// TOML configuration file; every setting can also be set by a TENANTAPI_* environment variable.
+    #[arg(long, global = true, env = "TENANTAPI_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API of every enabled project.
+    Serve {
+        /// Address to listen on (overrides the configuration).
+        #[arg(long)]
+        bind: Option<String>,
+        /// Refuse to start (exit 1, one line per project) if any enabled project's database
+        /// does not record the structure version this build serves.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Apply pending platform database migrations.
+    Migrate,
+    /// Manage the projects the server serves.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Manage API users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Give a user read or write access to a project (idempotent; changes an existing role).
+    Grant {
+        user: String,
+        project: String,
+        #[arg(long, value_enum)]
+        role: Role,
+    },
+    /// Take a user's access to a project away (idempotent).
+    Revoke { user: String, project: String },
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Load or dump a project database's rows in fixture format (JSON, explicit keys).
+    #[command(subcommand)]
+    Fixtures(FixturesCommand),
+    /// Check that every enabled project database records the structure version this build
+    /// serves. Exit 0: all match; 1: a mismatch (or drift); 2: unreachable, or a bad configuration.
+    Check {
+        /// Check this one database instead of the platform database's projects.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Also compare each live structure with the description (tables, columns, types,
+        /// nullability, keys, uniques) and report every difference.
+        #[arg(long)]
+        structure: bool,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Table)]
+        format: CheckFormat,
+        /// Seconds each project may take.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
+    /// Print a schema description read from a live reference database.
+    Introspect {
+        #[arg(long)]
+        database_url: String,
+        /// Table and column where the database records its structure version.
+        #[arg(long, default_value = "schema_version")]
+        version_table: String,
+        #[arg(long, default_value = "version")]
+        version_column: String,
+        /// Write the description here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The PostgreSQL schema to describe (default: the connection's first, `public`).
+        #[arg(long)]
+        schema: Option<String>,
+        /// Leave out (with `ignore_columns` and a comment each) the columns whose type the
+        /// description format cannot express, instead of serving them read-only as text.
+        #[arg(long)]
+        skip_unsupported: bool,
+    },
+    /// Create two SQLite demo projects with sample rows under a data directory and serve them.
+    Demo {
+        #[arg(long, default_value = "data/demo")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        bind: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProjectCommand {
+    /// Register a project database (idempotent).
+    Add {
+        name: String,
+        /// `postgres://user@host/db` or a SQLite file path.
+        #[arg(long)]
+        database_url: String,
+    },
+    /// List projects, with passwords in URLs hidden.
+    List,
+    Enable {
+        name: String,
+    },
+    Disable {
+        name: String,
+    },
+    /// Forget a project (its database is not touched).
+    Remove {
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user (idempotent; updates the superuser flag and, with --password-stdin, the password).
+    Add {
+        name: String,
+        /// Every project, read and write.
+        #[arg(long)]
+        superuser: bool,
+        /// Read a password for HTTP Basic from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Refuse the user's credentials from now on (within auth.cache_seconds on running servers).
+    Disable {
+        name: String,
+    },
+    Enable {
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum FixturesCommand {
+    /// Insert the rows of FILE into the project's database, in one transaction, referenced
+    /// tables first; PostgreSQL key sequences are moved past the explicit keys.
+    Load {
+        #[arg(long)]
+        project: String,
+        file: PathBuf,
+    },
+    /// Print every row of the project's database as a fixture file.
+    Dump {
+        #[arg(long)]
+        project: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for a user and print it: it is shown this once and stored only as a hash.
+    Create {
+        user: String,
+        #[arg(long, default_value = "default")]
+        name: String,
+        /// Days until the token expires; without it, it never does.
+        #[arg(long)]
+        expires_in: Option<u32>,
+    },
+    /// List a user's tokens by prefix (never the tokens themselves).
+    List { user: String },
+    /// Revoke a token, named by the prefix `token list` shows.
+    Revoke { prefix: String },
+}
+
+/// Parses the command line and runs the command, serving `api`.
+pub fn run(api: &'static GeneratedApi) -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    let mut config = match Config::load(cli.config.as_deref(), |name| std::env::var(name).ok()) {
+        Ok(config) => config,
+        Err(error) => return fail_config(error),
+    };
+    match cli.command {
+        Command::Serve { bind, strict } => {
+            if let Some(bind) = bind {
+                config.bind = bind;
+            }
+            run_server(api, config, strict)
+        }
+        Command::Migrate => print(commands::migrate(&config)),
+        Command::Project(command) => print(match command {
+            ProjectCommand::Add { name, database_url } => {
+                commands::project_add(&config, &name, &database_url)
+            }
+            ProjectCommand::List => commands::project_list(&config),
+            ProjectCommand::Enable { name } => commands::project_set_enabled(&config, &name, true),
+            ProjectCommand::Disable { name } => {
+                commands::project_set_enabled(&config, &name, false)
+            }
+            ProjectCommand::Remove { name } => commands::project_remove(&config, &name),
+        }),
+        Command::User(command) => print(match command {
+            UserCommand::Add {
+                name,
+                superuser,
+                password_stdin,
+            } => {
+                let password = match password_stdin.then(read_password).transpose() {
+                    Ok(password) => password,
+                    Err(error) => return fail(error),
+                };
+                commands::user_add(&config, &name, superuser, password.as_deref())
+            }
+            UserCommand::Disable { name } => commands::user_set_active(&config, &name, false),
+            UserCommand::Enable { name } => commands::user_set_active(&config, &name, true),
+        }),
+        Command::Grant {
+            user,
+            project,
+            role,
+        } => print(commands::grant(&config, &user, &project, role)),
+        Command::Revoke { user, project } => print(commands::revoke(&config, &user, &project)),
+        Command::Token(command) => print(match command {
+            TokenCommand::Create {
+                user,
+                name,
+                expires_in,
+            } => commands::token_create(&config, &user, &name, expires_in),
+            TokenCommand::List { user } => commands::token_list(&config, &user),
+            TokenCommand::Revoke { prefix } => commands::token_revoke(&config, &prefix),
+        }),
+        Command::Fixtures(command) => print(match command {
+            FixturesCommand::Load { project, file } => {
+                commands::fixtures_load(api, &config, &project, &file)
+            }
+            FixturesCommand::Dump { project } => commands::fixtures_dump(api, &config, &project),
+        }),
+        Command::Check {
+            database_url,
+            structure,
+            format,
+            timeout,
+        } => {
+            let timeout = Duration::from_secs(timeout.max(1));
+            match commands::check(api, &config, database_url, structure, format, timeout) {
+                Ok(report) => {
+                    print!("{report}");
+                    ExitCode::from(report.exit_code())
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Introspect {
+            database_url,
+            version_table,
+            version_column,
+            out,
+            schema,
+            skip_unsupported,
+        } => {
+            let introspection = match commands::introspect(
+                &database_url,
+                &version_table,
+                &version_column,
+                schema.as_deref(),
+                skip_unsupported,
+            ) {
+                Ok(introspection) => introspection,
+                Err(error) => return fail(error),
+            };
+            for notice in &introspection.notices {
+                eprintln!("note: {notice}");
+            }
+            let text = introspection.text;
+            match out {
+                Some(path) => match std::fs::write(&path, text) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(error) => fail(format!("cannot write {}: {error}", path.display())),
+                },
+                None => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+            }
+        }
+        Command::Demo { data_dir, bind } => {
+            let setup = match demo::prepare(api, &data_dir) {
+                Ok(setup) => setup,
+                Err(error) => return fail(error),
+            };
+            config.platform_database_url = setup.platform_database_url;
+            config.bind = bind;
+            println!(
+                "demo projects {} in {}; user {} may write acme and read globex; try:",
+                setup.projects.join(" and "),
+                data_dir.display(),
+                demo::DEMO_USER
+            );
+            for line in demo::curl_lines(&format!("http://{}", config.bind), &setup.token) {
+                println!("  {line}");
+            }
+            run_server(api, config, false)
+        }
+    }
+}
+
+/// Prints a command's outcome, or its error on stderr with exit 1.
+fn print(outcome: Result<impl std::fmt::Display, commands::CommandError>) -> ExitCode {
+    match outcome {
+        Ok(outcome) => {
+            print!("{outcome}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(error),
+    }
+}
+
+/// The first line of standard input, for `user add --password-stdin`.
+fn read_password() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|error| format!("cannot read the password from standard input: {error}"))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+fn run_server(api: &'static GeneratedApi, config: Config, strict: bool) -> ExitCode {
+    let result = actix_web::rt::System::new().block_on(serve::serve(api, config, strict));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(error),
+    }
+}
+
+fn fail(error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::FAILURE
+}
+
+fn fail_config(error: ConfigError) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::from(2)
+}
