@@ -1,5 +1,6 @@
 //! Developer commands of the workspace: `cargo xtask gen` compiles `schema/project.toml` into
-//! the generated crate; `--check` only reports whether the checked-in crate is stale.
+//! the generated crate (and the real-world sample's description into its crate); `--check`
+//! only reports whether a checked-in crate is stale.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,18 +22,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Compile a schema description into the generated crate.
+    /// Compile a schema description into its generated crate; without `--schema`, every
+    /// description of the workspace (`schema/project.toml` into `crates/generated`, the
+    /// real-world sample into `tests/realworld/generated`).
     Gen {
-        /// Write nothing; exit 1 with a summary if the checked-in crate is stale.
+        /// Write nothing; exit 1 with a summary if a checked-in crate is stale.
         #[arg(long)]
         check: bool,
         /// The schema description, relative to the workspace root.
-        #[arg(long, default_value = "schema/project.toml")]
-        schema: PathBuf,
+        #[arg(long, requires = "out")]
+        schema: Option<PathBuf>,
         /// Directory of the generated crate, relative to the workspace root.
-        #[arg(long, default_value = "crates/generated")]
-        out: PathBuf,
-        /// Package name of the generated crate.
+        #[arg(long, requires = "schema")]
+        out: Option<PathBuf>,
+        /// Package name of the generated crate (with `--schema`).
         #[arg(long, default_value = "tenantapi-generated")]
         crate_name: String,
     },
@@ -78,13 +81,25 @@ fn main() -> ExitCode {
             schema,
             out,
             crate_name,
-        } => gen_command(&GenerateJob {
-            workspace_root: root,
-            schema,
-            out,
-            crate_name,
-            check,
-        }),
+        } => {
+            let jobs = match (schema, out) {
+                (Some(schema), Some(out)) => vec![GenerateJob {
+                    workspace_root: root,
+                    schema,
+                    out,
+                    crate_name,
+                    check,
+                }],
+                _ => GenerateJob::workspace(&root, check),
+            };
+            // Every job runs, so that one stale crate does not hide another.
+            let failed: Vec<ExitCode> = jobs
+                .iter()
+                .map(gen_command)
+                .filter(|code| *code != ExitCode::SUCCESS)
+                .collect();
+            failed.into_iter().next().unwrap_or(ExitCode::SUCCESS)
+        }
         Command::Introspect {
             database_url,
             version_table,

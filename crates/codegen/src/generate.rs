@@ -27,6 +27,27 @@ impl GenerateJob {
             check,
         }
     }
+
+    /// The real-world sample: the description `tenantapi introspect` writes from
+    /// `tests/realworld/postgres.sql`, into the crate the end-to-end tests serve.
+    pub fn realworld(workspace_root: &Path, check: bool) -> GenerateJob {
+        GenerateJob {
+            workspace_root: workspace_root.to_path_buf(),
+            schema: PathBuf::from("tests/realworld/schema.toml"),
+            out: PathBuf::from("tests/realworld/generated"),
+            crate_name: "tenantapi-realworld".into(),
+            check,
+        }
+    }
+
+    /// Every description of the workspace with its checked-in crate: what `cargo xtask gen`
+    /// writes (or with `--check` checks).
+    pub fn workspace(workspace_root: &Path, check: bool) -> Vec<GenerateJob> {
+        vec![
+            GenerateJob::project(workspace_root, check),
+            GenerateJob::realworld(workspace_root, check),
+        ]
+    }
 }
 
 #[derive(Debug)]

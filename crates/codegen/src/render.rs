@@ -489,6 +489,10 @@ fn render_meta(schema: &Schema, table: &Table) -> TokenStream {
             Some(name) => quote!(::std::option::Option::Some(#name)),
             None => quote!(::std::option::Option::None),
         };
+        let domain = match &column.domain {
+            Some(name) => quote!(::std::option::Option::Some(#name)),
+            None => quote!(::std::option::Option::None),
+        };
         let enum_type = match column.enum_type {
             Some(index) => {
                 let named = &schema.enums[index];
@@ -515,6 +519,7 @@ fn render_meta(schema: &Schema, table: &Table) -> TokenStream {
                 read_only: #read_only,
                 computed: #computed,
                 database_type: #database_type,
+                domain: #domain,
             }
         }
     });

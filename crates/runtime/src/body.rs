@@ -168,6 +168,7 @@ mod tests {
             read_only: false,
             computed: false,
             database_type: None,
+            domain: None,
         },
         ColumnMeta {
             name: "name",
@@ -180,6 +181,7 @@ mod tests {
             read_only: false,
             computed: false,
             database_type: None,
+            domain: None,
         },
         ColumnMeta {
             name: "unit",
@@ -192,6 +194,7 @@ mod tests {
             read_only: false,
             computed: false,
             database_type: None,
+            domain: None,
         },
         ColumnMeta {
             name: "active",
@@ -204,6 +207,7 @@ mod tests {
             read_only: false,
             computed: false,
             database_type: None,
+            domain: None,
         },
     ];
     const META: TableMeta = TableMeta {

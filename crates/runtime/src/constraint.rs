@@ -128,16 +128,92 @@ fn explain_violation(
                 None => FieldErrors::single("non_field_errors", "A required value is missing."),
             }
         }
-        DatabaseErrorKind::CheckViolation => FieldErrors::single(
-            "non_field_errors",
-            match info.constraint_name() {
-                Some(name) => format!("The values violate the database check \"{name}\"."),
-                None => "The values violate a database check.".to_string(),
-            },
-        ),
+        DatabaseErrorKind::CheckViolation => {
+            let check = info
+                .constraint_name()
+                .map(str::to_string)
+                .or_else(|| sqlite_check(info.message()));
+            let message = match &check {
+                Some(name) => format!("This value violates the database check \"{name}\"."),
+                None => "This value violates a database check.".to_string(),
+            };
+            let columns = check_columns(meta, body, info);
+            if columns.is_empty() {
+                FieldErrors::single(
+                    "non_field_errors",
+                    message.replace("This value violates", "The values violate"),
+                )
+            } else {
+                let mut errors = FieldErrors::new();
+                for column in columns {
+                    errors.add(column, message.clone());
+                }
+                errors
+            }
+        }
         _ => return None,
     };
     Some(ApiError::Validation(errors))
+}
+
+/// The columns a CHECK violation is about, when they can be told: the written columns of the
+/// violated domain (PostgreSQL: `value for domain year violates check constraint ...`), the
+/// column of PostgreSQL's default check name (`film_length_check`), or the one column named in
+/// SQLite's `CHECK constraint failed: length > 0`.
+fn check_columns(
+    meta: &TableMeta,
+    body: &Map<String, Value>,
+    info: &dyn DatabaseErrorInformation,
+) -> Vec<&'static str> {
+    let message = info.message();
+    if let Some(domain) = message
+        .strip_prefix("value for domain ")
+        .and_then(|rest| rest.split(' ').next())
+    {
+        let domain = domain.trim_matches('"');
+        return meta
+            .columns
+            .iter()
+            .filter(|column| {
+                column
+                    .domain
+                    .is_some_and(|name| name == domain || domain.ends_with(&format!(".{name}")))
+                    && body.contains_key(column.name)
+            })
+            .map(|column| column.name)
+            .collect();
+    }
+    if let Some(name) = info.constraint_name() {
+        return meta
+            .columns
+            .iter()
+            .filter(|column| name == format!("{}_{}_check", meta.name, column.name))
+            .map(|column| column.name)
+            .collect();
+    }
+    if let Some(expression) = sqlite_check(message) {
+        let words: Vec<&str> = expression
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|word| !word.is_empty())
+            .collect();
+        let named: Vec<&'static str> = meta
+            .columns
+            .iter()
+            .filter(|column| words.contains(&column.name))
+            .map(|column| column.name)
+            .collect();
+        if named.len() == 1 {
+            return named;
+        }
+    }
+    Vec::new()
+}
+
+/// The check of SQLite's `CHECK constraint failed: <name or expression>`.
+fn sqlite_check(message: &str) -> Option<String> {
+    message
+        .strip_prefix("CHECK constraint failed: ")
+        .map(|check| check.trim().to_string())
 }
 
 /// Columns of PostgreSQL's `Key (a, b)=(1, 2) ...` detail.

@@ -350,6 +350,7 @@ mod tests {
                 read_only: false,
                 computed: false,
                 database_type: None,
+                domain: None,
             },
             ColumnMeta {
                 name: "name",
@@ -362,6 +363,7 @@ mod tests {
                 read_only: false,
                 computed: false,
                 database_type: None,
+                domain: None,
             },
         ],
         primary_key: &[0],
@@ -387,6 +389,7 @@ mod tests {
                 read_only: false,
                 computed: false,
                 database_type: None,
+                domain: None,
             },
             ColumnMeta {
                 name: "parent_id",
@@ -399,6 +402,7 @@ mod tests {
                 read_only: false,
                 computed: false,
                 database_type: None,
+                domain: None,
             },
         ],
         primary_key: &[0],

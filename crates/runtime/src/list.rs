@@ -510,6 +510,7 @@ mod tests {
             read_only: false,
             computed: false,
             database_type: None,
+            domain: None,
         },
         ColumnMeta {
             name: "b",
@@ -522,6 +523,7 @@ mod tests {
             read_only: false,
             computed: false,
             database_type: None,
+            domain: None,
         },
         ColumnMeta {
             name: "doc",
@@ -534,6 +536,7 @@ mod tests {
             read_only: false,
             computed: false,
             database_type: None,
+            domain: None,
         },
     ];
     const META: TableMeta = TableMeta {

@@ -25,6 +25,8 @@ pub struct ColumnMeta {
     pub computed: bool,
     /// The live type of a column served as its text form (`tsvector`); `kind` is then text.
     pub database_type: Option<&'static str>,
+    /// The PostgreSQL domain of the live column: a violation of its CHECK is this field's.
+    pub domain: Option<&'static str>,
 }
 
 /// A named enumeration: a PostgreSQL enum type, TEXT with a CHECK on SQLite.

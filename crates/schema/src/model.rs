@@ -103,6 +103,9 @@ pub struct Column {
     /// The live type of a column whose type the format cannot express (`tsvector`): served
     /// read-only as the database's text form. `ty` is then `text`.
     pub database_type: Option<String>,
+    /// The PostgreSQL domain the live column is declared with (over `ty`): its CHECK is the
+    /// database's, and a violation is reported under this column.
+    pub domain: Option<String>,
 }
 
 impl Column {

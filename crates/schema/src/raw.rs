@@ -71,6 +71,7 @@ pub(crate) struct RawColumn {
     pub read_only: Option<Spanned<bool>>,
     pub generated: Option<Spanned<String>>,
     pub database_type: Option<Spanned<String>>,
+    pub domain: Option<Spanned<String>>,
 }
 
 /// Deserializes the file; a TOML syntax error, a wrongly typed value or an

@@ -55,6 +55,8 @@ pub struct DescribedColumn {
     pub generated: Option<String>,
     /// The live type of a column served as its text form.
     pub database_type: Option<String>,
+    /// The PostgreSQL domain of the live column.
+    pub domain: Option<String>,
     pub nullable: bool,
     pub default: Option<DefaultValue>,
     /// `(table, column)` this column references.
@@ -117,6 +119,7 @@ impl From<&Schema> for Description {
                                 read_only: column.read_only,
                                 generated: column.generated.clone(),
                                 database_type: column.database_type.clone(),
+                                domain: column.domain.clone(),
                                 nullable: column.nullable,
                                 default: column.default.clone(),
                                 references: key.map(|key| {
@@ -319,6 +322,9 @@ impl DescribedColumn {
         }
         if let Some(name) = &self.database_type {
             writeln!(out, "database_type = {}", quote(name)).unwrap();
+        }
+        if let Some(name) = &self.domain {
+            writeln!(out, "domain = {}", quote(name)).unwrap();
         }
         if let Some((table, column)) = &self.references {
             writeln!(out, "references = {}", quote(&format!("{table}.{column}"))).unwrap();

@@ -39,6 +39,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "tag_id",
@@ -51,6 +52,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "attached_at",
@@ -63,6 +65,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
     ],
     primary_key: &[0usize, 1usize],

@@ -51,6 +51,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "site_id",
@@ -63,6 +64,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "starts_at",
@@ -75,6 +77,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "daily_start",
@@ -87,6 +90,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "ticket",
@@ -99,6 +103,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "details",
@@ -111,6 +116,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "priority",
@@ -123,6 +129,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "self",
@@ -135,6 +142,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
     ],
     primary_key: &[0usize],

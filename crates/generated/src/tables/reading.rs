@@ -46,6 +46,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "data_point_id",
@@ -58,6 +59,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "measured_at",
@@ -70,6 +72,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "value",
@@ -85,6 +88,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "quality",
@@ -97,6 +101,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "raw",
@@ -109,6 +114,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "recorded_at",
@@ -121,6 +127,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
     ],
     primary_key: &[0usize],

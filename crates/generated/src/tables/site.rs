@@ -50,6 +50,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "code",
@@ -64,6 +65,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "name",
@@ -78,6 +80,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "external_ref",
@@ -90,6 +93,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "latitude",
@@ -102,6 +106,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "longitude",
@@ -114,6 +119,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "is_active",
@@ -126,6 +132,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "commissioned_on",
@@ -138,6 +145,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
     ],
     primary_key: &[0usize],

@@ -44,6 +44,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "label",
@@ -56,6 +57,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "color",
@@ -70,6 +72,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "weight",
@@ -82,6 +85,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "usage_count",
@@ -94,6 +98,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "kind",
@@ -111,6 +116,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             read_only: false,
             computed: false,
             database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
         },
     ],
     primary_key: &[0usize],

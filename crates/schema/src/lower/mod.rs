@@ -67,6 +67,7 @@ struct ColumnDraft {
     read_only: bool,
     generated: Option<String>,
     database_type: Option<String>,
+    domain: Option<String>,
 }
 
 /// Validates and lowers; `None` when any diagnostic was reported.
@@ -160,6 +161,7 @@ fn build_table(table: TableDraft, foreign_keys: Vec<ForeignKey>) -> Table {
                 read_only: column.read_only,
                 generated: column.generated,
                 database_type: column.database_type,
+                domain: column.domain,
             })
             .collect(),
         primary_key: table.primary_key,
@@ -551,6 +553,10 @@ fn lower_column(
         read_only: raw.read_only.as_ref().map(|flag| *flag.get_ref()),
     };
     let generated = lower_generated(reporter, table, &sql_name, raw.generated, written, ty);
+    let domain = raw.domain.and_then(|name| {
+        let ok = check_sql_name(reporter, "domain", &name);
+        ok.then(|| name.into_inner())
+    });
     let database_type = lower_database_type(
         reporter,
         table,
@@ -627,6 +633,7 @@ fn lower_column(
         read_only,
         generated,
         database_type,
+        domain,
     };
     (draft, name_ok, name_offset, rust_offset)
 }

@@ -7,7 +7,7 @@ use tenantapi_runtime::db::BackendKind;
 use tenantapi_runtime::meta::{ColumnKind, ColumnMeta, TableMeta};
 use tenantapi_schema::model::ColumnType;
 
-use super::{LiveColumn, LiveTable};
+use super::{LiveColumn, LiveTable, RelationKind};
 
 /// How a live column's type differs from the described one, if it does.
 fn type_difference(
@@ -41,6 +41,16 @@ fn type_difference(
     }
     if column.array && sqlite_text {
         return None;
+    }
+    // A described domain must be the live one; SQLite has none (its CHECKs stand in).
+    if let Some(domain) = column.domain
+        && backend == BackendKind::Postgres
+        && found.domain.as_deref() != Some(domain)
+    {
+        return Some(format!(
+            "type {}, expected domain {domain}",
+            found.live_type
+        ));
     }
     if column.array != found.array {
         return differs();
@@ -107,7 +117,9 @@ pub fn drift(live: &[LiveTable], described: &[&TableMeta]) -> Vec<String> {
                 )),
                 _ => {}
             }
-            if found.nullable != column.nullable {
+            // A view declares no NOT NULL of its own (SQLite reports none at all).
+            let is_view = table.kind != RelationKind::Table;
+            if found.nullable != column.nullable && !is_view {
                 let (is, expected) = if found.nullable {
                     ("nullable", "NOT NULL")
                 } else {

@@ -27,6 +27,8 @@ pub struct LiveColumn {
     pub array: bool,
     /// A generated column's expression, as the database prints it.
     pub generated: Option<String>,
+    /// The PostgreSQL domain the column is declared with (`ty` is its base type).
+    pub domain: Option<String>,
     pub nullable: bool,
     /// The default as the database spells it (`'x'::character varying`, `(date('now'))`).
     pub default: Option<String>,
@@ -292,8 +294,11 @@ pub fn render_description(
                 // Implied by `database_type`, but said where a reader looks.
                 read_only: database_type.is_some(),
                 generated: column.generated.clone(),
+                domain: column.domain.clone().filter(|_| database_type.is_none()),
                 database_type,
-                nullable: column.nullable,
+                // Whatever its columns' types say, a view's query (an outer join) may yield
+                // NULL in any of them.
+                nullable: column.nullable || table.kind != RelationKind::Table,
                 default,
                 references: key
                     .map(|key| (key.references_table.clone(), key.references_column.clone())),

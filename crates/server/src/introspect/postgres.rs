@@ -23,6 +23,9 @@ struct PgColumn {
     live_type: String,
     #[diesel(sql_type = Bool)]
     is_array: bool,
+    /// The domain the column is declared with, if any.
+    #[diesel(sql_type = Nullable<Text>)]
+    domain: Option<String>,
     #[diesel(sql_type = Nullable<Integer>)]
     max_length: Option<i32>,
     #[diesel(sql_type = Nullable<Integer>)]
@@ -165,6 +168,7 @@ pub(super) fn structure(
         "WITH col AS ( \
            SELECT c.relname, a.attname, a.attnum, et.typname AS base, et.oid AS base_oid, \
                   format_type(a.atttypid, a.atttypmod) AS live_type, \
+                  CASE WHEN t.typtype = 'd' THEN t.typname::text END AS domain, \
                   bt.typcategory = 'A' AND bt.typelem <> 0 AS is_array, \
                   COALESCE(NULLIF(t.typtypmod, -1), a.atttypmod) AS typmod, \
                   NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)) AS nullable, \
@@ -181,7 +185,7 @@ pub(super) fn structure(
            WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm') \
              AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped) \
          SELECT relname::text AS table_name, attname::text AS column_name, base::text AS udt_name, \
-           base_oid::int8 AS udt_oid, live_type, is_array, \
+           base_oid::int8 AS udt_oid, live_type, domain, is_array, \
            CASE WHEN base IN ('varchar', 'bpchar') AND typmod > 4 THEN typmod - 4 END AS max_length, \
            CASE WHEN base = 'numeric' AND typmod > 4 THEN ((typmod - 4) >> 16) & 65535 END AS precision, \
            CASE WHEN base = 'numeric' AND typmod > 4 THEN (typmod - 4) & 65535 END AS scale, \
@@ -250,6 +254,7 @@ pub(super) fn structure(
                 ty,
                 live_type: column.live_type.clone(),
                 generated: column.generated.clone(),
+                domain: column.domain.clone(),
                 nullable: column.nullable,
                 enum_type: column.is_enum.then(|| LiveEnum {
                     named: true,

@@ -200,6 +200,7 @@ pub(super) fn structure(
                         ty,
                         live_type: column.declared_type.trim().to_string(),
                         array: false,
+                        domain: None,
                         generated: if column.hidden >= 2 {
                             found.generated.clone().or_else(|| Some(String::new()))
                         } else {
