@@ -456,6 +456,24 @@ async fn filters_scenario(backend: Backend) {
         Backend::Sqlite => json!([117, 86, 48, null]),
     };
     assert_eq!(Value::Array(lengths), expected);
+    let reply = call!(kit, service, "GET", &get("film/?ordering=rating"));
+    let expected = match backend {
+        // PostgreSQL orders an enum by its declared values (NULL last); SQLite by text (NULL
+        // first).
+        Backend::Postgres => [
+            "ACE GOLDFINGER",
+            "ACADEMY DINOSAUR",
+            "ADAPTATION HOLES",
+            "AFFAIR PREJUDICE",
+        ],
+        Backend::Sqlite => [
+            "AFFAIR PREJUDICE",
+            "ACE GOLDFINGER",
+            "ADAPTATION HOLES",
+            "ACADEMY DINOSAUR",
+        ],
+    };
+    assert_eq!(titles(&reply), expected);
     let reply = call!(kit, service, "GET", &get("film/?ordering=special_features"));
     assert_eq!(reply.status, 400, "lists have no order: {}", reply.json);
 }

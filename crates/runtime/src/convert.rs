@@ -580,6 +580,95 @@ mod tests {
         assert!(parse_json(ColumnKind::Json, &serde_json::json!({"a": [1, "b"]})).is_ok());
     }
 
+    const LIST: ColumnMeta = ColumnMeta {
+        name: "tags",
+        kind: ColumnKind::SmallInt,
+        nullable: true,
+        has_default: false,
+        generated: false,
+        enum_type: None,
+        array: true,
+        read_only: false,
+        computed: false,
+        database_type: None,
+        domain: None,
+    };
+
+    #[test]
+    fn lists_follow_drf_list_field() {
+        assert_eq!(
+            parse_column_json(&LIST, &serde_json::json!([1, "2"])),
+            Ok(SqlValue::List(vec![
+                SqlValue::SmallInt(1),
+                SqlValue::SmallInt(2)
+            ]))
+        );
+        assert_eq!(
+            parse_column_json(&LIST, &serde_json::json!([])),
+            Ok(SqlValue::List(Vec::new()))
+        );
+        for (value, type_name) in [
+            (serde_json::json!("1,2"), "str"),
+            (serde_json::json!(3), "int"),
+            (serde_json::json!(1.5), "float"),
+            (serde_json::json!({"a": 1}), "dict"),
+            (serde_json::json!(true), "bool"),
+        ] {
+            assert_eq!(
+                parse_column_json(&LIST, &value),
+                Err(InvalidValue::Message(format!(
+                    "Expected a list of items but got type \"{type_name}\"."
+                ))),
+                "{value}"
+            );
+        }
+        let invalid =
+            parse_column_json(&LIST, &serde_json::json!([1, "x", null, 99999])).unwrap_err();
+        assert_eq!(
+            invalid,
+            InvalidValue::Items(
+                [
+                    (1, INVALID_INTEGER.to_string()),
+                    (2, MAY_NOT_BE_NULL.to_string()),
+                    (
+                        3,
+                        "Ensure this value is less than or equal to 32767.".to_string()
+                    ),
+                ]
+                .into_iter()
+                .collect()
+            )
+        );
+        assert_eq!(
+            invalid.to_string(),
+            "item 1: A valid integer is required.; item 2: This field may not be null.; item 3: \
+             Ensure this value is less than or equal to 32767."
+        );
+        assert_eq!(
+            to_json(&SqlValue::List(vec![
+                SqlValue::Text("a".into()),
+                SqlValue::Boolean(true)
+            ])),
+            serde_json::json!(["a", true])
+        );
+    }
+
+    #[test]
+    fn char_and_citext_are_text_with_their_limits() {
+        assert_eq!(
+            parse_json(ColumnKind::Char { length: 2 }, &Value::from("USA")),
+            Err("Ensure this field has no more than 2 characters.".into())
+        );
+        assert_eq!(
+            parse_json(ColumnKind::Citext, &Value::from("Ann@Example.com")),
+            Ok(SqlValue::Text("Ann@Example.com".into()))
+        );
+        assert_eq!(
+            parse_json(ColumnKind::Citext, &serde_json::json!([])),
+            Err(INVALID_STRING.into())
+        );
+    }
+
     #[test]
     fn other_kinds_reject_garbage_with_drf_messages() {
         assert_eq!(

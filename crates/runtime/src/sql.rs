@@ -568,3 +568,27 @@ impl<ST> QueryFragment<MultiBackend> for TextForm<ST> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_literals_quote_every_item() {
+        let items = vec![
+            SqlValue::Text("plain".into()),
+            SqlValue::Text("with \"quotes\" and \\ backslash".into()),
+            SqlValue::Text("a,b {c}".into()),
+            SqlValue::Text(String::new()),
+        ];
+        assert_eq!(
+            postgres_array_literal(&items),
+            r#"{"plain","with \"quotes\" and \\ backslash","a,b {c}",""}"#
+        );
+        assert_eq!(postgres_array_literal(&[]), "{}");
+        assert_eq!(
+            postgres_array_literal(&[SqlValue::Integer(1), SqlValue::Boolean(false)]),
+            r#"{"1","false"}"#
+        );
+    }
+}

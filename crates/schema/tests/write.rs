@@ -1,6 +1,6 @@
 //! Writing a description: parse → write → parse gives the same model, for the project's own
-//! description and the snapshot fixtures (keywords, dashes, composite keys, every type and
-//! default, docs, `rust_name` overrides).
+//! description, the snapshot fixtures (keywords, dashes, composite keys, every type and
+//! default, docs, `rust_name` overrides) and the real-world sample's descriptions.
 
 use tenantapi_schema::write::Description;
 
@@ -26,6 +26,19 @@ fn the_snapshot_fixtures_round_trip() {
     for case in ["minimal", "keys_and_names"] {
         round_trip(&format!(
             "{}/../codegen/tests/fixtures/{case}/schema.toml",
+            env!("CARGO_MANIFEST_DIR")
+        ));
+    }
+}
+
+/// Enums, lists, char/citext, generated and read-only columns, text forms, domains, views with
+/// an ordering and a PostgreSQL schema: the descriptions introspection writes from the
+/// real-world sample.
+#[test]
+fn the_real_world_descriptions_round_trip() {
+    for name in ["schema.toml", "sqlite.toml"] {
+        round_trip(&format!(
+            "{}/../../tests/realworld/{name}",
             env!("CARGO_MANIFEST_DIR")
         ));
     }

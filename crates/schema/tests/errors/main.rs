@@ -84,5 +84,6 @@ mod display;
 mod foreign_keys;
 mod identifiers;
 mod primary_keys;
+mod real_world;
 mod structure;
 mod types_and_duplicates;

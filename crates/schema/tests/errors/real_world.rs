@@ -1,0 +1,176 @@
+//! The keys real-world schemas need (lists, generated and read-only columns, text forms,
+//! domains, `ordering`, `postgres_schema`): what they accept and how misuse is reported.
+
+use super::*;
+
+#[test]
+fn lists_of_scalars_and_enums_are_accepted() {
+    let schema = parse_body(
+        "[[enum]]\nname = \"kind\"\nvalues = [\"a\", \"b\"]\n\
+         [[table]]\nname = \"t\"\n\
+         [[table.column]]\nname = \"id\"\ntype = \"serial\"\nprimary_key = true\n\
+         [[table.column]]\nname = \"tags\"\ntype = \"varchar(20)[]\"\ndefault = []\n\
+         [[table.column]]\nname = \"kinds\"\ntype = \"kind[]\"\nnullable = true\n",
+    );
+    let table = &schema.tables[1];
+    let tags = table.column("tags").unwrap();
+    assert!(tags.array);
+    assert_eq!(tags.ty, ColumnType::Varchar { max_length: 20 });
+    assert_eq!(tags.default, Some(DefaultValue::EmptyList));
+    let kinds = table.column("kinds").unwrap();
+    assert!(kinds.array && kinds.enum_type == Some(0));
+    assert_eq!(kinds.type_spelling(&schema.enums), "kind[]");
+}
+
+#[test]
+fn lists_of_json_are_refused() {
+    let diagnostic = check_body_error(
+        &table_with_column("name = \"x\"\ntype = \"json[]\"\n"),
+        "15:8",
+        "column `x` of table `t`: lists of `json` are not supported",
+    );
+    assert!(help(&diagnostic).contains("a `json` column holds lists"));
+}
+
+#[test]
+fn a_list_default_other_than_the_empty_list() {
+    let diagnostic = check_body_error(
+        &table_with_column("name = \"x\"\ntype = \"text[]\"\ndefault = [\"a\"]\n"),
+        "16:11",
+        "unsupported default for the list column `x`",
+    );
+    assert!(help(&diagnostic).contains("`default = []`"));
+}
+
+#[test]
+fn a_list_cannot_be_a_key_or_reference() {
+    check_body_error(
+        "[[table]]\nname = \"t\"\nprimary_key = [\"x\"]\n\
+         [[table.column]]\nname = \"x\"\ntype = \"integer[]\"\n",
+        "8:8",
+        "primary key column `x` of table `t` is a list",
+    );
+    check_body_error(
+        &table_with_column("name = \"x\"\ntype = \"integer[]\"\nreferences = \"t.id\"\n"),
+        "16:14",
+        "column `t.x` references `t.id`, and one of them is a list",
+    );
+}
+
+#[test]
+fn char_and_citext() {
+    let schema = parse_body(&table_with_column(
+        "name = \"code\"\ntype = \"char(2)\"\ndefault = \"US\"\n\
+         [[table.column]]\nname = \"email\"\ntype = \"citext\"\n",
+    ));
+    let table = &schema.tables[1];
+    assert_eq!(
+        table.column("code").unwrap().ty,
+        ColumnType::Char { length: 2 }
+    );
+    assert_eq!(table.column("email").unwrap().ty, ColumnType::Citext);
+    check_body_error(
+        &table_with_column("name = \"code\"\ntype = \"char(2)\"\ndefault = \"USA\"\n"),
+        "16:11",
+        "unsupported default `\"USA\"` for column `code` of type `char(2)`",
+    );
+}
+
+#[test]
+fn generated_and_read_only_columns() {
+    let schema = parse_body(&table_with_column(
+        "name = \"full\"\ntype = \"text\"\nnullable = true\ngenerated = \"a || b\"\n\
+         [[table.column]]\nname = \"fts\"\ntype = \"text\"\nread_only = true\n\
+         database_type = \"tsvector\"\n\
+         [[table.column]]\nname = \"kept\"\ntype = \"integer\"\nread_only = true\n",
+    ));
+    let table = &schema.tables[1];
+    assert!(
+        table
+            .columns
+            .iter()
+            .skip(1)
+            .all(|column| column.is_read_only())
+    );
+    assert_eq!(
+        table.column("full").unwrap().generated.as_deref(),
+        Some("a || b")
+    );
+    assert_eq!(
+        table.column("fts").unwrap().database_type.as_deref(),
+        Some("tsvector")
+    );
+    check_body_error(
+        &table_with_column("name = \"x\"\ntype = \"integer\"\ngenerated = \"1\"\ndefault = 1\n"),
+        "16:13",
+        "column `x` of table `t` has both `generated` and `default`",
+    );
+    check_body_error(
+        &table_with_column("name = \"x\"\ntype = \"text\"\ngenerated = \" \"\n"),
+        "16:13",
+        "`generated` of column `x` of table `t` is empty",
+    );
+}
+
+#[test]
+fn a_database_type_needs_a_read_only_text_column() {
+    let diagnostic = check_body_error(
+        &table_with_column("name = \"x\"\ntype = \"integer\"\ndatabase_type = \"tsvector\"\n"),
+        "16:17",
+        "column `x` of table `t` has a `database_type` but a type other than `text`",
+    );
+    assert!(help(&diagnostic).contains("set `type = \"text\"`"));
+    check_body_error(
+        &table_with_column(
+            "name = \"x\"\ntype = \"text\"\nread_only = false\ndatabase_type = \"point\"\n",
+        ),
+        "17:17",
+        "has a `database_type` and `read_only = false`",
+    );
+    check_body_error(
+        &table_with_column("name = \"x\"\ntype = \"text\"\ndatabase_type = \"a;b\"\n"),
+        "16:17",
+        "`database_type` of column `x` of table `t` is not a type name",
+    );
+}
+
+#[test]
+fn ordering_names_existing_orderable_columns() {
+    let schema = parse_body(
+        "[[table]]\nname = \"view\"\nread_only = true\nordering = [\"-b\", \"a\"]\n\
+         column = [{ name = \"a\", type = \"integer\" }, { name = \"b\", type = \"text\" }]\n",
+    );
+    assert_eq!(schema.tables[1].ordering, vec![(1, true), (0, false)]);
+    let diagnostic = check_body_error(
+        "[[table]]\nname = \"view\"\nread_only = true\nordering = [\"c\"]\n\
+         column = [{ name = \"a\", type = \"integer\" }]\n",
+        "10:13",
+        "`ordering` of table `view` names the column `c`, which the table does not have",
+    );
+    assert!(help(&diagnostic).contains("`a`"));
+    check_body_error(
+        "[[table]]\nname = \"view\"\nread_only = true\nordering = [\"doc\"]\n\
+         column = [{ name = \"doc\", type = \"json\" }]\n",
+        "10:13",
+        "`ordering` of table `view` names the column `doc`, whose values have no order",
+    );
+}
+
+#[test]
+fn postgres_schema_and_domains() {
+    let schema = parse_str(
+        FILE,
+        &format!(
+            "postgres_schema = \"store\"\n{HEADER}{}",
+            table_with_column("name = \"year\"\ntype = \"integer\"\ndomain = \"year\"\n")
+        ),
+    )
+    .unwrap();
+    assert_eq!(schema.postgres_schema.as_deref(), Some("store"));
+    assert_eq!(
+        schema.tables[1].column("year").unwrap().domain.as_deref(),
+        Some("year")
+    );
+    let public = parse_str(FILE, &format!("postgres_schema = \"public\"\n{HEADER}")).unwrap();
+    assert_eq!(public.postgres_schema, None, "public is the default");
+}
