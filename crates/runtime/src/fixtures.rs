@@ -117,6 +117,11 @@ fn parse_row(
             .column_index(name)
             .ok_or_else(|| format!("unknown column \"{name}\""))?;
         let column = &meta.columns[index];
+        if column.computed {
+            return Err(format!(
+                "column {name} is computed by the database (a generated column); leave it out"
+            ));
+        }
         if value.is_null() {
             if !column.nullable {
                 return Err(format!("column {name}: This field may not be null."));
@@ -247,7 +252,14 @@ fn insert_rows(
         }
         statement.identifier(meta.columns[*column].name);
     }
-    statement.sql(") VALUES ");
+    statement.sql(")");
+    // Explicit keys into PostgreSQL identity columns (GENERATED ALWAYS) need the override;
+    // for sequence defaults it changes nothing.
+    let sets_generated = first.iter().any(|(column, _)| meta.columns[*column].generated);
+    if sets_generated && connection.backend() == crate::db::BackendKind::Postgres {
+        statement.sql(" OVERRIDING SYSTEM VALUE");
+    }
+    statement.sql(" VALUES ");
     for (row_position, row) in rows.iter().enumerate() {
         statement.sql(if row_position > 0 { ", (" } else { "(" });
         for (position, (column, value)) in row.iter().enumerate() {
@@ -320,7 +332,15 @@ pub fn dump(
         .iter()
         .filter(|reader| !skip.contains(&reader.meta.name))
     {
-        let rows = (reader.read_all)(connection)?;
+        let mut rows = (reader.read_all)(connection)?;
+        // Generated columns are the database's to compute: a dump loads back without them.
+        for row in &mut rows {
+            if let Value::Object(fields) = row {
+                for column in reader.meta.columns.iter().filter(|column| column.computed) {
+                    fields.remove(column.name);
+                }
+            }
+        }
         if !rows.is_empty() {
             document.insert(reader.meta.name.to_string(), Value::Array(rows));
         }
