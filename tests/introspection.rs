@@ -341,7 +341,8 @@ fn unsupported_columns_are_served_as_text_or_left_out() {
     let database = TestDatabase::empty(Backend::Postgres);
     database.execute(
         "CREATE TABLE v (n text NOT NULL);
-         CREATE TABLE film (id serial PRIMARY KEY, title text NOT NULL, fulltext tsvector NOT NULL, spot point);",
+         CREATE TABLE film (id serial PRIMARY KEY, title text NOT NULL, fulltext tsvector NOT NULL, spot point,
+           grid integer[][], docs jsonb[]);",
     );
     let live = introspect::live_structure(&mut database.connect()).unwrap();
     let served = introspect::render_description(&live, "1", "v", "n", None, false).unwrap();
@@ -350,6 +351,8 @@ fn unsupported_columns_are_served_as_text_or_left_out() {
         vec![
             "film.fulltext: tsvector — served read-only as its text form; leave it out with --skip-unsupported",
             "film.spot: point — served read-only as its text form; leave it out with --skip-unsupported",
+            "film.grid: integer[] — served read-only as its text form; leave it out with --skip-unsupported",
+            "film.docs: jsonb[] — served read-only as its text form; leave it out with --skip-unsupported",
         ]
     );
     let schema = parsed(&served.text);
@@ -382,7 +385,7 @@ fn unsupported_columns_are_served_as_text_or_left_out() {
     let film = &schema.tables[0];
     assert_eq!(
         film.ignored_columns,
-        vec!["fulltext".to_string(), "spot".to_string()]
+        vec!["fulltext", "spot", "grid", "docs"]
     );
     assert_eq!(film.columns.len(), 2);
 }

@@ -255,7 +255,9 @@ fn insert_rows(
     statement.sql(")");
     // Explicit keys into PostgreSQL identity columns (GENERATED ALWAYS) need the override;
     // for sequence defaults it changes nothing.
-    let sets_generated = first.iter().any(|(column, _)| meta.columns[*column].generated);
+    let sets_generated = first
+        .iter()
+        .any(|(column, _)| meta.columns[*column].generated);
     if sets_generated && connection.backend() == crate::db::BackendKind::Postgres {
         statement.sql(" OVERRIDING SYSTEM VALUE");
     }

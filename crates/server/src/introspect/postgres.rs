@@ -23,6 +23,9 @@ struct PgColumn {
     live_type: String,
     #[diesel(sql_type = Bool)]
     is_array: bool,
+    /// Declared with several dimensions (`integer[][]`): not a list of scalars.
+    #[diesel(sql_type = Bool)]
+    multidimensional: bool,
     /// The domain the column is declared with, if any.
     #[diesel(sql_type = Nullable<Text>)]
     domain: Option<String>,
@@ -170,6 +173,7 @@ pub(super) fn structure(
                   format_type(a.atttypid, a.atttypmod) AS live_type, \
                   CASE WHEN t.typtype = 'd' THEN t.typname::text END AS domain, \
                   bt.typcategory = 'A' AND bt.typelem <> 0 AS is_array, \
+                  a.attndims > 1 AS multidimensional, \
                   COALESCE(NULLIF(t.typtypmod, -1), a.atttypmod) AS typmod, \
                   NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)) AS nullable, \
                   CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END AS column_default, \
@@ -185,7 +189,7 @@ pub(super) fn structure(
            WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm') \
              AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped) \
          SELECT relname::text AS table_name, attname::text AS column_name, base::text AS udt_name, \
-           base_oid::int8 AS udt_oid, live_type, domain, is_array, \
+           base_oid::int8 AS udt_oid, live_type, domain, is_array, multidimensional, \
            CASE WHEN base IN ('varchar', 'bpchar') AND typmod > 4 THEN typmod - 4 END AS max_length, \
            CASE WHEN base = 'numeric' AND typmod > 4 THEN ((typmod - 4) >> 16) & 65535 END AS precision, \
            CASE WHEN base = 'numeric' AND typmod > 4 THEN (typmod - 4) & 65535 END AS scale, \
@@ -241,8 +245,12 @@ pub(super) fn structure(
         };
         for column in columns.iter().filter(|column| column.table_name == name) {
             let ty = match postgres_type(column) {
-                // Lists of documents or byte strings are served as one text value.
-                Ok(item) if column.is_array && !item.can_be_array_element() => {
+                // Lists of documents or byte strings, and arrays of arrays, are served as one
+                // text value.
+                Ok(item)
+                    if column.is_array
+                        && (!item.can_be_array_element() || column.multidimensional) =>
+                {
                     Err(column.live_type.clone())
                 }
                 other => other,
