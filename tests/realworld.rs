@@ -421,6 +421,18 @@ async fn filters_scenario(backend: Backend) {
         &get("customer/?email__startswith=PATRICIA")
     );
     assert_eq!(reply.json["count"], 1, "{}", reply.json);
+    let reply = call!(
+        kit,
+        service,
+        "GET",
+        &get("customer/?postal%20code=SW1A%201AA")
+    );
+    assert_eq!(
+        reply.json["count"], 1,
+        "a column named with a space: {}",
+        reply.json
+    );
+    assert_eq!(reply.json["results"][0]["postal code"], "SW1A 1AA");
     let reply = call!(kit, service, "GET", &get("language/?name=English"));
     assert_eq!(
         reply.json["count"], 1,

@@ -50,7 +50,8 @@ CREATE TABLE customer (
     full_name text GENERATED ALWAYS AS (first_name || ' ' || last_name) STORED,
     active boolean NOT NULL DEFAULT true,
     favourite_films integer[] NOT NULL DEFAULT '{}',
-    country_code char(2)
+    country_code char(2),
+    "postal code" varchar(10)
 );
 
 CREATE TABLE payment (
@@ -84,10 +85,11 @@ INSERT INTO film (title, description, release_year, language_id, rental_rate, le
     ('ADAPTATION HOLES', 'An astounding reflection of a lumberjack and a car', 2007, 2, 2.99,
      NULL, 'NC-17', '{Trailers}', '2024-02-01 08:00:02'),
     ('AFFAIR PREJUDICE', NULL, NULL, 2, 2.99, 117, NULL, NULL, '2024-02-01 08:00:03');
-INSERT INTO customer (email, first_name, last_name, active, favourite_films, country_code) VALUES
-    ('Mary.Smith@example.com', 'Mary', 'Smith', true, '{1,3}', 'US'),
-    ('patricia.johnson@example.com', 'Patricia', 'Johnson', false, '{}', 'GB'),
-    (NULL, 'Linda', 'Williams', true, '{2}', NULL);
+INSERT INTO customer (email, first_name, last_name, active, favourite_films, country_code,
+                      "postal code") VALUES
+    ('Mary.Smith@example.com', 'Mary', 'Smith', true, '{1,3}', 'US', '10001'),
+    ('patricia.johnson@example.com', 'Patricia', 'Johnson', false, '{}', 'GB', 'SW1A 1AA'),
+    (NULL, 'Linda', 'Williams', true, '{2}', NULL, NULL);
 INSERT INTO payment (customer_id, amount, payment_date) VALUES
     (1, 2.99, '2024-03-05'),
     (1, 0.99, '2025-01-15'),

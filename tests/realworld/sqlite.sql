@@ -43,7 +43,8 @@ CREATE TABLE customer (
     full_name TEXT GENERATED ALWAYS AS (first_name || ' ' || last_name) STORED,
     active BOOLEAN NOT NULL DEFAULT 1,
     favourite_films TEXT NOT NULL DEFAULT '[]',
-    country_code CHARACTER(2)
+    country_code CHARACTER(2),
+    "postal code" NVARCHAR(10)
 );
 
 CREATE TABLE payment (
@@ -75,10 +76,11 @@ INSERT INTO film (title, description, release_year, language_id, rental_rate, le
     ('ADAPTATION HOLES', 'An astounding reflection of a lumberjack and a car', 2007, 2, '2.99',
      NULL, 'NC-17', '["Trailers"]', '2024-02-01 08:00:02'),
     ('AFFAIR PREJUDICE', NULL, NULL, 2, '2.99', 117, NULL, NULL, '2024-02-01 08:00:03');
-INSERT INTO customer (email, first_name, last_name, active, favourite_films, country_code) VALUES
-    ('Mary.Smith@example.com', 'Mary', 'Smith', 1, '[1,3]', 'US'),
-    ('patricia.johnson@example.com', 'Patricia', 'Johnson', 0, '[]', 'GB'),
-    (NULL, 'Linda', 'Williams', 1, '[2]', NULL);
+INSERT INTO customer (email, first_name, last_name, active, favourite_films, country_code,
+                      "postal code") VALUES
+    ('Mary.Smith@example.com', 'Mary', 'Smith', 1, '[1,3]', 'US', '10001'),
+    ('patricia.johnson@example.com', 'Patricia', 'Johnson', 0, '[]', 'GB', 'SW1A 1AA'),
+    (NULL, 'Linda', 'Williams', 1, '[2]', NULL, NULL);
 INSERT INTO payment (payment_id, customer_id, amount, payment_date) VALUES
     (1, 1, '2.99', '2024-03-05'),
     (2, 1, '0.99', '2025-01-15'),

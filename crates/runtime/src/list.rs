@@ -156,7 +156,12 @@ pub fn parse_list_request(
         if RESERVED_PARAMETERS.contains(&key.as_str()) || !seen.insert(key.as_str()) {
             continue;
         }
-        let (field, lookup_name) = key.split_once("__").unwrap_or((key.as_str(), "exact"));
+        // A column's whole name first (names may hold `__`), then `field__lookup`.
+        let (field, lookup_name) = if meta.column(key).is_some() {
+            (key.as_str(), "exact")
+        } else {
+            key.rsplit_once("__").unwrap_or((key.as_str(), "exact"))
+        };
         let Some(column) = meta.column(field) else {
             unknown.push(key.clone());
             continue;

@@ -13,7 +13,9 @@ use super::TableDraft;
 /// PostgreSQL truncates identifiers longer than this many bytes.
 pub(super) const MAX_SQL_NAME_BYTES: usize = 63;
 
-/// Checks a SQL table or column name; `kind` is "table" or "column".
+/// Checks a SQL name; `kind` is "table", "column", "enum", "domain" or "PostgreSQL schema".
+/// Table names are URL segments and keep to a safe set of characters; column names may be
+/// anything printable.
 pub(super) fn check_sql_name(
     reporter: &mut Reporter<'_>,
     kind: &str,
@@ -35,6 +37,20 @@ pub(super) fn check_sql_name(
             ),
             format!("shorten the {kind} name to at most {MAX_SQL_NAME_BYTES} bytes"),
         ))
+    } else if kind == "column"
+        && let Some(bad) = text.chars().find(|c| c.is_control())
+    {
+        Some((
+            format!(
+                "{kind} name `{}` contains the control character {bad:?}",
+                text.escape_debug()
+            ),
+            "column names may contain any printable character".to_owned(),
+        ))
+    } else if kind == "column" {
+        // Columns are only ever quoted identifiers, JSON keys and (encoded) query parameters:
+        // real schemas' `zip code` or `1st` serve as they are.
+        None
     } else if let Some(bad) = text
         .chars()
         .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '$')))

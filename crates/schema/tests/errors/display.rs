@@ -77,7 +77,7 @@ fn unreadable_file_is_an_io_error() {
 fn columns_are_counted_in_characters() {
     let source = "version = \"1\" # é è\nversion_source = { table = \"v\", column = \"n\" }\n\
                   [[table]]\nname = \"v\"\nread_only = true\n\
-                  column = [{ doc = \"ééé\", name = \"1x\", type = \"text\" }, { name = \"n\", type = \"text\" }]\n";
-    // In bytes the name would be at column 36.
-    check_error(source, "6:33", "column name `1x` starts with a digit");
+                  column = [{ doc = \"ééé\", name = \"x\", type = \"integr\" }, { name = \"n\", type = \"text\" }]\n";
+    // In bytes the type would be at column 48.
+    check_error(source, "6:45", "unknown column type `integr`");
 }

@@ -29,20 +29,36 @@ fn sql_name_too_long() {
 #[test]
 fn sql_name_with_bad_character() {
     let diagnostic = check_body_error(
-        &table_with_column("name = \"a b\"\ntype = \"text\"\n"),
-        "14:8",
-        "column name `a b` contains the character ' '",
+        "[[table]]\nname = \"a b\"\nread_only = true\n[[table.column]]\nname = \"a\"\ntype = \"text\"\n",
+        "8:8",
+        "table name `a b` contains the character ' '",
     );
     assert!(help(&diagnostic).contains("ASCII letters, digits"));
+    check_body_error(
+        &table_with_column("name = \"a\\tb\"\ntype = \"text\"\n"),
+        "14:8",
+        "column name `a\\tb` contains the control character '\\t'",
+    );
 }
 
 #[test]
 fn sql_name_starting_with_a_digit() {
     check_body_error(
-        &table_with_column("name = \"1st\"\ntype = \"text\"\n"),
-        "14:8",
-        "column name `1st` starts with a digit",
+        "[[table]]\nname = \"1st\"\nread_only = true\n[[table.column]]\nname = \"a\"\ntype = \"text\"\n",
+        "8:8",
+        "table name `1st` starts with a digit",
     );
+}
+
+/// Regression: a sample database's view has a `zip code` column, which stopped `gen`.
+#[test]
+fn column_names_may_be_any_printable_text() {
+    let schema = parse_body(&table_with_column(
+        "name = \"zip code\"\ntype = \"text\"\n[[table.column]]\nname = \"1st\"\ntype = \"text\"\n",
+    ));
+    let table = &schema.tables[1];
+    assert_eq!(table.columns[1].rust_name, "zip_code");
+    assert_eq!(table.columns[2].rust_name, "_1st");
 }
 
 #[test]

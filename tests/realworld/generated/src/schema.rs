@@ -15,6 +15,8 @@ diesel::table! {
         active -> Bool,
         favourite_films -> tenantapi_types::PortableArray<Int4>,
         country_code -> Nullable<Text>,
+        #[sql_name = "postal code"]
+        postal_code -> Nullable<Varchar>,
     }
 }
 

@@ -21,6 +21,8 @@ pub struct Customer {
     pub active: bool,
     pub favourite_films: ::tenantapi_runtime::List<i32>,
     pub country_code: ::std::option::Option<::std::string::String>,
+    #[serde(rename = "postal code")]
+    pub postal_code: ::std::option::Option<::std::string::String>,
 }
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for CustomerResource {}
@@ -132,6 +134,21 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             name: "country_code",
             kind: ::tenantapi_runtime::meta::ColumnKind::Char {
                 length: 2u32,
+            },
+            nullable: true,
+            has_default: false,
+            generated: false,
+            enum_type: ::std::option::Option::None,
+            array: false,
+            read_only: false,
+            computed: false,
+            database_type: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
+        },
+        ::tenantapi_runtime::meta::ColumnMeta {
+            name: "postal code",
+            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+                max_length: 10u32,
             },
             nullable: true,
             has_default: false,
