@@ -35,7 +35,7 @@ async fn request_errors_scenario(backend: Backend) {
     );
     assert_eq!(
         not_allowed.headers.get(header::ALLOW).unwrap(),
-        "GET, POST, HEAD"
+        "GET, POST, HEAD, OPTIONS"
     );
     let detail_not_allowed = call(
         &app,
@@ -46,7 +46,7 @@ async fn request_errors_scenario(backend: Backend) {
     .await;
     assert_eq!(
         detail_not_allowed.headers.get(header::ALLOW).unwrap(),
-        "GET, PUT, PATCH, DELETE, HEAD"
+        "GET, PUT, PATCH, DELETE, HEAD, OPTIONS"
     );
     let read_only = call(
         &app,
@@ -59,7 +59,7 @@ async fn request_errors_scenario(backend: Backend) {
         (read_only.status, read_only.json),
         (405, json!({"detail": "Method \"POST\" not allowed."}))
     );
-    assert_eq!(read_only.headers.get(header::ALLOW).unwrap(), "GET, HEAD");
+    assert_eq!(read_only.headers.get(header::ALLOW).unwrap(), "GET, HEAD, OPTIONS");
 
     let malformed = send(
         &app,

@@ -3,6 +3,7 @@
 
 mod ddl;
 mod generate;
+mod openapi;
 mod render;
 mod types;
 mod write;

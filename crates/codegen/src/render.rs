@@ -54,6 +54,16 @@ pub fn render_crate(schema: &Schema, options: &RenderOptions) -> BTreeMap<PathBu
         render_rust(options, render_ddl(schema)),
     );
     files.insert(
+        PathBuf::from("openapi.json"),
+        crate::openapi::render_openapi(
+            schema,
+            &format!(
+                "{GENERATED_MARKER} from `{}`. Do not edit by hand: edit the description and run `cargo xtask gen`.",
+                options.source_display
+            ),
+        ),
+    );
+    files.insert(
         PathBuf::from("src/tables/mod.rs"),
         render_rust(options, render_tables_mod(schema)),
     );
@@ -180,6 +190,9 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
         /// Records `SCHEMA_VERSION` in a database created from [`ddl`].
         pub const INSERT_VERSION_SQL: &str = #version_insert;
 
+        /// The OpenAPI 3.1 document of this API (`openapi.json` beside this crate's manifest).
+        pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
         /// Every table, in description order.
         pub static TABLES: &[&::tenantapi_runtime::meta::TableMeta] = &[#(#metas),*];
 
@@ -205,6 +218,7 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
             configure,
             postgres_ddl: ddl::POSTGRES,
             sqlite_ddl: ddl::SQLITE,
+            openapi_json: OPENAPI_JSON,
         };
     }
 }

@@ -16,6 +16,8 @@ pub const VERSION_COLUMN: &str = "version";
 pub const SELECT_VERSION_SQL: &str = "SELECT CAST(\"version\" AS TEXT) AS version FROM \"schema_version\"";
 /// Records `SCHEMA_VERSION` in a database created from [`ddl`].
 pub const INSERT_VERSION_SQL: &str = "INSERT INTO \"schema_version\" (\"version\") VALUES ('2024.07.1')";
+/// The OpenAPI 3.1 document of this API (`openapi.json` beside this crate's manifest).
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 /// Every table, in description order.
 pub static TABLES: &[&::tenantapi_runtime::meta::TableMeta] = &[
     &tables::schema_version::META,
@@ -95,4 +97,5 @@ pub static API: ::tenantapi_runtime::api::GeneratedApi = ::tenantapi_runtime::ap
     configure,
     postgres_ddl: ddl::POSTGRES,
     sqlite_ddl: ddl::SQLITE,
+    openapi_json: OPENAPI_JSON,
 };

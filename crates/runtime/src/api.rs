@@ -29,6 +29,8 @@ pub struct GeneratedApi {
     /// Creates the structure on PostgreSQL and on SQLite (test databases, demos, the kit).
     pub postgres_ddl: &'static str,
     pub sqlite_ddl: &'static str,
+    /// The OpenAPI 3.1 document, as generated (the server adjusts its configurable parts).
+    pub openapi_json: &'static str,
 }
 
 impl std::fmt::Debug for GeneratedApi {

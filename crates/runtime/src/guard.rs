@@ -23,6 +23,8 @@ use crate::pool::{Access, ProjectPool};
 pub struct ProjectAccess {
     pub project: Arc<str>,
     pub pool: Arc<ProjectPool>,
+    /// The caller may write this project (what `OPTIONS` describes as actions).
+    pub may_write: bool,
 }
 
 /// A future borrowed from the registry and the request for the duration of one call.
@@ -52,6 +54,8 @@ pub trait ProjectRegistry: Send + Sync + 'static {
 pub struct ProjectConnection {
     pub project: Arc<str>,
     pub backend: BackendKind,
+    /// The caller may write this project.
+    pub may_write: bool,
     pool: Arc<ProjectPool>,
     /// When the request was resolved: the checkout timeout counts from here.
     resolved_at: Instant,
@@ -140,10 +144,15 @@ impl FromRequest for ProjectConnection {
                 .match_info()
                 .get("project")
                 .expect("BUG: the connection guard is used on a route without {project}");
-            let ProjectAccess { project, pool } = registry.resolve(&request, project).await?;
+            let ProjectAccess {
+                project,
+                pool,
+                may_write,
+            } = registry.resolve(&request, project).await?;
             Ok(ProjectConnection {
                 project,
                 backend: pool.backend(),
+                may_write,
                 pool,
                 resolved_at: Instant::now(),
             })

@@ -1,6 +1,6 @@
 //! The generic CRUD handlers every generated table registers, with DRF's HTTP conventions.
 
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 
@@ -11,6 +11,7 @@ use crate::error::{ApiError, WriteError};
 use crate::guard::ProjectConnection;
 use crate::list::{self, PageNumber, PageSettings};
 use crate::meta::TableMeta;
+use crate::metadata;
 use crate::pool::Access;
 use crate::resource::Resource;
 use crate::sql::{SqlFilter, SqlOrder};
@@ -152,6 +153,10 @@ pub fn register(config: &mut web::ServiceConfig, ops: &'static TableOps) {
                 list(ops, request, guard, settings)
             },
         ));
+    collection = collection.route(
+        web::method(Method::OPTIONS)
+            .to(move |guard: ProjectConnection| options_collection(ops, guard)),
+    );
     if ops.writes.is_some() {
         collection = collection.route(web::post().to(
             move |request: HttpRequest,
@@ -163,9 +168,9 @@ pub fn register(config: &mut web::ServiceConfig, ops: &'static TableOps) {
         ));
     }
     let collection_allowed: &'static [&'static str] = if ops.writes.is_some() {
-        &["GET", "POST", "HEAD"]
+        &["GET", "POST", "HEAD", "OPTIONS"]
     } else {
-        &["GET", "HEAD"]
+        &["GET", "HEAD", "OPTIONS"]
     };
     config.service(with_allowed(collection, collection_allowed));
     if !ops.meta.has_primary_key() {
@@ -181,7 +186,10 @@ pub fn register(config: &mut web::ServiceConfig, ops: &'static TableOps) {
             web::head().to(move |request: HttpRequest, guard: ProjectConnection| {
                 retrieve(ops, request, guard)
             }),
-        );
+        )
+        .route(web::method(Method::OPTIONS).to(
+            move |request: HttpRequest, guard: ProjectConnection| options_item(ops, request, guard),
+        ));
     if ops.writes.is_some() {
         detail = detail
             .route(web::put().to(
@@ -207,9 +215,9 @@ pub fn register(config: &mut web::ServiceConfig, ops: &'static TableOps) {
             );
     }
     let detail_allowed: &'static [&'static str] = if ops.writes.is_some() {
-        &["GET", "PUT", "PATCH", "DELETE", "HEAD"]
+        &["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     } else {
-        &["GET", "HEAD"]
+        &["GET", "HEAD", "OPTIONS"]
     };
     config.service(with_allowed(detail, detail_allowed));
 }
@@ -232,6 +240,64 @@ async fn method_not_allowed(
         method: request.method().to_string(),
         allowed: allowed.to_vec(),
     })
+}
+
+/// An `OPTIONS` answer with its `Allow` header, as DRF sends.
+pub fn options_response(document: Value, allowed: &[&str]) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::ALLOW, allowed.join(", ")))
+        .json(document)
+}
+
+/// OPTIONS `/{project}/{table}/`: DRF's metadata, with the `POST` fields for writers.
+async fn options_collection(
+    ops: &'static TableOps,
+    guard: ProjectConnection,
+) -> Result<HttpResponse, ApiError> {
+    let writable = ops.writes.is_some();
+    let action = (writable && guard.may_write).then_some("POST");
+    let allowed: &[&str] = if writable {
+        &["GET", "POST", "HEAD", "OPTIONS"]
+    } else {
+        &["GET", "HEAD", "OPTIONS"]
+    };
+    Ok(options_response(
+        metadata::describe(ops.meta, metadata::Route::Collection, action),
+        allowed,
+    ))
+}
+
+/// OPTIONS `/{project}/{table}/{pk}/`: DRF's metadata, with the `PUT` fields for writers when
+/// the row exists (DRF leaves them out for a missing row).
+async fn options_item(
+    ops: &'static TableOps,
+    request: HttpRequest,
+    guard: ProjectConnection,
+) -> Result<HttpResponse, ApiError> {
+    let writable = ops.writes.is_some();
+    let allowed: &[&str] = if writable {
+        &["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+    } else {
+        &["GET", "HEAD", "OPTIONS"]
+    };
+    let mut action = None;
+    if writable && guard.may_write {
+        let exists = match key_filter(ops.meta, &request) {
+            Ok(filter) => {
+                guard
+                    .run(Access::Read, move |connection| {
+                        Ok((ops.row_json)(connection, filter.clone())?.is_some())
+                    })
+                    .await?
+            }
+            Err(_) => false,
+        };
+        action = exists.then_some("PUT");
+    }
+    Ok(options_response(
+        metadata::describe(ops.meta, metadata::Route::Item, action),
+        allowed,
+    ))
 }
 
 /// GET `/{project}/{table}/`: one page of rows, filtered and ordered.

@@ -20,6 +20,7 @@ pub mod guard;
 pub mod handlers;
 pub mod list;
 pub mod meta;
+pub mod metadata;
 pub mod pool;
 pub mod resource;
 pub mod sql;

@@ -4,7 +4,7 @@
 use crate::convert;
 use crate::db::BackendKind;
 use crate::error::{ApiError, FieldErrors};
-use crate::meta::{ColumnKind, ColumnMeta, TableMeta};
+use crate::meta::{ColumnKind, ColumnMeta, Lookup, TableMeta};
 use crate::sql::{SqlFilter, SqlOrder, SqlValue};
 
 /// Items an `__in` lookup may list.
@@ -47,64 +47,6 @@ pub struct ListRequest {
     pub order: SqlOrder,
     pub page: PageNumber,
     pub page_size: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lookup {
-    Exact,
-    In,
-    Gt,
-    Gte,
-    Lt,
-    Lte,
-    IsNull,
-    Contains,
-    IContains,
-    StartsWith,
-    IStartsWith,
-    EndsWith,
-}
-
-impl Lookup {
-    fn parse(name: &str) -> Option<Lookup> {
-        Some(match name {
-            "exact" => Lookup::Exact,
-            "in" => Lookup::In,
-            "gt" => Lookup::Gt,
-            "gte" => Lookup::Gte,
-            "lt" => Lookup::Lt,
-            "lte" => Lookup::Lte,
-            "isnull" => Lookup::IsNull,
-            "contains" => Lookup::Contains,
-            "icontains" => Lookup::IContains,
-            "startswith" => Lookup::StartsWith,
-            "istartswith" => Lookup::IStartsWith,
-            "endswith" => Lookup::EndsWith,
-            _ => return None,
-        })
-    }
-
-    fn applies_to(self, column: &ColumnMeta) -> bool {
-        if column.database_type.is_some() {
-            // Served as text: the database compares its own type, not the text.
-            return self == Lookup::IsNull;
-        }
-        if column.array {
-            // `__contains`: the list holds every given item.
-            return matches!(self, Lookup::IsNull | Lookup::Contains);
-        }
-        let kind = column.kind;
-        match self {
-            Lookup::IsNull => true,
-            Lookup::Exact | Lookup::In => kind.supports_equality(),
-            Lookup::Gt | Lookup::Gte | Lookup::Lt | Lookup::Lte => kind.supports_ranges(),
-            Lookup::Contains
-            | Lookup::IContains
-            | Lookup::StartsWith
-            | Lookup::IStartsWith
-            | Lookup::EndsWith => kind.is_textual(),
-        }
-    }
 }
 
 /// Parses a list request's query string for `meta` on `backend`.
@@ -166,7 +108,8 @@ pub fn parse_list_request(
             unknown.push(key.clone());
             continue;
         };
-        let Some(lookup) = Lookup::parse(lookup_name).filter(|lookup| lookup.applies_to(column))
+        let Some(lookup) =
+            Lookup::parse(lookup_name).filter(|lookup| lookup.applies_to(column.shape()))
         else {
             unknown.push(key.clone());
             continue;

@@ -1,8 +1,9 @@
 //! Static descriptions of tables that generated code emits and the runtime interprets: plain
 //! data, importing nothing from the rest of the crate.
 
-/// The kind of a column, owned by the description format (one mapping from its column types).
-pub use tenantapi_schema::model::ColumnKind;
+/// The kind of a column, owned by the description format (one mapping from its column types),
+/// and the filter lookups and ordering it allows.
+pub use tenantapi_schema::model::{ColumnKind, ColumnShape, Lookup};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ColumnMeta {
@@ -43,12 +44,17 @@ impl ColumnMeta {
         !(self.generated || self.read_only || self.has_default || self.nullable)
     }
 
-    /// Whether `?ordering=` may name it: single values with an order (booleans too: false
-    /// before true on both backends).
+    pub fn shape(&self) -> ColumnShape {
+        ColumnShape {
+            kind: self.kind,
+            array: self.array,
+            text_form: self.database_type.is_some(),
+        }
+    }
+
+    /// Whether `?ordering=` may name it.
     pub fn is_orderable(&self) -> bool {
-        !self.array
-            && self.database_type.is_none()
-            && (self.kind.is_ordered() || self.kind == ColumnKind::Boolean)
+        self.shape().is_orderable()
     }
 }
 

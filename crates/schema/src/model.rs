@@ -384,3 +384,119 @@ impl ColumnKind {
         }
     }
 }
+
+/// A filter lookup: `?col=` is `Exact`, `?col__in=` is `In`, and so on (Django's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lookup {
+    Exact,
+    In,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    IsNull,
+    Contains,
+    IContains,
+    StartsWith,
+    IStartsWith,
+    EndsWith,
+}
+
+impl Lookup {
+    pub const ALL: [Lookup; 12] = [
+        Lookup::Exact,
+        Lookup::In,
+        Lookup::Gt,
+        Lookup::Gte,
+        Lookup::Lt,
+        Lookup::Lte,
+        Lookup::IsNull,
+        Lookup::Contains,
+        Lookup::IContains,
+        Lookup::StartsWith,
+        Lookup::IStartsWith,
+        Lookup::EndsWith,
+    ];
+
+    /// The name after `__` in a query parameter.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lookup::Exact => "exact",
+            Lookup::In => "in",
+            Lookup::Gt => "gt",
+            Lookup::Gte => "gte",
+            Lookup::Lt => "lt",
+            Lookup::Lte => "lte",
+            Lookup::IsNull => "isnull",
+            Lookup::Contains => "contains",
+            Lookup::IContains => "icontains",
+            Lookup::StartsWith => "startswith",
+            Lookup::IStartsWith => "istartswith",
+            Lookup::EndsWith => "endswith",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Lookup> {
+        Lookup::ALL.into_iter().find(|lookup| lookup.name() == name)
+    }
+
+    /// Whether a column takes this lookup: by its kind; a list only `__contains` (every given
+    /// item present) and `__isnull`; a column served as text only `__isnull` (the database
+    /// compares its own type, not the text).
+    pub fn applies_to(self, shape: ColumnShape) -> bool {
+        if shape.text_form {
+            return self == Lookup::IsNull;
+        }
+        if shape.array {
+            return matches!(self, Lookup::IsNull | Lookup::Contains);
+        }
+        let kind = shape.kind;
+        match self {
+            Lookup::IsNull => true,
+            Lookup::Exact | Lookup::In => kind.supports_equality(),
+            Lookup::Gt | Lookup::Gte | Lookup::Lt | Lookup::Lte => kind.supports_ranges(),
+            Lookup::Contains
+            | Lookup::IContains
+            | Lookup::StartsWith
+            | Lookup::IStartsWith
+            | Lookup::EndsWith => kind.is_textual(),
+        }
+    }
+}
+
+/// What the API's filters and ordering depend on about a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnShape {
+    pub kind: ColumnKind,
+    /// A list of `kind` values.
+    pub array: bool,
+    /// Served as the database's text form (`database_type`).
+    pub text_form: bool,
+}
+
+impl ColumnShape {
+    /// The lookups `?col__lookup=` accepts for this column, in a fixed order.
+    pub fn lookups(self) -> impl Iterator<Item = Lookup> {
+        Lookup::ALL
+            .into_iter()
+            .filter(move |lookup| lookup.applies_to(self))
+    }
+
+    /// Whether `?ordering=` may name it: single values with an order (booleans too: false
+    /// before true on both backends).
+    pub fn is_orderable(self) -> bool {
+        !self.array
+            && !self.text_form
+            && (self.kind.is_ordered() || self.kind == ColumnKind::Boolean)
+    }
+}
+
+impl Column {
+    pub fn shape(&self) -> ColumnShape {
+        ColumnShape {
+            kind: self.ty.kind(),
+            array: self.array,
+            text_form: self.database_type.is_some(),
+        }
+    }
+}

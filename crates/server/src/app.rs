@@ -13,6 +13,7 @@ use tenantapi_runtime::urls::absolute_path;
 
 use crate::auth::parse_authorization;
 use crate::config::AppSettings;
+use crate::docs::OpenApiDocument;
 use crate::health::Health;
 use crate::hosts::AllowedHosts;
 use crate::registry::Registry;
@@ -23,8 +24,10 @@ pub const API_ROOT: &str = "/api/v1";
 /// Registers everything on an `App`; the registry and settings become app data.
 pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, settings: AppSettings) {
     let api = registry.api();
+    let document = OpenApiDocument::new(api, settings.document);
     let project_registry: Arc<dyn ProjectRegistry> = registry.clone();
     config
+        .app_data(web::Data::new(document))
         .app_data(web::Data::from(project_registry))
         .app_data(web::Data::from(registry))
         .app_data(web::Data::new(settings.api))
@@ -46,18 +49,73 @@ pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, setti
                 .service(with_allowed(
                     web::resource("/")
                         .route(web::get().to(api_root))
-                        .route(web::head().to(api_root)),
+                        .route(web::head().to(api_root))
+                        .route(web::method(Method::OPTIONS).to(|| async {
+                            describe_view(
+                                "Api Root",
+                                "The projects the caller may use, with their URLs.",
+                            )
+                        })),
+                    READ_ONLY_METHODS,
+                ))
+                // Before `/{project}/`: these names are reserved for the API itself.
+                .service(with_allowed(
+                    web::resource("/schema/")
+                        .route(web::get().to(crate::docs::schema))
+                        .route(web::head().to(crate::docs::schema))
+                        .route(web::method(Method::OPTIONS).to(|| async {
+                            describe_view(
+                                "Schema",
+                                "The OpenAPI 3.1 document of this API (JSON; YAML with ?format=yaml).",
+                            )
+                        })),
+                    READ_ONLY_METHODS,
+                ))
+                .service(with_allowed(
+                    web::resource("/docs/{path:.*}")
+                        .route(web::get().to(crate::docs::swagger))
+                        .route(web::head().to(crate::docs::swagger)),
                     &["GET", "HEAD"],
                 ))
                 .service(with_allowed(
                     web::resource("/{project}/")
                         .route(web::get().to(project_root))
-                        .route(web::head().to(project_root)),
-                    &["GET", "HEAD"],
+                        .route(web::head().to(project_root))
+                        .route(web::method(Method::OPTIONS).to(project_options)),
+                    READ_ONLY_METHODS,
                 ))
                 .configure(api.configure),
         )
         .default_service(web::to(unmatched));
+}
+
+/// What the API's own read-only routes answer.
+const READ_ONLY_METHODS: &[&str] = &["GET", "HEAD", "OPTIONS"];
+
+/// DRF's metadata of a view without a body: name, description, media types.
+fn describe_view(name: &str, description: &str) -> HttpResponse {
+    tenantapi_runtime::handlers::options_response(
+        serde_json::json!({
+            "name": name,
+            "description": description,
+            "renders": ["application/json"],
+            "parses": ["application/json"],
+        }),
+        READ_ONLY_METHODS,
+    )
+}
+
+/// `OPTIONS /api/v1/{project}/`, through the same checks as its GET (404 if not granted).
+async fn project_options(
+    request: HttpRequest,
+    registry: web::Data<Registry>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    registry.resolve(&request, &path).await?;
+    Ok(describe_view(
+        "Project Root",
+        "The project's tables, with the URLs of their lists.",
+    ))
 }
 
 /// `GET /healthz`: the process is alive and answering.

@@ -33,6 +33,23 @@ pub struct AppSettings {
     /// Paging and body limits, for the generic handlers.
     pub api: tenantapi_runtime::handlers::ApiSettings,
     pub allowed_hosts: crate::hosts::AllowedHosts,
+    /// The configuration the OpenAPI document is adjusted to.
+    pub document: DocumentSettings,
+}
+
+/// What of the configuration the served OpenAPI document depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocumentSettings {
+    pub default_page_size: u64,
+    pub max_page_size: u64,
+    pub auth_required: bool,
+    pub public_schema: bool,
+}
+
+impl Default for DocumentSettings {
+    fn default() -> Self {
+        Config::default().app_settings().document
+    }
 }
 
 /// Callers and their grants.
@@ -100,6 +117,9 @@ pub struct ApiConfig {
     /// Host names the API answers for, as Django's ALLOWED_HOSTS (`api.example.com`,
     /// `.example.com`, `*`); other hosts get 400. Empty: any host.
     pub allowed_hosts: Vec<String>,
+    /// Serve the OpenAPI document (`/api/v1/schema/`) and the docs page without credentials:
+    /// they describe the structure only, never a project.
+    pub public_schema: bool,
 }
 
 impl Default for Config {
@@ -139,6 +159,7 @@ impl Default for ApiConfig {
             max_page_size: 1000,
             max_body_bytes: 1024 * 1024,
             allowed_hosts: Vec::new(),
+            public_schema: true,
         }
     }
 }
@@ -196,6 +217,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("TENANTAPI_MAX_PAGE_SIZE", "api.max_page_size"),
     ("TENANTAPI_MAX_BODY_BYTES", "api.max_body_bytes"),
     ("TENANTAPI_ALLOWED_HOSTS", "api.allowed_hosts"),
+    ("TENANTAPI_PUBLIC_SCHEMA", "api.public_schema"),
     ("TENANTAPI_AUTH_REQUIRED", "auth.required"),
     ("TENANTAPI_AUTH_CACHE_SECONDS", "auth.cache_seconds"),
 ];
@@ -278,6 +300,7 @@ impl Config {
                     .map(str::to_string)
                     .collect()
             }
+            "api.public_schema" => self.api.public_schema = parse(name, &value, BOOLEAN)?,
             "auth.required" => self.auth.required = parse(name, &value, BOOLEAN)?,
             "auth.cache_seconds" => self.auth.cache_seconds = parse(name, &value, NUMBER)?,
             other => unreachable!("ENVIRONMENT names an unknown setting {other}"),
@@ -331,6 +354,12 @@ impl Config {
                 max_body_bytes: self.api.max_body_bytes,
             },
             allowed_hosts: crate::hosts::AllowedHosts::new(&self.api.allowed_hosts),
+            document: DocumentSettings {
+                default_page_size: self.api.default_page_size,
+                max_page_size: self.api.max_page_size,
+                auth_required: self.auth.required,
+                public_schema: self.api.public_schema,
+            },
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod docs;
 pub mod health;
 pub mod hosts;
 pub mod introspect;

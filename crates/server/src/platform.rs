@@ -42,6 +42,10 @@ pub enum PlatformError {
     )]
     InvalidProjectName { name: String },
     #[error(
+        "the project name {name:?} is reserved: /api/v1/{name}/ serves the API's own documentation; choose another name"
+    )]
+    ReservedProjectName { name: String },
+    #[error(
         "project {name} already exists with another database URL; remove it first to change its database"
     )]
     ProjectExists { name: String },
@@ -122,7 +126,15 @@ where
 }
 
 /// Project names are URL segments and log fields: a slug keeps them unambiguous in both.
+/// Names the API root uses for itself (`/api/v1/schema/`, `/api/v1/docs/`).
+pub const RESERVED_PROJECT_NAMES: [&str; 2] = ["schema", "docs"];
+
 pub fn check_project_name(name: &str) -> Result<(), PlatformError> {
+    if RESERVED_PROJECT_NAMES.contains(&name) {
+        return Err(PlatformError::ReservedProjectName {
+            name: name.to_string(),
+        });
+    }
     let bytes = name.as_bytes();
     let valid = (1..=63).contains(&bytes.len())
         && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())

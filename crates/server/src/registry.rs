@@ -299,12 +299,14 @@ impl ProjectRegistry for Registry {
                 None => None,
             };
             let entry = self.entry(project).ok_or(ApiError::NotFound)?;
+            let mut may_write = true;
             if let Some(principal) = principal {
                 // A project the caller has no grant on is indistinguishable from a missing one.
                 let role = role_on(&principal, project).ok_or(ApiError::NotFound)?;
                 if role == Role::Read && !is_read_method(request.method()) {
                     return Err(ApiError::PermissionDenied);
                 }
+                may_write = role == Role::Write;
             }
             // Only now, to a caller allowed on the project, is its version state revealed.
             if let Some(refused) = refusal(&entry.health.get(), &self.api.served_version()) {
@@ -313,6 +315,7 @@ impl ProjectRegistry for Registry {
             Ok(ProjectAccess {
                 project: entry.name.clone(),
                 pool: entry.pool.clone(),
+                may_write,
             })
         })
     }

@@ -1,0 +1,127 @@
+//! The API's own documentation: the OpenAPI document generated with the code, adjusted once to
+//! this server's configuration and served at `/api/v1/schema/`, and Swagger UI over it at
+//! `/api/v1/docs/` (its assets are compiled into the binary).
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::Value;
+use tenantapi_runtime::api::GeneratedApi;
+use tenantapi_runtime::error::ApiError;
+
+use crate::app::API_ROOT;
+use crate::config::DocumentSettings;
+use crate::registry::Registry;
+
+/// The document as served, and whether it needs credentials.
+pub struct OpenApiDocument {
+    json: String,
+    public: bool,
+    swagger: Arc<utoipa_swagger_ui::Config<'static>>,
+}
+
+impl OpenApiDocument {
+    /// The generated document with what the configuration decides: the largest and the
+    /// default page size, and no security requirement when authentication is off.
+    pub fn new(api: &GeneratedApi, settings: DocumentSettings) -> OpenApiDocument {
+        let mut document: Value =
+            serde_json::from_str(api.openapi_json).expect("BUG: the generated document is JSON");
+        if let Some(page_size) = document
+            .pointer_mut("/components/parameters/PageSize")
+            .and_then(Value::as_object_mut)
+        {
+            page_size.insert(
+                "description".into(),
+                Value::from(format!(
+                    "Rows per page (default {}); larger values are capped at {}.",
+                    settings.default_page_size, settings.max_page_size
+                )),
+            );
+            if let Some(schema) = page_size.get_mut("schema") {
+                schema["maximum"] = Value::from(settings.max_page_size);
+            }
+        }
+        if !settings.auth_required
+            && let Some(root) = document.as_object_mut()
+        {
+            root.remove("security");
+        }
+        let mut json = serde_json::to_string_pretty(&document).expect("JSON serializes");
+        json.push('\n');
+        let swagger = utoipa_swagger_ui::Config::new([format!("{API_ROOT}/schema/")])
+            .try_it_out_enabled(true)
+            .persist_authorization(true)
+            .display_operation_id(true)
+            .filter(true);
+        OpenApiDocument {
+            json,
+            public: settings.public_schema,
+            swagger: Arc::new(swagger),
+        }
+    }
+
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+}
+
+/// Whether the client asked for YAML: `?format=yaml`, or an `Accept` naming YAML and not JSON.
+/// `Err` for another `format`, which DRF answers with 404.
+fn wants_yaml(request: &HttpRequest) -> Result<bool, ApiError> {
+    let format = serde_urlencoded::from_str::<Vec<(String, String)>>(request.query_string())
+        .unwrap_or_default()
+        .into_iter()
+        .rev()
+        .find(|(name, _)| name == "format")
+        .map(|(_, value)| value);
+    match format.as_deref() {
+        Some("yaml") => return Ok(true),
+        Some("json") => return Ok(false),
+        Some(_) => return Err(ApiError::NotFound),
+        None => {}
+    }
+    let accept = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    Ok(accept.contains("yaml") && !accept.contains("json"))
+}
+
+/// `GET /api/v1/schema/`: the OpenAPI document, JSON or (with `?format=yaml`) YAML. YAML 1.2
+/// is a superset of JSON, so the same text serves both without a YAML serializer.
+pub async fn schema(
+    request: HttpRequest,
+    document: web::Data<OpenApiDocument>,
+    registry: web::Data<Registry>,
+) -> Result<HttpResponse, ApiError> {
+    if !document.public
+        && let Some(authenticator) = registry.authenticator()
+    {
+        authenticator.authenticate(&request).await?;
+    }
+    let content_type = if wants_yaml(&request)? {
+        "application/yaml"
+    } else {
+        "application/json"
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .body(document.json.clone()))
+}
+
+/// `GET /api/v1/docs/...`: Swagger UI (its page, scripts and styles) over the document.
+pub async fn swagger(
+    path: web::Path<String>,
+    document: web::Data<OpenApiDocument>,
+) -> Result<HttpResponse, ApiError> {
+    match utoipa_swagger_ui::serve(&path, document.swagger.clone()) {
+        Ok(Some(file)) => Ok(HttpResponse::Ok()
+            .content_type(file.content_type)
+            .body(file.bytes.into_owned())),
+        Ok(None) => Err(ApiError::NotFound),
+        Err(error) => Err(ApiError::internal("serving Swagger UI", error)),
+    }
+}
