@@ -398,8 +398,8 @@ fn filter_parameters(schema: &Schema, table: &Table) -> Vec<Value> {
         .iter()
         .filter(|parameter| free_text(parameter))
         .count() as u64;
-    if count > 0 {
-        let share = (QUERY_TEXT_BUDGET / count).max(1);
+    if let Some(share) = QUERY_TEXT_BUDGET.checked_div(count) {
+        let share = share.max(1);
         for parameter in parameters
             .iter_mut()
             .filter(|parameter| free_text(parameter))
