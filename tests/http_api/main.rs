@@ -82,6 +82,7 @@ fn names(reply: &Reply) -> Vec<String> {
         .collect()
 }
 
+mod documentation;
 mod projects;
 mod reading;
 mod request_errors;

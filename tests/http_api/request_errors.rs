@@ -59,7 +59,10 @@ async fn request_errors_scenario(backend: Backend) {
         (read_only.status, read_only.json),
         (405, json!({"detail": "Method \"POST\" not allowed."}))
     );
-    assert_eq!(read_only.headers.get(header::ALLOW).unwrap(), "GET, HEAD, OPTIONS");
+    assert_eq!(
+        read_only.headers.get(header::ALLOW).unwrap(),
+        "GET, HEAD, OPTIONS"
+    );
 
     let malformed = send(
         &app,
