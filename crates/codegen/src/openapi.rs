@@ -46,8 +46,13 @@ pub fn render_openapi(schema: &Schema, generated_header: &str) -> String {
                     {
                         "type": "object",
                         "properties": {
-                            "results": {"type": "array", "items": {"$ref": format!("#/components/schemas/{name}")}}
-                        }
+                            "results": {
+                                "type": "array",
+                                "items": {"$ref": format!("#/components/schemas/{name}")},
+                                "description": "The rows of this page."
+                            }
+                        },
+                        "required": ["results"]
                     }
                 ]
             }),
@@ -766,14 +771,13 @@ fn shared_schemas() -> Map<String, Value> {
         "Page".into(),
         json!({
             "type": "object",
-            "description": "One page of a list.",
+            "description": "The envelope of every list page; each table's `Paginated...List` adds its `results`.",
             "properties": {
                 "count": {"type": "integer", "minimum": 0, "description": "Rows matching the filters, on every page."},
                 "next": {"type": ["string", "null"], "format": "uri", "description": "The next page, if any."},
-                "previous": {"type": ["string", "null"], "format": "uri", "description": "The previous page, if any."},
-                "results": {"type": "array"}
+                "previous": {"type": ["string", "null"], "format": "uri", "description": "The previous page, if any."}
             },
-            "required": ["count", "next", "previous", "results"]
+            "required": ["count", "next", "previous"]
         }),
     );
     schemas
