@@ -154,5 +154,8 @@ pub fn curl_lines(base: &str, token: &str) -> Vec<String> {
             "curl {auth} -X POST {json} -d '{{\"name\": \"x\"}}' {base}/api/v1/globex/data_point/   # 403: read only"
         ),
         format!("curl {base}/api/v1/acme/data_point/   # 401: no credentials"),
+        format!("curl {auth} -X OPTIONS {base}/api/v1/acme/data_point/   # fields, as DRF"),
+        format!("curl {base}/api/v1/schema/   # the OpenAPI 3.1 document"),
+        format!("open {base}/api/v1/docs/ in a browser; Authorize with: Token {token}"),
     ]
 }
