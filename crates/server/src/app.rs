@@ -74,8 +74,14 @@ pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, setti
                 .service(with_allowed(
                     web::resource("/docs/{path:.*}")
                         .route(web::get().to(crate::docs::swagger))
-                        .route(web::head().to(crate::docs::swagger)),
-                    &["GET", "HEAD"],
+                        .route(web::head().to(crate::docs::swagger))
+                        .route(web::method(Method::OPTIONS).to(|| async {
+                            describe_view(
+                                "Docs",
+                                "An interactive page over the OpenAPI document (Swagger UI).",
+                            )
+                        })),
+                    READ_ONLY_METHODS,
                 ))
                 .service(with_allowed(
                     web::resource("/{project}/")
