@@ -150,9 +150,7 @@ fn check_every_type_round_trips(database: &TestDatabase) {
     let found = tables::data_point_tag::DataPointTagResource::load(
         &mut connection,
         key("1,1", tables::data_point_tag::DataPointTagResource::META),
-        SqlOrder::new(vec![("data_point_id", false)]),
-        1,
-        0,
+        SqlOrder::new(vec![("data_point_id", false)]).window(1, 0),
     )
     .unwrap();
     assert_eq!(found.len(), 1, "composite key lookup");
@@ -292,9 +290,7 @@ fn check_every_type_round_trips(database: &TestDatabase) {
     let version: Vec<String> = tables::schema_version::SchemaVersionResource::load(
         &mut connection,
         SqlFilter::all(),
-        SqlOrder::new(vec![("version", false)]),
-        10,
-        0,
+        SqlOrder::new(vec![("version", false)]).window(10, 0),
     )
     .unwrap()
     .into_iter()
@@ -348,9 +344,7 @@ fn postgres_numeric_nan_reads_as_nan_instead_of_failing_the_table() {
     let rows = tables::reading::ReadingResource::load(
         &mut database.connect(),
         SqlFilter::all(),
-        SqlOrder::new(vec![("id", false)]),
-        10,
-        0,
+        SqlOrder::new(vec![("id", false)]).window(10, 0),
     )
     .unwrap();
     let values: Vec<Value> = rows

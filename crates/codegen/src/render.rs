@@ -420,16 +420,26 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
                 connection: &mut ::tenantapi_runtime::db::DbConnection,
                 filter: ::tenantapi_runtime::sql::SqlFilter,
                 order: ::tenantapi_runtime::sql::SqlOrder,
-                limit: i64,
-                offset: i64,
             ) -> ::diesel::QueryResult<::std::vec::Vec<#row>> {
                 use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
                 #table_path::table
                     .filter(filter)
                     .order(order)
-                    .limit(limit)
-                    .offset(offset)
                     .select(#row::as_select())
+                    .load(connection)
+            }
+
+            fn load_counted(
+                connection: &mut ::tenantapi_runtime::db::DbConnection,
+                filter: ::tenantapi_runtime::sql::SqlFilter,
+                order: ::tenantapi_runtime::sql::SqlOrder,
+            ) -> ::diesel::QueryResult<::std::vec::Vec<(#row, i64)>> {
+                use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
+                let total = ::tenantapi_runtime::sql::TotalCount::of(META.name, filter.clone());
+                #table_path::table
+                    .filter(filter)
+                    .order(order)
+                    .select((#row::as_select(), total))
                     .load(connection)
             }
         }

@@ -311,8 +311,6 @@ pub fn read_all_rows<R: Resource>(
         connection,
         SqlFilter::all(),
         SqlOrder::completed(meta, Vec::new()),
-        i64::MAX,
-        0,
     )?;
     rows.into_iter()
         .map(|row| {

@@ -43,11 +43,17 @@ pub struct TableOps {
     pub meta: &'static TableMeta,
     count: fn(&mut DbConnection, SqlFilter) -> diesel::QueryResult<i64>,
     /// Rows as a JSON array, serialized straight from the typed read model.
-    page_json: fn(&mut DbConnection, SqlFilter, SqlOrder, i64, i64) -> diesel::QueryResult<String>,
+    page_json: fn(&mut DbConnection, SqlFilter, SqlOrder) -> diesel::QueryResult<String>,
+    /// A page as a JSON array with the filter's total count (`None`: the page is empty), in
+    /// one statement.
+    counted_page_json: CountedPageFn,
     /// The row matching a primary key filter as a JSON object, if any.
     row_json: fn(&mut DbConnection, SqlFilter) -> diesel::QueryResult<Option<String>>,
     writes: Option<WriteOps>,
 }
+
+type CountedPageFn =
+    fn(&mut DbConnection, SqlFilter, SqlOrder) -> diesel::QueryResult<(Option<i64>, String)>;
 
 /// Sets a validated body on the row matching a filter; the row after, if there was one.
 type UpdateFn =
@@ -66,6 +72,7 @@ impl TableOps {
             meta: R::META,
             count: R::count,
             page_json: page_json::<R>,
+            counted_page_json: counted_page_json::<R>,
             row_json: row_json::<R>,
             writes: None,
         }
@@ -77,6 +84,7 @@ impl TableOps {
             meta: R::META,
             count: R::count,
             page_json: page_json::<R>,
+            counted_page_json: counted_page_json::<R>,
             row_json: row_json::<R>,
             writes: Some(WriteOps {
                 insert: insert_value::<R>,
@@ -91,12 +99,23 @@ fn page_json<R: Resource>(
     connection: &mut DbConnection,
     filter: SqlFilter,
     order: SqlOrder,
-    limit: i64,
-    offset: i64,
 ) -> diesel::QueryResult<String> {
-    let rows = R::load(connection, filter, order, limit, offset)?;
+    let rows = R::load(connection, filter, order)?;
     serde_json::to_string(&rows)
         .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))
+}
+
+fn counted_page_json<R: Resource>(
+    connection: &mut DbConnection,
+    filter: SqlFilter,
+    order: SqlOrder,
+) -> diesel::QueryResult<(Option<i64>, String)> {
+    let rows = R::load_counted(connection, filter, order)?;
+    let total = rows.first().map(|(_, total)| *total);
+    let rows: Vec<&R::Row> = rows.iter().map(|(row, _)| row).collect();
+    let json = serde_json::to_string(&rows)
+        .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))?;
+    Ok((total, json))
 }
 
 fn row_json<R: Resource>(
@@ -318,24 +337,30 @@ async fn list(
         .run(
             Access::Read,
             move |connection| -> Result<(i64, u64, String), ApiError> {
-                let count = (ops.count)(connection, list_request.filter.clone())?;
-                let page_count = (count.max(0) as u64).div_ceil(page_size).max(1);
-                let page = match list_request.page {
-                    PageNumber::Number(number) => number,
-                    PageNumber::Last => page_count,
-                };
-                if page > page_count {
-                    return Err(ApiError::InvalidPage);
+                let filter = list_request.filter.clone();
+                // A numbered page and its count in one statement (one round trip).
+                if let PageNumber::Number(page) = list_request.page {
+                    let order = list_request
+                        .order
+                        .clone()
+                        .window(page_size, (page - 1) * page_size);
+                    let (total, rows) = (ops.counted_page_json)(connection, filter, order)?;
+                    return match total {
+                        Some(count) => Ok((count, page, rows)),
+                        // An empty first page is an empty list; any other is past the end.
+                        None if page == 1 => Ok((0, 1, rows)),
+                        None => Err(ApiError::InvalidPage),
+                    };
                 }
-                let offset = ((page - 1) * page_size) as i64;
-                let rows = (ops.page_json)(
-                    connection,
-                    list_request.filter.clone(),
-                    list_request.order.clone(),
-                    page_size as i64,
-                    offset,
-                )?;
-                Ok((count, page, rows))
+                // The last page's number comes from the count.
+                let count = (ops.count)(connection, filter.clone())?;
+                let last = (count.max(0) as u64).div_ceil(page_size).max(1);
+                let order = list_request
+                    .order
+                    .clone()
+                    .window(page_size, (last - 1) * page_size);
+                let rows = (ops.page_json)(connection, filter, order)?;
+                Ok((count, last, rows))
             },
         )
         .await?;

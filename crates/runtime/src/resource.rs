@@ -16,27 +16,29 @@ pub trait Resource: 'static {
 
     fn count(connection: &mut DbConnection, filter: SqlFilter) -> diesel::QueryResult<i64>;
 
+    /// The rows matching `filter`, in `order` and within its window.
     fn load(
         connection: &mut DbConnection,
         filter: SqlFilter,
         order: SqlOrder,
-        limit: i64,
-        offset: i64,
     ) -> diesel::QueryResult<Vec<Self::Row>>;
+
+    /// Like `load`, each row with the number of rows `filter` matches in all (one statement).
+    fn load_counted(
+        connection: &mut DbConnection,
+        filter: SqlFilter,
+        order: SqlOrder,
+    ) -> diesel::QueryResult<Vec<(Self::Row, i64)>>;
 
     /// The row matching `filter` (a primary key filter), if any.
     fn load_one(
         connection: &mut DbConnection,
         filter: SqlFilter,
     ) -> diesel::QueryResult<Option<Self::Row>> {
-        Ok(Self::load(
-            connection,
-            filter,
-            SqlOrder::by_primary_key(Self::META),
-            1,
-            0,
-        )?
-        .into_iter()
-        .next())
+        Ok(
+            Self::load(connection, filter, SqlOrder::by_primary_key(Self::META))?
+                .into_iter()
+                .next(),
+        )
     }
 }

@@ -168,16 +168,25 @@ impl ::tenantapi_runtime::resource::Resource for SiteResource {
         connection: &mut ::tenantapi_runtime::db::DbConnection,
         filter: ::tenantapi_runtime::sql::SqlFilter,
         order: ::tenantapi_runtime::sql::SqlOrder,
-        limit: i64,
-        offset: i64,
     ) -> ::diesel::QueryResult<::std::vec::Vec<Site>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
         crate::schema::site::table
             .filter(filter)
             .order(order)
-            .limit(limit)
-            .offset(offset)
             .select(Site::as_select())
+            .load(connection)
+    }
+    fn load_counted(
+        connection: &mut ::tenantapi_runtime::db::DbConnection,
+        filter: ::tenantapi_runtime::sql::SqlFilter,
+        order: ::tenantapi_runtime::sql::SqlOrder,
+    ) -> ::diesel::QueryResult<::std::vec::Vec<(Site, i64)>> {
+        use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
+        let total = ::tenantapi_runtime::sql::TotalCount::of(META.name, filter.clone());
+        crate::schema::site::table
+            .filter(filter)
+            .order(order)
+            .select((Site::as_select(), total))
             .load(connection)
     }
 }

@@ -78,16 +78,25 @@ impl ::tenantapi_runtime::resource::Resource for CustomerTotalResource {
         connection: &mut ::tenantapi_runtime::db::DbConnection,
         filter: ::tenantapi_runtime::sql::SqlFilter,
         order: ::tenantapi_runtime::sql::SqlOrder,
-        limit: i64,
-        offset: i64,
     ) -> ::diesel::QueryResult<::std::vec::Vec<CustomerTotal>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
         crate::schema::customer_total::table
             .filter(filter)
             .order(order)
-            .limit(limit)
-            .offset(offset)
             .select(CustomerTotal::as_select())
+            .load(connection)
+    }
+    fn load_counted(
+        connection: &mut ::tenantapi_runtime::db::DbConnection,
+        filter: ::tenantapi_runtime::sql::SqlFilter,
+        order: ::tenantapi_runtime::sql::SqlOrder,
+    ) -> ::diesel::QueryResult<::std::vec::Vec<(CustomerTotal, i64)>> {
+        use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
+        let total = ::tenantapi_runtime::sql::TotalCount::of(META.name, filter.clone());
+        crate::schema::customer_total::table
+            .filter(filter)
+            .order(order)
+            .select((CustomerTotal::as_select(), total))
             .load(connection)
     }
 }

@@ -77,16 +77,25 @@ impl ::tenantapi_runtime::resource::Resource for SchemaVersionResource {
         connection: &mut ::tenantapi_runtime::db::DbConnection,
         filter: ::tenantapi_runtime::sql::SqlFilter,
         order: ::tenantapi_runtime::sql::SqlOrder,
-        limit: i64,
-        offset: i64,
     ) -> ::diesel::QueryResult<::std::vec::Vec<SchemaVersion>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
         crate::schema::schema_version::table
             .filter(filter)
             .order(order)
-            .limit(limit)
-            .offset(offset)
             .select(SchemaVersion::as_select())
+            .load(connection)
+    }
+    fn load_counted(
+        connection: &mut ::tenantapi_runtime::db::DbConnection,
+        filter: ::tenantapi_runtime::sql::SqlFilter,
+        order: ::tenantapi_runtime::sql::SqlOrder,
+    ) -> ::diesel::QueryResult<::std::vec::Vec<(SchemaVersion, i64)>> {
+        use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
+        let total = ::tenantapi_runtime::sql::TotalCount::of(META.name, filter.clone());
+        crate::schema::schema_version::table
+            .filter(filter)
+            .order(order)
+            .select((SchemaVersion::as_select(), total))
             .load(connection)
     }
 }
