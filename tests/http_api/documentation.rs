@@ -231,7 +231,12 @@ async fn options_scenario(backend: Backend) {
         "a read-only table takes no POST"
     );
 
-    for path in ["/api/v1/", "/api/v1/alpha/", "/api/v1/schema/", "/api/v1/docs/"] {
+    for path in [
+        "/api/v1/",
+        "/api/v1/alpha/",
+        "/api/v1/schema/",
+        "/api/v1/docs/",
+    ] {
         let reply = kit
             .call(&service, "OPTIONS", path, Some("writer"), None)
             .await;

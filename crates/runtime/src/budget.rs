@@ -14,6 +14,7 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::Instant;
 
 use crate::db::BackendKind;
+use crate::limit::{ConcurrencyLimit, LimitSettings};
 
 /// Something that can give back budget by closing connections nobody is using: a project's pool.
 pub trait IdleConnections: Send + Sync {
@@ -224,14 +225,37 @@ pub fn server_of_url(url: &str) -> Option<String> {
 pub struct Budgets {
     limit: usize,
     by_server: Mutex<HashMap<String, Arc<HostBudget>>>,
+    /// How much database work may be in flight against one server at once.
+    in_flight: LimitSettings,
+    in_flight_by_server: Mutex<HashMap<String, Arc<ConcurrencyLimit>>>,
+    /// SQLite projects run their statements in this process, on its cores: one limit for all.
+    in_flight_local: Arc<ConcurrencyLimit>,
 }
 
 impl Budgets {
-    pub fn new(limit_per_server: usize) -> Budgets {
+    pub fn new(limit_per_server: usize, in_flight: LimitSettings) -> Budgets {
         Budgets {
             limit: limit_per_server,
             by_server: Mutex::new(HashMap::new()),
+            in_flight,
+            in_flight_by_server: Mutex::new(HashMap::new()),
+            in_flight_local: ConcurrencyLimit::new("SQLite projects", in_flight),
         }
+    }
+
+    /// The in-flight limit of the server `url` points at (one shared by every SQLite project).
+    pub fn in_flight_for_url(&self, url: &str) -> Arc<ConcurrencyLimit> {
+        let Some(server) = server_of_url(url) else {
+            return self.in_flight_local.clone();
+        };
+        let mut by_server = self
+            .in_flight_by_server
+            .lock()
+            .expect("budgets lock poisoned");
+        by_server
+            .entry(server.clone())
+            .or_insert_with(|| ConcurrencyLimit::new(server, self.in_flight))
+            .clone()
     }
 
     /// The budget of the server `url` points at; `None` for SQLite.

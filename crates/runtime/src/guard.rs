@@ -16,6 +16,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 
 use crate::db::{BackendKind, DbConnection};
 use crate::error::ApiError;
+use crate::limit::{COUNTED_FOR, Shape};
 use crate::pool::{Access, ProjectPool};
 
 /// What the registry hands the guard for a project the caller may use.
@@ -62,14 +63,16 @@ pub struct ProjectConnection {
 }
 
 impl ProjectConnection {
-    /// Runs `work` on one of the project's connections, off the async threads.
+    /// Runs `work` on one of the project's connections, off the async threads. `shape` names
+    /// the kind of work (table and operation) for the database server's in-flight limit.
     ///
-    /// The request waits its turn (first come, first served) and for a connection (a free one,
-    /// or a new one opened for it) for at most the checkout timeout, then answers 503 with
-    /// `Retry-After` even if the database has not answered yet; the attempt goes on in the
-    /// background, holding only this project's resources. A connection found lost is closed and
-    /// `work` runs again on a fresh one when `access` allows it (see [`crate::pool::CheckedOut::run`]).
-    pub async fn run<T, F>(self, access: Access, work: F) -> Result<T, ApiError>
+    /// The request waits its turn (first come, first served: the project's, then the database
+    /// server's in-flight limit) and for a connection (a free one, or a new one opened for it)
+    /// for at most the checkout timeout, then answers 503 with `Retry-After` even if the
+    /// database has not answered yet; the attempt goes on in the background, holding only this
+    /// project's resources. A connection found lost is closed and `work` runs again on a fresh
+    /// one when `access` allows it (see [`crate::pool::CheckedOut::run`]).
+    pub async fn run<T, F>(self, access: Access, shape: Shape, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
@@ -80,24 +83,41 @@ impl ProjectConnection {
         let turn = self.pool.take_turn(deadline).await?;
         let (connected, connected_signal) = tokio::sync::oneshot::channel::<()>();
         let pool = self.pool.clone();
+        let in_flight = self.pool.in_flight().permit(shape);
+        let counted = in_flight.clone();
+        let project = self.project.clone();
         let task = web::block(move || {
             let _turn = turn;
+            if !counted.wait(deadline) {
+                log::warn!("project {project}: its database server is busy; no turn in time");
+                return Err(ApiError::no_connection_free());
+            }
             let mut checked = pool.checkout(deadline, licence)?;
             let _ = connected.send(());
-            checked.run(access, work)
+            let outcome = checked.run(access, work);
+            counted.finish();
+            outcome
         });
+        let mut task = Box::pin(task);
         let until_deadline = deadline.saturating_duration_since(Instant::now());
         if actix_web::rt::time::timeout(until_deadline, connected_signal)
             .await
             .is_err()
         {
             log::warn!(
-                "project {}: no database connection within {:?}; answering 503",
+                "project {}: no database connection within {:?}",
                 self.project,
                 settings.checkout_timeout
             );
+            in_flight.stop_counting();
             return Err(ApiError::project_did_not_answer());
         }
+        // Most work ends well within the time it counts against the limit; longer work stops
+        // counting, so that one tenant's slow statements do not hold the others back.
+        if let Ok(outcome) = actix_web::rt::time::timeout(COUNTED_FOR, &mut task).await {
+            return outcome.map_err(|error| ApiError::internal("database task failed", error))?;
+        }
+        in_flight.stop_counting();
         // Connected (or refused, in which case the task ends at once). Statements are bounded
         // by the statement timeout on the server; this bounds a server that stops answering.
         let outcome = match settings.statement_timeout {

@@ -304,9 +304,11 @@ async fn options_item(
         let exists = match key_filter(ops.meta, &request) {
             Ok(filter) => {
                 guard
-                    .run(Access::Read, move |connection| {
-                        Ok((ops.row_json)(connection, filter.clone())?.is_some())
-                    })
+                    .run(
+                        Access::Read,
+                        (ops.meta.name, "retrieve"),
+                        move |connection| Ok((ops.row_json)(connection, filter.clone())?.is_some()),
+                    )
                     .await?
             }
             Err(_) => false,
@@ -336,6 +338,7 @@ async fn list(
     let (count, page, rows) = guard
         .run(
             Access::Read,
+            (ops.meta.name, "list"),
             move |connection| -> Result<(i64, u64, String), ApiError> {
                 let filter = list_request.filter.clone();
                 // A numbered page and its count in one statement (one round trip).
@@ -402,6 +405,7 @@ async fn create(
     let row = guard
         .run(
             Access::Write,
+            (ops.meta.name, "create"),
             move |connection| -> Result<Value, ApiError> {
                 match write_transaction(connection, &version, |connection| {
                     (ops.writes().insert)(connection, canonical.clone())
@@ -459,9 +463,11 @@ async fn retrieve(
 ) -> Result<HttpResponse, ApiError> {
     let filter = key_filter(ops.meta, &request)?;
     let row = guard
-        .run(Access::Read, move |connection| {
-            fetch_one(ops, connection, filter.clone())
-        })
+        .run(
+            Access::Read,
+            (ops.meta.name, "retrieve"),
+            move |connection| fetch_one(ops, connection, filter.clone()),
+        )
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
@@ -489,30 +495,34 @@ async fn write_existing(
         Access::Write
     };
     let row = guard
-        .run(access, move |connection| -> Result<String, ApiError> {
-            let row = if canonical.is_empty() {
-                return fetch_one(ops, connection, filter.clone());
-            } else {
-                match write_transaction(connection, &version, |connection| {
-                    (ops.writes().update)(connection, filter.clone(), canonical.clone())
-                }) {
-                    Ok(Some(row)) => row,
-                    Ok(None) => return Err(ApiError::NotFound),
-                    Err(GuardedWriteError::Refused(error)) => return Err(error),
-                    Err(GuardedWriteError::Failed(error)) => {
-                        return Err(explain_write_error(
-                            ops.meta,
-                            connection,
-                            &canonical,
-                            WriteKind::Update,
-                            error,
-                        ));
+        .run(
+            access,
+            (ops.meta.name, "update"),
+            move |connection| -> Result<String, ApiError> {
+                let row = if canonical.is_empty() {
+                    return fetch_one(ops, connection, filter.clone());
+                } else {
+                    match write_transaction(connection, &version, |connection| {
+                        (ops.writes().update)(connection, filter.clone(), canonical.clone())
+                    }) {
+                        Ok(Some(row)) => row,
+                        Ok(None) => return Err(ApiError::NotFound),
+                        Err(GuardedWriteError::Refused(error)) => return Err(error),
+                        Err(GuardedWriteError::Failed(error)) => {
+                            return Err(explain_write_error(
+                                ops.meta,
+                                connection,
+                                &canonical,
+                                WriteKind::Update,
+                                error,
+                            ));
+                        }
                     }
-                }
-            };
-            serde_json::to_string(&row)
-                .map_err(|error| ApiError::internal("row serialization", error))
-        })
+                };
+                serde_json::to_string(&row)
+                    .map_err(|error| ApiError::internal("row serialization", error))
+            },
+        )
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
@@ -528,22 +538,26 @@ async fn destroy(
     let filter = key_filter(ops.meta, &request)?;
     let version = structure_version(&request);
     guard
-        .run(Access::Write, move |connection| -> Result<(), ApiError> {
-            match write_transaction(connection, &version, |connection| {
-                Ok((ops.writes().delete)(connection, filter.clone())?)
-            }) {
-                Ok(0) => Err(ApiError::NotFound),
-                Ok(_) => Ok(()),
-                Err(GuardedWriteError::Refused(error)) => Err(error),
-                Err(GuardedWriteError::Failed(error)) => Err(explain_write_error(
-                    ops.meta,
-                    connection,
-                    &Map::new(),
-                    WriteKind::Delete,
-                    error,
-                )),
-            }
-        })
+        .run(
+            Access::Write,
+            (ops.meta.name, "destroy"),
+            move |connection| -> Result<(), ApiError> {
+                match write_transaction(connection, &version, |connection| {
+                    Ok((ops.writes().delete)(connection, filter.clone())?)
+                }) {
+                    Ok(0) => Err(ApiError::NotFound),
+                    Ok(_) => Ok(()),
+                    Err(GuardedWriteError::Refused(error)) => Err(error),
+                    Err(GuardedWriteError::Failed(error)) => Err(explain_write_error(
+                        ops.meta,
+                        connection,
+                        &Map::new(),
+                        WriteKind::Delete,
+                        error,
+                    )),
+                }
+            },
+        )
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -18,6 +18,7 @@ pub mod constraint;
 pub mod convert;
 pub mod guard;
 pub mod handlers;
+pub mod limit;
 pub mod list;
 pub mod meta;
 pub mod metadata;

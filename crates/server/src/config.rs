@@ -92,6 +92,12 @@ pub struct PoolConfig {
     pub statement_timeout_ms: u64,
     /// Prepared statements a connection keeps before its cache is cleared.
     pub max_cached_statements: u32,
+    /// Database work in flight against one database server at once, all its projects
+    /// together, at most (requests beyond wait their turn, within the checkout timeout).
+    pub max_in_flight_per_host: u32,
+    /// Let the in-flight limit follow the latency it causes (from 4, between 2 and
+    /// `max_in_flight_per_host`); `false` keeps it at `max_in_flight_per_host`.
+    pub adaptive_in_flight: bool,
 }
 
 impl PoolConfig {
@@ -104,6 +110,17 @@ impl PoolConfig {
                 .then(|| Duration::from_millis(self.statement_timeout_ms)),
             test_on_checkout: self.test_on_checkout,
             max_cached_statements: self.max_cached_statements as usize,
+        }
+    }
+
+    /// The in-flight limit of each database server.
+    pub fn in_flight(&self) -> tenantapi_runtime::limit::LimitSettings {
+        let max = self.max_in_flight_per_host as usize;
+        tenantapi_runtime::limit::LimitSettings {
+            initial: 4.min(max),
+            min: 2.min(max),
+            max,
+            adaptive: self.adaptive_in_flight,
         }
     }
 }
@@ -148,6 +165,8 @@ impl Default for PoolConfig {
             max_connections_per_host: 50,
             statement_timeout_ms: 30_000,
             max_cached_statements: 100,
+            max_in_flight_per_host: 64,
+            adaptive_in_flight: true,
         }
     }
 }
@@ -212,6 +231,14 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     (
         "TENANTAPI_POOL_MAX_CACHED_STATEMENTS",
         "pool.max_cached_statements",
+    ),
+    (
+        "TENANTAPI_POOL_MAX_IN_FLIGHT_PER_HOST",
+        "pool.max_in_flight_per_host",
+    ),
+    (
+        "TENANTAPI_POOL_ADAPTIVE_IN_FLIGHT",
+        "pool.adaptive_in_flight",
     ),
     ("TENANTAPI_DEFAULT_PAGE_SIZE", "api.default_page_size"),
     ("TENANTAPI_MAX_PAGE_SIZE", "api.max_page_size"),
@@ -289,6 +316,12 @@ impl Config {
             "pool.max_cached_statements" => {
                 self.pool.max_cached_statements = parse(name, &value, NUMBER)?
             }
+            "pool.max_in_flight_per_host" => {
+                self.pool.max_in_flight_per_host = parse(name, &value, NUMBER)?
+            }
+            "pool.adaptive_in_flight" => {
+                self.pool.adaptive_in_flight = parse(name, &value, BOOLEAN)?
+            }
             "api.default_page_size" => self.api.default_page_size = parse(name, &value, NUMBER)?,
             "api.max_page_size" => self.api.max_page_size = parse(name, &value, NUMBER)?,
             "api.max_body_bytes" => self.api.max_body_bytes = parse(name, &value, NUMBER)?,
@@ -318,6 +351,9 @@ impl Config {
         }
         if self.pool.max_connections_per_host == 0 {
             return invalid("pool.max_connections_per_host must be at least 1");
+        }
+        if self.pool.max_in_flight_per_host == 0 {
+            return invalid("pool.max_in_flight_per_host must be at least 1");
         }
         if self.api.default_page_size == 0 || self.api.max_page_size == 0 {
             return invalid("api.default_page_size and api.max_page_size must be at least 1");

@@ -84,7 +84,10 @@ impl Registry {
         Registry {
             api,
             projects: RwLock::new(HashMap::new()),
-            budgets: Budgets::new(pool_config.max_connections_per_host as usize),
+            budgets: Budgets::new(
+                pool_config.max_connections_per_host as usize,
+                pool_config.in_flight(),
+            ),
             pool_settings: pool_config.settings(),
             helper_threads,
             authenticator,
@@ -108,6 +111,7 @@ impl Registry {
                     self.api.project_url(&project.database_url).secret(),
                     self.pool_settings.clone(),
                     self.budgets.for_url(&project.database_url),
+                    self.budgets.in_flight_for_url(&project.database_url),
                     Arc::new(VersionCheckOnOpen {
                         health: health.clone(),
                         version: self.api.served_version(),

@@ -33,6 +33,7 @@ use crate::budget::{HostBudget, IdleConnections};
 use crate::database_url::DatabaseUrl;
 use crate::db::{BackendKind, DbConnection};
 use crate::error::ApiError;
+use crate::limit::ConcurrencyLimit;
 use crate::watch::LostAt;
 
 pub use open::NoSlotError;
@@ -102,6 +103,8 @@ pub struct ProjectPool {
     /// of racing inside r2d2, whose waiters can be overtaken by newcomers indefinitely.
     turns: Arc<tokio::sync::Semaphore>,
     budget: Option<Arc<HostBudget>>,
+    /// The in-flight limit of the database server (shared with its other projects).
+    in_flight: Arc<ConcurrencyLimit>,
     reachability: Mutex<Reachability>,
     /// Woken on every connection attempt's outcome while failing.
     reachability_changed: tokio::sync::Notify,
@@ -128,6 +131,7 @@ impl ProjectPool {
         url: &str,
         settings: PoolSettings,
         budget: Option<Arc<HostBudget>>,
+        in_flight: Arc<ConcurrencyLimit>,
         hooks: Arc<dyn ConnectionHooks>,
         helper_threads: Arc<ScheduledThreadPool>,
     ) -> Arc<ProjectPool> {
@@ -147,6 +151,7 @@ impl ProjectPool {
             settings,
             slots,
             budget,
+            in_flight,
             reachability: Mutex::new(Reachability::default()),
             reachability_changed: tokio::sync::Notify::new(),
             hooks,
@@ -178,6 +183,11 @@ impl ProjectPool {
     }
 
     /// Waits (asynchronously, in arrival order) for this project's turn at a connection.
+    /// The in-flight limit of this project's database server.
+    pub fn in_flight(&self) -> &Arc<ConcurrencyLimit> {
+        &self.in_flight
+    }
+
     pub async fn take_turn(
         &self,
         deadline: Instant,
