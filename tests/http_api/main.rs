@@ -83,6 +83,7 @@ fn names(reply: &Reply) -> Vec<String> {
 }
 
 mod documentation;
+mod large_lists;
 mod projects;
 mod reading;
 mod request_errors;

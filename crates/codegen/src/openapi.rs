@@ -421,10 +421,7 @@ fn filter_parameters_unbounded(schema: &Schema, table: &Table) -> Vec<Value> {
     let mut parameters = Vec::new();
     for column in &table.columns {
         for lookup in column.shape().lookups() {
-            let name = match lookup {
-                Lookup::Exact => column.sql_name.clone(),
-                other => format!("{}__{}", column.sql_name, other.name()),
-            };
+            let name = lookup.parameter(&column.sql_name);
             let (value_schema, description) = match lookup {
                 Lookup::Exact | Lookup::Gt | Lookup::Gte | Lookup::Lt | Lookup::Lte => (
                     query_value_with_choices(schema, column),

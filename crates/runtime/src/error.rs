@@ -96,6 +96,9 @@ pub enum ApiError {
     NotFound,
     #[error("invalid page")]
     InvalidPage,
+    /// A `?cursor=` this server did not make for this ordering (DRF: 404 `Invalid cursor`).
+    #[error("invalid cursor")]
+    InvalidCursor,
     #[error("method {method} not allowed")]
     MethodNotAllowed {
         method: String,
@@ -228,6 +231,7 @@ impl ApiError {
         match self {
             ApiError::NotFound => "Not found.".into(),
             ApiError::InvalidPage => "Invalid page.".into(),
+            ApiError::InvalidCursor => "Invalid cursor".into(),
             ApiError::MethodNotAllowed { method, .. } => {
                 format!("Method \"{method}\" not allowed.")
             }
@@ -257,7 +261,9 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::NotFound | ApiError::InvalidPage => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::InvalidPage | ApiError::InvalidCursor => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest(_) | ApiError::Validation(_) | ApiError::JsonParse(_) => {
                 StatusCode::BAD_REQUEST

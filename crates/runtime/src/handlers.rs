@@ -6,15 +6,17 @@ use serde_json::{Map, Value};
 
 use crate::body::{self, WriteMode};
 use crate::constraint::{WriteKind, explain_write_error};
+use crate::cursor::{Cursor, CursorKey};
+use crate::db::BackendKind;
 use crate::db::DbConnection;
 use crate::error::{ApiError, WriteError};
 use crate::guard::ProjectConnection;
-use crate::list::{self, PageNumber, PageSettings};
+use crate::list::{self, CountMode, ListRequest, PageNumber, PageSettings, Paging};
 use crate::meta::TableMeta;
 use crate::metadata;
 use crate::pool::Access;
 use crate::resource::Resource;
-use crate::sql::{SqlFilter, SqlOrder};
+use crate::sql::{SqlFilter, SqlOrder, SqlStatement};
 use crate::urls;
 use crate::version::{GuardedWriteError, StructureVersion, write_transaction};
 use crate::write::WritableResource;
@@ -25,6 +27,8 @@ pub struct ApiSettings {
     pub pages: PageSettings,
     /// Request bodies larger than this are refused with 413.
     pub max_body_bytes: usize,
+    /// Signs `?cursor=` positions.
+    pub cursor_key: CursorKey,
 }
 
 impl Default for ApiSettings {
@@ -32,6 +36,7 @@ impl Default for ApiSettings {
         ApiSettings {
             pages: PageSettings::default(),
             max_body_bytes: 1024 * 1024,
+            cursor_key: CursorKey::random(),
         }
     }
 }
@@ -42,8 +47,9 @@ impl Default for ApiSettings {
 pub struct TableOps {
     pub meta: &'static TableMeta,
     count: fn(&mut DbConnection, SqlFilter) -> diesel::QueryResult<i64>,
-    /// Rows as a JSON array, serialized straight from the typed read model.
-    page_json: fn(&mut DbConnection, SqlFilter, SqlOrder) -> diesel::QueryResult<String>,
+    /// How many rows the window held, and the first `keep` of them as a JSON array, serialized
+    /// straight from the typed read model.
+    page_json: PageFn,
     /// A page as a JSON array with the filter's total count (`None`: the page is empty), in
     /// one statement.
     counted_page_json: CountedPageFn,
@@ -51,6 +57,9 @@ pub struct TableOps {
     row_json: fn(&mut DbConnection, SqlFilter) -> diesel::QueryResult<Option<String>>,
     writes: Option<WriteOps>,
 }
+
+type PageFn =
+    fn(&mut DbConnection, SqlFilter, SqlOrder, usize) -> diesel::QueryResult<(usize, String)>;
 
 type CountedPageFn =
     fn(&mut DbConnection, SqlFilter, SqlOrder) -> diesel::QueryResult<(Option<i64>, String)>;
@@ -99,10 +108,12 @@ fn page_json<R: Resource>(
     connection: &mut DbConnection,
     filter: SqlFilter,
     order: SqlOrder,
-) -> diesel::QueryResult<String> {
+    keep: usize,
+) -> diesel::QueryResult<(usize, String)> {
     let rows = R::load(connection, filter, order)?;
-    serde_json::to_string(&rows)
-        .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))
+    let json = serde_json::to_string(&rows[..rows.len().min(keep)])
+        .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))?;
+    Ok((rows.len(), json))
 }
 
 fn counted_page_json<R: Resource>(
@@ -334,53 +345,233 @@ async fn list(
         request.query_string(),
         settings.pages,
     )?;
-    let page_size = list_request.page_size;
-    let (count, page, rows) = guard
-        .run(
-            Access::Read,
-            (ops.meta.name, "list"),
-            move |connection| -> Result<(i64, u64, String), ApiError> {
-                let filter = list_request.filter.clone();
-                // A numbered page and its count in one statement (one round trip).
-                if let PageNumber::Number(page) = list_request.page {
-                    let order = list_request
-                        .order
-                        .clone()
-                        .window(page_size, (page - 1) * page_size);
-                    let (total, rows) = (ops.counted_page_json)(connection, filter, order)?;
-                    return match total {
-                        Some(count) => Ok((count, page, rows)),
-                        // An empty first page is an empty list; any other is past the end.
-                        None if page == 1 => Ok((0, 1, rows)),
-                        None => Err(ApiError::InvalidPage),
-                    };
-                }
-                // The last page's number comes from the count.
-                let count = (ops.count)(connection, filter.clone())?;
-                let last = (count.max(0) as u64).div_ceil(page_size).max(1);
-                let order = list_request
-                    .order
-                    .clone()
-                    .window(page_size, (last - 1) * page_size);
-                let rows = (ops.page_json)(connection, filter, order)?;
-                Ok((count, last, rows))
-            },
-        )
-        .await?;
-    let page_count = (count.max(0) as u64).div_ceil(page_size).max(1);
-    let next = (page < page_count).then(|| urls::page_url(&request, Some(page + 1)));
-    let previous =
-        (page > 1).then(|| urls::page_url(&request, if page == 2 { None } else { Some(page - 1) }));
-    // The rows are already JSON; only the envelope is written here.
-    let link = |url: Option<String>| serde_json::to_string(&url).expect("strings serialize");
-    let body = format!(
-        r#"{{"count":{count},"next":{},"previous":{},"results":{rows}}}"#,
-        link(next),
-        link(previous)
-    );
+    let body = match list_request.paging.clone() {
+        Paging::Numbered { page, count } => {
+            numbered_page(ops, &request, guard, list_request, page, count).await?
+        }
+        Paging::Cursor(cursor) => {
+            cursor_page(
+                ops,
+                &request,
+                guard,
+                list_request,
+                &cursor,
+                &settings.cursor_key,
+            )
+            .await?
+        }
+    };
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(body))
+}
+
+/// A link as JSON: a string or `null`.
+fn json_link(url: Option<String>) -> String {
+    serde_json::to_string(&url).expect("strings serialize")
+}
+
+/// DRF's `PageNumberPagination` page, with the count `count` asks for.
+async fn numbered_page(
+    ops: &'static TableOps,
+    request: &HttpRequest,
+    guard: ProjectConnection,
+    list_request: ListRequest,
+    page: PageNumber,
+    count_mode: CountMode,
+) -> Result<String, ApiError> {
+    let page_size = list_request.page_size;
+    let backend = guard.backend;
+    let wants_last = page == PageNumber::Last;
+    let (count, page, more, rows) = guard
+        .run(
+            Access::Read,
+            (ops.meta.name, "list"),
+            move |connection| -> Result<(Option<i64>, u64, bool, String), ApiError> {
+                let filter = list_request.filter.clone();
+                let order = list_request.order.clone();
+                let size = page_size as usize;
+                let estimate = match count_mode {
+                    CountMode::Estimated => estimated_rows(connection, backend, ops.meta, &filter)?
+                        .filter(|estimate| *estimate >= list::EXACT_COUNT_BELOW),
+                    CountMode::Exact | CountMode::None => None,
+                };
+                let counted = count_mode == CountMode::Exact
+                    || estimate.is_none() && count_mode == CountMode::Estimated;
+                let page = match (page, estimate) {
+                    (PageNumber::Number(page), _) => page,
+                    (PageNumber::Last, Some(estimate)) => {
+                        (estimate.max(0) as u64).div_ceil(page_size).max(1)
+                    }
+                    (PageNumber::Last, None) => {
+                        // The last page's number comes from the count.
+                        let count = (ops.count)(connection, filter.clone())?;
+                        let last = (count.max(0) as u64).div_ceil(page_size).max(1);
+                        let order = order.window(page_size, (last - 1) * page_size);
+                        let (_, rows) = (ops.page_json)(connection, filter, order, size)?;
+                        return Ok((Some(count), last, false, rows));
+                    }
+                };
+                let offset = (page - 1) * page_size;
+                if counted {
+                    // A numbered page and its count in one statement (one round trip).
+                    let order = order.window(page_size, offset);
+                    let (total, rows) = (ops.counted_page_json)(connection, filter, order)?;
+                    return match total {
+                        Some(count) => Ok((Some(count), page, false, rows)),
+                        // An empty first page is an empty list; any other is past the end.
+                        None if page == 1 => Ok((Some(0), 1, false, rows)),
+                        None => Err(ApiError::InvalidPage),
+                    };
+                }
+                // No count: one row past the page tells whether there is a next one.
+                let window = order.clone().window(page_size + 1, offset);
+                let (loaded, rows) = (ops.page_json)(connection, filter.clone(), window, size)?;
+                if loaded == 0 && page > 1 {
+                    if wants_last {
+                        // The estimate overshot the end: count, and read the real last page.
+                        let count = (ops.count)(connection, filter.clone())?;
+                        let last = (count.max(0) as u64).div_ceil(page_size).max(1);
+                        let order = order.window(page_size, (last - 1) * page_size);
+                        let (_, rows) = (ops.page_json)(connection, filter, order, size)?;
+                        return Ok((Some(count), last, false, rows));
+                    }
+                    return Err(ApiError::InvalidPage);
+                }
+                let more = loaded > size;
+                // The estimate may be below what this page proves.
+                let count = estimate.map(|estimate| {
+                    estimate.max((offset + loaded.min(size) as u64 + u64::from(more)) as i64)
+                });
+                Ok((count, page, more, rows))
+            },
+        )
+        .await?;
+    let next = match count {
+        Some(count) if !more => {
+            let page_count = (count.max(0) as u64).div_ceil(page_size).max(1);
+            page < page_count
+        }
+        _ => more,
+    };
+    let next = next.then(|| urls::page_url(request, Some(page + 1)));
+    let previous =
+        (page > 1).then(|| urls::page_url(request, if page == 2 { None } else { Some(page - 1) }));
+    // The rows are already JSON; only the envelope is written here.
+    let count = count.map_or_else(|| "null".to_string(), |count| count.to_string());
+    Ok(format!(
+        r#"{{"count":{count},"next":{},"previous":{},"results":{rows}}}"#,
+        json_link(next),
+        json_link(previous)
+    ))
+}
+
+/// The planner's estimate of the rows `filter` matches (PostgreSQL); `None` on SQLite, which
+/// keeps no estimate, or when the plan does not show one.
+fn estimated_rows(
+    connection: &mut DbConnection,
+    backend: BackendKind,
+    meta: &'static TableMeta,
+    filter: &SqlFilter,
+) -> Result<Option<i64>, ApiError> {
+    if backend != BackendKind::Postgres {
+        return Ok(None);
+    }
+    let mut statement = SqlStatement::new();
+    statement
+        .sql("EXPLAIN SELECT 1 FROM ")
+        .identifier(meta.name)
+        .sql(" WHERE ")
+        .condition(filter);
+    let plan: Vec<String> = diesel::RunQueryDsl::load(statement.returning_text(), connection)?;
+    // The first line is the top node: "Seq Scan on t  (cost=0.00..1.10 rows=10 width=4)".
+    Ok(plan.first().and_then(|line| {
+        let rows = line.split("rows=").nth(1)?;
+        rows.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    }))
+}
+
+/// DRF's `CursorPagination` page: `next` and `previous` positions, no count.
+async fn cursor_page(
+    ops: &'static TableOps,
+    request: &HttpRequest,
+    guard: ProjectConnection,
+    list_request: ListRequest,
+    cursor_text: &str,
+    key: &CursorKey,
+) -> Result<String, ApiError> {
+    let order = list_request.order.clone();
+    let cursor = match cursor_text {
+        "" => None,
+        text => Some(Cursor::decode(text, key, &order)?),
+    };
+    let mut filter = list_request.filter.clone();
+    if let Some(cursor) = &cursor {
+        cursor.restrict(ops.meta, &order, &mut filter)?;
+    }
+    let reverse = cursor.as_ref().is_some_and(|cursor| cursor.reverse);
+    let page_size = list_request.page_size;
+    let size = page_size as usize;
+    let read_order = if reverse {
+        order.clone().reversed()
+    } else {
+        order.clone()
+    };
+    let (_, rows) = guard
+        .run(Access::Read, (ops.meta.name, "list"), move |connection| {
+            let window = read_order.clone().window(page_size + 1, 0);
+            Ok((ops.page_json)(
+                connection,
+                filter.clone(),
+                window,
+                size + 1,
+            )?)
+        })
+        .await?;
+    let mut rows: Vec<Value> = serde_json::from_str(&rows)
+        .map_err(|error| ApiError::internal("reading back a page", error))?;
+    let more = rows.len() > size;
+    rows.truncate(size);
+    if reverse {
+        rows.reverse();
+    }
+    // Without rows, both links start from the position asked for.
+    let asked = cursor.as_ref().map(|cursor| cursor.position.clone());
+    let first = rows
+        .first()
+        .map(|row| Cursor::position_of(&order, row))
+        .or(asked.clone());
+    let last = rows
+        .last()
+        .map(|row| Cursor::position_of(&order, row))
+        .or(asked);
+    // Reading forward: more rows mean a next page, and any cursor a previous one; backward the
+    // other way round.
+    let (has_next, has_previous) = if reverse {
+        (true, more)
+    } else {
+        (more, cursor.is_some())
+    };
+    let link = |position: Option<Vec<Value>>, reverse: bool| {
+        position.map(|position| {
+            urls::cursor_url(request, &Cursor { reverse, position }.encode(key, &order))
+        })
+    };
+    let next = if has_next { link(last, false) } else { None };
+    let previous = if has_previous {
+        link(first, true)
+    } else {
+        None
+    };
+    let rows = serde_json::to_string(&rows).expect("JSON values serialize");
+    Ok(format!(
+        r#"{{"next":{},"previous":{},"results":{rows}}}"#,
+        json_link(next),
+        json_link(previous)
+    ))
 }
 
 /// The version this server serves, registered by the server from the generated crate.

@@ -16,6 +16,7 @@ pub use values::{Bytes, Decimal, Json, List, Timestamptz, Uuid};
 pub mod body;
 pub mod constraint;
 pub mod convert;
+pub mod cursor;
 pub mod guard;
 pub mod handlers;
 pub mod limit;

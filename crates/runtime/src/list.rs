@@ -1,5 +1,5 @@
-//! List requests: `?field__lookup=value` filters, `?ordering=`, `?page=` and `?page_size=`,
-//! and the primary key form used in detail URLs.
+//! List requests: `?field__lookup=value` filters, `?ordering=`, `?page=`, `?page_size=`,
+//! `?count=` and `?cursor=`, and the primary key form used in detail URLs.
 
 use crate::convert;
 use crate::db::BackendKind;
@@ -16,7 +16,7 @@ pub const MAX_IN_ITEMS: usize = 1000;
 pub const MAX_PATTERN_CHARACTERS: usize = 12_000;
 
 /// Query parameters that are never column filters.
-pub const RESERVED_PARAMETERS: &[&str] = &["format", "page", "page_size", "ordering"];
+pub use tenantapi_schema::model::RESERVED_QUERY_PARAMETERS as RESERVED_PARAMETERS;
 
 /// Page size limits, from the server's configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,11 +41,38 @@ pub enum PageNumber {
     Last,
 }
 
+/// How a numbered page reports the rows matching its filters (`?count=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountMode {
+    /// DRF's `count`: every matching row counted (the default).
+    Exact,
+    /// PostgreSQL's planner estimate when it is large, an exact count below
+    /// [`EXACT_COUNT_BELOW`]; exact on SQLite, which keeps no estimate.
+    Estimated,
+    /// No count (`"count": null`); `next` comes from reading one row past the page.
+    None,
+}
+
+/// Under this planner estimate `count=estimated` counts exactly: at most this many rows are
+/// counted, which costs a few milliseconds, and small counts are where clients notice errors.
+pub const EXACT_COUNT_BELOW: i64 = 10_000;
+
+/// Page numbers (DRF's `PageNumberPagination`) or positions (its `CursorPagination`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Paging {
+    Numbered {
+        page: PageNumber,
+        count: CountMode,
+    },
+    /// `?cursor=`: empty for the first page, else a cursor from a `next` or `previous` link.
+    Cursor(String),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListRequest {
     pub filter: SqlFilter,
     pub order: SqlOrder,
-    pub page: PageNumber,
+    pub paging: Paging,
     pub page_size: u64,
 }
 
@@ -83,12 +110,40 @@ pub fn parse_list_request(
             _ => return Err(ApiError::InvalidPage),
         },
     };
+    let count = match last("count") {
+        None | Some("exact") => CountMode::Exact,
+        Some("estimated") => CountMode::Estimated,
+        Some("none") => CountMode::None,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "Unknown count mode \"{other}\". Use count=exact (the default: every matching row counted), count=estimated (the database's estimate for large results) or count=none (no count; faster on large tables)."
+            )));
+        }
+    };
+    if page == PageNumber::Last && count == CountMode::None {
+        return Err(ApiError::BadRequest(
+            "page=last needs a count to find the last page; drop count=none, or page with ?cursor= and ordering=-field to read from the end.".into(),
+        ));
+    }
     // As DRF: an unusable page_size falls back to the default; a large one is capped.
     let page_size = match last("page_size").and_then(|text| text.parse::<u64>().ok()) {
         Some(size) if size >= 1 => size.min(settings.max_page_size),
         _ => settings.default_page_size,
     };
     let order = parse_ordering(meta, last("ordering"))?;
+    let paging = match last("cursor") {
+        None => Paging::Numbered { page, count },
+        Some(cursor) => {
+            if last("page").is_some() || last("count").is_some() {
+                return Err(ApiError::BadRequest(
+                    "Use either cursor (cursor pages have no count) or page and count, not both."
+                        .into(),
+                ));
+            }
+            check_cursor_order(meta, &order)?;
+            Paging::Cursor(cursor.to_string())
+        }
+    };
 
     let mut filter = SqlFilter::all();
     let mut unknown = Vec::new();
@@ -133,9 +188,33 @@ pub fn parse_list_request(
     Ok(ListRequest {
         filter,
         order,
-        page,
+        paging,
         page_size,
     })
+}
+
+/// Cursor pages need a total order of non-null values: ties would make positions ambiguous,
+/// and SQL's comparisons with NULL do not follow either backend's ORDER BY.
+fn check_cursor_order(meta: &TableMeta, order: &SqlOrder) -> Result<(), ApiError> {
+    if !meta.has_primary_key() {
+        return Err(ApiError::BadRequest(format!(
+            "Cursor pagination needs a table with a primary key, and {} has none; page with ?page= instead.",
+            meta.name
+        )));
+    }
+    let nullable: Vec<&str> = order
+        .terms()
+        .iter()
+        .filter(|(name, _)| meta.column(name).is_none_or(|column| column.nullable))
+        .map(|(name, _)| *name)
+        .collect();
+    if !nullable.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "Cursor pagination orders by fields that are never null, and {} may be null. Choose an ordering of other fields (the primary key always works), or page with ?page= instead.",
+            nullable.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 fn parse_ordering(meta: &TableMeta, ordering: Option<&str>) -> Result<SqlOrder, ApiError> {
@@ -544,15 +623,73 @@ mod tests {
 
     #[test]
     fn paging_parameters_follow_drf() {
+        let numbered = |page, count| Paging::Numbered { page, count };
         let request = parse("page=2&page_size=5000").unwrap();
         assert_eq!(
-            (request.page, request.page_size),
-            (PageNumber::Number(2), 1000)
+            (request.paging, request.page_size),
+            (numbered(PageNumber::Number(2), CountMode::Exact), 1000)
         );
         assert_eq!(parse("page_size=abc").unwrap().page_size, 100);
-        assert_eq!(parse("page=last").unwrap().page, PageNumber::Last);
+        assert_eq!(
+            parse("page=last").unwrap().paging,
+            numbered(PageNumber::Last, CountMode::Exact)
+        );
         assert!(matches!(parse("page=0"), Err(ApiError::InvalidPage)));
         assert!(matches!(parse("page=x"), Err(ApiError::InvalidPage)));
+    }
+
+    #[test]
+    fn count_modes_are_named_or_rejected() {
+        assert_eq!(
+            parse("count=estimated&page=3").unwrap().paging,
+            Paging::Numbered {
+                page: PageNumber::Number(3),
+                count: CountMode::Estimated
+            }
+        );
+        assert_eq!(
+            parse("count=none").unwrap().paging,
+            Paging::Numbered {
+                page: PageNumber::Number(1),
+                count: CountMode::None
+            }
+        );
+        let Err(ApiError::BadRequest(message)) = parse("count=fast") else {
+            panic!()
+        };
+        assert!(
+            message.starts_with("Unknown count mode \"fast\"."),
+            "{message}"
+        );
+        let Err(ApiError::BadRequest(message)) = parse("count=none&page=last") else {
+            panic!()
+        };
+        assert!(message.starts_with("page=last needs a count"), "{message}");
+    }
+
+    #[test]
+    fn cursor_paging_excludes_page_numbers_and_needs_non_null_ordering() {
+        assert_eq!(
+            parse("cursor=").unwrap().paging,
+            Paging::Cursor(String::new())
+        );
+        assert!(matches!(
+            parse("cursor=&page=2"),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse("cursor=&count=none"),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(parse("cursor=&ordering=-b").is_ok());
+    }
+
+    #[test]
+    fn a_column_named_like_a_parameter_is_filtered_with_exact() {
+        // `count` is a parameter; `count__exact` the column's filter.
+        assert_eq!(Lookup::Exact.parameter("count"), "count__exact");
+        assert_eq!(Lookup::Exact.parameter("a"), "a");
+        assert!(parse("a__exact=1").is_ok());
     }
 
     #[test]

@@ -307,6 +307,11 @@ impl SqlStatement {
     pub fn returning_integer(self) -> IntegerQuery {
         IntegerQuery(self)
     }
+
+    /// This statement as a query that yields one text per row.
+    pub fn returning_text(self) -> TextQuery {
+        TextQuery(self)
+    }
 }
 
 /// A statement whose result rows are one BIGINT each.
@@ -323,6 +328,21 @@ impl QueryId for IntegerQuery {
 }
 
 impl<Conn> diesel::RunQueryDsl<Conn> for IntegerQuery {}
+
+/// A statement whose result rows are one text each (`EXPLAIN`'s lines).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextQuery(SqlStatement);
+
+impl diesel::query_builder::Query for TextQuery {
+    type SqlType = sql_types::Text;
+}
+
+impl QueryId for TextQuery {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for TextQuery {}
 
 impl QueryId for SqlStatement {
     type QueryId = ();
@@ -355,6 +375,24 @@ impl SqlOrder {
             terms,
             window: None,
         }
+    }
+
+    /// The columns, with `true` for descending.
+    pub fn terms(&self) -> &[(&'static str, bool)] {
+        &self.terms
+    }
+
+    /// The same columns in the opposite direction (to read backwards from a cursor).
+    pub fn reversed(mut self) -> SqlOrder {
+        for (_, descending) in &mut self.terms {
+            *descending = !*descending;
+        }
+        self
+    }
+
+    /// A text that differs between any two orders (column names may hold any character).
+    pub fn signature(&self) -> String {
+        serde_json::to_string(&self.terms).expect("names and flags serialize")
     }
 
     /// Only `limit` rows after the first `offset`.
@@ -480,6 +518,12 @@ macro_rules! fragment_for_backend {
         }
 
         impl QueryFragment<$backend> for IntegerQuery {
+            fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, $backend>) -> diesel::QueryResult<()> {
+                self.0.walk_ast(pass)
+            }
+        }
+
+        impl QueryFragment<$backend> for TextQuery {
             fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, $backend>) -> diesel::QueryResult<()> {
                 self.0.walk_ast(pass)
             }

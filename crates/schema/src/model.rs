@@ -385,6 +385,11 @@ impl ColumnKind {
     }
 }
 
+/// Query parameters of a list that are never filters. A column with one of these names is
+/// filtered with `name__exact=` (see [`Lookup::parameter`]).
+pub const RESERVED_QUERY_PARAMETERS: &[&str] =
+    &["format", "page", "page_size", "ordering", "count", "cursor"];
+
 /// A filter lookup: `?col=` is `Exact`, `?col__in=` is `In`, and so on (Django's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lookup {
@@ -433,6 +438,16 @@ impl Lookup {
             Lookup::StartsWith => "startswith",
             Lookup::IStartsWith => "istartswith",
             Lookup::EndsWith => "endswith",
+        }
+    }
+
+    /// The query parameter of this lookup on `column`: `column__lookup`, or for `Exact` the
+    /// column's name alone unless that name is a reserved parameter.
+    pub fn parameter(self, column: &str) -> String {
+        if self == Lookup::Exact && !RESERVED_QUERY_PARAMETERS.contains(&column) {
+            column.to_string()
+        } else {
+            format!("{column}__{}", self.name())
         }
     }
 

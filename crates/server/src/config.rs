@@ -388,6 +388,8 @@ impl Config {
                     max_page_size: self.api.max_page_size,
                 },
                 max_body_bytes: self.api.max_body_bytes,
+                // `serve` replaces it with the platform database's shared key.
+                cursor_key: tenantapi_runtime::cursor::CursorKey::random(),
             },
             allowed_hosts: crate::hosts::AllowedHosts::new(&self.api.allowed_hosts),
             document: DocumentSettings {

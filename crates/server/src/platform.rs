@@ -18,6 +18,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    server_secrets (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = projects)]
 #[diesel(check_for_backend(tenantapi_runtime::db::MultiBackend))]
@@ -53,6 +60,46 @@ pub enum PlatformError {
     UnknownProject { name: String },
     #[error("platform database error: {0}")]
     Database(#[from] diesel::result::Error),
+}
+
+/// The key that signs cursors, shared by every server on this platform database: read, or
+/// created by the first server that asks (when two ask at once, the second insert does nothing
+/// and both read the first one's key).
+pub fn cursor_key(
+    connection: &mut DbConnection,
+) -> Result<tenantapi_runtime::cursor::CursorKey, PlatformError> {
+    const NAME: &str = "cursor_key";
+    let stored = || {
+        server_secrets::table
+            .filter(server_secrets::name.eq(NAME))
+            .select(server_secrets::value)
+    };
+    let value = match stored().first::<String>(connection).optional()? {
+        Some(value) => value,
+        None => {
+            let fresh = tenantapi_runtime::cursor::CursorKey::random();
+            let hex: String = fresh.0.iter().map(|byte| format!("{byte:02x}")).collect();
+            // Hex digits only: nothing to quote.
+            diesel::sql_query(format!(
+                "INSERT INTO server_secrets (name, value) VALUES ('{NAME}', '{hex}') ON CONFLICT (name) DO NOTHING"
+            ))
+            .execute(connection)?;
+            stored().first::<String>(connection)?
+        }
+    };
+    let mut key = [0u8; 32];
+    let valid = value.len() == 64
+        && key.iter_mut().enumerate().all(|(index, byte)| {
+            u8::from_str_radix(&value[index * 2..index * 2 + 2], 16)
+                .map(|parsed| *byte = parsed)
+                .is_ok()
+        });
+    if !valid {
+        return Err(PlatformError::Migrate(format!(
+            "server_secrets.{NAME} is not 64 hex digits; delete the row and a server will create a new key (cursors handed out before become invalid)"
+        )));
+    }
+    Ok(tenantapi_runtime::cursor::CursorKey(key))
 }
 
 /// Opens the platform database and applies pending migrations; returns their names.

@@ -133,6 +133,7 @@ pub async fn serve(
         log::info!("applied platform migration {migration}");
     }
     let registry = load_registry(api, &config, &mut platform)?;
+    let cursor_key = platform::cursor_key(&mut platform)?;
     drop(platform);
     let checking = registry.clone();
     let report = web::block(move || checking.check_all_now())
@@ -163,7 +164,8 @@ pub async fn serve(
         Duration::from_secs(config.refresh_seconds),
     );
 
-    let settings = config.app_settings();
+    let mut settings = config.app_settings();
+    settings.api.cursor_key = cursor_key;
     let access_log = config.access_log;
     let mut server = HttpServer::new(move || {
         App::new()
