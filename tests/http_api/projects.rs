@@ -38,7 +38,10 @@ async fn unavailable_project_scenario(backend: Backend) {
 async fn platform_database_migrates_on_postgres() {
     let database = TestDatabase::postgres();
     let (mut connection, applied) = platform::open_and_migrate(&database.url).unwrap();
-    assert_eq!(applied, ["20261126000001", "20261126000002"]);
+    assert_eq!(
+        applied,
+        ["20261126000001", "20261126000002", "20261126000003"]
+    );
     assert!(
         platform::migrate(&mut connection).unwrap().is_empty(),
         "a second run applies nothing"
@@ -55,6 +58,10 @@ async fn platform_database_migrates_on_postgres() {
             .collect::<Vec<_>>(),
         ["acme"]
     );
+    // Every server on this platform database signs cursors with one key, made once.
+    let key = platform::cursor_key(&mut connection).unwrap();
+    let (mut other_server, _) = platform::open_and_migrate(&database.url).unwrap();
+    assert_eq!(platform::cursor_key(&mut other_server).unwrap(), key);
 }
 
 on_both_backends!(

@@ -81,7 +81,8 @@ pub fn render_openapi(schema: &Schema, generated_header: &str) -> String {
                 + &schema.version
                 + "). The project is the first path segment: `/api/v1/{project}/...`; every \
                    project has the tables below. Lists are paged (`count`, `next`, `previous`, \
-                   `results`), filtered with `?field=value` and `?field__lookup=value`, and ordered \
+                   `results`) by number (`?page=`, with `?count=exact|estimated|none`) or, on \
+                   large tables, by cursor (`?cursor=`: every page costs the same), filtered with `?field=value` and `?field__lookup=value`, and ordered \
                    with `?ordering=field,-other`. Errors follow Django REST Framework: \
                    `{\"field\": [\"message\"]}` for invalid input, `{\"detail\": \"message\"}` \
                    otherwise."
@@ -198,6 +199,8 @@ fn collection_path(schema: &Schema, table: &Table, name: &str) -> Value {
         reference("parameters", "Project"),
         reference("parameters", "Page"),
         reference("parameters", "PageSize"),
+        reference("parameters", "Count"),
+        reference("parameters", "Cursor"),
         ordering_parameter(table),
     ];
     parameters.extend(filter_parameters(schema, table));
@@ -768,13 +771,13 @@ fn shared_schemas() -> Map<String, Value> {
         "Page".into(),
         json!({
             "type": "object",
-            "description": "The envelope of every list page; each table's `Paginated...List` adds its `results`.",
+            "description": "The envelope of every list page; each table's `Paginated...List` adds its `results`. Numbered pages carry `count`; cursor pages (`?cursor=`) do not, as in Django REST Framework's CursorPagination.",
             "properties": {
-                "count": {"type": "integer", "minimum": 0, "description": "Rows matching the filters, on every page."},
+                "count": {"type": ["integer", "null"], "minimum": 0, "description": "Rows matching the filters, on every numbered page: exact by default, the database's estimate with `count=estimated` on large results, `null` with `count=none`. Absent on cursor pages."},
                 "next": {"type": ["string", "null"], "format": "uri", "description": "The next page, if any."},
                 "previous": {"type": ["string", "null"], "format": "uri", "description": "The previous page, if any."}
             },
-            "required": ["count", "next", "previous"]
+            "required": ["next", "previous"]
         }),
     );
     schemas
@@ -795,6 +798,20 @@ fn shared_parameters() -> Value {
             "required": false,
             "description": "The page number, from 1, or `last`; a page out of range answers 404.",
             "schema": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "enum": ["last"]}]}
+        },
+        "Count": {
+            "name": "count",
+            "in": "query",
+            "required": false,
+            "description": "How numbered pages count the matching rows: `exact` (the default), `estimated` (PostgreSQL's planner estimate when it is 10,000 rows or more, else exact; exact on SQLite) or `none` (`count` is null; cheapest on large tables). Not with `cursor`; `none` not with `page=last`.",
+            "schema": {"type": "string", "enum": ["exact", "estimated", "none"], "default": "exact"}
+        },
+        "Cursor": {
+            "name": "cursor",
+            "in": "query",
+            "required": false,
+            "description": "Pages by position instead of number: empty for the first page, then the cursor of a `next` or `previous` link (opaque and signed; any other answers 404 `Invalid cursor`). Every page costs what the first costs, and rows written meanwhile never shift a page. The ordering must be on fields that are never null (the primary key always is); the table needs a primary key. Not with `page` or `count`.",
+            "schema": {"type": "string"}
         },
         "PageSize": {
             "name": "page_size",
