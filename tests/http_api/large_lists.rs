@@ -278,8 +278,30 @@ async fn estimated_counts_of_large_results_come_from_the_planner() {
     )
     .await;
     assert_eq!(last.status, 200, "{}", last.json);
-    assert!(!ids(&last).is_empty());
+    let last_ids = ids(&last);
+    assert_eq!(
+        last_ids.last(),
+        Some(&30000),
+        "the final rows: {last_ids:?}"
+    );
+    assert!(
+        last_ids.windows(2).all(|pair| pair[0] < pair[1]),
+        "in order: {last_ids:?}"
+    );
     assert!(!last.json["previous"].is_null());
+    // The exact last page, read from the end: 30,000 = 4,285 × 7 + 5 rows.
+    let exact_last = call(
+        &app,
+        Method::GET,
+        "/api/v1/alpha/reading/?page_size=7&page=last",
+        None,
+    )
+    .await;
+    assert_eq!(ids(&exact_last), (29996..=30000).collect::<Vec<_>>());
+    assert_eq!(
+        path_of(&exact_last.json["previous"]),
+        "/api/v1/alpha/reading/?page_size=7&page=4285"
+    );
     // A filter the planner estimates as small is counted exactly.
     let small = call(
         &app,

@@ -47,8 +47,7 @@ impl Default for ApiSettings {
 pub struct TableOps {
     pub meta: &'static TableMeta,
     count: fn(&mut DbConnection, SqlFilter) -> diesel::QueryResult<i64>,
-    /// How many rows the window held, and the first `keep` of them as a JSON array, serialized
-    /// straight from the typed read model.
+    /// A window of rows, serialized straight from the typed read model.
     page_json: PageFn,
     /// A page as a JSON array with the filter's total count (`None`: the page is empty), in
     /// one statement.
@@ -58,8 +57,35 @@ pub struct TableOps {
     writes: Option<WriteOps>,
 }
 
-type PageFn =
-    fn(&mut DbConnection, SqlFilter, SqlOrder, usize) -> diesel::QueryResult<(usize, String)>;
+type PageFn = fn(&mut DbConnection, SqlFilter, SqlOrder, PageRead) -> diesel::QueryResult<PageRows>;
+
+/// What to keep of a window of rows.
+#[derive(Debug, Clone, Copy)]
+struct PageRead {
+    /// Rows to keep (the window may hold one more, to tell that another page follows).
+    keep: usize,
+    /// The window was read in the opposite order: turn the kept rows around.
+    reverse: bool,
+}
+
+impl PageRead {
+    fn keep(keep: usize) -> PageRead {
+        PageRead {
+            keep,
+            reverse: false,
+        }
+    }
+}
+
+/// A page's rows.
+struct PageRows {
+    /// How many rows the window held.
+    loaded: usize,
+    /// The kept rows, as a JSON array.
+    json: String,
+    /// The first and the last kept row as JSON objects (cursor positions); `None` when empty.
+    ends: Option<(Value, Value)>,
+}
 
 type CountedPageFn =
     fn(&mut DbConnection, SqlFilter, SqlOrder) -> diesel::QueryResult<(Option<i64>, String)>;
@@ -108,12 +134,53 @@ fn page_json<R: Resource>(
     connection: &mut DbConnection,
     filter: SqlFilter,
     order: SqlOrder,
-    keep: usize,
-) -> diesel::QueryResult<(usize, String)> {
-    let rows = R::load(connection, filter, order)?;
-    let json = serde_json::to_string(&rows[..rows.len().min(keep)])
-        .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))?;
-    Ok((rows.len(), json))
+    read: PageRead,
+) -> diesel::QueryResult<PageRows> {
+    let serialization = |error| diesel::result::Error::SerializationError(Box::new(error));
+    let mut rows = R::load(connection, filter, order)?;
+    let loaded = rows.len();
+    rows.truncate(read.keep);
+    if read.reverse {
+        rows.reverse();
+    }
+    let ends = match (rows.first(), rows.last()) {
+        (Some(first), Some(last)) => Some((
+            serde_json::to_value(first).map_err(serialization)?,
+            serde_json::to_value(last).map_err(serialization)?,
+        )),
+        _ => None,
+    };
+    let json = serde_json::to_string(&rows).map_err(serialization)?;
+    Ok(PageRows { loaded, json, ends })
+}
+
+/// The last page when `count` rows match: read from the end (an index read backwards), not
+/// past an offset of every row before it.
+fn last_page(
+    ops: &TableOps,
+    connection: &mut DbConnection,
+    filter: SqlFilter,
+    order: &SqlOrder,
+    count: i64,
+    page_size: u64,
+) -> diesel::QueryResult<(u64, String)> {
+    let count = count.max(0) as u64;
+    let last = count.div_ceil(page_size).max(1);
+    let on_last = count - (last - 1) * page_size;
+    if on_last == 0 {
+        return Ok((last, "[]".into()));
+    }
+    let read = PageRead {
+        keep: on_last as usize,
+        reverse: true,
+    };
+    let rows = (ops.page_json)(
+        connection,
+        filter,
+        order.clone().reversed().window(on_last, 0),
+        read,
+    )?;
+    Ok((last, rows.json))
 }
 
 fn counted_page_json<R: Resource>(
@@ -383,6 +450,7 @@ async fn numbered_page(
     let page_size = list_request.page_size;
     let backend = guard.backend;
     let wants_last = page == PageNumber::Last;
+    let size = page_size as usize;
     let (count, page, more, rows) = guard
         .run(
             Access::Read,
@@ -390,7 +458,6 @@ async fn numbered_page(
             move |connection| -> Result<(Option<i64>, u64, bool, String), ApiError> {
                 let filter = list_request.filter.clone();
                 let order = list_request.order.clone();
-                let size = page_size as usize;
                 let estimate = match count_mode {
                     CountMode::Estimated => estimated_rows(connection, backend, ops.meta, &filter)?
                         .filter(|estimate| *estimate >= list::EXACT_COUNT_BELOW),
@@ -406,12 +473,17 @@ async fn numbered_page(
                     (PageNumber::Last, None) => {
                         // The last page's number comes from the count.
                         let count = (ops.count)(connection, filter.clone())?;
-                        let last = (count.max(0) as u64).div_ceil(page_size).max(1);
-                        let order = order.window(page_size, (last - 1) * page_size);
-                        let (_, rows) = (ops.page_json)(connection, filter, order, size)?;
+                        let (last, rows) =
+                            last_page(ops, connection, filter, &order, count, page_size)?;
                         return Ok((Some(count), last, false, rows));
                     }
                 };
+                if let (true, Some(estimate)) = (wants_last, estimate) {
+                    // The final rows, as many as the estimate leaves for its last page.
+                    let (last, rows) =
+                        last_page(ops, connection, filter, &order, estimate, page_size)?;
+                    return Ok((Some(estimate), last, false, rows));
+                }
                 let offset = (page - 1) * page_size;
                 if counted {
                     // A numbered page and its count in one statement (one round trip).
@@ -426,18 +498,12 @@ async fn numbered_page(
                 }
                 // No count: one row past the page tells whether there is a next one.
                 let window = order.clone().window(page_size + 1, offset);
-                let (loaded, rows) = (ops.page_json)(connection, filter.clone(), window, size)?;
+                let rows = (ops.page_json)(connection, filter, window, PageRead::keep(size))?;
+                let loaded = rows.loaded;
                 if loaded == 0 && page > 1 {
-                    if wants_last {
-                        // The estimate overshot the end: count, and read the real last page.
-                        let count = (ops.count)(connection, filter.clone())?;
-                        let last = (count.max(0) as u64).div_ceil(page_size).max(1);
-                        let order = order.window(page_size, (last - 1) * page_size);
-                        let (_, rows) = (ops.page_json)(connection, filter, order, size)?;
-                        return Ok((Some(count), last, false, rows));
-                    }
                     return Err(ApiError::InvalidPage);
                 }
+                let rows = rows.json;
                 let more = loaded > size;
                 // The estimate may be below what this page proves.
                 let count = estimate.map(|estimate| {
@@ -520,34 +586,26 @@ async fn cursor_page(
     } else {
         order.clone()
     };
-    let (_, rows) = guard
+    let rows = guard
         .run(Access::Read, (ops.meta.name, "list"), move |connection| {
             let window = read_order.clone().window(page_size + 1, 0);
-            Ok((ops.page_json)(
-                connection,
-                filter.clone(),
-                window,
-                size + 1,
-            )?)
+            let read = PageRead {
+                keep: size,
+                reverse,
+            };
+            Ok((ops.page_json)(connection, filter.clone(), window, read)?)
         })
         .await?;
-    let mut rows: Vec<Value> = serde_json::from_str(&rows)
-        .map_err(|error| ApiError::internal("reading back a page", error))?;
-    let more = rows.len() > size;
-    rows.truncate(size);
-    if reverse {
-        rows.reverse();
-    }
+    let more = rows.loaded > size;
     // Without rows, both links start from the position asked for.
     let asked = cursor.as_ref().map(|cursor| cursor.position.clone());
-    let first = rows
-        .first()
-        .map(|row| Cursor::position_of(&order, row))
-        .or(asked.clone());
-    let last = rows
-        .last()
-        .map(|row| Cursor::position_of(&order, row))
-        .or(asked);
+    let (first, last) = match &rows.ends {
+        Some((first, last)) => (
+            Some(Cursor::position_of(&order, first)),
+            Some(Cursor::position_of(&order, last)),
+        ),
+        None => (asked.clone(), asked),
+    };
     // Reading forward: more rows mean a next page, and any cursor a previous one; backward the
     // other way round.
     let (has_next, has_previous) = if reverse {
@@ -566,11 +624,11 @@ async fn cursor_page(
     } else {
         None
     };
-    let rows = serde_json::to_string(&rows).expect("JSON values serialize");
     Ok(format!(
-        r#"{{"next":{},"previous":{},"results":{rows}}}"#,
+        r#"{{"next":{},"previous":{},"results":{}}}"#,
         json_link(next),
-        json_link(previous)
+        json_link(previous),
+        rows.json
     ))
 }
 
