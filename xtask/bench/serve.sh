@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark of the server: GET by id and the first list page (100 rows, with count), 32
-# connections, wrk on loopback, against a PostgreSQL project of 10,000 data_point rows; beside
+# connections (and GET by id at 256), wrk on loopback, against a PostgreSQL project of 10,000 data_point rows; beside
 # the Django REST Framework and Platformatic DB peers over the same rows on the same cluster,
 # and `pgbench -S` (the floor the database itself sets), all in one run.
 #
@@ -49,6 +49,13 @@ echo "## wrk: ${duration} s, ${connections} connections"
 BENCH_ALLOW=tenantapi BENCH_WAIT_IDLE=120 \
 BENCH_TARGETS="tenantapi http://127.0.0.1:8000/api/v1/prj_1/data_point/1/ http://127.0.0.1:8000/api/v1/prj_1/data_point/;platformatic_count http://127.0.0.1:8002/dataPoint/1 http://127.0.0.1:8002/dataPoint?limit=100&orderby.id=asc&totalCount=true" \
   "$peers/bench.sh" "$duration" "$connections"
+
+echo
+echo "## Beyond the pool: GET by id, 256 connections, ${duration} s (tenantapi only)"
+wrk --latency -t 2 -c 256 -d "${duration}s" http://127.0.0.1:8000/api/v1/prj_1/data_point/1/ | awk '
+  /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 } /^Requests\/sec/ { rps = $2 } /Latency +[0-9]/ { max = $4 }
+  /Non-2xx/ { bad = $NF } /Socket errors/ { sock = $0 }
+  END { printf "%s req/s, p50 %s, p99 %s, max %s, non-2xx %s, %s\n", rps, p50, p99, max, bad ? bad : 0, sock ? sock : "no socket errors" }'
 
 echo
 echo "## pgbench -S (select-only), ${connections} clients, 2 threads, ${duration} s, same cluster"
