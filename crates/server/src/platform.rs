@@ -60,6 +60,8 @@ pub enum PlatformError {
     UnknownProject { name: String },
     #[error("platform database error: {0}")]
     Database(#[from] diesel::result::Error),
+    #[error("the platform database holds a damaged value: {0}")]
+    Damaged(String),
 }
 
 /// The key that signs cursors, shared by every server on this platform database: read, or
@@ -95,7 +97,7 @@ pub fn cursor_key(
                 .is_ok()
         });
     if !valid {
-        return Err(PlatformError::Migrate(format!(
+        return Err(PlatformError::Damaged(format!(
             "server_secrets.{NAME} is not 64 hex digits; delete the row and a server will create a new key (cursors handed out before become invalid)"
         )));
     }
@@ -297,7 +299,10 @@ mod tests {
             std::env::temp_dir().join(format!("tenantapi-platform-{}.db", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let (mut connection, applied) = open_and_migrate(path.to_str().unwrap()).unwrap();
-        assert_eq!(applied, ["20261126000001", "20261126000002"]);
+        assert_eq!(
+            applied,
+            ["20261126000001", "20261126000002", "20261126000003"]
+        );
         assert_eq!(
             migrate(&mut connection).unwrap(),
             Vec::<String>::new(),
@@ -328,6 +333,25 @@ mod tests {
             Err(PlatformError::UnknownProject { .. })
         ));
         drop(connection);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn the_cursor_key_is_made_once_and_a_damaged_one_is_named() {
+        let path = std::env::temp_dir().join(format!("tenantapi-keys-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let (mut first, _) = open_and_migrate(path.to_str().unwrap()).unwrap();
+        let key = cursor_key(&mut first).unwrap();
+        let (mut second, _) = open_and_migrate(path.to_str().unwrap()).unwrap();
+        assert_eq!(cursor_key(&mut second).unwrap(), key, "shared, not remade");
+        diesel::sql_query("UPDATE server_secrets SET value = 'xyz'")
+            .execute(&mut first)
+            .unwrap();
+        let Err(error) = cursor_key(&mut second) else {
+            panic!("a damaged key was accepted")
+        };
+        assert!(error.to_string().contains("delete the row"), "{error}");
+        drop((first, second));
         let _ = std::fs::remove_file(&path);
     }
 }
