@@ -200,3 +200,37 @@ async fn validation_messages_scenario(backend: Backend) {
         json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
     );
 }
+
+/// Tables are found by name in one route, not route by route: an unknown table and a method a
+/// table does not serve must still answer 404 and 405 before credentials are looked at.
+#[actix_web::test]
+async fn unknown_tables_and_unserved_methods_answer_before_authentication() {
+    let fixture = kit(Backend::Sqlite, &[], |_| {});
+    let service = fixture.service().await;
+    let anonymous = |method: &str, path: &str| request(method, path, None, None);
+    let unknown = tenantapi_testkit::send(&service, anonymous("GET", "/api/v1/alpha/nope/")).await;
+    assert_eq!(
+        (unknown.status, unknown.json),
+        (404, json!({"detail": "Not found."}))
+    );
+    let unknown_item =
+        tenantapi_testkit::send(&service, anonymous("DELETE", "/api/v1/alpha/nope/1/")).await;
+    assert_eq!(unknown_item.status, 404);
+    let read_only =
+        tenantapi_testkit::send(&service, anonymous("POST", "/api/v1/alpha/schema_version/")).await;
+    assert_eq!(read_only.status, 405);
+    assert_eq!(
+        read_only.headers.get(header::ALLOW).unwrap(),
+        "GET, HEAD, OPTIONS"
+    );
+    let trace =
+        tenantapi_testkit::send(&service, anonymous("TRACE", "/api/v1/alpha/data_point/1/")).await;
+    assert_eq!(
+        (trace.status, trace.json),
+        (405, json!({"detail": "Method \"TRACE\" not allowed."}))
+    );
+    // A served method on a known table does need credentials.
+    let anonymous_read =
+        tenantapi_testkit::send(&service, anonymous("GET", "/api/v1/alpha/data_point/")).await;
+    assert_eq!(anonymous_read.status, 401);
+}

@@ -155,9 +155,9 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
             }
         }
     });
-    let registrations = schema.tables.iter().map(|table| {
+    let table_ops = schema.tables.iter().map(|table| {
         let module = ident(&table.rust_name);
-        quote!(::tenantapi_runtime::handlers::register(config, &tables::#module::OPS);)
+        quote!(&tables::#module::OPS)
     });
     let version_insert =
         tenantapi_schema::sql::insert_version(version_table, version_column, version);
@@ -199,10 +199,13 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
         /// Every table with a function that reads all its rows (fixture dumps).
         pub static ROW_READERS: &[::tenantapi_runtime::fixtures::TableRows] = &[#(#row_readers),*];
 
+        /// Every table's operations, for the routes.
+        pub static TABLE_OPS: &[&::tenantapi_runtime::handlers::TableOps] = &[#(#table_ops),*];
+
         /// Registers the routes of every table, relative to the API root
         /// (`/{project}/{table}/` and `/{project}/{table}/{pk}/`).
         pub fn configure(config: &mut ::actix_web::web::ServiceConfig) {
-            #(#registrations)*
+            ::tenantapi_runtime::handlers::register_tables(config, TABLE_OPS);
         }
 
         /// Everything above, for the server.

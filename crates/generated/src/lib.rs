@@ -73,16 +73,20 @@ pub static ROW_READERS: &[::tenantapi_runtime::fixtures::TableRows] = &[
         >,
     },
 ];
+/// Every table's operations, for the routes.
+pub static TABLE_OPS: &[&::tenantapi_runtime::handlers::TableOps] = &[
+    &tables::schema_version::OPS,
+    &tables::site::OPS,
+    &tables::data_point::OPS,
+    &tables::reading::OPS,
+    &tables::tag::OPS,
+    &tables::data_point_tag::OPS,
+    &tables::maintenance_window::OPS,
+];
 /// Registers the routes of every table, relative to the API root
 /// (`/{project}/{table}/` and `/{project}/{table}/{pk}/`).
 pub fn configure(config: &mut ::actix_web::web::ServiceConfig) {
-    ::tenantapi_runtime::handlers::register(config, &tables::schema_version::OPS);
-    ::tenantapi_runtime::handlers::register(config, &tables::site::OPS);
-    ::tenantapi_runtime::handlers::register(config, &tables::data_point::OPS);
-    ::tenantapi_runtime::handlers::register(config, &tables::reading::OPS);
-    ::tenantapi_runtime::handlers::register(config, &tables::tag::OPS);
-    ::tenantapi_runtime::handlers::register(config, &tables::data_point_tag::OPS);
-    ::tenantapi_runtime::handlers::register(config, &tables::maintenance_window::OPS);
+    ::tenantapi_runtime::handlers::register_tables(config, TABLE_OPS);
 }
 /// Everything above, for the server.
 pub static API: ::tenantapi_runtime::api::GeneratedApi = ::tenantapi_runtime::api::GeneratedApi {

@@ -75,16 +75,20 @@ pub static ROW_READERS: &[::tenantapi_runtime::fixtures::TableRows] = &[
         >,
     },
 ];
+/// Every table's operations, for the routes.
+pub static TABLE_OPS: &[&::tenantapi_runtime::handlers::TableOps] = &[
+    &tables::customer::OPS,
+    &tables::customer_total::OPS,
+    &tables::film::OPS,
+    &tables::film_list::OPS,
+    &tables::language::OPS,
+    &tables::payment::OPS,
+    &tables::schema_version::OPS,
+];
 /// Registers the routes of every table, relative to the API root
 /// (`/{project}/{table}/` and `/{project}/{table}/{pk}/`).
 pub fn configure(config: &mut ::actix_web::web::ServiceConfig) {
-    ::tenantapi_runtime::handlers::register(config, &tables::customer::OPS);
-    ::tenantapi_runtime::handlers::register(config, &tables::customer_total::OPS);
-    ::tenantapi_runtime::handlers::register(config, &tables::film::OPS);
-    ::tenantapi_runtime::handlers::register(config, &tables::film_list::OPS);
-    ::tenantapi_runtime::handlers::register(config, &tables::language::OPS);
-    ::tenantapi_runtime::handlers::register(config, &tables::payment::OPS);
-    ::tenantapi_runtime::handlers::register(config, &tables::schema_version::OPS);
+    ::tenantapi_runtime::handlers::register_tables(config, TABLE_OPS);
 }
 /// Everything above, for the server.
 pub static API: ::tenantapi_runtime::api::GeneratedApi = ::tenantapi_runtime::api::GeneratedApi {
