@@ -239,6 +239,22 @@ impl LimitPermit {
         true
     }
 
+    /// While the permit is held: when it stops counting ([`COUNTED_FOR`] after it was granted).
+    pub fn counted_until(&self) -> Option<Instant> {
+        match &*self.held.lock().expect("permit lock poisoned") {
+            Held::Holding(_, started) => Some(*started + COUNTED_FOR),
+            Held::Waiting | Held::Done => None,
+        }
+    }
+
+    /// Not granted yet, nor given up on.
+    pub fn is_waiting(&self) -> bool {
+        matches!(
+            *self.held.lock().expect("permit lock poisoned"),
+            Held::Waiting
+        )
+    }
+
     fn take(&self) -> Option<(tokio::sync::OwnedSemaphorePermit, Instant)> {
         let mut held = self.held.lock().expect("permit lock poisoned");
         match std::mem::replace(&mut *held, Held::Done) {
