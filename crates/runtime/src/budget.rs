@@ -230,16 +230,20 @@ pub struct Budgets {
     in_flight_by_server: Mutex<HashMap<String, Arc<ConcurrencyLimit>>>,
     /// SQLite projects run their statements in this process, on its cores: one limit for all.
     in_flight_local: Arc<ConcurrencyLimit>,
+    /// SQLite connections live in this process's memory (about 115 KB each) and hold its file
+    /// descriptors: one budget for all SQLite projects bounds both.
+    local: Arc<HostBudget>,
 }
 
 impl Budgets {
-    pub fn new(limit_per_server: usize, in_flight: LimitSettings) -> Budgets {
+    pub fn new(limit_per_server: usize, sqlite_limit: usize, in_flight: LimitSettings) -> Budgets {
         Budgets {
             limit: limit_per_server,
             by_server: Mutex::new(HashMap::new()),
             in_flight,
             in_flight_by_server: Mutex::new(HashMap::new()),
             in_flight_local: ConcurrencyLimit::new("SQLite projects", in_flight),
+            local: HostBudget::new("SQLite files".to_string(), sqlite_limit),
         }
     }
 
@@ -258,9 +262,11 @@ impl Budgets {
             .clone()
     }
 
-    /// The budget of the server `url` points at; `None` for SQLite.
+    /// The budget of the server `url` points at (one shared by every SQLite project).
     pub fn for_url(&self, url: &str) -> Option<Arc<HostBudget>> {
-        let server = server_of_url(url)?;
+        let Some(server) = server_of_url(url) else {
+            return Some(self.local.clone());
+        };
         let mut by_server = self.by_server.lock().expect("budgets lock poisoned");
         Some(
             by_server
@@ -275,6 +281,7 @@ impl Budgets {
         let by_server = self.by_server.lock().expect("budgets lock poisoned");
         let mut report: Vec<_> = by_server
             .values()
+            .chain([&self.local])
             .map(|budget| (budget.host.clone(), budget.open_connections(), budget.limit))
             .collect();
         report.sort();
@@ -286,6 +293,24 @@ impl Budgets {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn sqlite_projects_share_one_budget_of_their_own() {
+        let settings = LimitSettings {
+            initial: 4,
+            min: 2,
+            max: 64,
+            adaptive: true,
+        };
+        let budgets = Budgets::new(50, 7, settings);
+        let first = budgets.for_url("data/a.db").unwrap();
+        let second = budgets.for_url("sqlite:///srv/b.db").unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!((first.host(), first.limit), ("SQLite files", 7));
+        let postgres = budgets.for_url("postgres://u@db:5432/x").unwrap();
+        assert_eq!((postgres.host(), postgres.limit), ("db:5432", 50));
+        assert_eq!(budgets.report().len(), 2);
+    }
 
     #[test]
     fn servers_are_host_and_port() {

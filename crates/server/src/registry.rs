@@ -86,6 +86,7 @@ impl Registry {
             projects: RwLock::new(HashMap::new()),
             budgets: Budgets::new(
                 pool_config.max_connections_per_host as usize,
+                pool_config.max_sqlite_connections as usize,
                 pool_config.in_flight(),
             ),
             pool_settings: pool_config.settings(),
