@@ -274,3 +274,60 @@ fn admin_commands_run_concurrently_with_each_other_and_a_running_server() {
             .is_some_and(|(_, body)| body.contains("\"r2p5\"") && body.contains("\"first7\""))
     });
 }
+
+/// Regression: `serve` checked every project's structure version before listening, so one hung
+/// database (or a thousand projects) delayed the whole server by the check's timeout. It now
+/// listens at once; the first pass runs beside serving.
+#[test]
+fn serve_listens_before_checking_a_hung_project() {
+    let dir = temp_dir("hung-at-start");
+    let platform = dir.join("platform.db");
+    let healthy = dir.join("healthy.db");
+    project_database(
+        &healthy,
+        "INSERT INTO data_point (name) VALUES ('north/electricity');",
+    );
+    add_project(&platform, "healthy", &healthy);
+    // A database server that accepts connections and never answers.
+    let hung = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hung_port = hung.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in hung.incoming() {
+            held.push(stream);
+        }
+    });
+    let added = tenantapi(
+        &platform,
+        &[
+            "project",
+            "add",
+            "hung",
+            "--database-url",
+            &format!("postgres://postgres@127.0.0.1:{hung_port}/hung"),
+        ],
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+
+    let port = free_port();
+    let started = Instant::now();
+    let _server = Running(
+        Command::new(env!("CARGO_BIN_EXE_tenantapi"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("TENANTAPI_PLATFORM_DATABASE_URL", &platform)
+            .env("TENANTAPI_AUTH_REQUIRED", "false")
+            .env("TENANTAPI_POOL_CHECKOUT_TIMEOUT_MS", "4000")
+            .env("RUST_LOG", "off")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("the healthy project answers", || {
+        get(port, "/api/v1/healthy/data_point/", None).is_some_and(|(status, _)| status == 200)
+    });
+    let answered_after = started.elapsed();
+    assert!(
+        answered_after < Duration::from_millis(2500),
+        "serving waited for the hung project's check: {answered_after:?}"
+    );
+}
