@@ -114,3 +114,4 @@ fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
 mod checks_and_fixtures;
 mod projects_and_accounts;
 mod serving;
+mod several_servers;
