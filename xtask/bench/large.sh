@@ -87,8 +87,8 @@ row() { # case, our URL, Platformatic URL or "-"
     printf '| %s | %s | %s | %s | n/a | | | |\n' "$1" "$rps" "$p50" "$p99"
   else
     read -r prps pp50 pp99 <<<"$(measure "$3")"
-    printf '| %s | %s | %s | %s | %s | %s | %s | %.1fx |\n' "$1" "$rps" "$p50" "$p99" "$prps" "$pp50" "$pp99" \
-      "$(echo "$rps / $prps" | bc -l)"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %sx |\n' "$1" "$rps" "$p50" "$p99" "$prps" "$pp50" "$pp99" \
+      "$(python3 -c "print(f'{$rps / max($prps, 1):.1f}')")"
   fi
 }
 
