@@ -92,6 +92,13 @@ rr_rss=$(rss)
 rr_files=$(open_files)
 sleep 2
 settled_rss=$(rss)
+# What the periodic structure-version checks cost while no request comes: the server's CPU
+# over one whole check period (`version_check_seconds`, 10 s by default).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+period=${TENANTAPI_VERSION_CHECK_SECONDS:-10}
+before=$(cpu_ticks)
+sleep "$period"
+idle_cpu=$(python3 -c "print(f'{($(cpu_ticks) - $before) / $(getconf CLK_TCK) / $period * 100:.1f}')")
 
 echo
 echo "## $projects SQLite projects on one server, wrk -t2 -c$connections -d${duration}s, GET by id"
@@ -105,3 +112,4 @@ echo
 echo "- listening $listening s after \`serve\` started; every project's structure version checked after $checked s"
 echo "- round-robin / one project: $(python3 -c "print(f'{$rr_rps / $one_rps:.2f}')")"
 echo "- project database files open after the round-robin: $rr_files; resident 2 s later: $settled_rss MB"
+echo "- idle, the periodic version checks of $projects projects use $idle_cpu % of one core"
