@@ -68,6 +68,8 @@ struct PageRead {
     keep: usize,
     /// The window was read in the opposite order: turn the kept rows around.
     reverse: bool,
+    /// Return the first and last kept rows as JSON objects too (cursor pages need them).
+    ends: bool,
 }
 
 impl PageRead {
@@ -75,6 +77,7 @@ impl PageRead {
         PageRead {
             keep,
             reverse: false,
+            ends: false,
         }
     }
 }
@@ -85,7 +88,8 @@ struct PageRows {
     loaded: usize,
     /// The kept rows, as a JSON array.
     json: String,
-    /// The first and the last kept row as JSON objects (cursor positions); `None` when empty.
+    /// The first and the last kept row as JSON objects (cursor positions), when asked for and
+    /// there are rows.
     ends: Option<(Value, Value)>,
 }
 
@@ -145,8 +149,8 @@ fn page_json<R: Resource>(
     if read.reverse {
         rows.reverse();
     }
-    let ends = match (rows.first(), rows.last()) {
-        (Some(first), Some(last)) => Some((
+    let ends = match (read.ends, rows.first(), rows.last()) {
+        (true, Some(first), Some(last)) => Some((
             serde_json::to_value(first).map_err(serialization)?,
             serde_json::to_value(last).map_err(serialization)?,
         )),
@@ -175,6 +179,7 @@ fn last_page(
     let read = PageRead {
         keep: on_last as usize,
         reverse: true,
+        ends: false,
     };
     let rows = (ops.page_json)(
         connection,
@@ -639,6 +644,7 @@ async fn cursor_page(
             let read = PageRead {
                 keep: size,
                 reverse,
+                ends: true,
             };
             Ok((ops.page_json)(connection, filter.clone(), window, read)?)
         })

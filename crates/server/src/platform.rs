@@ -80,7 +80,7 @@ pub fn cursor_key(
         Some(value) => value,
         None => {
             let fresh = tenantapi_runtime::cursor::CursorKey::random();
-            let hex: String = fresh.0.iter().map(|byte| format!("{byte:02x}")).collect();
+            let hex = crate::secrets::hex(&fresh.0);
             // Hex digits only: nothing to quote.
             diesel::sql_query(format!(
                 "INSERT INTO server_secrets (name, value) VALUES ('{NAME}', '{hex}') ON CONFLICT (name) DO NOTHING"

@@ -18,11 +18,15 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// Bytes as lowercase hex, two digits each.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 /// A new token: the marker and 40 hex characters (160 random bits), DRF's token length.
 pub fn new_token() -> String {
     let bytes: [u8; 20] = random_bytes();
-    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("{TOKEN_MARKER}{hex}")
+    format!("{TOKEN_MARKER}{}", hex(&bytes))
 }
 
 /// The stored, listed prefix of a token.
@@ -36,10 +40,7 @@ pub fn token_prefix(token: &str) -> String {
 /// The stored form of a token. Tokens carry 160 random bits, so a fast hash is enough: there is
 /// nothing to brute-force, and verifying costs microseconds.
 pub fn token_hash(token: &str) -> String {
-    sha2::Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex(&sha2::Sha256::digest(token.as_bytes()))
 }
 
 pub fn hash_password(password: &str) -> String {
