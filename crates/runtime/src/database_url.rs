@@ -1,5 +1,10 @@
 //! Database URLs whose passwords never show: `Display`, `Debug` and every connection error they
-//! produce have the password (as written, and percent-decoded) replaced by `***`.
+//! produce have the password (as written, and percent-decoded) replaced by `***`. A URL also
+//! says whether it reaches PostgreSQL through PgBouncer, and in which pool mode.
+
+use diesel::Connection as _;
+use diesel::RunQueryDsl as _;
+use diesel::connection::{CacheSize, SimpleConnection as _};
 
 use crate::db::{BackendKind, DbConnection};
 
@@ -10,6 +15,26 @@ pub struct DatabaseUrl {
     /// Where the password sits in `text`, if it has one: in the user information, or as a
     /// `password=` parameter.
     password: Option<std::ops::Range<usize>>,
+    /// The schema the described tables live in, when it cannot travel in the URL's `options`
+    /// (PgBouncer refuses that startup parameter).
+    pooled_schema: Option<String>,
+}
+
+/// Our own URL parameter naming the PgBouncer pool mode between us and the database; libpq
+/// never sees it.
+pub const POOLER_PARAMETER: &str = "pgbouncer";
+
+/// How a PostgreSQL URL reaches its database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooler {
+    /// Straight to PostgreSQL (or a pooler that keeps sessions, unannounced).
+    Direct,
+    /// PgBouncer with `pool_mode = session`: a server connection for the client's lifetime,
+    /// but no `options` startup parameter.
+    Session,
+    /// PgBouncer with `pool_mode = transaction`: each transaction may run on another server
+    /// connection, so nothing may rely on session state (settings, prepared statements).
+    Transaction,
 }
 
 /// Why a connection could not be opened; the text carries no password.
@@ -21,7 +46,29 @@ impl DatabaseUrl {
     pub fn new(text: impl Into<String>) -> DatabaseUrl {
         let text = text.into();
         let password = password_range(&text);
-        DatabaseUrl { text, password }
+        DatabaseUrl {
+            text,
+            password,
+            pooled_schema: None,
+        }
+    }
+
+    /// The pooler the URL announces with `pgbouncer=session|transaction`; SQLite is direct.
+    pub fn pooler(&self) -> Result<Pooler, ConnectError> {
+        if self.backend() != BackendKind::Postgres {
+            return Ok(Pooler::Direct);
+        }
+        match self.parameter(POOLER_PARAMETER) {
+            None => Ok(Pooler::Direct),
+            Some("session") => Ok(Pooler::Session),
+            Some("transaction") => Ok(Pooler::Transaction),
+            Some(other) => Err(ConnectError(format!(
+                "{POOLER_PARAMETER}={other} in the database URL: expected \
+                 {POOLER_PARAMETER}=session or {POOLER_PARAMETER}=transaction (the pool_mode \
+                 PgBouncer uses for this database), or no {POOLER_PARAMETER} parameter for a \
+                 direct connection"
+            ))),
+        }
     }
 
     pub fn backend(&self) -> BackendKind {
@@ -57,17 +104,30 @@ impl DatabaseUrl {
             return self.clone();
         }
         let separator = if self.text.contains('?') { '&' } else { '?' };
-        DatabaseUrl::new(format!("{}{separator}{name}={value}", self.text))
+        DatabaseUrl {
+            pooled_schema: self.pooled_schema.clone(),
+            ..DatabaseUrl::new(format!("{}{separator}{name}={value}", self.text))
+        }
     }
 
     /// The same URL with `schema` first on its PostgreSQL search path (then `public`, where
     /// extensions such as `citext` usually live), through libpq's `options` startup parameter:
     /// no round trip, and every connection made from the URL resolves the described tables.
     /// SQLite has no schemas; a URL that sets `options` itself is left as it is.
+    ///
+    /// Through PgBouncer, which refuses `options`, the schema is set after connecting instead
+    /// (session mode) or must be the role's own first schema (transaction mode, which cannot
+    /// keep a setting from one transaction to the next).
     pub fn with_search_path(&self, schema: Option<&str>) -> DatabaseUrl {
         let Some(schema) = schema else {
             return self.clone();
         };
+        if self.has_parameter(POOLER_PARAMETER) {
+            return DatabaseUrl {
+                pooled_schema: Some(schema.to_string()),
+                ..self.clone()
+            };
+        }
         let quoted = tenantapi_schema::sql::quote_identifier(schema);
         let option = format!("-csearch_path={quoted},public");
         // libpq takes spaces in `options` as separators unless escaped with a backslash.
@@ -76,26 +136,131 @@ impl DatabaseUrl {
     }
 
     pub fn has_parameter(&self, name: &str) -> bool {
-        self.text.split_once('?').is_some_and(|(_, query)| {
-            query
-                .split('&')
-                .any(|pair| pair.split('=').next() == Some(name))
+        self.parameter(name).is_some()
+    }
+
+    fn parameter(&self, name: &str) -> Option<&str> {
+        let (_, query) = self.text.split_once('?')?;
+        query.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (key == name).then_some(value)
         })
+    }
+
+    /// The URL libpq is given: without our own parameters.
+    fn for_libpq(&self) -> String {
+        let Some((base, query)) = self.text.split_once('?') else {
+            return self.text.clone();
+        };
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|pair| pair.split('=').next() != Some(POOLER_PARAMETER))
+            .collect();
+        if kept.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        }
     }
 
     /// Opens a connection to a database that must already exist (a mistyped SQLite path is an
     /// error, not a new empty database).
     pub fn open_existing(&self) -> Result<DbConnection, ConnectError> {
-        DbConnection::open_existing(&self.text).map_err(|error| self.connect_error(&error))
+        self.connect(true)
     }
 
     /// Opens a connection, creating a missing SQLite file (our own platform database).
     pub fn open(&self) -> Result<DbConnection, ConnectError> {
-        DbConnection::open(&self.text).map_err(|error| self.connect_error(&error))
+        self.connect(false)
+    }
+
+    fn connect(&self, existing: bool) -> Result<DbConnection, ConnectError> {
+        let pooler = self.pooler()?;
+        let url = match pooler {
+            Pooler::Direct => self.text.clone(),
+            Pooler::Session | Pooler::Transaction => self.for_libpq(),
+        };
+        let opened = if existing {
+            DbConnection::open_existing(&url)
+        } else {
+            DbConnection::open(&url)
+        };
+        let mut connection = opened.map_err(|error| self.connect_error(&error))?;
+        self.prepare_session(pooler, &mut connection)?;
+        Ok(connection)
+    }
+
+    /// What a pooled connection needs before its first statement.
+    fn prepare_session(
+        &self,
+        pooler: Pooler,
+        connection: &mut DbConnection,
+    ) -> Result<(), ConnectError> {
+        match (pooler, &self.pooled_schema) {
+            (Pooler::Direct, _) | (Pooler::Session, None) => Ok(()),
+            (Pooler::Session, Some(schema)) => connection
+                .batch_execute(&format!(
+                    "SET search_path TO {}, public",
+                    tenantapi_schema::sql::quote_identifier(schema)
+                ))
+                .map_err(|error| {
+                    ConnectError(self.redact(&format!("cannot set the search path: {error}")))
+                }),
+            (Pooler::Transaction, schema) => {
+                // Named prepared statements live in one server connection, which the next
+                // transaction may not get; uncached statements are parsed, bound and run in
+                // one exchange.
+                connection.set_prepared_statement_cache_size(CacheSize::Disabled);
+                match schema {
+                    Some(schema) => self.require_first_schema(connection, schema),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    fn require_first_schema(
+        &self,
+        connection: &mut DbConnection,
+        schema: &str,
+    ) -> Result<(), ConnectError> {
+        #[derive(diesel::QueryableByName)]
+        struct CurrentSchema {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            name: Option<String>,
+        }
+        let found = diesel::sql_query("SELECT current_schema() AS name")
+            .get_result::<CurrentSchema>(connection)
+            .map_err(|error| {
+                ConnectError(self.redact(&format!("cannot read the current schema: {error}")))
+            })?
+            .name;
+        if found.as_deref() == Some(schema) {
+            return Ok(());
+        }
+        let quoted = tenantapi_schema::sql::quote_identifier(schema);
+        Err(ConnectError(format!(
+            "the described tables live in schema {schema}, but this connection's first schema \
+             is {}; through PgBouncer in transaction mode the search path cannot be set per \
+             connection, so set it for the role (ALTER ROLE <user> IN DATABASE <database> SET \
+             search_path = {quoted}, public) or use {POOLER_PARAMETER}=session",
+            found.as_deref().unwrap_or("(none)")
+        )))
     }
 
     fn connect_error(&self, error: &diesel::ConnectionError) -> ConnectError {
-        ConnectError(self.redact(&error.to_string()))
+        let text = error.to_string();
+        if text.contains("unsupported startup parameter: options") {
+            // PgBouncer, unannounced, refusing the search path the URL carries.
+            return ConnectError(self.redact(&format!(
+                "{}: the URL leads to PgBouncer, which refuses the search path this server \
+                 sends when connecting; add {POOLER_PARAMETER}=session or \
+                 {POOLER_PARAMETER}=transaction to the URL (the pool_mode PgBouncer uses for \
+                 this database)",
+                text.trim_end()
+            )));
+        }
+        ConnectError(self.redact(&text))
     }
 }
 
@@ -242,6 +407,53 @@ mod tests {
                 .secret(),
             "data/p.db"
         );
+    }
+
+    #[test]
+    fn the_pooler_parameter_is_ours_and_checked() {
+        let pooler = |text: &str| DatabaseUrl::new(text).pooler();
+        assert_eq!(pooler("postgres://u@h/db"), Ok(Pooler::Direct));
+        assert_eq!(
+            pooler("postgres://u@h/db?pgbouncer=session"),
+            Ok(Pooler::Session)
+        );
+        assert_eq!(
+            pooler("postgres://u@h/db?sslmode=disable&pgbouncer=transaction"),
+            Ok(Pooler::Transaction)
+        );
+        assert_eq!(pooler("data/p.db?pgbouncer=nonsense"), Ok(Pooler::Direct));
+        let refused = pooler("postgres://u@h/db?pgbouncer=true").unwrap_err();
+        assert!(
+            refused.to_string().contains("pgbouncer=true")
+                && refused.to_string().contains("pgbouncer=transaction"),
+            "{refused}"
+        );
+        assert_eq!(
+            DatabaseUrl::new("postgres://u@h/db?pgbouncer=transaction&sslmode=disable").for_libpq(),
+            "postgres://u@h/db?sslmode=disable"
+        );
+        assert_eq!(
+            DatabaseUrl::new("postgres://u@h/db?pgbouncer=session").for_libpq(),
+            "postgres://u@h/db"
+        );
+    }
+
+    #[test]
+    fn pooled_urls_carry_the_schema_beside_the_url() {
+        let pooled =
+            DatabaseUrl::new("postgres://u@h/db?pgbouncer=session").with_search_path(Some("app"));
+        assert_eq!(pooled.secret(), "postgres://u@h/db?pgbouncer=session");
+        assert_eq!(pooled.pooled_schema.as_deref(), Some("app"));
+        assert_eq!(
+            pooled
+                .with_default_parameter("connect_timeout", "2")
+                .pooled_schema
+                .as_deref(),
+            Some("app")
+        );
+        let direct = DatabaseUrl::new("postgres://u@h/db").with_search_path(Some("app"));
+        assert!(direct.secret().contains("options="), "{}", direct.secret());
+        assert_eq!(direct.pooled_schema, None);
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct ConnectionWatch {
     lost_during_commit: AtomicBool,
     /// ... and it went on the first statement of the attempt: nothing reached the database.
     lost_before_anything: AtomicBool,
+    /// The connection is unusable because its prepared statements are not where it left them:
+    /// a pooler in transaction mode that the URL does not announce.
+    unannounced_pooler: AtomicBool,
 }
 
 /// Where a lost connection was lost, which decides whether a request may be retried.
@@ -52,6 +55,11 @@ impl ConnectionWatch {
     /// Forgets what the previous attempt saw (the connection was fine, or it is a new one).
     pub fn begin_attempt(&self) {
         self.statements_completed.store(0, Ordering::Relaxed);
+    }
+
+    /// The connection was given up because a pooler moved it between server connections.
+    pub fn saw_unannounced_pooler(&self) -> bool {
+        self.unannounced_pooler.load(Ordering::Relaxed)
     }
 
     pub fn is_lost(&self) -> bool {
@@ -89,6 +97,20 @@ pub fn is_connection_lost(error: &Error) -> bool {
                 || message.contains("server closed the connection unexpectedly")
                 || message.contains("no connection to the server")
                 || message.contains("terminating connection because of crash")
+        }
+        _ => false,
+    }
+}
+
+/// Whether `error` says a prepared statement of ours is missing or already exists, which is what
+/// diesel's statement cache meets behind a pooler in transaction mode: the statement was
+/// prepared on one server connection and run, or prepared again, on another.
+pub fn is_statement_cache_moved(error: &Error) -> bool {
+    match error {
+        Error::DatabaseError(_, info) => {
+            let message = info.message();
+            message.starts_with("prepared statement \"__diesel_stmt_")
+                && (message.ends_with("does not exist") || message.ends_with("already exists"))
         }
         _ => false,
     }
@@ -136,7 +158,10 @@ impl Instrumentation for WatchInstrumentation {
                             .statements_completed
                             .fetch_add(1, Ordering::Relaxed);
                     }
-                    Some(error) if is_connection_lost(error) => {
+                    Some(error) if is_connection_lost(error) || is_statement_cache_moved(error) => {
+                        if is_statement_cache_moved(error) {
+                            self.watch.unannounced_pooler.store(true, Ordering::Relaxed);
+                        }
                         let first = self.watch.statements_completed.load(Ordering::Relaxed) == 0;
                         let commit = query
                             .to_string()

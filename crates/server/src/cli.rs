@@ -117,6 +117,13 @@ enum ProjectCommand {
         #[arg(long)]
         database_url: String,
     },
+    /// Point a project at another database URL (e.g. through PgBouncer); running servers
+    /// reopen its connections within `refresh_seconds`, keeping its grants.
+    SetUrl {
+        name: String,
+        #[arg(long)]
+        database_url: String,
+    },
     /// List projects, with passwords in URLs hidden.
     List,
     Enable {
@@ -204,6 +211,9 @@ pub fn run(api: &'static GeneratedApi) -> ExitCode {
         Command::Project(command) => print(match command {
             ProjectCommand::Add { name, database_url } => {
                 commands::project_add(&config, &name, &database_url)
+            }
+            ProjectCommand::SetUrl { name, database_url } => {
+                commands::project_set_url(&config, &name, &database_url)
             }
             ProjectCommand::List => commands::project_list(&config),
             ProjectCommand::Enable { name } => commands::project_set_enabled(&config, &name, true),

@@ -61,6 +61,7 @@ pub fn migrate(config: &Config) -> Result<Migrated, CommandError> {
 pub enum ProjectOutcome {
     Added(String),
     AlreadyPresent(String),
+    UrlChanged(String),
     Enabled(String),
     Disabled(String),
     Removed(String),
@@ -75,6 +76,7 @@ impl fmt::Display for ProjectOutcome {
             ProjectOutcome::AlreadyPresent(name) => {
                 writeln!(f, "project {name} already exists with this database URL")
             }
+            ProjectOutcome::UrlChanged(name) => writeln!(f, "changed the database URL of {name}"),
             ProjectOutcome::Enabled(name) => writeln!(f, "enabled {name}"),
             ProjectOutcome::Disabled(name) => writeln!(f, "disabled {name}"),
             ProjectOutcome::Removed(name) => writeln!(f, "removed {name}"),
@@ -103,11 +105,31 @@ pub fn project_add(
     name: &str,
     database_url: &str,
 ) -> Result<ProjectOutcome, CommandError> {
+    check_project_url(database_url)?;
     let outcome = platform::add_project(&mut platform_connection(config)?, name, database_url)?;
     Ok(match outcome {
         platform::AddOutcome::Added => ProjectOutcome::Added(name.to_string()),
         platform::AddOutcome::AlreadyPresent => ProjectOutcome::AlreadyPresent(name.to_string()),
     })
+}
+
+pub fn project_set_url(
+    config: &Config,
+    name: &str,
+    database_url: &str,
+) -> Result<ProjectOutcome, CommandError> {
+    check_project_url(database_url)?;
+    platform::set_database_url(&mut platform_connection(config)?, name, database_url)?;
+    Ok(ProjectOutcome::UrlChanged(name.to_string()))
+}
+
+/// Refuses a URL whose own parameters are wrong before it is stored; whether the database
+/// answers is for `check` to say.
+fn check_project_url(database_url: &str) -> Result<(), CommandError> {
+    DatabaseUrl::new(database_url)
+        .pooler()
+        .map(|_| ())
+        .map_err(|error| failed(error.to_string()))
 }
 
 pub fn project_list(config: &Config) -> Result<ProjectOutcome, CommandError> {

@@ -268,6 +268,22 @@ pub fn set_enabled(
     Ok(())
 }
 
+pub fn set_database_url(
+    connection: &mut DbConnection,
+    name: &str,
+    database_url: &str,
+) -> Result<(), PlatformError> {
+    let updated = diesel::update(projects::table.filter(projects::name.eq(name)))
+        .set(projects::database_url.eq(database_url))
+        .execute(connection)?;
+    if updated == 0 {
+        return Err(PlatformError::UnknownProject {
+            name: name.to_string(),
+        });
+    }
+    Ok(())
+}
+
 pub fn remove_project(connection: &mut DbConnection, name: &str) -> Result<(), PlatformError> {
     let deleted =
         diesel::delete(projects::table.filter(projects::name.eq(name))).execute(connection)?;

@@ -109,7 +109,7 @@ impl Registry {
                 let health = Arc::new(HealthCell::default());
                 let pool = ProjectPool::new(
                     name.clone(),
-                    self.api.project_url(&project.database_url).secret(),
+                    self.api.project_url(&project.database_url),
                     self.pool_settings.clone(),
                     self.budgets.for_url(&project.database_url),
                     self.budgets.in_flight_for_url(&project.database_url),

@@ -128,7 +128,7 @@ impl ProjectPool {
     /// bookkeeping (making empty slots, closing idle ones), never a connection attempt.
     pub fn new(
         project: Arc<str>,
-        url: &str,
+        url: DatabaseUrl,
         settings: PoolSettings,
         budget: Option<Arc<HostBudget>>,
         in_flight: Arc<ConcurrencyLimit>,
@@ -145,8 +145,8 @@ impl ProjectPool {
             .thread_pool(helper_threads)
             .build_unchecked(SlotManager);
         let pool = Arc::new(ProjectPool {
-            backend: BackendKind::of_url(url),
-            url: DatabaseUrl::new(url),
+            backend: url.backend(),
+            url,
             turns: Arc::new(tokio::sync::Semaphore::new(settings.max_size as usize)),
             settings,
             slots,
@@ -356,15 +356,30 @@ impl CheckedOut {
                 .as_mut()
                 .expect("BUG: a checked-out slot without a connection");
             open.watch.begin_attempt();
-            let result = work(&mut open.connection);
+            let result = match &open.transaction_begin {
+                Some(begin) => in_transaction(&mut open.connection, begin, &mut work),
+                None => work(&mut open.connection),
+            };
             let Some(lost_at) = open.watch.lost_at() else {
                 return result;
             };
+            if open.watch.saw_unannounced_pooler() {
+                log::error!(
+                    "project {}: a prepared statement was missing or doubled on the database \
+                     server, which happens behind a connection pooler in transaction mode; if \
+                     its database URL leads to PgBouncer with pool_mode = transaction, add \
+                     {}=transaction to the URL (`tenantapi project set-url`); closed the \
+                     connection",
+                    self.pool.project,
+                    crate::database_url::POOLER_PARAMETER,
+                );
+            } else {
+                log::warn!(
+                    "project {}: database connection lost ({lost_at:?}); closed it",
+                    self.pool.project
+                );
+            }
             self.slot.open = None;
-            log::warn!(
-                "project {}: database connection lost ({lost_at:?}); closed it",
-                self.pool.project
-            );
             // A read is retried even if `work` made something of the failure (an answer read
             // over a dying connection is not to be trusted).
             let may_retry = !retried
@@ -384,6 +399,34 @@ impl CheckedOut {
             }
             retried = true;
             self.ensure_open(Instant::now() + self.pool.settings.checkout_timeout, None)?;
+        }
+    }
+}
+
+/// Runs `work` in a transaction opened with `begin` (which may set things locally); commits
+/// what succeeded, rolls back what failed. Transactions `work` opens become savepoints.
+fn in_transaction<T>(
+    connection: &mut DbConnection,
+    begin: &str,
+    work: &mut impl FnMut(&mut DbConnection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager as _};
+    type Manager = <DbConnection as diesel::Connection>::TransactionManager;
+    let DbConnection::Pg(postgres) = connection else {
+        return work(connection);
+    };
+    AnsiTransactionManager::begin_transaction_sql(postgres, begin)?;
+    match work(connection) {
+        Ok(value) => {
+            Manager::commit_transaction(connection)?;
+            Ok(value)
+        }
+        Err(error) => {
+            // A failed rollback leaves the connection broken; the pool notices on next use.
+            if let Err(rollback) = Manager::rollback_transaction(connection) {
+                log::warn!("rollback after a failed unit of work failed: {rollback}");
+            }
+            Err(error)
         }
     }
 }

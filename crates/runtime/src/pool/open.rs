@@ -12,7 +12,7 @@ use diesel::connection::{CacheSize, SimpleConnection as _};
 use super::ProjectPool;
 use super::reachability::{ConnectAttempt, ProbeLicence};
 use crate::budget::BudgetPermit;
-use crate::database_url::DatabaseUrl;
+use crate::database_url::{DatabaseUrl, Pooler};
 use crate::db::{BackendKind, DbConnection, sqlite_path};
 use crate::error::ApiError;
 use crate::watch::{ConnectionWatch, WatchInstrumentation};
@@ -27,6 +27,11 @@ pub(super) struct OpenConnection {
     // budget share is given back.
     pub(super) connection: DbConnection,
     pub(super) watch: Arc<ConnectionWatch>,
+    /// Through PgBouncer in transaction mode, when the database's own statement timeout is
+    /// laxer than ours: how each unit of work begins its transaction, setting ours locally.
+    pub(super) transaction_begin: Option<String>,
+    /// Through PgBouncer in transaction mode statements are never cached.
+    statement_cache_off: bool,
     sqlite_file: Option<FileIdentity>,
     _counted: Counted,
     _budget: Option<BudgetPermit>,
@@ -152,7 +157,7 @@ impl ProjectPool {
         };
         attempt.succeeded();
         let watch = Arc::new(ConnectionWatch::default());
-        self.configure(&mut connection, &watch)?;
+        let transaction_begin = self.configure(&mut connection, &watch)?;
         let verdict = self.hooks.on_open(&self.project, &mut connection);
         if watch.is_lost() {
             // Not the database's version speaking: the connection went away under the check.
@@ -168,6 +173,8 @@ impl ProjectPool {
         Ok(OpenConnection {
             connection,
             watch,
+            transaction_begin,
+            statement_cache_off: self.url.pooler() == Ok(Pooler::Transaction),
             sqlite_file,
             _counted: Counted::new(&self.open_connections),
             _budget: budget,
@@ -175,12 +182,13 @@ impl ProjectPool {
     }
 
     /// Sets up a new connection: the watch first, so that a connection lost from here on is
-    /// known as such; then PostgreSQL's statement timeout.
+    /// known as such; then PostgreSQL's statement timeout. Returns how units of work must
+    /// begin their transaction, when the timeout has to be set in each.
     fn configure(
         &self,
         connection: &mut DbConnection,
         watch: &Arc<ConnectionWatch>,
-    ) -> Result<(), OpenFailure> {
+    ) -> Result<Option<String>, OpenFailure> {
         connection.set_instrumentation(WatchInstrumentation {
             watch: watch.clone(),
             sqlite_statement_timeout: match connection {
@@ -188,23 +196,34 @@ impl ProjectPool {
                 DbConnection::Pg(_) => None,
             },
         });
-        if let (DbConnection::Pg(_), Some(timeout)) =
-            (&*connection, self.settings.statement_timeout)
-            && let Err(error) = connection.batch_execute(&format!(
-                "SET statement_timeout = {}",
-                timeout.as_millis().max(1)
-            ))
-        {
+        let (DbConnection::Pg(_), Some(timeout)) = (&*connection, self.settings.statement_timeout)
+        else {
+            return Ok(None);
+        };
+        let millis = timeout.as_millis().max(1);
+        let configured = if self.url.pooler() == Ok(Pooler::Transaction) {
+            // A session setting would stay behind on whichever server connection ran it. The
+            // database's own default serves when it is as strict as ours (PgBouncer's advice:
+            // set it on the role); otherwise each unit of work sets ours in its transaction.
+            database_statement_timeout(connection).map(|current| {
+                (current == 0 || current > millis)
+                    .then(|| format!("BEGIN; SET LOCAL statement_timeout = {millis}"))
+            })
+        } else {
+            connection
+                .batch_execute(&format!("SET statement_timeout = {millis}"))
+                .map(|()| None)
+        };
+        configured.map_err(|error| {
             if watch.is_lost() {
-                return Err(OpenFailure::LostWhileOpening);
+                return OpenFailure::LostWhileOpening;
             }
             log::warn!(
                 "project {}: cannot set the statement timeout: {error}",
                 self.project
             );
-            return Err(ApiError::project_unavailable().into());
-        }
-        Ok(())
+            ApiError::project_unavailable().into()
+        })
     }
 }
 
@@ -226,6 +245,11 @@ impl OpenConnection {
     }
 
     pub(super) fn clear_statement_cache(&mut self) -> bool {
+        if self.statement_cache_off {
+            // Its cache is off: there is nothing to clear, and nothing to turn back on.
+            self.watch.cache_cleared();
+            return true;
+        }
         self.connection
             .set_prepared_statement_cache_size(CacheSize::Disabled);
         // PostgreSQL keeps prepared statements until the session ends or they are deallocated.
@@ -238,6 +262,22 @@ impl OpenConnection {
         self.watch.cache_cleared();
         deallocated
     }
+}
+
+/// The statement timeout PostgreSQL applies to this connection by default, in milliseconds
+/// (0: none).
+fn database_statement_timeout(connection: &mut DbConnection) -> diesel::QueryResult<u128> {
+    use diesel::RunQueryDsl as _;
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        millis: i64,
+    }
+    let setting = diesel::sql_query(
+        "SELECT setting::bigint AS millis FROM pg_settings WHERE name = 'statement_timeout'",
+    )
+    .get_result::<Setting>(connection)?;
+    Ok(u128::try_from(setting.millis).unwrap_or(0))
 }
 
 /// Why a connection could not be opened.
