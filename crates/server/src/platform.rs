@@ -53,7 +53,7 @@ pub enum PlatformError {
     )]
     ReservedProjectName { name: String },
     #[error(
-        "project {name} already exists with another database URL; remove it first to change its database"
+        "project {name} already exists with another database URL; `tenantapi project set-url {name} --database-url URL` changes it"
     )]
     ProjectExists { name: String },
     #[error("no project named {name}")]

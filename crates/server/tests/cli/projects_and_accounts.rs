@@ -48,7 +48,63 @@ fn project_commands_are_idempotent_with_clear_errors() {
     assert_eq!(conflicting.status.code(), Some(1));
     assert_eq!(
         stderr(&conflicting),
-        "error: project acme already exists with another database URL; remove it first to change its database\n"
+        "error: project acme already exists with another database URL; `tenantapi project set-url acme --database-url URL` changes it\n"
+    );
+    let moved = tenantapi(
+        &platform,
+        &[
+            "project",
+            "set-url",
+            "acme",
+            "--database-url",
+            "postgres://app:s3cret@pgbouncer.internal:6432/acme?pgbouncer=transaction",
+        ],
+    );
+    assert!(moved.status.success(), "{}", stderr(&moved));
+    assert_eq!(stdout(&moved), "changed the database URL of acme\n");
+    assert_eq!(
+        stdout(&tenantapi(&platform, &["project", "list"])),
+        "acme\tenabled\tpostgres://app:***@pgbouncer.internal:6432/acme?pgbouncer=transaction\n"
+    );
+    let misspelt = tenantapi(
+        &platform,
+        &[
+            "project",
+            "set-url",
+            "acme",
+            "--database-url",
+            "postgres://app@db/acme?pgbouncer=yes",
+        ],
+    );
+    assert_eq!(misspelt.status.code(), Some(1));
+    assert!(
+        stderr(&misspelt).contains(
+            "pgbouncer=yes in the database URL: expected pgbouncer=session or pgbouncer=transaction"
+        ),
+        "{}",
+        stderr(&misspelt)
+    );
+    let unknown = tenantapi(
+        &platform,
+        &["project", "set-url", "nope", "--database-url", "x.db"],
+    );
+    assert_eq!(
+        (unknown.status.code(), stderr(&unknown)),
+        (Some(1), "error: no project named nope\n".to_string())
+    );
+    assert!(
+        tenantapi(
+            &platform,
+            &[
+                "project",
+                "set-url",
+                "acme",
+                "--database-url",
+                "postgres://app:s3cret@db.internal/acme"
+            ],
+        )
+        .status
+        .success()
     );
     let invalid = tenantapi(
         &platform,
