@@ -102,16 +102,16 @@ pub fn is_connection_lost(error: &Error) -> bool {
     }
 }
 
-/// Whether `error` says a prepared statement of ours is missing or already exists, which is what
-/// diesel's statement cache meets behind a pooler in transaction mode: the statement was
-/// prepared on one server connection and run, or prepared again, on another.
+/// Whether `error` is about one of diesel's named prepared statements (missing, already there,
+/// or expecting other parameters), which is what its statement cache meets behind a pooler in
+/// transaction mode: the statement was prepared on one server connection and is run, or
+/// prepared again, on another, where the name may even be another client's statement. On a
+/// direct connection PostgreSQL never says so.
 pub fn is_statement_cache_moved(error: &Error) -> bool {
     match error {
-        Error::DatabaseError(_, info) => {
-            let message = info.message();
-            message.starts_with("prepared statement \"__diesel_stmt_")
-                && (message.ends_with("does not exist") || message.ends_with("already exists"))
-        }
+        Error::DatabaseError(_, info) => info
+            .message()
+            .contains("prepared statement \"__diesel_stmt_"),
         _ => false,
     }
 }
