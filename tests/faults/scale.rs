@@ -124,6 +124,88 @@ async fn each_project_is_rechecked_on_time_while_others_hang() {
     );
 }
 
+/// Regression: the periodic version check opened a connection to every project that held none
+/// (each connection is checked as it opens anyway), which with a thousand PostgreSQL projects
+/// was a hundred connections a second taken from the budget of the projects in use.
+#[actix_web::test]
+async fn version_checks_open_no_connection_for_idle_healthy_projects() {
+    let _serial = one_at_a_time();
+    let mut builder = TestKit::builder(Backend::Sqlite)
+        .superuser("root")
+        .configure(|config| {
+            config.version_check_seconds = 1;
+            // Fewer connections than projects: the startup check leaves most without one.
+            config.pool.max_sqlite_connections = 4;
+        });
+    for number in 0..12 {
+        builder = builder.project_with_rows(&format!("p{number:02}"), tag_rows());
+    }
+    let kit = builder.build().unwrap();
+    let registry = kit.registry();
+    let app = kit.service().await;
+    let holding = || {
+        registry
+            .project_names()
+            .into_iter()
+            .filter(|name| registry.open_connections(name) > Some(0))
+            .collect::<Vec<_>>()
+    };
+    let before = holding();
+    assert!(before.len() <= 4, "{before:?}");
+    let idle: Vec<String> = registry
+        .project_names()
+        .into_iter()
+        .map(|name| name.to_string())
+        .filter(|name| !before.iter().any(|held| **held == **name))
+        .collect();
+    assert!(idle.len() >= 8, "{idle:?}");
+    tenantapi_server::serve::spawn_version_checks(registry.clone(), Duration::from_secs(1));
+    actix_web::rt::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(holding(), before, "the checks opened no connection");
+    assert!(
+        registry
+            .health_report()
+            .iter()
+            .all(|(_, health)| health.status() == "ok")
+    );
+
+    // Projects holding a connection are still checked on time; the others when one opens.
+    let held = before[0].to_string();
+    kit.database(&held)
+        .execute("UPDATE schema_version SET version = 'migrated'");
+    kit.database(&idle[0])
+        .execute("UPDATE schema_version SET version = 'migrated'");
+    let migrated_at = Instant::now();
+    let status = |name: &str| {
+        registry
+            .health_report()
+            .iter()
+            .find(|(project, _)| **project == *name)
+            .map(|(_, health)| health.status())
+            .unwrap()
+    };
+    while status(&held) == "ok" && migrated_at.elapsed() < Duration::from_secs(3) {
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        status(&held),
+        "version mismatch",
+        "{:?}",
+        migrated_at.elapsed()
+    );
+    let served = kit
+        .call(
+            &app,
+            "GET",
+            &format!("/api/v1/{}/tag/1/", idle[0]),
+            Some("root"),
+            None,
+        )
+        .await;
+    assert_eq!(served.status, 503, "{}", served.json);
+    assert_eq!(status(&idle[0]), "version mismatch");
+}
+
 #[actix_web::test]
 async fn prepared_statements_stay_bounded_whatever_the_query_shapes() {
     let _serial = one_at_a_time();

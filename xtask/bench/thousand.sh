@@ -141,6 +141,12 @@ if [ "$pg_projects" -gt 0 ]; then
   read -r pg_rr_rps pg_rr_p99 pg_rr_bad pg_rr_max pg_rr_errors <<<"$(measure round_robin_q)"
   pg_rr_rss=$(rss)
   pg_held=$(pg_connections)
+  # The reference for a round-robin over more databases than connections: what the cluster
+  # does when every transaction needs a new connection (`pgbench -C -S`, same clients).
+  "${psql_server[@]}" -c "CREATE DATABASE tenantapi_thousand_pgbench"
+  pgbench -q -i -s 1 "$server_url/tenantapi_thousand_pgbench" >/dev/null 2>&1
+  connect_tps=$(pgbench -C -S -c "$connections" -j 2 -T "$duration" "$server_url/tenantapi_thousand_pgbench" 2>/dev/null \
+    | awk '/^tps/ { printf "%.0f", $3 }')
 fi
 sleep 2
 settled_rss=$(rss)
@@ -184,6 +190,7 @@ echo "- listening $listening s after \`serve\` started; every project's structur
 echo "- round-robin / one project: SQLite $(python3 -c "print(f'{$rr_rps / $one_rps:.2f}')")"
 if [ "$pg_projects" -gt 0 ]; then
   echo "- round-robin / one project: PostgreSQL $(python3 -c "print(f'{$pg_rr_rps / max($pg_one_rps, 1):.2f}')"); PostgreSQL connections held after it: $pg_held (budget ${TENANTAPI_POOL_MAX_CONNECTIONS_PER_HOST:-50})"
+  echo "- the cluster with a new connection per transaction (\`pgbench -C -S -c $connections\`, same run): $connect_tps tps; our round-robin is $(python3 -c "print(f'{$pg_rr_rps / max($connect_tps, 1):.2f}')")× that"
 fi
 echo "- the 1,001st project (\`project add\` while one project is under load) was served $served_after s after the command started (refresh_seconds ${TENANTAPI_REFRESH_SECONDS:-5})"
 echo "- project database files open after the round-robin: $rr_files; resident 2 s later: $settled_rss MB"
