@@ -44,6 +44,10 @@ members = ["generated"]
 
 [workspace.dependencies]
 $(sed -n '/^\[workspace.dependencies\]/,$p' Cargo.toml | grep -E '^(actix-web|diesel|serde) ')
+
+# As the repository's own generated crates (Cargo.toml).
+[profile.dev.package.bench-compile-$n]
+debug = false
 TOML
   cp Cargo.lock "$ws/Cargo.lock"
   CARGO_TARGET_DIR="$PWD/target" cargo build -q --manifest-path "$ws/Cargo.toml" 2> /dev/null || true
