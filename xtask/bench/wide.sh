@@ -35,9 +35,8 @@ cp target/release/tenantapi "$work/tenantapi-own"
 # The copy, with the synthetic description in place of the repository's.
 git archive HEAD | tar -x -C "$work" --one-top-level=repo
 target/release/xtask synth-schema "$tables" --out "$work/repo/schema/project.toml"
-# xtask resolves relative paths against the workspace it was built in: absolute ones here.
-target/release/xtask gen --schema "$work/repo/schema/project.toml" \
-  --out "$work/repo/crates/generated" --crate-name tenantapi-generated >/dev/null
+# The copy's own xtask: it writes into the workspace it was built in.
+(cd "$work/repo" && cargo run -q -p xtask -- gen >/dev/null)
 started=$(date +%s)
 (cd "$work/repo" && cargo build --release -q -p tenantapi-server)
 build_seconds=$(( $(date +%s) - started ))
