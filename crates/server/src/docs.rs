@@ -2,7 +2,7 @@
 //! this server's configuration and served at `/api/v1/schema/`, and Swagger UI over it at
 //! `/api/v1/docs/` (its assets are compiled into the binary).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -14,56 +14,70 @@ use crate::app::API_ROOT;
 use crate::config::DocumentSettings;
 use crate::registry::Registry;
 
-/// The document as served, and whether it needs credentials.
+/// The document as served, and whether it needs credentials. It is rendered on first use and
+/// kept: a 500-table document is 16 MB of JSON, and parsing it when each worker started kept
+/// 220 MB resident in a server nobody had asked for its documentation yet.
 pub struct OpenApiDocument {
-    json: String,
+    api: &'static GeneratedApi,
+    settings: DocumentSettings,
+    rendered: OnceLock<web::Bytes>,
     public: bool,
     swagger: Arc<utoipa_swagger_ui::Config<'static>>,
 }
 
 impl OpenApiDocument {
-    /// The generated document with what the configuration decides: the largest and the
-    /// default page size, and no security requirement when authentication is off.
-    pub fn new(api: &GeneratedApi, settings: DocumentSettings) -> OpenApiDocument {
-        let mut document: Value =
-            serde_json::from_str(api.openapi_json).expect("BUG: the generated document is JSON");
-        if let Some(page_size) = document
-            .pointer_mut("/components/parameters/PageSize")
-            .and_then(Value::as_object_mut)
-        {
-            page_size.insert(
-                "description".into(),
-                Value::from(format!(
-                    "Rows per page (default {}); larger values are capped at {}.",
-                    settings.default_page_size, settings.max_page_size
-                )),
-            );
-            if let Some(schema) = page_size.get_mut("schema") {
-                schema["maximum"] = Value::from(settings.max_page_size);
-            }
-        }
-        if !settings.auth_required
-            && let Some(root) = document.as_object_mut()
-        {
-            root.remove("security");
-        }
-        let mut json = serde_json::to_string_pretty(&document).expect("JSON serializes");
-        json.push('\n');
+    pub fn new(api: &'static GeneratedApi, settings: DocumentSettings) -> OpenApiDocument {
         let swagger = utoipa_swagger_ui::Config::new([format!("{API_ROOT}/schema/")])
             .try_it_out_enabled(true)
             .persist_authorization(true)
             .display_operation_id(true)
             .filter(true);
         OpenApiDocument {
-            json,
+            api,
+            settings,
+            rendered: OnceLock::new(),
             public: settings.public_schema,
             swagger: Arc::new(swagger),
         }
     }
 
-    pub fn json(&self) -> &str {
-        &self.json
+    /// The document's JSON text (a cheap handle to it). Blocking the first time: call it off
+    /// the async threads.
+    pub fn json(&self) -> web::Bytes {
+        self.rendered
+            .get_or_init(|| render(self.api, self.settings))
+            .clone()
     }
+}
+
+/// The generated document with what the configuration decides: the largest and the default
+/// page size, and no security requirement when authentication is off.
+fn render(api: &GeneratedApi, settings: DocumentSettings) -> web::Bytes {
+    let mut document: Value =
+        serde_json::from_str(api.openapi_json).expect("BUG: the generated document is JSON");
+    if let Some(page_size) = document
+        .pointer_mut("/components/parameters/PageSize")
+        .and_then(Value::as_object_mut)
+    {
+        page_size.insert(
+            "description".into(),
+            Value::from(format!(
+                "Rows per page (default {}); larger values are capped at {}.",
+                settings.default_page_size, settings.max_page_size
+            )),
+        );
+        if let Some(schema) = page_size.get_mut("schema") {
+            schema["maximum"] = Value::from(settings.max_page_size);
+        }
+    }
+    if !settings.auth_required
+        && let Some(root) = document.as_object_mut()
+    {
+        root.remove("security");
+    }
+    let mut json = serde_json::to_string_pretty(&document).expect("JSON serializes");
+    json.push('\n');
+    web::Bytes::from(json)
 }
 
 /// Whether the client asked for YAML: `?format=yaml`, or an `Accept` naming YAML and not JSON.
@@ -107,9 +121,11 @@ pub async fn schema(
     } else {
         "application/json"
     };
-    Ok(HttpResponse::Ok()
-        .content_type(content_type)
-        .body(document.json.clone()))
+    let document = document.into_inner();
+    let json = web::block(move || document.json())
+        .await
+        .map_err(|error| ApiError::internal("rendering the OpenAPI document", error))?;
+    Ok(HttpResponse::Ok().content_type(content_type).body(json))
 }
 
 /// `GET /api/v1/docs/...`: Swagger UI (its page, scripts and styles) over the document.
