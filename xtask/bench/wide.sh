@@ -10,8 +10,10 @@
 #   xtask/bench/wide.sh [TABLES=500] [PROJECTS=100] [DURATION=5]
 #
 # Works on a copy of the committed repository under target/bench-wide (the description
-# replaced, the crates generated again), sharing the main target directory so that
-# dependencies are built once. Our servers run on :8000; authentication off.
+# replaced, the crates generated again) with a target directory of its own: cargo names a
+# workspace member's artifacts without its path, so a shared one would have the copy's crates
+# overwrite the repository's (dependencies are therefore built twice). Our servers run on
+# :8000; authentication off.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tables=${1:-500}
@@ -19,9 +21,8 @@ projects=${2:-100}
 duration=${3:-5}
 root=$PWD
 work=$root/target/bench-wide
-rm -rf "$work"
+rm -rf "$work/repo" "$work/projects"
 mkdir -p "$work/projects"
-export CARGO_TARGET_DIR=$root/target
 
 cleanup() {
   [ -f "$work/server.pid" ] && kill "$(cat "$work/server.pid")" 2>/dev/null || true
@@ -36,13 +37,15 @@ cp target/release/tenantapi "$work/tenantapi-own"
 git archive HEAD | tar -x -C "$work" --one-top-level=repo
 target/release/xtask synth-schema "$tables" --out "$work/repo/schema/project.toml"
 # The copy's own xtask: it writes into the workspace it was built in.
+export CARGO_TARGET_DIR=$work/target
 (cd "$work/repo" && cargo run -q -p xtask -- gen >/dev/null)
+# Dependencies first, so that the timed build is the server's own crates.
+(cd "$work/repo" && cargo build --release -q -p tenantapi-runtime)
 started=$(date +%s)
 (cd "$work/repo" && cargo build --release -q -p tenantapi-server)
 build_seconds=$(( $(date +%s) - started ))
-cp target/release/tenantapi "$work/tenantapi-wide"
-# The main workspace's binary again, for whoever runs it next.
-cargo build --release -q -p tenantapi-server
+cp "$work/target/release/tenantapi" "$work/tenantapi-wide"
+unset CARGO_TARGET_DIR
 
 # PROJECTS copies of one SQLite file with the structure, its version and one row a table.
 version=$(grep -o 'SCHEMA_VERSION: &str = "[^"]*"' "$work/repo/crates/generated/src/lib.rs" | cut -d'"' -f2)
@@ -133,7 +136,7 @@ read -r own_rps own_p99 own_bad <<<"$(rate http://127.0.0.1:8000/api/v1/own/data
 echo
 echo "## $tables tables × $projects SQLite projects on one server"
 echo
-echo "- release build of the server for $tables tables (dependencies prebuilt): $build_seconds s"
+echo "- release build of the server for $tables tables (dependencies and the runtime prebuilt): $build_seconds s"
 echo "- listening $listening s after \`serve\` started; every project checked after $checked s"
 echo "- resident: $idle MB idle; $one_table MB after one request to every project; $every_table MB after a request to each of the $tables tables of every project"
 echo "- GET by id, one project, wrk -t2 -c32 -d${duration}s: $wide_rps req/s (p99 $wide_p99 ms, $wide_bad non-2xx) against $own_rps req/s (p99 $own_p99 ms, $own_bad non-2xx) for the repository's own structure, same run: $(python3 -c "print(f'{$wide_rps / $own_rps:.2f}')")×"
