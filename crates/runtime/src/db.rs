@@ -55,34 +55,6 @@ pub fn sqlite_path(url: &str) -> &str {
         .unwrap_or(url)
 }
 
-/// Process-wide SQLite settings, made once before SQLite initializes (the first connection or
-/// extension registration initializes it, after which `sqlite3_config` is refused).
-///
-/// No bulk page-cache allocation: by default each connection's page cache starts with 20 pages
-/// (about 84 KB) allocated and written at once, three quarters of what an idle connection
-/// costs. With a thousand projects each holding a connection that was 84 MB; pages are now
-/// allocated as they are used (measured with SQLite 3.40: 112 KB a connection, 43 KB without).
-fn configure_sqlite_library() {
-    static CONFIGURE: std::sync::Once = std::sync::Once::new();
-    CONFIGURE.call_once(|| {
-        // SAFETY: SQLITE_CONFIG_PAGECACHE takes a buffer pointer and two ints; a null buffer
-        // with no pages asks for no bulk allocation. Called before any other SQLite use in
-        // this process, which `Once` and the call order in `open` guarantee for our code.
-        let status = unsafe {
-            libsqlite3_sys::sqlite3_config(
-                libsqlite3_sys::SQLITE_CONFIG_PAGECACHE,
-                std::ptr::null_mut::<std::ffi::c_void>(),
-                0 as std::ffi::c_int,
-                0 as std::ffi::c_int,
-            )
-        };
-        if status != libsqlite3_sys::SQLITE_OK {
-            // Something opened SQLite before us (a test harness, say): only memory is at stake.
-            log::info!("SQLite was initialized before its page cache could be configured");
-        }
-    });
-}
-
 impl DbConnection {
     pub fn backend(&self) -> BackendKind {
         match self {
@@ -112,7 +84,6 @@ impl DbConnection {
         match BackendKind::of_url(url) {
             BackendKind::Postgres => diesel::PgConnection::establish(url).map(DbConnection::Pg),
             BackendKind::Sqlite => {
-                configure_sqlite_library();
                 crate::watch::install_sqlite_statement_deadline();
                 // Switching a new database to WAL while another process does the same, or
                 // recovers its WAL, answers "database is locked" at once, without waiting in
