@@ -130,6 +130,17 @@ pg_connections() {
   psql -X -At "$server_url/postgres" -c "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE 'tenantapi_thousand_%'"
 }
 
+# Every project served one request, one at a time (what the issue's memory goal names).
+python3 - "$projects" "$pg_projects" <<'PY'
+import sys, urllib.request
+names = [f"p{n}" for n in range(1, int(sys.argv[1]) + 1)] + [f"q{n}" for n in range(1, int(sys.argv[2]) + 1)]
+for name in names:
+    with urllib.request.urlopen(f"http://127.0.0.1:8000/api/v1/{name}/data_point/1/") as response:
+        assert response.status == 200, name
+PY
+each_once_rss=$(rss)
+each_once_files=$(open_files)
+
 read -r one_rps one_p99 one_bad one_max one_errors <<<"$(measure http://127.0.0.1:8000/api/v1/p1/data_point/1/)"
 one_rss=$(rss)
 read -r rr_rps rr_p99 rr_bad rr_max rr_errors <<<"$(measure round_robin_p)"
@@ -178,6 +189,7 @@ echo
 echo "| load | req/s | p99 ms | max ms | non-2xx | socket errors | resident MB after |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 echo "| idle, after start | | | | | | $idle_rss |"
+echo "| one request to every project, one at a time | | | | | | $each_once_rss |"
 echo "| one SQLite project | $one_rps | $one_p99 | $one_max | $one_bad | $one_errors | $one_rss |"
 echo "| round-robin over $projects SQLite projects | $rr_rps | $rr_p99 | $rr_max | $rr_bad | $rr_errors | $rr_rss |"
 if [ "$pg_projects" -gt 0 ]; then
@@ -193,5 +205,5 @@ if [ "$pg_projects" -gt 0 ]; then
   echo "- the cluster with a new connection per transaction (\`pgbench -C -S -c $connections\`, same run): $connect_tps tps; our round-robin is $(python3 -c "print(f'{$pg_rr_rps / max($connect_tps, 1):.2f}')")× that"
 fi
 echo "- the 1,001st project (\`project add\` while one project is under load) was served $served_after s after the command started (refresh_seconds ${TENANTAPI_REFRESH_SECONDS:-5})"
-echo "- project database files open after the round-robin: $rr_files; resident 2 s later: $settled_rss MB"
+echo "- project database files open after one request to each project: $each_once_files; after the round-robin: $rr_files; resident 2 s later: $settled_rss MB"
 echo "- idle, the periodic version checks of $projects projects use $idle_cpu % of one core"
