@@ -536,7 +536,12 @@ async fn numbered_page(
                         last_page(ops, connection, filter, &order, estimate, page_size)?;
                     return Ok((Some(estimate), last, false, rows));
                 }
-                let offset = (page - 1) * page_size;
+                // A page beyond any table's reach (its offset would not even fit the SQL
+                // integer) is past the end like any other.
+                let offset = (page - 1)
+                    .checked_mul(page_size)
+                    .filter(|offset| i64::try_from(*offset).is_ok())
+                    .ok_or(ApiError::InvalidPage)?;
                 if counted {
                     // A numbered page and its count in one statement (one round trip).
                     let order = order.window(page_size, offset);
