@@ -260,12 +260,7 @@ pub fn set_enabled(
     let updated = diesel::update(projects::table.filter(projects::name.eq(name)))
         .set(projects::enabled.eq(enabled))
         .execute(connection)?;
-    if updated == 0 {
-        return Err(PlatformError::UnknownProject {
-            name: name.to_string(),
-        });
-    }
-    Ok(())
+    project_found(name, updated)
 }
 
 pub fn set_database_url(
@@ -276,18 +271,18 @@ pub fn set_database_url(
     let updated = diesel::update(projects::table.filter(projects::name.eq(name)))
         .set(projects::database_url.eq(database_url))
         .execute(connection)?;
-    if updated == 0 {
-        return Err(PlatformError::UnknownProject {
-            name: name.to_string(),
-        });
-    }
-    Ok(())
+    project_found(name, updated)
 }
 
 pub fn remove_project(connection: &mut DbConnection, name: &str) -> Result<(), PlatformError> {
     let deleted =
         diesel::delete(projects::table.filter(projects::name.eq(name))).execute(connection)?;
-    if deleted == 0 {
+    project_found(name, deleted)
+}
+
+/// A statement on project `name` that touched no row means there is no such project.
+fn project_found(name: &str, rows: usize) -> Result<(), PlatformError> {
+    if rows == 0 {
         return Err(PlatformError::UnknownProject {
             name: name.to_string(),
         });
