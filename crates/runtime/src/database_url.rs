@@ -135,6 +135,47 @@ impl DatabaseUrl {
         self.with_default_parameter("options", &percent_encode(&escaped))
     }
 
+    /// Where a PostgreSQL URL's database name is: the path after the authority, up to the
+    /// query. `None` for SQLite, or a URL that names no database (libpq then uses the user's).
+    fn database_range(&self) -> Option<std::ops::Range<usize>> {
+        if self.backend() != BackendKind::Postgres {
+            return None;
+        }
+        let after_scheme = self.text.find("://")? + 3;
+        let rest = &self.text[after_scheme..];
+        let slash = rest
+            .find(['/', '?', '#'])
+            .filter(|&at| rest.as_bytes()[at] == b'/')?;
+        let start = after_scheme + slash + 1;
+        let end = self.text[start..]
+            .find(['?', '#'])
+            .map_or(self.text.len(), |at| start + at);
+        (end > start).then_some(start..end)
+    }
+
+    /// The PostgreSQL database the URL names, percent-decoded.
+    pub fn postgres_database(&self) -> Option<String> {
+        self.database_range()
+            .map(|range| percent_decode(&self.text[range]))
+    }
+
+    /// The same server, credentials and parameters with another database (PostgreSQL URLs
+    /// that name one; others are returned unchanged).
+    pub fn with_postgres_database(&self, database: &str) -> DatabaseUrl {
+        let Some(range) = self.database_range() else {
+            return self.clone();
+        };
+        DatabaseUrl {
+            pooled_schema: self.pooled_schema.clone(),
+            ..DatabaseUrl::new(format!(
+                "{}{}{}",
+                &self.text[..range.start],
+                percent_encode(database),
+                &self.text[range.end..]
+            ))
+        }
+    }
+
     pub fn has_parameter(&self, name: &str) -> bool {
         self.parameter(name).is_some()
     }
@@ -380,6 +421,27 @@ mod tests {
             shown("postgres://db/p?application_name=a@b"),
             "postgres://db/p?application_name=a@b"
         );
+    }
+
+    #[test]
+    fn postgres_database_is_read_and_replaced_keeping_the_rest() {
+        let url =
+            DatabaseUrl::new("postgres://app:p%2Fw@db.example:5433/tenant%20one?sslmode=require");
+        assert_eq!(url.postgres_database().as_deref(), Some("tenant one"));
+        let other = url.with_postgres_database("postgres");
+        assert_eq!(
+            other.secret(),
+            "postgres://app:p%2Fw@db.example:5433/postgres?sslmode=require"
+        );
+        assert_eq!(
+            DatabaseUrl::new("postgres://app@host").postgres_database(),
+            None
+        );
+        assert_eq!(
+            DatabaseUrl::new("postgres://app@host/?x=1").postgres_database(),
+            None
+        );
+        assert_eq!(DatabaseUrl::new("data/acme.db").postgres_database(), None);
     }
 
     #[test]

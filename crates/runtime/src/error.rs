@@ -280,7 +280,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         if let ApiError::Internal(cause) = self {
-            log::error!("internal error: {cause}");
+            tracing::error!("internal error: {cause}");
         }
         let mut response = HttpResponse::build(self.status_code());
         match self {
@@ -339,7 +339,7 @@ impl From<diesel::result::Error> for ApiError {
                 ApiError::project_busy()
             }
             ref timed_out if crate::watch::is_statement_timeout(timed_out) => {
-                log::warn!("statement cancelled by the statement timeout");
+                tracing::warn!("statement cancelled by the statement timeout");
                 ApiError::statement_timeout()
             }
             // Logged by the pool, which closes the connection.

@@ -90,10 +90,14 @@ impl ProjectConnection {
         let in_flight = self.pool.in_flight().permit(shape);
         let counted = in_flight.clone();
         let project = self.project.clone();
+        // The blocking thread logs inside the request's span, so that its events carry the
+        // request id.
+        let span = tracing::Span::current();
         let task = web::block(move || {
+            let _entered = span.enter();
             let _turn = turn;
             if !counted.wait(deadline) {
-                log::warn!("project {project}: its database server is busy; no turn in time");
+                tracing::warn!("project {project}: its database server is busy; no turn in time");
                 return Err(ApiError::no_connection_free());
             }
             let mut checked = pool.checkout(deadline, licence)?;
@@ -134,7 +138,7 @@ impl ProjectConnection {
                 in_flight.stop_counting();
             }
             if now >= deadline && !connected.load(Ordering::Acquire) {
-                log::warn!(
+                tracing::warn!(
                     "project {}: no database connection within {:?}",
                     self.project,
                     settings.checkout_timeout
@@ -143,7 +147,7 @@ impl ProjectConnection {
                 return Err(ApiError::project_did_not_answer());
             }
             if answer_by.is_some_and(|by| now >= by) {
-                log::warn!(
+                tracing::warn!(
                     "project {}: the database did not answer in time",
                     self.project
                 );

@@ -209,7 +209,7 @@ impl ConcurrencyLimit {
             state.to_retire += 1;
         }
         if state.limit != before {
-            log::debug!(
+            tracing::debug!(
                 "{}: in-flight limit {} -> {} (latency {:.2}x the best, about {:.1} queued)",
                 self.name,
                 before,

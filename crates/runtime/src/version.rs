@@ -77,7 +77,7 @@ impl StructureVersion {
             Ok(found) if found == self.expected => Ok(()),
             Ok(found) => Err(self.mismatch_error(&found)),
             Err(error) => {
-                log::warn!("refusing a write: {error}");
+                tracing::warn!("refusing a write: {error}");
                 Err(ApiError::version_unreadable())
             }
         }
@@ -156,7 +156,7 @@ impl Drop for SqliteWriteTransaction<'_> {
         if !self.finished
             && let Err(error) = self.connection.batch_execute("ROLLBACK")
         {
-            log::error!("rolling back an unfinished SQLite write failed: {error}");
+            tracing::error!("rolling back an unfinished SQLite write failed: {error}");
         }
     }
 }

@@ -233,7 +233,7 @@ pub fn install_sqlite_statement_deadline() {
         // SAFETY: registers a function with the signature SQLite expects of an entry point.
         let status = unsafe { libsqlite3_sys::sqlite3_auto_extension(Some(on_sqlite_open)) };
         if status != libsqlite3_sys::SQLITE_OK {
-            log::error!("cannot install the SQLite statement timeout (status {status})");
+            tracing::error!("cannot install the SQLite statement timeout (status {status})");
         }
     });
 }

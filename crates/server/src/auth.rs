@@ -410,9 +410,11 @@ impl Authenticator {
         let platform = self.platform.clone();
         self.platform_lookups
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let span = tracing::Span::current();
         actix_web::web::block(move || {
+            let _entered = span.enter();
             let mut connection = platform.get().map_err(|error| {
-                log::warn!("platform database unavailable for authentication: {error}");
+                tracing::warn!("platform database unavailable for authentication: {error}");
                 ApiError::authentication_unavailable()
             })?;
             lookup(&mut connection)

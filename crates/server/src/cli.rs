@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tenantapi_runtime::api::GeneratedApi;
+use tenantapi_runtime::db::BackendKind;
 
 use crate::accounts::Role;
 use crate::commands::{self, CheckFormat};
@@ -17,7 +18,6 @@ use crate::{demo, serve};
 #[derive(Parser)]
 #[command(
     name = "tenantapi",
-    version,
     about = "One CRUD REST API for many project databases of one structure"
 )]
 struct Cli {
@@ -99,6 +99,14 @@ enum Command {
         #[arg(long)]
         skip_unsupported: bool,
     },
+    /// Print the DDL that creates the described structure, with its structure-version record.
+    Ddl {
+        #[arg(long, value_enum)]
+        backend: DdlBackend,
+    },
+    /// Print a shell completion script (e.g. `tenantapi completions bash >
+    /// /etc/bash_completion.d/tenantapi`).
+    Completions { shell: clap_complete::Shell },
     /// Create two SQLite demo projects with sample rows under a data directory and serve them.
     Demo {
         #[arg(long, default_value = "data/demo")]
@@ -108,12 +116,29 @@ enum Command {
     },
 }
 
+/// The database engines `ddl` writes for.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DdlBackend {
+    Postgres,
+    Sqlite,
+}
+
 #[derive(Subcommand)]
 enum ProjectCommand {
     /// Register a project database (idempotent).
     Add {
         name: String,
         /// `postgres://user@host/db` or a SQLite file path.
+        #[arg(long)]
+        database_url: String,
+    },
+    /// Create a new database (a SQLite file or a PostgreSQL database, which must not exist
+    /// yet), create the structure in it, record the structure version and register it as a
+    /// project. For development, demos and tests: in production the system that owns the
+    /// structure creates the databases. Refuses, changing nothing, if either exists.
+    Create {
+        name: String,
+        /// `postgres://user@host/new_database` or a new SQLite file path.
         #[arg(long)]
         database_url: String,
     },
@@ -194,12 +219,31 @@ enum TokenCommand {
 
 /// Parses the command line and runs the command, serving `api`.
 pub fn run(api: &'static GeneratedApi) -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let cli = Cli::parse();
-    let mut config = match Config::load(cli.config.as_deref(), |name| std::env::var(name).ok()) {
-        Ok(config) => config,
-        Err(error) => return fail_config(error),
+    // The version names the structure this build serves, which only the caller knows.
+    let command = Cli::command().version(format!(
+        "{} (structure version {})",
+        env!("CARGO_PKG_VERSION"),
+        api.schema_version
+    ));
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
     };
+
+    // Completions and the DDL work before any configuration exists (a broken one included).
+    let needs_configuration = !matches!(
+        cli.command,
+        Command::Completions { .. } | Command::Ddl { .. }
+    );
+    let mut config = if needs_configuration {
+        match Config::load(cli.config.as_deref(), |name| std::env::var(name).ok()) {
+            Ok(config) => config,
+            Err(error) => return fail_config(error),
+        }
+    } else {
+        Config::default()
+    };
+    crate::logging::init(config.log_format);
     match cli.command {
         Command::Serve { bind, strict } => {
             if let Some(bind) = bind {
@@ -211,6 +255,9 @@ pub fn run(api: &'static GeneratedApi) -> ExitCode {
         Command::Project(command) => print(match command {
             ProjectCommand::Add { name, database_url } => {
                 commands::project_add(&config, &name, &database_url)
+            }
+            ProjectCommand::Create { name, database_url } => {
+                commands::project_create(api, &config, &name, &database_url)
             }
             ProjectCommand::SetUrl { name, database_url } => {
                 commands::project_set_url(&config, &name, &database_url)
@@ -308,6 +355,23 @@ pub fn run(api: &'static GeneratedApi) -> ExitCode {
                     ExitCode::SUCCESS
                 }
             }
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "tenantapi",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Ddl { backend } => {
+            let backend = match backend {
+                DdlBackend::Postgres => BackendKind::Postgres,
+                DdlBackend::Sqlite => BackendKind::Sqlite,
+            };
+            print!("{}", crate::create::ddl_script(api, backend));
+            ExitCode::SUCCESS
         }
         Command::Demo { data_dir, bind } => {
             let setup = match demo::prepare(api, &data_dir) {

@@ -13,6 +13,7 @@ use tenantapi_runtime::db::DbConnection;
 use crate::accounts::{self, AccountError, Change, Role, TokenInfo};
 use crate::check::{self, CheckRow};
 use crate::config::Config;
+use crate::create;
 use crate::health::{Health, judge};
 use crate::introspect;
 use crate::platform::{self, PlatformError, Project};
@@ -24,6 +25,8 @@ pub enum CommandError {
     Platform(#[from] PlatformError),
     #[error(transparent)]
     Account(#[from] AccountError),
+    #[error(transparent)]
+    Create(#[from] create::CreateError),
     #[error("{0}")]
     Failed(String),
 }
@@ -60,6 +63,13 @@ pub fn migrate(config: &Config) -> Result<Migrated, CommandError> {
 /// What a project command did.
 pub enum ProjectOutcome {
     Added(String),
+    /// `project create`: the project's name, the database made (no credentials) and the
+    /// structure version recorded in it.
+    Created {
+        name: String,
+        database: String,
+        version: &'static str,
+    },
     AlreadyPresent(String),
     UrlChanged(String),
     Enabled(String),
@@ -73,6 +83,14 @@ impl fmt::Display for ProjectOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ProjectOutcome::Added(name) => writeln!(f, "added project {name}"),
+            ProjectOutcome::Created {
+                name,
+                database,
+                version,
+            } => writeln!(
+                f,
+                "created {database} with structure version {version}, and added project {name}"
+            ),
             ProjectOutcome::AlreadyPresent(name) => {
                 writeln!(f, "project {name} already exists with this database URL")
             }
@@ -111,6 +129,41 @@ pub fn project_add(
         platform::AddOutcome::Added => ProjectOutcome::Added(name.to_string()),
         platform::AddOutcome::AlreadyPresent => ProjectOutcome::AlreadyPresent(name.to_string()),
     })
+}
+
+/// `project create`: a new database with the generated structure, registered as a project.
+/// Refuses, changing nothing, when the project or the database exists already.
+pub fn project_create(
+    api: &'static GeneratedApi,
+    config: &Config,
+    name: &str,
+    database_url: &str,
+) -> Result<ProjectOutcome, CommandError> {
+    platform::check_project_name(name)?;
+    check_project_url(database_url)?;
+    let mut platform_db = platform_connection(config)?;
+    if platform::list_projects(&mut platform_db)?
+        .iter()
+        .any(|project| project.name == name)
+    {
+        return Err(failed(format!(
+            "project {name} already exists; `project create` registers a new project (see \
+             `project list`, or `project set-url` to point {name} at another database)"
+        )));
+    }
+    let created = create::create_database(api, &DatabaseUrl::new(database_url))?;
+    let database = create::describe(&created);
+    match platform::add_project(&mut platform_db, name, database_url) {
+        Ok(_) => Ok(ProjectOutcome::Created {
+            name: name.to_string(),
+            database,
+            version: api.schema_version,
+        }),
+        Err(error) => {
+            created.remove();
+            Err(error.into())
+        }
+    }
 }
 
 pub fn project_set_url(

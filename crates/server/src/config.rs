@@ -17,14 +17,39 @@ pub struct Config {
     pub workers: Option<usize>,
     /// How often `serve` re-reads the project list from the platform database.
     pub refresh_seconds: u64,
-    /// Log every request (actix access log).
+    /// Log one access event per request (method, route template, project, table, status,
+    /// duration, bytes, request id).
     pub access_log: bool,
+    /// How log events are written to standard error: `text` lines or `json` objects, one per
+    /// line. `RUST_LOG` filters them (default `info`).
+    pub log_format: LogFormat,
     /// How often every project's structure version is checked again: the bound within which a
     /// database migrated while the server runs stops being served (and comes back).
     pub version_check_seconds: u64,
     pub pool: PoolConfig,
     pub api: ApiConfig,
     pub auth: AuthConfig,
+}
+
+/// How log events are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        match text {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(()),
+        }
+    }
 }
 
 /// What the HTTP application needs from the configuration.
@@ -35,6 +60,8 @@ pub struct AppSettings {
     pub allowed_hosts: crate::hosts::AllowedHosts,
     /// The configuration the OpenAPI document is adjusted to.
     pub document: DocumentSettings,
+    /// Browser origins allowed to call the API (CORS); empty: no CORS headers.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// What of the configuration the served OpenAPI document depends on.
@@ -143,6 +170,10 @@ pub struct ApiConfig {
     /// Serve the OpenAPI document (`/api/v1/schema/`) and the docs page without credentials:
     /// they describe the structure only, never a project.
     pub public_schema: bool,
+    /// Browser origins (`https://app.example.com`) allowed to call the API across origins
+    /// (CORS): their preflights are answered and their responses carry CORS headers. Empty
+    /// (the default): no CORS headers, so browsers keep other origins out.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -153,6 +184,7 @@ impl Default for Config {
             workers: None,
             refresh_seconds: 5,
             access_log: false,
+            log_format: LogFormat::Text,
             version_check_seconds: 10,
             pool: PoolConfig::default(),
             api: ApiConfig::default(),
@@ -186,6 +218,7 @@ impl Default for ApiConfig {
             max_body_bytes: 1024 * 1024,
             allowed_hosts: Vec::new(),
             public_schema: true,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -216,6 +249,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("TENANTAPI_WORKERS", "workers"),
     ("TENANTAPI_REFRESH_SECONDS", "refresh_seconds"),
     ("TENANTAPI_ACCESS_LOG", "access_log"),
+    ("TENANTAPI_LOG_FORMAT", "log_format"),
     ("TENANTAPI_VERSION_CHECK_SECONDS", "version_check_seconds"),
     ("TENANTAPI_POOL_MAX_SIZE", "pool.max_size"),
     (
@@ -256,6 +290,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("TENANTAPI_MAX_BODY_BYTES", "api.max_body_bytes"),
     ("TENANTAPI_ALLOWED_HOSTS", "api.allowed_hosts"),
     ("TENANTAPI_PUBLIC_SCHEMA", "api.public_schema"),
+    ("TENANTAPI_CORS_ALLOWED_ORIGINS", "api.cors_allowed_origins"),
     ("TENANTAPI_AUTH_REQUIRED", "auth.required"),
     ("TENANTAPI_AUTH_CACHE_SECONDS", "auth.cache_seconds"),
 ];
@@ -309,6 +344,7 @@ impl Config {
             "workers" => self.workers = Some(parse(name, &value, NUMBER)?),
             "refresh_seconds" => self.refresh_seconds = parse(name, &value, NUMBER)?,
             "access_log" => self.access_log = parse(name, &value, BOOLEAN)?,
+            "log_format" => self.log_format = parse(name, &value, "text or json")?,
             "version_check_seconds" => self.version_check_seconds = parse(name, &value, NUMBER)?,
             "pool.max_size" => self.pool.max_size = parse(name, &value, NUMBER)?,
             "pool.checkout_timeout_ms" => {
@@ -348,6 +384,14 @@ impl Config {
                     .collect()
             }
             "api.public_schema" => self.api.public_schema = parse(name, &value, BOOLEAN)?,
+            "api.cors_allowed_origins" => {
+                self.api.cors_allowed_origins = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|origin| !origin.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
             "auth.required" => self.auth.required = parse(name, &value, BOOLEAN)?,
             "auth.cache_seconds" => self.auth.cache_seconds = parse(name, &value, NUMBER)?,
             other => unreachable!("ENVIRONMENT names an unknown setting {other}"),
@@ -390,6 +434,9 @@ impl Config {
         if self.workers == Some(0) {
             return invalid("workers must be at least 1");
         }
+        for origin in &self.api.cors_allowed_origins {
+            check_origin(origin).map_err(ConfigError::Invalid)?;
+        }
         Ok(())
     }
 
@@ -415,8 +462,32 @@ impl Config {
                 auth_required: self.auth.required,
                 public_schema: self.api.public_schema,
             },
+            cors_allowed_origins: self.api.cors_allowed_origins.clone(),
         }
     }
+}
+
+/// An origin as browsers send it: `scheme://host` with an optional port, nothing after.
+fn check_origin(origin: &str) -> Result<(), String> {
+    let problem = |why: &str| {
+        Err(format!(
+            "api.cors_allowed_origins: {origin:?} {why}; write origins as browsers send them, \
+             e.g. https://app.example.com or http://localhost:3000"
+        ))
+    };
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return problem("has no scheme");
+    };
+    if scheme != "http" && scheme != "https" {
+        return problem("is not http or https");
+    }
+    if rest.is_empty() {
+        return problem("has no host");
+    }
+    if rest.contains(['/', '?', '#', ' ']) {
+        return problem("has a path, query or space (an origin ends after the host and port)");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ impl ConnectionHooks for VersionCheckOnOpen {
         let previous = self.health.set(health.clone());
         if let Some(refused) = refusal(&health, &self.version) {
             if previous != health {
-                log::warn!(
+                tracing::warn!(
                     "project {project}: refusing its connections: {}",
                     health.status()
                 );
@@ -110,7 +110,7 @@ impl ConnectionHooks for VersionCheckOnOpen {
             return Err(refused);
         }
         if previous != Health::Ok && previous != Health::Unchecked {
-            log::info!("project {project}: structure version matches again; serving it");
+            tracing::info!("project {project}: structure version matches again; serving it");
         }
         Ok(())
     }

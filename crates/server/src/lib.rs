@@ -3,6 +3,7 @@
 //! (`tenantapi_runtime::api::GeneratedApi`), so that tests, the test kit and other generated
 //! crates build it in-process or into their own binary.
 
+pub mod access;
 pub mod accounts;
 pub mod app;
 pub mod auth;
@@ -10,11 +11,13 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod create;
 pub mod demo;
 pub mod docs;
 pub mod health;
 pub mod hosts;
 pub mod introspect;
+pub mod logging;
 pub mod platform;
 pub mod registry;
 pub mod secrets;

@@ -104,7 +104,7 @@ impl Registry {
                 .remove(&project.name)
                 .filter(|entry| entry.database_url == project.database_url);
             let entry = kept.unwrap_or_else(|| {
-                log::info!("serving project {}", project.name);
+                tracing::info!("serving project {}", project.name);
                 let name: Arc<str> = Arc::from(project.name.as_str());
                 let health = Arc::new(HealthCell::default());
                 let pool = ProjectPool::new(
@@ -131,7 +131,7 @@ impl Registry {
             next.insert(project.name, entry);
         }
         for name in projects.keys() {
-            log::info!("no longer serving project {name}");
+            tracing::info!("no longer serving project {name}");
         }
         *projects = next;
     }
@@ -286,12 +286,12 @@ fn check_project(entry: &ProjectEntry, timeout: Duration, version: StructureVers
     };
     if previous != health {
         match &health {
-            Health::Ok => log::info!(
+            Health::Ok => tracing::info!(
                 "project {}: structure version {} matches; serving it",
                 entry.name,
                 version.expected
             ),
-            other => log::warn!("project {}: {}; not serving it", entry.name, other.status()),
+            other => tracing::warn!("project {}: {}; not serving it", entry.name, other.status()),
         }
     }
 }

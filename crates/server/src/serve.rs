@@ -76,11 +76,11 @@ fn spawn_refresh(registry: Arc<Registry>, platform_url: String, every: Duration)
                 }
                 // The connection is dropped and reopened next time; projects keep being served.
                 Ok(Ok((_, Err(error)))) | Ok(Err(error)) => {
-                    log::warn!(
+                    tracing::warn!(
                         "cannot refresh the project list from the platform database: {error}"
                     )
                 }
-                Err(error) => log::error!("project list refresh task failed: {error}"),
+                Err(error) => tracing::error!("project list refresh task failed: {error}"),
             }
         }
     });
@@ -130,7 +130,7 @@ pub async fn serve(
         .await
         .map_err(|error| ServeError::Server(std::io::Error::other(error.to_string())))??;
     for migration in applied {
-        log::info!("applied platform migration {migration}");
+        tracing::info!("applied platform migration {migration}");
     }
     let registry = load_registry(api, &config, &mut platform)?;
     let cursor_key = platform::cursor_key(&mut platform)?;
@@ -150,17 +150,17 @@ pub async fn serve(
         // listening for up to 3.5 s. The pass runs beside serving and logs what it finds.
         actix_web::rt::spawn(async move {
             if let Err(error) = web::block(move || checking.check_all_now()).await {
-                log::error!("the first structure-version check failed: {error}");
+                tracing::error!("the first structure-version check failed: {error}");
             }
         });
     }
     if !config.auth.required {
-        log::warn!(
+        tracing::warn!(
             "authentication is OFF (auth.required = false): anyone who reaches {} may read and write every project",
             config.bind
         );
     }
-    log::info!(
+    tracing::info!(
         "{} enabled project(s); listening on http://{}",
         registry.project_names().len(),
         config.bind
@@ -177,13 +177,16 @@ pub async fn serve(
 
     let mut settings = config.app_settings();
     settings.api.cursor_key = cursor_key;
-    let access_log = config.access_log;
+    let access_log = crate::access::AccessLog(config.access_log);
     let mut server = HttpServer::new(move || {
         App::new()
+            .app_data(web::Data::new(access_log))
             .wrap(middleware::Condition::new(
-                access_log,
-                middleware::Logger::default(),
+                !settings.cors_allowed_origins.is_empty(),
+                crate::access::cors(&settings.cors_allowed_origins),
             ))
+            // Outermost, so that every response (CORS refusals too) carries its request id.
+            .wrap(middleware::from_fn(crate::access::track))
             .configure(|service| crate::app::configure(service, registry.clone(), settings.clone()))
     })
     .shutdown_timeout(10);

@@ -197,7 +197,7 @@ impl ProjectPool {
             Ok(Ok(turn)) => Ok(turn),
             Ok(Err(_closed)) => Err(ApiError::project_unavailable()),
             Err(_elapsed) => {
-                log::warn!(
+                tracing::warn!(
                     "project {}: no database connection free within {:?}",
                     self.project,
                     self.settings.checkout_timeout
@@ -285,7 +285,7 @@ impl IdleConnections for ProjectPool {
             return false;
         };
         slot.open = None;
-        log::debug!(
+        tracing::debug!(
             "project {}: closed an idle connection to make room for another project",
             self.project
         );
@@ -358,7 +358,7 @@ impl CheckedOut {
                 return result;
             };
             if open.watch.saw_unannounced_pooler() {
-                log::error!(
+                tracing::error!(
                     "project {}: a prepared statement was missing or doubled on the database \
                      server, which happens behind a connection pooler in transaction mode; if \
                      its database URL leads to PgBouncer with pool_mode = transaction, add \
@@ -368,7 +368,7 @@ impl CheckedOut {
                     crate::database_url::POOLER_PARAMETER,
                 );
             } else {
-                log::warn!(
+                tracing::warn!(
                     "project {}: database connection lost ({lost_at:?}); closed it",
                     self.pool.project
                 );
@@ -418,7 +418,7 @@ fn in_transaction<T>(
         Err(error) => {
             // A failed rollback leaves the connection broken; the pool notices on next use.
             if let Err(rollback) = Manager::rollback_transaction(connection) {
-                log::warn!("rollback after a failed unit of work failed: {rollback}");
+                tracing::warn!("rollback after a failed unit of work failed: {rollback}");
             }
             Err(error)
         }

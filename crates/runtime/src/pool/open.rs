@@ -138,7 +138,7 @@ impl ProjectPool {
         let attempt = ConnectAttempt::begin(self, licence)?;
         let budget = match &self.budget {
             Some(budget) => Some(budget.acquire(deadline).map_err(|spent| {
-                log::warn!("project {}: {spent}", self.project);
+                tracing::warn!("project {}: {spent}", self.project);
                 ApiError::server_at_connection_limit()
             })?),
             None => None,
@@ -150,7 +150,7 @@ impl ProjectPool {
             Err(error) => {
                 let reason = error.to_string();
                 attempt.failed();
-                log::warn!("project {}: cannot connect: {reason}", self.project);
+                tracing::warn!("project {}: cannot connect: {reason}", self.project);
                 self.hooks.on_unreachable(&self.project, &reason);
                 return Err(ApiError::project_unavailable().into());
             }
@@ -218,7 +218,7 @@ impl ProjectPool {
             if watch.is_lost() {
                 return OpenFailure::LostWhileOpening;
             }
-            log::warn!(
+            tracing::warn!(
                 "project {}: cannot set the statement timeout: {error}",
                 self.project
             );

@@ -157,7 +157,7 @@ impl<'a> ConnectAttempt<'a> {
         self.finished = true;
         let mut reachability = self.pool.reachability();
         if let Some(since) = reachability.failing_since.take() {
-            log::info!(
+            tracing::info!(
                 "project {}: database reachable again after {:.1} s",
                 self.pool.project,
                 since.elapsed().as_secs_f64()

@@ -112,6 +112,8 @@ fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
 }
 
 mod checks_and_fixtures;
+mod creating;
+mod observability;
 mod projects_and_accounts;
 mod serving;
 mod several_servers;
