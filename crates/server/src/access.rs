@@ -13,6 +13,8 @@ use actix_web::middleware::Next;
 use actix_web::web;
 use tracing::Instrument;
 
+use crate::registry::Registry;
+
 /// The header a request id travels in, both ways.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -75,8 +77,22 @@ pub async fn track(
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    let metrics = response
+        .request()
+        .app_data::<web::Data<crate::metrics::Metrics>>()
+        .zip(response.request().app_data::<web::Data<Registry>>());
+    if !logged && metrics.is_none() {
+        return Ok(response);
+    }
+    let elapsed = started.elapsed();
+    let request = response.request();
+    let status = response.status().as_u16();
+    let info = request.match_info();
+    let (project, table) = (info.get("project"), info.get("table"));
+    if let Some((metrics, registry)) = metrics {
+        metrics.observe(registry, &method, project, table, status, elapsed);
+    }
     if logged {
-        let request = response.request();
         let bytes = match response.response().body().size() {
             BodySize::Sized(bytes) => Some(bytes),
             BodySize::None => Some(0),
@@ -85,20 +101,18 @@ pub async fn track(
         // The route's template, never the raw path or query: filter values and keys may be
         // personal data.
         let route = request.match_pattern();
-        let info = request.match_info();
+        let route = route.as_deref().unwrap_or("(no route)");
         span.in_scope(|| {
             tracing::info!(
                 target: "tenantapi::access",
                 method = %method,
-                route = route.as_deref().unwrap_or("(no route)"),
-                project = info.get("project").unwrap_or(""),
-                table = info.get("table").unwrap_or(""),
-                status = response.status().as_u16(),
-                duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+                route,
+                project = project.unwrap_or(""),
+                table = table.unwrap_or(""),
+                status,
+                duration_ms = elapsed.as_secs_f64() * 1000.0,
                 bytes,
-                "{method} {} {}",
-                route.as_deref().unwrap_or("(no route)"),
-                response.status().as_u16(),
+                "{method} {route} {status}",
             )
         });
     }

@@ -41,6 +41,10 @@ pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, setti
             web::resource("/readyz").route(web::get().to(readyz)),
             &["GET"],
         ))
+        .service(with_allowed(
+            web::resource("/metrics").route(web::get().to(crate::metrics::scrape)),
+            &["GET"],
+        ))
         .service(
             web::scope(API_ROOT)
                 .wrap(actix_web::middleware::from_fn(

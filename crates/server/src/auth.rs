@@ -7,6 +7,7 @@
 //! after it was read from the platform database.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
@@ -160,6 +161,8 @@ pub struct Authenticator {
     password_checks: Lane,
     /// Lookups sent to the platform database so far.
     platform_lookups: std::sync::atomic::AtomicU64,
+    /// Verdicts answered from the caches (accepted or refused) so far.
+    cache_hits: std::sync::atomic::AtomicU64,
 }
 
 /// Accepted verdicts are kept this many times `auth.cache_seconds` (at least a minute) after
@@ -250,7 +253,13 @@ impl Authenticator {
             unknown_lookups: Lane::new(UNKNOWN_LOOKUPS, UNKNOWN_LOOKUPS_WAITING),
             password_checks: Lane::new(PASSWORD_CHECKS, PASSWORD_CHECKS_WAITING),
             platform_lookups: std::sync::atomic::AtomicU64::new(0),
+            cache_hits: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Verdicts answered from the caches since the start (cache misses are the lookups).
+    pub fn cache_hits(&self) -> u64 {
+        self.cache_hits.load(Ordering::Relaxed)
     }
 
     /// Lookups sent to the platform database since the start: what the caches save.
@@ -273,12 +282,14 @@ impl Authenticator {
         if let Some(accepted) = &known
             && accepted.read_at.elapsed() < self.cache_for
         {
+            self.cache_hits.fetch_add(1, Ordering::Relaxed);
             return principal_of(accepted);
         }
         if known.is_none()
             && let Some(refused) = self.refused.get(&key)
             && refused.read_at.elapsed() < self.cache_for
         {
+            self.cache_hits.fetch_add(1, Ordering::Relaxed);
             return Err(refusal_error(refused.refusal));
         }
         // Stamped before the lookup: the verdict is as old as the moment it was read.

@@ -23,6 +23,11 @@ pub struct Config {
     /// How log events are written to standard error: `text` lines or `json` objects, one per
     /// line. `RUST_LOG` filters them (default `info`).
     pub log_format: LogFormat,
+    /// Count requests and serve `GET /metrics` (Prometheus' text format) to superusers.
+    pub metrics: bool,
+    /// Also serve `GET /metrics` on this address without credentials (a private network's
+    /// scraper); nothing else is served there.
+    pub metrics_bind: Option<String>,
     /// How often every project's structure version is checked again: the bound within which a
     /// database migrated while the server runs stops being served (and comes back).
     pub version_check_seconds: u64,
@@ -185,6 +190,8 @@ impl Default for Config {
             refresh_seconds: 5,
             access_log: false,
             log_format: LogFormat::Text,
+            metrics: true,
+            metrics_bind: None,
             version_check_seconds: 10,
             pool: PoolConfig::default(),
             api: ApiConfig::default(),
@@ -250,6 +257,8 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("TENANTAPI_REFRESH_SECONDS", "refresh_seconds"),
     ("TENANTAPI_ACCESS_LOG", "access_log"),
     ("TENANTAPI_LOG_FORMAT", "log_format"),
+    ("TENANTAPI_METRICS", "metrics"),
+    ("TENANTAPI_METRICS_BIND", "metrics_bind"),
     ("TENANTAPI_VERSION_CHECK_SECONDS", "version_check_seconds"),
     ("TENANTAPI_POOL_MAX_SIZE", "pool.max_size"),
     (
@@ -345,6 +354,10 @@ impl Config {
             "refresh_seconds" => self.refresh_seconds = parse(name, &value, NUMBER)?,
             "access_log" => self.access_log = parse(name, &value, BOOLEAN)?,
             "log_format" => self.log_format = parse(name, &value, "text or json")?,
+            "metrics" => self.metrics = parse(name, &value, BOOLEAN)?,
+            "metrics_bind" => {
+                self.metrics_bind = Some(value.trim().to_string()).filter(|bind| !bind.is_empty())
+            }
             "version_check_seconds" => self.version_check_seconds = parse(name, &value, NUMBER)?,
             "pool.max_size" => self.pool.max_size = parse(name, &value, NUMBER)?,
             "pool.checkout_timeout_ms" => {
@@ -433,6 +446,9 @@ impl Config {
         }
         if self.workers == Some(0) {
             return invalid("workers must be at least 1");
+        }
+        if self.metrics_bind.is_some() && !self.metrics {
+            return invalid("metrics_bind needs metrics = true");
         }
         for origin in &self.api.cors_allowed_origins {
             check_origin(origin).map_err(ConfigError::Invalid)?;

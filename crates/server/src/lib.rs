@@ -18,6 +18,7 @@ pub mod health;
 pub mod hosts;
 pub mod introspect;
 pub mod logging;
+pub mod metrics;
 pub mod platform;
 pub mod registry;
 pub mod secrets;

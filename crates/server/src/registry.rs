@@ -159,6 +159,23 @@ impl Registry {
         report
     }
 
+    /// Whether `name` is an enabled project (metrics label only those: a client's invented
+    /// names must not create series).
+    pub fn is_project(&self, name: &str) -> bool {
+        self.entry(name).is_some()
+    }
+
+    /// Every enabled project's pool state, sorted by name.
+    pub fn pool_stats(&self) -> Vec<(Arc<str>, tenantapi_runtime::pool::PoolStats)> {
+        let projects = self.projects.read().expect("registry lock poisoned");
+        let mut stats: Vec<_> = projects
+            .values()
+            .map(|entry| (entry.name.clone(), entry.pool.stats()))
+            .collect();
+        stats.sort_by(|left, right| left.0.cmp(&right.0));
+        stats
+    }
+
     /// Connections open now, per database server: `(host:port, open, budget)`.
     pub fn connection_budgets(&self) -> Vec<(String, usize, usize)> {
         self.budgets.report()

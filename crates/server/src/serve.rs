@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer, middleware, web};
+use actix_web::{App, HttpResponse, HttpServer, middleware, web};
 use tenantapi_runtime::api::GeneratedApi;
 use tenantapi_runtime::database_url::DatabaseUrl;
 use tenantapi_runtime::db::DbConnection;
@@ -120,6 +120,36 @@ pub fn mismatch_lines(report: &[(Arc<str>, Health)], expected: &str) -> Vec<Stri
         .collect()
 }
 
+/// `metrics_bind`: `GET /metrics` without credentials, and nothing else, for a scraper on a
+/// private network.
+fn spawn_metrics_listener(
+    bind: &str,
+    metrics: web::Data<crate::metrics::Metrics>,
+    registry: Arc<Registry>,
+) -> Result<(), ServeError> {
+    let registry = web::Data::from(registry);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(metrics.clone())
+            .app_data(registry.clone())
+            .route("/metrics", web::get().to(crate::metrics::scrape_private))
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(tenantapi_runtime::error::ApiError::NotFound)
+            }))
+    })
+    .workers(1)
+    .shutdown_timeout(1)
+    .bind(bind)
+    .map_err(|source| ServeError::Bind {
+        bind: bind.to_string(),
+        source,
+    })?
+    .run();
+    actix_web::rt::spawn(server);
+    tracing::info!("metrics without credentials on http://{bind}/metrics");
+    Ok(())
+}
+
 pub async fn serve(
     api: &'static GeneratedApi,
     config: Config,
@@ -178,16 +208,27 @@ pub async fn serve(
     let mut settings = config.app_settings();
     settings.api.cursor_key = cursor_key;
     let access_log = crate::access::AccessLog(config.access_log);
+    let metrics = config.metrics.then(|| {
+        web::Data::new(crate::metrics::Metrics::new(
+            env!("CARGO_PKG_VERSION"),
+            api.schema_version,
+        ))
+    });
+    if let (Some(bind), Some(metrics)) = (&config.metrics_bind, &metrics) {
+        spawn_metrics_listener(bind, metrics.clone(), registry.clone())?;
+    }
     let mut server = HttpServer::new(move || {
-        App::new()
-            .app_data(web::Data::new(access_log))
-            .wrap(middleware::Condition::new(
-                !settings.cors_allowed_origins.is_empty(),
-                crate::access::cors(&settings.cors_allowed_origins),
-            ))
-            // Outermost, so that every response (CORS refusals too) carries its request id.
-            .wrap(middleware::from_fn(crate::access::track))
-            .configure(|service| crate::app::configure(service, registry.clone(), settings.clone()))
+        let mut app = App::new().app_data(web::Data::new(access_log));
+        if let Some(metrics) = &metrics {
+            app = app.app_data(metrics.clone());
+        }
+        app.wrap(middleware::Condition::new(
+            !settings.cors_allowed_origins.is_empty(),
+            crate::access::cors(&settings.cors_allowed_origins),
+        ))
+        // Outermost, so that every response (CORS refusals too) carries its request id.
+        .wrap(middleware::from_fn(crate::access::track))
+        .configure(|service| crate::app::configure(service, registry.clone(), settings.clone()))
     })
     .shutdown_timeout(10);
     if let Some(workers) = config.workers {

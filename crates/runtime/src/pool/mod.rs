@@ -23,7 +23,7 @@
 mod open;
 mod reachability;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -111,6 +111,25 @@ pub struct ProjectPool {
     hooks: Arc<dyn ConnectionHooks>,
     /// Connections open now (idle or in use).
     open_connections: Arc<AtomicUsize>,
+    /// Requests waiting for a turn now.
+    waiting: AtomicUsize,
+    /// Connection attempts that failed, since the pool was made.
+    pub(super) connect_errors: AtomicU64,
+}
+
+/// A pool's state at one moment, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections at most (`pool.max_size`).
+    pub max_size: usize,
+    /// Connections open, idle or in use.
+    pub open: usize,
+    /// Requests holding a turn: checking out a connection or using one.
+    pub in_use: usize,
+    /// Requests waiting for a turn.
+    pub waiting: usize,
+    /// Failed connection attempts so far.
+    pub connect_errors: u64,
 }
 
 impl std::fmt::Debug for ProjectPool {
@@ -156,6 +175,8 @@ impl ProjectPool {
             reachability_changed: tokio::sync::Notify::new(),
             hooks,
             open_connections: Arc::new(AtomicUsize::new(0)),
+            waiting: AtomicUsize::new(0),
+            connect_errors: AtomicU64::new(0),
             project,
         });
         if let Some(budget) = &pool.budget {
@@ -182,17 +203,42 @@ impl ProjectPool {
         self.open_connections.load(Ordering::Relaxed)
     }
 
-    /// Waits (asynchronously, in arrival order) for this project's turn at a connection.
+    /// What the pool holds and who waits, now.
+    pub fn stats(&self) -> PoolStats {
+        let max_size = self.settings.max_size as usize;
+        PoolStats {
+            max_size,
+            open: self.open_connections(),
+            in_use: max_size.saturating_sub(self.turns.available_permits()),
+            waiting: self.waiting.load(Ordering::Relaxed),
+            connect_errors: self.connect_errors.load(Ordering::Relaxed),
+        }
+    }
+
     /// The in-flight limit of this project's database server.
     pub fn in_flight(&self) -> &Arc<ConcurrencyLimit> {
         &self.in_flight
     }
 
+    /// Waits (asynchronously, in arrival order) for this project's turn at a connection.
     pub async fn take_turn(
         &self,
         deadline: Instant,
     ) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
         let wait = deadline.saturating_duration_since(Instant::now());
+        let turn = self.turns.clone().try_acquire_owned();
+        if let Ok(turn) = turn {
+            return Ok(turn);
+        }
+        // Counted while waiting, also when the request is dropped meanwhile.
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(&self.waiting);
         match actix_web::rt::time::timeout(wait, self.turns.clone().acquire_owned()).await {
             Ok(Ok(turn)) => Ok(turn),
             Ok(Err(_closed)) => Err(ApiError::project_unavailable()),

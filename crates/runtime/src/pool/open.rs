@@ -150,6 +150,7 @@ impl ProjectPool {
             Err(error) => {
                 let reason = error.to_string();
                 attempt.failed();
+                self.connect_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!("project {}: cannot connect: {reason}", self.project);
                 self.hooks.on_unreachable(&self.project, &reason);
                 return Err(ApiError::project_unavailable().into());

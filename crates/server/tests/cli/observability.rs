@@ -263,10 +263,17 @@ fn cors_answers_the_preflight_of_allowed_origins_only() {
 }
 
 #[test]
-fn no_cors_headers_without_allowed_origins_and_a_bad_origin_is_a_configuration_error() {
+fn no_cors_headers_or_metrics_when_off_and_a_bad_origin_is_a_configuration_error() {
     let dir = temp_dir("no-cors");
     let log = dir.join("server.log");
-    let (_server, port, token) = start(&dir, &[], &log);
+    let (_server, port, token) = start(&dir, &[("TENANTAPI_METRICS", "false")], &log);
+    let (status, _, _) = request(
+        port,
+        "GET",
+        "/metrics",
+        &[("Authorization", &format!("Token {token}"))],
+    );
+    assert_eq!(status, 404, "metrics are off");
     let (status, headers, _) = request(
         port,
         "GET",
@@ -291,5 +298,262 @@ fn no_cors_headers_without_allowed_origins_and_a_bad_origin_is_a_configuration_e
             .contains("api.cors_allowed_origins: \"https://app.example.com/\" has a path"),
         "{}",
         stderr(&output)
+    );
+}
+
+/// The value of the sample of `name` whose labels are exactly `labels`.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (found_name, found_labels) = match series.split_once('{') {
+                Some((found_name, rest)) => (found_name, rest.strip_suffix('}')?),
+                None => (series, ""),
+            };
+            if found_name != name {
+                return None;
+            }
+            let mut found: Vec<(String, String)> = found_labels
+                .split(',')
+                .filter(|pair| !pair.is_empty())
+                .map(|pair| {
+                    let (key, value) = pair.split_once('=').unwrap();
+                    (key.to_string(), value.trim_matches('"').to_string())
+                })
+                .collect();
+            let mut wanted: Vec<(String, String)> = labels
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_string()))
+                .collect();
+            found.sort();
+            wanted.sort();
+            (found == wanted).then(|| value.parse().unwrap())
+        })
+}
+
+#[test]
+fn metrics_count_known_traffic_exactly_for_superusers_and_a_private_listener() {
+    let dir = temp_dir("metrics");
+    let log = dir.join("server.log");
+    let private_port = free_port();
+    let (_server, port, root) = start(
+        &dir,
+        &[(
+            "TENANTAPI_METRICS_BIND",
+            &format!("127.0.0.1:{private_port}"),
+        )],
+        &log,
+    );
+    let platform = dir.join("platform.db");
+    assert!(
+        tenantapi(&platform, &["user", "add", "ann"])
+            .status
+            .success()
+    );
+    assert!(
+        tenantapi(&platform, &["grant", "ann", "acme", "--role", "read"])
+            .status
+            .success()
+    );
+    let ann = stdout(&tenantapi(&platform, &["token", "create", "ann"]))
+        .trim()
+        .to_string();
+    let as_root = format!("Token {root}");
+    let as_ann = format!("Token {ann}");
+
+    for _ in 0..3 {
+        assert_eq!(
+            request(
+                port,
+                "GET",
+                "/api/v1/acme/site/",
+                &[("Authorization", &as_root)]
+            )
+            .0,
+            200
+        );
+    }
+    assert_eq!(
+        request(
+            port,
+            "GET",
+            "/api/v1/acme/site/999/",
+            &[("Authorization", &as_root)]
+        )
+        .0,
+        404
+    );
+    for _ in 0..2 {
+        // Invented project names are counted, but never become a label.
+        assert_eq!(
+            request(
+                port,
+                "GET",
+                "/api/v1/invented-name/site/",
+                &[("Authorization", &as_root)]
+            )
+            .0,
+            404
+        );
+    }
+    assert_eq!(
+        request(
+            port,
+            "POST",
+            "/api/v1/acme/site/",
+            &[
+                ("Authorization", &as_ann),
+                ("Content-Type", "application/json"),
+                ("Content-Length", "2")
+            ]
+        )
+        .0,
+        403
+    );
+
+    assert_eq!(request(port, "GET", "/metrics", &[]).0, 401);
+    assert_eq!(
+        request(port, "GET", "/metrics", &[("Authorization", &as_ann)]).0,
+        403
+    );
+    let (status, headers, text) = request(port, "GET", "/metrics", &[("Authorization", &as_root)]);
+    assert_eq!(status, 200);
+    assert!(
+        header(&headers, "content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+
+    let requests = |project: &str, method: &str, status: &str| {
+        sample(
+            &text,
+            "tenantapi_http_requests_total",
+            &[
+                ("project", project),
+                ("table", "site"),
+                ("method", method),
+                ("status", status),
+            ],
+        )
+    };
+    assert_eq!(requests("acme", "GET", "2xx"), Some(3.0), "{text}");
+    assert_eq!(requests("acme", "GET", "4xx"), Some(1.0), "{text}");
+    assert_eq!(requests("", "GET", "4xx"), Some(2.0), "{text}");
+    assert_eq!(requests("acme", "POST", "4xx"), Some(1.0), "{text}");
+    assert!(!text.contains("invented-name"), "{text}");
+    // Every request to acme is in its latency histogram (and the start's readiness polls).
+    let acme_total: f64 = text
+        .lines()
+        .filter(|line| {
+            line.starts_with("tenantapi_http_requests_total{") && line.contains("project=\"acme\"")
+        })
+        .map(|line| line.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(
+        sample(
+            &text,
+            "tenantapi_http_request_duration_seconds_count",
+            &[("project", "acme")]
+        ),
+        Some(acme_total)
+    );
+    assert!(acme_total >= 5.0 + 1.0);
+    assert_eq!(
+        sample(
+            &text,
+            "tenantapi_build_info",
+            &[
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("structure_version", tenantapi_generated::SCHEMA_VERSION)
+            ],
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "tenantapi_project_state",
+            &[("project", "acme"), ("state", "ok")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "tenantapi_pool_max_connections",
+            &[("project", "acme")]
+        ),
+        Some(10.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "tenantapi_pool_waiting_requests",
+            &[("project", "acme")]
+        ),
+        Some(0.0)
+    );
+    let open = sample(
+        &text,
+        "tenantapi_pool_connections",
+        &[("project", "acme"), ("state", "open")],
+    )
+    .unwrap();
+    let idle = sample(
+        &text,
+        "tenantapi_pool_connections",
+        &[("project", "acme"), ("state", "idle")],
+    )
+    .unwrap();
+    assert!(
+        open >= 1.0 && idle == open,
+        "open {open}, idle {idle}: nothing in use between requests"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "tenantapi_pool_connect_errors_total",
+            &[("project", "acme")]
+        ),
+        Some(0.0)
+    );
+    assert!(
+        sample(
+            &text,
+            "tenantapi_host_connection_limit",
+            &[("host", "SQLite files")]
+        )
+        .is_some(),
+        "{text}"
+    );
+    assert!(sample(&text, "tenantapi_auth_cache_hits_total", &[]).unwrap() >= 5.0);
+    assert!(sample(&text, "tenantapi_auth_cache_misses_total", &[]).unwrap() >= 2.0);
+
+    // The private listener: no credentials, nothing but the metrics.
+    let (status, _, private) = request(private_port, "GET", "/metrics", &[]);
+    assert_eq!(status, 200);
+    assert_eq!(
+        sample(
+            &private,
+            "tenantapi_http_requests_total",
+            &[
+                ("project", "acme"),
+                ("table", "site"),
+                ("method", "GET"),
+                ("status", "2xx")
+            ]
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        request(
+            private_port,
+            "GET",
+            "/api/v1/",
+            &[("Authorization", &as_root)]
+        )
+        .0,
+        404
     );
 }
