@@ -170,7 +170,19 @@ pub fn load(
     fixtures: &Fixtures,
     file: &str,
 ) -> Result<usize, FixtureError> {
+    load_with_progress(connection, fixtures, file, &mut |_| {})
+}
+
+/// [`load`], telling `rows_loaded` how many rows are in after each statement (for a progress
+/// bar).
+pub fn load_with_progress(
+    connection: &mut DbConnection,
+    fixtures: &Fixtures,
+    file: &str,
+    rows_loaded: &mut dyn FnMut(usize),
+) -> Result<usize, FixtureError> {
     use diesel::Connection as _;
+    let mut rows_in = 0;
     let fail = |message: String| FixtureError {
         file: file.to_string(),
         message,
@@ -200,6 +212,8 @@ pub fn load(
                             })?;
                     }
                 }
+                rows_in += end - start;
+                rows_loaded(rows_in);
                 start = end;
             }
         }
@@ -327,11 +341,22 @@ pub fn dump(
     readers: &[TableRows],
     skip: &[&str],
 ) -> diesel::QueryResult<Value> {
+    dump_with_progress(connection, readers, skip, &mut |_| {})
+}
+
+/// [`dump`], telling `reading` the name of each table before it is read (for a progress bar).
+pub fn dump_with_progress(
+    connection: &mut DbConnection,
+    readers: &[TableRows],
+    skip: &[&str],
+    reading: &mut dyn FnMut(&str),
+) -> diesel::QueryResult<Value> {
     let mut document = Map::new();
     for reader in readers
         .iter()
         .filter(|reader| !skip.contains(&reader.meta.name))
     {
+        reading(reader.meta.name);
         let mut rows = (reader.read_all)(connection)?;
         // Generated columns are the database's to compute: a dump loads back without them.
         for row in &mut rows {

@@ -95,12 +95,14 @@ fn check_one(
 }
 
 /// Checks every `(project, url)` concurrently (at most 32 at a time); a project that has not
-/// answered within `timeout` of its turn is reported unreachable.
+/// answered within `timeout` of its turn is reported unreachable. `checked` hears of each
+/// project as its row is settled (for a progress bar).
 pub fn check_projects(
     api: &'static GeneratedApi,
     projects: Vec<(String, String)>,
     timeout: Duration,
     structure: bool,
+    checked: &dyn Fn(&CheckRow),
 ) -> Vec<CheckRow> {
     let mut rows = Vec::with_capacity(projects.len());
     for batch in projects.chunks(32) {
@@ -121,18 +123,25 @@ pub fn check_projects(
                 break;
             };
             match receiver.recv_timeout(left) {
-                Ok((index, row)) => answered[index] = Some(row),
+                Ok((index, row)) => {
+                    checked(&row);
+                    answered[index] = Some(row);
+                }
                 Err(_) => break,
             }
         }
         for (slot, (project, _)) in answered.into_iter().zip(batch) {
-            rows.push(slot.unwrap_or_else(|| CheckRow {
-                project: project.clone(),
-                expected: api.schema_version,
-                found: None,
-                status: "unreachable",
-                drift: Vec::new(),
-                reason: Some(format!("no answer within {} s", timeout.as_secs())),
+            rows.push(slot.unwrap_or_else(|| {
+                let row = CheckRow {
+                    project: project.clone(),
+                    expected: api.schema_version,
+                    found: None,
+                    status: "unreachable",
+                    drift: Vec::new(),
+                    reason: Some(format!("no answer within {} s", timeout.as_secs())),
+                };
+                checked(&row);
+                row
             }));
         }
     }

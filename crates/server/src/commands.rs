@@ -461,9 +461,18 @@ pub fn fixtures_load(
     let name = file.display().to_string();
     let text = std::fs::read_to_string(file)
         .map_err(|error| failed(format!("cannot read {name}: {error}")))?;
-    let rows = tenantapi_runtime::fixtures::parse(&name, &text, api.tables)
-        .and_then(|fixtures| tenantapi_runtime::fixtures::load(&mut connection, &fixtures, &name))
+    let fixtures = tenantapi_runtime::fixtures::parse(&name, &text, api.tables)
         .map_err(|error| failed(error.to_string()))?;
+    let progress = crate::progress::bar(fixtures.row_count() as u64, "rows");
+    progress.set_message(format!("loading into {project}"));
+    let loaded = tenantapi_runtime::fixtures::load_with_progress(
+        &mut connection,
+        &fixtures,
+        &name,
+        &mut |inserted| progress.set_position(inserted as u64),
+    );
+    progress.finish_and_clear();
+    let rows = loaded.map_err(|error| failed(error.to_string()))?;
     Ok(FixturesOutcome::Loaded {
         rows,
         project: project.to_string(),
@@ -476,9 +485,19 @@ pub fn fixtures_dump(
     project: &str,
 ) -> Result<FixturesOutcome, CommandError> {
     let mut connection = project_database(api, config, project)?;
+    let progress = crate::progress::bar(api.row_readers.len() as u64, "tables");
+    let document = tenantapi_runtime::fixtures::dump_with_progress(
+        &mut connection,
+        api.row_readers,
+        &[api.version_table],
+        &mut |table| {
+            progress.set_message(format!("reading {table}"));
+            progress.inc(1);
+        },
+    );
+    progress.finish_and_clear();
     let document =
-        tenantapi_runtime::fixtures::dump(&mut connection, api.row_readers, &[api.version_table])
-            .map_err(|error| failed(format!("reading project {project} failed: {error}")))?;
+        document.map_err(|error| failed(format!("reading project {project} failed: {error}")))?;
     Ok(FixturesOutcome::Dumped(document))
 }
 
@@ -532,10 +551,14 @@ pub fn check(
             .map(|project| (project.name, project.database_url))
             .collect(),
     };
-    Ok(CheckReport {
-        rows: check::check_projects(api, projects, timeout, structure),
-        format,
-    })
+    let progress = crate::progress::bar(projects.len() as u64, "projects");
+    progress.set_message("checking");
+    let rows = check::check_projects(api, projects, timeout, structure, &|row| {
+        progress.set_message(format!("checked {}", row.project));
+        progress.inc(1);
+    });
+    progress.finish_and_clear();
+    Ok(CheckReport { rows, format })
 }
 
 /// `introspect`: a description read from a live reference database (on PostgreSQL, from

@@ -20,6 +20,7 @@ pub mod introspect;
 pub mod logging;
 pub mod metrics;
 pub mod platform;
+pub mod progress;
 pub mod registry;
 pub mod secrets;
 pub mod serve;

@@ -214,3 +214,41 @@ fn version_names_the_structure_version_and_completions_cover_the_commands() {
         }
     }
 }
+
+#[test]
+fn check_shows_progress_on_a_terminal_and_nothing_when_piped() {
+    let dir = temp_dir("progress");
+    let platform = dir.join("platform.db");
+    for name in ["p1", "p2", "p3"] {
+        let created = create(
+            &platform,
+            name,
+            dir.join(format!("{name}.db")).to_str().unwrap(),
+        );
+        assert!(created.status.success(), "{}", stderr(&created));
+    }
+    let piped = tenantapi(&platform, &["check"]);
+    assert_eq!(piped.status.code(), Some(0));
+    assert_eq!(
+        stderr(&piped),
+        "",
+        "no progress when standard error is not a terminal"
+    );
+
+    // `script` runs the command on a pseudo-terminal and copies what it draws.
+    let command = format!(
+        "TENANTAPI_PLATFORM_DATABASE_URL={} {} check",
+        platform.display(),
+        env!("CARGO_BIN_EXE_tenantapi")
+    );
+    let Ok(on_terminal) = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+    else {
+        panic!("`script` (util-linux) is needed to test progress on a terminal");
+    };
+    let shown = stdout(&on_terminal);
+    assert!(on_terminal.status.success(), "{shown}");
+    assert!(shown.contains("/3 projects"), "{shown:?}");
+    assert!(shown.contains("p3") && shown.contains("ok"), "{shown:?}");
+}
