@@ -119,6 +119,9 @@ pub enum ApiError {
     NotAuthenticated(String),
     #[error("permission denied")]
     PermissionDenied,
+    /// `If-Match` named none of the row's current ETags: it changed since the client read it.
+    #[error("precondition failed")]
+    PreconditionFailed,
     /// Too many requests of a kind at once (DRF's throttling): 429 with `Retry-After`.
     #[error("throttled for {wait_seconds} s")]
     Throttled { wait_seconds: u32 },
@@ -248,6 +251,9 @@ impl ApiError {
             ApiError::PermissionDenied => {
                 "You do not have permission to perform this action.".into()
             }
+            ApiError::PreconditionFailed => "The row has changed since it was read: its \
+                 current ETag is not one If-Match names. Read it again and retry."
+                .into(),
             ApiError::Throttled { wait_seconds } => format!(
                 "Request was throttled. Expected available in {wait_seconds} second{}.",
                 if *wait_seconds == 1 { "" } else { "s" }
@@ -272,6 +278,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotAuthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::PermissionDenied => StatusCode::FORBIDDEN,
+            ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -320,6 +327,9 @@ pub enum WriteError {
     /// A write's row could not be read back (a bug or a concurrent change of its key).
     #[error("the written row could not be read back: {0}")]
     Lost(String),
+    /// Refused before it ran, with the answer to give (an `If-Match` that no longer holds).
+    #[error("{0}")]
+    Refused(ApiError),
 }
 
 impl From<diesel::result::Error> for ApiError {

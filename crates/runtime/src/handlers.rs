@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 
 use crate::body::{self, WriteMode};
+use crate::conditional;
 use crate::constraint::{WriteKind, explain_write_error};
 use crate::cursor::{Cursor, CursorKey};
 use crate::db::BackendKind;
@@ -464,6 +465,7 @@ async fn list(
         request.query_string(),
         settings.pages,
     )?;
+    let unless = conditional::if_none_match(&request)?;
     let body = match list_request.paging.clone() {
         Paging::Numbered { page, count } => {
             numbered_page(ops, &request, guard, list_request, page, count).await?
@@ -480,9 +482,55 @@ async fn list(
             .await?
         }
     };
+    // Weak: the page's bytes carry its links, which follow the URL the client used.
+    respond_with_etag(conditional::weak_etag(body.as_bytes()), unless, body)
+}
+
+/// 200 with the body and its ETag, or 304 when `If-None-Match` names the ETag.
+fn respond_with_etag(
+    etag: String,
+    unless: Option<conditional::Condition>,
+    body: String,
+) -> Result<HttpResponse, ApiError> {
+    if unless.is_some_and(|condition| condition.matches_weak(&etag)) {
+        return Ok(conditional::not_modified(etag));
+    }
     Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag))
         .content_type("application/json")
         .body(body))
+}
+
+/// `If-Match` on a write, inside its transaction: the row's current ETag must be one the
+/// client named. On PostgreSQL the row is locked first (`FOR UPDATE`, until the write commits)
+/// so that no other write lands between this check and the write; SQLite's write transaction
+/// already excludes other writers. A missing row passes: the write answers 404 itself.
+fn check_if_match(
+    ops: &'static TableOps,
+    connection: &mut DbConnection,
+    filter: &SqlFilter,
+    condition: Option<&conditional::Condition>,
+) -> Result<(), WriteError> {
+    let Some(condition) = condition else {
+        return Ok(());
+    };
+    if let DbConnection::Pg(_) = connection {
+        let mut lock = SqlStatement::new();
+        lock.sql("SELECT 1 FROM ")
+            .identifier(ops.meta.name)
+            .sql(" WHERE ")
+            .condition(filter)
+            .sql(" FOR UPDATE");
+        diesel::RunQueryDsl::execute(lock, connection)?;
+    }
+    match (ops.row_json)(connection, filter.clone())? {
+        Some(current)
+            if !condition.matches_strong(&conditional::strong_etag(current.as_bytes())) =>
+        {
+            Err(WriteError::Refused(ApiError::PreconditionFailed))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A link as JSON: a string or `null`.
@@ -737,7 +785,12 @@ async fn create(
             urls::absolute_path(&request, &format!("{}{segment}/", request.path())),
         ));
     }
-    Ok(response.json(row))
+    let body = serde_json::to_string(&row)
+        .map_err(|error| ApiError::internal("row serialization", error))?;
+    Ok(response
+        .insert_header((header::ETAG, conditional::strong_etag(body.as_bytes())))
+        .content_type("application/json")
+        .body(body))
 }
 
 fn key_filter(meta: &'static TableMeta, request: &HttpRequest) -> Result<SqlFilter, ApiError> {
@@ -769,6 +822,7 @@ async fn retrieve(
     guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {
     let filter = key_filter(ops.meta, &request)?;
+    let unless = conditional::if_none_match(&request)?;
     let row = guard
         .run(
             Access::Read,
@@ -776,9 +830,7 @@ async fn retrieve(
             move |connection| fetch_one(ops, connection, filter.clone()),
         )
         .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(row))
+    respond_with_etag(conditional::strong_etag(row.as_bytes()), unless, row)
 }
 
 /// PUT (`WriteMode::Replace`: required columns must be present, as on create) and PATCH
@@ -792,6 +844,7 @@ async fn write_existing(
     mode: WriteMode,
 ) -> Result<HttpResponse, ApiError> {
     let filter = key_filter(ops.meta, &request)?;
+    let precondition = conditional::if_match(&request)?;
     let body = body::read_json_body(&request, payload, settings.max_body_bytes).await?;
     let canonical: Map<String, Value> = body::validate(ops.meta, body, mode)?;
     let version = structure_version(&request);
@@ -807,9 +860,16 @@ async fn write_existing(
             (ops.meta.name, "update"),
             move |connection| -> Result<String, ApiError> {
                 let row = if canonical.is_empty() {
-                    return fetch_one(ops, connection, filter.clone());
+                    let row = fetch_one(ops, connection, filter.clone())?;
+                    if precondition.as_ref().is_some_and(|condition| {
+                        !condition.matches_strong(&conditional::strong_etag(row.as_bytes()))
+                    }) {
+                        return Err(ApiError::PreconditionFailed);
+                    }
+                    return Ok(row);
                 } else {
                     match write_transaction(connection, &version, |connection| {
+                        check_if_match(ops, connection, &filter, precondition.as_ref())?;
                         (ops.writes().update)(connection, filter.clone(), canonical.clone())
                     }) {
                         Ok(Some(row)) => row,
@@ -832,6 +892,7 @@ async fn write_existing(
         )
         .await?;
     Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, conditional::strong_etag(row.as_bytes())))
         .content_type("application/json")
         .body(row))
 }
@@ -843,6 +904,7 @@ async fn destroy(
     guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {
     let filter = key_filter(ops.meta, &request)?;
+    let precondition = conditional::if_match(&request)?;
     let version = structure_version(&request);
     guard
         .run(
@@ -850,6 +912,7 @@ async fn destroy(
             (ops.meta.name, "destroy"),
             move |connection| -> Result<(), ApiError> {
                 match write_transaction(connection, &version, |connection| {
+                    check_if_match(ops, connection, &filter, precondition.as_ref())?;
                     Ok((ops.writes().delete)(connection, filter.clone())?)
                 }) {
                     Ok(0) => Err(ApiError::NotFound),

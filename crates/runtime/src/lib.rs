@@ -14,6 +14,7 @@ pub mod write;
 
 pub use values::{Bytes, Decimal, Json, List, Timestamptz, Uuid};
 pub mod body;
+pub mod conditional;
 pub mod constraint;
 pub mod convert;
 pub mod cursor;

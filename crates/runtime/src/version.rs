@@ -86,7 +86,8 @@ impl StructureVersion {
 
 /// Why a guarded write did not happen.
 pub enum GuardedWriteError {
-    /// The database no longer records the served structure version.
+    /// The database no longer records the served structure version, or the write's own
+    /// precondition failed: nothing was written.
     Refused(ApiError),
     Failed(WriteError),
 }
@@ -113,7 +114,10 @@ pub fn write_transaction<T>(
         version
             .verify_for_write(connection)
             .map_err(GuardedWriteError::Refused)?;
-        write(connection).map_err(GuardedWriteError::Failed)
+        write(connection).map_err(|error| match error {
+            WriteError::Refused(answer) => GuardedWriteError::Refused(answer),
+            other => GuardedWriteError::Failed(other),
+        })
     };
     match connection {
         DbConnection::Pg(_) => connection.transaction(checked_write),
