@@ -82,6 +82,7 @@ fn names(reply: &Reply) -> Vec<String> {
         .collect()
 }
 
+mod bulk;
 mod conditional;
 mod documentation;
 mod large_lists;

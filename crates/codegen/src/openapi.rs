@@ -12,6 +12,8 @@ use tenantapi_schema::model::{
 
 /// The largest `page_size` of the default configuration (the server writes its own).
 const DEFAULT_MAX_PAGE_SIZE: u64 = 1000;
+/// `api.max_bulk_items`' default; the server writes its configured value into the document.
+const DEFAULT_MAX_BULK_ITEMS: u64 = 1000;
 /// Longest value of a text lookup (runtime `list::MAX_PATTERN_CHARACTERS`).
 const MAX_PATTERN_CHARACTERS: u64 = 12_000;
 
@@ -229,9 +231,18 @@ fn collection_path(schema: &Schema, table: &Table, name: &str) -> Value {
                 "summary": format!("Create a {} row", table.verbose_name),
                 "tags": [table.sql_name],
                 "parameters": [reference("parameters", "Project")],
+                "description": "A JSON object creates one row. A JSON list creates every row in one transaction, or none: 201 with the rows in order, or 400 with one error object per item in order (`{}` for the items that were fine), as Django REST Framework's `many=True`.",
                 "requestBody": {
                     "required": true,
-                    "content": json_content(reference("schemas", &format!("{name}Request")))
+                    "content": json_content(json!({"oneOf": [
+                        reference("schemas", &format!("{name}Request")),
+                        {
+                            "type": "array",
+                            "items": reference("schemas", &format!("{name}Request")),
+                            "maxItems": DEFAULT_MAX_BULK_ITEMS,
+                            "description": "Bulk create (at most `api.max_bulk_items` rows)."
+                        }
+                    ]}))
                 },
                 "responses": with_errors(
                     vec![("201".into(), created_response(table, name))],
@@ -247,9 +258,12 @@ fn collection_path(schema: &Schema, table: &Table, name: &str) -> Value {
 /// column key only: a composite key's path form is not one field of the body).
 fn created_response(table: &Table, name: &str) -> Value {
     let mut response = json!({
-        "description": "The created row, as read back from the database.",
-        "headers": {"Location": {"description": "The new row's URL.", "schema": {"type": "string", "format": "uri"}}},
-        "content": json_content(reference("schemas", name))
+        "description": "The created row, as read back from the database (a list of them for a list body).",
+        "headers": {"Location": {"description": "The new row's URL (not for a list body).", "schema": {"type": "string", "format": "uri"}}},
+        "content": json_content(json!({"oneOf": [
+            reference("schemas", name),
+            {"type": "array", "items": reference("schemas", name)}
+        ]}))
     });
     if let [key] = table.primary_key.as_slice() {
         let key = &table.columns[*key].sql_name;
@@ -847,7 +861,11 @@ fn shared_responses() -> Value {
         "BadRequest": {
             "description": "Invalid input: field errors, or a malformed request as a whole.",
             "content": json_content(json!({
-                "anyOf": [reference("schemas", "FieldErrors"), reference("schemas", "Detail")]
+                "anyOf": [
+                    reference("schemas", "FieldErrors"),
+                    reference("schemas", "Detail"),
+                    {"type": "array", "items": reference("schemas", "FieldErrors"), "description": "A bulk create's errors, one object per item in order."}
+                ]
             }))
         },
         "Unauthorized": unauthorized,

@@ -109,6 +109,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Validation(FieldErrors),
+    /// A list body's errors, one object per item in order (DRF's `many=True`).
+    #[error("invalid items")]
+    ValidationList(Vec<FieldErrors>),
     #[error("JSON parse error - {0}")]
     JsonParse(String),
     #[error("unsupported media type {0:?}")]
@@ -239,7 +242,7 @@ impl ApiError {
                 format!("Method \"{method}\" not allowed.")
             }
             ApiError::BadRequest(message) => message.clone(),
-            ApiError::Validation(_) => String::new(),
+            ApiError::Validation(_) | ApiError::ValidationList(_) => String::new(),
             ApiError::JsonParse(message) => format!("JSON parse error - {message}"),
             ApiError::UnsupportedMediaType(media_type) => {
                 format!("Unsupported media type \"{media_type}\" in request.")
@@ -271,9 +274,10 @@ impl ResponseError for ApiError {
                 StatusCode::NOT_FOUND
             }
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::BadRequest(_) | ApiError::Validation(_) | ApiError::JsonParse(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::BadRequest(_)
+            | ApiError::Validation(_)
+            | ApiError::ValidationList(_)
+            | ApiError::JsonParse(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotAuthenticated(_) => StatusCode::UNAUTHORIZED,
@@ -310,6 +314,7 @@ impl ResponseError for ApiError {
         }
         match self {
             ApiError::Validation(errors) => response.json(errors),
+            ApiError::ValidationList(errors) => response.json(errors),
             _ => response.json(serde_json::json!({ "detail": self.detail() })),
         }
     }

@@ -12,7 +12,7 @@ use crate::constraint::{WriteKind, explain_write_error};
 use crate::cursor::{Cursor, CursorKey};
 use crate::db::BackendKind;
 use crate::db::DbConnection;
-use crate::error::{ApiError, WriteError};
+use crate::error::{ApiError, FieldErrors, WriteError};
 use crate::guard::ProjectConnection;
 use crate::list::{self, CountMode, ListRequest, PageNumber, PageSettings, Paging};
 use crate::meta::TableMeta;
@@ -24,6 +24,9 @@ use crate::urls;
 use crate::version::{GuardedWriteError, StructureVersion, write_transaction};
 use crate::write::WritableResource;
 
+/// Rows a bulk create may carry unless configured otherwise.
+pub const DEFAULT_MAX_BULK_ITEMS: usize = 1000;
+
 /// Limits from the server's configuration, registered once as `web::Data<ApiSettings>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApiSettings {
@@ -32,6 +35,8 @@ pub struct ApiSettings {
     pub max_body_bytes: usize,
     /// Signs `?cursor=` positions.
     pub cursor_key: CursorKey,
+    /// Rows one bulk create (a JSON list) may carry; more is 400.
+    pub max_bulk_items: usize,
 }
 
 impl Default for ApiSettings {
@@ -39,6 +44,7 @@ impl Default for ApiSettings {
         ApiSettings {
             pages: PageSettings::default(),
             max_body_bytes: 1024 * 1024,
+            max_bulk_items: DEFAULT_MAX_BULK_ITEMS,
             cursor_key: CursorKey::random(),
         }
     }
@@ -755,6 +761,9 @@ async fn create(
     settings: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body::read_json_body(&request, payload, settings.max_body_bytes).await?;
+    if let Value::Array(items) = body {
+        return create_many(ops, &request, guard, items, settings.max_bulk_items).await;
+    }
     let canonical = body::validate(ops.meta, body, WriteMode::Create)?;
     let version = structure_version(&request);
     let row = guard
@@ -791,6 +800,81 @@ async fn create(
         .insert_header((header::ETAG, conditional::strong_etag(body.as_bytes())))
         .content_type("application/json")
         .body(body))
+}
+
+/// POST with a JSON list (DRF's `many=True`): every row in one transaction, or none. 201 with
+/// the created rows in order; 400 with one error object per item, in order (`{}` for the
+/// items that were fine), whether validation or the database refused an item.
+async fn create_many(
+    ops: &'static TableOps,
+    request: &HttpRequest,
+    guard: ProjectConnection,
+    items: Vec<Value>,
+    max_items: usize,
+) -> Result<HttpResponse, ApiError> {
+    if items.len() > max_items {
+        return Err(ApiError::Validation(FieldErrors::single(
+            "non_field_errors",
+            format!("Ensure this field has no more than {max_items} elements."),
+        )));
+    }
+    let count = items.len();
+    let mut rows = Vec::with_capacity(count);
+    let mut errors: Vec<FieldErrors> = Vec::with_capacity(count);
+    for item in items {
+        match body::validate(ops.meta, item, WriteMode::Create) {
+            Ok(canonical) => {
+                rows.push(canonical);
+                errors.push(FieldErrors::new());
+            }
+            Err(ApiError::Validation(item_errors)) => errors.push(item_errors),
+            Err(other) => return Err(other),
+        }
+    }
+    if rows.len() < count {
+        return Err(ApiError::ValidationList(errors));
+    }
+    let version = structure_version(request);
+    let created = guard
+        .run(
+            Access::Write,
+            (ops.meta.name, "create_many"),
+            move |connection| -> Result<Vec<Value>, ApiError> {
+                let mut failed_item = 0;
+                let outcome = write_transaction(connection, &version, |connection| {
+                    let mut created = Vec::with_capacity(rows.len());
+                    for (index, row) in rows.iter().enumerate() {
+                        failed_item = index;
+                        created.push((ops.writes().insert)(connection, row.clone())?);
+                    }
+                    Ok(created)
+                });
+                match outcome {
+                    Ok(created) => Ok(created),
+                    Err(GuardedWriteError::Refused(error)) => Err(error),
+                    Err(GuardedWriteError::Failed(error)) => {
+                        // The transaction is rolled back: nothing of the list was written.
+                        match explain_write_error(
+                            ops.meta,
+                            connection,
+                            &rows[failed_item],
+                            WriteKind::Insert,
+                            error,
+                        ) {
+                            ApiError::Validation(item_errors) => {
+                                let mut errors: Vec<FieldErrors> =
+                                    (0..rows.len()).map(|_| FieldErrors::new()).collect();
+                                errors[failed_item] = item_errors;
+                                Err(ApiError::ValidationList(errors))
+                            }
+                            other => Err(other),
+                        }
+                    }
+                }
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(created))
 }
 
 fn key_filter(meta: &'static TableMeta, request: &HttpRequest) -> Result<SqlFilter, ApiError> {

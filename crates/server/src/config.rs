@@ -74,6 +74,7 @@ pub struct AppSettings {
 pub struct DocumentSettings {
     pub default_page_size: u64,
     pub max_page_size: u64,
+    pub max_bulk_items: usize,
     pub auth_required: bool,
     pub public_schema: bool,
 }
@@ -169,6 +170,8 @@ pub struct ApiConfig {
     pub default_page_size: u64,
     pub max_page_size: u64,
     pub max_body_bytes: usize,
+    /// Rows one bulk create (a POST whose body is a JSON list) may carry; more is 400.
+    pub max_bulk_items: usize,
     /// Host names the API answers for, as Django's ALLOWED_HOSTS (`api.example.com`,
     /// `.example.com`, `*`); other hosts get 400. Empty: any host.
     pub allowed_hosts: Vec<String>,
@@ -223,6 +226,7 @@ impl Default for ApiConfig {
             default_page_size: 100,
             max_page_size: 1000,
             max_body_bytes: 1024 * 1024,
+            max_bulk_items: tenantapi_runtime::handlers::DEFAULT_MAX_BULK_ITEMS,
             allowed_hosts: Vec::new(),
             public_schema: true,
             cors_allowed_origins: Vec::new(),
@@ -297,6 +301,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("TENANTAPI_DEFAULT_PAGE_SIZE", "api.default_page_size"),
     ("TENANTAPI_MAX_PAGE_SIZE", "api.max_page_size"),
     ("TENANTAPI_MAX_BODY_BYTES", "api.max_body_bytes"),
+    ("TENANTAPI_MAX_BULK_ITEMS", "api.max_bulk_items"),
     ("TENANTAPI_ALLOWED_HOSTS", "api.allowed_hosts"),
     ("TENANTAPI_PUBLIC_SCHEMA", "api.public_schema"),
     ("TENANTAPI_CORS_ALLOWED_ORIGINS", "api.cors_allowed_origins"),
@@ -388,6 +393,7 @@ impl Config {
             "api.default_page_size" => self.api.default_page_size = parse(name, &value, NUMBER)?,
             "api.max_page_size" => self.api.max_page_size = parse(name, &value, NUMBER)?,
             "api.max_body_bytes" => self.api.max_body_bytes = parse(name, &value, NUMBER)?,
+            "api.max_bulk_items" => self.api.max_bulk_items = parse(name, &value, NUMBER)?,
             "api.allowed_hosts" => {
                 self.api.allowed_hosts = value
                     .split(',')
@@ -438,6 +444,9 @@ impl Config {
         if self.api.max_body_bytes == 0 {
             return invalid("api.max_body_bytes must be at least 1");
         }
+        if self.api.max_bulk_items == 0 {
+            return invalid("api.max_bulk_items must be at least 1");
+        }
         if self.version_check_seconds == 0 {
             return invalid("version_check_seconds must be at least 1");
         }
@@ -468,6 +477,7 @@ impl Config {
                     max_page_size: self.api.max_page_size,
                 },
                 max_body_bytes: self.api.max_body_bytes,
+                max_bulk_items: self.api.max_bulk_items,
                 // `serve` replaces it with the platform database's shared key.
                 cursor_key: tenantapi_runtime::cursor::CursorKey::random(),
             },
@@ -475,6 +485,7 @@ impl Config {
             document: DocumentSettings {
                 default_page_size: self.api.default_page_size,
                 max_page_size: self.api.max_page_size,
+                max_bulk_items: self.api.max_bulk_items,
                 auth_required: self.auth.required,
                 public_schema: self.api.public_schema,
             },

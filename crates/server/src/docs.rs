@@ -51,7 +51,8 @@ impl OpenApiDocument {
 }
 
 /// The generated document with what the configuration decides: the largest and the default
-/// page size, and no security requirement when authentication is off.
+/// page size, the most rows of a bulk create, and no security requirement when authentication
+/// is off.
 fn render(api: &GeneratedApi, settings: DocumentSettings) -> web::Bytes {
     let mut document: Value =
         serde_json::from_str(api.openapi_json).expect("BUG: the generated document is JSON");
@@ -68,6 +69,13 @@ fn render(api: &GeneratedApi, settings: DocumentSettings) -> web::Bytes {
         );
         if let Some(schema) = page_size.get_mut("schema") {
             schema["maximum"] = Value::from(settings.max_page_size);
+        }
+    }
+    if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
+        for bulk in paths.values_mut().filter_map(|path| {
+            path.pointer_mut("/post/requestBody/content/application~1json/schema/oneOf/1")
+        }) {
+            bulk["maxItems"] = Value::from(settings.max_bulk_items);
         }
     }
     if !settings.auth_required
