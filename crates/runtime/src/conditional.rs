@@ -154,9 +154,9 @@ mod tests {
             Some(vec!["\"a\"".into(), "W/\"b\"".into(), "\"c,d\"".into()])
         );
         assert_eq!(parse_tags(r#""""#), Some(vec!["\"\"".into()]));
-        for malformed in [
-            "a", r#""a"x"#, r#""a","#, r#"W/a"#, r#""a b""#, r#""open"#, "",
-        ] {
+        // Empty list elements are allowed (RFC 9110 §5.6.1).
+        assert_eq!(parse_tags(r#""a", "#), Some(vec![r#""a""#.to_string()]));
+        for malformed in ["a", r#""a"x"#, r#"W/a"#, r#""a b""#, r#""open"#, "", ","] {
             assert_eq!(parse_tags(malformed), None, "{malformed:?}");
         }
     }
