@@ -188,6 +188,9 @@ async fn validation_messages_scenario(backend: Backend) {
             "value": ["Ensure that there are no more than 6 decimal places."],
         })
     );
+    // A list is a bulk create on POST (each item must be an object), and wrong anywhere else.
+    let expected_object =
+        json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got str."]});
     let reply = call(
         &app,
         Method::POST,
@@ -196,8 +199,25 @@ async fn validation_messages_scenario(backend: Backend) {
     )
     .await;
     assert_eq!(
-        reply.json,
-        json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
+        (reply.status, reply.json),
+        (
+            400,
+            json!([expected_object, expected_object, expected_object])
+        )
+    );
+    let reply = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/alpha/data_point/1/",
+        Some(json!(["not", "an", "object"])),
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.json),
+        (
+            400,
+            json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
+        )
     );
 }
 
