@@ -278,3 +278,76 @@ async fn long_text_filter_values_scenario(backend: Backend) {
         }
     }
 }
+
+on_both_backends!(
+    filters_across_foreign_keys,
+    filters_across_foreign_keys_scenario
+);
+/// `relation__field[__lookup]` filters on the referenced row (one level), validated like
+/// every filter; rows without a referenced row never match.
+async fn filters_across_foreign_keys_scenario(backend: Backend) {
+    let fixture = kit(backend, &[], |_| {});
+    let app = app(&fixture).await;
+    let list = |query: &'static str| {
+        let app = &app;
+        async move {
+            call(
+                app,
+                Method::GET,
+                &format!("/api/v1/alpha/data_point/?{query}"),
+                None,
+            )
+            .await
+        }
+    };
+    for (query, expected) in [
+        ("site__code=A1", vec!["alpha-1", "alpha-3"]),
+        ("site__code=ZZ", vec![]),
+        ("site__code__in=B2,A1", vec!["alpha-1", "alpha-3"]),
+        ("site__name__icontains=ALPHA", vec!["alpha-1", "alpha-3"]),
+        ("site__code=A1&unit=kWh", vec!["alpha-1"]),
+        ("site__code__isnull=false", vec!["alpha-1", "alpha-3"]),
+        ("site__id__gte=1&ordering=-name", vec!["alpha-3", "alpha-1"]),
+    ] {
+        let reply = list(query).await;
+        assert_eq!(reply.status, 200, "{query}: {}", reply.json);
+        assert_eq!(names(&reply), expected, "{query}");
+        assert_eq!(reply.json["count"], expected.len(), "{query}");
+    }
+    let bad_value = list("site__id__gt=abc").await;
+    assert_eq!(
+        (bad_value.status, bad_value.json),
+        (
+            400,
+            json!({"site__id__gt": ["A valid integer is required."]})
+        )
+    );
+    let unknown = list("site__colour=red").await;
+    assert_eq!(unknown.status, 400);
+    assert!(
+        unknown.json["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("Unknown filter parameter(s): site__colour."),
+        "{}",
+        unknown.json
+    );
+    // Two levels are not offered.
+    assert_eq!(list("site__data_point__name=x").await.status, 400);
+    // The document lists the relation's filters with the list's parameters.
+    let document = call(&app, Method::GET, "/api/v1/schema/", None).await.json;
+    let parameters = document["paths"]["/{project}/data_point/"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    for name in [
+        "site__code",
+        "site__code__in",
+        "site__name__icontains",
+        "site__id__gte",
+    ] {
+        assert!(
+            parameters.iter().any(|parameter| parameter["name"] == name),
+            "{name} is not documented"
+        );
+    }
+}

@@ -436,47 +436,83 @@ fn filter_parameters(schema: &Schema, table: &Table) -> Vec<Value> {
 
 fn filter_parameters_unbounded(schema: &Schema, table: &Table) -> Vec<Value> {
     let mut parameters = Vec::new();
+    let mut names = std::collections::HashSet::new();
     for column in &table.columns {
         for lookup in column.shape().lookups() {
             let name = lookup.parameter(&column.sql_name);
-            let (value_schema, description) = match lookup {
-                Lookup::Exact | Lookup::Gt | Lookup::Gte | Lookup::Lt | Lookup::Lte => (
-                    query_value_with_choices(schema, column),
-                    format!("`{}` {}", column.sql_name, lookup_meaning(lookup)),
-                ),
-                Lookup::In => (
-                    json!({"type": "string"}),
-                    format!(
-                        "`{}` is one of these comma-separated values (at most 1000)",
-                        column.sql_name
-                    ),
-                ),
-                Lookup::IsNull => (
-                    json!({"type": "boolean"}),
-                    format!("`{}` is null (`true`) or is not (`false`)", column.sql_name),
-                ),
-                Lookup::Contains if column.array => (
-                    json!({"type": "string"}),
-                    format!(
-                        "the list `{}` holds every one of these comma-separated items",
-                        column.sql_name
-                    ),
-                ),
-                _ => (
-                    json!({"type": "string", "maxLength": MAX_PATTERN_CHARACTERS}),
-                    format!("`{}` {}", column.sql_name, lookup_meaning(lookup)),
-                ),
-            };
-            parameters.push(json!({
-                "name": name,
-                "in": "query",
-                "required": false,
-                "description": description,
-                "schema": value_schema
-            }));
+            names.insert(name.clone());
+            parameters.push(filter_parameter(
+                schema,
+                column,
+                lookup,
+                name,
+                &column.sql_name,
+            ));
+        }
+    }
+    // One level across each foreign key: `relation__field[__lookup]` on the referenced row.
+    for foreign_key in &table.foreign_keys {
+        let relation =
+            tenantapi_schema::names::relation_name(&table.columns[foreign_key.column].sql_name);
+        let target = &schema.tables[foreign_key.references_table];
+        for column in &target.columns {
+            for lookup in column.shape().lookups() {
+                let name = match lookup {
+                    Lookup::Exact => format!("{relation}__{}", column.sql_name),
+                    _ => format!("{relation}__{}__{}", column.sql_name, lookup.name()),
+                };
+                // A column's own parameter wins where the names meet (as the server reads them).
+                if !names.insert(name.clone()) {
+                    continue;
+                }
+                let subject = format!(
+                    "{}.{} (through {relation})",
+                    target.sql_name, column.sql_name
+                );
+                parameters.push(filter_parameter(schema, column, lookup, name, &subject));
+            }
         }
     }
     parameters
+}
+
+/// One filter parameter: `subject` (a column, or a referenced table's column) with `lookup`.
+fn filter_parameter(
+    schema: &Schema,
+    column: &Column,
+    lookup: Lookup,
+    name: String,
+    subject: &str,
+) -> Value {
+    let (value_schema, description) = match lookup {
+        Lookup::Exact | Lookup::Gt | Lookup::Gte | Lookup::Lt | Lookup::Lte => (
+            query_value_with_choices(schema, column),
+            format!("`{subject}` {}", lookup_meaning(lookup)),
+        ),
+        Lookup::In => (
+            json!({"type": "string"}),
+            format!("`{subject}` is one of these comma-separated values (at most 1000)"),
+        ),
+        Lookup::IsNull => (
+            json!({"type": "boolean"}),
+            format!("`{subject}` is null (`true`) or is not (`false`)"),
+        ),
+        Lookup::Contains if column.array => (
+            json!({"type": "string"}),
+            format!("the list `{subject}` holds every one of these comma-separated items"),
+        ),
+        _ => (
+            json!({"type": "string", "maxLength": MAX_PATTERN_CHARACTERS}),
+            format!("`{subject}` {}", lookup_meaning(lookup)),
+        ),
+    };
+    json!({
+        "name": name,
+        "in": "query",
+        "required": false,
+        "description": description,
+        "schema": value_schema
+    })
 }
 
 fn lookup_meaning(lookup: Lookup) -> &'static str {

@@ -465,11 +465,18 @@ async fn list(
     guard: ProjectConnection,
     settings: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
-    let list_request = list::parse_list_request(
+    let tables = request.app_data::<web::Data<TableIndex>>();
+    let related = |name: &str| {
+        tables
+            .and_then(|tables| tables.by_name.get(name))
+            .map(|ops| ops.meta)
+    };
+    let list_request = list::parse_list_request_with_relations(
         ops.meta,
         guard.backend,
         request.query_string(),
         settings.pages,
+        &related,
     )?;
     let unless = conditional::if_none_match(&request)?;
     let body = match list_request.paging.clone() {

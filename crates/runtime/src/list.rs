@@ -86,6 +86,18 @@ pub fn parse_list_request(
     query_string: &str,
     settings: PageSettings,
 ) -> Result<ListRequest, ApiError> {
+    parse_list_request_with_relations(meta, backend, query_string, settings, &|_| None)
+}
+
+/// [`parse_list_request`] that also filters across foreign keys (`?site__code=north`), with
+/// `related` finding a referenced table's metadata by name.
+pub fn parse_list_request_with_relations(
+    meta: &TableMeta,
+    backend: BackendKind,
+    query_string: &str,
+    settings: PageSettings,
+    related: &dyn Fn(&str) -> Option<&'static TableMeta>,
+) -> Result<ListRequest, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query_string)
         .map_err(|_| ApiError::BadRequest("The query string is not valid URL encoding.".into()))?;
     // Like Django's QueryDict.get, the last of repeated parameters wins.
@@ -159,14 +171,20 @@ pub fn parse_list_request(
         } else {
             key.rsplit_once("__").unwrap_or((key.as_str(), "exact"))
         };
-        let Some(column) = meta.column(field) else {
-            unknown.push(key.clone());
-            continue;
-        };
-        let Some(lookup) =
-            Lookup::parse(lookup_name).filter(|lookup| lookup.applies_to(column.shape()))
-        else {
-            unknown.push(key.clone());
+        let lookup = meta.column(field).and_then(|column| {
+            Lookup::parse(lookup_name)
+                .filter(|lookup| lookup.applies_to(column.shape()))
+                .map(|lookup| (column, lookup))
+        });
+        let Some((column, lookup)) = lookup else {
+            // Not a field of this table: perhaps one of a row it references.
+            match relation_condition(meta, related, backend, key, value) {
+                Some(Ok(condition)) => {
+                    filter.begin_condition().append(condition);
+                }
+                Some(Err(message)) => errors.add(key.clone(), message),
+                None => unknown.push(key.clone()),
+            }
             continue;
         };
         if let Err(message) = add_condition(&mut filter, backend, column, lookup, value) {
@@ -177,7 +195,7 @@ pub fn parse_list_request(
         unknown.sort();
         let filterable: Vec<&str> = meta.columns.iter().map(|column| column.name).collect();
         return Err(ApiError::BadRequest(format!(
-            "Unknown filter parameter(s): {}. Filter on a field ({}) with an optional lookup such as __in, __gt, __gte, __lt, __lte, __isnull, for text __contains, __icontains, __startswith, __istartswith, __endswith, or for lists __contains (comma-separated items, all present).",
+            "Unknown filter parameter(s): {}. Filter on a field ({}) with an optional lookup such as __in, __gt, __gte, __lt, __lte, __isnull, for text __contains, __icontains, __startswith, __istartswith, __endswith, or for lists __contains (comma-separated items, all present); or across a foreign key on a field of the row it references, as relation__field[__lookup] (a site_id key is the relation site).",
             unknown.join(", "),
             filterable.join(", ")
         )));
@@ -191,6 +209,60 @@ pub fn parse_list_request(
         paging,
         page_size,
     })
+}
+
+/// `relation__field[__lookup]`: the rows whose foreign key is among the referenced rows that
+/// match, as one `IN (SELECT ...)` condition. `None` when `key` names no relation of `meta`
+/// with such a field and lookup; `Err` for a value the field cannot take.
+fn relation_condition(
+    meta: &TableMeta,
+    related: &dyn Fn(&str) -> Option<&'static TableMeta>,
+    backend: BackendKind,
+    key: &str,
+    value: &str,
+) -> Option<Result<SqlFilter, String>> {
+    for foreign_key in meta.foreign_keys {
+        let column = &meta.columns[foreign_key.column];
+        let relation = tenantapi_schema::names::relation_name(column.name);
+        let Some(rest) = key
+            .strip_prefix(relation)
+            .and_then(|rest| rest.strip_prefix("__"))
+        else {
+            continue;
+        };
+        let Some(target) = related(foreign_key.references_table) else {
+            continue;
+        };
+        let (field, lookup_name) = if target.column(rest).is_some() {
+            (rest, "exact")
+        } else {
+            rest.rsplit_once("__").unwrap_or((rest, "exact"))
+        };
+        let Some(target_column) = target.column(field) else {
+            continue;
+        };
+        let Some(lookup) =
+            Lookup::parse(lookup_name).filter(|lookup| lookup.applies_to(target_column.shape()))
+        else {
+            continue;
+        };
+        let mut inner = SqlFilter::all();
+        if let Err(message) = add_condition(&mut inner, backend, target_column, lookup, value) {
+            return Some(Err(message));
+        }
+        let mut condition = SqlFilter::all();
+        condition
+            .identifier(column.name)
+            .sql(" IN (SELECT ")
+            .identifier(foreign_key.references_column)
+            .sql(" FROM ")
+            .identifier(foreign_key.references_table)
+            .sql(" WHERE ")
+            .append(inner)
+            .sql(")");
+        return Some(Ok(condition));
+    }
+    None
 }
 
 /// Cursor pages need a total order of non-null values: ties would make positions ambiguous,

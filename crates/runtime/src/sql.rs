@@ -248,6 +248,18 @@ impl SqlFilter {
         self
     }
 
+    /// Appends `other`'s condition as SQL, for a subquery's `WHERE` (one condition that
+    /// matches every row when `other` has none).
+    pub fn append(&mut self, other: SqlFilter) -> &mut Self {
+        if other.pieces.is_empty() {
+            self.pieces.push(Piece::Sql("1 = 1"));
+        } else {
+            self.pieces.extend(other.pieces);
+        }
+        self.uncacheable |= other.uncacheable;
+        self
+    }
+
     pub fn mark_uncacheable(&mut self) -> &mut Self {
         self.uncacheable = true;
         self

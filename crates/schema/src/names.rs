@@ -99,6 +99,15 @@ pub fn verbose_name_for(sql_name: &str) -> String {
         .collect()
 }
 
+/// The name filters reach a foreign key's row through (`?site__code=` on `site_id`): the
+/// column's name without a trailing `_id`, as Django names the relation, else the column's.
+pub fn relation_name(foreign_key_column: &str) -> &str {
+    foreign_key_column
+        .strip_suffix("_id")
+        .filter(|stem| !stem.is_empty())
+        .unwrap_or(foreign_key_column)
+}
+
 /// Whether `s` may be used as a `rust_name` override: snake_case ASCII
 /// (`[a-z_][a-z0-9_]*`) and not a keyword or diesel-reserved name.
 pub fn is_valid_rust_ident(s: &str) -> bool {
