@@ -205,6 +205,7 @@ fn collection_path(schema: &Schema, table: &Table, name: &str) -> Value {
         reference("parameters", "Cursor"),
         ordering_parameter(table),
     ];
+    parameters.extend(selection_parameters(table));
     parameters.extend(filter_parameters(schema, table));
     let mut path = Map::new();
     path.insert(
@@ -290,8 +291,36 @@ fn json_pointer_token(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
 }
 
+/// `fields` and `omit` of a read: which of the table's fields each returned row keeps.
+fn selection_parameters(table: &Table) -> [Value; 2] {
+    let fields: Vec<&str> = table
+        .columns
+        .iter()
+        .map(|column| column.sql_name.as_str())
+        .collect();
+    let fields = fields.join(", ");
+    [
+        json!({
+            "name": "fields",
+            "in": "query",
+            "required": false,
+            "description": format!("Comma-separated fields each returned row keeps, of: {fields}. The rows then carry only those fields (the row schema's other required fields are absent); an unknown name answers 400."),
+            "schema": {"type": "string"}
+        }),
+        json!({
+            "name": "omit",
+            "in": "query",
+            "required": false,
+            "description": format!("Comma-separated fields left out of each returned row, of: {fields}; an unknown name answers 400."),
+            "schema": {"type": "string"}
+        }),
+    ]
+}
+
 fn item_path(table: &Table, name: &str) -> Value {
     let parameters = json!([reference("parameters", "Project"), key_parameter(table)]);
+    let mut read_parameters = parameters.as_array().cloned().unwrap_or_default();
+    read_parameters.extend(selection_parameters(table));
     let row = || {
         json!({
             "description": "The row.",
@@ -305,8 +334,8 @@ fn item_path(table: &Table, name: &str) -> Value {
             "operationId": format!("{}_retrieve", table.rust_name),
             "summary": format!("One {} row", table.verbose_name),
             "tags": [table.sql_name],
-            "parameters": parameters,
-            "responses": with_errors(vec![("200".into(), row())], &[])
+            "parameters": read_parameters,
+            "responses": with_errors(vec![("200".into(), row())], &[("400", "BadRequest")])
         }),
     );
     if !table.read_only {

@@ -19,6 +19,7 @@ use crate::meta::TableMeta;
 use crate::metadata;
 use crate::pool::Access;
 use crate::resource::Resource;
+use crate::selection;
 use crate::sql::{SqlFilter, SqlOrder, SqlStatement};
 use crate::urls;
 use crate::version::{GuardedWriteError, StructureVersion, write_transaction};
@@ -478,6 +479,7 @@ async fn list(
         settings.pages,
         &related,
     )?;
+    let selection = selection::parse(ops.meta, request.query_string())?;
     let unless = conditional::if_none_match(&request)?;
     let body = match list_request.paging.clone() {
         Paging::Numbered { page, count } => {
@@ -494,6 +496,10 @@ async fn list(
             )
             .await?
         }
+    };
+    let body = match selection {
+        Some(selection) => selection.apply_to_page(&body)?,
+        None => body,
     };
     // Weak: the page's bytes carry its links, which follow the URL the client used.
     respond_with_etag(conditional::weak_etag(body.as_bytes()), unless, body)
@@ -913,6 +919,7 @@ async fn retrieve(
     guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {
     let filter = key_filter(ops.meta, &request)?;
+    let selection = selection::parse(ops.meta, request.query_string())?;
     let unless = conditional::if_none_match(&request)?;
     let row = guard
         .run(
@@ -921,6 +928,10 @@ async fn retrieve(
             move |connection| fetch_one(ops, connection, filter.clone()),
         )
         .await?;
+    let row = match selection {
+        Some(selection) => selection.apply_to_row(&row)?,
+        None => row,
+    };
     respond_with_etag(conditional::strong_etag(row.as_bytes()), unless, row)
 }
 

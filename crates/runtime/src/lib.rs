@@ -26,6 +26,7 @@ pub mod meta;
 pub mod metadata;
 pub mod pool;
 pub mod resource;
+pub mod selection;
 pub mod sql;
 pub mod urls;
 pub mod watch;

@@ -387,8 +387,16 @@ impl ColumnKind {
 
 /// Query parameters of a list that are never filters. A column with one of these names is
 /// filtered with `name__exact=` (see [`Lookup::parameter`]).
-pub const RESERVED_QUERY_PARAMETERS: &[&str] =
-    &["format", "page", "page_size", "ordering", "count", "cursor"];
+pub const RESERVED_QUERY_PARAMETERS: &[&str] = &[
+    "format",
+    "page",
+    "page_size",
+    "ordering",
+    "count",
+    "cursor",
+    "fields",
+    "omit",
+];
 
 /// A filter lookup: `?col=` is `Exact`, `?col__in=` is `In`, and so on (Django's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
