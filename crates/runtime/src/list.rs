@@ -76,6 +76,21 @@ pub struct ListRequest {
     pub page_size: u64,
 }
 
+/// A query string's parameters in order, decoded; 400 if it is not URL encoding.
+pub fn query_pairs(query_string: &str) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_str(query_string)
+        .map_err(|_| ApiError::BadRequest("The query string is not valid URL encoding.".into()))
+}
+
+/// The value of parameter `name`: like Django's `QueryDict.get`, the last of repeated ones.
+pub fn last_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .rev()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
 /// Parses a list request's query string for `meta` on `backend`.
 ///
 /// Unknown filter and ordering fields are rejected with 400 naming them: DRF would ignore
@@ -98,16 +113,8 @@ pub fn parse_list_request_with_relations(
     settings: PageSettings,
     related: &dyn Fn(&str) -> Option<&'static TableMeta>,
 ) -> Result<ListRequest, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query_string)
-        .map_err(|_| ApiError::BadRequest("The query string is not valid URL encoding.".into()))?;
-    // Like Django's QueryDict.get, the last of repeated parameters wins.
-    let last = |name: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
+    let pairs = query_pairs(query_string)?;
+    let last = |name: &str| last_value(&pairs, name);
 
     if let Some(format) = last("format")
         && format != "json"

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+use crate::list;
 use crate::meta::TableMeta;
 
 /// The fields a read keeps.
@@ -19,18 +20,9 @@ pub struct FieldSelection {
 /// The selection a query string asks for; `None` when it names none. Unknown names are 400,
 /// naming them and the table's fields, as unknown filters are.
 pub fn parse(meta: &TableMeta, query_string: &str) -> Result<Option<FieldSelection>, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query_string)
-        .map_err(|_| ApiError::BadRequest("The query string is not valid URL encoding.".into()))?;
-    // Like Django's QueryDict.get, the last of repeated parameters wins.
-    let last = |name: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
+    let pairs = list::query_pairs(query_string)?;
     let names = |parameter: &str| -> Result<Option<Vec<&'static str>>, ApiError> {
-        let Some(text) = last(parameter) else {
+        let Some(text) = list::last_value(&pairs, parameter) else {
             return Ok(None);
         };
         let mut found = Vec::new();
