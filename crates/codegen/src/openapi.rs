@@ -97,6 +97,12 @@ pub fn render_openapi(schema: &Schema, generated_header: &str) -> String {
             "schemas": schemas,
             "parameters": shared_parameters(),
             "responses": shared_responses(),
+            "headers": {
+                "ETag": {
+                    "description": "The row's strong entity tag, for `If-None-Match` on reads and `If-Match` on writes.",
+                    "schema": {"type": "string"}
+                }
+            },
             "securitySchemes": {
                 "tokenAuth": {
                     "type": "apiKey",
@@ -206,6 +212,7 @@ fn collection_path(schema: &Schema, table: &Table, name: &str) -> Value {
         ordering_parameter(table),
     ];
     parameters.extend(selection_parameters(table));
+    parameters.push(reference("parameters", "IfNoneMatch"));
     parameters.extend(filter_parameters(schema, table));
     let mut path = Map::new();
     path.insert(
@@ -218,9 +225,10 @@ fn collection_path(schema: &Schema, table: &Table, name: &str) -> Value {
             "responses": with_errors(
                 vec![("200".into(), json!({
                     "description": "One page of rows.",
+                    "headers": {"ETag": {"description": "A weak entity tag of the page (`W/\"...\"`), for `If-None-Match`.", "schema": {"type": "string"}}},
                     "content": json_content(reference("schemas", &format!("Paginated{name}List")))
                 }))],
-                &[("400", "BadRequest")]
+                &[("304", "NotModified"), ("400", "BadRequest")]
             )
         }),
     );
@@ -260,7 +268,10 @@ fn collection_path(schema: &Schema, table: &Table, name: &str) -> Value {
 fn created_response(table: &Table, name: &str) -> Value {
     let mut response = json!({
         "description": "The created row, as read back from the database (a list of them for a list body).",
-        "headers": {"Location": {"description": "The new row's URL (not for a list body).", "schema": {"type": "string", "format": "uri"}}},
+        "headers": {
+            "Location": {"description": "The new row's URL (not for a list body).", "schema": {"type": "string", "format": "uri"}},
+            "ETag": reference("headers", "ETag")
+        },
         "content": json_content(json!({"oneOf": [
             reference("schemas", name),
             {"type": "array", "items": reference("schemas", name)}
@@ -321,9 +332,13 @@ fn item_path(table: &Table, name: &str) -> Value {
     let parameters = json!([reference("parameters", "Project"), key_parameter(table)]);
     let mut read_parameters = parameters.as_array().cloned().unwrap_or_default();
     read_parameters.extend(selection_parameters(table));
+    read_parameters.push(reference("parameters", "IfNoneMatch"));
+    let mut write_parameters = parameters.as_array().cloned().unwrap_or_default();
+    write_parameters.push(reference("parameters", "IfMatch"));
     let row = || {
         json!({
             "description": "The row.",
+            "headers": {"ETag": reference("headers", "ETag")},
             "content": json_content(reference("schemas", name))
         })
     };
@@ -335,7 +350,10 @@ fn item_path(table: &Table, name: &str) -> Value {
             "summary": format!("One {} row", table.verbose_name),
             "tags": [table.sql_name],
             "parameters": read_parameters,
-            "responses": with_errors(vec![("200".into(), row())], &[("400", "BadRequest")])
+            "responses": with_errors(
+                vec![("200".into(), row())],
+                &[("304", "NotModified"), ("400", "BadRequest")]
+            )
         }),
     );
     if !table.read_only {
@@ -359,9 +377,12 @@ fn item_path(table: &Table, name: &str) -> Value {
                     "operationId": format!("{}_{operation}", table.rust_name),
                     "summary": format!("{summary} a {} row", table.verbose_name),
                     "tags": [table.sql_name],
-                    "parameters": parameters,
+                    "parameters": write_parameters,
                     "requestBody": {"required": true, "content": json_content(reference("schemas", &body))},
-                    "responses": with_errors(vec![("200".into(), row())], &BODY_ERRORS)
+                    "responses": with_errors(
+                        vec![("200".into(), row())],
+                        &[BODY_ERRORS.as_slice(), &[("412", "PreconditionFailed")]].concat()
+                    )
                 }),
             );
         }
@@ -371,10 +392,10 @@ fn item_path(table: &Table, name: &str) -> Value {
                 "operationId": format!("{}_destroy", table.rust_name),
                 "summary": format!("Delete a {} row", table.verbose_name),
                 "tags": [table.sql_name],
-                "parameters": parameters,
+                "parameters": write_parameters,
                 "responses": with_errors(
                     vec![("204".into(), json!({"description": "Deleted."}))],
-                    &[("400", "BadRequest"), ("403", "Forbidden")]
+                    &[("400", "BadRequest"), ("403", "Forbidden"), ("412", "PreconditionFailed")]
                 )
             }),
         );
@@ -892,6 +913,20 @@ fn shared_parameters() -> Value {
             "description": "Pages by position instead of number: empty for the first page, then the cursor of a `next` or `previous` link (opaque and signed; any other answers 404 `Invalid cursor`). Every page costs what the first costs, and rows written meanwhile never shift a page. The ordering must be on fields that are never null (the primary key always is); the table needs a primary key. Not with `page` or `count`.",
             "schema": {"type": "string"}
         },
+        "IfNoneMatch": {
+            "name": "If-None-Match",
+            "in": "header",
+            "required": false,
+            "description": "Entity tags the client holds (from `ETag`), comma-separated, or `*`: when one matches the current representation (weak comparison), the answer is 304 without a body.",
+            "schema": {"type": "string"}
+        },
+        "IfMatch": {
+            "name": "If-Match",
+            "in": "header",
+            "required": false,
+            "description": "Entity tags the write expects the row to have (from `ETag`), comma-separated, or `*`: unless the row's current strong ETag is one of them, the write is refused with 412 and nothing changes (checked inside the write's transaction).",
+            "schema": {"type": "string"}
+        },
         "PageSize": {
             "name": "page_size",
             "in": "query",
@@ -940,6 +975,11 @@ fn shared_responses() -> Value {
         "PayloadTooLarge": detail("The body is larger than the server accepts."),
         "UnsupportedMediaType": detail("The body is not JSON."),
         "TooManyRequests": too_many,
+        "NotModified": {
+            "description": "The representation matches a tag of `If-None-Match`: the client's copy is current.",
+            "headers": {"ETag": {"description": "The current entity tag.", "schema": {"type": "string"}}}
+        },
+        "PreconditionFailed": detail("The row changed since it was read: its ETag is not one `If-Match` names."),
         "ServiceUnavailable": unavailable
     })
 }
