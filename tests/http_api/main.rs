@@ -85,6 +85,7 @@ fn names(reply: &Reply) -> Vec<String> {
 mod bulk;
 mod conditional;
 mod documentation;
+mod expand;
 mod large_lists;
 mod projects;
 mod reading;

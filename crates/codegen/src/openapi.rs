@@ -30,7 +30,7 @@ pub fn render_openapi(schema: &Schema, generated_header: &str) -> String {
         paths.insert(collection, collection_path(schema, table, name));
         if !table.primary_key.is_empty() {
             let item = format!("/{{project}}/{}/{{pk}}/", table.sql_name);
-            paths.insert(item, item_path(table, name));
+            paths.insert(item, item_path(schema, table, name));
         }
         components.insert(name.clone(), read_schema(schema, table));
         if !table.read_only {
@@ -212,6 +212,7 @@ fn collection_path(schema: &Schema, table: &Table, name: &str) -> Value {
         ordering_parameter(table),
     ];
     parameters.extend(selection_parameters(table));
+    parameters.extend(expand_parameter(schema, table));
     parameters.push(reference("parameters", "IfNoneMatch"));
     parameters.extend(filter_parameters(schema, table));
     let mut path = Map::new();
@@ -302,6 +303,33 @@ fn json_pointer_token(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
 }
 
+/// `expand` of a read, for a table with foreign keys: the relations it may replace by rows.
+fn expand_parameter(schema: &Schema, table: &Table) -> Option<Value> {
+    let relations: Vec<String> = table
+        .foreign_keys
+        .iter()
+        .map(|foreign_key| {
+            let relation =
+                tenantapi_schema::names::relation_name(&table.columns[foreign_key.column].sql_name);
+            let target = &schema.tables[foreign_key.references_table].sql_name;
+            format!(
+                "`{relation}` (`{}` becomes a `{target}` row)",
+                table.columns[foreign_key.column].sql_name
+            )
+        })
+        .collect();
+    if relations.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "name": "expand",
+        "in": "query",
+        "required": false,
+        "description": format!("Comma-separated relations whose key is replaced by the row it references: {}. Dots expand the referenced row's own relations (`a.b`, at most 3 deep). One query per relation and level for the whole page. The key fields then hold objects; an unknown relation answers 400.", relations.join(", ")),
+        "schema": {"type": "string"}
+    }))
+}
+
 /// `fields` and `omit` of a read: which of the table's fields each returned row keeps.
 fn selection_parameters(table: &Table) -> [Value; 2] {
     let fields: Vec<&str> = table
@@ -328,10 +356,11 @@ fn selection_parameters(table: &Table) -> [Value; 2] {
     ]
 }
 
-fn item_path(table: &Table, name: &str) -> Value {
+fn item_path(schema: &Schema, table: &Table, name: &str) -> Value {
     let parameters = json!([reference("parameters", "Project"), key_parameter(table)]);
     let mut read_parameters = parameters.as_array().cloned().unwrap_or_default();
     read_parameters.extend(selection_parameters(table));
+    read_parameters.extend(expand_parameter(schema, table));
     read_parameters.push(reference("parameters", "IfNoneMatch"));
     let mut write_parameters = parameters.as_array().cloned().unwrap_or_default();
     write_parameters.push(reference("parameters", "IfMatch"));

@@ -13,6 +13,7 @@ use crate::cursor::{Cursor, CursorKey};
 use crate::db::BackendKind;
 use crate::db::DbConnection;
 use crate::error::{ApiError, FieldErrors, WriteError};
+use crate::expand;
 use crate::guard::ProjectConnection;
 use crate::list::{self, CountMode, ListRequest, PageNumber, PageSettings, Paging};
 use crate::meta::TableMeta;
@@ -115,6 +116,17 @@ struct WriteOps {
 }
 
 impl TableOps {
+    /// Up to `limit` rows matching `filter`, by primary key, as a JSON array (expansions).
+    pub(crate) fn rows_json(
+        &self,
+        connection: &mut DbConnection,
+        filter: SqlFilter,
+        limit: usize,
+    ) -> diesel::QueryResult<String> {
+        let order = SqlOrder::by_primary_key(self.meta).window(limit as u64, 0);
+        Ok((self.page_json)(connection, filter, order, PageRead::keep(limit))?.json)
+    }
+
     /// GET routes only.
     pub const fn read_only<R: Resource>() -> TableOps {
         TableOps {
@@ -466,12 +478,8 @@ async fn list(
     guard: ProjectConnection,
     settings: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
-    let tables = request.app_data::<web::Data<TableIndex>>();
-    let related = |name: &str| {
-        tables
-            .and_then(|tables| tables.by_name.get(name))
-            .map(|ops| ops.meta)
-    };
+    let tables = table_ops(&request);
+    let related = |name: &str| tables(name).map(|ops| ops.meta);
     let list_request = list::parse_list_request_with_relations(
         ops.meta,
         guard.backend,
@@ -480,10 +488,11 @@ async fn list(
         &related,
     )?;
     let selection = selection::parse(ops.meta, request.query_string())?;
+    let expansions = expand::parse(ops.meta, &table_ops(&request), request.query_string())?;
     let unless = conditional::if_none_match(&request)?;
     let body = match list_request.paging.clone() {
         Paging::Numbered { page, count } => {
-            numbered_page(ops, &request, guard, list_request, page, count).await?
+            numbered_page(ops, &request, guard, list_request, page, count, expansions).await?
         }
         Paging::Cursor(cursor) => {
             cursor_page(
@@ -493,6 +502,7 @@ async fn list(
                 list_request,
                 &cursor,
                 &settings.cursor_key,
+                expansions,
             )
             .await?
         }
@@ -503,6 +513,12 @@ async fn list(
     };
     // Weak: the page's bytes carry its links, which follow the URL the client used.
     respond_with_etag(conditional::weak_etag(body.as_bytes()), unless, body)
+}
+
+/// Every table's operations by name, for filters and expansions across foreign keys.
+fn table_ops(request: &HttpRequest) -> impl Fn(&str) -> Option<&'static TableOps> + '_ {
+    let tables = request.app_data::<web::Data<TableIndex>>();
+    move |name| tables.and_then(|tables| tables.by_name.get(name).copied())
 }
 
 /// 200 with the body and its ETag, or 304 when `If-None-Match` names the ETag.
@@ -565,78 +581,105 @@ async fn numbered_page(
     list_request: ListRequest,
     page: PageNumber,
     count_mode: CountMode,
+    expansions: Option<expand::Expansions>,
 ) -> Result<String, ApiError> {
     let page_size = list_request.page_size;
     let backend = guard.backend;
-    let wants_last = page == PageNumber::Last;
-    let size = page_size as usize;
     let (count, page, more, rows) = guard
         .run(
             Access::Read,
             (ops.meta.name, "list"),
             move |connection| -> Result<(Option<i64>, u64, bool, String), ApiError> {
-                let filter = list_request.filter.clone();
-                let order = list_request.order.clone();
-                let estimate = match count_mode {
-                    CountMode::Estimated => estimated_rows(connection, backend, ops.meta, &filter)?
-                        .filter(|estimate| *estimate >= list::EXACT_COUNT_BELOW),
-                    CountMode::Exact | CountMode::None => None,
+                let (count, page, more, rows) =
+                    read_numbered_page(ops, connection, &list_request, backend, page, count_mode)?;
+                let rows = match &expansions {
+                    Some(expansions) => expansions.apply_to_rows(connection, &rows)?,
+                    None => rows,
                 };
-                let counted = count_mode == CountMode::Exact
-                    || estimate.is_none() && count_mode == CountMode::Estimated;
-                let page = match (page, estimate) {
-                    (PageNumber::Number(page), _) => page,
-                    (PageNumber::Last, Some(estimate)) => {
-                        (estimate.max(0) as u64).div_ceil(page_size).max(1)
-                    }
-                    (PageNumber::Last, None) => {
-                        // The last page's number comes from the count.
-                        let count = (ops.count)(connection, filter.clone())?;
-                        let (last, rows) =
-                            last_page(ops, connection, filter, &order, count, page_size)?;
-                        return Ok((Some(count), last, false, rows));
-                    }
-                };
-                if let (true, Some(estimate)) = (wants_last, estimate) {
-                    // The final rows, as many as the estimate leaves for its last page.
-                    let (last, rows) =
-                        last_page(ops, connection, filter, &order, estimate, page_size)?;
-                    return Ok((Some(estimate), last, false, rows));
-                }
-                // A page beyond any table's reach (its offset would not even fit the SQL
-                // integer) is past the end like any other.
-                let offset = (page - 1)
-                    .checked_mul(page_size)
-                    .filter(|offset| i64::try_from(*offset).is_ok())
-                    .ok_or(ApiError::InvalidPage)?;
-                if counted {
-                    // A numbered page and its count in one statement (one round trip).
-                    let order = order.window(page_size, offset);
-                    let (total, rows) = (ops.counted_page_json)(connection, filter, order)?;
-                    return match total {
-                        Some(count) => Ok((Some(count), page, false, rows)),
-                        // An empty first page is an empty list; any other is past the end.
-                        None if page == 1 => Ok((Some(0), 1, false, rows)),
-                        None => Err(ApiError::InvalidPage),
-                    };
-                }
-                // No count: one row past the page tells whether there is a next one.
-                let window = order.clone().window(page_size + 1, offset);
-                let rows = (ops.page_json)(connection, filter, window, PageRead::keep(size))?;
-                let loaded = rows.loaded;
-                if loaded == 0 && page > 1 {
-                    return Err(ApiError::InvalidPage);
-                }
-                let rows = rows.json;
-                let more = loaded > size;
-                // The estimate may be below what this page proves.
-                let count = estimate.map(|estimate| {
-                    estimate.max((offset + loaded.min(size) as u64 + u64::from(more)) as i64)
-                });
                 Ok((count, page, more, rows))
             },
         )
         .await?;
+    numbered_envelope(request, count, page, more, page_size, rows)
+}
+
+/// A numbered page's count, number, whether more rows follow, and rows.
+fn read_numbered_page(
+    ops: &'static TableOps,
+    connection: &mut DbConnection,
+    list_request: &ListRequest,
+    backend: BackendKind,
+    page: PageNumber,
+    count_mode: CountMode,
+) -> Result<(Option<i64>, u64, bool, String), ApiError> {
+    let page_size = list_request.page_size;
+    let wants_last = page == PageNumber::Last;
+    let size = page_size as usize;
+    let filter = list_request.filter.clone();
+    let order = list_request.order.clone();
+    let estimate = match count_mode {
+        CountMode::Estimated => estimated_rows(connection, backend, ops.meta, &filter)?
+            .filter(|estimate| *estimate >= list::EXACT_COUNT_BELOW),
+        CountMode::Exact | CountMode::None => None,
+    };
+    let counted =
+        count_mode == CountMode::Exact || estimate.is_none() && count_mode == CountMode::Estimated;
+    let page = match (page, estimate) {
+        (PageNumber::Number(page), _) => page,
+        (PageNumber::Last, Some(estimate)) => (estimate.max(0) as u64).div_ceil(page_size).max(1),
+        (PageNumber::Last, None) => {
+            // The last page's number comes from the count.
+            let count = (ops.count)(connection, filter.clone())?;
+            let (last, rows) = last_page(ops, connection, filter, &order, count, page_size)?;
+            return Ok((Some(count), last, false, rows));
+        }
+    };
+    if let (true, Some(estimate)) = (wants_last, estimate) {
+        // The final rows, as many as the estimate leaves for its last page.
+        let (last, rows) = last_page(ops, connection, filter, &order, estimate, page_size)?;
+        return Ok((Some(estimate), last, false, rows));
+    }
+    // A page beyond any table's reach (its offset would not even fit the SQL
+    // integer) is past the end like any other.
+    let offset = (page - 1)
+        .checked_mul(page_size)
+        .filter(|offset| i64::try_from(*offset).is_ok())
+        .ok_or(ApiError::InvalidPage)?;
+    if counted {
+        // A numbered page and its count in one statement (one round trip).
+        let order = order.window(page_size, offset);
+        let (total, rows) = (ops.counted_page_json)(connection, filter, order)?;
+        return match total {
+            Some(count) => Ok((Some(count), page, false, rows)),
+            // An empty first page is an empty list; any other is past the end.
+            None if page == 1 => Ok((Some(0), 1, false, rows)),
+            None => Err(ApiError::InvalidPage),
+        };
+    }
+    // No count: one row past the page tells whether there is a next one.
+    let window = order.clone().window(page_size + 1, offset);
+    let rows = (ops.page_json)(connection, filter, window, PageRead::keep(size))?;
+    let loaded = rows.loaded;
+    if loaded == 0 && page > 1 {
+        return Err(ApiError::InvalidPage);
+    }
+    let rows = rows.json;
+    let more = loaded > size;
+    // The estimate may be below what this page proves.
+    let count = estimate
+        .map(|estimate| estimate.max((offset + loaded.min(size) as u64 + u64::from(more)) as i64));
+    Ok((count, page, more, rows))
+}
+
+/// The envelope of a numbered page around its rows.
+fn numbered_envelope(
+    request: &HttpRequest,
+    count: Option<i64>,
+    page: u64,
+    more: bool,
+    page_size: u64,
+    rows: String,
+) -> Result<String, ApiError> {
     let next = match count {
         Some(count) if !more => {
             let page_count = (count.max(0) as u64).div_ceil(page_size).max(1);
@@ -692,6 +735,7 @@ async fn cursor_page(
     list_request: ListRequest,
     cursor_text: &str,
     key: &CursorKey,
+    expansions: Option<expand::Expansions>,
 ) -> Result<String, ApiError> {
     let order = list_request.order.clone();
     let cursor = match cursor_text {
@@ -718,7 +762,12 @@ async fn cursor_page(
                 reverse,
                 ends: true,
             };
-            Ok((ops.page_json)(connection, filter.clone(), window, read)?)
+            let mut rows = (ops.page_json)(connection, filter.clone(), window, read)?;
+            // Positions come from `ends`, read before expanding.
+            if let Some(expansions) = &expansions {
+                rows.json = expansions.apply_to_rows(connection, &rows.json)?;
+            }
+            Ok(rows)
         })
         .await?;
     let more = rows.loaded > size;
@@ -920,12 +969,19 @@ async fn retrieve(
 ) -> Result<HttpResponse, ApiError> {
     let filter = key_filter(ops.meta, &request)?;
     let selection = selection::parse(ops.meta, request.query_string())?;
+    let expansions = expand::parse(ops.meta, &table_ops(&request), request.query_string())?;
     let unless = conditional::if_none_match(&request)?;
     let row = guard
         .run(
             Access::Read,
             (ops.meta.name, "retrieve"),
-            move |connection| fetch_one(ops, connection, filter.clone()),
+            move |connection| {
+                let row = fetch_one(ops, connection, filter.clone())?;
+                match &expansions {
+                    Some(expansions) => expansions.apply_to_row(connection, &row),
+                    None => Ok(row),
+                }
+            },
         )
         .await?;
     let row = match selection {

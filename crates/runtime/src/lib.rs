@@ -7,6 +7,7 @@ pub mod database_url;
 pub mod db;
 pub mod decimal;
 pub mod error;
+pub mod expand;
 pub mod fixtures;
 pub mod values;
 pub mod version;

@@ -132,6 +132,8 @@ pub fn is_statement_timeout(error: &Error) -> bool {
 /// The instrumentation installed on every pooled project connection.
 pub struct WatchInstrumentation {
     pub watch: Arc<ConnectionWatch>,
+    /// Statements run on any of the pool's connections (tests count queries with it).
+    pub statements: Arc<std::sync::atomic::AtomicU64>,
     /// Enforced on SQLite through the progress handler; PostgreSQL enforces its own.
     pub sqlite_statement_timeout: Option<Duration>,
 }
@@ -149,6 +151,7 @@ impl Instrumentation for WatchInstrumentation {
                 self.watch.cached_statements.fetch_add(1, Ordering::Relaxed);
             }
             InstrumentationEvent::FinishQuery { query, error, .. } => {
+                self.statements.fetch_add(1, Ordering::Relaxed);
                 if self.sqlite_statement_timeout.is_some() {
                     STATEMENT_DEADLINE.with(|deadline| deadline.set(None));
                 }

@@ -396,6 +396,7 @@ pub const RESERVED_QUERY_PARAMETERS: &[&str] = &[
     "cursor",
     "fields",
     "omit",
+    "expand",
 ];
 
 /// A filter lookup: `?col=` is `Exact`, `?col__in=` is `In`, and so on (Django's names).

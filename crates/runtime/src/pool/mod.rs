@@ -115,6 +115,8 @@ pub struct ProjectPool {
     waiting: AtomicUsize,
     /// Connection attempts that failed, since the pool was made.
     pub(super) connect_errors: AtomicU64,
+    /// Statements run on the pool's connections, since it was made.
+    pub(super) statements: Arc<AtomicU64>,
 }
 
 /// A pool's state at one moment, for metrics.
@@ -177,6 +179,7 @@ impl ProjectPool {
             open_connections: Arc::new(AtomicUsize::new(0)),
             waiting: AtomicUsize::new(0),
             connect_errors: AtomicU64::new(0),
+            statements: Arc::new(AtomicU64::new(0)),
             project,
         });
         if let Some(budget) = &pool.budget {
@@ -213,6 +216,12 @@ impl ProjectPool {
             waiting: self.waiting.load(Ordering::Relaxed),
             connect_errors: self.connect_errors.load(Ordering::Relaxed),
         }
+    }
+
+    /// Statements run on this project's connections so far (every statement, the
+    /// transaction's own included): what tests count queries with.
+    pub fn statements_run(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// The in-flight limit of this project's database server.

@@ -192,6 +192,7 @@ impl ProjectPool {
     ) -> Result<Option<String>, OpenFailure> {
         connection.set_instrumentation(WatchInstrumentation {
             watch: watch.clone(),
+            statements: self.statements.clone(),
             sqlite_statement_timeout: match connection {
                 DbConnection::Sqlite(_) => self.settings.statement_timeout,
                 DbConnection::Pg(_) => None,

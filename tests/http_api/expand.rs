@@ -1,0 +1,158 @@
+//! `?expand=`: foreign keys replaced by the rows they reference, nested, in one query per
+//! relation and level whatever the page's size.
+
+use super::*;
+
+/// Statements the `alpha` project's connections ran during `request`.
+async fn statements_for<S>(fixture: &TestKit, app: &Client<S>, path: &str) -> (u64, Reply)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    let pool = fixture.registry().pool("alpha").expect("project alpha");
+    let before = pool.statements_run();
+    let reply = call(app, Method::GET, path, None).await;
+    (pool.statements_run() - before, reply)
+}
+
+on_both_backends!(expand_replaces_keys_by_rows, expand_scenario);
+async fn expand_scenario(backend: Backend) {
+    let fixture = kit(backend, &[], |_| {});
+    let app = app(&fixture).await;
+    let site = call(&app, Method::GET, "/api/v1/alpha/site/1/", None)
+        .await
+        .json;
+
+    let page = call(
+        &app,
+        Method::GET,
+        "/api/v1/alpha/data_point/?expand=site&ordering=id",
+        None,
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.json);
+    let results = page.json["results"].as_array().unwrap();
+    assert_eq!(results[0]["site_id"], site);
+    assert_eq!(results[1]["site_id"], Value::Null, "no site stays null");
+    assert_eq!(results[2]["site_id"], site);
+    assert_eq!(results[0]["name"], "alpha-1", "the other fields stay");
+    let one = call(
+        &app,
+        Method::GET,
+        "/api/v1/alpha/data_point/1/?expand=site",
+        None,
+    )
+    .await;
+    assert_eq!(one.json["site_id"], site);
+    let selected = call(
+        &app,
+        Method::GET,
+        "/api/v1/alpha/data_point/1/?expand=site&fields=id,site_id",
+        None,
+    )
+    .await;
+    assert_eq!(selected.json, json!({"id": 1, "site_id": site}));
+    let cursor = call(
+        &app,
+        Method::GET,
+        "/api/v1/alpha/data_point/?cursor=&page_size=1&expand=site",
+        None,
+    )
+    .await;
+    assert_eq!(cursor.json["results"][0]["site_id"], site);
+    assert!(cursor.json["next"].is_string());
+
+    // One statement per relation and level, whatever the page's size.
+    warm(&fixture, &app).await;
+    let (plain, _) = statements_for(&fixture, &app, "/api/v1/alpha/data_point/").await;
+    let (expanded, _) =
+        statements_for(&fixture, &app, "/api/v1/alpha/data_point/?expand=site").await;
+    let (expanded_one, _) = statements_for(
+        &fixture,
+        &app,
+        "/api/v1/alpha/data_point/?expand=site&page_size=1",
+    )
+    .await;
+    assert!(plain > 0, "the counter counts");
+    assert_eq!(expanded, plain + 1, "three rows, one more statement");
+    assert_eq!(expanded_one, expanded, "the same for one row");
+
+    // Nested: readings, their data points, and those data points' sites.
+    let created = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/reading/",
+        Some(json!([
+            {"data_point_id": 1, "measured_at": "2024-06-01T00:00:00Z", "value": "1.5"},
+            {"data_point_id": 3, "measured_at": "2024-06-01T00:00:00Z", "value": "2.5"},
+            {"data_point_id": 1, "measured_at": "2024-06-02T00:00:00Z", "value": "3.5"}
+        ])),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.json);
+    let (plain, _) = statements_for(&fixture, &app, "/api/v1/alpha/reading/?ordering=id").await;
+    let (nested, reply) = statements_for(
+        &fixture,
+        &app,
+        "/api/v1/alpha/reading/?ordering=id&expand=data_point.site",
+    )
+    .await;
+    assert_eq!(
+        nested,
+        plain + 2,
+        "two levels, two statements for three rows"
+    );
+    let readings = reply.json["results"].as_array().unwrap();
+    assert_eq!(readings[0]["data_point_id"]["name"], "alpha-1");
+    assert_eq!(readings[0]["data_point_id"]["site_id"], site);
+    assert_eq!(readings[1]["data_point_id"]["name"], "alpha-3");
+    let both = call(
+        &app,
+        Method::GET,
+        "/api/v1/alpha/reading/?ordering=id&expand=data_point,data_point.site",
+        None,
+    )
+    .await;
+    assert_eq!(
+        both.json["results"], reply.json["results"],
+        "a prefix repeated is one expansion"
+    );
+
+    for (query, message) in [
+        (
+            "expand=colour",
+            "Unknown relation \"colour\" in expand=colour: the relations of data point are site.",
+        ),
+        (
+            "expand=site.owner",
+            "Unknown relation \"owner\" in expand=site.owner: the relations of site are none.",
+        ),
+        (
+            "expand=a.b.c.d",
+            "expand=a.b.c.d goes 4 relations deep; expansions go at most 3 deep.",
+        ),
+    ] {
+        let refused = call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/alpha/data_point/?{query}"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (refused.status, refused.json["detail"].clone()),
+            (400, json!(message)),
+            "{query}"
+        );
+    }
+}
+
+/// Opens the project's connection and reads once, so that counted requests find it ready
+/// (a connection's first use runs the version check).
+async fn warm<S>(fixture: &TestKit, app: &Client<S>)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    for _ in 0..2 {
+        statements_for(fixture, app, "/api/v1/alpha/data_point/").await;
+    }
+}
