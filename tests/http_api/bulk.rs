@@ -109,3 +109,106 @@ async fn bulk_scenario(backend: Backend) {
         5
     );
 }
+
+on_both_backends!(upsert_by_a_unique_key, upsert_scenario);
+/// `?on_conflict=` turns a create into an upsert by a unique key: the row found is updated
+/// (never its key), a new one is inserted, one by one or a whole list in one transaction.
+async fn upsert_scenario(backend: Backend) {
+    let fixture = kit(backend, &[], |_| {});
+    let app = app(&fixture).await;
+    let list = "/api/v1/alpha/data_point/";
+    let count = |reply: &Reply| reply.json["count"].as_u64().unwrap();
+    let before = count(&call(&app, Method::GET, list, None).await);
+
+    let updated = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/data_point/?on_conflict=name",
+        Some(json!({"name": "alpha-1", "unit": "GWh"})),
+    )
+    .await;
+    assert_eq!(updated.status, 200, "{}", updated.json);
+    assert_eq!(
+        (updated.json["id"].clone(), updated.json["unit"].clone()),
+        (json!(1), json!("GWh"))
+    );
+    assert_eq!(
+        updated.json["site_id"], 1,
+        "columns the body leaves out keep their values"
+    );
+    assert_eq!(count(&call(&app, Method::GET, list, None).await), before);
+
+    let inserted = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/data_point/?on_conflict=name",
+        Some(json!({"name": "upserted-new", "unit": "l"})),
+    )
+    .await;
+    assert_eq!(
+        (inserted.status, inserted.json["name"].clone()),
+        (200, json!("upserted-new"))
+    );
+    assert_eq!(
+        count(&call(&app, Method::GET, list, None).await),
+        before + 1
+    );
+
+    let many = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/data_point/?on_conflict=name",
+        Some(json!([{"name": "alpha-2", "unit": "x"}, {"name": "upserted-2"}])),
+    )
+    .await;
+    assert_eq!(many.status, 200, "{}", many.json);
+    assert_eq!(
+        (many.json[0]["id"].clone(), many.json[0]["unit"].clone()),
+        (json!(2), json!("x"))
+    );
+    assert_eq!(many.json[1]["name"], "upserted-2");
+    assert_eq!(
+        count(&call(&app, Method::GET, list, None).await),
+        before + 2
+    );
+
+    // A composite key given by the client is a conflict target too: no duplicate error.
+    let again = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/data_point_tag/?on_conflict=data_point_id,tag_id",
+        Some(json!([{"data_point_id": 1, "tag_id": 1}, {"data_point_id": 3, "tag_id": 2}])),
+    )
+    .await;
+    assert_eq!(again.status, 200, "{}", again.json);
+    assert_eq!(again.json.as_array().unwrap().len(), 2);
+
+    for (query, expected) in [
+        (
+            "on_conflict=unit",
+            "on_conflict=unit names no unique constraint of data point; use one of: name.",
+        ),
+        (
+            "on_conflict=id",
+            "on_conflict=id names no unique constraint of data point; use one of: name.",
+        ),
+    ] {
+        let refused = call(
+            &app,
+            Method::POST,
+            &format!("/api/v1/alpha/data_point/?{query}"),
+            Some(json!({"name": "never"})),
+        )
+        .await;
+        assert_eq!(
+            (refused.status, refused.json["detail"].clone()),
+            (400, json!(expected)),
+            "{query}"
+        );
+    }
+    assert_eq!(
+        count(&call(&app, Method::GET, list, None).await),
+        before + 2,
+        "refusals wrote nothing"
+    );
+}

@@ -234,13 +234,28 @@ fn collection_path(schema: &Schema, table: &Table, name: &str) -> Value {
         }),
     );
     if !table.read_only {
+        let mut post_parameters = vec![reference("parameters", "Project")];
+        post_parameters.extend(conflict_parameter(table));
+        let mut success = vec![("201".into(), created_response(table, name))];
+        if post_parameters.len() > 1 {
+            success.push((
+                "200".into(),
+                json!({
+                    "description": "With `on_conflict`: the row as it now is, inserted or updated (a list of them for a list body).",
+                    "content": json_content(json!({"oneOf": [
+                        reference("schemas", name),
+                        {"type": "array", "items": reference("schemas", name)}
+                    ]}))
+                }),
+            ));
+        }
         path.insert(
             "post".into(),
             json!({
                 "operationId": format!("{}_create", table.rust_name),
                 "summary": format!("Create a {} row", table.verbose_name),
                 "tags": [table.sql_name],
-                "parameters": [reference("parameters", "Project")],
+                "parameters": post_parameters,
                 "description": "A JSON object creates one row. A JSON list creates every row in one transaction, or none: 201 with the rows in order, or 400 with one error object per item in order (`{}` for the items that were fine), as Django REST Framework's `many=True`.",
                 "requestBody": {
                     "required": true,
@@ -254,10 +269,7 @@ fn collection_path(schema: &Schema, table: &Table, name: &str) -> Value {
                         }
                     ]}))
                 },
-                "responses": with_errors(
-                    vec![("201".into(), created_response(table, name))],
-                    &BODY_ERRORS
-                )
+                "responses": with_errors(success, &BODY_ERRORS)
             }),
         );
     }
@@ -301,6 +313,37 @@ fn created_response(table: &Table, name: &str) -> Value {
 /// A name as one JSON Pointer reference token (`~` and `/` escaped).
 fn json_pointer_token(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
+}
+
+/// `on_conflict` of a create, for a table with a unique key a client's row can meet: its
+/// unique constraints, and its primary key unless the database generates it.
+fn conflict_parameter(table: &Table) -> Option<Value> {
+    let names = |columns: &[usize]| {
+        columns
+            .iter()
+            .map(|&index| table.columns[index].sql_name.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut targets: Vec<String> = table.unique.iter().map(|set| names(set)).collect();
+    if !table.primary_key.is_empty()
+        && table
+            .primary_key
+            .iter()
+            .all(|&index| !table.columns[index].is_generated())
+    {
+        targets.push(names(&table.primary_key));
+    }
+    if targets.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "name": "on_conflict",
+        "in": "query",
+        "required": false,
+        "description": "Upsert by this unique key (its columns, comma-separated): a row whose key equals the body's gets the body's other fields (never its primary key), else the body is inserted; 200 with the row as it now is. Every row of the body must give the key's fields.",
+        "schema": {"type": "string", "enum": targets}
+    }))
 }
 
 /// `expand` of a read, for a table with foreign keys: the relations it may replace by rows.

@@ -16,7 +16,7 @@ use crate::error::{ApiError, FieldErrors, WriteError};
 use crate::expand;
 use crate::guard::ProjectConnection;
 use crate::list::{self, CountMode, ListRequest, PageNumber, PageSettings, Paging};
-use crate::meta::TableMeta;
+use crate::meta::{ColumnMeta, TableMeta};
 use crate::metadata;
 use crate::pool::Access;
 use crate::resource::Resource;
@@ -109,8 +109,13 @@ type CountedPageFn =
 type UpdateFn =
     fn(&mut DbConnection, SqlFilter, Map<String, Value>) -> Result<Option<Value>, WriteError>;
 
+/// Inserts a validated body, or updates the row its conflict columns find.
+type UpsertFn =
+    fn(&mut DbConnection, Map<String, Value>, &[&'static ColumnMeta]) -> Result<Value, WriteError>;
+
 struct WriteOps {
     insert: fn(&mut DbConnection, Map<String, Value>) -> Result<Value, WriteError>,
+    upsert: UpsertFn,
     update: UpdateFn,
     delete: fn(&mut DbConnection, SqlFilter) -> diesel::QueryResult<usize>,
 }
@@ -149,6 +154,7 @@ impl TableOps {
             row_json: row_json::<R>,
             writes: Some(WriteOps {
                 insert: insert_value::<R>,
+                upsert: upsert_value::<R>,
                 update: update_value::<R>,
                 delete: R::delete,
             }),
@@ -238,6 +244,16 @@ fn insert_value<R: WritableResource>(
     body: Map<String, Value>,
 ) -> Result<Value, WriteError> {
     Ok(serde_json::to_value(R::insert(connection, body)?)?)
+}
+
+fn upsert_value<R: WritableResource>(
+    connection: &mut DbConnection,
+    body: Map<String, Value>,
+    conflict: &[&'static ColumnMeta],
+) -> Result<Value, WriteError> {
+    Ok(serde_json::to_value(crate::write::upsert::<R>(
+        connection, &body, conflict,
+    )?)?)
 }
 
 fn update_value<R: WritableResource>(
@@ -822,19 +838,35 @@ async fn create(
     payload: web::Payload,
     settings: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
+    let conflict = crate::write::conflict_target(ops.meta, request.query_string())?;
     let body = body::read_json_body(&request, payload, settings.max_body_bytes).await?;
     if let Value::Array(items) = body {
-        return create_many(ops, &request, guard, items, settings.max_bulk_items).await;
+        return create_many(
+            ops,
+            &request,
+            guard,
+            items,
+            settings.max_bulk_items,
+            conflict,
+        )
+        .await;
     }
     let canonical = body::validate(ops.meta, body, WriteMode::Create)?;
+    if let Some(conflict) = &conflict {
+        conflict_values_given(conflict, &canonical).map_err(ApiError::Validation)?;
+    }
+    let upserting = conflict.is_some();
     let version = structure_version(&request);
     let row = guard
         .run(
             Access::Write,
             (ops.meta.name, "create"),
             move |connection| -> Result<Value, ApiError> {
-                match write_transaction(connection, &version, |connection| {
-                    (ops.writes().insert)(connection, canonical.clone())
+                match write_transaction(connection, &version, |connection| match &conflict {
+                    Some(conflict) => {
+                        (ops.writes().upsert)(connection, canonical.clone(), conflict)
+                    }
+                    None => (ops.writes().insert)(connection, canonical.clone()),
                 }) {
                     Ok(row) => Ok(row),
                     Err(GuardedWriteError::Refused(error)) => Err(error),
@@ -849,8 +881,15 @@ async fn create(
             },
         )
         .await?;
-    let mut response = HttpResponse::Created();
-    if let Some(segment) = list::primary_key_segment(ops.meta, &row) {
+    // An upsert may have updated: 200 with the row as it now is.
+    let mut response = if upserting {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Created()
+    };
+    if let Some(segment) = list::primary_key_segment(ops.meta, &row)
+        && !upserting
+    {
         response.insert_header((
             header::LOCATION,
             urls::absolute_path(&request, &format!("{}{segment}/", request.path())),
@@ -873,6 +912,7 @@ async fn create_many(
     guard: ProjectConnection,
     items: Vec<Value>,
     max_items: usize,
+    conflict: Option<Vec<&'static ColumnMeta>>,
 ) -> Result<HttpResponse, ApiError> {
     if items.len() > max_items {
         return Err(ApiError::Validation(FieldErrors::single(
@@ -881,10 +921,20 @@ async fn create_many(
         )));
     }
     let count = items.len();
+    let upserting = conflict.is_some();
     let mut rows = Vec::with_capacity(count);
     let mut errors: Vec<FieldErrors> = Vec::with_capacity(count);
     for item in items {
-        match body::validate(ops.meta, item, WriteMode::Create) {
+        let checked =
+            body::validate(ops.meta, item, WriteMode::Create).and_then(
+                |canonical| match &conflict {
+                    Some(conflict) => conflict_values_given(conflict, &canonical)
+                        .map(|()| canonical)
+                        .map_err(ApiError::Validation),
+                    None => Ok(canonical),
+                },
+            );
+        match checked {
             Ok(canonical) => {
                 rows.push(canonical);
                 errors.push(FieldErrors::new());
@@ -907,7 +957,12 @@ async fn create_many(
                     let mut created = Vec::with_capacity(rows.len());
                     for (index, row) in rows.iter().enumerate() {
                         failed_item = index;
-                        created.push((ops.writes().insert)(connection, row.clone())?);
+                        created.push(match &conflict {
+                            Some(conflict) => {
+                                (ops.writes().upsert)(connection, row.clone(), conflict)?
+                            }
+                            None => (ops.writes().insert)(connection, row.clone())?,
+                        });
                     }
                     Ok(created)
                 });
@@ -936,7 +991,28 @@ async fn create_many(
             },
         )
         .await?;
+    if upserting {
+        return Ok(HttpResponse::Ok().json(created));
+    }
     Ok(HttpResponse::Created().json(created))
+}
+
+/// With `on_conflict`, every row must give the conflict columns, not null: they find the row.
+fn conflict_values_given(
+    conflict: &[&'static ColumnMeta],
+    body: &Map<String, Value>,
+) -> Result<(), FieldErrors> {
+    let mut errors = FieldErrors::new();
+    for column in conflict {
+        if body.get(column.name).is_none_or(Value::is_null) {
+            errors.add(column.name, "This field is required with on_conflict.");
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 fn key_filter(meta: &'static TableMeta, request: &HttpRequest) -> Result<SqlFilter, ApiError> {

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::convert;
 use crate::db::DbConnection;
-use crate::error::WriteError;
+use crate::error::{ApiError, WriteError};
 use crate::meta::{ColumnKind, ColumnMeta, TableMeta};
 use crate::resource::Resource;
 use crate::sql::{SqlFilter, SqlStatement, SqlValue};
@@ -100,10 +100,100 @@ fn key_filter(
     Ok(filter)
 }
 
+/// The row whose `values` columns (a unique set) equal the given values.
+fn unique_filter(
+    values: &[(&'static ColumnMeta, Option<SqlValue>)],
+) -> Result<SqlFilter, WriteError> {
+    let mut filter = SqlFilter::all();
+    for (column, value) in values {
+        let value = value
+            .clone()
+            .ok_or_else(|| WriteError::Lost(format!("no value for column {}", column.name)))?;
+        filter
+            .begin_condition()
+            .identifier(column.name)
+            .sql(" = ")
+            .bind_for(column, value);
+    }
+    Ok(filter)
+}
+
+/// The columns `?on_conflict=` names, checked: exactly a unique constraint's columns (or the
+/// primary key's, when the client gives keys: a generated key never conflicts). `None`
+/// without the parameter.
+pub fn conflict_target(
+    meta: &'static TableMeta,
+    query_string: &str,
+) -> Result<Option<Vec<&'static ColumnMeta>>, ApiError> {
+    let pairs = crate::list::query_pairs(query_string)?;
+    let Some(text) = crate::list::last_value(&pairs, "on_conflict") else {
+        return Ok(None);
+    };
+    let mut named: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .collect();
+    named.sort_unstable();
+    let mut targets: Vec<Vec<&'static ColumnMeta>> = meta
+        .unique
+        .iter()
+        .map(|set| set.iter().map(|&index| &meta.columns[index]).collect())
+        .collect();
+    if !meta.primary_key.is_empty() && meta.primary_key_columns().all(|key| !key.generated) {
+        targets.push(meta.primary_key_columns().collect());
+    }
+    for target in &targets {
+        let mut names: Vec<&str> = target.iter().map(|column| column.name).collect();
+        names.sort_unstable();
+        if names == named {
+            return Ok(Some(target.clone()));
+        }
+    }
+    let allowed: Vec<String> = targets
+        .iter()
+        .map(|target| {
+            target
+                .iter()
+                .map(|column| column.name)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    Err(ApiError::BadRequest(format!(
+        "on_conflict={text} names no unique constraint of {}; {}",
+        meta.verbose_name,
+        if allowed.is_empty() {
+            "it has none that a client's row can meet.".to_string()
+        } else {
+            format!("use one of: {}.", allowed.join("; "))
+        }
+    )))
+}
+
 /// `INSERT` the body's columns (the others take their defaults) and return the new row.
 pub fn insert<R: Resource>(
     connection: &mut DbConnection,
     body: &Map<String, Value>,
+) -> Result<R::Row, WriteError> {
+    write_row::<R>(connection, body, &[])
+}
+
+/// `INSERT ... ON CONFLICT (conflict) DO UPDATE`: the row whose `conflict` columns (a unique
+/// constraint's, all in the body) equal the body's gets the body's other columns, or a new row
+/// is inserted; the row as it is afterwards. Key columns are never changed by the update.
+pub fn upsert<R: Resource>(
+    connection: &mut DbConnection,
+    body: &Map<String, Value>,
+    conflict: &[&'static ColumnMeta],
+) -> Result<R::Row, WriteError> {
+    write_row::<R>(connection, body, conflict)
+}
+
+fn write_row<R: Resource>(
+    connection: &mut DbConnection,
+    body: &Map<String, Value>,
+    conflict: &[&'static ColumnMeta],
 ) -> Result<R::Row, WriteError> {
     let meta = R::META;
     let mut values = typed_values(meta, body)?;
@@ -127,6 +217,35 @@ pub fn insert<R: Resource>(
             push_value(&mut statement, column, value);
         }
         statement.sql(")");
+        if !conflict.is_empty() {
+            statement.sql(" ON CONFLICT (");
+            for (position, column) in conflict.iter().enumerate() {
+                if position > 0 {
+                    statement.sql(", ");
+                }
+                statement.identifier(column.name);
+            }
+            statement.sql(") DO UPDATE SET ");
+            let keys: Vec<&str> = meta.primary_key_columns().map(|key| key.name).collect();
+            let mut updated: Vec<&'static str> = values
+                .iter()
+                .map(|(column, _)| column.name)
+                .filter(|name| !keys.contains(name) && !conflict.iter().any(|c| c.name == *name))
+                .collect();
+            if updated.is_empty() {
+                // Nothing else to set: a no-op update, so that RETURNING still yields the row.
+                updated.push(conflict[0].name);
+            }
+            for (position, name) in updated.into_iter().enumerate() {
+                if position > 0 {
+                    statement.sql(", ");
+                }
+                statement
+                    .identifier(name)
+                    .sql(" = excluded.")
+                    .identifier(name);
+            }
+        }
     }
     // A key the database generates is learned from RETURNING; others are in the body.
     let generated_key = meta
@@ -150,9 +269,20 @@ pub fn insert<R: Resource>(
             statement.execute(connection)?;
         }
     }
-    let filter = key_filter(meta, &values)?;
+    // After an upsert that updated, the body's key (if it gave one) is not the row's: the
+    // conflict columns, unique and all in the body, find it.
+    let filter = if conflict.is_empty() {
+        key_filter(meta, &values)?
+    } else {
+        let by_conflict: Vec<_> = values
+            .iter()
+            .filter(|(column, _)| conflict.iter().any(|c| c.name == column.name))
+            .cloned()
+            .collect();
+        unique_filter(&by_conflict)?
+    };
     R::load_one(connection, filter)?
-        .ok_or_else(|| WriteError::Lost(format!("inserted row of {} not found", meta.name)))
+        .ok_or_else(|| WriteError::Lost(format!("written row of {} not found", meta.name)))
 }
 
 /// `UPDATE` the body's columns on the row matching `filter`; `None` if there is no such row.
