@@ -117,14 +117,85 @@ async fn expand_scenario(backend: Backend) {
         "a prefix repeated is one expansion"
     );
 
+    // Reverse: each data point's readings (at most 100 each, the first by key), in one
+    // statement for the page.
+    let (plain, _) = statements_for(&fixture, &app, "/api/v1/alpha/data_point/?ordering=id").await;
+    let (reverse, reply) = statements_for(
+        &fixture,
+        &app,
+        "/api/v1/alpha/data_point/?ordering=id&expand=reading_set",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    assert_eq!(reverse, plain + 1);
+    let points = reply.json["results"].as_array().unwrap();
+    let values = |point: &Value| -> Vec<Value> {
+        point["reading_set"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|reading| reading["value"].clone())
+            .collect()
+    };
+    assert_eq!(
+        values(&points[0]),
+        vec![json!("1.500000"), json!("3.500000")]
+    );
+    assert_eq!(
+        values(&points[1]),
+        Vec::<Value>::new(),
+        "no readings: an empty list"
+    );
+    assert_eq!(values(&points[2]), vec![json!("2.500000")]);
+    // 120 more readings for data point 3, in bodies under the kit's 4 KiB limit.
+    for batch in 0..3 {
+        let many: Vec<Value> = (0..40)
+            .map(|n| {
+                let second = batch * 40 + n;
+                json!({"data_point_id": 3, "measured_at": format!("2025-01-01T00:{:02}:{:02}Z", second / 60, second % 60), "value": "1"})
+            })
+            .collect();
+        let created = call(
+            &app,
+            Method::POST,
+            "/api/v1/alpha/reading/",
+            Some(Value::Array(many)),
+        )
+        .await;
+        assert_eq!(created.status, 201, "{}", created.json);
+    }
+    let bounded = call(
+        &app,
+        Method::GET,
+        "/api/v1/alpha/data_point/3/?expand=reading_set,site",
+        None,
+    )
+    .await;
+    let readings = bounded.json["reading_set"].as_array().unwrap();
+    assert_eq!(readings.len(), 100, "at most 100 per row");
+    assert_eq!(readings[0]["value"], "2.500000", "the first by key");
+    assert_eq!(bounded.json["site_id"], site);
+    // Nested through a reverse relation: each reading's data point again.
+    let round_trip = call(
+        &app,
+        Method::GET,
+        "/api/v1/alpha/data_point/1/?expand=reading_set.data_point",
+        None,
+    )
+    .await;
+    assert_eq!(
+        round_trip.json["reading_set"][0]["data_point_id"]["name"],
+        "alpha-1"
+    );
+
     for (query, message) in [
         (
             "expand=colour",
-            "Unknown relation \"colour\" in expand=colour: the relations of data point are site.",
+            "Unknown relation \"colour\" in expand=colour: the relations of data point are site, reading_set, data_point_tag_set.",
         ),
         (
             "expand=site.owner",
-            "Unknown relation \"owner\" in expand=site.owner: the relations of site are none.",
+            "Unknown relation \"owner\" in expand=site.owner: the relations of site are data_point_set, maintenance-window_set.",
         ),
         (
             "expand=a.b.c.d",

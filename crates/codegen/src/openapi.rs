@@ -348,7 +348,7 @@ fn conflict_parameter(table: &Table) -> Option<Value> {
 
 /// `expand` of a read, for a table with foreign keys: the relations it may replace by rows.
 fn expand_parameter(schema: &Schema, table: &Table) -> Option<Value> {
-    let relations: Vec<String> = table
+    let mut relations: Vec<String> = table
         .foreign_keys
         .iter()
         .map(|foreign_key| {
@@ -361,6 +361,23 @@ fn expand_parameter(schema: &Schema, table: &Table) -> Option<Value> {
             )
         })
         .collect();
+    // Reverse relations, as the server finds them: tables that reference this one through
+    // exactly one key and have a primary key.
+    for child in &schema.tables {
+        let references = child
+            .foreign_keys
+            .iter()
+            .filter(|foreign_key| {
+                schema.tables[foreign_key.references_table].sql_name == table.sql_name
+            })
+            .count();
+        if references == 1 && !child.primary_key.is_empty() {
+            relations.push(format!(
+                "`{0}_set` (a list of the `{0}` rows that reference this one, at most 100)",
+                child.sql_name
+            ));
+        }
+    }
     if relations.is_empty() {
         return None;
     }
@@ -368,7 +385,7 @@ fn expand_parameter(schema: &Schema, table: &Table) -> Option<Value> {
         "name": "expand",
         "in": "query",
         "required": false,
-        "description": format!("Comma-separated relations whose key is replaced by the row it references: {}. Dots expand the referenced row's own relations (`a.b`, at most 3 deep). One query per relation and level for the whole page. The key fields then hold objects; an unknown relation answers 400.", relations.join(", ")),
+        "description": format!("Comma-separated relations to expand: {}. A key field then holds the row it references; a `_set` is added as a list. Dots expand the expanded rows' own relations (`a.b`, at most 3 deep). One query per relation and level for the whole page; an unknown relation answers 400.", relations.join(", ")),
         "schema": {"type": "string"}
     }))
 }

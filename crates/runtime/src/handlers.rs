@@ -277,6 +277,7 @@ impl TableOps {
 /// Every table of one generated API by its URL segment, registered beside the routes.
 pub struct TableIndex {
     by_name: HashMap<&'static str, &'static TableOps>,
+    all: &'static [&'static TableOps],
 }
 
 /// The table named by the route's `{table}`, for a method it serves. It is the first
@@ -329,6 +330,7 @@ fn allowed_methods(ops: &TableOps, item: bool) -> &'static [&'static str] {
 pub fn register_tables(config: &mut web::ServiceConfig, tables: &'static [&'static TableOps]) {
     let index = web::Data::new(TableIndex {
         by_name: tables.iter().map(|ops| (ops.meta.name, *ops)).collect(),
+        all: tables,
     });
     let collection = web::resource("/{project}/{table}/")
         .app_data(index.clone())
@@ -504,7 +506,7 @@ async fn list(
         &related,
     )?;
     let selection = selection::parse(ops.meta, request.query_string())?;
-    let expansions = expand::parse(ops.meta, &table_ops(&request), request.query_string())?;
+    let expansions = expand::parse(ops.meta, all_tables(&request), request.query_string())?;
     let unless = conditional::if_none_match(&request)?;
     let body = match list_request.paging.clone() {
         Paging::Numbered { page, count } => {
@@ -531,7 +533,14 @@ async fn list(
     respond_with_etag(conditional::weak_etag(body.as_bytes()), unless, body)
 }
 
-/// Every table's operations by name, for filters and expansions across foreign keys.
+/// Every table's operations, for expansions (which look for references both ways).
+fn all_tables(request: &HttpRequest) -> &'static [&'static TableOps] {
+    request
+        .app_data::<web::Data<TableIndex>>()
+        .map_or(&[], |tables| tables.all)
+}
+
+/// Every table's operations by name, for filters across foreign keys.
 fn table_ops(request: &HttpRequest) -> impl Fn(&str) -> Option<&'static TableOps> + '_ {
     let tables = request.app_data::<web::Data<TableIndex>>();
     move |name| tables.and_then(|tables| tables.by_name.get(name).copied())
@@ -1045,7 +1054,7 @@ async fn retrieve(
 ) -> Result<HttpResponse, ApiError> {
     let filter = key_filter(ops.meta, &request)?;
     let selection = selection::parse(ops.meta, request.query_string())?;
-    let expansions = expand::parse(ops.meta, &table_ops(&request), request.query_string())?;
+    let expansions = expand::parse(ops.meta, all_tables(&request), request.query_string())?;
     let unless = conditional::if_none_match(&request)?;
     let row = guard
         .run(
