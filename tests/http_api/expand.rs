@@ -188,6 +188,44 @@ async fn expand_scenario(backend: Backend) {
         "alpha-1"
     );
 
+    // Field selection reaches into expansions: `relation.field`.
+    let selected = call(
+        &app,
+        Method::GET,
+        "/api/v1/alpha/data_point/1/?expand=site,reading_set&fields=id,site.code,reading_set.value",
+        None,
+    )
+    .await;
+    assert_eq!(
+        selected.json,
+        json!({"id": 1, "site_id": {"code": "A1"}, "reading_set": [{"value": "1.500000"}, {"value": "3.500000"}]})
+    );
+    let omitted = call(
+        &app,
+        Method::GET,
+        "/api/v1/alpha/data_point/1/?expand=site&omit=site.name,unit",
+        None,
+    )
+    .await;
+    assert!(
+        omitted.json["site_id"].get("name").is_none() && omitted.json["site_id"]["code"] == "A1"
+    );
+    assert!(omitted.json.get("unit").is_none() && omitted.json["name"] == "alpha-1");
+    let unknown = call(
+        &app,
+        Method::GET,
+        "/api/v1/alpha/data_point/1/?expand=site&fields=site.colour",
+        None,
+    )
+    .await;
+    assert_eq!(unknown.status, 400);
+    assert!(
+        unknown.json["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("Unknown field(s) in fields: site.colour.")
+    );
+
     for (query, message) in [
         (
             "expand=colour",

@@ -403,14 +403,14 @@ fn selection_parameters(table: &Table) -> [Value; 2] {
             "name": "fields",
             "in": "query",
             "required": false,
-            "description": format!("Comma-separated fields each returned row keeps, of: {fields}. The rows then carry only those fields (the row schema's other required fields are absent); an unknown name answers 400."),
+            "description": format!("Comma-separated fields each returned row keeps, of: {fields}. `relation.field` selects inside an expansion (`expand`). The rows then carry only those fields (the row schema's other required fields are absent); an unknown name answers 400."),
             "schema": {"type": "string"}
         }),
         json!({
             "name": "omit",
             "in": "query",
             "required": false,
-            "description": format!("Comma-separated fields left out of each returned row, of: {fields}; an unknown name answers 400."),
+            "description": format!("Comma-separated fields left out of each returned row, of: {fields}; `relation.field` inside an expansion; an unknown name answers 400."),
             "schema": {"type": "string"}
         }),
     ]

@@ -30,7 +30,7 @@ pub struct Expansions {
 }
 
 #[derive(Clone)]
-enum Relation {
+pub(crate) enum Relation {
     /// The foreign key `column` is replaced by the `target` row whose `key` it holds.
     Forward {
         column: &'static ColumnMeta,
@@ -48,7 +48,7 @@ enum Relation {
 
 impl Relation {
     /// Where the expanded rows come from: their own relations are expanded from there.
-    fn rows_of(&self) -> &'static TableOps {
+    pub(crate) fn rows_of(&self) -> &'static TableOps {
         match self {
             Relation::Forward { target, .. } => target,
             Relation::Reverse { child, .. } => child,
@@ -56,7 +56,7 @@ impl Relation {
     }
 
     /// The field the expansion writes: the key's own, or the list's.
-    fn field(&self) -> &str {
+    pub(crate) fn field(&self) -> &str {
         match self {
             Relation::Forward { column, .. } => column.name,
             Relation::Reverse { name, .. } => name,
@@ -68,7 +68,7 @@ impl Relation {
 /// column's name without `_id`), and the tables that reference it once (`{table}_set`, as
 /// Django names them; a table that references it through several keys is left out, and so is
 /// one without a primary key, whose rows cannot be bounded per row).
-fn relations(meta: &TableMeta, all: &[&'static TableOps]) -> Vec<(String, Relation)> {
+pub(crate) fn relations(meta: &TableMeta, all: &[&'static TableOps]) -> Vec<(String, Relation)> {
     let by_name = |name: &str| all.iter().copied().find(|ops| ops.meta.name == name);
     let mut found: Vec<(String, Relation)> = meta
         .foreign_keys

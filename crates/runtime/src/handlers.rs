@@ -505,7 +505,7 @@ async fn list(
         settings.pages,
         &related,
     )?;
-    let selection = selection::parse(ops.meta, request.query_string())?;
+    let selection = selection::parse(ops.meta, all_tables(&request), request.query_string())?;
     let expansions = expand::parse(ops.meta, all_tables(&request), request.query_string())?;
     let unless = conditional::if_none_match(&request)?;
     let body = match list_request.paging.clone() {
@@ -1053,7 +1053,7 @@ async fn retrieve(
     guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {
     let filter = key_filter(ops.meta, &request)?;
-    let selection = selection::parse(ops.meta, request.query_string())?;
+    let selection = selection::parse(ops.meta, all_tables(&request), request.query_string())?;
     let expansions = expand::parse(ops.meta, all_tables(&request), request.query_string())?;
     let unless = conditional::if_none_match(&request)?;
     let row = guard
