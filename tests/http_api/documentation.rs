@@ -133,6 +133,11 @@ async fn options_scenario(backend: Backend) {
         "GET, POST, HEAD, OPTIONS"
     );
     assert_eq!(writer.json["name"], "Data Point List");
+    assert_eq!(
+        writer.json["expandable"],
+        json!(["site", "reading_set", "data_point_tag_set"]),
+        "what ?expand= takes"
+    );
     assert_eq!(writer.json["renders"], json!(["application/json"]));
     assert_eq!(writer.json["parses"], json!(["application/json"]));
     let fields = &writer.json["actions"]["POST"];

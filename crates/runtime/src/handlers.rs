@@ -346,10 +346,11 @@ pub fn register_tables(config: &mut web::ServiceConfig, tables: &'static [&'stat
              guard: ProjectConnection,
              settings: web::Data<ApiSettings>| { list(ops, request, guard, settings) },
         ))
-        .route(
-            web::method(Method::OPTIONS)
-                .to(|Table(ops): Table, guard: ProjectConnection| options_collection(ops, guard)),
-        )
+        .route(web::method(Method::OPTIONS).to(
+            |Table(ops): Table, request: HttpRequest, guard: ProjectConnection| {
+                options_collection(ops, request, guard)
+            },
+        ))
         .route(web::post().to(
             |Table(ops): Table,
              request: HttpRequest,
@@ -439,6 +440,7 @@ pub fn options_response(document: Value, allowed: &[&str]) -> HttpResponse {
 /// OPTIONS `/{project}/{table}/`: DRF's metadata, with the `POST` fields for writers.
 async fn options_collection(
     ops: &'static TableOps,
+    request: HttpRequest,
     guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {
     let writable = ops.writes.is_some();
@@ -448,10 +450,21 @@ async fn options_collection(
     } else {
         &["GET", "HEAD", "OPTIONS"]
     };
-    Ok(options_response(
-        metadata::describe(ops.meta, metadata::Route::Collection, action),
-        allowed,
-    ))
+    let mut document = metadata::describe(ops.meta, metadata::Route::Collection, action);
+    describe_expansions(&mut document, ops, &request);
+    Ok(options_response(document, allowed))
+}
+
+/// Adds what `?expand=` accepts on this table to its OPTIONS metadata (`expandable`: relation
+/// names; a key field then holds a row, a `_set` is added as a list).
+fn describe_expansions(document: &mut Value, ops: &'static TableOps, request: &HttpRequest) {
+    let names: Vec<Value> = expand::relations(ops.meta, all_tables(request))
+        .into_iter()
+        .map(|(name, _)| Value::String(name))
+        .collect();
+    if let Value::Object(fields) = document {
+        fields.insert("expandable".into(), Value::Array(names));
+    }
 }
 
 /// OPTIONS `/{project}/{table}/{pk}/`: DRF's metadata, with the `PUT` fields for writers when
@@ -483,10 +496,9 @@ async fn options_item(
         };
         action = exists.then_some("PUT");
     }
-    Ok(options_response(
-        metadata::describe(ops.meta, metadata::Route::Item, action),
-        allowed,
-    ))
+    let mut document = metadata::describe(ops.meta, metadata::Route::Item, action);
+    describe_expansions(&mut document, ops, &request);
+    Ok(options_response(document, allowed))
 }
 
 /// GET `/{project}/{table}/`: one page of rows, filtered and ordered.
