@@ -545,11 +545,7 @@ pub fn parse_primary_key(meta: &TableMeta, segment: &str) -> Result<SqlFilter, A
     for (column, part) in meta.primary_key_columns().zip(parts) {
         let decoded = percent_decode(part).ok_or(ApiError::NotFound)?;
         let value = convert::parse_column_text(column, &decoded).map_err(|_| ApiError::NotFound)?;
-        filter
-            .begin_condition()
-            .identifier(column.name)
-            .sql(" = ")
-            .bind_for(column, value);
+        filter.equals(column, value);
     }
     Ok(filter)
 }

@@ -248,6 +248,14 @@ impl SqlFilter {
         self
     }
 
+    /// Adds the condition `column = value`.
+    pub fn equals(&mut self, column: &ColumnMeta, value: SqlValue) -> &mut Self {
+        self.begin_condition()
+            .identifier(column.name)
+            .sql(" = ")
+            .bind_for(column, value)
+    }
+
     /// Appends `other`'s condition as SQL, for a subquery's `WHERE` (one condition that
     /// matches every row when `other` has none).
     pub fn append(&mut self, other: SqlFilter) -> &mut Self {

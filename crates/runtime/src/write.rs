@@ -91,11 +91,7 @@ fn key_filter(
             .find(|(column, _)| column.name == key.name)
             .and_then(|(_, value)| value.clone())
             .ok_or_else(|| WriteError::Lost(format!("no value for key column {}", key.name)))?;
-        filter
-            .begin_condition()
-            .identifier(key.name)
-            .sql(" = ")
-            .bind_for(key, value);
+        filter.equals(key, value);
     }
     Ok(filter)
 }
@@ -109,11 +105,7 @@ fn unique_filter(
         let value = value
             .clone()
             .ok_or_else(|| WriteError::Lost(format!("no value for column {}", column.name)))?;
-        filter
-            .begin_condition()
-            .identifier(column.name)
-            .sql(" = ")
-            .bind_for(column, value);
+        filter.equals(column, value);
     }
     Ok(filter)
 }
