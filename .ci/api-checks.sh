@@ -33,7 +33,7 @@ cleanup() {
 trap cleanup EXIT
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
-target/debug/tenantapi demo --data-dir "$work/demo" --bind "127.0.0.1:$port" >"$work/demo.log" 2>&1 &
+"${CARGO_TARGET_DIR:-target}/debug/tenantapi" demo --data-dir "$work/demo" --bind "127.0.0.1:$port" >"$work/demo.log" 2>&1 &
 server=$!
 for _ in $(seq 1 60); do
   curl -sf "$base/healthz" >/dev/null && break
