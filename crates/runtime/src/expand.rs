@@ -121,10 +121,9 @@ pub(crate) fn relations(meta: &TableMeta, all: &[&'static TableOps]) -> Vec<(Str
 pub fn parse(
     meta: &'static TableMeta,
     all: &[&'static TableOps],
-    query_string: &str,
+    pairs: &[(String, String)],
 ) -> Result<Option<Expansions>, ApiError> {
-    let pairs = list::query_pairs(query_string)?;
-    let Some(text) = list::last_value(&pairs, "expand") else {
+    let Some(text) = list::last_value(pairs, "expand") else {
         return Ok(None);
     };
     let mut root = Expansions::default();

@@ -510,15 +510,16 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let tables = table_ops(&request);
     let related = |name: &str| tables(name).map(|ops| ops.meta);
+    let parameters = list::query_pairs(request.query_string())?;
     let list_request = list::parse_list_request_with_relations(
         ops.meta,
         guard.backend,
-        request.query_string(),
+        &parameters,
         settings.pages,
         &related,
     )?;
-    let selection = selection::parse(ops.meta, all_tables(&request), request.query_string())?;
-    let expansions = expand::parse(ops.meta, all_tables(&request), request.query_string())?;
+    let selection = selection::parse(ops.meta, all_tables(&request), &parameters)?;
+    let expansions = expand::parse(ops.meta, all_tables(&request), &parameters)?;
     let unless = conditional::if_none_match(&request)?;
     let body = match list_request.paging.clone() {
         Paging::Numbered { page, count } => {
@@ -1065,8 +1066,9 @@ async fn retrieve(
     guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {
     let filter = key_filter(ops.meta, &request)?;
-    let selection = selection::parse(ops.meta, all_tables(&request), request.query_string())?;
-    let expansions = expand::parse(ops.meta, all_tables(&request), request.query_string())?;
+    let parameters = list::query_pairs(request.query_string())?;
+    let selection = selection::parse(ops.meta, all_tables(&request), &parameters)?;
+    let expansions = expand::parse(ops.meta, all_tables(&request), &parameters)?;
     let unless = conditional::if_none_match(&request)?;
     let row = guard
         .run(

@@ -101,20 +101,21 @@ pub fn parse_list_request(
     query_string: &str,
     settings: PageSettings,
 ) -> Result<ListRequest, ApiError> {
-    parse_list_request_with_relations(meta, backend, query_string, settings, &|_| None)
+    let pairs = query_pairs(query_string)?;
+    parse_list_request_with_relations(meta, backend, &pairs, settings, &|_| None)
 }
 
-/// [`parse_list_request`] that also filters across foreign keys (`?site__code=north`), with
+/// [`parse_list_request`] over parameters already decoded (the handlers decode a query string
+/// once for every reader of it), also filtering across foreign keys (`?site__code=north`), with
 /// `related` finding a referenced table's metadata by name.
 pub fn parse_list_request_with_relations(
     meta: &TableMeta,
     backend: BackendKind,
-    query_string: &str,
+    pairs: &[(String, String)],
     settings: PageSettings,
     related: &dyn Fn(&str) -> Option<&'static TableMeta>,
 ) -> Result<ListRequest, ApiError> {
-    let pairs = query_pairs(query_string)?;
-    let last = |name: &str| last_value(&pairs, name);
+    let last = |name: &str| last_value(pairs, name);
 
     if let Some(format) = last("format")
         && format != "json"

@@ -26,12 +26,11 @@ pub struct FieldSelection {
 pub fn parse(
     meta: &'static TableMeta,
     all: &[&'static TableOps],
-    query_string: &str,
+    pairs: &[(String, String)],
 ) -> Result<Option<FieldSelection>, ApiError> {
-    let pairs = list::query_pairs(query_string)?;
     let mut selection = FieldSelection::default();
     for parameter in ["fields", "omit"] {
-        let Some(text) = list::last_value(&pairs, parameter) else {
+        let Some(text) = list::last_value(pairs, parameter) else {
             continue;
         };
         let mut unknown = Vec::new();
