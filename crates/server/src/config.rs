@@ -13,7 +13,7 @@ pub struct Config {
     pub bind: String,
     /// Our own database (projects, users, grants, tokens): a `postgres://` URL or a SQLite path.
     pub platform_database_url: String,
-    /// HTTP worker threads; default: one per core.
+    /// HTTP worker threads; default: half the cores, at least one ([`Config::http_workers`]).
     pub workers: Option<usize>,
     /// How often `serve` re-reads the project list from the platform database.
     pub refresh_seconds: u64,
@@ -182,6 +182,23 @@ pub struct ApiConfig {
     /// (CORS): their preflights are answered and their responses carry CORS headers. Empty
     /// (the default): no CORS headers, so browsers keep other origins out.
     pub cors_allowed_origins: Vec<String>,
+}
+
+impl Config {
+    /// The HTTP worker threads `serve` runs: `workers`, or half the cores (at least one).
+    ///
+    /// Half, not actix's one per core: a request's database work runs on a blocking thread
+    /// that costs about as much CPU as the worker's part (20 µs each for a GET by id), so one
+    /// worker per core leaves the workers competing with the blocking threads (and a local
+    /// database) for the same cores. Measured on 2 cores, GET by id at 32 connections: two
+    /// workers 24,700-26,400 req/s with a p99 of 9.5-12.4 ms, one worker 23,400-23,900 req/s
+    /// with a p99 of 2.6-2.8 ms (BENCHMARKS.md).
+    pub fn http_workers(&self) -> usize {
+        self.workers.unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+            (cores / 2).max(1)
+        })
+    }
 }
 
 impl Default for Config {
@@ -550,6 +567,14 @@ mod tests {
         assert_eq!(config.pool.max_size, 7);
         assert_eq!(config.api.max_page_size, 500);
         assert_eq!(config.api.default_page_size, 100);
+    }
+
+    #[test]
+    fn http_workers_default_to_half_the_cores_and_follow_the_setting() {
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(Config::default().http_workers(), (cores / 2).max(1));
+        let config = Config::load(None, environment(&[("TENANTAPI_WORKERS", "3")])).unwrap();
+        assert_eq!(config.http_workers(), 3);
     }
 
     #[test]

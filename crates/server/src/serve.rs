@@ -217,7 +217,7 @@ pub async fn serve(
     if let (Some(bind), Some(metrics)) = (&config.metrics_bind, &metrics) {
         spawn_metrics_listener(bind, metrics.clone(), registry.clone())?;
     }
-    let mut server = HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         let mut app = App::new().app_data(web::Data::new(access_log));
         if let Some(metrics) = &metrics {
             app = app.app_data(metrics.clone());
@@ -230,10 +230,8 @@ pub async fn serve(
         .wrap(middleware::from_fn(crate::access::track))
         .configure(|service| crate::app::configure(service, registry.clone(), settings.clone()))
     })
-    .shutdown_timeout(10);
-    if let Some(workers) = config.workers {
-        server = server.workers(workers);
-    }
+    .shutdown_timeout(10)
+    .workers(config.http_workers());
     server
         .bind(&config.bind)
         .map_err(|source| ServeError::Bind {
