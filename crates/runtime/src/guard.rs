@@ -17,7 +17,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 
 use crate::db::{BackendKind, DbConnection};
 use crate::error::ApiError;
-use crate::limit::{COUNTED_FOR, Shape};
+use crate::limit::{COUNTED_FOR, LimitPermit, Shape};
 use crate::pool::{Access, ProjectPool};
 
 /// What the registry hands the guard for a project the caller may use.
@@ -87,26 +87,35 @@ impl ProjectConnection {
         let connected = Arc::new(AtomicBool::new(false));
         let connected_flag = connected.clone();
         let pool = self.pool.clone();
-        let in_flight = self.pool.in_flight().permit(shape);
-        let counted = in_flight.clone();
+        let limit = self.pool.in_flight().clone();
+        let in_flight = limit.permit(shape);
+        // Given up on when this request is (answered early, or dropped with its client): a
+        // queued job of a request nobody waits for is skipped, a running one stops counting.
+        let in_flight = GiveUpOnDrop(in_flight);
+        let counted = in_flight.0.clone();
         let project = self.project.clone();
+        let (answer, answered) = tokio::sync::oneshot::channel();
         // The blocking thread logs inside the request's span, so that its events carry the
         // request id.
         let span = tracing::Span::current();
-        let task = web::block(move || {
+        let job = move |in_time: bool| {
             let _entered = span.enter();
             let _turn = turn;
-            if !counted.wait(deadline) {
+            if !in_time {
                 tracing::warn!("project {project}: its database server is busy; no turn in time");
-                return Err(ApiError::no_connection_free());
+                let _ = answer.send(Err(ApiError::no_connection_free()));
+                return;
             }
-            let mut checked = pool.checkout(deadline, licence)?;
-            connected_flag.store(true, Ordering::Release);
-            let outcome = checked.run(access, work);
+            let outcome = pool.checkout(deadline, licence).and_then(|mut checked| {
+                connected_flag.store(true, Ordering::Release);
+                checked.run(access, work)
+            });
             counted.finish();
-            outcome
-        });
-        let mut task = Box::pin(task);
+            let _ = answer.send(outcome);
+        };
+        limit.submit(&in_flight.0, deadline, Box::new(job));
+        let in_flight = &in_flight.0;
+        let mut task = answered;
         // Statements are bounded by the statement timeout on the server; this bounds a server
         // that stops answering.
         let answer_by = settings
@@ -128,8 +137,9 @@ impl ProjectConnection {
             }
             let wait = wake.saturating_duration_since(now);
             if let Ok(outcome) = actix_web::rt::time::timeout(wait, &mut task).await {
-                return outcome
-                    .map_err(|error| ApiError::internal("database task failed", error))?;
+                return outcome.map_err(|error| {
+                    ApiError::internal("database task failed (it panicked)", error)
+                })?;
             }
             let now = Instant::now();
             // Most work ends well within the time it counts against the limit; longer work
@@ -163,6 +173,15 @@ impl ProjectConnection {
     pub fn checkout_time_left(&self) -> Duration {
         (self.resolved_at + self.pool.settings().checkout_timeout)
             .saturating_duration_since(Instant::now())
+    }
+}
+
+/// Stops the permit counting when the request lets go of it; a no-op once its work finished.
+struct GiveUpOnDrop(Arc<LimitPermit>);
+
+impl Drop for GiveUpOnDrop {
+    fn drop(&mut self) {
+        self.0.stop_counting();
     }
 }
 

@@ -25,8 +25,7 @@
 //! or scanning; holding the slot would only queue everyone else behind it), and its time is
 //! not a sample.
 
-use std::collections::HashMap;
-use std::future::Future;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -49,6 +48,11 @@ const BEST_WINDOW: Duration = Duration::from_secs(10);
 /// What kind of operation a piece of database work is, for its latency baseline.
 pub type Shape = (&'static str, &'static str);
 
+/// Blocking work submitted under the limit. It is called once: with `true` when its turn came
+/// in time, with `false` when its deadline passed (or its request gave up) while it was queued,
+/// so that it can answer without touching the database.
+pub type Job = Box<dyn FnOnce(bool) + Send + 'static>;
+
 /// The bounds and start of a limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitSettings {
@@ -63,16 +67,15 @@ pub struct ConcurrencyLimit {
     /// Where it applies, for logs.
     name: String,
     settings: LimitSettings,
-    semaphore: Arc<tokio::sync::Semaphore>,
     state: Mutex<State>,
 }
 
 struct State {
-    /// Permits in circulation (the target).
+    /// Operations that may count at once (the target).
     limit: usize,
-    /// Permits to forget as they come back, after the limit shrank.
-    to_retire: usize,
     in_flight: usize,
+    /// Work waiting for its turn, first come first served.
+    queue: VecDeque<Queued>,
     /// The most operations in flight at once during this round.
     busiest: usize,
     round_samples: usize,
@@ -80,6 +83,12 @@ struct State {
     /// Per shape: the least time of the current window and of the previous one.
     best: HashMap<Shape, (f64, f64)>,
     window_started: Instant,
+}
+
+struct Queued {
+    permit: Arc<LimitPermit>,
+    deadline: Instant,
+    job: Job,
 }
 
 impl std::fmt::Debug for ConcurrencyLimit {
@@ -91,14 +100,9 @@ impl std::fmt::Debug for ConcurrencyLimit {
     }
 }
 
-/// The right to run one operation. Shared between the request, which stops it counting after
-/// [`COUNTED_FOR`] or when it gives up, and the thread running the work, which waits for it and
-/// gives it back the moment the work ends.
-///
-/// The wait happens on that thread, not on the async workers: a permit handed to a waiting
-/// async task sits unused until the task is polled and has hopped to a blocking thread, which
-/// on a busy server left the database idle half the time (measured: 4,900 req/s at a limit of
-/// 2-4, against 12,400 for a pool of 2 whose waiters block on a thread).
+/// One operation's place under the limit. Shared between the request, which stops it counting
+/// after [`COUNTED_FOR`] or when it gives up, and the job, which gives it back the moment the
+/// work ends ([`LimitPermit::finish`]).
 pub struct LimitPermit {
     limit: Arc<ConcurrencyLimit>,
     held: Mutex<Held>,
@@ -107,7 +111,8 @@ pub struct LimitPermit {
 
 enum Held {
     Waiting,
-    Holding(tokio::sync::OwnedSemaphorePermit, Instant),
+    /// Counting since then.
+    Holding(Instant),
     /// Finished, stopped counting, or given up on before it was granted.
     Done,
 }
@@ -129,11 +134,10 @@ impl ConcurrencyLimit {
         Arc::new(ConcurrencyLimit {
             name: name.into(),
             settings,
-            semaphore: Arc::new(tokio::sync::Semaphore::new(settings.initial)),
             state: Mutex::new(State {
                 limit: settings.initial,
-                to_retire: 0,
                 in_flight: 0,
+                queue: VecDeque::new(),
                 busiest: 0,
                 round_samples: 0,
                 ratio: 1.0,
@@ -148,7 +152,7 @@ impl ConcurrencyLimit {
         self.state.lock().expect("limit lock poisoned").limit
     }
 
-    /// A place in the queue for one operation of kind `shape`; [`LimitPermit::wait`] takes it.
+    /// A place for one operation of kind `shape`; [`ConcurrencyLimit::submit`] queues its work.
     pub fn permit(self: &Arc<Self>, shape: Shape) -> Arc<LimitPermit> {
         Arc::new(LimitPermit {
             limit: self.clone(),
@@ -157,26 +161,94 @@ impl ConcurrencyLimit {
         })
     }
 
-    fn count_in(&self) {
-        let mut state = self.state.lock().expect("limit lock poisoned");
-        state.in_flight += 1;
-        state.busiest = state.busiest.max(state.in_flight);
+    /// Runs `job` on a blocking thread when its turn comes, first come first served.
+    ///
+    /// Below the limit it starts a thread at once. Otherwise it waits in the queue, and the
+    /// thread whose work ends next runs it in turn: a request waiting here is a queued closure,
+    /// not a parked thread, so a turn passes without waking anyone (a parked thread per waiting
+    /// request cost a context switch and two futex calls per request: BENCHMARKS.md). `job`
+    /// must call [`LimitPermit::finish`] on `permit` when its database work ends.
+    ///
+    /// Must be called from the async runtime (it spawns blocking threads).
+    pub fn submit(self: &Arc<Self>, permit: &Arc<LimitPermit>, deadline: Instant, job: Job) {
+        self.state
+            .lock()
+            .expect("limit lock poisoned")
+            .queue
+            .push_back(Queued {
+                permit: permit.clone(),
+                deadline,
+                job,
+            });
+        if let Some(job) = self.next_job() {
+            self.start_thread(job);
+        }
     }
 
-    /// Returns a permit to circulation, or retires it when the limit shrank.
-    fn count_out(&self, permit: tokio::sync::OwnedSemaphorePermit, sample: Option<(Shape, f64)>) {
+    fn start_thread(self: &Arc<Self>, first: Job) {
+        let limit = self.clone();
+        // The handle is not awaited: the job answers its request through its own channel.
+        drop(actix_web::rt::task::spawn_blocking(move || {
+            let mut job = first;
+            loop {
+                // A job that panics has dropped its answer (its request sees the task fail and
+                // its permit goes back when the request drops it); the queue goes on.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(true)));
+                match limit.next_job() {
+                    Some(next) => job = next,
+                    None => return,
+                }
+            }
+        }));
+    }
+
+    /// The next queued job whose turn has come, counted in. Jobs whose deadline passed, or
+    /// whose request gave up, are answered on the way without counting.
+    fn next_job(&self) -> Option<Job> {
+        let mut expired = Vec::new();
+        let next = {
+            let mut state = self.state.lock().expect("limit lock poisoned");
+            let now = Instant::now();
+            let mut next = None;
+            while state.in_flight < state.limit {
+                let Some(queued) = state.queue.pop_front() else {
+                    break;
+                };
+                if queued.deadline <= now || !Self::count_in(&mut state, &queued.permit) {
+                    expired.push(queued.job);
+                    continue;
+                }
+                next = Some(queued.job);
+                break;
+            }
+            next
+        };
+        // Outside the lock: answering may log.
+        for job in expired {
+            job(false);
+        }
+        next
+    }
+
+    /// Counts `permit` in, unless its request gave up on it (`false`).
+    fn count_in(state: &mut State, permit: &LimitPermit) -> bool {
+        let mut held = permit.held.lock().expect("permit lock poisoned");
+        if !matches!(*held, Held::Waiting) {
+            return false;
+        }
+        *held = Held::Holding(Instant::now());
+        state.in_flight += 1;
+        state.busiest = state.busiest.max(state.in_flight);
+        true
+    }
+
+    fn count_out(&self, sample: Option<(Shape, f64)>) {
         let mut state = self.state.lock().expect("limit lock poisoned");
         state.in_flight = state.in_flight.saturating_sub(1);
         if let Some((shape, seconds)) = sample
             && self.settings.adaptive
         {
             self.learn(&mut state, shape, seconds);
-        }
-        if state.to_retire > 0 {
-            state.to_retire -= 1;
-            permit.forget();
-        } else {
-            drop(permit);
         }
     }
 
@@ -203,14 +275,8 @@ impl ConcurrencyLimit {
         let used = state.busiest >= state.limit;
         if state.ratio < GROW_BELOW_RATIO && used && state.limit < self.settings.max {
             state.limit += 1;
-            if state.to_retire > 0 {
-                state.to_retire -= 1;
-            } else {
-                self.semaphore.add_permits(1);
-            }
         } else if state.ratio > SHRINK_ABOVE_RATIO && state.limit > self.settings.min {
             state.limit -= 1;
-            state.to_retire += 1;
         }
         if state.limit != before {
             tracing::debug!(
@@ -227,25 +293,10 @@ impl ConcurrencyLimit {
 }
 
 impl LimitPermit {
-    /// Blocks this thread until the permit is granted (first come, first served) or `deadline`
-    /// passes; `false` then. Granted after the request stopped counting, it goes straight back.
-    pub fn wait(&self, deadline: Instant) -> bool {
-        let acquire = self.limit.semaphore.clone().acquire_owned();
-        let Some(Ok(permit)) = block_on_until(acquire, deadline) else {
-            return false;
-        };
-        let mut held = self.held.lock().expect("permit lock poisoned");
-        if matches!(*held, Held::Waiting) {
-            self.limit.count_in();
-            *held = Held::Holding(permit, Instant::now());
-        }
-        true
-    }
-
     /// While the permit is held: when it stops counting ([`COUNTED_FOR`] after it was granted).
     pub fn counted_until(&self) -> Option<Instant> {
         match &*self.held.lock().expect("permit lock poisoned") {
-            Held::Holding(_, started) => Some(*started + COUNTED_FOR),
+            Held::Holding(started) => Some(*started + COUNTED_FOR),
             Held::Waiting | Held::Done => None,
         }
     }
@@ -258,57 +309,45 @@ impl LimitPermit {
         )
     }
 
-    fn take(&self) -> Option<(tokio::sync::OwnedSemaphorePermit, Instant)> {
+    /// Marks the permit done; when it was counting, since when.
+    fn take(&self) -> Option<Instant> {
         let mut held = self.held.lock().expect("permit lock poisoned");
         match std::mem::replace(&mut *held, Held::Done) {
-            Held::Holding(permit, started) => Some((permit, started)),
+            Held::Holding(started) => Some(started),
             Held::Waiting | Held::Done => None,
         }
     }
 
-    /// The operation finished: its time is a sample, and the permit goes back.
+    /// The operation finished: its time is a sample, and its place goes back. Called by the
+    /// job on its thread, which then runs the next queued job itself.
     pub fn finish(&self) {
-        if let Some((permit, started)) = self.take() {
+        if let Some(started) = self.take() {
             let seconds = started.elapsed().as_secs_f64();
-            self.limit.count_out(permit, Some((self.shape, seconds)));
+            self.limit.count_out(Some((self.shape, seconds)));
         }
     }
 
-    /// The operation has run too long to be a sample, or its request gave up: the permit goes
-    /// back without one.
+    /// The operation has run too long to be a sample, or its request gave up: its place goes
+    /// back without one, and queued work starts on a new thread if the place allows it (the
+    /// thread still busy with this operation cannot take it). Called from the async runtime.
     pub fn stop_counting(&self) {
-        if let Some((permit, _)) = self.take() {
-            self.limit.count_out(permit, None);
+        if self.take().is_some() {
+            self.limit.count_out(None);
+            if let Some(job) = self.limit.next_job() {
+                self.limit.start_thread(job);
+            }
         }
     }
 }
 
 impl Drop for LimitPermit {
     fn drop(&mut self) {
-        self.stop_counting();
-    }
-}
-
-/// Polls `future` on this thread, parking between wake-ups, until it is ready or `deadline`.
-fn block_on_until<F: Future>(future: F, deadline: Instant) -> Option<F::Output> {
-    struct Unpark(std::thread::Thread);
-    impl std::task::Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
+        // A permit dropped while counting belongs to a request that gave up; the last owner
+        // may be a job, on a blocking thread, so it must not start threads: the place goes
+        // back, and the next submit or finishing job runs the queue.
+        if self.take().is_some() {
+            self.limit.count_out(None);
         }
-    }
-    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut context = std::task::Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return Some(output);
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return None;
-        }
-        std::thread::park_timeout(left);
     }
 }
 
@@ -414,90 +453,172 @@ mod tests {
         assert_eq!(limit.current(), 16);
     }
 
-    #[test]
-    fn permits_queue_and_retire_when_the_limit_shrinks() {
-        // Not adaptive, so that the samples do not move the limit set by hand below.
-        let limit = ConcurrencyLimit::new(
-            "queue",
+    fn single(name: &str) -> Arc<ConcurrencyLimit> {
+        ConcurrencyLimit::new(
+            name,
             LimitSettings {
-                initial: 2,
+                initial: 1,
                 min: 1,
-                max: 2,
+                max: 1,
                 adaptive: false,
             },
-        );
-        let deadline = Instant::now() + Duration::from_millis(50);
+        )
+    }
+
+    /// A job that reports (its name, whether its turn came in time, its thread), then waits
+    /// for `release` before it finishes.
+    fn job(
+        name: &'static str,
+        permit: &Arc<LimitPermit>,
+        started: &std::sync::mpsc::Sender<(&'static str, bool, std::thread::ThreadId)>,
+        release: Option<std::sync::mpsc::Receiver<()>>,
+    ) -> Job {
+        let permit = permit.clone();
+        let started = started.clone();
+        Box::new(move |in_time| {
+            started
+                .send((name, in_time, std::thread::current().id()))
+                .unwrap();
+            if let Some(release) = release {
+                release.recv().unwrap();
+            }
+            permit.finish();
+        })
+    }
+
+    fn later(ms: u64) -> Instant {
+        Instant::now() + Duration::from_millis(ms)
+    }
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    #[actix_web::test]
+    async fn queued_work_runs_in_order_on_the_thread_whose_work_ends() {
+        let limit = single("handoff");
+        let (started, starts) = std::sync::mpsc::channel();
+        let (release_first, first_released) = std::sync::mpsc::channel();
         let first = limit.permit(SHAPE);
+        limit.submit(
+            &first,
+            later(5000),
+            job("first", &first, &started, Some(first_released)),
+        );
+        let (_, _, first_thread) = starts.recv_timeout(WAIT).unwrap();
         let second = limit.permit(SHAPE);
-        assert!(first.wait(deadline) && second.wait(deadline));
-        assert!(!limit.permit(SHAPE).wait(deadline), "full");
-        {
-            let mut state = limit.state.lock().unwrap();
-            state.limit = 1;
-            state.to_retire = 1;
+        let third = limit.permit(SHAPE);
+        limit.submit(&second, later(5000), job("second", &second, &started, None));
+        limit.submit(&third, later(5000), job("third", &third, &started, None));
+        assert!(
+            starts.recv_timeout(Duration::from_millis(100)).is_err(),
+            "a second job ran beside the first one under a limit of one"
+        );
+        assert!(second.is_waiting() && third.is_waiting());
+        release_first.send(()).unwrap();
+        for name in ["second", "third"] {
+            let (ran, in_time, thread) = starts.recv_timeout(WAIT).unwrap();
+            assert_eq!((ran, in_time), (name, true));
+            assert_eq!(thread, first_thread, "{name} was handed to another thread");
         }
-        first.finish();
-        let later = Instant::now() + Duration::from_millis(50);
-        assert!(
-            !limit.permit(SHAPE).wait(later),
-            "the returned permit was retired"
-        );
-        second.finish();
-        assert!(
-            limit
-                .permit(SHAPE)
-                .wait(Instant::now() + Duration::from_millis(50))
-        );
     }
 
-    #[test]
-    fn a_waiter_is_woken_when_a_permit_comes_back() {
-        let limit = ConcurrencyLimit::new(
-            "handoff",
-            LimitSettings {
-                initial: 1,
-                min: 1,
-                max: 1,
-                adaptive: false,
-            },
+    #[actix_web::test]
+    async fn work_whose_deadline_passed_in_the_queue_is_answered_without_its_turn() {
+        let limit = single("deadline");
+        let (started, starts) = std::sync::mpsc::channel();
+        let (release_first, first_released) = std::sync::mpsc::channel();
+        let first = limit.permit(SHAPE);
+        limit.submit(
+            &first,
+            later(5000),
+            job("first", &first, &started, Some(first_released)),
         );
-        let holder = limit.permit(SHAPE);
-        assert!(holder.wait(Instant::now() + Duration::from_millis(50)));
-        let waiter = limit.permit(SHAPE);
-        let waiting = std::thread::spawn(move || {
-            let started = Instant::now();
-            let granted = waiter.wait(Instant::now() + Duration::from_secs(5));
-            (granted, started.elapsed())
-        });
-        std::thread::sleep(Duration::from_millis(30));
-        holder.finish();
-        let (granted, waited) = waiting.join().unwrap();
-        assert!(
-            granted && waited < Duration::from_secs(1),
-            "waited {waited:?}"
-        );
-    }
-
-    #[test]
-    fn a_permit_given_up_before_it_is_granted_goes_straight_back() {
-        let limit = ConcurrencyLimit::new(
-            "abandoned",
-            LimitSettings {
-                initial: 1,
-                min: 1,
-                max: 1,
-                adaptive: false,
-            },
-        );
-        let abandoned = limit.permit(SHAPE);
-        abandoned.stop_counting();
-        assert!(abandoned.wait(Instant::now() + Duration::from_millis(50)));
-        drop(abandoned);
-        assert!(
-            limit
-                .permit(SHAPE)
-                .wait(Instant::now() + Duration::from_millis(50))
-        );
+        starts.recv_timeout(WAIT).unwrap();
+        let late = limit.permit(SHAPE);
+        limit.submit(&late, later(20), job("late", &late, &started, None));
+        std::thread::sleep(Duration::from_millis(50));
+        release_first.send(()).unwrap();
+        let (name, in_time, _) = starts.recv_timeout(WAIT).unwrap();
+        assert_eq!((name, in_time), ("late", false));
         assert_eq!(limit.state.lock().unwrap().in_flight, 0);
+    }
+
+    #[actix_web::test]
+    async fn work_given_up_while_queued_is_skipped_and_counts_nothing() {
+        let limit = single("abandoned");
+        let (started, starts) = std::sync::mpsc::channel();
+        let (release_first, first_released) = std::sync::mpsc::channel();
+        let first = limit.permit(SHAPE);
+        limit.submit(
+            &first,
+            later(5000),
+            job("first", &first, &started, Some(first_released)),
+        );
+        starts.recv_timeout(WAIT).unwrap();
+        let abandoned = limit.permit(SHAPE);
+        limit.submit(
+            &abandoned,
+            later(5000),
+            job("abandoned", &abandoned, &started, None),
+        );
+        abandoned.stop_counting();
+        let next = limit.permit(SHAPE);
+        limit.submit(&next, later(5000), job("next", &next, &started, None));
+        release_first.send(()).unwrap();
+        let (name, in_time, _) = starts.recv_timeout(WAIT).unwrap();
+        assert_eq!((name, in_time), ("abandoned", false));
+        let (name, in_time, _) = starts.recv_timeout(WAIT).unwrap();
+        assert_eq!((name, in_time), ("next", true));
+    }
+
+    #[actix_web::test]
+    async fn a_long_operation_stops_counting_and_the_queue_goes_on_beside_it() {
+        let limit = single("long");
+        let (started, starts) = std::sync::mpsc::channel();
+        let (release_long, long_released) = std::sync::mpsc::channel();
+        let long = limit.permit(SHAPE);
+        limit.submit(
+            &long,
+            later(5000),
+            job("long", &long, &started, Some(long_released)),
+        );
+        let (_, _, long_thread) = starts.recv_timeout(WAIT).unwrap();
+        let next = limit.permit(SHAPE);
+        limit.submit(&next, later(5000), job("next", &next, &started, None));
+        assert!(long.counted_until().is_some());
+        long.stop_counting();
+        let (name, in_time, thread) = starts.recv_timeout(WAIT).unwrap();
+        assert_eq!((name, in_time), ("next", true));
+        assert_ne!(
+            thread, long_thread,
+            "the long operation's thread is still busy"
+        );
+        release_long.send(()).unwrap();
+    }
+
+    #[actix_web::test]
+    async fn a_panicking_job_does_not_stall_the_queue() {
+        let limit = single("panic");
+        let (started, starts) = std::sync::mpsc::channel();
+        let (release_first, first_released) = std::sync::mpsc::channel();
+        let first = limit.permit(SHAPE);
+        let panicking = first.clone();
+        limit.submit(
+            &first,
+            later(5000),
+            Box::new(move |_| {
+                first_released.recv().unwrap();
+                let _owned = panicking;
+                panic!("BUG in a handler");
+            }),
+        );
+        let next = limit.permit(SHAPE);
+        limit.submit(&next, later(5000), job("next", &next, &started, None));
+        release_first.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(next.is_waiting(), "the panicking job still counts");
+        // What the guard does when the job's answer never comes.
+        first.stop_counting();
+        let (name, in_time, _) = starts.recv_timeout(WAIT).unwrap();
+        assert_eq!((name, in_time), ("next", true));
     }
 }
