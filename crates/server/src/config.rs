@@ -192,7 +192,9 @@ impl Config {
     /// worker per core leaves the workers competing with the blocking threads (and a local
     /// database) for the same cores. Measured on 2 cores, GET by id at 32 connections: two
     /// workers 24,700-26,400 req/s with a p99 of 9.5-12.4 ms, one worker 23,400-23,900 req/s
-    /// with a p99 of 2.6-2.8 ms (BENCHMARKS.md).
+    /// with a p99 of 2.6-2.8 ms; with queued work run by the finishing thread
+    /// ([`tenantapi_runtime::limit`]), two workers 25,100-27,700 req/s (p99 2.7-2.9 ms), one
+    /// worker 30,600-33,400 (p99 2.1-2.3 ms) (BENCHMARKS.md).
     pub fn http_workers(&self) -> usize {
         self.workers.unwrap_or_else(|| {
             let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
