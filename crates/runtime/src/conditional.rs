@@ -9,11 +9,13 @@ use crate::error::ApiError;
 
 /// A strong ETag of a representation: the first 128 bits of its SHA-256, in hex and quotes.
 pub fn strong_etag(body: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(body);
     let mut tag = String::with_capacity(34);
     tag.push('"');
     for byte in &digest[..16] {
-        tag.push_str(&format!("{byte:02x}"));
+        tag.push(char::from(HEX[usize::from(byte >> 4)]));
+        tag.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
     tag.push('"');
     tag
@@ -145,6 +147,8 @@ mod tests {
         assert_eq!(tag.len(), 34);
         assert!(tag.starts_with('"') && tag.ends_with('"'));
         assert_eq!(weak_etag(b"x"), format!("W/{}", strong_etag(b"x")));
+        // SHA-256("abc") begins ba7816bf 8f01cfea 414140de 5dae2223 (FIPS 180-2's example).
+        assert_eq!(strong_etag(b"abc"), "\"ba7816bf8f01cfea414140de5dae2223\"");
     }
 
     #[test]
