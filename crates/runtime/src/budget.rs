@@ -276,6 +276,26 @@ impl Budgets {
         )
     }
 
+    /// `(server, limit, in flight, queued)` of every server's in-flight limit, sorted; SQLite
+    /// projects' under the same name as their connection budget.
+    pub fn in_flight_report(&self) -> Vec<(String, usize, usize, usize)> {
+        let by_server = self
+            .in_flight_by_server
+            .lock()
+            .expect("budgets lock poisoned");
+        let mut report: Vec<_> = by_server
+            .iter()
+            .map(|(server, limit)| (server.clone(), limit))
+            .chain([(self.local.host.clone(), &self.in_flight_local)])
+            .map(|(server, limit)| {
+                let (current, in_flight, queued) = limit.snapshot();
+                (server, current, in_flight, queued)
+            })
+            .collect();
+        report.sort();
+        report
+    }
+
     /// `(server, open connections, limit)` for every server seen, sorted.
     pub fn report(&self) -> Vec<(String, usize, usize)> {
         let by_server = self.by_server.lock().expect("budgets lock poisoned");

@@ -152,6 +152,12 @@ impl ConcurrencyLimit {
         self.state.lock().expect("limit lock poisoned").limit
     }
 
+    /// `(limit, in flight, queued)` now, for metrics.
+    pub fn snapshot(&self) -> (usize, usize, usize) {
+        let state = self.state.lock().expect("limit lock poisoned");
+        (state.limit, state.in_flight, state.queue.len())
+    }
+
     /// A place for one operation of kind `shape`; [`ConcurrencyLimit::submit`] queues its work.
     pub fn permit(self: &Arc<Self>, shape: Shape) -> Arc<LimitPermit> {
         Arc::new(LimitPermit {

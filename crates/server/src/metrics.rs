@@ -34,6 +34,7 @@ pub struct Metrics {
     project_state: IntGaugeVec,
     host_connections: IntGaugeVec,
     host_connection_limit: IntGaugeVec,
+    host_in_flight: IntGaugeVec,
     auth_cache_hits: IntCounter,
     auth_cache_misses: IntCounter,
     /// Scrapes read the current state into the gauges one at a time.
@@ -136,6 +137,13 @@ impl Metrics {
                  pool.max_sqlite_connections).",
                 &["host"],
             ),
+            host_in_flight: gauge(
+                "tenantapi_host_statements",
+                "Database work against a server (host:port; \"SQLite files\": every SQLite \
+                 project): the adaptive in-flight limit, the work counting against it now, and \
+                 the work queued for a turn.",
+                &["host", "state"],
+            ),
             auth_cache_hits: register(
                 &registry,
                 IntCounter::new(
@@ -196,6 +204,7 @@ impl Metrics {
             &self.project_state,
             &self.host_connections,
             &self.host_connection_limit,
+            &self.host_in_flight,
         ] {
             gauges.reset();
         }
@@ -234,6 +243,17 @@ impl Metrics {
             self.host_connection_limit
                 .with_label_values(&[&host])
                 .set(limit as i64);
+        }
+        for (host, limit, in_flight, queued) in registry.in_flight_limits() {
+            for (state, value) in [
+                ("limit", limit),
+                ("in_flight", in_flight),
+                ("queued", queued),
+            ] {
+                self.host_in_flight
+                    .with_label_values(&[&*host, state])
+                    .set(value as i64);
+            }
         }
         if let Some(authenticator) = registry.authenticator() {
             sync_counter(&self.auth_cache_hits, authenticator.cache_hits(), || {

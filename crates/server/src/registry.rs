@@ -181,6 +181,11 @@ impl Registry {
         self.budgets.report()
     }
 
+    /// `(server, limit, in flight, queued)` of every database server's in-flight limit.
+    pub fn in_flight_limits(&self) -> Vec<(String, usize, usize, usize)> {
+        self.budgets.in_flight_report()
+    }
+
     /// A project's pool (for tests and diagnostics; requests get theirs through the guard).
     pub fn pool(&self, project: &str) -> Option<Arc<ProjectPool>> {
         Some(self.entry(project)?.pool.clone())

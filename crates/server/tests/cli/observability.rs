@@ -527,6 +527,26 @@ fn metrics_count_known_traffic_exactly_for_superusers_and_a_private_listener() {
         .is_some(),
         "{text}"
     );
+    // The SQLite projects' in-flight limit: within its bounds (2 to 64 by default), nothing
+    // counting or queued between requests.
+    let limit = sample(
+        &text,
+        "tenantapi_host_statements",
+        &[("host", "SQLite files"), ("state", "limit")],
+    )
+    .unwrap();
+    assert!((2.0..=64.0).contains(&limit), "limit {limit}");
+    for state in ["in_flight", "queued"] {
+        assert_eq!(
+            sample(
+                &text,
+                "tenantapi_host_statements",
+                &[("host", "SQLite files"), ("state", state)]
+            ),
+            Some(0.0),
+            "{state}"
+        );
+    }
     assert!(sample(&text, "tenantapi_auth_cache_hits_total", &[]).unwrap() >= 5.0);
     assert!(sample(&text, "tenantapi_auth_cache_misses_total", &[]).unwrap() >= 2.0);
 
