@@ -498,107 +498,114 @@ mod tests {
 
     const WAIT: Duration = Duration::from_secs(5);
 
+    type Start = (&'static str, bool, std::thread::ThreadId);
+
+    /// A limit of one whose place is held by a running job until `release`.
+    struct HeldPlace {
+        limit: Arc<ConcurrencyLimit>,
+        started: std::sync::mpsc::Sender<Start>,
+        starts: std::sync::mpsc::Receiver<Start>,
+        release: std::sync::mpsc::Sender<()>,
+        holder: Arc<LimitPermit>,
+        holder_thread: std::thread::ThreadId,
+    }
+
+    impl HeldPlace {
+        fn new(name: &str) -> HeldPlace {
+            let limit = single(name);
+            let (started, starts) = std::sync::mpsc::channel();
+            let (release, released) = std::sync::mpsc::channel();
+            let holder = limit.permit(SHAPE);
+            limit.submit(
+                &holder,
+                later(5000),
+                job("holder", &holder, &started, Some(released)),
+            );
+            let (_, _, holder_thread) = starts.recv_timeout(WAIT).unwrap();
+            HeldPlace {
+                limit,
+                started,
+                starts,
+                release,
+                holder,
+                holder_thread,
+            }
+        }
+
+        /// Queues a job that reports its start, with a deadline `ms` from now.
+        fn submit(&self, name: &'static str, ms: u64) -> Arc<LimitPermit> {
+            let permit = self.limit.permit(SHAPE);
+            self.limit
+                .submit(&permit, later(ms), job(name, &permit, &self.started, None));
+            permit
+        }
+
+        fn next_start(&self) -> Start {
+            self.starts.recv_timeout(WAIT).unwrap()
+        }
+    }
+
     #[actix_web::test]
     async fn queued_work_runs_in_order_on_the_thread_whose_work_ends() {
-        let limit = single("handoff");
-        let (started, starts) = std::sync::mpsc::channel();
-        let (release_first, first_released) = std::sync::mpsc::channel();
-        let first = limit.permit(SHAPE);
-        limit.submit(
-            &first,
-            later(5000),
-            job("first", &first, &started, Some(first_released)),
-        );
-        let (_, _, first_thread) = starts.recv_timeout(WAIT).unwrap();
-        let second = limit.permit(SHAPE);
-        let third = limit.permit(SHAPE);
-        limit.submit(&second, later(5000), job("second", &second, &started, None));
-        limit.submit(&third, later(5000), job("third", &third, &started, None));
+        let place = HeldPlace::new("handoff");
+        let second = place.submit("second", 5000);
+        let third = place.submit("third", 5000);
         assert!(
-            starts.recv_timeout(Duration::from_millis(100)).is_err(),
+            place
+                .starts
+                .recv_timeout(Duration::from_millis(100))
+                .is_err(),
             "a second job ran beside the first one under a limit of one"
         );
         assert!(second.is_waiting() && third.is_waiting());
-        release_first.send(()).unwrap();
+        place.release.send(()).unwrap();
         for name in ["second", "third"] {
-            let (ran, in_time, thread) = starts.recv_timeout(WAIT).unwrap();
+            let (ran, in_time, thread) = place.next_start();
             assert_eq!((ran, in_time), (name, true));
-            assert_eq!(thread, first_thread, "{name} was handed to another thread");
+            assert_eq!(
+                thread, place.holder_thread,
+                "{name} was handed to another thread"
+            );
         }
     }
 
     #[actix_web::test]
     async fn work_whose_deadline_passed_in_the_queue_is_answered_without_its_turn() {
-        let limit = single("deadline");
-        let (started, starts) = std::sync::mpsc::channel();
-        let (release_first, first_released) = std::sync::mpsc::channel();
-        let first = limit.permit(SHAPE);
-        limit.submit(
-            &first,
-            later(5000),
-            job("first", &first, &started, Some(first_released)),
-        );
-        starts.recv_timeout(WAIT).unwrap();
-        let late = limit.permit(SHAPE);
-        limit.submit(&late, later(20), job("late", &late, &started, None));
+        let place = HeldPlace::new("deadline");
+        place.submit("late", 20);
         std::thread::sleep(Duration::from_millis(50));
-        release_first.send(()).unwrap();
-        let (name, in_time, _) = starts.recv_timeout(WAIT).unwrap();
+        place.release.send(()).unwrap();
+        let (name, in_time, _) = place.next_start();
         assert_eq!((name, in_time), ("late", false));
-        assert_eq!(limit.state.lock().unwrap().in_flight, 0);
+        assert_eq!(place.limit.state.lock().unwrap().in_flight, 0);
     }
 
     #[actix_web::test]
     async fn work_given_up_while_queued_is_skipped_and_counts_nothing() {
-        let limit = single("abandoned");
-        let (started, starts) = std::sync::mpsc::channel();
-        let (release_first, first_released) = std::sync::mpsc::channel();
-        let first = limit.permit(SHAPE);
-        limit.submit(
-            &first,
-            later(5000),
-            job("first", &first, &started, Some(first_released)),
-        );
-        starts.recv_timeout(WAIT).unwrap();
-        let abandoned = limit.permit(SHAPE);
-        limit.submit(
-            &abandoned,
-            later(5000),
-            job("abandoned", &abandoned, &started, None),
-        );
+        let place = HeldPlace::new("abandoned");
+        let abandoned = place.submit("abandoned", 5000);
         abandoned.stop_counting();
-        let next = limit.permit(SHAPE);
-        limit.submit(&next, later(5000), job("next", &next, &started, None));
-        release_first.send(()).unwrap();
-        let (name, in_time, _) = starts.recv_timeout(WAIT).unwrap();
+        place.submit("next", 5000);
+        place.release.send(()).unwrap();
+        let (name, in_time, _) = place.next_start();
         assert_eq!((name, in_time), ("abandoned", false));
-        let (name, in_time, _) = starts.recv_timeout(WAIT).unwrap();
+        let (name, in_time, _) = place.next_start();
         assert_eq!((name, in_time), ("next", true));
     }
 
     #[actix_web::test]
     async fn a_long_operation_stops_counting_and_the_queue_goes_on_beside_it() {
-        let limit = single("long");
-        let (started, starts) = std::sync::mpsc::channel();
-        let (release_long, long_released) = std::sync::mpsc::channel();
-        let long = limit.permit(SHAPE);
-        limit.submit(
-            &long,
-            later(5000),
-            job("long", &long, &started, Some(long_released)),
-        );
-        let (_, _, long_thread) = starts.recv_timeout(WAIT).unwrap();
-        let next = limit.permit(SHAPE);
-        limit.submit(&next, later(5000), job("next", &next, &started, None));
-        assert!(long.counted_until().is_some());
-        long.stop_counting();
-        let (name, in_time, thread) = starts.recv_timeout(WAIT).unwrap();
+        let place = HeldPlace::new("long");
+        place.submit("next", 5000);
+        assert!(place.holder.counted_until().is_some());
+        place.holder.stop_counting();
+        let (name, in_time, thread) = place.next_start();
         assert_eq!((name, in_time), ("next", true));
         assert_ne!(
-            thread, long_thread,
+            thread, place.holder_thread,
             "the long operation's thread is still busy"
         );
-        release_long.send(()).unwrap();
+        place.release.send(()).unwrap();
     }
 
     #[actix_web::test]
