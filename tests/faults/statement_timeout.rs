@@ -67,3 +67,56 @@ async fn the_statement_timeout_cancels_a_slow_query_on_postgres() {
 async fn the_statement_timeout_interrupts_a_slow_query_on_sqlite() {
     statement_timeout_scenario(Backend::Sqlite).await;
 }
+
+/// Four slow statements of one project at once (the adaptive limit's floor is two, its start
+/// four) take the database server's turns for 100 ms each at most: another project on the same
+/// server is served throughout.
+async fn many_slow_statements_scenario(backend: Backend) {
+    let _serial = one_at_a_time();
+    let kit = TestKit::builder(backend)
+        .project("slow", None)
+        .project_with_rows("other", tag_rows())
+        .superuser("root")
+        .configure(|config| {
+            config.pool.max_size = 4;
+            config.pool.statement_timeout_ms = 1500;
+        })
+        .build()
+        .unwrap();
+    kit.database("slow").execute(slow_rows(backend));
+    let app = kit.service().await;
+    let slow_query = format!("/api/v1/slow/tag/?label__contains={}b", "a".repeat(2000));
+    let slow = futures_util::future::join_all(
+        (0..4).map(|_| timed(&kit, &app, "GET", &slow_query, "root")),
+    );
+    let other = async {
+        let mut took = Vec::new();
+        for _ in 0..8 {
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+            let (reply, elapsed) = timed(&kit, &app, "GET", "/api/v1/other/tag/1/", "root").await;
+            assert_eq!(reply.status, 200, "{backend:?}: {}", reply.json);
+            took.push(elapsed);
+        }
+        took
+    };
+    let (slow, other_took) = futures_util::future::join(slow, other).await;
+    for (reply, _) in &slow {
+        assert_eq!(reply.status, 503, "{backend:?}: {}", reply.json);
+    }
+    let worst = other_took.iter().max().unwrap();
+    eprintln!("{backend:?}: the other project's requests took {other_took:?}");
+    assert!(
+        *worst < Duration::from_millis(400),
+        "{backend:?}: another project waited {worst:?} beside four slow statements"
+    );
+}
+
+#[actix_web::test]
+async fn many_slow_statements_of_one_project_leave_another_on_its_server_served_on_postgres() {
+    many_slow_statements_scenario(Backend::Postgres).await;
+}
+
+#[actix_web::test]
+async fn many_slow_statements_of_one_project_leave_another_served_on_sqlite() {
+    many_slow_statements_scenario(Backend::Sqlite).await;
+}
