@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::Payload;
@@ -83,9 +83,12 @@ impl ProjectConnection {
         let licence = self.pool.wait_until_reachable(deadline).await?;
         let turn = self.pool.take_turn(deadline).await?;
         // Set, not signalled: waking this task when the connection is checked out cost one
-        // more context switch of the HTTP worker per request (a third of them).
-        let connected = Arc::new(AtomicBool::new(false));
-        let connected_flag = connected.clone();
+        // more context switch of the HTTP worker per request (a third of them). Whoever moves
+        // it from `PENDING` first decides: the job, to run the work (`CONNECTED`), or this
+        // request at its deadline, to answer 503 (`ABANDONED`), after which the work never
+        // runs, so that a client told to retry cannot have its first write applied too.
+        let progress = Arc::new(AtomicU8::new(PENDING));
+        let job_progress = progress.clone();
         let pool = self.pool.clone();
         let limit = self.pool.in_flight().clone();
         let in_flight = limit.permit(shape);
@@ -102,12 +105,19 @@ impl ProjectConnection {
             let _entered = span.enter();
             let _turn = turn;
             if !in_time {
-                tracing::warn!("project {project}: its database server is busy; no turn in time");
+                // Its request answered already unless it is still waiting for this.
+                if !answer.is_closed() {
+                    tracing::warn!(
+                        "project {project}: its database server is busy; no turn in time"
+                    );
+                }
                 let _ = answer.send(Err(ApiError::no_connection_free()));
                 return;
             }
             let outcome = pool.checkout(deadline, licence).and_then(|mut checked| {
-                connected_flag.store(true, Ordering::Release);
+                job_progress
+                    .compare_exchange(PENDING, CONNECTED, Ordering::AcqRel, Ordering::Acquire)
+                    .map_err(|_| ApiError::project_did_not_answer())?;
                 checked.run(access, work)
             });
             counted.finish();
@@ -127,7 +137,7 @@ impl ProjectConnection {
             // answer bound.
             let now = Instant::now();
             let mut wake = answer_by.unwrap_or(now + Duration::from_secs(3600));
-            if !connected.load(Ordering::Acquire) {
+            if progress.load(Ordering::Acquire) == PENDING {
                 wake = wake.min(deadline);
             }
             if let Some(until) = in_flight.counted_until() {
@@ -138,7 +148,11 @@ impl ProjectConnection {
             let wait = wake.saturating_duration_since(now);
             if let Ok(outcome) = actix_web::rt::time::timeout(wait, &mut task).await {
                 return outcome.map_err(|error| {
-                    ApiError::internal("database task failed (it panicked)", error)
+                    ApiError::internal(
+                        "database task ended without an answer (it panicked, or the server is \
+                         shutting down)",
+                        error,
+                    )
                 })?;
             }
             let now = Instant::now();
@@ -147,13 +161,26 @@ impl ProjectConnection {
             if in_flight.counted_until().is_some_and(|until| now >= until) {
                 in_flight.stop_counting();
             }
-            if now >= deadline && !connected.load(Ordering::Acquire) {
+            if now >= deadline
+                && progress
+                    .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            {
+                let still_queued = in_flight.is_waiting();
+                in_flight.stop_counting();
+                if still_queued {
+                    tracing::warn!(
+                        "project {}: its database server is busy; no turn within {:?}",
+                        self.project,
+                        settings.checkout_timeout
+                    );
+                    return Err(ApiError::no_connection_free());
+                }
                 tracing::warn!(
                     "project {}: no database connection within {:?}",
                     self.project,
                     settings.checkout_timeout
                 );
-                in_flight.stop_counting();
                 return Err(ApiError::project_did_not_answer());
             }
             if answer_by.is_some_and(|by| now >= by) {
@@ -175,6 +202,11 @@ impl ProjectConnection {
             .saturating_duration_since(Instant::now())
     }
 }
+
+/// Where a request's database work stands (see `ProjectConnection::run`).
+const PENDING: u8 = 0;
+const CONNECTED: u8 = 1;
+const ABANDONED: u8 = 2;
 
 /// Stops the permit counting when the request lets go of it; a no-op once its work finished.
 struct GiveUpOnDrop(Arc<LimitPermit>);

@@ -186,54 +186,70 @@ impl ConcurrencyLimit {
                 deadline,
                 job,
             });
-        if let Some(job) = self.next_job() {
+        self.start_what_fits();
+    }
+
+    /// Starts a thread for each queued job the free places allow.
+    fn start_what_fits(self: &Arc<Self>) {
+        while let Some((job, _)) = self.next_job() {
             self.start_thread(job);
         }
     }
 
     fn start_thread(self: &Arc<Self>, first: Job) {
+        // Blocking threads run inside the runtime too, so this works from a job's thread; only
+        // a request dropped after the runtime (at shutdown) finds none, and its queue goes with
+        // the process.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::debug!("{}: no runtime to start queued work on", self.name);
+            return;
+        };
         let limit = self.clone();
         // The handle is not awaited: the job answers its request through its own channel.
-        drop(actix_web::rt::task::spawn_blocking(move || {
+        drop(runtime.spawn_blocking(move || {
             let mut job = first;
             loop {
                 // A job that panics has dropped its answer (its request sees the task fail and
-                // its permit goes back when the request drops it); the queue goes on.
+                // gives its place back); this thread goes on with the queue.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(true)));
-                match limit.next_job() {
-                    Some(next) => job = next,
-                    None => return,
+                let Some((next, room_for_more)) = limit.next_job() else {
+                    return;
+                };
+                job = next;
+                // The limit grew meanwhile: the new places start threads of their own.
+                if room_for_more {
+                    limit.start_what_fits();
                 }
             }
         }));
     }
 
     /// The next queued job whose turn has come, counted in. Jobs whose deadline passed, or
-    /// whose request gave up, are answered on the way without counting.
-    fn next_job(&self) -> Option<Job> {
-        let mut expired = Vec::new();
-        let next = {
-            let mut state = self.state.lock().expect("limit lock poisoned");
-            let now = Instant::now();
-            let mut next = None;
-            while state.in_flight < state.limit {
-                let Some(queued) = state.queue.pop_front() else {
-                    break;
-                };
-                if queued.deadline <= now || !Self::count_in(&mut state, &queued.permit) {
-                    expired.push(queued.job);
-                    continue;
+    /// whose request gave up, are answered on the way without counting, before the next one
+    /// is counted in (its time starts when it can run). With it, whether more queued work
+    /// could start now.
+    fn next_job(&self) -> Option<(Job, bool)> {
+        loop {
+            let (queued, counted, room_for_more) = {
+                let mut state = self.state.lock().expect("limit lock poisoned");
+                if state.in_flight >= state.limit {
+                    return None;
                 }
-                next = Some(queued.job);
-                break;
+                let queued = state.queue.pop_front()?;
+                let counted =
+                    queued.deadline > Instant::now() && Self::count_in(&mut state, &queued.permit);
+                let room_for_more = state.in_flight < state.limit && !state.queue.is_empty();
+                (queued, counted, room_for_more)
+            };
+            // Outside the lock: the permit may be the last reference to its request's place,
+            // and answering may log.
+            let Queued { permit, job, .. } = queued;
+            drop(permit);
+            if counted {
+                return Some((job, room_for_more));
             }
-            next
-        };
-        // Outside the lock: answering may log.
-        for job in expired {
-            job(false);
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(false)));
         }
-        next
     }
 
     /// Counts `permit` in, unless its request gave up on it (`false`).
@@ -334,26 +350,21 @@ impl LimitPermit {
     }
 
     /// The operation has run too long to be a sample, or its request gave up: its place goes
-    /// back without one, and queued work starts on a new thread if the place allows it (the
-    /// thread still busy with this operation cannot take it). Called from the async runtime.
+    /// back without one, and queued work starts on new threads as the places allow (the
+    /// thread still busy with this operation cannot take it).
     pub fn stop_counting(&self) {
         if self.take().is_some() {
             self.limit.count_out(None);
-            if let Some(job) = self.limit.next_job() {
-                self.limit.start_thread(job);
-            }
+            self.limit.start_what_fits();
         }
     }
 }
 
 impl Drop for LimitPermit {
     fn drop(&mut self) {
-        // A permit dropped while counting belongs to a request that gave up; the last owner
-        // may be a job, on a blocking thread, so it must not start threads: the place goes
-        // back, and the next submit or finishing job runs the queue.
-        if self.take().is_some() {
-            self.limit.count_out(None);
-        }
+        // Normally finished or stopped already; a permit still counting when its last owner
+        // lets go gives its place back like a request that gave up.
+        self.stop_counting();
     }
 }
 
@@ -613,25 +624,51 @@ mod tests {
         let limit = single("panic");
         let (started, starts) = std::sync::mpsc::channel();
         let (release_first, first_released) = std::sync::mpsc::channel();
+        let (first_thread_tx, first_thread) = std::sync::mpsc::channel();
         let first = limit.permit(SHAPE);
         let panicking = first.clone();
         limit.submit(
             &first,
             later(5000),
             Box::new(move |_| {
+                first_thread_tx.send(std::thread::current().id()).unwrap();
                 first_released.recv().unwrap();
-                let _owned = panicking;
+                // Its place goes back first, so that only this thread's loop can start the
+                // next job: if the panic ended the loop, nothing would.
+                panicking.finish();
                 panic!("BUG in a handler");
             }),
         );
+        let first_thread = first_thread.recv_timeout(WAIT).unwrap();
         let next = limit.permit(SHAPE);
         limit.submit(&next, later(5000), job("next", &next, &started, None));
         release_first.send(()).unwrap();
-        std::thread::sleep(Duration::from_millis(50));
-        assert!(next.is_waiting(), "the panicking job still counts");
-        // What the guard does when the job's answer never comes.
-        first.stop_counting();
-        let (name, in_time, _) = starts.recv_timeout(WAIT).unwrap();
+        let (name, in_time, thread) = starts.recv_timeout(WAIT).unwrap();
         assert_eq!((name, in_time), ("next", true));
+        assert_eq!(thread, first_thread, "the panicking job's thread went on");
+    }
+
+    #[actix_web::test]
+    async fn places_added_by_a_growing_limit_start_the_queued_work_at_once() {
+        let place = HeldPlace::new("growing");
+        let (release_second, second_released) = std::sync::mpsc::channel::<()>();
+        let second = place.limit.permit(SHAPE);
+        place.limit.submit(
+            &second,
+            later(5000),
+            job("second", &second, &place.started, Some(second_released)),
+        );
+        place.submit("third", 5000);
+        place.submit("fourth", 5000);
+        // What `learn` does on a finishing thread when latency stays low: more places while
+        // the queue waits, and no new request to start them.
+        place.limit.state.lock().unwrap().limit = 3;
+        place.release.send(()).unwrap();
+        // The holder's thread takes the second job, which blocks; the third and fourth can
+        // only start on threads of their own.
+        let mut ran: Vec<_> = (0..3).map(|_| place.next_start().0).collect();
+        ran.sort();
+        assert_eq!(ran, ["fourth", "second", "third"]);
+        release_second.send(()).unwrap();
     }
 }
