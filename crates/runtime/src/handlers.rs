@@ -113,8 +113,13 @@ type UpdateFn =
 type UpsertFn =
     fn(&mut DbConnection, Map<String, Value>, &[&'static ColumnMeta]) -> Result<Value, WriteError>;
 
+/// Inserts validated bodies with one statement per batch, where the backend and key allow it.
+type InsertManyFn =
+    fn(&mut DbConnection, &[Map<String, Value>]) -> Result<Option<Vec<Value>>, WriteError>;
+
 struct WriteOps {
     insert: fn(&mut DbConnection, Map<String, Value>) -> Result<Value, WriteError>,
+    insert_many: InsertManyFn,
     upsert: UpsertFn,
     update: UpdateFn,
     delete: fn(&mut DbConnection, SqlFilter) -> diesel::QueryResult<usize>,
@@ -154,6 +159,7 @@ impl TableOps {
             row_json: row_json::<R>,
             writes: Some(WriteOps {
                 insert: insert_value::<R>,
+                insert_many: insert_many_values::<R>,
                 upsert: upsert_value::<R>,
                 update: update_value::<R>,
                 delete: R::delete,
@@ -244,6 +250,20 @@ fn insert_value<R: WritableResource>(
     body: Map<String, Value>,
 ) -> Result<Value, WriteError> {
     Ok(serde_json::to_value(R::insert(connection, body)?)?)
+}
+
+fn insert_many_values<R: WritableResource>(
+    connection: &mut DbConnection,
+    bodies: &[Map<String, Value>],
+) -> Result<Option<Vec<Value>>, WriteError> {
+    let Some(rows) = crate::write::insert_many::<R>(connection, bodies)? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        rows.iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()?,
+    ))
 }
 
 fn upsert_value<R: WritableResource>(
@@ -976,6 +996,22 @@ async fn create_many(
             move |connection| -> Result<Vec<Value>, ApiError> {
                 let mut failed_item = 0;
                 let outcome = write_transaction(connection, &version, |connection| {
+                    // One statement for the whole list where the backend allows it, inside a
+                    // savepoint: if the database refuses it, the row-by-row inserts below
+                    // find which item it was.
+                    if conflict.is_none() && matches!(connection, DbConnection::Pg(_)) {
+                        let together = diesel::Connection::transaction(connection, |connection| {
+                            (ops.writes().insert_many)(connection, &rows)
+                        });
+                        match together {
+                            Ok(Some(created)) => return Ok(created),
+                            Ok(None) => {}
+                            Err(error) => tracing::debug!(
+                                "{}: the list as one INSERT failed ({error}); row by row",
+                                ops.meta.name
+                            ),
+                        }
+                    }
                     let mut created = Vec::with_capacity(rows.len());
                     for (index, row) in rows.iter().enumerate() {
                         failed_item = index;

@@ -10,7 +10,7 @@ use crate::db::DbConnection;
 use crate::error::{ApiError, WriteError};
 use crate::meta::{ColumnKind, ColumnMeta, TableMeta};
 use crate::resource::Resource;
-use crate::sql::{SqlFilter, SqlStatement, SqlValue};
+use crate::sql::{SqlFilter, SqlOrder, SqlStatement, SqlValue};
 
 /// A table the API may write: every table but the read-only ones (views).
 ///
@@ -250,12 +250,7 @@ fn write_row<R: Resource>(
                 .identifier(key.name)
                 .sql(" AS BIGINT)");
             let generated: i64 = statement.returning_integer().get_result(connection)?;
-            let value = match key.kind {
-                ColumnKind::SmallInt => SqlValue::SmallInt(generated as i16),
-                ColumnKind::Integer => SqlValue::Integer(generated as i32),
-                _ => SqlValue::BigInt(generated),
-            };
-            values.push((key, Some(value)));
+            values.push((key, Some(integer_value(key, generated))));
         }
         None => {
             statement.execute(connection)?;
@@ -275,6 +270,143 @@ fn write_row<R: Resource>(
     };
     R::load_one(connection, filter)?
         .ok_or_else(|| WriteError::Lost(format!("written row of {} not found", meta.name)))
+}
+
+/// PostgreSQL accepts at most this many bind parameters in one statement.
+const MAX_BINDS_PER_STATEMENT: usize = 65_535;
+
+/// Inserts every body with one multi-row `INSERT ... RETURNING` key per batch and reads the
+/// rows back with one `SELECT ... WHERE key IN (...)`: two statements for a list instead of two
+/// per row, the rows in the bodies' order. A body without a column gets its `DEFAULT`.
+///
+/// `None` (nothing written) unless the database is PostgreSQL (a SQLite statement costs no
+/// round trip, so the row-by-row path is as fast there) and the key is one integer column the
+/// database generates (what the rows are read back and ordered by); the caller then inserts
+/// row by row. A database error fails the whole call and says nothing of which body caused
+/// it: the caller runs it inside a savepoint and finds the item row by row.
+pub fn insert_many<R: Resource>(
+    connection: &mut DbConnection,
+    bodies: &[Map<String, Value>],
+) -> Result<Option<Vec<R::Row>>, WriteError> {
+    let meta = R::META;
+    let mut keys = meta.primary_key_columns();
+    let (Some(key), None) = (keys.next(), keys.next()) else {
+        return Ok(None);
+    };
+    let integer_key = matches!(
+        key.kind,
+        ColumnKind::SmallInt | ColumnKind::Integer | ColumnKind::BigInt
+    );
+    if !matches!(connection, DbConnection::Pg(_)) || !key.generated || !integer_key {
+        return Ok(None);
+    }
+    let rows = bodies
+        .iter()
+        .map(|body| typed_values(meta, body))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Every column some body sets, in the table's order; the key at least, so that a list of
+    // empty bodies is still `VALUES (DEFAULT), ...`.
+    let columns: Vec<&'static ColumnMeta> = meta
+        .columns
+        .iter()
+        .filter(|column| {
+            column.name == key.name
+                || rows
+                    .iter()
+                    .any(|row| row.iter().any(|(set, _)| set.name == column.name))
+        })
+        .collect();
+    let per_statement = (MAX_BINDS_PER_STATEMENT / columns.len()).max(1);
+    let mut inserted_keys: Vec<i64> = Vec::with_capacity(rows.len());
+    for batch in rows.chunks(per_statement) {
+        let mut statement = SqlStatement::new();
+        statement
+            .sql("INSERT INTO ")
+            .identifier(meta.name)
+            .sql(" (");
+        for (position, column) in columns.iter().enumerate() {
+            if position > 0 {
+                statement.sql(", ");
+            }
+            statement.identifier(column.name);
+        }
+        statement.sql(") VALUES ");
+        for (number, row) in batch.iter().enumerate() {
+            statement.sql(if number > 0 { ", (" } else { "(" });
+            for (position, column) in columns.iter().enumerate() {
+                if position > 0 {
+                    statement.sql(", ");
+                }
+                match row.iter().find(|(set, _)| set.name == column.name) {
+                    Some((column, value)) => push_value(&mut statement, column, value),
+                    None => {
+                        statement.sql("DEFAULT");
+                    }
+                }
+            }
+            statement.sql(")");
+        }
+        // PostgreSQL returns an INSERT's rows in the order of its VALUES (what Django's
+        // bulk_create relies on too); the read-back below checks every key came back.
+        statement
+            .sql(" RETURNING CAST(")
+            .identifier(key.name)
+            .sql(" AS BIGINT)");
+        let batch_keys: Vec<i64> = statement.returning_integer().load(connection)?;
+        if batch_keys.len() != batch.len() {
+            return Err(WriteError::Lost(format!(
+                "{} rows inserted into {}, {} keys returned",
+                batch.len(),
+                meta.name,
+                batch_keys.len()
+            )));
+        }
+        inserted_keys.extend(batch_keys);
+    }
+    let mut by_key = std::collections::HashMap::with_capacity(inserted_keys.len());
+    for batch in inserted_keys.chunks(MAX_BINDS_PER_STATEMENT) {
+        let mut filter = SqlFilter::all();
+        filter.begin_condition().identifier(key.name).sql(" IN (");
+        for (position, value) in batch.iter().enumerate() {
+            if position > 0 {
+                filter.sql(", ");
+            }
+            filter.bind_for(key, integer_value(key, *value));
+        }
+        filter.sql(")").mark_uncacheable();
+        let order = SqlOrder::by_primary_key(meta).window(batch.len() as u64, 0);
+        for row in R::load(connection, filter, order)? {
+            let json = serde_json::to_value(&row)?;
+            let Some(found) = json.get(key.name).and_then(Value::as_i64) else {
+                return Err(WriteError::Lost(format!(
+                    "a row of {} read back without its key {}",
+                    meta.name, key.name
+                )));
+            };
+            by_key.insert(found, row);
+        }
+    }
+    inserted_keys
+        .iter()
+        .map(|inserted| {
+            by_key.remove(inserted).ok_or_else(|| {
+                WriteError::Lost(format!(
+                    "inserted row {inserted} of {} not found",
+                    meta.name
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// An integer key's value as its column's type.
+fn integer_value(key: &ColumnMeta, value: i64) -> SqlValue {
+    match key.kind {
+        ColumnKind::SmallInt => SqlValue::SmallInt(value as i16),
+        ColumnKind::Integer => SqlValue::Integer(value as i32),
+        _ => SqlValue::BigInt(value),
+    }
 }
 
 /// `UPDATE` the body's columns on the row matching `filter`; `None` if there is no such row.
