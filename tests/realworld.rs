@@ -519,6 +519,44 @@ async fn writes_scenario(backend: Backend) {
         "kept by the database's trigger: {}",
         created.json
     );
+    // A list: on PostgreSQL one multi-row INSERT, where an enum, an array and a column left
+    // to its default meet in one VALUES list.
+    let listed = call!(
+        kit,
+        service,
+        "POST",
+        films,
+        json!([
+            {"title": "ZORRO TWO", "language_id": 1, "rating": "PG-13", "special_features": ["Trailers"]},
+            {"title": "ZORRO THREE", "language_id": 1, "rental_rate": "0.99"}
+        ])
+    );
+    assert_eq!(listed.status, 201, "{}", listed.json);
+    let (two, three) = (&listed.json[0], &listed.json[1]);
+    assert_eq!(
+        (
+            &two["title"],
+            &two["rating"],
+            &two["special_features"],
+            &two["rental_rate"]
+        ),
+        (
+            &json!("ZORRO TWO"),
+            &json!("PG-13"),
+            &json!(["Trailers"]),
+            &json!("4.99")
+        )
+    );
+    assert_eq!(
+        (&three["title"], &three["rental_rate"]),
+        (&json!("ZORRO THREE"), &json!("0.99"))
+    );
+    assert!(
+        three["fulltext"]
+            .as_str()
+            .is_some_and(|text| text.contains("zorro")),
+        "{three}"
+    );
     let id = created.json["film_id"].as_i64().unwrap();
     let patched = call!(
         kit,
