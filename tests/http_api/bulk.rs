@@ -230,6 +230,7 @@ async fn bulk_statements_scenario(backend: Backend) {
     // The connection's own setup statements are not the list's.
     call(&app, Method::GET, "/api/v1/alpha/data_point/", None).await;
     let mut statements = Vec::new();
+    let mut created_ids = Vec::new();
     for size in [3, 300] {
         let items: Vec<Value> = (0..size)
             .map(|n| match n % 3 {
@@ -271,6 +272,52 @@ async fn bulk_statements_scenario(backend: Backend) {
             .await;
             assert_eq!(&stored.json, row, "what was answered is what was stored");
         }
+        created_ids = rows.iter().map(|row| row["id"].clone()).collect();
+    }
+
+    // Upserts whose bodies all set the same columns: also one statement per batch on
+    // PostgreSQL. Both lists update rows just created, which keep their keys.
+    let mut upsert_statements = Vec::new();
+    for (size, first) in [(3, 297), (300, 0)] {
+        let items: Vec<Value> = (first..first + size)
+            .map(|n| json!({"name": format!("n300-{n}"), "unit": format!("u{size}")}))
+            .collect();
+        let before = pool.statements_run();
+        let upserted = call(
+            &app,
+            Method::POST,
+            "/api/v1/alpha/data_point/?on_conflict=name",
+            Some(Value::Array(items)),
+        )
+        .await;
+        upsert_statements.push(pool.statements_run() - before);
+        assert_eq!(upserted.status, 200, "{}", upserted.json);
+        for (offset, row) in upserted.json.as_array().unwrap().iter().enumerate() {
+            let n = first + offset;
+            assert_eq!(row["name"], format!("n300-{n}"));
+            assert_eq!(row["unit"], format!("u{size}"));
+            assert_eq!(row["id"], created_ids[n], "the updated row keeps its key");
+        }
+    }
+    // Two bodies meeting the same row apply in order, as one by one.
+    let twice = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/data_point/?on_conflict=name",
+        Some(json!([{"name": "twice", "unit": "a"}, {"name": "twice", "unit": "b"}])),
+    )
+    .await;
+    assert_eq!(twice.status, 200, "{}", twice.json);
+    assert_eq!(twice.json[0]["id"], twice.json[1]["id"]);
+    assert_eq!(
+        (&twice.json[0]["unit"], &twice.json[1]["unit"]),
+        (&json!("a"), &json!("b"))
+    );
+    if backend == Backend::Postgres {
+        assert_eq!(
+            upsert_statements[0], upsert_statements[1],
+            "PostgreSQL upserts: statements for 3 and 300 rows"
+        );
     }
     if backend == Backend::Postgres {
         // PostgreSQL takes at most 65,535 binds in a statement: 14,000 rows of 5 columns are

@@ -113,9 +113,13 @@ type UpdateFn =
 type UpsertFn =
     fn(&mut DbConnection, Map<String, Value>, &[&'static ColumnMeta]) -> Result<Value, WriteError>;
 
-/// Inserts validated bodies with one statement per batch, where the backend and key allow it.
-type InsertManyFn =
-    fn(&mut DbConnection, &[Map<String, Value>]) -> Result<Option<Vec<Value>>, WriteError>;
+/// Inserts (or upserts, with conflict columns) validated bodies with one statement per batch,
+/// where the backend and key allow it.
+type InsertManyFn = fn(
+    &mut DbConnection,
+    &[Map<String, Value>],
+    &[&'static ColumnMeta],
+) -> Result<Option<Vec<Value>>, WriteError>;
 
 struct WriteOps {
     insert: fn(&mut DbConnection, Map<String, Value>) -> Result<Value, WriteError>,
@@ -255,8 +259,9 @@ fn insert_value<R: WritableResource>(
 fn insert_many_values<R: WritableResource>(
     connection: &mut DbConnection,
     bodies: &[Map<String, Value>],
+    conflict: &[&'static ColumnMeta],
 ) -> Result<Option<Vec<Value>>, WriteError> {
-    let Some(rows) = crate::write::insert_many::<R>(connection, bodies)? else {
+    let Some(rows) = crate::write::insert_many::<R>(connection, bodies, conflict)? else {
         return Ok(None);
     };
     Ok(Some(
@@ -999,9 +1004,13 @@ async fn create_many(
                     // One statement for the whole list where the backend allows it, inside a
                     // savepoint: if the database refuses it, the row-by-row inserts below
                     // find which item it was.
-                    if conflict.is_none() && matches!(connection, DbConnection::Pg(_)) {
+                    if matches!(connection, DbConnection::Pg(_)) {
                         let together = diesel::Connection::transaction(connection, |connection| {
-                            (ops.writes().insert_many)(connection, &rows)
+                            (ops.writes().insert_many)(
+                                connection,
+                                &rows,
+                                conflict.as_deref().unwrap_or_default(),
+                            )
                         });
                         match together {
                             Ok(Some(created)) => return Ok(created),

@@ -210,33 +210,8 @@ fn write_row<R: Resource>(
         }
         statement.sql(")");
         if !conflict.is_empty() {
-            statement.sql(" ON CONFLICT (");
-            for (position, column) in conflict.iter().enumerate() {
-                if position > 0 {
-                    statement.sql(", ");
-                }
-                statement.identifier(column.name);
-            }
-            statement.sql(") DO UPDATE SET ");
-            let keys: Vec<&str> = meta.primary_key_columns().map(|key| key.name).collect();
-            let mut updated: Vec<&'static str> = values
-                .iter()
-                .map(|(column, _)| column.name)
-                .filter(|name| !keys.contains(name) && !conflict.iter().any(|c| c.name == *name))
-                .collect();
-            if updated.is_empty() {
-                // Nothing else to set: a no-op update, so that RETURNING still yields the row.
-                updated.push(conflict[0].name);
-            }
-            for (position, name) in updated.into_iter().enumerate() {
-                if position > 0 {
-                    statement.sql(", ");
-                }
-                statement
-                    .identifier(name)
-                    .sql(" = excluded.")
-                    .identifier(name);
-            }
+            let set: Vec<_> = values.iter().map(|(column, _)| column.name).collect();
+            push_on_conflict(&mut statement, meta, conflict, &set);
         }
     }
     // A key the database generates is learned from RETURNING; others are in the body.
@@ -279,6 +254,12 @@ const MAX_BINDS_PER_STATEMENT: usize = 65_535;
 /// rows back with one `SELECT ... WHERE key IN (...)`: two statements for a list instead of two
 /// per row, the rows in the bodies' order. A body without a column gets its `DEFAULT`.
 ///
+/// With `conflict` (an upsert's unique columns) each batch is `INSERT ... ON CONFLICT DO
+/// UPDATE`, as [`upsert`] writes one row; only when every body sets the same columns (a body
+/// leaving a column out must keep the row's value, which one `SET` list for all cannot do). Two
+/// bodies of a batch meeting the same row make PostgreSQL refuse the statement; the caller's
+/// row-by-row path then applies them in order.
+///
 /// `None` (nothing written) unless the database is PostgreSQL (a SQLite statement costs no
 /// round trip, so the row-by-row path is as fast there) and the key is one integer column the
 /// database generates (what the rows are read back and ordered by); the caller then inserts
@@ -287,6 +268,7 @@ const MAX_BINDS_PER_STATEMENT: usize = 65_535;
 pub fn insert_many<R: Resource>(
     connection: &mut DbConnection,
     bodies: &[Map<String, Value>],
+    conflict: &[&'static ColumnMeta],
 ) -> Result<Option<Vec<R::Row>>, WriteError> {
     let meta = R::META;
     let mut keys = meta.primary_key_columns();
@@ -304,6 +286,16 @@ pub fn insert_many<R: Resource>(
         .iter()
         .map(|body| typed_values(meta, body))
         .collect::<Result<Vec<_>, _>>()?;
+    let same_columns = |row: &Vec<(&'static ColumnMeta, Option<SqlValue>)>| {
+        row.len() == rows[0].len()
+            && row
+                .iter()
+                .zip(&rows[0])
+                .all(|((a, _), (b, _))| a.name == b.name)
+    };
+    if !conflict.is_empty() && !rows.iter().all(same_columns) {
+        return Ok(None);
+    }
     // Every column some body sets, in the table's order; the key at least, so that a list of
     // empty bodies is still `VALUES (DEFAULT), ...`.
     let columns: Vec<&'static ColumnMeta> = meta
@@ -345,6 +337,10 @@ pub fn insert_many<R: Resource>(
                 }
             }
             statement.sql(")");
+        }
+        if !conflict.is_empty() {
+            let set: Vec<_> = columns.iter().map(|column| column.name).collect();
+            push_on_conflict(&mut statement, meta, conflict, &set);
         }
         // PostgreSQL returns an INSERT's rows in the order of its VALUES (what Django's
         // bulk_create relies on too); the read-back below checks every key came back.
@@ -398,6 +394,43 @@ pub fn insert_many<R: Resource>(
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
+}
+
+/// `ON CONFLICT (conflict) DO UPDATE SET` each of the `set` columns but the key and the conflict
+/// columns to the value the insert proposed (a no-op update when none is left, so that
+/// `RETURNING` still yields the row).
+fn push_on_conflict(
+    statement: &mut SqlStatement,
+    meta: &'static TableMeta,
+    conflict: &[&'static ColumnMeta],
+    set: &[&'static str],
+) {
+    statement.sql(" ON CONFLICT (");
+    for (position, column) in conflict.iter().enumerate() {
+        if position > 0 {
+            statement.sql(", ");
+        }
+        statement.identifier(column.name);
+    }
+    statement.sql(") DO UPDATE SET ");
+    let keys: Vec<&str> = meta.primary_key_columns().map(|key| key.name).collect();
+    let mut updated: Vec<&'static str> = set
+        .iter()
+        .copied()
+        .filter(|name| !keys.contains(name) && !conflict.iter().any(|c| c.name == *name))
+        .collect();
+    if updated.is_empty() {
+        updated.push(conflict[0].name);
+    }
+    for (position, name) in updated.into_iter().enumerate() {
+        if position > 0 {
+            statement.sql(", ");
+        }
+        statement
+            .identifier(name)
+            .sql(" = excluded.")
+            .identifier(name);
+    }
 }
 
 /// An integer key's value as its column's type.
