@@ -16,21 +16,32 @@ fn slow_rows(backend: Backend) -> &'static str {
     }
 }
 
-async fn statement_timeout_scenario(backend: Backend) {
-    let _serial = one_at_a_time();
+/// Project `slow` with the slow rows and `other` with two tags, on the same database server.
+fn slow_and_other(backend: Backend, pool_size: u32, statement_timeout_ms: u64) -> TestKit {
     let kit = TestKit::builder(backend)
         .project("slow", None)
         .project_with_rows("other", tag_rows())
         .superuser("root")
         .configure(|config| {
-            config.pool.max_size = 1;
-            config.pool.statement_timeout_ms = 300;
+            config.pool.max_size = pool_size;
+            config.pool.statement_timeout_ms = statement_timeout_ms;
         })
         .build()
         .unwrap();
     kit.database("slow").execute(slow_rows(backend));
+    kit
+}
+
+/// A filter that backtracks for seconds over the slow rows.
+fn slow_query() -> String {
+    format!("/api/v1/slow/tag/?label__contains={}b", "a".repeat(2000))
+}
+
+async fn statement_timeout_scenario(backend: Backend) {
+    let _serial = one_at_a_time();
+    let kit = slow_and_other(backend, 1, 300);
     let app = kit.service().await;
-    let slow_query = format!("/api/v1/slow/tag/?label__contains={}b", "a".repeat(2000));
+    let slow_query = slow_query();
     let slow = timed(&kit, &app, "GET", &slow_query, "root");
     let other = async {
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
@@ -73,19 +84,9 @@ async fn the_statement_timeout_interrupts_a_slow_query_on_sqlite() {
 /// server is served throughout.
 async fn many_slow_statements_scenario(backend: Backend) {
     let _serial = one_at_a_time();
-    let kit = TestKit::builder(backend)
-        .project("slow", None)
-        .project_with_rows("other", tag_rows())
-        .superuser("root")
-        .configure(|config| {
-            config.pool.max_size = 4;
-            config.pool.statement_timeout_ms = 1500;
-        })
-        .build()
-        .unwrap();
-    kit.database("slow").execute(slow_rows(backend));
+    let kit = slow_and_other(backend, 4, 1500);
     let app = kit.service().await;
-    let slow_query = format!("/api/v1/slow/tag/?label__contains={}b", "a".repeat(2000));
+    let slow_query = slow_query();
     let slow = futures_util::future::join_all(
         (0..4).map(|_| timed(&kit, &app, "GET", &slow_query, "root")),
     );

@@ -213,6 +213,23 @@ async fn upsert_scenario(backend: Backend) {
     );
 }
 
+/// POSTs `items` to `data_point` with `query`: the statements `alpha`'s connections ran, and
+/// the reply.
+async fn post_counted<S>(
+    app: &Client<S>,
+    pool: &tenantapi_runtime::pool::ProjectPool,
+    query: &str,
+    items: Vec<Value>,
+) -> (u64, Reply)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    let before = pool.statements_run();
+    let path = format!("/api/v1/alpha/data_point/{query}");
+    let reply = call(app, Method::POST, &path, Some(Value::Array(items))).await;
+    (pool.statements_run() - before, reply)
+}
+
 on_both_backends!(
     a_bulk_create_on_postgres_costs_the_same_statements_for_3_rows_as_for_300,
     bulk_statements_scenario
@@ -239,15 +256,8 @@ async fn bulk_statements_scenario(backend: Backend) {
                 _ => json!({"name": format!("n{size}-{n}"), "site_id": 1}),
             })
             .collect();
-        let before = pool.statements_run();
-        let created = call(
-            &app,
-            Method::POST,
-            "/api/v1/alpha/data_point/",
-            Some(Value::Array(items)),
-        )
-        .await;
-        statements.push(pool.statements_run() - before);
+        let (count, created) = post_counted(&app, &pool, "", items).await;
+        statements.push(count);
         assert_eq!(created.status, 201, "{}", created.json);
         let rows = created.json.as_array().unwrap();
         assert_eq!(rows.len(), size);
@@ -282,15 +292,8 @@ async fn bulk_statements_scenario(backend: Backend) {
         let items: Vec<Value> = (first..first + size)
             .map(|n| json!({"name": format!("n300-{n}"), "unit": format!("u{size}")}))
             .collect();
-        let before = pool.statements_run();
-        let upserted = call(
-            &app,
-            Method::POST,
-            "/api/v1/alpha/data_point/?on_conflict=name",
-            Some(Value::Array(items)),
-        )
-        .await;
-        upsert_statements.push(pool.statements_run() - before);
+        let (count, upserted) = post_counted(&app, &pool, "?on_conflict=name", items).await;
+        upsert_statements.push(count);
         assert_eq!(upserted.status, 200, "{}", upserted.json);
         for (offset, row) in upserted.json.as_array().unwrap().iter().enumerate() {
             let n = first + offset;
@@ -325,14 +328,7 @@ async fn bulk_statements_scenario(backend: Backend) {
         let items: Vec<Value> = (0..14_000)
             .map(|n| json!({"name": format!("wide-{n}"), "unit": "kWh", "type": "virtual", "site_id": 1}))
             .collect();
-        let before = pool.statements_run();
-        let created = call(
-            &app,
-            Method::POST,
-            "/api/v1/alpha/data_point/",
-            Some(Value::Array(items)),
-        )
-        .await;
+        let (count, created) = post_counted(&app, &pool, "", items).await;
         assert_eq!(created.status, 201, "{}", created.json);
         let rows = created.json.as_array().unwrap();
         assert_eq!(rows.len(), 14_000);
@@ -341,7 +337,7 @@ async fn bulk_statements_scenario(backend: Backend) {
                 .enumerate()
                 .all(|(n, row)| row["name"] == format!("wide-{n}"))
         );
-        assert_eq!(pool.statements_run() - before, statements[1] + 1);
+        assert_eq!(count, statements[1] + 1);
     }
     match backend {
         Backend::Postgres => assert_eq!(
