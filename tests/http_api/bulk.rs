@@ -302,6 +302,21 @@ async fn bulk_statements_scenario(backend: Backend) {
             assert_eq!(row["id"], created_ids[n], "the updated row keeps its key");
         }
     }
+    // A body that leaves a field out keeps the row's value, though another body sets it.
+    let mixed = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/data_point/?on_conflict=name",
+        Some(json!([{"name": "n300-0", "unit": "mixed"}, {"name": "n300-1"}])),
+    )
+    .await;
+    assert_eq!(mixed.status, 200, "{}", mixed.json);
+    assert_eq!(
+        (&mixed.json[0]["unit"], &mixed.json[1]["unit"]),
+        (&json!("mixed"), &json!("u300")),
+        "{}",
+        mixed.json
+    );
     // Two bodies meeting the same row apply in order, as one by one.
     let twice = call(
         &app,

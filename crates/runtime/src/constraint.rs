@@ -30,7 +30,9 @@ pub fn explain_write_error(
 ) -> ApiError {
     match error {
         WriteError::Serialize(error) => ApiError::internal("written row serialization", error),
-        WriteError::Lost(reason) => ApiError::internal("write", reason),
+        WriteError::Lost(reason) | WriteError::RowByRow(reason) => {
+            ApiError::internal("write", reason)
+        }
         WriteError::Refused(answer) => answer,
         WriteError::Database(DieselError::DatabaseError(error_kind, info)) => {
             // SQLite reports a RESTRICT action's failure without the extended code that

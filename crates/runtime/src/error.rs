@@ -335,6 +335,36 @@ pub enum WriteError {
     /// Refused before it ran, with the answer to give (an `If-Match` that no longer holds).
     #[error("{0}")]
     Refused(ApiError),
+    /// A list written as one statement came back in a shape that cannot be paired with its
+    /// bodies (two bodies met one row, or a row's conflict columns are not its body's): roll
+    /// it back and write the list row by row.
+    #[error("the list must be written row by row: {0}")]
+    RowByRow(String),
+}
+
+impl WriteError {
+    /// Whether writing the same list row by row could name one item as the cause: a
+    /// constraint, a value the database refused, two bodies meeting one row. Timeouts,
+    /// deadlocks, serialization failures and lost connections are no item's doing; row by row
+    /// would only repeat them slower.
+    pub fn an_item_may_explain(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            WriteError::RowByRow(_) => true,
+            WriteError::Database(error @ Error::DatabaseError(kind, info)) => {
+                !matches!(
+                    kind,
+                    DatabaseErrorKind::SerializationFailure
+                        | DatabaseErrorKind::ClosedConnection
+                        | DatabaseErrorKind::UnableToSendCommand
+                        | DatabaseErrorKind::ReadOnlyTransaction
+                ) && !info.message().contains("deadlock detected")
+                    && !crate::watch::is_statement_timeout(error)
+                    && !crate::watch::is_connection_lost(error)
+            }
+            _ => false,
+        }
+    }
 }
 
 impl From<diesel::result::Error> for ApiError {

@@ -1015,10 +1015,12 @@ async fn create_many(
                         match together {
                             Ok(Some(created)) => return Ok(created),
                             Ok(None) => {}
-                            Err(error) => tracing::debug!(
-                                "{}: the list as one INSERT failed ({error}); row by row",
+                            Err(error) if error.an_item_may_explain() => tracing::debug!(
+                                "{}: the list as one INSERT was refused ({error}); row by row to \
+                                 name the item",
                                 ops.meta.name
                             ),
+                            Err(error) => return Err(error),
                         }
                     }
                     let mut created = Vec::with_capacity(rows.len());
