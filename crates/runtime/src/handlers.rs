@@ -1004,7 +1004,10 @@ async fn create_many(
                     // One statement for the whole list where the backend allows it, inside a
                     // savepoint: if the database refuses it, the row-by-row inserts below
                     // find which item it was.
-                    if matches!(connection, DbConnection::Pg(_)) {
+                    if matches!(connection, DbConnection::Pg(_))
+                        && !rows.is_empty()
+                        && crate::write::one_statement_key(ops.meta).is_some()
+                    {
                         let together = diesel::Connection::transaction(connection, |connection| {
                             (ops.writes().insert_many)(
                                 connection,

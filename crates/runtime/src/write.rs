@@ -271,15 +271,10 @@ pub fn insert_many<R: Resource>(
     conflict: &[&'static ColumnMeta],
 ) -> Result<Option<Vec<R::Row>>, WriteError> {
     let meta = R::META;
-    let mut keys = meta.primary_key_columns();
-    let (Some(key), None) = (keys.next(), keys.next()) else {
+    let Some(key) = one_statement_key(meta) else {
         return Ok(None);
     };
-    let integer_key = matches!(
-        key.kind,
-        ColumnKind::SmallInt | ColumnKind::Integer | ColumnKind::BigInt
-    );
-    if !matches!(connection, DbConnection::Pg(_)) || !key.generated || !integer_key {
+    if !matches!(connection, DbConnection::Pg(_)) {
         return Ok(None);
     }
     let rows = bodies
@@ -431,6 +426,21 @@ fn push_on_conflict(
             .sql(" = excluded.")
             .identifier(name);
     }
+}
+
+/// The key a list of `meta`'s rows is written and read back by in one statement: a single
+/// integer column the database generates. `None`: [`insert_many`] writes nothing for this
+/// table, and a caller need not prepare for it (a savepoint is a round trip each way).
+pub fn one_statement_key(meta: &'static TableMeta) -> Option<&'static ColumnMeta> {
+    let mut keys = meta.primary_key_columns();
+    let (Some(key), None) = (keys.next(), keys.next()) else {
+        return None;
+    };
+    let integer_key = matches!(
+        key.kind,
+        ColumnKind::SmallInt | ColumnKind::Integer | ColumnKind::BigInt
+    );
+    (key.generated && integer_key).then_some(key)
 }
 
 /// An integer key's value as its column's type.
