@@ -303,11 +303,14 @@ async fn bulk_statements_scenario(backend: Backend) {
         }
     }
     // A body that leaves a field out keeps the row's value, though another body sets it.
-    let mixed = call(
+    let (_, mixed) = post_counted(
         &app,
-        Method::POST,
-        "/api/v1/alpha/data_point/?on_conflict=name",
-        Some(json!([{"name": "n300-0", "unit": "mixed"}, {"name": "n300-1"}])),
+        &pool,
+        "?on_conflict=name",
+        vec![
+            json!({"name": "n300-0", "unit": "mixed"}),
+            json!({"name": "n300-1"}),
+        ],
     )
     .await;
     assert_eq!(mixed.status, 200, "{}", mixed.json);
@@ -318,11 +321,14 @@ async fn bulk_statements_scenario(backend: Backend) {
         mixed.json
     );
     // Two bodies meeting the same row apply in order, as one by one.
-    let twice = call(
+    let (_, twice) = post_counted(
         &app,
-        Method::POST,
-        "/api/v1/alpha/data_point/?on_conflict=name",
-        Some(json!([{"name": "twice", "unit": "a"}, {"name": "twice", "unit": "b"}])),
+        &pool,
+        "?on_conflict=name",
+        vec![
+            json!({"name": "twice", "unit": "a"}),
+            json!({"name": "twice", "unit": "b"}),
+        ],
     )
     .await;
     assert_eq!(twice.status, 200, "{}", twice.json);
