@@ -63,12 +63,17 @@ impl SilentListener {
 }
 
 /// A loopback TCP proxy in front of the machine's PostgreSQL that can be taken down (existing
-/// connections cut, new ones refused: a restart) and brought back on the same port.
+/// connections cut, new ones refused: a restart) and brought back on the same port, or made to
+/// hang.
 struct RestartableProxy {
     port: u16,
     up: Arc<AtomicBool>,
     /// Bumped when going down: forwarding threads of older connections stop.
     epoch: Arc<AtomicUsize>,
+    /// Hanging: new connections are accepted and never answered.
+    silent: Arc<AtomicBool>,
+    /// Connections accepted while hanging.
+    held: Arc<AtomicUsize>,
 }
 
 impl RestartableProxy {
@@ -77,13 +82,18 @@ impl RestartableProxy {
         let port = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(true));
         let epoch = Arc::new(AtomicUsize::new(0));
+        let silent = Arc::new(AtomicBool::new(false));
+        let held = Arc::new(AtomicUsize::new(0));
         let proxy = RestartableProxy {
             port,
             up: up.clone(),
             epoch: epoch.clone(),
+            silent: silent.clone(),
+            held: held.clone(),
         };
         std::thread::spawn(move || {
             let mut listener = Some(listener);
+            let mut hanging = Vec::new();
             loop {
                 if !up.load(Ordering::Relaxed) {
                     // Down: nothing listens, so connections are refused.
@@ -96,6 +106,10 @@ impl RestartableProxy {
                 });
                 current.set_nonblocking(true).unwrap();
                 match current.accept() {
+                    Ok((client, _)) if silent.load(Ordering::Relaxed) => {
+                        held.fetch_add(1, Ordering::Relaxed);
+                        hanging.push(client);
+                    }
                     Ok((client, _)) => {
                         client.set_nonblocking(false).unwrap();
                         let server = std::net::TcpStream::connect(target).unwrap();
@@ -145,6 +159,12 @@ impl RestartableProxy {
 
     fn up(&self) {
         self.up.store(true, Ordering::Relaxed);
+    }
+
+    /// From now on new connections are accepted and never answered (a frozen host); those
+    /// already open keep working.
+    fn hang(&self) {
+        self.silent.store(true, Ordering::Relaxed);
     }
 }
 

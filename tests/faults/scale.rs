@@ -93,7 +93,8 @@ async fn each_project_is_rechecked_on_time_while_others_hang() {
     for number in 0..80 {
         builder = builder.project_with_rows(&format!("ok{number:02}"), tag_rows());
     }
-    for number in 0..20 {
+    // More hung projects than version checks run at once (`CONCURRENT_CHECKS`, 32).
+    for number in 0..40 {
         builder = builder.external_project(&format!("hung{number:02}"), &silent.url());
     }
     let kit = builder.build().unwrap();

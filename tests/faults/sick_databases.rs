@@ -117,6 +117,91 @@ async fn hung_refused_and_killed_databases_leave_other_projects_unaffected() {
     }
 }
 
+/// Regression: before anything was known of a project's database, every request that found no
+/// connection open started its own connection attempt, each holding a thread for
+/// the whole connect timeout when the database hangs; a few dozen such projects took every
+/// thread database work runs on.
+#[actix_web::test]
+async fn databases_that_start_hanging_cost_one_connection_attempt_each() {
+    let _serial = one_at_a_time();
+    let database = TestDatabase::postgres();
+    database.execute("INSERT INTO tag (id, label) VALUES (1, 'one')");
+    const STUCK: usize = 20;
+    // Each on a database server of its own (one proxy each), as projects spread over servers
+    // are: projects of one server also share its in-flight limit, which queues their attempts.
+    // The same number of projects that stay healthy make the same load without the fault.
+    let proxies = || -> Vec<RestartableProxy> {
+        (0..STUCK)
+            .map(|_| RestartableProxy::start("127.0.0.1:5432".parse().unwrap()))
+            .collect()
+    };
+    let (stuck_servers, fresh_servers) = (proxies(), proxies());
+    let mut builder = TestKit::builder(Backend::Postgres)
+        .project_with_rows("north", tag_rows())
+        .superuser("root")
+        .configure(|config| {
+            // The healthy twins' connections must fit PostgreSQL's 100: the proxies hide from
+            // the per-server budget that they all lead to one server.
+            config.pool.max_size = 3;
+            config.pool.checkout_timeout_ms = 1000;
+        });
+    for (prefix, servers) in [("stuck", &stuck_servers), ("fresh", &fresh_servers)] {
+        for (number, proxy) in servers.iter().enumerate() {
+            let url = format!(
+                "postgres://postgres@127.0.0.1:{}/{}",
+                proxy.port,
+                database_name(&database)
+            );
+            builder = builder.external_project(&format!("{prefix}{number:02}"), &url);
+        }
+    }
+    let kit = builder.build().unwrap();
+    let app = kit.service().await;
+    let (kit, app) = (&kit, &app);
+    let healthy = vec![
+        "/api/v1/north/tag/1/".to_string(),
+        "/api/v1/north/tag/?ordering=-label".to_string(),
+    ];
+    // Twelve requests for each project, in rounds 20 ms apart: the first round finds nothing
+    // known of any of them (the startup check kept no connection).
+    let bursts = |prefix: &'static str| {
+        futures_util::future::join_all((0..12 * STUCK).map(move |request| async move {
+            let (round, number) = (request / STUCK, request % STUCK);
+            actix_web::rt::time::sleep(Duration::from_millis(20 * round as u64)).await;
+            let path = format!("/api/v1/{prefix}{number:02}/tag/1/");
+            timed(kit, app, "GET", &path, "root").await
+        }))
+    };
+    load(kit, app, &healthy, 4, 10).await; // warm-up
+    let (baseline, fresh) =
+        futures_util::future::join(load(kit, app, &healthy, 8, 60), bursts("fresh")).await;
+    let refused: Vec<_> = fresh
+        .iter()
+        .filter(|(reply, _)| reply.status != 200)
+        .map(|(reply, took)| (reply.status, reply.json.clone(), *took))
+        .collect();
+    assert!(refused.is_empty(), "healthy fresh projects: {refused:?}");
+    stuck_servers.iter().for_each(RestartableProxy::hang);
+    let (under_fault, stuck) =
+        futures_util::future::join(load(kit, app, &healthy, 8, 60), bursts("stuck")).await;
+
+    assert_unaffected("a healthy project", &baseline, &under_fault);
+    for (reply, took) in stuck {
+        assert_eq!(reply.status, 503, "{}", reply.json);
+        assert!(reply.headers.contains_key(header::RETRY_AFTER));
+        assert!(took < Duration::from_millis(1500), "{took:?}");
+    }
+    let attempts: usize = stuck_servers
+        .iter()
+        .map(|proxy| proxy.held.load(Ordering::Relaxed))
+        .sum();
+    assert!(
+        attempts <= STUCK,
+        "one connection attempt per project, not one per request: {attempts} for {STUCK} \
+         projects"
+    );
+}
+
 #[actix_web::test]
 async fn a_restarted_database_is_served_again_at_once_and_writes_are_not_lost() {
     let _serial = one_at_a_time();

@@ -3,7 +3,7 @@
 //! while the server runs, and each project's structure version checked on its own schedule.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -44,6 +44,9 @@ pub struct Registry {
     /// r2d2's bookkeeping for every project pool (making empty slots, closing idle ones). No
     /// connection is ever opened on these threads, so one project cannot hold them.
     helper_threads: Arc<ScheduledThreadPool>,
+    /// Version checks of unreachable projects running now (at most half of
+    /// `CONCURRENT_CHECKS`), so that however many projects hang, the others' checks find room.
+    unreachable_checks: Arc<AtomicUsize>,
     /// `None` when authentication is switched off: every caller may do everything.
     authenticator: Option<Authenticator>,
 }
@@ -91,6 +94,7 @@ impl Registry {
             ),
             pool_settings: pool_config.settings(),
             helper_threads,
+            unreachable_checks: Arc::new(AtomicUsize::new(0)),
             authenticator,
         }
     }
@@ -264,17 +268,25 @@ impl Registry {
             })
             .filter(|(last, _)| last.is_none_or(|last| now.duration_since(last) + tick >= every))
             .collect();
-        // The longest unchecked first.
-        due.sort_by_key(|(last, _)| *last);
+        // Reachable projects first, then the longest unchecked. An unreachable project's check
+        // is a connection attempt that may hang for its whole timeout; those may take at most
+        // half the places, so that however many projects hang, the others are checked on time.
+        due.sort_by_key(|(last, entry)| (is_unreachable(entry), *last));
         for (_, entry) in due {
+            let unreachable = is_unreachable(&entry);
+            if unreachable
+                && self.unreachable_checks.load(Ordering::Relaxed) >= CONCURRENT_CHECKS / 2
+            {
+                break;
+            }
             let Ok(slot) = running.clone().try_acquire_owned() else {
                 break;
             };
-            entry.checking.store(true, Ordering::Relaxed);
+            let running =
+                RunningCheck::start(entry, unreachable.then(|| self.unreachable_checks.clone()));
             actix_web::rt::task::spawn_blocking(move || {
-                check_project(&entry, timeout, version);
-                entry.checking.store(false, Ordering::Relaxed);
-                drop(slot);
+                check_project(&running.entry, timeout, version);
+                drop((running, slot));
             });
         }
     }
@@ -286,6 +298,39 @@ impl Registry {
             .get(name)
             .cloned()
     }
+}
+
+/// A version check under way: marks its project (and counts it among the unreachable ones)
+/// until dropped, also when the check panics.
+struct RunningCheck {
+    entry: Arc<ProjectEntry>,
+    unreachable_checks: Option<Arc<AtomicUsize>>,
+}
+
+impl RunningCheck {
+    fn start(entry: Arc<ProjectEntry>, unreachable_checks: Option<Arc<AtomicUsize>>) -> Self {
+        entry.checking.store(true, Ordering::Relaxed);
+        if let Some(counter) = &unreachable_checks {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        RunningCheck {
+            entry,
+            unreachable_checks,
+        }
+    }
+}
+
+impl Drop for RunningCheck {
+    fn drop(&mut self) {
+        self.entry.checking.store(false, Ordering::Relaxed);
+        if let Some(counter) = &self.unreachable_checks {
+            counter.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn is_unreachable(entry: &ProjectEntry) -> bool {
+    matches!(entry.health.get(), Health::Unreachable { .. })
 }
 
 /// Reads one project's structure version (on an idle pooled connection, or a new one) and

@@ -14,6 +14,10 @@ use crate::health::Health;
 use crate::platform::{self, PlatformError};
 use crate::registry::Registry;
 
+/// The most threads each HTTP worker runs database work on (they are made when needed and end
+/// when idle); see where it is set.
+const BLOCKING_THREADS: usize = 4096;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(transparent)]
@@ -231,7 +235,12 @@ pub async fn serve(
         .configure(|service| crate::app::configure(service, registry.clone(), settings.clone()))
     })
     .shutdown_timeout(10)
-    .workers(config.http_workers());
+    .workers(config.http_workers())
+    // Database work runs on these threads. What bounds it is each project's pool (at most
+    // `max_size` at once) and the version checks, not this cap: actix's default (512 divided
+    // by the cores) let a few dozen projects whose databases hang on connect take every
+    // thread, and the healthy projects' work queued behind them.
+    .worker_max_blocking_threads(BLOCKING_THREADS);
     server
         .bind(&config.bind)
         .map_err(|source| ServeError::Bind {

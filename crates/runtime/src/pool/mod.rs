@@ -11,9 +11,9 @@
 //! - on the requesting thread, within the request's checkout deadline (PostgreSQL
 //!   `connect_timeout`), so that connection setup of one project never waits on another's;
 //! - after taking a share of the database server's [`HostBudget`];
-//! - at most one attempt at a time once the project's database has failed to connect (the
-//!   others wait for its outcome without holding a thread: `reachability.rs`), so a hung
-//!   database holds one thread, not one per request;
+//! - at most one attempt at a time while the project holds no connection or its database
+//!   fails to connect (the others wait for its outcome without holding a thread:
+//!   `reachability.rs`), so a hung database holds one thread, not one per request;
 //! - with the structure version checked ([`ConnectionHooks::on_open`]), PostgreSQL's
 //!   `statement_timeout` set, and a [`ConnectionWatch`] listening to every statement.
 //!

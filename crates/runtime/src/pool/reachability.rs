@@ -43,8 +43,8 @@ fn pause_after(failures: u32) -> Duration {
     doubled.min(Duration::from_millis(500))
 }
 
-/// The right to be the one connection attempt to a failing database; given back when dropped
-/// unused.
+/// The right to be the one connection attempt to a database not known to answer (failing, or
+/// no connection open yet); given back when dropped unused.
 pub struct ProbeLicence {
     pool: Arc<ProjectPool>,
     pub(super) used: bool,
@@ -73,6 +73,11 @@ impl ProjectPool {
     /// attempt's outcome: connected, they go on; failed, they answer 503. So a hung database
     /// holds one attempt, a refused one costs a few attempts a second, and requests waiting
     /// when the database comes back are served without an error.
+    ///
+    /// The same holds while the project has no connection open, before anything is known: one
+    /// request's attempt finds out whether the database answers. Otherwise a burst of requests
+    /// on a database that hangs on connect would each start one (a thread each, for the whole
+    /// connect timeout); a cold burst on a healthy database waits one connect for it.
     pub async fn wait_until_reachable(
         self: &Arc<Self>,
         deadline: Instant,
@@ -84,16 +89,17 @@ impl ProjectPool {
             changed.as_mut().enable();
             let wake_at = {
                 let mut reachability = self.reachability();
-                if reachability.failing_since.is_none() {
+                let outcome_came = outcome_seen.is_some_and(|seen| seen != reachability.outcomes);
+                outcome_seen = Some(reachability.outcomes);
+                let failing = reachability.failing_since.is_some();
+                if !failing && (outcome_came || self.open_connections() > 0) {
                     return Ok(None);
                 }
-                match outcome_seen {
-                    Some(seen) if seen != reachability.outcomes => {
-                        return Err(ApiError::project_unavailable());
-                    }
-                    _ => outcome_seen = Some(reachability.outcomes),
+                if failing && outcome_came {
+                    return Err(ApiError::project_unavailable());
                 }
-                if !reachability.probing && Instant::now() >= reachability.next_probe_at {
+                let probe_due = !failing || Instant::now() >= reachability.next_probe_at;
+                if !reachability.probing && probe_due {
                     reachability.probing = true;
                     return Ok(Some(ProbeLicence {
                         pool: self.clone(),
