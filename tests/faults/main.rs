@@ -293,25 +293,44 @@ where
     all
 }
 
-/// The bound on healthy latencies under a fault: 1.5 times the same load without it, plus a
-/// margin for the machine's noise (two cores shared with the database and the fault itself).
-fn assert_unaffected(name: &str, baseline: &Outcomes, under_fault: &Outcomes) {
-    assert_eq!(
-        under_fault.errors(),
-        Vec::<u16>::new(),
-        "{name}: errors {:?}",
-        under_fault.error_bodies
-    );
-    let (base, fault) = (baseline.percentile(0.99), under_fault.percentile(0.99));
+/// The bound on healthy latencies under a fault: 1.5 times the same load without it, plus 5 ms
+/// for the machine's noise (a scheduler's time slice on two cores shared with the database,
+/// the test's own client and the fault itself). Compares the median of the rounds' p99s, the
+/// rounds with and without the fault having run in turn: one hiccup of the machine's (another
+/// process's burst) is one round's, not the verdict.
+fn assert_unaffected(name: &str, baselines: &[Outcomes], under_fault: &[Outcomes]) {
+    for round in under_fault {
+        assert_eq!(
+            round.errors(),
+            Vec::<u16>::new(),
+            "{name}: errors {:?}",
+            round.error_bodies
+        );
+    }
+    let median_p99 = |rounds: &[Outcomes]| {
+        let mut p99s: Vec<Duration> = rounds.iter().map(|round| round.percentile(0.99)).collect();
+        p99s.sort();
+        p99s[p99s.len() / 2]
+    };
+    let (base, fault) = (median_p99(baselines), median_p99(under_fault));
+    let p99s = |rounds: &[Outcomes]| {
+        rounds
+            .iter()
+            .map(|round| round.percentile(0.99))
+            .collect::<Vec<_>>()
+    };
     eprintln!(
-        "{name}: p50 {:?} -> {:?}, p99 {base:?} -> {fault:?} ({} requests)",
-        baseline.percentile(0.5),
-        under_fault.percentile(0.5),
-        under_fault.statuses.len()
+        "{name}: p99 per round {:?} -> {:?} ({} requests under the fault)",
+        p99s(baselines),
+        p99s(under_fault),
+        under_fault
+            .iter()
+            .map(|round| round.statuses.len())
+            .sum::<usize>()
     );
     assert!(
-        fault <= base.mul_f64(1.5) + Duration::from_millis(50),
-        "{name}: p99 {fault:?} under the fault, {base:?} without"
+        fault <= base.mul_f64(1.5) + Duration::from_millis(5),
+        "{name}: median p99 {fault:?} under the fault, {base:?} without"
     );
 }
 

@@ -80,6 +80,69 @@ async fn the_connection_budget_holds_for_150_projects_on_one_server() {
     assert!(server_connections(&like) <= budget);
 }
 
+/// The budget spent by busy connections (none idle to close): a request that needs a new
+/// connection waits its checkout timeout in line, then answers 503 with `Retry-After`; served
+/// again once a connection is given back.
+#[actix_web::test]
+async fn a_spent_connection_budget_answers_503_with_retry_after_then_serves_again() {
+    use super::statement_timeout::{slow_query, slow_rows};
+    let _serial = one_at_a_time();
+    let kit = TestKit::builder(Backend::Postgres)
+        .project("slow", None)
+        .project_with_rows("other", tag_rows())
+        .superuser("root")
+        .configure(|config| {
+            config.pool.max_connections_per_host = 2;
+            config.pool.max_size = 2;
+            config.pool.checkout_timeout_ms = 500;
+            config.pool.statement_timeout_ms = 2500;
+        })
+        .build()
+        .unwrap();
+    kit.database("slow").execute(slow_rows(Backend::Postgres));
+    let app = kit.service().await;
+    let slow_query = slow_query();
+    let slow = futures_util::future::join_all(
+        (0..2).map(|_| timed(&kit, &app, "GET", &slow_query, "root")),
+    );
+    let other = async {
+        // Both of the server's connections busy with the slow project's statements.
+        actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+        let refused = timed(&kit, &app, "GET", "/api/v1/other/tag/1/", "root").await;
+        let budgets = kit.registry().connection_budgets();
+        (refused, budgets)
+    };
+    let (slow, ((refused, took), budgets)) = futures_util::future::join(slow, other).await;
+    assert_eq!(
+        (refused.status, refused.json),
+        (
+            503,
+            json!({"detail": "The project's database server has no connection to spare right now. Try again."})
+        )
+    );
+    assert_eq!(refused.headers[header::RETRY_AFTER], "1");
+    assert!(
+        (Duration::from_millis(450)..Duration::from_millis(1200)).contains(&took),
+        "waited its checkout timeout in line: {took:?}"
+    );
+    assert!(
+        budgets
+            .iter()
+            .any(|(_, open, limit)| (*open, *limit) == (2, 2)),
+        "the server's two connections in use, never more: {budgets:?}"
+    );
+    for (reply, _) in slow {
+        assert_eq!(
+            reply.status, 503,
+            "the slow statements ran out their timeout"
+        );
+    }
+    let served = kit
+        .call(&app, "GET", "/api/v1/other/tag/1/", Some("root"), None)
+        .await;
+    assert_eq!(served.status, 200, "{}", served.json);
+}
+
 #[actix_web::test]
 async fn each_project_is_rechecked_on_time_while_others_hang() {
     let _serial = one_at_a_time();
@@ -221,6 +284,91 @@ async fn version_checks_open_no_connection_for_idle_healthy_projects() {
         .await;
     assert_eq!(served.status, 503, "{}", served.json);
     assert_eq!(status(&idle[0]), "version mismatch");
+}
+
+/// This process's resident memory, in bytes.
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// `count` distinct list requests: three of twelve filters in order, times ten orderings.
+fn distinct_shapes(count: usize) -> Vec<String> {
+    let filters = [
+        "id__gt=0",
+        "id__gte=1",
+        "id__lt=9",
+        "id__lte=8",
+        "id__in=1,2",
+        "id__isnull=false",
+        "label__startswith=o",
+        "label__istartswith=O",
+        "label__endswith=e",
+        "label__contains=n",
+        "label__icontains=N",
+        "label__isnull=false",
+    ];
+    let orderings = [
+        "id",
+        "-id",
+        "label",
+        "-label",
+        "label,id",
+        "-label,id",
+        "label,-id",
+        "-label,-id",
+        "id,label",
+        "-id,label",
+    ];
+    let mut shapes = Vec::new();
+    for (first, second, third) in (0..12)
+        .flat_map(|a| (0..12).map(move |b| (a, b)))
+        .flat_map(|(a, b)| (0..12).map(move |c| (a, b, c)))
+        .filter(|(a, b, c)| a != b && b != c && a != c)
+    {
+        for ordering in orderings {
+            shapes.push(format!(
+                "/api/v1/alpha/tag/?{}&{}&{}&ordering={ordering}",
+                filters[first], filters[second], filters[third]
+            ));
+        }
+    }
+    shapes.truncate(count);
+    shapes
+}
+
+/// Regression: every distinct query shape stayed prepared on its connection, so distinct
+/// combinations of filters and orderings grew memory without bound (19 to 137 MB for 20,000).
+#[actix_web::test]
+async fn memory_stays_bounded_whatever_the_query_shapes() {
+    let _serial = one_at_a_time();
+    let kit = alpha_kit(Backend::Sqlite, |config| config.pool.max_size = 2);
+    let app = kit.service().await;
+    let shapes = distinct_shapes(5_000);
+    assert_eq!(shapes.len(), 5_000);
+    let (warm_up, measured) = shapes.split_at(1_000);
+    for path in warm_up {
+        assert_eq!(
+            kit.call(&app, "GET", path, Some("root"), None).await.status,
+            200
+        );
+    }
+    let before = resident_bytes();
+    for path in measured {
+        let reply = kit.call(&app, "GET", path, Some("root"), None).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.json);
+    }
+    let grown = resident_bytes().saturating_sub(before);
+    eprintln!(
+        "4,000 more distinct shapes grew resident memory by {} KiB",
+        grown / 1024
+    );
+    assert!(
+        grown < 4 << 20,
+        "memory grows with distinct query shapes: {} KiB for 4,000",
+        grown / 1024
+    );
 }
 
 #[actix_web::test]

@@ -4,7 +4,7 @@ use super::*;
 
 /// Rows whose labels make `label__contains=aaa...ab` backtrack for seconds: LIKE and GLOB try
 /// every start position and compare up to the pattern's length at each.
-fn slow_rows(backend: Backend) -> &'static str {
+pub(super) fn slow_rows(backend: Backend) -> &'static str {
     match backend {
         Backend::Postgres => {
             "INSERT INTO tag (label) SELECT repeat('a', 3000) || g FROM generate_series(1, 1500) g"
@@ -33,7 +33,7 @@ fn slow_and_other(backend: Backend, pool_size: u32, statement_timeout_ms: u64) -
 }
 
 /// A filter that backtracks for seconds over the slow rows.
-fn slow_query() -> String {
+pub(super) fn slow_query() -> String {
     format!("/api/v1/slow/tag/?label__contains={}b", "a".repeat(2000))
 }
 
@@ -120,4 +120,37 @@ async fn many_slow_statements_of_one_project_leave_another_on_its_server_served_
 #[actix_web::test]
 async fn many_slow_statements_of_one_project_leave_another_served_on_sqlite() {
     many_slow_statements_scenario(Backend::Sqlite).await;
+}
+
+#[test]
+fn the_statement_timeout_is_30_seconds_unless_the_environment_says_otherwise() {
+    let settings = |environment: &[(&str, &str)]| {
+        let environment: Vec<(String, String)> = environment
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        Config::load(None, |name| {
+            environment
+                .iter()
+                .find(|(wanted, _)| wanted == name)
+                .map(|(_, value)| value.clone())
+        })
+        .unwrap()
+        .pool
+        .settings()
+    };
+    assert_eq!(
+        settings(&[]).statement_timeout,
+        Some(Duration::from_secs(30))
+    );
+    assert_eq!(
+        settings(&[("TENANTAPI_POOL_STATEMENT_TIMEOUT_MS", "1500")]).statement_timeout,
+        Some(Duration::from_millis(1500))
+    );
+    assert_eq!(
+        settings(&[("TENANTAPI_POOL_STATEMENT_TIMEOUT_MS", "0")]).statement_timeout,
+        None,
+        "0 switches it off"
+    );
+    assert_eq!(settings(&[]).max_size, 10);
 }

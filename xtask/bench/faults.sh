@@ -36,6 +36,7 @@ trap cleanup EXIT
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 "$peers/pg.sh" start >/dev/null
 cargo build --release -q -p tenantapi-server
+bin=${CARGO_TARGET_DIR:-target}/release/tenantapi
 
 # Five project databases with the peers' 10,000 rows: three healthy, one standing in for the
 # hung project and one for the killed project while there is no fault.
@@ -64,10 +65,10 @@ rm -f "$work/platform.db"
 export TENANTAPI_PLATFORM_DATABASE_URL=$work/platform.db
 database() { echo "postgres://postgres@127.0.0.1:$port/tenantapi_bench_$1"; }
 for name in healthy1 healthy2 healthy3 spare4 spare5 killed; do
-  target/release/tenantapi project add "$name" --database-url "$(database "$name")" >/dev/null
+  "$bin" project add "$name" --database-url "$(database "$name")" >/dev/null
 done
-target/release/tenantapi project add hung --database-url "postgres://postgres@127.0.0.1:$hung_port/frozen" >/dev/null
-TENANTAPI_AUTH_REQUIRED=false RUST_LOG=warn target/release/tenantapi serve --bind 127.0.0.1:8000 > "$work/server.log" 2>&1 &
+"$bin" project add hung --database-url "postgres://postgres@127.0.0.1:$hung_port/frozen" >/dev/null
+TENANTAPI_AUTH_REQUIRED=false RUST_LOG=warn "$bin" serve --bind 127.0.0.1:8000 > "$work/server.log" 2>&1 &
 echo $! > "$work/server.pid"
 for _ in $(seq 1 100); do curl -fs -o /dev/null http://127.0.0.1:8000/api/v1/healthy1/data_point/1/ && break; sleep 0.1; done
 

@@ -114,7 +114,12 @@ impl ProjectConnection {
                 let _ = answer.send(Err(ApiError::no_connection_free()));
                 return;
             }
-            let outcome = pool.checkout(deadline, licence).and_then(|mut checked| {
+            // Opening a connection is not a statement: it neither holds one of the server's
+            // in-flight places (a project whose connections keep being killed held them while
+            // reconnecting, and the others queued) nor is its time a sample of the work's.
+            let not_counted_while_connecting = || counted.stop_counting();
+            let outcome = pool.checkout(deadline, licence, not_counted_while_connecting);
+            let outcome = outcome.and_then(|mut checked| {
                 job_progress
                     .compare_exchange(PENDING, CONNECTED, Ordering::AcqRel, Ordering::Acquire)
                     .map_err(|_| ApiError::project_did_not_answer())?;

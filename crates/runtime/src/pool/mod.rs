@@ -262,12 +262,13 @@ impl ProjectPool {
         }
     }
 
-    /// A slot with an open connection, opened now if needed. Blocking: call it off the async
-    /// threads, after [`ProjectPool::take_turn`].
+    /// A slot with an open connection, opened now if needed (`before_connecting` is called
+    /// first then). Blocking: call it off the async threads, after [`ProjectPool::take_turn`].
     pub fn checkout(
         self: &Arc<Self>,
         deadline: Instant,
         licence: Option<ProbeLicence>,
+        before_connecting: impl FnOnce(),
     ) -> Result<CheckedOut, ApiError> {
         // An open idle connection first, wherever r2d2's stack holds it: slots made empty
         // (after idle connections were closed) must not cause new connections while open ones
@@ -285,7 +286,7 @@ impl ProjectPool {
             pool: self.clone(),
             slot,
         };
-        checked.ensure_open(deadline, licence)?;
+        checked.ensure_open(deadline, licence, before_connecting)?;
         Ok(checked)
     }
 
@@ -360,6 +361,7 @@ impl CheckedOut {
         &mut self,
         deadline: Instant,
         licence: Option<ProbeLicence>,
+        before_connecting: impl FnOnce(),
     ) -> Result<(), ApiError> {
         let ping = self.pool.settings.test_on_checkout;
         if let Some(open) = self.slot.open.as_mut() {
@@ -368,6 +370,7 @@ impl CheckedOut {
             }
             self.slot.open = None;
         }
+        before_connecting();
         let open = self.pool.open_connection(deadline, licence)?;
         self.slot.open = Some(open);
         Ok(())
@@ -447,7 +450,11 @@ impl CheckedOut {
                 });
             }
             retried = true;
-            self.ensure_open(Instant::now() + self.pool.settings.checkout_timeout, None)?;
+            self.ensure_open(
+                Instant::now() + self.pool.settings.checkout_timeout,
+                None,
+                || {},
+            )?;
         }
     }
 }
