@@ -100,7 +100,7 @@ pub fn validate(
         }
         match convert::parse_column_json(column, &value) {
             Ok(parsed) => {
-                canonical.insert(name, convert::to_json(&parsed));
+                canonical.insert(name, parsed.to_json());
             }
             Err(invalid) => errors.add_invalid(name, invalid),
         }

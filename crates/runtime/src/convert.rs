@@ -293,37 +293,6 @@ fn parse_json_unchecked(kind: ColumnKind, value: &Value) -> Result<SqlValue, Str
     }
 }
 
-/// The JSON form that generated models deserialize and responses show.
-pub fn to_json(value: &SqlValue) -> Value {
-    match value {
-        SqlValue::SmallInt(v) => Value::from(*v),
-        SqlValue::Integer(v) => Value::from(*v),
-        SqlValue::BigInt(v) => Value::from(*v),
-        SqlValue::Boolean(v) => Value::from(*v),
-        SqlValue::Real(v) => Value::from(*v as f64),
-        SqlValue::Double(v) => Value::from(*v),
-        SqlValue::Numeric(v) | SqlValue::Text(v) => Value::from(v.as_str()),
-        SqlValue::Date(v) => Value::from(v.format("%Y-%m-%d").to_string()),
-        SqlValue::Time(v) => Value::from(v.format("%H:%M:%S%.f").to_string()),
-        SqlValue::Timestamp(v) => Value::from(v.format("%Y-%m-%dT%H:%M:%S%.f").to_string()),
-        SqlValue::Timestamptz(v) => {
-            Value::from(v.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-        }
-        SqlValue::Uuid(v) => Value::from(v.hyphenated().to_string()),
-        SqlValue::Json(v) => v.clone(),
-        SqlValue::Bytes(v) => Value::from(base64::engine::general_purpose::STANDARD.encode(v)),
-        SqlValue::List(items) => Value::Array(items.iter().map(to_json).collect()),
-    }
-}
-
-/// The text form of a value, as it appears in URLs and messages.
-pub fn to_text(value: &SqlValue) -> String {
-    match to_json(value) {
-        Value::String(text) => text,
-        other => other.to_string(),
-    }
-}
-
 pub fn parse_boolean(text: &str) -> Option<bool> {
     match text.trim() {
         "true" | "True" | "TRUE" | "1" | "yes" | "Yes" | "on" | "On" | "t" | "T" | "y" | "Y" => {
@@ -549,7 +518,7 @@ mod tests {
             Err(INVALID_DATETIME.into())
         );
         assert_eq!(
-            to_json(&SqlValue::Timestamptz(expected)),
+            SqlValue::Timestamptz(expected).to_json(),
             Value::from("2024-06-01T10:00:00Z")
         );
     }
@@ -645,10 +614,7 @@ mod tests {
              Ensure this value is less than or equal to 32767."
         );
         assert_eq!(
-            to_json(&SqlValue::List(vec![
-                SqlValue::Text("a".into()),
-                SqlValue::Boolean(true)
-            ])),
+            SqlValue::List(vec![SqlValue::Text("a".into()), SqlValue::Boolean(true)]).to_json(),
             serde_json::json!(["a", true])
         );
     }

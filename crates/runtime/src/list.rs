@@ -444,7 +444,7 @@ fn add_list_contains(
                     .sql("EXISTS (SELECT 1 FROM json_each(")
                     .identifier(column.name)
                     .sql(") WHERE json_each.value = ")
-                    .bind(json_scalar(convert::to_json(item)))
+                    .bind(json_scalar(item.to_json()))
                     .sql(")");
             }
         }
