@@ -28,7 +28,9 @@ pub mod metadata;
 pub mod pool;
 pub mod resource;
 pub mod selection;
+pub mod settings;
 pub mod sql;
+pub mod table_ops;
 pub mod urls;
 pub mod watch;
 

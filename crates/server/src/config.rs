@@ -61,7 +61,7 @@ impl std::str::FromStr for LogFormat {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppSettings {
     /// Paging and body limits, for the generic handlers.
-    pub api: tenantapi_runtime::handlers::ApiSettings,
+    pub api: tenantapi_runtime::settings::ApiSettings,
     pub allowed_hosts: crate::hosts::AllowedHosts,
     /// The configuration the OpenAPI document is adjusted to.
     pub document: DocumentSettings,
@@ -245,7 +245,7 @@ impl Default for ApiConfig {
             default_page_size: 100,
             max_page_size: 1000,
             max_body_bytes: 1024 * 1024,
-            max_bulk_items: tenantapi_runtime::handlers::DEFAULT_MAX_BULK_ITEMS,
+            max_bulk_items: tenantapi_runtime::settings::DEFAULT_MAX_BULK_ITEMS,
             allowed_hosts: Vec::new(),
             public_schema: true,
             cors_allowed_origins: Vec::new(),
@@ -490,7 +490,7 @@ impl Config {
 
     pub fn app_settings(&self) -> AppSettings {
         AppSettings {
-            api: tenantapi_runtime::handlers::ApiSettings {
+            api: tenantapi_runtime::settings::ApiSettings {
                 pages: tenantapi_runtime::list::PageSettings {
                     default_page_size: self.api.default_page_size,
                     max_page_size: self.api.max_page_size,
