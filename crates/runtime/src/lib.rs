@@ -21,6 +21,7 @@ pub mod convert;
 pub mod cursor;
 pub mod guard;
 pub mod handlers;
+pub mod key_path;
 pub mod limit;
 pub mod list;
 pub mod meta;

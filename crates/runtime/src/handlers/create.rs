@@ -12,7 +12,7 @@ use crate::constraint::{WriteKind, explain_write_error};
 use crate::db::DbConnection;
 use crate::error::{ApiError, FieldErrors};
 use crate::guard::ProjectConnection;
-use crate::list;
+use crate::key_path;
 use crate::meta::ColumnMeta;
 use crate::pool::Access;
 use crate::settings::ApiSettings;
@@ -77,7 +77,7 @@ pub(super) async fn create(
     } else {
         HttpResponse::Created()
     };
-    if let Some(segment) = list::primary_key_segment(ops.meta, &row)
+    if let Some(segment) = key_path::primary_key_segment(ops.meta, &row)
         && !upserting
     {
         response.insert_header((

@@ -13,7 +13,7 @@ use crate::conditional;
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::guard::ProjectConnection;
-use crate::list;
+use crate::key_path;
 use crate::meta::TableMeta;
 use crate::settings::ApiSettings;
 use crate::sql::SqlFilter;
@@ -241,7 +241,7 @@ fn key_filter(meta: &'static TableMeta, request: &HttpRequest) -> Result<SqlFilt
         .rsplit('/')
         .next()
         .unwrap_or("");
-    list::parse_primary_key(meta, segment)
+    key_path::parse_primary_key(meta, segment)
 }
 
 /// The row matching `filter` as a JSON object, or 404.
