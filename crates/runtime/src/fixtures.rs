@@ -384,31 +384,10 @@ mod tests {
             "parent",
             &[
                 ColumnMeta {
-                    name: "id",
-                    kind: ColumnKind::Integer,
-                    nullable: false,
-                    has_default: false,
                     generated: true,
-                    enum_type: None,
-                    array: false,
-                    read_only: false,
-                    computed: false,
-                    database_type: None,
-                    domain: None,
+                    ..ColumnMeta::plain("id", ColumnKind::Integer)
                 },
-                ColumnMeta {
-                    name: "name",
-                    kind: ColumnKind::Varchar { max_length: 3 },
-                    nullable: false,
-                    has_default: false,
-                    generated: false,
-                    enum_type: None,
-                    array: false,
-                    read_only: false,
-                    computed: false,
-                    database_type: None,
-                    domain: None,
-                },
+                ColumnMeta::plain("name", ColumnKind::Varchar { max_length: 3 }),
             ],
         )
     };
@@ -424,30 +403,12 @@ mod tests {
             "child",
             &[
                 ColumnMeta {
-                    name: "id",
-                    kind: ColumnKind::Integer,
-                    nullable: false,
-                    has_default: false,
                     generated: true,
-                    enum_type: None,
-                    array: false,
-                    read_only: false,
-                    computed: false,
-                    database_type: None,
-                    domain: None,
+                    ..ColumnMeta::plain("id", ColumnKind::Integer)
                 },
                 ColumnMeta {
-                    name: "parent_id",
-                    kind: ColumnKind::Integer,
                     nullable: true,
-                    has_default: false,
-                    generated: false,
-                    enum_type: None,
-                    array: false,
-                    read_only: false,
-                    computed: false,
-                    database_type: None,
-                    domain: None,
+                    ..ColumnMeta::plain("parent_id", ColumnKind::Integer)
                 },
             ],
         )
