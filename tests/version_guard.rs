@@ -4,22 +4,18 @@
 use std::sync::Arc;
 
 use actix_web::dev::{Service, ServiceResponse};
-use actix_web::http::Method;
 use serde_json::{Value, json};
 use tenantapi_server::registry::Registry;
-use tenantapi_testkit::{Backend, Role, TestKit, on_both_backends, request, send};
+use tenantapi_testkit::{Backend, Reply, Role, TestKit, on_both_backends, request, send};
 
+/// The kit's users: `writer` may write alpha, `outsider` has no grant, and `admin`, a superuser,
+/// sees each project's state in /readyz.
 struct Setup {
     kit: TestKit,
     registry: Arc<Registry>,
-    writer: String,
-    outsider: String,
-    /// Sees each project's state in /readyz.
-    admin: String,
 }
 
-/// Project `alpha` (one tag) and any `extra_projects` by URL; `writer` may write alpha,
-/// `outsider` has no grant.
+/// Project `alpha` (one tag) and any `extra_projects` by URL.
 fn setup(backend: Backend, extra_projects: &[(&str, &str)]) -> Setup {
     let mut builder = TestKit::builder(backend)
         .project_with_rows("alpha", json!({"tag": [{"id": 1, "label": "first"}]}))
@@ -33,9 +29,6 @@ fn setup(backend: Backend, extra_projects: &[(&str, &str)]) -> Setup {
     let kit = builder.build().expect("test kit");
     Setup {
         registry: kit.registry(),
-        writer: kit.token("writer").to_string(),
-        outsider: kit.token("outsider").to_string(),
-        admin: kit.token("admin").to_string(),
         kit,
     }
 }
@@ -44,25 +37,6 @@ async fn app(
     setup: &Setup,
 ) -> impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error> {
     setup.kit.service().await
-}
-
-async fn call<S>(
-    app: &S,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value)
-where
-    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
-{
-    let authorization = token.map(|token| format!("Token {token}"));
-    let reply = send(
-        app,
-        request(method.as_str(), path, authorization.as_deref(), body),
-    )
-    .await;
-    (reply.status, reply.json)
 }
 
 /// Runs the periodic check now, off the async threads as the server does.
@@ -88,15 +62,21 @@ async fn older_and_newer_versions(backend: Backend) {
     let setup = setup(backend, &[]);
     let app = app(&setup).await;
     check_now(&setup).await;
-    let writer = Some(setup.writer.as_str());
     assert_eq!(
-        call(&app, Method::GET, "/api/v1/alpha/tag/", writer, None)
+        setup
+            .kit
+            .call(&app, "GET", "/api/v1/alpha/tag/", Some("writer"), None)
             .await
-            .0,
+            .status,
         200,
         "matching version"
     );
-    let (status, body) = call(&app, Method::GET, "/readyz", Some(&setup.admin), None).await;
+    let Reply {
+        status, json: body, ..
+    } = setup
+        .kit
+        .call(&app, "GET", "/readyz", Some("admin"), None)
+        .await;
     assert_eq!(
         (
             status,
@@ -112,25 +92,36 @@ async fn older_and_newer_versions(backend: Backend) {
             .database("alpha")
             .execute(&format!("UPDATE schema_version SET version = '{other}';"));
         check_now(&setup).await;
-        let (status, body) = call(&app, Method::GET, "/api/v1/alpha/tag/", writer, None).await;
+        let Reply {
+            status, json: body, ..
+        } = setup
+            .kit
+            .call(&app, "GET", "/api/v1/alpha/tag/", Some("writer"), None)
+            .await;
         assert_eq!((status, body), (503, mismatch_detail(other)), "{other}");
         // Only callers granted on the project learn about its versions.
-        let outsider = call(
-            &app,
-            Method::GET,
-            "/api/v1/alpha/tag/",
-            Some(&setup.outsider),
-            None,
-        )
-        .await;
-        assert_eq!(outsider, (404, json!({"detail": "Not found."})));
+        let outsider = setup
+            .kit
+            .call(&app, "GET", "/api/v1/alpha/tag/", Some("outsider"), None)
+            .await;
         assert_eq!(
-            call(&app, Method::GET, "/api/v1/alpha/tag/", None, None)
+            (outsider.status, outsider.json),
+            (404, json!({"detail": "Not found."}))
+        );
+        assert_eq!(
+            setup
+                .kit
+                .call(&app, "GET", "/api/v1/alpha/tag/", None, None)
                 .await
-                .0,
+                .status,
             401
         );
-        let (status, body) = call(&app, Method::GET, "/readyz", Some(&setup.admin), None).await;
+        let Reply {
+            status, json: body, ..
+        } = setup
+            .kit
+            .call(&app, "GET", "/readyz", Some("admin"), None)
+            .await;
         assert_eq!(status, 503);
         assert_eq!(
             body["projects"]["alpha"],
@@ -145,9 +136,11 @@ async fn older_and_newer_versions(backend: Backend) {
     ));
     check_now(&setup).await;
     assert_eq!(
-        call(&app, Method::GET, "/api/v1/alpha/tag/", writer, None)
+        setup
+            .kit
+            .call(&app, "GET", "/api/v1/alpha/tag/", Some("writer"), None)
             .await
-            .0,
+            .status,
         200
     );
 }
@@ -161,14 +154,12 @@ async fn missing_version_table(backend: Backend) {
         .database("alpha")
         .execute("DROP TABLE schema_version;");
     check_now(&setup).await;
-    let (status, body) = call(
-        &app,
-        Method::GET,
-        "/api/v1/alpha/tag/",
-        Some(&setup.writer),
-        None,
-    )
-    .await;
+    let Reply {
+        status, json: body, ..
+    } = setup
+        .kit
+        .call(&app, "GET", "/api/v1/alpha/tag/", Some("writer"), None)
+        .await;
     assert_eq!(
         (status, body),
         (
@@ -176,7 +167,10 @@ async fn missing_version_table(backend: Backend) {
             json!({"detail": "The project database's structure version cannot be read. It is unavailable until it can."})
         )
     );
-    let (_, body) = call(&app, Method::GET, "/readyz", Some(&setup.admin), None).await;
+    let Reply { json: body, .. } = setup
+        .kit
+        .call(&app, "GET", "/readyz", Some("admin"), None)
+        .await;
     assert_eq!(body["projects"]["alpha"]["status"], "version unreadable");
 }
 
@@ -188,16 +182,17 @@ async fn version_changed_while_serving(backend: Backend) {
     let setup = setup(backend, &[]);
     let app = app(&setup).await;
     check_now(&setup).await;
-    let writer = Some(setup.writer.as_str());
-    let created = call(
-        &app,
-        Method::POST,
-        "/api/v1/alpha/tag/",
-        writer,
-        Some(json!({"label": "before"})),
-    )
-    .await;
-    assert_eq!(created.0, 201);
+    let created = setup
+        .kit
+        .call(
+            &app,
+            "POST",
+            "/api/v1/alpha/tag/",
+            Some("writer"),
+            Some(json!({"label": "before"})),
+        )
+        .await;
+    assert_eq!(created.status, 201);
 
     // The external system migrates the database while the server runs.
     setup
@@ -206,26 +201,36 @@ async fn version_changed_while_serving(backend: Backend) {
         .execute("UPDATE schema_version SET version = '2099.1';");
     // Before the periodic check notices, a write still checks the version in its own
     // transaction, so it is refused and nothing is written.
-    let refused = call(
-        &app,
-        Method::POST,
-        "/api/v1/alpha/tag/",
-        writer,
-        Some(json!({"label": "after"})),
-    )
-    .await;
-    assert_eq!(refused, (503, mismatch_detail("2099.1")));
-    let patch = call(
-        &app,
-        Method::PATCH,
-        "/api/v1/alpha/tag/1/",
-        writer,
-        Some(json!({"label": "renamed"})),
-    )
-    .await;
-    assert_eq!(patch.0, 503);
-    let delete = call(&app, Method::DELETE, "/api/v1/alpha/tag/1/", writer, None).await;
-    assert_eq!(delete.0, 503);
+    let refused = setup
+        .kit
+        .call(
+            &app,
+            "POST",
+            "/api/v1/alpha/tag/",
+            Some("writer"),
+            Some(json!({"label": "after"})),
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.json),
+        (503, mismatch_detail("2099.1"))
+    );
+    let patch = setup
+        .kit
+        .call(
+            &app,
+            "PATCH",
+            "/api/v1/alpha/tag/1/",
+            Some("writer"),
+            Some(json!({"label": "renamed"})),
+        )
+        .await;
+    assert_eq!(patch.status, 503);
+    let delete = setup
+        .kit
+        .call(&app, "DELETE", "/api/v1/alpha/tag/1/", Some("writer"), None)
+        .await;
+    assert_eq!(delete.status, 503);
     let rows: Vec<String> = {
         use diesel::RunQueryDsl as _;
         #[derive(diesel::QueryableByName)]
@@ -249,9 +254,11 @@ async fn version_changed_while_serving(backend: Backend) {
     // Within the check interval, reads stop too.
     check_now(&setup).await;
     assert_eq!(
-        call(&app, Method::GET, "/api/v1/alpha/tag/", writer, None)
+        setup
+            .kit
+            .call(&app, "GET", "/api/v1/alpha/tag/", Some("writer"), None)
             .await
-            .0,
+            .status,
         503
     );
 }
@@ -264,11 +271,17 @@ async fn health_endpoints(backend: Backend) {
     );
     let app = app(&setup).await;
     check_now(&setup).await;
+    let healthz = setup.kit.call(&app, "GET", "/healthz", None, None).await;
     assert_eq!(
-        call(&app, Method::GET, "/healthz", None, None).await,
+        (healthz.status, healthz.json),
         (200, json!({"status": "ok"}))
     );
-    let (status, body) = call(&app, Method::GET, "/readyz", Some(&setup.admin), None).await;
+    let Reply {
+        status, json: body, ..
+    } = setup
+        .kit
+        .call(&app, "GET", "/readyz", Some("admin"), None)
+        .await;
     assert_eq!(status, 503);
     assert_eq!(body["projects"]["alpha"]["status"], "ok");
     assert_eq!(body["projects"]["down"]["status"], "unreachable");
@@ -278,8 +291,10 @@ async fn health_endpoints(backend: Backend) {
         "no URLs in /readyz: {text}"
     );
     // Without a superuser's credentials: the verdict and counts, nothing about projects.
-    for token in [None, Some(setup.writer.as_str())] {
-        let (status, body) = call(&app, Method::GET, "/readyz", token, None).await;
+    for user in [None, Some("writer")] {
+        let Reply {
+            status, json: body, ..
+        } = setup.kit.call(&app, "GET", "/readyz", user, None).await;
         assert_eq!(
             (status, body),
             (
@@ -288,6 +303,12 @@ async fn health_endpoints(backend: Backend) {
             )
         );
     }
-    let (status, body) = call(&app, Method::GET, "/readyz", Some("not-a-token"), None).await;
+    let Reply {
+        status, json: body, ..
+    } = send(
+        &app,
+        request("GET", "/readyz", Some("Token not-a-token"), None),
+    )
+    .await;
     assert_eq!((status, body), (401, json!({"detail": "Invalid token."})));
 }

@@ -9,7 +9,7 @@ async fn bulk_scenario(backend: Backend) {
     let app = app(&fixture).await;
     let list = "/api/v1/alpha/data_point/";
     let count = |reply: &Reply| reply.json["count"].as_u64().unwrap();
-    let before = count(&call(&app, Method::GET, list, None).await);
+    let before = count(&get(&app, list).await);
 
     let created = call(
         &app,
@@ -28,10 +28,7 @@ async fn bulk_scenario(backend: Backend) {
         ])
     );
     assert_eq!(created.headers.get(header::LOCATION), None);
-    assert_eq!(
-        count(&call(&app, Method::GET, list, None).await),
-        before + 3
-    );
+    assert_eq!(count(&get(&app, list).await), before + 3);
 
     // Validation errors: one object per item, in order; nothing written.
     let invalid = call(
@@ -76,7 +73,7 @@ async fn bulk_scenario(backend: Backend) {
         }
     }
     assert_eq!(
-        count(&call(&app, Method::GET, list, None).await),
+        count(&get(&app, list).await),
         before + 3,
         "nothing of the refused lists"
     );
@@ -102,7 +99,7 @@ async fn bulk_scenario(backend: Backend) {
     assert_eq!((empty.status, empty.json), (201, json!([])));
 
     // The served document states the configured bound.
-    let document = call(&app, Method::GET, "/api/v1/schema/", None).await.json;
+    let document = get(&app, "/api/v1/schema/").await.json;
     assert_eq!(
         document["paths"]["/{project}/data_point/"]["post"]["requestBody"]["content"]["application/json"]
             ["schema"]["oneOf"][1]["maxItems"],
@@ -118,7 +115,7 @@ async fn upsert_scenario(backend: Backend) {
     let app = app(&fixture).await;
     let list = "/api/v1/alpha/data_point/";
     let count = |reply: &Reply| reply.json["count"].as_u64().unwrap();
-    let before = count(&call(&app, Method::GET, list, None).await);
+    let before = count(&get(&app, list).await);
 
     let updated = call(
         &app,
@@ -136,7 +133,7 @@ async fn upsert_scenario(backend: Backend) {
         updated.json["site_id"], 1,
         "columns the body leaves out keep their values"
     );
-    assert_eq!(count(&call(&app, Method::GET, list, None).await), before);
+    assert_eq!(count(&get(&app, list).await), before);
 
     let inserted = call(
         &app,
@@ -149,10 +146,7 @@ async fn upsert_scenario(backend: Backend) {
         (inserted.status, inserted.json["name"].clone()),
         (200, json!("upserted-new"))
     );
-    assert_eq!(
-        count(&call(&app, Method::GET, list, None).await),
-        before + 1
-    );
+    assert_eq!(count(&get(&app, list).await), before + 1);
 
     let many = call(
         &app,
@@ -167,10 +161,7 @@ async fn upsert_scenario(backend: Backend) {
         (json!(2), json!("x"))
     );
     assert_eq!(many.json[1]["name"], "upserted-2");
-    assert_eq!(
-        count(&call(&app, Method::GET, list, None).await),
-        before + 2
-    );
+    assert_eq!(count(&get(&app, list).await), before + 2);
 
     // A composite key given by the client is a conflict target too: no duplicate error.
     let again = call(
@@ -207,7 +198,7 @@ async fn upsert_scenario(backend: Backend) {
         );
     }
     assert_eq!(
-        count(&call(&app, Method::GET, list, None).await),
+        count(&get(&app, list).await),
         before + 2,
         "refusals wrote nothing"
     );
@@ -245,7 +236,7 @@ async fn bulk_statements_scenario(backend: Backend) {
     let app = app(&fixture).await;
     let pool = fixture.registry().pool("alpha").expect("project alpha");
     // The connection's own setup statements are not the list's.
-    call(&app, Method::GET, "/api/v1/alpha/data_point/", None).await;
+    get(&app, "/api/v1/alpha/data_point/").await;
     let mut statements = Vec::new();
     let mut created_ids = Vec::new();
     for size in [3, 300] {
@@ -273,13 +264,7 @@ async fn bulk_statements_scenario(backend: Backend) {
                 (&unit, kind, &site),
                 "{row}: the columns a body left out take their defaults"
             );
-            let stored = call(
-                &app,
-                Method::GET,
-                &format!("/api/v1/alpha/data_point/{}/", row["id"]),
-                None,
-            )
-            .await;
+            let stored = get(&app, &format!("/api/v1/alpha/data_point/{}/", row["id"])).await;
             assert_eq!(&stored.json, row, "what was answered is what was stored");
         }
         created_ids = rows.iter().map(|row| row["id"].clone()).collect();

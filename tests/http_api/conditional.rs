@@ -28,23 +28,16 @@ async fn etags_and_not_modified_scenario(backend: Backend) {
     let fixture = kit(backend, &[], |_| {});
     let app = app(&fixture).await;
     let row = "/api/v1/alpha/data_point/1/";
-    let read = call(&app, Method::GET, row, None).await;
+    let read = get(&app, row).await;
     assert_eq!(read.status, 200);
     let tag = etag(&read);
     assert!(
         tag.starts_with('"') && tag.ends_with('"') && tag.len() == 34,
         "{tag}"
     );
-    assert_eq!(
-        etag(&call(&app, Method::GET, row, None).await),
-        tag,
-        "stable"
-    );
+    assert_eq!(etag(&get(&app, row).await), tag, "stable");
     // Another project's row 1 is another representation.
-    assert_ne!(
-        etag(&call(&app, Method::GET, "/api/v1/beta/data_point/1/", None).await),
-        tag
-    );
+    assert_ne!(etag(&get(&app, "/api/v1/beta/data_point/1/").await), tag);
 
     for unless in [
         tag.clone(),
@@ -75,19 +68,13 @@ async fn etags_and_not_modified_scenario(backend: Backend) {
         with_header(Method::GET, row, header::IF_NONE_MATCH, "not-quoted", None),
     )
     .await;
-    assert_eq!(malformed.status, 400);
-    assert!(
-        malformed.json["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("Invalid If-None-Match header"),
-        "{}",
-        malformed.json
-    );
+    assert_detail(&malformed, 400, |detail| {
+        detail.starts_with("Invalid If-None-Match header")
+    });
 
     // A page has a weak ETag; it changes with any of its rows.
     let list = "/api/v1/alpha/data_point/";
-    let page = call(&app, Method::GET, list, None).await;
+    let page = get(&app, list).await;
     let page_tag = etag(&page);
     assert!(page_tag.starts_with("W/\""), "{page_tag}");
     let cached = send(
@@ -101,10 +88,7 @@ async fn etags_and_not_modified_scenario(backend: Backend) {
     let patched = call(&app, Method::PATCH, row, Some(json!({"unit": "MWh"}))).await;
     assert_eq!(patched.status, 200);
     assert_ne!(etag(&patched), tag);
-    assert_eq!(
-        etag(&call(&app, Method::GET, row, None).await),
-        etag(&patched)
-    );
+    assert_eq!(etag(&get(&app, row).await), etag(&patched));
     let stale_page = send(
         &app,
         with_header(Method::GET, list, header::IF_NONE_MATCH, &page_tag, None),
@@ -121,10 +105,7 @@ async fn etags_and_not_modified_scenario(backend: Backend) {
         .to_str()
         .unwrap();
     let path = location.trim_start_matches("http://localhost:8080");
-    assert_eq!(
-        etag(&call(&app, Method::GET, path, None).await),
-        etag(&created)
-    );
+    assert_eq!(etag(&get(&app, path).await), etag(&created));
 }
 
 on_both_backends!(if_match_prevents_lost_updates, if_match_scenario);
@@ -132,7 +113,7 @@ async fn if_match_scenario(backend: Backend) {
     let fixture = kit(backend, &[], |_| {});
     let app = app(&fixture).await;
     let row = "/api/v1/alpha/data_point/1/";
-    let read = call(&app, Method::GET, row, None).await;
+    let read = get(&app, row).await;
     let tag = etag(&read);
 
     // Two clients read the same row and both write with what they read: one wins.
@@ -159,19 +140,10 @@ async fn if_match_scenario(backend: Backend) {
         ),
     )
     .await;
-    assert_eq!(second.status, 412);
-    assert!(
-        second.json["detail"]
-            .as_str()
-            .unwrap()
-            .contains("has changed since it was read"),
-        "{}",
-        second.json
-    );
-    assert_eq!(
-        call(&app, Method::GET, row, None).await.json["unit"],
-        "first"
-    );
+    assert_detail(&second, 412, |detail| {
+        detail.contains("has changed since it was read")
+    });
+    assert_eq!(get(&app, row).await.json["unit"], "first");
 
     let mut replacement = read.json.clone();
     replacement["unit"] = json!("replaced");
@@ -252,7 +224,7 @@ async fn if_match_scenario(backend: Backend) {
     )
     .await;
     assert_eq!(deleted.status, 204);
-    assert_eq!(call(&app, Method::GET, row, None).await.status, 404);
+    assert_eq!(get(&app, row).await.status, 404);
 }
 
 on_both_backends!(
@@ -269,7 +241,7 @@ async fn concurrent_if_match_scenario(backend: Backend) {
     let fixture = kit(backend, &[], |_| {});
     let app = app(&fixture).await;
     let row = "/api/v1/alpha/data_point/2/";
-    let tag = etag(&call(&app, Method::GET, row, None).await);
+    let tag = etag(&get(&app, row).await);
     let mut holder = fixture.database("alpha").connect();
     holder
         .batch_execute(match backend {
@@ -307,7 +279,7 @@ async fn concurrent_if_match_scenario(backend: Backend) {
         "{statuses:?}"
     );
     let winner = replies.iter().find(|reply| reply.status == 200).unwrap();
-    let now = call(&app, Method::GET, row, None).await;
+    let now = get(&app, row).await;
     assert_eq!(now.json["unit"], winner.json["unit"]);
     assert_eq!(etag(&now), etag(winner));
 }

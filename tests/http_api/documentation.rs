@@ -123,10 +123,9 @@ on_both_backends!(options_follow_drf_metadata, options_scenario);
 async fn options_scenario(backend: Backend) {
     let kit = kit_with_roles(backend, |_| {});
     let service = kit.service().await;
+    let options = |path, user| kit.call(&service, "OPTIONS", path, user, None);
     let collection = "/api/v1/alpha/data_point/";
-    let writer = kit
-        .call(&service, "OPTIONS", collection, Some("writer"), None)
-        .await;
+    let writer = options(collection, Some("writer")).await;
     assert_eq!(writer.status, 200, "{}", writer.json);
     assert_eq!(
         writer.headers.get(header::ALLOW).unwrap(),
@@ -152,36 +151,18 @@ async fn options_scenario(backend: Backend) {
         fields["site_id"]["type"], "field",
         "a foreign key, as DRF's related field"
     );
-    let reader = kit
-        .call(&service, "OPTIONS", collection, Some("reader"), None)
-        .await;
+    let reader = options(collection, Some("reader")).await;
     assert_eq!(reader.status, 200);
     assert!(
         reader.json.get("actions").is_none(),
         "a reader may not write"
     );
-    let outsider = kit
-        .call(
-            &service,
-            "OPTIONS",
-            "/api/v1/beta/data_point/",
-            Some("reader"),
-            None,
-        )
-        .await;
+    let outsider = options("/api/v1/beta/data_point/", Some("reader")).await;
     assert_eq!(outsider.status, 404, "an ungranted project");
-    let anonymous = kit.call(&service, "OPTIONS", collection, None, None).await;
+    let anonymous = options(collection, None).await;
     assert_eq!(anonymous.status, 401);
 
-    let item = kit
-        .call(
-            &service,
-            "OPTIONS",
-            "/api/v1/alpha/data_point/1/",
-            Some("writer"),
-            None,
-        )
-        .await;
+    let item = options("/api/v1/alpha/data_point/1/", Some("writer")).await;
     assert_eq!(item.status, 200, "{}", item.json);
     assert_eq!(item.json["name"], "Data Point Instance");
     assert_eq!(
@@ -189,44 +170,20 @@ async fn options_scenario(backend: Backend) {
         "GET, PUT, PATCH, DELETE, HEAD, OPTIONS"
     );
     assert!(item.json["actions"]["PUT"]["name"].is_object());
-    let missing = kit
-        .call(
-            &service,
-            "OPTIONS",
-            "/api/v1/alpha/data_point/999/",
-            Some("writer"),
-            None,
-        )
-        .await;
+    let missing = options("/api/v1/alpha/data_point/999/", Some("writer")).await;
     assert_eq!(missing.status, 200);
     assert!(
         missing.json.get("actions").is_none(),
         "DRF leaves PUT out for a missing row"
     );
-    let tag = kit
-        .call(
-            &service,
-            "OPTIONS",
-            "/api/v1/alpha/tag/",
-            Some("writer"),
-            None,
-        )
-        .await;
+    let tag = options("/api/v1/alpha/tag/", Some("writer")).await;
     assert_eq!(
         tag.json["actions"]["POST"]["kind"]["choices"],
         json!([{"value": "topic", "display_name": "topic"},
                {"value": "place", "display_name": "place"},
                {"value": "person", "display_name": "person"}])
     );
-    let read_only = kit
-        .call(
-            &service,
-            "OPTIONS",
-            "/api/v1/alpha/schema_version/",
-            Some("writer"),
-            None,
-        )
-        .await;
+    let read_only = options("/api/v1/alpha/schema_version/", Some("writer")).await;
     assert_eq!(
         read_only.headers.get(header::ALLOW).unwrap(),
         "GET, HEAD, OPTIONS"
@@ -242,9 +199,7 @@ async fn options_scenario(backend: Backend) {
         "/api/v1/schema/",
         "/api/v1/docs/",
     ] {
-        let reply = kit
-            .call(&service, "OPTIONS", path, Some("writer"), None)
-            .await;
+        let reply = options(path, Some("writer")).await;
         assert_eq!(reply.status, 200, "{path}");
         assert_eq!(
             reply.headers.get(header::ALLOW).unwrap(),

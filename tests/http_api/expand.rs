@@ -18,44 +18,26 @@ on_both_backends!(expand_replaces_keys_by_rows, expand_scenario);
 async fn expand_scenario(backend: Backend) {
     let fixture = kit(backend, &[], |_| {});
     let app = app(&fixture).await;
-    let site = call(&app, Method::GET, "/api/v1/alpha/site/1/", None)
-        .await
-        .json;
+    let site = get(&app, "/api/v1/alpha/site/1/").await.json;
 
-    let page = call(
-        &app,
-        Method::GET,
-        "/api/v1/alpha/data_point/?expand=site&ordering=id",
-        None,
-    )
-    .await;
+    let page = get(&app, "/api/v1/alpha/data_point/?expand=site&ordering=id").await;
     assert_eq!(page.status, 200, "{}", page.json);
     let results = page.json["results"].as_array().unwrap();
     assert_eq!(results[0]["site_id"], site);
     assert_eq!(results[1]["site_id"], Value::Null, "no site stays null");
     assert_eq!(results[2]["site_id"], site);
     assert_eq!(results[0]["name"], "alpha-1", "the other fields stay");
-    let one = call(
-        &app,
-        Method::GET,
-        "/api/v1/alpha/data_point/1/?expand=site",
-        None,
-    )
-    .await;
+    let one = get(&app, "/api/v1/alpha/data_point/1/?expand=site").await;
     assert_eq!(one.json["site_id"], site);
-    let selected = call(
+    let selected = get(
         &app,
-        Method::GET,
         "/api/v1/alpha/data_point/1/?expand=site&fields=id,site_id",
-        None,
     )
     .await;
     assert_eq!(selected.json, json!({"id": 1, "site_id": site}));
-    let cursor = call(
+    let cursor = get(
         &app,
-        Method::GET,
         "/api/v1/alpha/data_point/?cursor=&page_size=1&expand=site",
-        None,
     )
     .await;
     assert_eq!(cursor.json["results"][0]["site_id"], site);
@@ -105,11 +87,9 @@ async fn expand_scenario(backend: Backend) {
     assert_eq!(readings[0]["data_point_id"]["name"], "alpha-1");
     assert_eq!(readings[0]["data_point_id"]["site_id"], site);
     assert_eq!(readings[1]["data_point_id"]["name"], "alpha-3");
-    let both = call(
+    let both = get(
         &app,
-        Method::GET,
         "/api/v1/alpha/reading/?ordering=id&expand=data_point,data_point.site",
-        None,
     )
     .await;
     assert_eq!(
@@ -164,23 +144,15 @@ async fn expand_scenario(backend: Backend) {
         .await;
         assert_eq!(created.status, 201, "{}", created.json);
     }
-    let bounded = call(
-        &app,
-        Method::GET,
-        "/api/v1/alpha/data_point/3/?expand=reading_set,site",
-        None,
-    )
-    .await;
+    let bounded = get(&app, "/api/v1/alpha/data_point/3/?expand=reading_set,site").await;
     let readings = bounded.json["reading_set"].as_array().unwrap();
     assert_eq!(readings.len(), 100, "at most 100 per row");
     assert_eq!(readings[0]["value"], "2.500000", "the first by key");
     assert_eq!(bounded.json["site_id"], site);
     // Nested through a reverse relation: each reading's data point again.
-    let round_trip = call(
+    let round_trip = get(
         &app,
-        Method::GET,
         "/api/v1/alpha/data_point/1/?expand=reading_set.data_point",
-        None,
     )
     .await;
     assert_eq!(
@@ -189,42 +161,32 @@ async fn expand_scenario(backend: Backend) {
     );
 
     // Field selection reaches into expansions: `relation.field`.
-    let selected = call(
+    let selected = get(
         &app,
-        Method::GET,
         "/api/v1/alpha/data_point/1/?expand=site,reading_set&fields=id,site.code,reading_set.value",
-        None,
     )
     .await;
     assert_eq!(
         selected.json,
         json!({"id": 1, "site_id": {"code": "A1"}, "reading_set": [{"value": "1.500000"}, {"value": "3.500000"}]})
     );
-    let omitted = call(
+    let omitted = get(
         &app,
-        Method::GET,
         "/api/v1/alpha/data_point/1/?expand=site&omit=site.name,unit",
-        None,
     )
     .await;
     assert!(
         omitted.json["site_id"].get("name").is_none() && omitted.json["site_id"]["code"] == "A1"
     );
     assert!(omitted.json.get("unit").is_none() && omitted.json["name"] == "alpha-1");
-    let unknown = call(
+    let unknown = get(
         &app,
-        Method::GET,
         "/api/v1/alpha/data_point/1/?expand=site&fields=site.colour",
-        None,
     )
     .await;
-    assert_eq!(unknown.status, 400);
-    assert!(
-        unknown.json["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("Unknown field(s) in fields: site.colour.")
-    );
+    assert_detail(&unknown, 400, |detail| {
+        detail.starts_with("Unknown field(s) in fields: site.colour.")
+    });
 
     for (query, message) in [
         (
@@ -240,13 +202,7 @@ async fn expand_scenario(backend: Backend) {
             "expand=a.b.c.d goes 4 relations deep; expansions go at most 3 deep.",
         ),
     ] {
-        let refused = call(
-            &app,
-            Method::GET,
-            &format!("/api/v1/alpha/data_point/?{query}"),
-            None,
-        )
-        .await;
+        let refused = get(&app, &format!("/api/v1/alpha/data_point/?{query}")).await;
         assert_eq!(
             (refused.status, refused.json["detail"].clone()),
             (400, json!(message)),

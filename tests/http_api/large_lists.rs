@@ -83,7 +83,7 @@ async fn cursor_pages_scenario(backend: Backend) {
 
     // Backwards from the last page, `previous` gives the same pages in reverse.
     let mut path = first.to_string();
-    let mut last = call(&app, Method::GET, &path, None).await;
+    let mut last = get(&app, &path).await;
     assert_eq!(
         last.json["previous"],
         Value::Null,
@@ -91,12 +91,12 @@ async fn cursor_pages_scenario(backend: Backend) {
     );
     while !last.json["next"].is_null() {
         path = path_of(&last.json["next"]);
-        last = call(&app, Method::GET, &path, None).await;
+        last = get(&app, &path).await;
     }
     let mut backwards = vec![ids(&last)];
     let mut page = last;
     while !page.json["previous"].is_null() {
-        page = call(&app, Method::GET, &path_of(&page.json["previous"]), None).await;
+        page = get(&app, &path_of(&page.json["previous"])).await;
         assert_eq!(page.status, 200, "{}", page.json);
         backwards.push(ids(&page));
     }
@@ -112,7 +112,7 @@ async fn cursor_pages_scenario(backend: Backend) {
     assert_eq!(by_time.concat(), id);
 
     // A row inserted before the position does not shift the next page.
-    let page = call(&app, Method::GET, first, None).await;
+    let page = get(&app, first).await;
     let inserted = call(
         &app,
         Method::POST,
@@ -121,7 +121,7 @@ async fn cursor_pages_scenario(backend: Backend) {
     )
     .await;
     assert_eq!(inserted.status, 201);
-    let next = call(&app, Method::GET, &path_of(&page.json["next"]), None).await;
+    let next = get(&app, &path_of(&page.json["next"])).await;
     assert_eq!(ids(&next), expected[1]);
 
     // Filters apply as on numbered pages.
@@ -137,13 +137,7 @@ on_both_backends!(bad_cursors_are_named, bad_cursors_scenario);
 async fn bad_cursors_scenario(backend: Backend) {
     let fixture = kit(backend, &[], |_| {});
     let app = app(&fixture).await;
-    let page = call(
-        &app,
-        Method::GET,
-        "/api/v1/alpha/data_point/?page_size=1&cursor=",
-        None,
-    )
-    .await;
+    let page = get(&app, "/api/v1/alpha/data_point/?page_size=1&cursor=").await;
     let next = path_of(&page.json["next"]);
     let cursor = next.split("cursor=").nth(1).unwrap().to_string();
     let invalid = json!({"detail": "Invalid cursor"});
@@ -158,42 +152,14 @@ async fn bad_cursors_scenario(backend: Backend) {
         format!("/api/v1/alpha/data_point/?page_size=1&ordering=-id&cursor={cursor}"),
         "/api/v1/alpha/data_point/?cursor=abc".to_string(),
     ] {
-        let reply = call(&app, Method::GET, &path, None).await;
+        let reply = get(&app, &path).await;
         assert_eq!((reply.status, &reply.json), (404, &invalid), "{path}");
     }
     // Paging by cursor and by number at once, or by a field that may be null: 400, named.
-    let both = call(
-        &app,
-        Method::GET,
-        "/api/v1/alpha/data_point/?cursor=&page=2",
-        None,
-    )
-    .await;
-    assert_eq!(both.status, 400);
-    assert!(
-        both.json["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("Use either cursor"),
-        "{}",
-        both.json
-    );
-    let nullable = call(
-        &app,
-        Method::GET,
-        "/api/v1/alpha/data_point/?cursor=&ordering=unit",
-        None,
-    )
-    .await;
-    assert_eq!(nullable.status, 400);
-    assert!(
-        nullable.json["detail"]
-            .as_str()
-            .unwrap()
-            .contains("unit may be null"),
-        "{}",
-        nullable.json
-    );
+    let both = get(&app, "/api/v1/alpha/data_point/?cursor=&page=2").await;
+    assert_detail(&both, 400, |detail| detail.starts_with("Use either cursor"));
+    let nullable = get(&app, "/api/v1/alpha/data_point/?cursor=&ordering=unit").await;
+    assert_detail(&nullable, 400, |detail| detail.contains("unit may be null"));
 }
 
 on_both_backends!(count_modes, count_modes_scenario);
@@ -202,10 +168,10 @@ async fn count_modes_scenario(backend: Backend) {
     let app = app(&fixture).await;
     let base = "/api/v1/alpha/data_point/?page_size=2";
     // No count: `next` from one row past the page.
-    let first = call(&app, Method::GET, &format!("{base}&count=none"), None).await;
+    let first = get(&app, &format!("{base}&count=none")).await;
     assert_eq!(first.json["count"], Value::Null, "{}", first.json);
     assert_eq!(names(&first), ["alpha-1", "alpha-2"]);
-    let second = call(&app, Method::GET, &path_of(&first.json["next"]), None).await;
+    let second = get(&app, &path_of(&first.json["next"])).await;
     assert_eq!(
         (names(&second), &second.json["next"]),
         (vec!["alpha-3".to_string()], &Value::Null)
@@ -214,29 +180,17 @@ async fn count_modes_scenario(backend: Backend) {
         path_of(&second.json["previous"]),
         format!("{base}&count=none")
     );
-    let past = call(
-        &app,
-        Method::GET,
-        &format!("{base}&count=none&page=3"),
-        None,
-    )
-    .await;
+    let past = get(&app, &format!("{base}&count=none&page=3")).await;
     assert_eq!(
         (past.status, &past.json),
         (404, &json!({"detail": "Invalid page."}))
     );
     // Small results are counted exactly when an estimate is asked for.
-    let estimated = call(&app, Method::GET, &format!("{base}&count=estimated"), None).await;
+    let estimated = get(&app, &format!("{base}&count=estimated")).await;
     assert_eq!(estimated.json["count"], 3);
-    let unknown = call(&app, Method::GET, &format!("{base}&count=some"), None).await;
+    let unknown = get(&app, &format!("{base}&count=some")).await;
     assert_eq!(unknown.status, 400);
-    let last_without_count = call(
-        &app,
-        Method::GET,
-        &format!("{base}&count=none&page=last"),
-        None,
-    )
-    .await;
+    let last_without_count = get(&app, &format!("{base}&count=none&page=last")).await;
     assert_eq!(last_without_count.status, 400);
 }
 
@@ -250,31 +204,17 @@ async fn estimated_counts_of_large_results_come_from_the_planner() {
          ANALYZE reading",
     );
     let app = app(&fixture).await;
-    let exact = call(
-        &app,
-        Method::GET,
-        "/api/v1/alpha/reading/?page_size=10",
-        None,
-    )
-    .await;
+    let exact = get(&app, "/api/v1/alpha/reading/?page_size=10").await;
     assert_eq!(exact.json["count"], 30000);
-    let estimated = call(
-        &app,
-        Method::GET,
-        "/api/v1/alpha/reading/?page_size=10&count=estimated",
-        None,
-    )
-    .await;
+    let estimated = get(&app, "/api/v1/alpha/reading/?page_size=10&count=estimated").await;
     let count = estimated.json["count"].as_i64().unwrap();
     assert!((25_000..=35_000).contains(&count), "estimate {count}");
     assert_eq!(ids(&estimated), ids(&exact));
     assert!(estimated.json["next"].as_str().unwrap().contains("page=2"));
     // The last page by the estimate: rows, and a previous link.
-    let last = call(
+    let last = get(
         &app,
-        Method::GET,
         "/api/v1/alpha/reading/?page_size=10&count=estimated&page=last",
-        None,
     )
     .await;
     assert_eq!(last.status, 200, "{}", last.json);
@@ -290,25 +230,13 @@ async fn estimated_counts_of_large_results_come_from_the_planner() {
     );
     assert!(!last.json["previous"].is_null());
     // The exact last page, read from the end: 30,000 = 4,285 × 7 + 5 rows.
-    let exact_last = call(
-        &app,
-        Method::GET,
-        "/api/v1/alpha/reading/?page_size=7&page=last",
-        None,
-    )
-    .await;
+    let exact_last = get(&app, "/api/v1/alpha/reading/?page_size=7&page=last").await;
     assert_eq!(ids(&exact_last), (29996..=30000).collect::<Vec<_>>());
     assert_eq!(
         path_of(&exact_last.json["previous"]),
         "/api/v1/alpha/reading/?page_size=7&page=4285"
     );
     // A filter the planner estimates as small is counted exactly.
-    let small = call(
-        &app,
-        Method::GET,
-        "/api/v1/alpha/reading/?value__lt=100&count=estimated",
-        None,
-    )
-    .await;
+    let small = get(&app, "/api/v1/alpha/reading/?value__lt=100&count=estimated").await;
     assert_eq!(small.json["count"], 99);
 }

@@ -65,12 +65,32 @@ where
     .await
 }
 
+async fn get<S>(app: &Client<S>, path: &str) -> Reply
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    call(app, Method::GET, path, None).await
+}
+
 async fn send<S>(app: &Client<S>, request: test::TestRequest) -> Reply
 where
     S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
 {
     let request = request.insert_header((header::AUTHORIZATION, app.authorization.clone()));
     tenantapi_testkit::send(&app.service, request).await
+}
+
+/// Asserts an answer's status and that its `detail` message passes `check`; shows the answer
+/// when either fails.
+#[track_caller]
+fn assert_detail(reply: &Reply, status: u16, check: impl FnOnce(&str) -> bool) {
+    let detail = reply.json["detail"].as_str();
+    assert!(
+        reply.status == status && detail.is_some_and(check),
+        "expected status {status} and a matching detail, got {}: {}",
+        reply.status,
+        reply.json
+    );
 }
 
 fn names(reply: &Reply) -> Vec<String> {

@@ -16,7 +16,7 @@ async fn unavailable_project_scenario(backend: Backend) {
         },
     );
     let app = app(&fixture).await;
-    let down = call(&app, Method::GET, "/api/v1/down/data_point/", None).await;
+    let down = get(&app, "/api/v1/down/data_point/").await;
     assert_eq!(down.status, 503);
     assert_eq!(
         down.json,
@@ -30,7 +30,7 @@ async fn unavailable_project_scenario(backend: Backend) {
             .any(|window| window == b"5432" || window == b"127."),
         "no URL in the answer"
     );
-    let alpha = call(&app, Method::GET, "/api/v1/alpha/data_point/", None).await;
+    let alpha = get(&app, "/api/v1/alpha/data_point/").await;
     assert_eq!(alpha.status, 200, "other projects keep serving");
 }
 

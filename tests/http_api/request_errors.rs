@@ -6,21 +6,13 @@ on_both_backends!(request_errors, request_errors_scenario);
 async fn request_errors_scenario(backend: Backend) {
     let fixture = kit(backend, &[], |_| {});
     let app = app(&fixture).await;
-    let unknown_project = call(&app, Method::GET, "/api/v1/gamma/data_point/", None).await;
+    let unknown_project = get(&app, "/api/v1/gamma/data_point/").await;
     assert_eq!(
         (unknown_project.status, unknown_project.json),
         (404, json!({"detail": "Not found."}))
     );
-    assert_eq!(
-        call(&app, Method::GET, "/api/v1/gamma/", None).await.status,
-        404
-    );
-    assert_eq!(
-        call(&app, Method::GET, "/api/v1/alpha/no_such_table/", None)
-            .await
-            .status,
-        404
-    );
+    assert_eq!(get(&app, "/api/v1/gamma/").await.status, 404);
+    assert_eq!(get(&app, "/api/v1/alpha/no_such_table/").await.status, 404);
 
     let not_allowed = call(
         &app,
@@ -72,15 +64,9 @@ async fn request_errors_scenario(backend: Backend) {
             .set_payload("{\"name\": "),
     )
     .await;
-    assert_eq!(malformed.status, 400);
-    assert!(
-        malformed.json["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("JSON parse error - "),
-        "{}",
-        malformed.json
-    );
+    assert_detail(&malformed, 400, |detail| {
+        detail.starts_with("JSON parse error - ")
+    });
 
     let not_json = send(
         &app,
@@ -119,7 +105,7 @@ async fn request_errors_scenario(backend: Backend) {
         "nothing written"
     );
 
-    let redirect = call(&app, Method::GET, "/api/v1/alpha/data_point?unit=kWh", None).await;
+    let redirect = get(&app, "/api/v1/alpha/data_point?unit=kWh").await;
     assert_eq!(redirect.status, 301);
     assert_eq!(
         redirect.headers.get(header::LOCATION).unwrap(),

@@ -44,16 +44,14 @@ async fn json_types_scenario(backend: Backend) {
         window.json["self"], "me",
         "keyword column under its SQL name"
     );
-    let site = call(&app, Method::GET, "/api/v1/alpha/site/1/", None).await;
+    let site = get(&app, "/api/v1/alpha/site/1/").await;
     assert_eq!(
         site.json["external_ref"],
         "11111111-2222-4333-8444-555555555555"
     );
-    let filtered = call(
+    let filtered = get(
         &app,
-        Method::GET,
         "/api/v1/alpha/reading/?measured_at__gte=2024-06-01T11:00:00%2B01:00&value__lt=13",
-        None,
     )
     .await;
     assert_eq!(filtered.json["count"], 1, "{}", filtered.json);
@@ -149,7 +147,7 @@ on_both_backends!(enumerations, enumerations_scenario);
 async fn enumerations_scenario(backend: Backend) {
     let fixture = kit(backend, &[], |_| {});
     let app = app(&fixture).await;
-    let energy = call(&app, Method::GET, "/api/v1/alpha/tag/1/", None).await;
+    let energy = get(&app, "/api/v1/alpha/tag/1/").await;
     assert_eq!(energy.json["kind"], "topic", "the column's default");
     let created = call(
         &app,
@@ -213,33 +211,21 @@ async fn enumerations_scenario(backend: Backend) {
             vec!["energy", "billing", "north"],
         ),
     ] {
-        let reply = call(
-            &app,
-            Method::GET,
-            &format!("/api/v1/alpha/tag/?{query}"),
-            None,
-        )
-        .await;
+        let reply = get(&app, &format!("/api/v1/alpha/tag/?{query}")).await;
         assert_eq!(reply.status, 200, "{query}: {}", reply.json);
         assert_eq!(labels(&reply), expected, "{query}");
     }
-    let bogus = call(&app, Method::GET, "/api/v1/alpha/tag/?kind=bogus", None).await;
+    let bogus = get(&app, "/api/v1/alpha/tag/?kind=bogus").await;
     assert_eq!(
         (bogus.status, bogus.json),
         (400, json!({"kind": ["\"bogus\" is not a valid choice."]}))
     );
     for unknown in ["kind__gt=place", "kind__contains=pl"] {
-        let reply = call(
-            &app,
-            Method::GET,
-            &format!("/api/v1/alpha/tag/?{unknown}"),
-            None,
-        )
-        .await;
+        let reply = get(&app, &format!("/api/v1/alpha/tag/?{unknown}")).await;
         assert_eq!(reply.status, 400, "{unknown}");
     }
     // Ordering: the enumeration's order on PostgreSQL (topic, place, person), text on SQLite.
-    let ordered = call(&app, Method::GET, "/api/v1/alpha/tag/?ordering=kind", None).await;
+    let ordered = get(&app, "/api/v1/alpha/tag/?ordering=kind").await;
     let expected = match backend {
         Backend::Postgres => vec!["energy", "north", "billing"],
         Backend::Sqlite => vec!["billing", "north", "energy"],

@@ -23,7 +23,7 @@ async fn crud_status_codes_scenario(backend: Backend) {
         "http://localhost:8080/api/v1/alpha/data_point/4/"
     );
 
-    let fetched = call(&app, Method::GET, "/api/v1/alpha/data_point/4/", None).await;
+    let fetched = get(&app, "/api/v1/alpha/data_point/4/").await;
     assert_eq!(
         (fetched.status, fetched.json.clone()),
         (200, created.json.clone())
@@ -102,14 +102,14 @@ async fn crud_status_codes_scenario(backend: Backend) {
     )
     .await;
     assert_eq!(missing_patch.status, 404);
-    let malformed_key = call(&app, Method::GET, "/api/v1/alpha/data_point/abc/", None).await;
+    let malformed_key = get(&app, "/api/v1/alpha/data_point/abc/").await;
     assert_eq!(
         (malformed_key.status, malformed_key.json),
         (404, json!({"detail": "Not found."}))
     );
 
     // Composite keys: values in key order, comma-separated.
-    let link = call(&app, Method::GET, "/api/v1/alpha/data_point_tag/1,2/", None).await;
+    let link = get(&app, "/api/v1/alpha/data_point_tag/1,2/").await;
     assert_eq!((link.status, link.json["tag_id"].clone()), (200, json!(2)));
     let new_link = call(
         &app,
@@ -134,9 +134,7 @@ async fn crud_status_codes_scenario(backend: Backend) {
         204
     );
     assert_eq!(
-        call(&app, Method::GET, "/api/v1/alpha/data_point_tag/1/", None)
-            .await
-            .status,
+        get(&app, "/api/v1/alpha/data_point_tag/1/").await.status,
         404
     );
 
@@ -157,15 +155,11 @@ async fn crud_status_codes_scenario(backend: Backend) {
         (200, json!(3), json!(2))
     );
     assert_eq!(
-        call(&app, Method::GET, "/api/v1/alpha/data_point_tag/3,2/", None)
-            .await
-            .status,
+        get(&app, "/api/v1/alpha/data_point_tag/3,2/").await.status,
         200
     );
     assert_eq!(
-        call(&app, Method::GET, "/api/v1/alpha/data_point_tag/1,2/", None)
-            .await
-            .status,
+        get(&app, "/api/v1/alpha/data_point_tag/1,2/").await.status,
         404
     );
     // A generated key is read back for the created row, also when the table is empty.

@@ -2,6 +2,7 @@
 //! the generated crate (and the real-world sample's description into its crate); `--check`
 //! only reports whether a checked-in crate is stale.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -39,26 +40,16 @@ enum Command {
         #[arg(long, default_value = "tenantapi-generated")]
         crate_name: String,
     },
-    /// Write a schema description read from a live reference database (PostgreSQL or SQLite),
-    /// by running `tenantapi introspect`.
+    /// Write a schema description read from a live reference database (PostgreSQL or SQLite):
+    /// `tenantapi introspect` with these arguments (`cargo xtask introspect --help` lists them).
+    /// `--out schema/project.toml` replaces the description (its `doc` texts are lost: review
+    /// the diff).
+    #[command(disable_help_flag = true)]
     Introspect {
-        #[arg(long)]
-        database_url: String,
-        #[arg(long, default_value = "schema_version")]
-        version_table: String,
-        #[arg(long, default_value = "version")]
-        version_column: String,
-        /// Output file; standard output without it. `--out schema/project.toml` replaces the
-        /// description (its `doc` texts are lost: review the diff).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// The PostgreSQL schema to describe (default: `public`).
-        #[arg(long)]
-        schema: Option<String>,
-        /// Leave out the columns whose type the description format cannot express, instead of
-        /// serving them read-only as text.
-        #[arg(long)]
-        skip_unsupported: bool,
+        /// The arguments of `tenantapi introspect`, passed on as they are (a relative `--out`
+        /// made absolute).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        arguments: Vec<OsString>,
     },
     /// Write a synthetic schema description of N related tables (for benchmarks).
     SynthSchema {
@@ -100,15 +91,9 @@ fn main() -> ExitCode {
                 .collect();
             failed.into_iter().next().unwrap_or(ExitCode::SUCCESS)
         }
-        Command::Introspect {
-            database_url,
-            version_table,
-            version_column,
-            out,
-            schema,
-            skip_unsupported,
-        } => {
-            // The server binary owns the database drivers; xtask stays light to build.
+        Command::Introspect { arguments } => {
+            // The server binary owns the database drivers and the arguments; xtask stays light
+            // to build and runs it from the workspace root.
             let mut command = std::process::Command::new(
                 std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
             );
@@ -121,28 +106,8 @@ fn main() -> ExitCode {
                     "tenantapi-server",
                     "--",
                     "introspect",
-                    "--database-url",
                 ])
-                .arg(&database_url)
-                .args([
-                    "--version-table",
-                    &version_table,
-                    "--version-column",
-                    &version_column,
-                ]);
-            if let Some(schema) = &schema {
-                command.arg("--schema").arg(schema);
-            }
-            if skip_unsupported {
-                command.arg("--skip-unsupported");
-            }
-            if let Some(out) = out {
-                command.arg("--out").arg(if out.is_absolute() {
-                    out
-                } else {
-                    std::env::current_dir().unwrap_or_default().join(out)
-                });
-            }
+                .args(with_absolute_out(arguments));
             match command.status() {
                 Ok(status) if status.success() => ExitCode::SUCCESS,
                 Ok(status) => ExitCode::from(status.code().unwrap_or(1).clamp(1, 255) as u8),
@@ -162,6 +127,40 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `arguments` with the file of `--out FILE` or `--out=FILE` relative to the caller's directory
+/// made absolute, since the server runs from the workspace root.
+fn with_absolute_out(arguments: Vec<OsString>) -> Vec<OsString> {
+    let absolute = |path: &std::ffi::OsStr| -> OsString {
+        let path = Path::new(path);
+        if path.is_absolute() {
+            return path.into();
+        }
+        std::env::current_dir()
+            .unwrap_or_default()
+            .join(path)
+            .into()
+    };
+    let mut after_out = false;
+    arguments
+        .into_iter()
+        .map(|argument| {
+            if std::mem::take(&mut after_out) {
+                return absolute(&argument);
+            }
+            match argument.to_str() {
+                Some("--out") => after_out = true,
+                Some(text) if text.starts_with("--out=") => {
+                    let mut joined = OsString::from("--out=");
+                    joined.push(absolute(text["--out=".len()..].as_ref()));
+                    return joined;
+                }
+                _ => {}
+            }
+            argument
+        })
+        .collect()
 }
 
 fn gen_command(job: &GenerateJob) -> ExitCode {

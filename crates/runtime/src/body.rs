@@ -100,7 +100,7 @@ pub fn validate(
         }
         match convert::parse_column_json(column, &value) {
             Ok(parsed) => {
-                canonical.insert(name, convert::to_json(&parsed));
+                canonical.insert(name, parsed.to_json());
             }
             Err(invalid) => errors.add_invalid(name, invalid),
         }
@@ -158,56 +158,17 @@ mod tests {
 
     const COLUMNS: &[ColumnMeta] = &[
         ColumnMeta {
-            name: "id",
-            kind: ColumnKind::Integer,
-            nullable: false,
-            has_default: false,
             generated: true,
-            enum_type: None,
-            array: false,
-            read_only: false,
-            computed: false,
-            database_type: None,
-            domain: None,
+            ..ColumnMeta::plain("id", ColumnKind::Integer)
         },
+        ColumnMeta::plain("name", ColumnKind::Varchar { max_length: 5 }),
         ColumnMeta {
-            name: "name",
-            kind: ColumnKind::Varchar { max_length: 5 },
-            nullable: false,
-            has_default: false,
-            generated: false,
-            enum_type: None,
-            array: false,
-            read_only: false,
-            computed: false,
-            database_type: None,
-            domain: None,
-        },
-        ColumnMeta {
-            name: "unit",
-            kind: ColumnKind::Varchar { max_length: 20 },
             nullable: true,
-            has_default: false,
-            generated: false,
-            enum_type: None,
-            array: false,
-            read_only: false,
-            computed: false,
-            database_type: None,
-            domain: None,
+            ..ColumnMeta::plain("unit", ColumnKind::Varchar { max_length: 20 })
         },
         ColumnMeta {
-            name: "active",
-            kind: ColumnKind::Boolean,
-            nullable: false,
             has_default: true,
-            generated: false,
-            enum_type: None,
-            array: false,
-            read_only: false,
-            computed: false,
-            database_type: None,
-            domain: None,
+            ..ColumnMeta::plain("active", ColumnKind::Boolean)
         },
     ];
     const META: TableMeta = TableMeta {

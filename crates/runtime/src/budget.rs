@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::Instant;
 
-use crate::db::BackendKind;
+use crate::database_url::DatabaseUrl;
 use crate::limit::{ConcurrencyLimit, LimitSettings};
 
 /// Something that can give back budget by closing connections nobody is using: a project's pool.
@@ -186,41 +186,6 @@ impl HostBudget {
     }
 }
 
-/// The server a project database URL points at, as `host:port`; `None` for SQLite, whose
-/// databases are files without a connection limit.
-pub fn server_of_url(url: &str) -> Option<String> {
-    if BackendKind::of_url(url) != BackendKind::Postgres {
-        return None;
-    }
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let (authority_and_path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let authority = authority_and_path
-        .split_once('/')
-        .map_or(authority_and_path, |(authority, _)| authority);
-    let host_port = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host_port)| host_port);
-    let (mut host, mut port) = match host_port.rsplit_once(':') {
-        Some((host, port)) if !port.contains(']') => (host.to_string(), port.to_string()),
-        _ => (host_port.to_string(), String::new()),
-    };
-    // Parameters override the authority, as in libpq.
-    for pair in query.split('&') {
-        if let Some(value) = pair.strip_prefix("host=") {
-            host = value.to_string();
-        } else if let Some(value) = pair.strip_prefix("port=") {
-            port = value.to_string();
-        }
-    }
-    if host.is_empty() {
-        host = "localhost".into();
-    }
-    if port.is_empty() {
-        port = "5432".into();
-    }
-    Some(format!("{}:{port}", host.to_ascii_lowercase()))
-}
-
 /// The budgets of every database server, created on first use.
 pub struct Budgets {
     limit: usize,
@@ -249,7 +214,7 @@ impl Budgets {
 
     /// The in-flight limit of the server `url` points at (one shared by every SQLite project).
     pub fn in_flight_for_url(&self, url: &str) -> Arc<ConcurrencyLimit> {
-        let Some(server) = server_of_url(url) else {
+        let Some(server) = DatabaseUrl::new(url).server() else {
             return self.in_flight_local.clone();
         };
         let mut by_server = self
@@ -264,7 +229,7 @@ impl Budgets {
 
     /// The budget of the server `url` points at (one shared by every SQLite project).
     pub fn for_url(&self, url: &str) -> Option<Arc<HostBudget>> {
-        let Some(server) = server_of_url(url) else {
+        let Some(server) = DatabaseUrl::new(url).server() else {
             return Some(self.local.clone());
         };
         let mut by_server = self.by_server.lock().expect("budgets lock poisoned");
@@ -330,27 +295,6 @@ mod tests {
         let postgres = budgets.for_url("postgres://u@db:5432/x").unwrap();
         assert_eq!((postgres.host(), postgres.limit), ("db:5432", 50));
         assert_eq!(budgets.report().len(), 2);
-    }
-
-    #[test]
-    fn servers_are_host_and_port() {
-        assert_eq!(
-            server_of_url("postgres://u:p@DB.example.com:6432/app").as_deref(),
-            Some("db.example.com:6432")
-        );
-        assert_eq!(
-            server_of_url("postgresql://u@db/app?sslmode=require").as_deref(),
-            Some("db:5432")
-        );
-        assert_eq!(
-            server_of_url("postgres://u:p@w:rd@[::1]:5433/app").as_deref(),
-            Some("[::1]:5433")
-        );
-        assert_eq!(
-            server_of_url("postgres:///app?host=/run/postgresql&port=5433").as_deref(),
-            Some("/run/postgresql:5433")
-        );
-        assert_eq!(server_of_url("data/app.db"), None);
     }
 
     #[test]

@@ -1,12 +1,36 @@
-//! Database URLs whose passwords never show: `Display`, `Debug` and every connection error they
-//! produce have the password (as written, and percent-decoded) replaced by `***`. A URL also
-//! says whether it reaches PostgreSQL through PgBouncer, and in which pool mode.
+//! Database URLs whose passwords never show: `Display` and `Debug` replace the password (as
+//! written, and percent-decoded) by `***`, and `redact` does the same to any text, such as a
+//! connection error (`db.rs` opens connections from a URL). A URL also names its backend and
+//! server, and says whether it reaches PostgreSQL through PgBouncer, and in which pool mode.
 
-use diesel::Connection as _;
-use diesel::RunQueryDsl as _;
-use diesel::connection::{CacheSize, SimpleConnection as _};
+/// Which database engine a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Postgres,
+    Sqlite,
+}
 
-use crate::db::{BackendKind, DbConnection};
+impl BackendKind {
+    /// `postgres://` and `postgresql://` URLs are PostgreSQL; anything else is a SQLite path
+    /// or `sqlite://` / `file:` URL.
+    pub fn of_url(url: &str) -> BackendKind {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            BackendKind::Postgres
+        } else {
+            BackendKind::Sqlite
+        }
+    }
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BackendKind::Postgres => "postgres",
+            BackendKind::Sqlite => "sqlite",
+        })
+    }
+}
 
 /// A project or platform database: a `postgres://` URL or a SQLite path (`sqlite://`, `file:`).
 #[derive(Clone, PartialEq, Eq)]
@@ -40,7 +64,7 @@ pub enum Pooler {
 /// Why a connection could not be opened; the text carries no password.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct ConnectError(String);
+pub struct ConnectError(pub(crate) String);
 
 impl DatabaseUrl {
     pub fn new(text: impl Into<String>) -> DatabaseUrl {
@@ -80,6 +104,12 @@ impl DatabaseUrl {
         &self.text
     }
 
+    /// The schema to put first on the search path after connecting, through PgBouncer (see
+    /// [`DatabaseUrl::with_search_path`]).
+    pub(crate) fn pooled_schema(&self) -> Option<&str> {
+        self.pooled_schema.as_deref()
+    }
+
     fn password(&self) -> Option<&str> {
         self.password.clone().map(|range| &self.text[range])
     }
@@ -103,7 +133,7 @@ impl DatabaseUrl {
         if self.backend() != BackendKind::Postgres || self.has_parameter(name) {
             return self.clone();
         }
-        let separator = if self.text.contains('?') { '&' } else { '?' };
+        let separator = if self.query().is_some() { '&' } else { '?' };
         DatabaseUrl {
             pooled_schema: self.pooled_schema.clone(),
             ..DatabaseUrl::new(format!("{}{separator}{name}={value}", self.text))
@@ -135,22 +165,49 @@ impl DatabaseUrl {
         self.with_default_parameter("options", &percent_encode(&escaped))
     }
 
-    /// Where a PostgreSQL URL's database name is: the path after the authority, up to the
-    /// query. `None` for SQLite, or a URL that names no database (libpq then uses the user's).
+    /// Where a PostgreSQL URL's database name is: the path after the host, up to the query.
+    /// `None` for SQLite, or a URL that names no database (libpq then uses the user's).
     fn database_range(&self) -> Option<std::ops::Range<usize>> {
         if self.backend() != BackendKind::Postgres {
             return None;
         }
-        let after_scheme = self.text.find("://")? + 3;
-        let rest = &self.text[after_scheme..];
+        let host = host_start(&self.text);
+        let rest = &self.text[host..];
         let slash = rest
             .find(['/', '?', '#'])
             .filter(|&at| rest.as_bytes()[at] == b'/')?;
-        let start = after_scheme + slash + 1;
+        let start = host + slash + 1;
         let end = self.text[start..]
             .find(['?', '#'])
             .map_or(self.text.len(), |at| start + at);
         (end > start).then_some(start..end)
+    }
+
+    /// The database server a PostgreSQL URL points at, as `host:port` (the host in lowercase,
+    /// `host=` and `port=` parameters applied, libpq's defaults filled in); `None` for SQLite,
+    /// whose databases are files of this process.
+    pub fn server(&self) -> Option<String> {
+        if self.backend() != BackendKind::Postgres {
+            return None;
+        }
+        let host = host_start(&self.text);
+        let rest = &self.text[host..];
+        let host_port = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+        let (mut host, mut port) = match host_port.rsplit_once(':') {
+            Some((host, port)) if !port.contains(']') => (host, port),
+            _ => (host_port, ""),
+        };
+        // Parameters override the authority, as in libpq.
+        for pair in self.query().into_iter().flat_map(|query| query.split('&')) {
+            if let Some(value) = pair.strip_prefix("host=") {
+                host = value;
+            } else if let Some(value) = pair.strip_prefix("port=") {
+                port = value;
+            }
+        }
+        let host = if host.is_empty() { "localhost" } else { host };
+        let port = if port.is_empty() { "5432" } else { port };
+        Some(format!("{}:{port}", host.to_ascii_lowercase()))
     }
 
     /// The PostgreSQL database the URL names, percent-decoded.
@@ -181,19 +238,25 @@ impl DatabaseUrl {
     }
 
     fn parameter(&self, name: &str) -> Option<&str> {
-        let (_, query) = self.text.split_once('?')?;
-        query.split('&').find_map(|pair| {
+        self.query()?.split('&').find_map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             (key == name).then_some(value)
         })
     }
 
+    /// The query string, after the `?` that follows the user information (a `?` inside a
+    /// password starts nothing).
+    fn query(&self) -> Option<&str> {
+        query_start(&self.text).map(|start| &self.text[start..])
+    }
+
     /// The URL libpq is given: without our own parameters.
-    fn for_libpq(&self) -> String {
-        let Some((base, query)) = self.text.split_once('?') else {
+    pub(crate) fn for_libpq(&self) -> String {
+        let Some(start) = query_start(&self.text) else {
             return self.text.clone();
         };
-        let kept: Vec<&str> = query
+        let base = &self.text[..start - 1];
+        let kept: Vec<&str> = self.text[start..]
             .split('&')
             .filter(|pair| pair.split('=').next() != Some(POOLER_PARAMETER))
             .collect();
@@ -202,106 +265,6 @@ impl DatabaseUrl {
         } else {
             format!("{base}?{}", kept.join("&"))
         }
-    }
-
-    /// Opens a connection to a database that must already exist (a mistyped SQLite path is an
-    /// error, not a new empty database).
-    pub fn open_existing(&self) -> Result<DbConnection, ConnectError> {
-        self.connect(true)
-    }
-
-    /// Opens a connection, creating a missing SQLite file (our own platform database).
-    pub fn open(&self) -> Result<DbConnection, ConnectError> {
-        self.connect(false)
-    }
-
-    fn connect(&self, existing: bool) -> Result<DbConnection, ConnectError> {
-        let pooler = self.pooler()?;
-        let url = match pooler {
-            Pooler::Direct => self.text.clone(),
-            Pooler::Session | Pooler::Transaction => self.for_libpq(),
-        };
-        let opened = if existing {
-            DbConnection::open_existing(&url)
-        } else {
-            DbConnection::open(&url)
-        };
-        let mut connection = opened.map_err(|error| self.connect_error(&error))?;
-        self.prepare_session(pooler, &mut connection)?;
-        Ok(connection)
-    }
-
-    /// What a pooled connection needs before its first statement.
-    fn prepare_session(
-        &self,
-        pooler: Pooler,
-        connection: &mut DbConnection,
-    ) -> Result<(), ConnectError> {
-        match (pooler, &self.pooled_schema) {
-            (Pooler::Direct, _) | (Pooler::Session, None) => Ok(()),
-            (Pooler::Session, Some(schema)) => connection
-                .batch_execute(&format!(
-                    "SET search_path TO {}, public",
-                    tenantapi_schema::sql::quote_identifier(schema)
-                ))
-                .map_err(|error| {
-                    ConnectError(self.redact(&format!("cannot set the search path: {error}")))
-                }),
-            (Pooler::Transaction, schema) => {
-                // Named prepared statements live in one server connection, which the next
-                // transaction may not get; uncached statements are parsed, bound and run in
-                // one exchange.
-                connection.set_prepared_statement_cache_size(CacheSize::Disabled);
-                match schema {
-                    Some(schema) => self.require_first_schema(connection, schema),
-                    None => Ok(()),
-                }
-            }
-        }
-    }
-
-    fn require_first_schema(
-        &self,
-        connection: &mut DbConnection,
-        schema: &str,
-    ) -> Result<(), ConnectError> {
-        #[derive(diesel::QueryableByName)]
-        struct CurrentSchema {
-            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-            name: Option<String>,
-        }
-        let found = diesel::sql_query("SELECT current_schema() AS name")
-            .get_result::<CurrentSchema>(connection)
-            .map_err(|error| {
-                ConnectError(self.redact(&format!("cannot read the current schema: {error}")))
-            })?
-            .name;
-        if found.as_deref() == Some(schema) {
-            return Ok(());
-        }
-        let quoted = tenantapi_schema::sql::quote_identifier(schema);
-        Err(ConnectError(format!(
-            "the described tables live in schema {schema}, but this connection's first schema \
-             is {}; through PgBouncer in transaction mode the search path cannot be set per \
-             connection, so set it for the role (ALTER ROLE <user> IN DATABASE <database> SET \
-             search_path = {quoted}, public) or use {POOLER_PARAMETER}=session",
-            found.as_deref().unwrap_or("(none)")
-        )))
-    }
-
-    fn connect_error(&self, error: &diesel::ConnectionError) -> ConnectError {
-        let text = error.to_string();
-        if text.contains("unsupported startup parameter: options") {
-            // PgBouncer, unannounced, refusing the search path the URL carries.
-            return ConnectError(self.redact(&format!(
-                "{}: the URL leads to PgBouncer, which refuses the search path this server \
-                 sends when connecting; add {POOLER_PARAMETER}=session or \
-                 {POOLER_PARAMETER}=transaction to the URL (the pool_mode PgBouncer uses for \
-                 this database)",
-                text.trim_end()
-            )));
-        }
-        ConnectError(self.redact(&text))
     }
 }
 
@@ -338,21 +301,51 @@ fn percent_encode(text: &str) -> String {
     encoded
 }
 
-/// Where the password is: `scheme://user:password@host...` (the user information ends at the
-/// last `@` before the path or the query, since unencoded `@` in passwords are common), or a
-/// `password=` parameter.
+/// Where the authority (`user:password@host:port`) starts: after the scheme's `://`; a path
+/// without a scheme (SQLite) starts at 0.
+fn authority_start(text: &str) -> usize {
+    text.find("://").map_or(0, |position| position + 3)
+}
+
+/// Where the `@` that ends the user information (`user:password`) is, if there is one.
+///
+/// libpq reads the user information up to the first `@` before any `/`, so `?` and `#` belong
+/// to it (`postgres://u:a?b@h/db` is password `a?b`). Unencoded `@` in passwords are common, so
+/// the last `@` counts, up to the path or to a `?` after the first `@` (which starts the query:
+/// `postgres://u:pw@h?application_name=a@b` is password `pw`).
+fn userinfo_end(text: &str) -> Option<usize> {
+    let start = authority_start(text);
+    let rest = &text[start..];
+    let path = rest.find('/').unwrap_or(rest.len());
+    let first_at = rest[..path].find('@')?;
+    let query = rest[first_at..].find('?').map(|at| first_at + at);
+    let end = query.map_or(path, |query| query.min(path));
+    rest[..end].rfind('@').map(|at| start + at)
+}
+
+/// Where the host starts: after the user information, or at the authority.
+fn host_start(text: &str) -> usize {
+    userinfo_end(text).map_or(authority_start(text), |at| at + 1)
+}
+
+/// Where the query string starts (after its `?`): the first `?` after the user information.
+fn query_start(text: &str) -> Option<usize> {
+    let host = host_start(text);
+    text[host..].find('?').map(|at| host + at + 1)
+}
+
+/// Where the password is: in the user information (`scheme://user:password@host...`, see
+/// [`userinfo_end`]), or a `password=` parameter.
 fn password_range(text: &str) -> Option<std::ops::Range<usize>> {
-    let after_scheme = text.find("://").map_or(0, |position| position + 3);
-    let rest = &text[after_scheme..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    if let Some(at) = authority.rfind('@')
-        && let Some(colon) = authority[..at].find(':')
-        && colon + 1 < at
-    {
-        return Some(after_scheme + colon + 1..after_scheme + at);
+    if let Some(at) = userinfo_end(text) {
+        let start = authority_start(text);
+        if let Some(colon) = text[start..at].find(':')
+            && start + colon + 1 < at
+        {
+            return Some(start + colon + 1..at);
+        }
     }
-    let query_start = text.find('?')? + 1;
+    let query_start = query_start(text)?;
     let mut position = query_start;
     for pair in text[query_start..].split('&') {
         if let Some(value) = pair.strip_prefix("password=")
@@ -421,6 +414,63 @@ mod tests {
             shown("postgres://db/p?application_name=a@b"),
             "postgres://db/p?application_name=a@b"
         );
+    }
+
+    /// Regression: the user information ended at the first `?` or `#`, but libpq reads it up
+    /// to the `@`, so `postgres://u:a?b@h/db` connected with password `a?b` and showed it.
+    #[test]
+    fn a_question_mark_or_hash_in_a_password_does_not_end_it() {
+        assert_eq!(shown("postgres://u:a?b@h/db"), "postgres://u:***@h/db");
+        assert_eq!(shown("postgres://u:a#b@h"), "postgres://u:***@h");
+        assert_eq!(
+            shown("postgres://u:a?b#c@h:5433"),
+            "postgres://u:***@h:5433"
+        );
+        assert_eq!(
+            shown("postgres://u:pw@h?application_name=a@b"),
+            "postgres://u:***@h?application_name=a@b"
+        );
+        let url = DatabaseUrl::new("postgres://u:a?b@h/db?sslmode=require");
+        assert_eq!(url.redact("password a?b refused"), "password *** refused");
+        assert_eq!(url.postgres_database().as_deref(), Some("db"));
+        assert_eq!(url.parameter("sslmode"), Some("require"));
+        assert_eq!(url.server().as_deref(), Some("h:5432"));
+        assert_eq!(
+            DatabaseUrl::new("postgres://u:a?b@h/db")
+                .with_default_parameter("connect_timeout", "5")
+                .secret(),
+            "postgres://u:a?b@h/db?connect_timeout=5"
+        );
+        assert_eq!(
+            DatabaseUrl::new("postgres://u:a?b@h/db?pgbouncer=session").for_libpq(),
+            "postgres://u:a?b@h/db"
+        );
+    }
+
+    #[test]
+    fn servers_are_host_and_port() {
+        let server = |text: &str| DatabaseUrl::new(text).server();
+        assert_eq!(
+            server("postgres://u:p@DB.example.com:6432/app").as_deref(),
+            Some("db.example.com:6432")
+        );
+        assert_eq!(
+            server("postgresql://u@db/app?sslmode=require").as_deref(),
+            Some("db:5432")
+        );
+        assert_eq!(
+            server("postgres://u:p@w:rd@[::1]:5433/app").as_deref(),
+            Some("[::1]:5433")
+        );
+        assert_eq!(
+            server("postgres:///app?host=/run/postgresql&port=5433").as_deref(),
+            Some("/run/postgresql:5433")
+        );
+        assert_eq!(
+            server("postgres://u@db?port=6543").as_deref(),
+            Some("db:6543")
+        );
+        assert_eq!(server("data/app.db"), None);
     }
 
     #[test]
@@ -516,15 +566,5 @@ mod tests {
         let direct = DatabaseUrl::new("postgres://u@h/db").with_search_path(Some("app"));
         assert!(direct.secret().contains("options="), "{}", direct.secret());
         assert_eq!(direct.pooled_schema, None);
-    }
-
-    #[test]
-    fn connection_errors_carry_no_password() {
-        let url = DatabaseUrl::new("postgres://app:s3cret@127.0.0.1:9/nothing?connect_timeout=2");
-        let error = url
-            .open_existing()
-            .err()
-            .expect("nothing listens on port 9");
-        assert!(!error.to_string().contains("s3cret"), "{error}");
     }
 }

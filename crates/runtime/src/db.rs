@@ -1,10 +1,12 @@
-//! Project database connections: one connection enum over PostgreSQL and SQLite, and its r2d2 manager.
+//! Database connections: one connection enum over PostgreSQL and SQLite, opening it from a
+//! [`DatabaseUrl`] (errors without the password, pooled sessions prepared), and its r2d2 manager.
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{CacheSize, SimpleConnection};
 use diesel::prelude::*;
 use diesel::r2d2::R2D2Connection;
 
-use crate::database_url::DatabaseUrl;
+pub use crate::database_url::BackendKind;
+use crate::database_url::{ConnectError, DatabaseUrl, POOLER_PARAMETER, Pooler};
 
 /// A connection to one project database, PostgreSQL or SQLite.
 ///
@@ -18,35 +20,6 @@ pub enum DbConnection {
 
 /// The backend type every generated query is written for.
 pub type Db = MultiBackend;
-
-/// Which database engine a URL names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendKind {
-    Postgres,
-    Sqlite,
-}
-
-impl BackendKind {
-    /// `postgres://` and `postgresql://` URLs are PostgreSQL; anything else is a SQLite path
-    /// or `sqlite://` / `file:` URL.
-    pub fn of_url(url: &str) -> BackendKind {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            BackendKind::Postgres
-        } else {
-            BackendKind::Sqlite
-        }
-    }
-}
-
-impl std::fmt::Display for BackendKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            BackendKind::Postgres => "postgres",
-            BackendKind::Sqlite => "sqlite",
-        })
-    }
-}
 
 /// The path SQLite should open for a URL: `sqlite://path` and `sqlite:path` lose their prefix.
 pub fn sqlite_path(url: &str) -> &str {
@@ -132,6 +105,109 @@ fn is_sqlite_busy(error: &diesel::result::Error) -> bool {
     }
 }
 
+/// Opening connections from a URL: what libpq is given, and what a pooled session needs.
+impl DatabaseUrl {
+    /// Opens a connection to a database that must already exist (a mistyped SQLite path is an
+    /// error, not a new empty database).
+    pub fn open_existing(&self) -> Result<DbConnection, ConnectError> {
+        self.connect(true)
+    }
+
+    /// Opens a connection, creating a missing SQLite file (our own platform database).
+    pub fn open(&self) -> Result<DbConnection, ConnectError> {
+        self.connect(false)
+    }
+
+    fn connect(&self, existing: bool) -> Result<DbConnection, ConnectError> {
+        let pooler = self.pooler()?;
+        let url = match pooler {
+            Pooler::Direct => self.secret().to_string(),
+            Pooler::Session | Pooler::Transaction => self.for_libpq(),
+        };
+        let opened = if existing {
+            DbConnection::open_existing(&url)
+        } else {
+            DbConnection::open(&url)
+        };
+        let mut connection = opened.map_err(|error| self.connect_error(&error))?;
+        self.prepare_session(pooler, &mut connection)?;
+        Ok(connection)
+    }
+
+    /// What a pooled connection needs before its first statement.
+    fn prepare_session(
+        &self,
+        pooler: Pooler,
+        connection: &mut DbConnection,
+    ) -> Result<(), ConnectError> {
+        match (pooler, self.pooled_schema()) {
+            (Pooler::Direct, _) | (Pooler::Session, None) => Ok(()),
+            (Pooler::Session, Some(schema)) => connection
+                .batch_execute(&format!(
+                    "SET search_path TO {}, public",
+                    tenantapi_schema::sql::quote_identifier(schema)
+                ))
+                .map_err(|error| {
+                    ConnectError(self.redact(&format!("cannot set the search path: {error}")))
+                }),
+            (Pooler::Transaction, schema) => {
+                // Named prepared statements live in one server connection, which the next
+                // transaction may not get; uncached statements are parsed, bound and run in
+                // one exchange.
+                connection.set_prepared_statement_cache_size(CacheSize::Disabled);
+                match schema {
+                    Some(schema) => self.require_first_schema(connection, schema),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    fn require_first_schema(
+        &self,
+        connection: &mut DbConnection,
+        schema: &str,
+    ) -> Result<(), ConnectError> {
+        #[derive(diesel::QueryableByName)]
+        struct CurrentSchema {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            name: Option<String>,
+        }
+        let found = diesel::sql_query("SELECT current_schema() AS name")
+            .get_result::<CurrentSchema>(connection)
+            .map_err(|error| {
+                ConnectError(self.redact(&format!("cannot read the current schema: {error}")))
+            })?
+            .name;
+        if found.as_deref() == Some(schema) {
+            return Ok(());
+        }
+        let quoted = tenantapi_schema::sql::quote_identifier(schema);
+        Err(ConnectError(format!(
+            "the described tables live in schema {schema}, but this connection's first schema \
+             is {}; through PgBouncer in transaction mode the search path cannot be set per \
+             connection, so set it for the role (ALTER ROLE <user> IN DATABASE <database> SET \
+             search_path = {quoted}, public) or use {POOLER_PARAMETER}=session",
+            found.as_deref().unwrap_or("(none)")
+        )))
+    }
+
+    fn connect_error(&self, error: &diesel::ConnectionError) -> ConnectError {
+        let text = error.to_string();
+        if text.contains("unsupported startup parameter: options") {
+            // PgBouncer, unannounced, refusing the search path the URL carries.
+            return ConnectError(self.redact(&format!(
+                "{}: the URL leads to PgBouncer, which refuses the search path this server \
+                 sends when connecting; add {POOLER_PARAMETER}=session or \
+                 {POOLER_PARAMETER}=transaction to the URL (the pool_mode PgBouncer uses for \
+                 this database)",
+                text.trim_end()
+            )));
+        }
+        ConnectError(self.redact(&text))
+    }
+}
+
 /// r2d2 manager that opens [`DbConnection`]s for one URL (the platform database's pool; project
 /// databases have their own, see `pool`).
 #[derive(Clone, Debug)]
@@ -213,5 +289,15 @@ mod tests {
             std::env::temp_dir().join(format!("tenantapi-missing-{}.db", std::process::id()));
         assert!(DbConnection::open_existing(path.to_str().unwrap()).is_err());
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn connection_errors_carry_no_password() {
+        let url = DatabaseUrl::new("postgres://app:s3cret@127.0.0.1:9/nothing?connect_timeout=2");
+        let error = url
+            .open_existing()
+            .err()
+            .expect("nothing listens on port 9");
+        assert!(!error.to_string().contains("s3cret"), "{error}");
     }
 }

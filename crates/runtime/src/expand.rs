@@ -12,10 +12,10 @@ use serde_json::Value;
 use crate::convert;
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::handlers::TableOps;
 use crate::list;
 use crate::meta::{ColumnMeta, TableMeta};
 use crate::sql::SqlFilter;
+use crate::table_ops::TableOps;
 
 /// How many relations deep an expansion may reach (`a.b.c`).
 pub const MAX_DEPTH: usize = 3;

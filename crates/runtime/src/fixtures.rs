@@ -379,87 +379,39 @@ mod tests {
     use crate::meta::{ColumnKind, ColumnMeta, ForeignKeyMeta};
 
     static PARENT: TableMeta = TableMeta {
-        name: "parent",
-        verbose_name: "parent",
-        doc: None,
-        read_only: false,
-        columns: &[
-            ColumnMeta {
-                name: "id",
-                kind: ColumnKind::Integer,
-                nullable: false,
-                has_default: false,
-                generated: true,
-                enum_type: None,
-                array: false,
-                read_only: false,
-                computed: false,
-                database_type: None,
-                domain: None,
-            },
-            ColumnMeta {
-                name: "name",
-                kind: ColumnKind::Varchar { max_length: 3 },
-                nullable: false,
-                has_default: false,
-                generated: false,
-                enum_type: None,
-                array: false,
-                read_only: false,
-                computed: false,
-                database_type: None,
-                domain: None,
-            },
-        ],
         primary_key: &[0],
-        ordering: &[],
-        unique: &[],
-        foreign_keys: &[],
-        ignored_columns: &[],
+        ..TableMeta::plain(
+            "parent",
+            &[
+                ColumnMeta {
+                    generated: true,
+                    ..ColumnMeta::plain("id", ColumnKind::Integer)
+                },
+                ColumnMeta::plain("name", ColumnKind::Varchar { max_length: 3 }),
+            ],
+        )
     };
     static CHILD: TableMeta = TableMeta {
-        name: "child",
-        verbose_name: "child",
-        doc: None,
-        read_only: false,
-        columns: &[
-            ColumnMeta {
-                name: "id",
-                kind: ColumnKind::Integer,
-                nullable: false,
-                has_default: false,
-                generated: true,
-                enum_type: None,
-                array: false,
-                read_only: false,
-                computed: false,
-                database_type: None,
-                domain: None,
-            },
-            ColumnMeta {
-                name: "parent_id",
-                kind: ColumnKind::Integer,
-                nullable: true,
-                has_default: false,
-                generated: false,
-                enum_type: None,
-                array: false,
-                read_only: false,
-                computed: false,
-                database_type: None,
-                domain: None,
-            },
-        ],
         primary_key: &[0],
-        ordering: &[],
-        unique: &[],
         foreign_keys: &[ForeignKeyMeta {
             column: 1,
             references_table: "parent",
             references_column: "id",
             on_delete: "cascade",
         }],
-        ignored_columns: &[],
+        ..TableMeta::plain(
+            "child",
+            &[
+                ColumnMeta {
+                    generated: true,
+                    ..ColumnMeta::plain("id", ColumnKind::Integer)
+                },
+                ColumnMeta {
+                    nullable: true,
+                    ..ColumnMeta::plain("parent_id", ColumnKind::Integer)
+                },
+            ],
+        )
     };
     static TABLES: &[&TableMeta] = &[&PARENT, &CHILD];
 

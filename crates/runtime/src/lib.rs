@@ -21,6 +21,7 @@ pub mod convert;
 pub mod cursor;
 pub mod guard;
 pub mod handlers;
+pub mod key_path;
 pub mod limit;
 pub mod list;
 pub mod meta;
@@ -28,7 +29,9 @@ pub mod metadata;
 pub mod pool;
 pub mod resource;
 pub mod selection;
+pub mod settings;
 pub mod sql;
+pub mod table_ops;
 pub mod urls;
 pub mod watch;
 

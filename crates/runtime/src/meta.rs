@@ -107,3 +107,44 @@ impl TableMeta {
         !self.primary_key.is_empty()
     }
 }
+
+#[cfg(test)]
+impl ColumnMeta {
+    /// A required column of `kind` with every flag off; tests set what they need with struct
+    /// update syntax, so that a new field does not touch every test table.
+    pub(crate) const fn plain(name: &'static str, kind: ColumnKind) -> ColumnMeta {
+        ColumnMeta {
+            name,
+            kind,
+            nullable: false,
+            has_default: false,
+            generated: false,
+            enum_type: None,
+            array: false,
+            read_only: false,
+            computed: false,
+            database_type: None,
+            domain: None,
+        }
+    }
+}
+
+#[cfg(test)]
+impl TableMeta {
+    /// A writable table without keys, ordering or references, named as its verbose name; tests
+    /// set what they need with struct update syntax.
+    pub(crate) const fn plain(name: &'static str, columns: &'static [ColumnMeta]) -> TableMeta {
+        TableMeta {
+            name,
+            verbose_name: name,
+            doc: None,
+            read_only: false,
+            columns,
+            primary_key: &[],
+            ordering: &[],
+            unique: &[],
+            foreign_keys: &[],
+            ignored_columns: &[],
+        }
+    }
+}

@@ -143,22 +143,6 @@ mod tests {
     use super::*;
     use crate::meta::{EnumMeta, ForeignKeyMeta};
 
-    const fn column(name: &'static str, kind: ColumnKind) -> ColumnMeta {
-        ColumnMeta {
-            name,
-            kind,
-            nullable: false,
-            has_default: false,
-            generated: false,
-            enum_type: None,
-            array: false,
-            read_only: false,
-            computed: false,
-            database_type: None,
-            domain: None,
-        }
-    }
-
     static KIND: EnumMeta = EnumMeta {
         name: "kind",
         values: &["a", "b"],
@@ -172,22 +156,22 @@ mod tests {
         columns: &[
             ColumnMeta {
                 generated: true,
-                ..column("id", ColumnKind::Integer)
+                ..ColumnMeta::plain("id", ColumnKind::Integer)
             },
-            column("name", ColumnKind::Varchar { max_length: 20 }),
+            ColumnMeta::plain("name", ColumnKind::Varchar { max_length: 20 }),
             ColumnMeta {
                 nullable: true,
-                ..column("site_id", ColumnKind::Integer)
+                ..ColumnMeta::plain("site_id", ColumnKind::Integer)
             },
             ColumnMeta {
                 has_default: true,
                 enum_type: Some(&KIND),
-                ..column("kind", ColumnKind::Enum)
+                ..ColumnMeta::plain("kind", ColumnKind::Enum)
             },
             ColumnMeta {
                 array: true,
                 has_default: true,
-                ..column(
+                ..ColumnMeta::plain(
                     "scale",
                     ColumnKind::Numeric {
                         precision: 5,

@@ -6,9 +6,9 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::expand;
-use crate::handlers::TableOps;
 use crate::list;
 use crate::meta::TableMeta;
+use crate::table_ops::TableOps;
 
 /// The fields a read keeps, at the top and inside expanded rows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -139,6 +139,12 @@ impl Column {
 }
 
 /// Portable column types, mapped to each backend by the renderers.
+///
+/// The variants repeat [`ColumnKind`]'s but for the two serials, on purpose: a type says how
+/// the database produces a column's values, a kind how the API treats them. The renderers (DDL,
+/// diesel types, the OpenAPI document) and the readers of live structures match on the type
+/// exhaustively, and a nested kind (`Kind(ColumnKind)`) would make each of those matches two
+/// levels deep for the serials' sake; [`ColumnType::kind`] is the one mapping between them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ColumnType {
     SmallInt,

@@ -24,7 +24,7 @@ pub const API_ROOT: &str = "/api/v1";
 /// Registers everything on an `App`; the registry and settings become app data.
 pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, settings: AppSettings) {
     let api = registry.api();
-    let document = OpenApiDocument::new(api, settings.document);
+    let document = OpenApiDocument::new(api, settings.document, format!("{API_ROOT}/schema/"));
     let project_registry: Arc<dyn ProjectRegistry> = registry.clone();
     config
         .app_data(web::Data::new(document))

@@ -61,7 +61,7 @@ impl std::str::FromStr for LogFormat {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppSettings {
     /// Paging and body limits, for the generic handlers.
-    pub api: tenantapi_runtime::handlers::ApiSettings,
+    pub api: tenantapi_runtime::settings::ApiSettings,
     pub allowed_hosts: crate::hosts::AllowedHosts,
     /// The configuration the OpenAPI document is adjusted to.
     pub document: DocumentSettings,
@@ -245,7 +245,7 @@ impl Default for ApiConfig {
             default_page_size: 100,
             max_page_size: 1000,
             max_body_bytes: 1024 * 1024,
-            max_bulk_items: tenantapi_runtime::handlers::DEFAULT_MAX_BULK_ITEMS,
+            max_bulk_items: tenantapi_runtime::settings::DEFAULT_MAX_BULK_ITEMS,
             allowed_hosts: Vec::new(),
             public_schema: true,
             cors_allowed_origins: Vec::new(),
@@ -490,7 +490,7 @@ impl Config {
 
     pub fn app_settings(&self) -> AppSettings {
         AppSettings {
-            api: tenantapi_runtime::handlers::ApiSettings {
+            api: tenantapi_runtime::settings::ApiSettings {
                 pages: tenantapi_runtime::list::PageSettings {
                     default_page_size: self.api.default_page_size,
                     max_page_size: self.api.max_page_size,
@@ -537,78 +537,4 @@ fn check_origin(origin: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn environment(
-        pairs: &'static [(&'static str, &'static str)],
-    ) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.to_string())
-        }
-    }
-
-    #[test]
-    fn environment_overrides_file_and_defaults() {
-        let dir = std::env::temp_dir().join(format!("tenantapi-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("server.toml");
-        std::fs::write(&file, "bind = \"0.0.0.0:9000\"\n[pool]\nmax_size = 4\n").unwrap();
-        let config = Config::load(
-            Some(&file),
-            environment(&[
-                ("TENANTAPI_POOL_MAX_SIZE", "7"),
-                ("TENANTAPI_MAX_PAGE_SIZE", "500"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(config.bind, "0.0.0.0:9000");
-        assert_eq!(config.pool.max_size, 7);
-        assert_eq!(config.api.max_page_size, 500);
-        assert_eq!(config.api.default_page_size, 100);
-    }
-
-    #[test]
-    fn http_workers_default_to_half_the_cores_and_follow_the_setting() {
-        let cores = std::thread::available_parallelism().unwrap().get();
-        assert_eq!(Config::default().http_workers(), (cores / 2).max(1));
-        let config = Config::load(None, environment(&[("TENANTAPI_WORKERS", "3")])).unwrap();
-        assert_eq!(config.http_workers(), 3);
-    }
-
-    #[test]
-    fn bad_values_name_what_is_wrong() {
-        let error =
-            Config::load(None, environment(&[("TENANTAPI_POOL_MAX_SIZE", "many")])).unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "environment variable TENANTAPI_POOL_MAX_SIZE=\"many\" is invalid: a non-negative integer"
-        );
-        let error = Config::load(
-            None,
-            environment(&[
-                ("TENANTAPI_DEFAULT_PAGE_SIZE", "500"),
-                ("TENANTAPI_MAX_PAGE_SIZE", "100"),
-            ]),
-        )
-        .unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "invalid configuration: api.default_page_size must not exceed api.max_page_size"
-        );
-    }
-
-    #[test]
-    fn unknown_keys_in_the_file_are_rejected() {
-        let dir =
-            std::env::temp_dir().join(format!("tenantapi-config-unknown-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("server.toml");
-        std::fs::write(&file, "bnd = \"x\"\n").unwrap();
-        let error = Config::load(Some(&file), environment(&[])).unwrap_err();
-        assert!(error.to_string().contains("unknown field `bnd`"), "{error}");
-    }
-}
+mod tests;

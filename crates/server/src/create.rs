@@ -138,23 +138,14 @@ pub fn describe(created: &CreatedDatabase) -> String {
     match created {
         CreatedDatabase::Sqlite(path) => format!("SQLite file {}", path.display()),
         CreatedDatabase::Postgres { maintenance, name } => {
-            format!("PostgreSQL database {name} on {}", server_of(maintenance))
+            format!("PostgreSQL database {name} on {}", server_name(maintenance))
         }
     }
 }
 
-/// `host:port` of a PostgreSQL URL, for messages.
-fn server_of(url: &DatabaseUrl) -> String {
-    let shown = url.to_string();
-    let rest = shown
-        .split_once("://")
-        .map_or(shown.as_str(), |(_, rest)| rest);
-    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
-    authority
-        .rsplit('@')
-        .next()
-        .unwrap_or(authority)
-        .to_string()
+/// The server of a PostgreSQL URL, for messages (no credentials).
+fn server_name(url: &DatabaseUrl) -> String {
+    url.server().unwrap_or_else(|| url.to_string())
 }
 
 fn create_sqlite_file(path: &Path) -> Result<CreatedDatabase, CreateError> {
@@ -234,7 +225,7 @@ fn create_postgres_database(url: &DatabaseUrl) -> Result<CreatedDatabase, Create
         };
     }
     Err(CreateError::Connect {
-        database: format!("PostgreSQL database {name} on {}", server_of(url)),
+        database: format!("PostgreSQL database {name} on {}", server_name(url)),
         message: format!(
             "{last_error} (connecting to the server's {} database, since {name} does not exist yet)",
             MAINTENANCE_DATABASES.join(" or ")

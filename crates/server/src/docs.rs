@@ -10,7 +10,6 @@ use serde_json::Value;
 use tenantapi_runtime::api::GeneratedApi;
 use tenantapi_runtime::error::ApiError;
 
-use crate::app::API_ROOT;
 use crate::config::DocumentSettings;
 use crate::registry::Registry;
 
@@ -26,8 +25,13 @@ pub struct OpenApiDocument {
 }
 
 impl OpenApiDocument {
-    pub fn new(api: &'static GeneratedApi, settings: DocumentSettings) -> OpenApiDocument {
-        let swagger = utoipa_swagger_ui::Config::new([format!("{API_ROOT}/schema/")])
+    /// `schema_url`: where the app serves the document, for Swagger UI to fetch it.
+    pub fn new(
+        api: &'static GeneratedApi,
+        settings: DocumentSettings,
+        schema_url: String,
+    ) -> OpenApiDocument {
+        let swagger = utoipa_swagger_ui::Config::new([schema_url])
             .try_it_out_enabled(true)
             .persist_authorization(true)
             .display_operation_id(true)

@@ -5,8 +5,7 @@ use std::ops::Range;
 use toml::Spanned;
 
 use crate::error::Reporter;
-use crate::model::ColumnType;
-use crate::model::DefaultValue;
+use crate::model::{ColumnType, DefaultValue, EnumType};
 
 /// The default as written, shortened for messages.
 pub(super) fn excerpt(text: &str) -> String {
@@ -192,4 +191,58 @@ pub(super) fn is_canonical_uuid(text: &str) -> bool {
             8 | 13 | 18 | 23 => c == '-',
             _ => c.is_ascii_hexdigit(),
         })
+}
+
+/// The default of an enum column: one of its values.
+pub(super) fn lower_enum_default(
+    reporter: &mut Reporter<'_>,
+    column: &str,
+    named: &EnumType,
+    default: &Spanned<toml::Value>,
+) -> Option<DefaultValue> {
+    match default.get_ref() {
+        toml::Value::String(value) if named.values.contains(value) => {
+            Some(DefaultValue::Text(value.clone()))
+        }
+        _ => {
+            reporter.error(
+                default.span().start,
+                format!(
+                    "the default of column `{column}` is not a value of enum `{}`",
+                    named.sql_name
+                ),
+                Some(format!(
+                    "use one of {}",
+                    named
+                        .values
+                        .iter()
+                        .map(|value| format!("\"{value}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            );
+            None
+        }
+    }
+}
+
+/// The default of a list column: only the empty list.
+pub(super) fn lower_list_default(
+    reporter: &mut Reporter<'_>,
+    column: &str,
+    default: &Spanned<toml::Value>,
+) -> Option<DefaultValue> {
+    match default.get_ref() {
+        toml::Value::Array(items) if items.is_empty() => Some(DefaultValue::EmptyList),
+        _ => {
+            reporter.error(
+                default.span().start,
+                format!("unsupported default for the list column `{column}`"),
+                Some(
+                    "a list column's default can only be the empty list, `default = []`".to_owned(),
+                ),
+            );
+            None
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! and their exit codes, `serve` (live refresh, `--strict`, concurrent admin commands), the
 //! demo, `check`, `introspect` and `fixtures`.
 
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -77,6 +78,23 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// `tenantapi serve` on a free port over the platform database `platform`, with `settings`
+/// (environment variables, applied after `RUST_LOG=warn`): the port and the running server.
+fn serve(platform: impl AsRef<OsStr>, settings: &[(&str, &str)]) -> (u16, Running) {
+    let port = free_port();
+    let server = Running(
+        Command::new(env!("CARGO_BIN_EXE_tenantapi"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("TENANTAPI_PLATFORM_DATABASE_URL", platform)
+            .env("RUST_LOG", "warn")
+            .envs(settings.iter().copied())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    (port, server)
 }
 
 /// A plain HTTP/1.1 GET, with a token if given; returns the status and the body.

@@ -30,17 +30,7 @@ fn serve_picks_up_project_changes_without_a_restart() {
     let token = stdout(&created).trim().to_string();
     let token = Some(token.as_str());
 
-    let port = free_port();
-    let _server = Running(
-        Command::new(env!("CARGO_BIN_EXE_tenantapi"))
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .env("TENANTAPI_PLATFORM_DATABASE_URL", &platform)
-            .env("TENANTAPI_REFRESH_SECONDS", "1")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (port, _server) = serve(&platform, &[("TENANTAPI_REFRESH_SECONDS", "1")]);
     wait_until("the server answers", || {
         get(port, "/api/v1/", token).is_some_and(|(status, _)| status == 200)
     });
@@ -211,17 +201,12 @@ fn admin_commands_run_concurrently_with_each_other_and_a_running_server() {
         .trim()
         .to_string();
 
-    let port = free_port();
-    let _server = Running(
-        Command::new(env!("CARGO_BIN_EXE_tenantapi"))
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .env("TENANTAPI_PLATFORM_DATABASE_URL", &platform)
-            .env("TENANTAPI_REFRESH_SECONDS", "1")
-            .env("TENANTAPI_AUTH_CACHE_SECONDS", "0")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let (port, _server) = serve(
+        &platform,
+        &[
+            ("TENANTAPI_REFRESH_SECONDS", "1"),
+            ("TENANTAPI_AUTH_CACHE_SECONDS", "0"),
+        ],
     );
     wait_until("the server answers", || {
         get(port, "/api/v1/", Some(&token)).is_some_and(|(status, _)| status == 200)
@@ -309,18 +294,14 @@ fn serve_listens_before_checking_a_hung_project() {
     );
     assert!(added.status.success(), "{}", stderr(&added));
 
-    let port = free_port();
     let started = Instant::now();
-    let _server = Running(
-        Command::new(env!("CARGO_BIN_EXE_tenantapi"))
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .env("TENANTAPI_PLATFORM_DATABASE_URL", &platform)
-            .env("TENANTAPI_AUTH_REQUIRED", "false")
-            .env("TENANTAPI_POOL_CHECKOUT_TIMEOUT_MS", "4000")
-            .env("RUST_LOG", "off")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let (port, _server) = serve(
+        &platform,
+        &[
+            ("TENANTAPI_AUTH_REQUIRED", "false"),
+            ("TENANTAPI_POOL_CHECKOUT_TIMEOUT_MS", "4000"),
+            ("RUST_LOG", "off"),
+        ],
     );
     wait_until("the healthy project answers", || {
         get(port, "/api/v1/healthy/data_point/", None).is_some_and(|(status, _)| status == 200)

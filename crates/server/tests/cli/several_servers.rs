@@ -70,20 +70,16 @@ fn two_servers_on_one_platform_database_apply_every_change() {
     ok(&["grant", "alice", "p", "--role", "read"]);
     let token = ok(&["token", "create", "alice"]).trim().to_string();
 
-    let ports = [free_port(), free_port()];
-    let _servers = ports.map(|port| {
-        Running(
-            Command::new(env!("CARGO_BIN_EXE_tenantapi"))
-                .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-                .env("TENANTAPI_PLATFORM_DATABASE_URL", &platform_database.url)
-                .env("TENANTAPI_REFRESH_SECONDS", "1")
-                .env("TENANTAPI_AUTH_CACHE_SECONDS", "1")
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap(),
+    let servers = [(), ()].map(|()| {
+        serve(
+            &platform_database.url,
+            &[
+                ("TENANTAPI_REFRESH_SECONDS", "1"),
+                ("TENANTAPI_AUTH_CACHE_SECONDS", "1"),
+            ],
         )
     });
+    let ports = [servers[0].0, servers[1].0];
     let list = "/api/v1/p/data_point/";
     both_answer(ports, list, &token, 200);
     // The documented bound is the cache time (1 s here) plus a request's own time; the

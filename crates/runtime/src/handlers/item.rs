@@ -1,0 +1,184 @@
+//! One row by its key: `GET`, `PUT`, `PATCH` and `DELETE` on `/{project}/{table}/{pk}/`, with
+//! ETags and `If-Match` checked inside the write's transaction.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Map, Value};
+
+use super::{all_tables, fetch_one, key_filter, respond_with_etag, structure_version};
+use crate::body::{self, WriteMode};
+use crate::conditional;
+use crate::constraint::{WriteKind, explain_write_error};
+use crate::db::DbConnection;
+use crate::error::{ApiError, WriteError};
+use crate::expand;
+use crate::guard::ProjectConnection;
+use crate::list;
+use crate::pool::Access;
+use crate::selection;
+use crate::settings::ApiSettings;
+use crate::sql::{SqlFilter, SqlStatement};
+use crate::table_ops::TableOps;
+use crate::version::{GuardedWriteError, write_transaction};
+
+/// GET `/{project}/{table}/{pk}/`.
+pub(super) async fn retrieve(
+    ops: &'static TableOps,
+    request: HttpRequest,
+    guard: ProjectConnection,
+) -> Result<HttpResponse, ApiError> {
+    let filter = key_filter(ops.meta, &request)?;
+    let parameters = list::query_pairs(request.query_string())?;
+    let selection = selection::parse(ops.meta, all_tables(&request), &parameters)?;
+    let expansions = expand::parse(ops.meta, all_tables(&request), &parameters)?;
+    let unless = conditional::if_none_match(&request)?;
+    let row = guard
+        .run(
+            Access::Read,
+            (ops.meta.name, "retrieve"),
+            move |connection| {
+                let row = fetch_one(ops, connection, filter.clone())?;
+                match &expansions {
+                    Some(expansions) => expansions.apply_to_row(connection, &row),
+                    None => Ok(row),
+                }
+            },
+        )
+        .await?;
+    let row = match selection {
+        Some(selection) => selection.apply_to_row(&row)?,
+        None => row,
+    };
+    respond_with_etag(conditional::strong_etag(row.as_bytes()), unless, row)
+}
+
+/// PUT (`WriteMode::Replace`: required columns must be present, as on create) and PATCH
+/// (`WriteMode::Partial`: any subset) on `/{project}/{table}/{pk}/`.
+pub(super) async fn write_existing(
+    ops: &'static TableOps,
+    request: HttpRequest,
+    guard: ProjectConnection,
+    payload: web::Payload,
+    settings: web::Data<ApiSettings>,
+    mode: WriteMode,
+) -> Result<HttpResponse, ApiError> {
+    let filter = key_filter(ops.meta, &request)?;
+    let precondition = conditional::if_match(&request)?;
+    let body = body::read_json_body(&request, payload, settings.max_body_bytes).await?;
+    let canonical: Map<String, Value> = body::validate(ops.meta, body, mode)?;
+    let version = structure_version(&request);
+    // Nothing to set: the answer is the row as it is, read like any GET.
+    let access = if canonical.is_empty() {
+        Access::Read
+    } else {
+        Access::Write
+    };
+    let row = guard
+        .run(
+            access,
+            (ops.meta.name, "update"),
+            move |connection| -> Result<String, ApiError> {
+                let row = if canonical.is_empty() {
+                    let row = fetch_one(ops, connection, filter.clone())?;
+                    if precondition.as_ref().is_some_and(|condition| {
+                        !condition.matches_strong(&conditional::strong_etag(row.as_bytes()))
+                    }) {
+                        return Err(ApiError::PreconditionFailed);
+                    }
+                    return Ok(row);
+                } else {
+                    match write_transaction(connection, &version, |connection| {
+                        check_if_match(ops, connection, &filter, precondition.as_ref())?;
+                        (ops.writes().update)(connection, filter.clone(), canonical.clone())
+                    }) {
+                        Ok(Some(row)) => row,
+                        Ok(None) => return Err(ApiError::NotFound),
+                        Err(GuardedWriteError::Refused(error)) => return Err(error),
+                        Err(GuardedWriteError::Failed(error)) => {
+                            return Err(explain_write_error(
+                                ops.meta,
+                                connection,
+                                &canonical,
+                                WriteKind::Update,
+                                error,
+                            ));
+                        }
+                    }
+                };
+                serde_json::to_string(&row)
+                    .map_err(|error| ApiError::internal("row serialization", error))
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, conditional::strong_etag(row.as_bytes())))
+        .content_type("application/json")
+        .body(row))
+}
+
+/// DELETE `/{project}/{table}/{pk}/`: 204 without a body.
+pub(super) async fn destroy(
+    ops: &'static TableOps,
+    request: HttpRequest,
+    guard: ProjectConnection,
+) -> Result<HttpResponse, ApiError> {
+    let filter = key_filter(ops.meta, &request)?;
+    let precondition = conditional::if_match(&request)?;
+    let version = structure_version(&request);
+    guard
+        .run(
+            Access::Write,
+            (ops.meta.name, "destroy"),
+            move |connection| -> Result<(), ApiError> {
+                match write_transaction(connection, &version, |connection| {
+                    check_if_match(ops, connection, &filter, precondition.as_ref())?;
+                    Ok((ops.writes().delete)(connection, filter.clone())?)
+                }) {
+                    Ok(0) => Err(ApiError::NotFound),
+                    Ok(_) => Ok(()),
+                    Err(GuardedWriteError::Refused(error)) => Err(error),
+                    Err(GuardedWriteError::Failed(error)) => Err(explain_write_error(
+                        ops.meta,
+                        connection,
+                        &Map::new(),
+                        WriteKind::Delete,
+                        error,
+                    )),
+                }
+            },
+        )
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `If-Match` on a write, inside its transaction: the row's current ETag must be one the
+/// client named. On PostgreSQL the row is locked first (`FOR UPDATE`, until the write commits)
+/// so that no other write lands between this check and the write; SQLite's write transaction
+/// already excludes other writers. A missing row passes: the write answers 404 itself.
+fn check_if_match(
+    ops: &'static TableOps,
+    connection: &mut DbConnection,
+    filter: &SqlFilter,
+    condition: Option<&conditional::Condition>,
+) -> Result<(), WriteError> {
+    let Some(condition) = condition else {
+        return Ok(());
+    };
+    if let DbConnection::Pg(_) = connection {
+        let mut lock = SqlStatement::new();
+        lock.sql("SELECT 1 FROM ")
+            .identifier(ops.meta.name)
+            .sql(" WHERE ")
+            .condition(filter)
+            .sql(" FOR UPDATE");
+        diesel::RunQueryDsl::execute(lock, connection)?;
+    }
+    match (ops.row_json)(connection, filter.clone())? {
+        Some(current)
+            if !condition.matches_strong(&conditional::strong_etag(current.as_bytes())) =>
+        {
+            Err(WriteError::Refused(ApiError::PreconditionFailed))
+        }
+        _ => Ok(()),
+    }
+}
