@@ -1,0 +1,157 @@
+//! The OpenAPI 3.1 document of the generated API, rendered from the description at generation
+//! time: every route the generated `configure` registers, with the filters, ordering, bodies,
+//! JSON forms and errors the runtime actually serves.
+//!
+//! What depends on the server's configuration (the largest page size, whether credentials are
+//! required) is written with its default here and adjusted once when the server starts.
+
+mod components;
+mod parameters;
+mod paths;
+mod responses;
+mod values;
+
+use serde_json::{Map, Value, json};
+use tenantapi_schema::model::Schema;
+
+use components::{read_schema, shared_schemas, write_schema};
+use parameters::shared_parameters;
+use paths::{collection_path, item_path, project_index_path};
+use responses::shared_responses;
+
+/// The largest `page_size` of the default configuration (the server writes its own).
+const DEFAULT_MAX_PAGE_SIZE: u64 = 1000;
+/// `api.max_bulk_items`' default; the server writes its configured value into the document.
+const DEFAULT_MAX_BULK_ITEMS: u64 = 1000;
+
+/// The document as pretty-printed JSON, first key naming its generator (so that the file is
+/// recognized as generated, like the Rust files' headers).
+pub fn render_openapi(schema: &Schema, generated_header: &str) -> String {
+    let names = ComponentNames::new(schema);
+    let mut paths = Map::new();
+    paths.insert("/{project}/".into(), project_index_path());
+    let mut components = Map::new();
+    for (index, table) in schema.tables.iter().enumerate() {
+        let name = &names.0[index];
+        let collection = format!("/{{project}}/{}/", table.sql_name);
+        paths.insert(collection, collection_path(schema, table, name));
+        if !table.primary_key.is_empty() {
+            let item = format!("/{{project}}/{}/{{pk}}/", table.sql_name);
+            paths.insert(item, item_path(schema, table, name));
+        }
+        components.insert(name.clone(), read_schema(schema, table));
+        if !table.read_only {
+            components.insert(format!("{name}Request"), write_schema(schema, table, true));
+            components.insert(
+                format!("Patched{name}Request"),
+                write_schema(schema, table, false),
+            );
+        }
+        components.insert(
+            format!("Paginated{name}List"),
+            json!({
+                "allOf": [
+                    {"$ref": "#/components/schemas/Page"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "results": {
+                                "type": "array",
+                                "items": {"$ref": format!("#/components/schemas/{name}")},
+                                "description": "The rows of this page."
+                            }
+                        },
+                        "required": ["results"]
+                    }
+                ]
+            }),
+        );
+    }
+    let mut schemas = shared_schemas();
+    schemas.extend(components);
+    let tags: Vec<Value> = schema
+        .tables
+        .iter()
+        .map(|table| {
+            let mut tag = json!({"name": table.sql_name});
+            if let Some(doc) = &table.doc {
+                tag["description"] = Value::from(doc.as_str());
+            }
+            tag
+        })
+        .collect();
+    let document = json!({
+        "x-generated": generated_header,
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Project database API",
+            "version": schema.version,
+            "description": "One API for every project database of one structure (version ".to_owned()
+                + &schema.version
+                + "). The project is the first path segment: `/api/v1/{project}/...`; every \
+                   project has the tables below. Lists are paged (`count`, `next`, `previous`, \
+                   `results`) by number (`?page=`, with `?count=exact|estimated|none`) or, on \
+                   large tables, by cursor (`?cursor=`: every page costs the same), filtered with `?field=value` and `?field__lookup=value`, and ordered \
+                   with `?ordering=field,-other`. Errors follow Django REST Framework: \
+                   `{\"field\": [\"message\"]}` for invalid input, `{\"detail\": \"message\"}` \
+                   otherwise."
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"tokenAuth": []}, {"bearerAuth": []}, {"basicAuth": []}],
+        "tags": tags,
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "parameters": shared_parameters(),
+            "responses": shared_responses(),
+            "headers": {
+                "ETag": {
+                    "description": "The row's strong entity tag, for `If-None-Match` on reads and `If-Match` on writes.",
+                    "schema": {"type": "string"}
+                }
+            },
+            "securitySchemes": {
+                "tokenAuth": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "An API token with the prefix `Token`: `Authorization: Token <token>`."
+                },
+                "bearerAuth": {"type": "http", "scheme": "bearer", "description": "The same API token as a bearer token."},
+                "basicAuth": {"type": "http", "scheme": "basic", "description": "A user's name and password."}
+            }
+        }
+    });
+    let mut text = serde_json::to_string_pretty(&document).expect("a JSON value serializes");
+    text.push('\n');
+    text
+}
+
+/// The component name of each table's schemas: its struct name, numbered when two tables
+/// derive the same one (`twin`, `twin-`).
+struct ComponentNames(Vec<String>);
+
+impl ComponentNames {
+    fn new(schema: &Schema) -> ComponentNames {
+        let mut names: Vec<String> = Vec::with_capacity(schema.tables.len());
+        for table in &schema.tables {
+            let base = table.struct_name.clone();
+            let mut name = base.clone();
+            let mut number = 2;
+            while names.contains(&name) {
+                name = format!("{base}{number}");
+                number += 1;
+            }
+            names.push(name);
+        }
+        ComponentNames(names)
+    }
+}
+
+fn reference(kind: &str, name: &str) -> Value {
+    json!({"$ref": format!("#/components/{kind}/{name}")})
+}
+
+fn json_content(schema: Value) -> Value {
+    json!({"application/json": {"schema": schema}})
+}

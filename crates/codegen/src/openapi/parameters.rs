@@ -1,0 +1,361 @@
+//! Parameters: the shared ones (project, paging, counting, cursors, conditional headers) and
+//! each table's own (key, ordering, filters with their lookups, `fields`/`omit`, `expand`,
+//! `on_conflict`), typed as the runtime parses them.
+
+use serde_json::{Value, json};
+use tenantapi_schema::model::{Column, ColumnKind, Lookup, Schema, Table};
+
+use super::DEFAULT_MAX_PAGE_SIZE;
+use super::values::{Direction, numeric_input_pattern, scalar_schema};
+
+/// Longest value of a text lookup (runtime `list::MAX_PATTERN_CHARACTERS`).
+pub(super) const MAX_PATTERN_CHARACTERS: u64 = 12_000;
+
+/// `on_conflict` of a create, for a table with a unique key a client's row can meet: its
+/// unique constraints, and its primary key unless the database generates it.
+pub(super) fn conflict_parameter(table: &Table) -> Option<Value> {
+    let names = |columns: &[usize]| {
+        columns
+            .iter()
+            .map(|&index| table.columns[index].sql_name.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut targets: Vec<String> = table.unique.iter().map(|set| names(set)).collect();
+    if !table.primary_key.is_empty()
+        && table
+            .primary_key
+            .iter()
+            .all(|&index| !table.columns[index].is_generated())
+    {
+        targets.push(names(&table.primary_key));
+    }
+    if targets.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "name": "on_conflict",
+        "in": "query",
+        "required": false,
+        "description": "Upsert by this unique key (its columns, comma-separated): a row whose key equals the body's gets the body's other fields (never its primary key), else the body is inserted; 200 with the row as it now is. Every row of the body must give the key's fields.",
+        "schema": {"type": "string", "enum": targets}
+    }))
+}
+
+/// `expand` of a read, for a table with foreign keys: the relations it may replace by rows.
+pub(super) fn expand_parameter(schema: &Schema, table: &Table) -> Option<Value> {
+    let mut relations: Vec<String> = table
+        .foreign_keys
+        .iter()
+        .map(|foreign_key| {
+            let relation =
+                tenantapi_schema::names::relation_name(&table.columns[foreign_key.column].sql_name);
+            let target = &schema.tables[foreign_key.references_table].sql_name;
+            format!(
+                "`{relation}` (`{}` becomes a `{target}` row)",
+                table.columns[foreign_key.column].sql_name
+            )
+        })
+        .collect();
+    // Reverse relations, as the server finds them: tables that reference this one through
+    // exactly one key and have a primary key.
+    for child in &schema.tables {
+        let references = child
+            .foreign_keys
+            .iter()
+            .filter(|foreign_key| {
+                schema.tables[foreign_key.references_table].sql_name == table.sql_name
+            })
+            .count();
+        if references == 1 && !child.primary_key.is_empty() {
+            relations.push(format!(
+                "`{0}_set` (a list of the `{0}` rows that reference this one, at most 100)",
+                child.sql_name
+            ));
+        }
+    }
+    if relations.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "name": "expand",
+        "in": "query",
+        "required": false,
+        "description": format!("Comma-separated relations to expand: {}. A key field then holds the row it references; a `_set` is added as a list. Dots expand the expanded rows' own relations (`a.b`, at most 3 deep). One query per relation and level for the whole page; an unknown relation answers 400.", relations.join(", ")),
+        "schema": {"type": "string"}
+    }))
+}
+
+/// `fields` and `omit` of a read: which of the table's fields each returned row keeps.
+pub(super) fn selection_parameters(table: &Table) -> [Value; 2] {
+    let fields: Vec<&str> = table
+        .columns
+        .iter()
+        .map(|column| column.sql_name.as_str())
+        .collect();
+    let fields = fields.join(", ");
+    [
+        json!({
+            "name": "fields",
+            "in": "query",
+            "required": false,
+            "description": format!("Comma-separated fields each returned row keeps, of: {fields}. `relation.field` selects inside an expansion (`expand`). The rows then carry only those fields (the row schema's other required fields are absent); an unknown name answers 400."),
+            "schema": {"type": "string"}
+        }),
+        json!({
+            "name": "omit",
+            "in": "query",
+            "required": false,
+            "description": format!("Comma-separated fields left out of each returned row, of: {fields}; `relation.field` inside an expansion; an unknown name answers 400."),
+            "schema": {"type": "string"}
+        }),
+    ]
+}
+
+pub(super) fn key_parameter(table: &Table) -> Value {
+    let columns: Vec<&Column> = table.primary_key_columns().collect();
+    let (schema, description) = match columns.as_slice() {
+        [column] => {
+            let mut value = query_value_schema(column);
+            if value["type"] == "string"
+                && value.get("maxLength").is_none()
+                && value.get("format").is_none()
+                && value.get("pattern").is_none()
+            {
+                value["maxLength"] = Value::from(1000);
+            }
+            (value, format!("The row's `{}`.", column.sql_name))
+        }
+        several => (
+            json!({"type": "string", "maxLength": 1000}),
+            format!(
+                "The row's key: {} in this order, separated by commas (`a,b`); a comma inside \
+                 a value is written `%2C`.",
+                several
+                    .iter()
+                    .map(|column| format!("`{}`", column.sql_name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+    };
+    json!({"name": "pk", "in": "path", "required": true, "description": description, "schema": schema})
+}
+
+pub(super) fn ordering_parameter(table: &Table) -> Value {
+    let mut fields = Vec::new();
+    for column in table
+        .columns
+        .iter()
+        .filter(|column| column.shape().is_orderable())
+    {
+        fields.push(Value::from(column.sql_name.clone()));
+        fields.push(Value::from(format!("-{}", column.sql_name)));
+    }
+    json!({
+        "name": "ordering",
+        "in": "query",
+        "required": false,
+        "description": "The field to order by, `-` first for descending; several are separated by commas (`-a,b`). The primary key breaks ties.",
+        "schema": {"type": "string", "enum": fields}
+    })
+}
+
+/// The characters all free-text query parameters of one list may take together, as the
+/// document states it: a URL over 64 KiB is refused by the HTTP layer before the API sees it
+/// (`http::Uri`'s limit), and percent-encoding can triple a character.
+pub(super) const QUERY_TEXT_BUDGET: u64 = 20_000;
+
+pub(super) fn filter_parameters(schema: &Schema, table: &Table) -> Vec<Value> {
+    let mut parameters = filter_parameters_unbounded(schema, table);
+    let free_text = |parameter: &Value| {
+        let value_schema = &parameter["schema"];
+        value_schema["type"] == "string"
+            && value_schema.get("enum").is_none()
+            && value_schema.get("format").is_none()
+            && value_schema.get("pattern").is_none()
+    };
+    let count = parameters
+        .iter()
+        .filter(|parameter| free_text(parameter))
+        .count() as u64;
+    if let Some(share) = QUERY_TEXT_BUDGET.checked_div(count) {
+        let share = share.max(1);
+        for parameter in parameters
+            .iter_mut()
+            .filter(|parameter| free_text(parameter))
+        {
+            let value_schema = &mut parameter["schema"];
+            let own = value_schema["maxLength"].as_u64().unwrap_or(u64::MAX);
+            value_schema["maxLength"] = Value::from(own.min(share));
+        }
+    }
+    parameters
+}
+
+pub(super) fn filter_parameters_unbounded(schema: &Schema, table: &Table) -> Vec<Value> {
+    let mut parameters = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for column in &table.columns {
+        for lookup in column.shape().lookups() {
+            let name = lookup.parameter(&column.sql_name);
+            names.insert(name.clone());
+            parameters.push(filter_parameter(
+                schema,
+                column,
+                lookup,
+                name,
+                &column.sql_name,
+            ));
+        }
+    }
+    // One level across each foreign key: `relation__field[__lookup]` on the referenced row.
+    for foreign_key in &table.foreign_keys {
+        let relation =
+            tenantapi_schema::names::relation_name(&table.columns[foreign_key.column].sql_name);
+        let target = &schema.tables[foreign_key.references_table];
+        for column in &target.columns {
+            for lookup in column.shape().lookups() {
+                let name = match lookup {
+                    Lookup::Exact => format!("{relation}__{}", column.sql_name),
+                    _ => format!("{relation}__{}__{}", column.sql_name, lookup.name()),
+                };
+                // A column's own parameter wins where the names meet (as the server reads them).
+                if !names.insert(name.clone()) {
+                    continue;
+                }
+                let subject = format!(
+                    "{}.{} (through {relation})",
+                    target.sql_name, column.sql_name
+                );
+                parameters.push(filter_parameter(schema, column, lookup, name, &subject));
+            }
+        }
+    }
+    parameters
+}
+
+/// One filter parameter: `subject` (a column, or a referenced table's column) with `lookup`.
+pub(super) fn filter_parameter(
+    schema: &Schema,
+    column: &Column,
+    lookup: Lookup,
+    name: String,
+    subject: &str,
+) -> Value {
+    let (value_schema, description) = match lookup {
+        Lookup::Exact | Lookup::Gt | Lookup::Gte | Lookup::Lt | Lookup::Lte => (
+            query_value_with_choices(schema, column),
+            format!("`{subject}` {}", lookup_meaning(lookup)),
+        ),
+        Lookup::In => (
+            json!({"type": "string"}),
+            format!("`{subject}` is one of these comma-separated values (at most 1000)"),
+        ),
+        Lookup::IsNull => (
+            json!({"type": "boolean"}),
+            format!("`{subject}` is null (`true`) or is not (`false`)"),
+        ),
+        Lookup::Contains if column.array => (
+            json!({"type": "string"}),
+            format!("the list `{subject}` holds every one of these comma-separated items"),
+        ),
+        _ => (
+            json!({"type": "string", "maxLength": MAX_PATTERN_CHARACTERS}),
+            format!("`{subject}` {}", lookup_meaning(lookup)),
+        ),
+    };
+    json!({
+        "name": name,
+        "in": "query",
+        "required": false,
+        "description": description,
+        "schema": value_schema
+    })
+}
+
+pub(super) fn lookup_meaning(lookup: Lookup) -> &'static str {
+    match lookup {
+        Lookup::Exact => "equals the value",
+        Lookup::Gt => "is greater than the value",
+        Lookup::Gte => "is greater than or equal to the value",
+        Lookup::Lt => "is less than the value",
+        Lookup::Lte => "is less than or equal to the value",
+        Lookup::Contains => "contains the text (case-sensitive)",
+        Lookup::IContains => "contains the text, ignoring case",
+        Lookup::StartsWith => "starts with the text (case-sensitive)",
+        Lookup::IStartsWith => "starts with the text, ignoring case",
+        Lookup::EndsWith => "ends with the text",
+        Lookup::In | Lookup::IsNull => "",
+    }
+}
+
+/// A query parameter's value for a column (an enum's values where it has them).
+pub(super) fn query_value_with_choices(schema: &Schema, column: &Column) -> Value {
+    match column.enum_type {
+        Some(index) => json!({"type": "string", "enum": schema.enums[index].values}),
+        None => query_value_schema(column),
+    }
+}
+
+/// One value of `column`'s kind as text in a query string or path.
+pub(super) fn query_value_schema(column: &Column) -> Value {
+    match column.ty.kind() {
+        ColumnKind::Numeric { precision, scale } => numeric_input_pattern(precision, scale),
+        _ => scalar_schema(column, Direction::Query),
+    }
+}
+
+pub(super) fn shared_parameters() -> Value {
+    json!({
+        "Project": {
+            "name": "project",
+            "in": "path",
+            "required": true,
+            "description": "The project, as registered on the server; a project the caller may not use answers 404.",
+            "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"}
+        },
+        "Page": {
+            "name": "page",
+            "in": "query",
+            "required": false,
+            "description": "The page number, from 1, or `last`; a page out of range answers 404.",
+            "schema": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "enum": ["last"]}]}
+        },
+        "Count": {
+            "name": "count",
+            "in": "query",
+            "required": false,
+            "description": "How numbered pages count the matching rows: `exact` (the default), `estimated` (PostgreSQL's planner estimate when it is 10,000 rows or more, else exact; exact on SQLite) or `none` (`count` is null; cheapest on large tables). Not with `cursor`; `none` not with `page=last`.",
+            "schema": {"type": "string", "enum": ["exact", "estimated", "none"], "default": "exact"}
+        },
+        "Cursor": {
+            "name": "cursor",
+            "in": "query",
+            "required": false,
+            "description": "Pages by position instead of number: empty for the first page, then the cursor of a `next` or `previous` link (opaque and signed; any other answers 404 `Invalid cursor`). Every page costs what the first costs, and rows written meanwhile never shift a page. The ordering must be on fields that are never null (the primary key always is); the table needs a primary key. Not with `page` or `count`.",
+            "schema": {"type": "string"}
+        },
+        "IfNoneMatch": {
+            "name": "If-None-Match",
+            "in": "header",
+            "required": false,
+            "description": "Entity tags the client holds (from `ETag`), comma-separated, or `*`: when one matches the current representation (weak comparison), the answer is 304 without a body.",
+            "schema": {"type": "string"}
+        },
+        "IfMatch": {
+            "name": "If-Match",
+            "in": "header",
+            "required": false,
+            "description": "Entity tags the write expects the row to have (from `ETag`), comma-separated, or `*`: unless the row's current strong ETag is one of them, the write is refused with 412 and nothing changes (checked inside the write's transaction).",
+            "schema": {"type": "string"}
+        },
+        "PageSize": {
+            "name": "page_size",
+            "in": "query",
+            "required": false,
+            "description": "Rows per page (default 100); larger values are capped at the maximum.",
+            "schema": {"type": "integer", "minimum": 1, "maximum": DEFAULT_MAX_PAGE_SIZE}
+        }
+    })
+}
