@@ -94,6 +94,124 @@ async fn document_scenario(backend: Backend) {
     }
 }
 
+on_both_backends!(shaped_reads_match_the_document, shaped_reads_scenario);
+/// Every choice the document offers for `fields`, `omit` and `expand` answers 200 with rows
+/// its read schema admits (a key holding a row, an added `_set`, fields left out), and a plain
+/// read still matches the whole-row schema.
+async fn shaped_reads_scenario(backend: Backend) {
+    let kit = kit_with_roles(backend, |_| {});
+    let service = kit.service().await;
+    let document = kit
+        .call(&service, "GET", "/api/v1/schema/", None, None)
+        .await
+        .json;
+    let reading = kit
+        .call(
+            &service,
+            "POST",
+            "/api/v1/alpha/reading/",
+            Some("writer"),
+            Some(json!({"data_point_id": 1, "measured_at": "2024-01-01T00:00:00Z", "value": "1.5", "raw": "AAEC"})),
+        )
+        .await;
+    assert_eq!(reading.status, 201, "{}", reading.json);
+    let mut checked = 0;
+    for table in ["data_point", "site", "reading", "data_point_tag"] {
+        let list = format!("/{{project}}/{table}/");
+        let item = format!("/{{project}}/{table}/{{pk}}/");
+        let key = if table == "data_point_tag" {
+            "1,1"
+        } else {
+            "1"
+        };
+        let parameters = document["paths"][&list]["get"]["parameters"]
+            .as_array()
+            .unwrap();
+        let choices = |name: &str| -> Vec<String> {
+            parameters
+                .iter()
+                .find(|parameter| parameter["name"] == name)
+                .map(|parameter| {
+                    assert_eq!(parameter["explode"], false, "{name}: comma-separated");
+                    parameter["schema"]["items"]["enum"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|choice| choice.as_str().unwrap().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (fields, expand) = (choices("fields"), choices("expand"));
+        assert_eq!(fields, choices("omit"));
+        assert!(!fields.is_empty(), "{table} offers fields");
+        let mut queries: Vec<String> = vec![String::new()];
+        queries.extend(fields.iter().map(|field| format!("fields={field}")));
+        queries.extend(fields.iter().map(|field| format!("omit={field}")));
+        queries.extend(expand.iter().map(|relation| format!("expand={relation}")));
+        if !expand.is_empty() {
+            let all = expand.join(",");
+            queries.push(format!("expand={all}"));
+            queries.push(format!("expand={all}&fields={}", fields.join(",")));
+            queries.push(format!("expand={all}&omit={}", fields[0]));
+        }
+        for query in &queries {
+            for (template, path) in [
+                (&list, format!("/api/v1/alpha/{table}/?{query}")),
+                (&item, format!("/api/v1/alpha/{table}/{key}/?{query}")),
+            ] {
+                let reply = kit.call(&service, "GET", &path, Some("writer"), None).await;
+                assert_eq!(reply.status, 200, "{path}: {}", reply.json);
+                let schema = schema_check::ok_schema(&document, template, "get");
+                if let Err(error) = schema_check::check(&document, schema, &reply.json) {
+                    panic!("{path} breaks the document: {error}\n{}", reply.json);
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "{checked} answers checked");
+
+    // The whole-row schema is the plain read's, exactly: what `fields` and `expand` change
+    // would break it.
+    let whole = json!({"$ref": "#/components/schemas/DataPoint"});
+    let plain = kit
+        .call(
+            &service,
+            "GET",
+            "/api/v1/alpha/data_point/1/",
+            Some("writer"),
+            None,
+        )
+        .await;
+    schema_check::check(&document, &whole, &plain.json).unwrap();
+    for query in [
+        "fields=id,name",
+        "expand=site",
+        "expand=reading_set",
+        "omit=unit",
+    ] {
+        let path = format!("/api/v1/alpha/data_point/1/?{query}");
+        let shaped = kit.call(&service, "GET", &path, Some("writer"), None).await;
+        assert!(
+            schema_check::check(&document, &whole, &shaped.json).is_err(),
+            "{path}: {}",
+            shaped.json
+        );
+    }
+    let expanded = kit
+        .call(
+            &service,
+            "GET",
+            "/api/v1/alpha/data_point/1/?expand=site,reading_set",
+            Some("writer"),
+            None,
+        )
+        .await;
+    assert_eq!(expanded.json["site_id"]["code"], "A1");
+    assert_eq!(expanded.json["reading_set"][0]["value"], "1.500000");
+}
+
 #[actix_web::test]
 async fn the_document_may_require_credentials() {
     let kit = kit_with_roles(Backend::Sqlite, |config| config.api.public_schema = false);

@@ -8,13 +8,14 @@
 mod components;
 mod parameters;
 mod paths;
+mod relations;
 mod responses;
 mod values;
 
 use serde_json::{Map, Value, json};
 use tenantapi_schema::model::Schema;
 
-use components::{read_schema, shared_schemas, write_schema};
+use components::{shared_schemas, table_schemas};
 use parameters::shared_parameters;
 use paths::{collection_path, item_path, project_index_path};
 use responses::shared_responses;
@@ -39,33 +40,7 @@ pub fn render_openapi(schema: &Schema, generated_header: &str) -> String {
             let item = format!("/{{project}}/{}/{{pk}}/", table.sql_name);
             paths.insert(item, item_path(schema, table, name));
         }
-        components.insert(name.clone(), read_schema(schema, table));
-        if !table.read_only {
-            components.insert(format!("{name}Request"), write_schema(schema, table, true));
-            components.insert(
-                format!("Patched{name}Request"),
-                write_schema(schema, table, false),
-            );
-        }
-        components.insert(
-            format!("Paginated{name}List"),
-            json!({
-                "allOf": [
-                    {"$ref": "#/components/schemas/Page"},
-                    {
-                        "type": "object",
-                        "properties": {
-                            "results": {
-                                "type": "array",
-                                "items": {"$ref": format!("#/components/schemas/{name}")},
-                                "description": "The rows of this page."
-                            }
-                        },
-                        "required": ["results"]
-                    }
-                ]
-            }),
-        );
+        components.extend(table_schemas(schema, table, &names.0, index));
     }
     let mut schemas = shared_schemas();
     schemas.extend(components);

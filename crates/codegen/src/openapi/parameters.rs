@@ -6,7 +6,11 @@ use serde_json::{Value, json};
 use tenantapi_schema::model::{Column, ColumnKind, Lookup, Schema, Table};
 
 use super::DEFAULT_MAX_PAGE_SIZE;
+use super::relations::relations;
 use super::values::{Direction, numeric_input_pattern, scalar_schema};
+
+/// Rows a reverse relation lists per row at most (runtime `expand::MAX_REVERSE_ROWS`).
+pub(super) const MAX_REVERSE_ROWS: u64 = 100;
 
 /// Longest value of a text lookup (runtime `list::MAX_PATTERN_CHARACTERS`).
 pub(super) const MAX_PATTERN_CHARACTERS: u64 = 12_000;
@@ -42,73 +46,85 @@ pub(super) fn conflict_parameter(table: &Table) -> Option<Value> {
     }))
 }
 
-/// `expand` of a read, for a table with foreign keys: the relations it may replace by rows.
+/// `expand` of a read, for a table with relations: the keys it may replace by the rows they
+/// reference and the lists of referencing rows it may add. The choices list every relation and
+/// each one's own relations (`a.b`); the server also takes a third step (`a.b.c`).
 pub(super) fn expand_parameter(schema: &Schema, table: &Table) -> Option<Value> {
-    let mut relations: Vec<String> = table
-        .foreign_keys
-        .iter()
-        .map(|foreign_key| {
-            let relation =
-                tenantapi_schema::names::relation_name(&table.columns[foreign_key.column].sql_name);
-            let target = &schema.tables[foreign_key.references_table].sql_name;
-            format!(
-                "`{relation}` (`{}` becomes a `{target}` row)",
-                table.columns[foreign_key.column].sql_name
-            )
-        })
-        .collect();
-    // Reverse relations, as the server finds them: tables that reference this one through
-    // exactly one key and have a primary key.
-    for child in &schema.tables {
-        let references = child
-            .foreign_keys
-            .iter()
-            .filter(|foreign_key| {
-                schema.tables[foreign_key.references_table].sql_name == table.sql_name
-            })
-            .count();
-        if references == 1 && !child.primary_key.is_empty() {
-            relations.push(format!(
-                "`{0}_set` (a list of the `{0}` rows that reference this one, at most 100)",
-                child.sql_name
-            ));
-        }
-    }
-    if relations.is_empty() {
+    let own = relations(schema, table);
+    if own.is_empty() {
         return None;
+    }
+    let mut choices = Vec::new();
+    let mut meanings = Vec::new();
+    for relation in &own {
+        let target = &schema.tables[relation.rows_of].sql_name;
+        meanings.push(if relation.reverse {
+            format!(
+                "`{}` (a list of the `{target}` rows that reference this one, at most {MAX_REVERSE_ROWS})",
+                relation.name
+            )
+        } else {
+            format!(
+                "`{}` (`{}` becomes a `{target}` row)",
+                relation.name, relation.field
+            )
+        });
+        choices.push(relation.name.clone());
+        for next in relations(schema, &schema.tables[relation.rows_of]) {
+            choices.push(format!("{}.{}", relation.name, next.name));
+        }
     }
     Some(json!({
         "name": "expand",
         "in": "query",
         "required": false,
-        "description": format!("Comma-separated relations to expand: {}. A key field then holds the row it references; a `_set` is added as a list. Dots expand the expanded rows' own relations (`a.b`, at most 3 deep). One query per relation and level for the whole page; an unknown relation answers 400.", relations.join(", ")),
-        "schema": {"type": "string"}
+        "description": format!("Comma-separated relations to expand: {}. A key field then holds the row it references (the `Shaped...` row schemas); a `_set` is added as a list. Dots expand the expanded rows' own relations (`a.b`, and `a.b.c`, at most 3 deep). One query per relation and level for the whole page; an unknown relation answers 400.", meanings.join(", ")),
+        "style": "form",
+        "explode": false,
+        "schema": {"type": "array", "items": {"type": "string", "enum": choices}}
     }))
 }
 
-/// `fields` and `omit` of a read: which of the table's fields each returned row keeps.
-pub(super) fn selection_parameters(table: &Table) -> [Value; 2] {
-    let fields: Vec<&str> = table
+/// `fields` and `omit` of a read: which of the table's fields each returned row keeps. The
+/// choices are the table's columns, its lists of referencing rows (fields once expanded) and
+/// `relation.field` one level into an expansion (the server takes deeper paths too).
+pub(super) fn selection_parameters(schema: &Schema, table: &Table) -> [Value; 2] {
+    let own = relations(schema, table);
+    let mut choices: Vec<String> = table
         .columns
         .iter()
-        .map(|column| column.sql_name.as_str())
+        .map(|column| column.sql_name.clone())
         .collect();
-    let fields = fields.join(", ");
+    choices.extend(
+        own.iter()
+            .filter(|relation| relation.reverse)
+            .map(|relation| relation.field.clone()),
+    );
+    for relation in &own {
+        for column in &schema.tables[relation.rows_of].columns {
+            choices.push(format!("{}.{}", relation.name, column.sql_name));
+        }
+    }
+    let selection = |name: &str, description: String| {
+        json!({
+            "name": name,
+            "in": "query",
+            "required": false,
+            "description": description,
+            "style": "form",
+            "explode": false,
+            "schema": {"type": "array", "items": {"type": "string", "enum": choices}}
+        })
+    };
     [
-        json!({
-            "name": "fields",
-            "in": "query",
-            "required": false,
-            "description": format!("Comma-separated fields each returned row keeps, of: {fields}. `relation.field` selects inside an expansion (`expand`). The rows then carry only those fields (the row schema's other required fields are absent); an unknown name answers 400."),
-            "schema": {"type": "string"}
-        }),
-        json!({
-            "name": "omit",
-            "in": "query",
-            "required": false,
-            "description": format!("Comma-separated fields left out of each returned row, of: {fields}; `relation.field` inside an expansion; an unknown name answers 400."),
-            "schema": {"type": "string"}
-        }),
+        selection(
+            "fields",
+            "Comma-separated fields each returned row keeps (`relation.field` selects inside an expansion, see `expand`). The rows then carry only those fields: the answer is the `Shaped...` row schema, whose fields are all optional. An unknown name answers 400.".to_owned(),
+        ),
+        selection(
+            "omit",
+            "Comma-separated fields left out of each returned row (`relation.field` inside an expansion); the answer is the `Shaped...` row schema. An unknown name answers 400.".to_owned(),
+        ),
     ]
 }
 

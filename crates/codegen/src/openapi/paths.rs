@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 use tenantapi_schema::model::{Schema, Table};
 
+use super::components::read_answer;
 use super::parameters::{
     conflict_parameter, expand_parameter, filter_parameters, key_parameter, ordering_parameter,
     selection_parameters,
@@ -41,7 +42,7 @@ pub(super) fn collection_path(schema: &Schema, table: &Table, name: &str) -> Val
         reference("parameters", "Cursor"),
         ordering_parameter(table),
     ];
-    parameters.extend(selection_parameters(table));
+    parameters.extend(selection_parameters(schema, table));
     parameters.extend(expand_parameter(schema, table));
     parameters.push(reference("parameters", "IfNoneMatch"));
     parameters.extend(filter_parameters(schema, table));
@@ -148,16 +149,16 @@ pub(super) fn json_pointer_token(name: &str) -> String {
 pub(super) fn item_path(schema: &Schema, table: &Table, name: &str) -> Value {
     let parameters = json!([reference("parameters", "Project"), key_parameter(table)]);
     let mut read_parameters = parameters.as_array().cloned().unwrap_or_default();
-    read_parameters.extend(selection_parameters(table));
+    read_parameters.extend(selection_parameters(schema, table));
     read_parameters.extend(expand_parameter(schema, table));
     read_parameters.push(reference("parameters", "IfNoneMatch"));
     let mut write_parameters = parameters.as_array().cloned().unwrap_or_default();
     write_parameters.push(reference("parameters", "IfMatch"));
-    let row = || {
+    let row = |schema: Value| {
         json!({
             "description": "The row.",
             "headers": {"ETag": reference("headers", "ETag")},
-            "content": json_content(reference("schemas", name))
+            "content": json_content(schema)
         })
     };
     let mut path = Map::new();
@@ -169,7 +170,7 @@ pub(super) fn item_path(schema: &Schema, table: &Table, name: &str) -> Value {
             "tags": [table.sql_name],
             "parameters": read_parameters,
             "responses": with_errors(
-                vec![("200".into(), row())],
+                vec![("200".into(), row(read_answer(name)))],
                 &[("304", "NotModified"), ("400", "BadRequest")]
             )
         }),
@@ -198,7 +199,7 @@ pub(super) fn item_path(schema: &Schema, table: &Table, name: &str) -> Value {
                     "parameters": write_parameters,
                     "requestBody": {"required": true, "content": json_content(reference("schemas", &body))},
                     "responses": with_errors(
-                        vec![("200".into(), row())],
+                        vec![("200".into(), row(reference("schemas", name)))],
                         &[BODY_ERRORS.as_slice(), &[("412", "PreconditionFailed")]].concat()
                     )
                 }),
