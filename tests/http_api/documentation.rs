@@ -213,6 +213,69 @@ async fn shaped_reads_scenario(backend: Backend) {
 }
 
 #[actix_web::test]
+async fn errors_match_the_document() {
+    let kit = kit_with_roles(Backend::Sqlite, |_| {});
+    let service = kit.service().await;
+    let document = kit
+        .call(&service, "GET", "/api/v1/schema/", None, None)
+        .await
+        .json;
+    let check = |path: &str, method: &str, status: &str, reply: &Reply| {
+        assert_eq!(reply.status.to_string(), status, "{}", reply.json);
+        let response = schema_check::response(&document, path, method, status);
+        let schema = &response["content"]["application/json"]["schema"];
+        if let Err(error) = schema_check::check(&document, schema, &reply.json) {
+            panic!(
+                "{method} {path} {status} breaks the document: {error}\n{}",
+                reply.json
+            );
+        }
+        response
+    };
+    // A method the path does not list: every operation names the path's 405 and its `Allow`.
+    let collection = "/{project}/data_point/";
+    let wrong = kit
+        .call(
+            &service,
+            "PUT",
+            "/api/v1/alpha/data_point/",
+            Some("writer"),
+            None,
+        )
+        .await;
+    let response = check(collection, "get", "405", &wrong);
+    assert!(response["headers"]["Allow"].is_object());
+    assert_eq!(
+        wrong.headers.get(header::ALLOW).unwrap(),
+        "GET, POST, HEAD, OPTIONS"
+    );
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            assert!(
+                operation["responses"]["405"].is_object(),
+                "{method} {path} names 405"
+            );
+        }
+    }
+    // An error of the body as a whole, under `non_field_errors`, which the document names.
+    let not_an_object = kit
+        .call(
+            &service,
+            "POST",
+            "/api/v1/alpha/data_point/",
+            Some("writer"),
+            Some(json!("x")),
+        )
+        .await;
+    check(collection, "post", "400", &not_an_object);
+    assert!(not_an_object.json["non_field_errors"].is_array());
+    assert!(
+        document["components"]["schemas"]["FieldErrors"]["properties"]["non_field_errors"]
+            .is_object()
+    );
+}
+
+#[actix_web::test]
 async fn the_document_may_require_credentials() {
     let kit = kit_with_roles(Backend::Sqlite, |config| config.api.public_schema = false);
     let service = kit.service().await;

@@ -20,10 +20,24 @@ const ANNOTATIONS: [&str; 7] = [
 
 /// The 200 schema of `method` on `path` (a key of `paths`) for `application/json`.
 pub fn ok_schema<'a>(document: &'a Value, path: &str, method: &str) -> &'a Value {
-    let schema = &document["paths"][path][method]["responses"]["200"]["content"]["application/json"]
-        ["schema"];
+    let schema = &response(document, path, method, "200")["content"]["application/json"]["schema"];
     assert!(schema.is_object(), "no 200 schema for {method} {path}");
     schema
+}
+
+/// The response `status` of `method` on `path`, its `$ref` resolved.
+pub fn response<'a>(document: &'a Value, path: &str, method: &str, status: &str) -> &'a Value {
+    let mut response = &document["paths"][path][method]["responses"][status];
+    if let Some(reference) = response["$ref"].as_str() {
+        response = document
+            .pointer(reference.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("unresolved {reference}"));
+    }
+    assert!(
+        response.is_object(),
+        "{method} {path} documents no {status}"
+    );
+    response
 }
 
 /// Whether `instance` is valid against `schema`, a schema of `document`; the error names the

@@ -182,6 +182,13 @@ pub(super) fn shared_schemas() -> Map<String, Value> {
         json!({
             "type": "object",
             "description": "Messages by field (`non_field_errors` for the body as a whole); a list field's item errors by the item's position.",
+            "properties": {
+                "non_field_errors": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Errors of the body as a whole: a body that is not an object, a CHECK over several columns, too many rows in a bulk create."
+                }
+            },
             "additionalProperties": {
                 "anyOf": [messages, {"type": "object", "additionalProperties": messages}]
             }

@@ -12,10 +12,12 @@ pub(super) fn responses(codes: &[(&str, &str)]) -> Map<String, Value> {
         .collect()
 }
 
-/// The errors every project route can answer.
-pub(super) const COMMON_ERRORS: [(&str, &str); 4] = [
+/// The errors every project route can answer. 405 is the path's answer to a method the
+/// document does not list for it (OpenAPI has no responses per path, so each operation names it).
+pub(super) const COMMON_ERRORS: [(&str, &str); 5] = [
     ("401", "Unauthorized"),
     ("404", "NotFound"),
+    ("405", "MethodNotAllowed"),
     ("429", "TooManyRequests"),
     ("503", "ServiceUnavailable"),
 ];
@@ -53,6 +55,12 @@ pub(super) fn shared_responses() -> Value {
         "The project's database cannot serve now (unreachable, busy, or of another structure version).",
     );
     unavailable["headers"] = retry_after;
+    let mut method_not_allowed = detail(
+        "The path does not answer the request's method (one this document does not list for the path): `{\"detail\": \"Method \\\"PUT\\\" not allowed.\"}`; `Allow` names the methods it answers.",
+    );
+    method_not_allowed["headers"] = json!({
+        "Allow": {"description": "The methods this path answers, comma-separated (`GET, POST, HEAD, OPTIONS`).", "schema": {"type": "string"}}
+    });
     let mut unauthorized = detail("Missing or invalid credentials.");
     unauthorized["headers"] = json!({
         "WWW-Authenticate": {"description": "How to authenticate.", "schema": {"type": "string"}}
@@ -71,7 +79,7 @@ pub(super) fn shared_responses() -> Value {
         "Unauthorized": unauthorized,
         "Forbidden": detail("The caller may read this project but not write it."),
         "NotFound": detail("No such project for this caller, no such row, or a page out of range."),
-        "MethodNotAllowed": detail("The route does not answer this method; `Allow` lists those it does."),
+        "MethodNotAllowed": method_not_allowed,
         "PayloadTooLarge": detail("The body is larger than the server accepts."),
         "UnsupportedMediaType": detail("The body is not JSON."),
         "TooManyRequests": too_many,
