@@ -130,3 +130,96 @@ fn reference(kind: &str, name: &str) -> Value {
 fn json_content(schema: Value) -> Value {
     json!({"application/json": {"schema": schema}})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parameters::{ENCODED_CHARACTER_BYTES, largest_value_bytes};
+    use super::*;
+
+    /// The most bytes a read's query string may take as the document allows it: each value at
+    /// its largest, percent-encoded, with its name, `&` and `=`; shared parameters included.
+    fn largest_query(document: &Value, parameters: &[Value]) -> u64 {
+        let mut bytes = 0;
+        for parameter in parameters {
+            let parameter = match parameter["$ref"].as_str() {
+                Some(reference) => document.pointer(&reference[1..]).unwrap(),
+                None => parameter,
+            };
+            if parameter["in"] != "query" {
+                continue;
+            }
+            bytes += parameter["name"].as_str().unwrap().len() as u64 + 2;
+            let schema = &parameter["schema"];
+            if let Some(choices) = schema["items"]["enum"].as_array() {
+                assert_eq!(schema["uniqueItems"], true, "{parameter}");
+                assert_eq!(schema["maxItems"], choices.len(), "{parameter}");
+            }
+            bytes += largest_value_bytes(schema).unwrap_or_else(|| {
+                let length = schema["maxLength"]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("free text without maxLength: {parameter}"));
+                ENCODED_CHARACTER_BYTES * length
+            });
+        }
+        bytes
+    }
+
+    fn check_reads(document: &Value) -> usize {
+        let mut checked = 0;
+        for (path, item) in document["paths"].as_object().unwrap() {
+            let Some(parameters) = item["get"]["parameters"].as_array() else {
+                continue;
+            };
+            let path_bytes = "/api/v1/".len() + 63 + path.len();
+            let query = largest_query(document, parameters);
+            assert!(
+                path_bytes as u64 + 1 + query <= 65_534,
+                "{path}: a query of {query} bytes passes the HTTP layer's limit"
+            );
+            checked += 1;
+        }
+        checked
+    }
+
+    #[test]
+    fn the_largest_read_the_document_allows_fits_a_url() {
+        let manifest = env!("CARGO_MANIFEST_DIR");
+        for description in [
+            "../../schema/project.toml",
+            "../../tests/realworld/schema.toml",
+        ] {
+            let schema =
+                tenantapi_schema::load_file(&std::path::Path::new(manifest).join(description))
+                    .unwrap();
+            let document: Value = serde_json::from_str(&render_openapi(&schema, "")).unwrap();
+            assert!(check_reads(&document) > 5, "{description}");
+        }
+        // A wide table with a wide neighbour: 15 text columns each, every lookup. (Past some
+        // hundreds of parameters their names alone fill a URL: no bound on values helps then.)
+        let mut source = String::from(
+            "version = \"1\"\n[version_source]\ntable = \"schema_version\"\ncolumn = \"version\"\n\
+             [[table]]\nname = \"schema_version\"\nread_only = true\n\
+             [[table.column]]\nname = \"version\"\ntype = \"varchar(64)\"\nprimary_key = true\n",
+        );
+        for table in ["wide", "other"] {
+            source.push_str(&format!(
+                "[[table]]\nname = \"{table}\"\n[[table.column]]\nname = \"id\"\ntype = \"serial\"\nprimary_key = true\n"
+            ));
+            if table == "wide" {
+                source.push_str("[[table.column]]\nname = \"other_id\"\ntype = \"integer\"\nreferences = \"other.id\"\n");
+            }
+            for column in 0..15 {
+                source.push_str(&format!(
+                    "[[table.column]]\nname = \"text_{column:02}_with_a_long_name\"\ntype = \"text\"\n"
+                ));
+            }
+        }
+        let schema = tenantapi_schema::parse_str("wide.toml", &source).unwrap();
+        let document: Value = serde_json::from_str(&render_openapi(&schema, "")).unwrap();
+        assert_eq!(
+            check_reads(&document),
+            7,
+            "the index, three lists, three items"
+        );
+    }
+}

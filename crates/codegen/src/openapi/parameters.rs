@@ -177,39 +177,76 @@ pub(super) fn ordering_parameter(table: &Table) -> Value {
     })
 }
 
-/// The characters all free-text query parameters of one list may take together, as the
-/// document states it: a URL over 64 KiB is refused by the HTTP layer before the API sees it
-/// (`http::Uri`'s limit), and percent-encoding can triple a character.
-pub(super) const QUERY_TEXT_BUDGET: u64 = 20_000;
+/// The bytes a read's query string may take, as the document bounds it: the HTTP layer answers
+/// a URL over 65,534 bytes (`http::Uri`'s limit) with an empty 400 before the API sees it. The
+/// rest is left to the path (`/api/v1/{project}/{table}/`) and the shared parameters (`page`,
+/// `page_size`, `count`, and `cursor`: 1,000 characters at 12 bytes by [`largest_value_bytes`]).
+pub(super) const QUERY_BYTES: u64 = 65_534 - 15_000;
 
-pub(super) fn filter_parameters(schema: &Schema, table: &Table) -> Vec<Value> {
-    let mut parameters = filter_parameters_unbounded(schema, table);
-    let free_text = |parameter: &Value| {
-        let value_schema = &parameter["schema"];
-        value_schema["type"] == "string"
-            && value_schema.get("enum").is_none()
-            && value_schema.get("format").is_none()
-            && value_schema.get("pattern").is_none()
-    };
-    let count = parameters
-        .iter()
-        .filter(|parameter| free_text(parameter))
-        .count() as u64;
-    if let Some(share) = QUERY_TEXT_BUDGET.checked_div(count) {
+/// The most bytes one character of a free-text value takes percent-encoded: four UTF-8 bytes,
+/// each written `%XX`.
+pub(super) const ENCODED_CHARACTER_BYTES: u64 = 12;
+
+/// The most bytes a query value of `schema` takes percent-encoded, when something other than
+/// free text bounds it: a list of choices (each at most once, comma-separated), a single
+/// choice, a number or boolean, a format, a pattern (40 characters, or its `maxLength`; a
+/// fuzzer may write its digits and spaces in any script). `None` for free text.
+pub(super) fn largest_value_bytes(schema: &Value) -> Option<u64> {
+    let encoded = |text: &Value| 3 * text.as_str().map_or(0, str::len) as u64;
+    if let Some(choices) = schema["items"]["enum"].as_array() {
+        return Some(choices.iter().map(|choice| encoded(choice) + 3).sum());
+    }
+    if let Some(choices) = schema["enum"].as_array() {
+        return Some(choices.iter().map(encoded).max().unwrap_or_default());
+    }
+    if schema["type"] != "string" || schema.get("oneOf").is_some() {
+        return Some(30);
+    }
+    if schema.get("pattern").is_some() {
+        let characters = schema["maxLength"].as_u64().unwrap_or(40);
+        return Some(ENCODED_CHARACTER_BYTES * characters);
+    }
+    if schema.get("format").is_some() {
+        return Some(3 * 40);
+    }
+    None
+}
+
+/// Bounds the values of a read's query `parameters` so that the largest request the document
+/// allows fits [`QUERY_BYTES`]: each list of choices (`fields`, `omit`, `expand`) holds every
+/// choice at most once (`uniqueItems`, so `maxItems` is their number), and the free-text values
+/// share what the names and the other values leave (`maxLength`, never above a parameter's
+/// own, at least 1).
+pub(super) fn bound_query_text(parameters: &mut [Value]) {
+    let mut taken = 0;
+    let mut free_text = Vec::new();
+    for (position, parameter) in parameters.iter_mut().enumerate() {
+        if parameter["in"] != "query" {
+            continue;
+        }
+        taken += parameter["name"].as_str().map_or(0, str::len) as u64 + 2;
+        let value_schema = &mut parameter["schema"];
+        if let Some(count) = value_schema["items"]["enum"].as_array().map(Vec::len) {
+            value_schema["uniqueItems"] = Value::Bool(true);
+            value_schema["maxItems"] = Value::from(count);
+        }
+        match largest_value_bytes(value_schema) {
+            Some(bytes) => taken += bytes,
+            None => free_text.push(position),
+        }
+    }
+    let characters = QUERY_BYTES.saturating_sub(taken) / ENCODED_CHARACTER_BYTES;
+    if let Some(share) = characters.checked_div(free_text.len() as u64) {
         let share = share.max(1);
-        for parameter in parameters
-            .iter_mut()
-            .filter(|parameter| free_text(parameter))
-        {
-            let value_schema = &mut parameter["schema"];
+        for position in free_text {
+            let value_schema = &mut parameters[position]["schema"];
             let own = value_schema["maxLength"].as_u64().unwrap_or(u64::MAX);
             value_schema["maxLength"] = Value::from(own.min(share));
         }
     }
-    parameters
 }
 
-pub(super) fn filter_parameters_unbounded(schema: &Schema, table: &Table) -> Vec<Value> {
+pub(super) fn filter_parameters(schema: &Schema, table: &Table) -> Vec<Value> {
     let mut parameters = Vec::new();
     let mut names = std::collections::HashSet::new();
     for column in &table.columns {
@@ -350,7 +387,7 @@ pub(super) fn shared_parameters() -> Value {
             "in": "query",
             "required": false,
             "description": "Pages by position instead of number: empty for the first page, then the cursor of a `next` or `previous` link (opaque and signed; any other answers 404 `Invalid cursor`). Every page costs what the first costs, and rows written meanwhile never shift a page. The ordering must be on fields that are never null (the primary key always is); the table needs a primary key. Not with `page` or `count`.",
-            "schema": {"type": "string"}
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)?$", "maxLength": 1000}
         },
         "IfNoneMatch": {
             "name": "If-None-Match",

@@ -6,8 +6,8 @@ use tenantapi_schema::model::{Schema, Table};
 
 use super::components::read_answer;
 use super::parameters::{
-    conflict_parameter, expand_parameter, filter_parameters, key_parameter, ordering_parameter,
-    selection_parameters,
+    bound_query_text, conflict_parameter, expand_parameter, filter_parameters, key_parameter,
+    ordering_parameter, selection_parameters,
 };
 use super::responses::{BODY_ERRORS, with_errors};
 use super::{DEFAULT_MAX_BULK_ITEMS, json_content, reference};
@@ -46,6 +46,7 @@ pub(super) fn collection_path(schema: &Schema, table: &Table, name: &str) -> Val
     parameters.extend(expand_parameter(schema, table));
     parameters.push(reference("parameters", "IfNoneMatch"));
     parameters.extend(filter_parameters(schema, table));
+    bound_query_text(&mut parameters);
     let mut path = Map::new();
     path.insert(
         "get".into(),
@@ -152,6 +153,7 @@ pub(super) fn item_path(schema: &Schema, table: &Table, name: &str) -> Value {
     read_parameters.extend(selection_parameters(schema, table));
     read_parameters.extend(expand_parameter(schema, table));
     read_parameters.push(reference("parameters", "IfNoneMatch"));
+    bound_query_text(&mut read_parameters);
     let mut write_parameters = parameters.as_array().cloned().unwrap_or_default();
     write_parameters.push(reference("parameters", "IfMatch"));
     let row = |schema: Value| {
