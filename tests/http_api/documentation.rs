@@ -58,6 +58,20 @@ async fn document_scenario(backend: Backend) {
             "{path}"
         );
     }
+    // JSON forms: base64 bytes name both spellings; a time without an offset is a pattern,
+    // not JSON Schema's `time` format (which requires one).
+    let schemas = &document["components"]["schemas"];
+    let raw = &schemas["Reading"]["properties"]["raw"];
+    assert_eq!(
+        (&raw["format"], &raw["contentEncoding"]),
+        (&json!("byte"), &json!("base64")),
+        "{raw}"
+    );
+    let daily_start = &schemas["MaintenanceWindow"]["properties"]["daily_start"];
+    assert!(
+        daily_start["pattern"].is_string() && daily_start.get("format").is_none(),
+        "{daily_start}"
+    );
     let text = String::from_utf8(reply.body.clone()).unwrap();
     assert!(
         !text.contains("alpha") && !text.contains("beta"),

@@ -54,14 +54,17 @@ pub(super) fn scalar_schema(column: &Column, direction: Direction) -> Value {
             json!({"type": "string", "maxLength": length})
         }
         ColumnType::Date => json!({"type": "string", "format": "date"}),
-        // Without an offset, so not JSON Schema's `time` or `date-time` formats.
+        // Without an offset, so not JSON Schema's `time` format (RFC 3339's `full-time` requires
+        // one): a pattern instead (README, "Documentation for API consumers").
         ColumnType::Time => json!({
             "type": "string",
             "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$",
             "description": "hh:mm[:ss[.uuuuuu]]"
         }),
+        // `format: byte` for OpenAPI 3.0-era tools, `contentEncoding` for JSON Schema 2020-12.
         ColumnType::Bytes => json!({
             "type": "string",
+            "format": "byte",
             "contentEncoding": "base64",
             "pattern": "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
         }),
