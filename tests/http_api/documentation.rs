@@ -85,6 +85,28 @@ async fn document_scenario(backend: Backend) {
         "application/yaml"
     );
     assert_eq!(yaml.body, reply.body, "JSON is YAML 1.2");
+    for (accept, content_type) in [
+        ("application/yaml", "application/yaml"),
+        ("application/x-yaml, text/yaml;q=0.9", "application/yaml"),
+        (
+            "application/json, application/yaml;q=0.5",
+            "application/json",
+        ),
+        ("*/*", "application/json"),
+    ] {
+        let asked = tenantapi_testkit::send(
+            &service,
+            request("GET", "/api/v1/schema/", None, None).insert_header((header::ACCEPT, accept)),
+        )
+        .await;
+        assert_eq!(asked.status, 200, "{accept}");
+        assert_eq!(
+            asked.headers.get(header::CONTENT_TYPE).unwrap(),
+            content_type,
+            "Accept: {accept}"
+        );
+        assert_eq!(asked.body, reply.body, "the same text either way");
+    }
     let other = kit
         .call(&service, "GET", "/api/v1/schema/?format=xml", None, None)
         .await;
