@@ -324,6 +324,13 @@ async fn the_document_may_require_credentials() {
         .await;
     assert_eq!(reader.status, 200);
     assert!(reader.json["security"].is_array());
+    // The docs page follows the same setting.
+    for page in ["/api/v1/docs/", "/api/v1/docs/swagger-initializer.js"] {
+        let anonymous = kit.call(&service, "GET", page, None, None).await;
+        assert_eq!(anonymous.status, 401, "{page}: {}", anonymous.json);
+        let reader = kit.call(&service, "GET", page, Some("reader"), None).await;
+        assert_eq!(reader.status, 200, "{page}");
+    }
 
     let open = kit_with_roles(Backend::Sqlite, |config| config.auth.required = false);
     let service = open.service().await;
