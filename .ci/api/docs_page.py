@@ -1,11 +1,14 @@
 """The docs page in a real headless browser (Debian's chromium driven by Playwright): it loads
-from the server alone, lists every table's operations, and "Try it out" with a token answers
-200.
+from the server alone, renders every operation of the served document (each path, lists and
+items, and as many operation blocks as the document has operations), and "Try it out" with a
+token answers 200.
 
 Usage: docs_page.py BASE_URL TOKEN PROJECT TABLE...
 """
 
+import json
 import sys
+import urllib.request
 
 from playwright.sync_api import sync_playwright
 
@@ -20,9 +23,21 @@ CHROMIUM_ARGS = [
 ]
 
 
+METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
 def main() -> int:
     base, token, project, *tables = sys.argv[1:]
     failures = []
+    request = urllib.request.Request(
+        f"{base}/api/v1/schema/", headers={"Authorization": f"Token {token}"}
+    )
+    with urllib.request.urlopen(request) as answer:
+        document = json.load(answer)
+    documented_paths = set(document["paths"])
+    operations = sum(
+        1 for item in document["paths"].values() for method in item if method in METHODS
+    )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
@@ -41,10 +56,23 @@ def main() -> int:
         paths = set(page.locator(".opblock-summary-path").all_inner_texts())
         paths = {path.replace("\u200b", "").strip() for path in paths}
         for table in tables:
-            path = f"/{{project}}/{table}/"
-            if path not in paths:
-                failures.append(f"the page does not list {path}")
-        print(f"docs page: {page.locator('.opblock').count()} operations listed")
+            for path in (f"/{{project}}/{table}/", f"/{{project}}/{table}/{{pk}}/"):
+                if path in documented_paths and path not in paths:
+                    failures.append(f"the page does not list {path}")
+            if f"/{{project}}/{table}/" not in documented_paths:
+                failures.append(f"the document has no list of {table}")
+        if paths != documented_paths:
+            failures.append(
+                f"the page lists other paths than the document: "
+                f"missing {sorted(documented_paths - paths)}, extra {sorted(paths - documented_paths)}"
+            )
+        rendered = page.locator(".opblock").count()
+        print(
+            f"docs page: {rendered} operations rendered on {len(paths)} paths "
+            f"(the document: {operations} on {len(documented_paths)})"
+        )
+        if rendered != operations:
+            failures.append(f"{rendered} operations rendered, the document has {operations}")
 
         # Authorize with the API token, then run one list operation from the page.
         page.click("button.authorize")

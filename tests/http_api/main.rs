@@ -110,5 +110,6 @@ mod large_lists;
 mod projects;
 mod reading;
 mod request_errors;
+mod schema_check;
 mod values;
 mod writing;

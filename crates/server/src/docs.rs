@@ -45,6 +45,17 @@ impl OpenApiDocument {
         }
     }
 
+    /// Whether `request` may read the documentation: anyone while it is public (or
+    /// authentication is off), else any valid credentials (401 otherwise).
+    async fn authorize(&self, request: &HttpRequest, registry: &Registry) -> Result<(), ApiError> {
+        if !self.public
+            && let Some(authenticator) = registry.authenticator()
+        {
+            authenticator.authenticate(request).await?;
+        }
+        Ok(())
+    }
+
     /// The document's JSON text (a cheap handle to it). Blocking the first time: call it off
     /// the async threads.
     pub fn json(&self) -> web::Bytes {
@@ -123,11 +134,7 @@ pub async fn schema(
     document: web::Data<OpenApiDocument>,
     registry: web::Data<Registry>,
 ) -> Result<HttpResponse, ApiError> {
-    if !document.public
-        && let Some(authenticator) = registry.authenticator()
-    {
-        authenticator.authenticate(&request).await?;
-    }
+    document.authorize(&request, &registry).await?;
     let content_type = if wants_yaml(&request)? {
         "application/yaml"
     } else {
@@ -140,11 +147,15 @@ pub async fn schema(
     Ok(HttpResponse::Ok().content_type(content_type).body(json))
 }
 
-/// `GET /api/v1/docs/...`: Swagger UI (its page, scripts and styles) over the document.
+/// `GET /api/v1/docs/...`: Swagger UI (its page, scripts and styles) over the document, under
+/// the same rule as the document: without credentials only when `api.public_schema` is on.
 pub async fn swagger(
+    request: HttpRequest,
     path: web::Path<String>,
     document: web::Data<OpenApiDocument>,
+    registry: web::Data<Registry>,
 ) -> Result<HttpResponse, ApiError> {
+    document.authorize(&request, &registry).await?;
     match utoipa_swagger_ui::serve(&path, document.swagger.clone()) {
         Ok(Some(file)) => Ok(HttpResponse::Ok()
             .content_type(file.content_type)

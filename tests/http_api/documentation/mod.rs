@@ -1,11 +1,13 @@
 //! The API's own documentation: the OpenAPI document at `/api/v1/schema/`, DRF's `OPTIONS`
 //! metadata on every route, and the Swagger UI page.
 
+mod largest_read;
+
 use super::*;
 use tenantapi_testkit::Role;
 
 /// A kit with a writer and a reader of `alpha`, besides the superuser.
-fn kit_with_roles(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestKit {
+pub(super) fn kit_with_roles(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestKit {
     TestKit::builder(backend)
         .project(
             "alpha",
@@ -58,6 +60,20 @@ async fn document_scenario(backend: Backend) {
             "{path}"
         );
     }
+    // JSON forms: base64 bytes name both spellings; a time without an offset is a pattern,
+    // not JSON Schema's `time` format (which requires one).
+    let schemas = &document["components"]["schemas"];
+    let raw = &schemas["Reading"]["properties"]["raw"];
+    assert_eq!(
+        (&raw["format"], &raw["contentEncoding"]),
+        (&json!("byte"), &json!("base64")),
+        "{raw}"
+    );
+    let daily_start = &schemas["MaintenanceWindow"]["properties"]["daily_start"];
+    assert!(
+        daily_start["pattern"].is_string() && daily_start.get("format").is_none(),
+        "{daily_start}"
+    );
     let text = String::from_utf8(reply.body.clone()).unwrap();
     assert!(
         !text.contains("alpha") && !text.contains("beta"),
@@ -71,6 +87,28 @@ async fn document_scenario(backend: Backend) {
         "application/yaml"
     );
     assert_eq!(yaml.body, reply.body, "JSON is YAML 1.2");
+    for (accept, content_type) in [
+        ("application/yaml", "application/yaml"),
+        ("application/x-yaml, text/yaml;q=0.9", "application/yaml"),
+        (
+            "application/json, application/yaml;q=0.5",
+            "application/json",
+        ),
+        ("*/*", "application/json"),
+    ] {
+        let asked = tenantapi_testkit::send(
+            &service,
+            request("GET", "/api/v1/schema/", None, None).insert_header((header::ACCEPT, accept)),
+        )
+        .await;
+        assert_eq!(asked.status, 200, "{accept}");
+        assert_eq!(
+            asked.headers.get(header::CONTENT_TYPE).unwrap(),
+            content_type,
+            "Accept: {accept}"
+        );
+        assert_eq!(asked.body, reply.body, "the same text either way");
+    }
     let other = kit
         .call(&service, "GET", "/api/v1/schema/?format=xml", None, None)
         .await;
@@ -94,6 +132,187 @@ async fn document_scenario(backend: Backend) {
     }
 }
 
+on_both_backends!(shaped_reads_match_the_document, shaped_reads_scenario);
+/// Every choice the document offers for `fields`, `omit` and `expand` answers 200 with rows
+/// its read schema admits (a key holding a row, an added `_set`, fields left out), and a plain
+/// read still matches the whole-row schema.
+async fn shaped_reads_scenario(backend: Backend) {
+    let kit = kit_with_roles(backend, |_| {});
+    let service = kit.service().await;
+    let document = kit
+        .call(&service, "GET", "/api/v1/schema/", None, None)
+        .await
+        .json;
+    let reading = kit
+        .call(
+            &service,
+            "POST",
+            "/api/v1/alpha/reading/",
+            Some("writer"),
+            Some(json!({"data_point_id": 1, "measured_at": "2024-01-01T00:00:00Z", "value": "1.5", "raw": "AAEC"})),
+        )
+        .await;
+    assert_eq!(reading.status, 201, "{}", reading.json);
+    let mut checked = 0;
+    for table in ["data_point", "site", "reading", "data_point_tag"] {
+        let list = format!("/{{project}}/{table}/");
+        let item = format!("/{{project}}/{table}/{{pk}}/");
+        let key = if table == "data_point_tag" {
+            "1,1"
+        } else {
+            "1"
+        };
+        let parameters = document["paths"][&list]["get"]["parameters"]
+            .as_array()
+            .unwrap();
+        let choices = |name: &str| -> Vec<String> {
+            parameters
+                .iter()
+                .find(|parameter| parameter["name"] == name)
+                .map(|parameter| {
+                    assert_eq!(parameter["explode"], false, "{name}: comma-separated");
+                    parameter["schema"]["items"]["enum"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|choice| choice.as_str().unwrap().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (fields, expand) = (choices("fields"), choices("expand"));
+        assert_eq!(fields, choices("omit"));
+        assert!(!fields.is_empty(), "{table} offers fields");
+        let mut queries: Vec<String> = vec![String::new()];
+        queries.extend(fields.iter().map(|field| format!("fields={field}")));
+        queries.extend(fields.iter().map(|field| format!("omit={field}")));
+        queries.extend(expand.iter().map(|relation| format!("expand={relation}")));
+        if !expand.is_empty() {
+            let all = expand.join(",");
+            queries.push(format!("expand={all}"));
+            queries.push(format!("expand={all}&fields={}", fields.join(",")));
+            queries.push(format!("expand={all}&omit={}", fields[0]));
+        }
+        for query in &queries {
+            for (template, path) in [
+                (&list, format!("/api/v1/alpha/{table}/?{query}")),
+                (&item, format!("/api/v1/alpha/{table}/{key}/?{query}")),
+            ] {
+                let reply = kit.call(&service, "GET", &path, Some("writer"), None).await;
+                assert_eq!(reply.status, 200, "{path}: {}", reply.json);
+                let schema = schema_check::ok_schema(&document, template, "get");
+                if let Err(error) = schema_check::check(&document, schema, &reply.json) {
+                    panic!("{path} breaks the document: {error}\n{}", reply.json);
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "{checked} answers checked");
+
+    // The whole-row schema is the plain read's, exactly: what `fields` and `expand` change
+    // would break it.
+    let whole = json!({"$ref": "#/components/schemas/DataPoint"});
+    let plain = kit
+        .call(
+            &service,
+            "GET",
+            "/api/v1/alpha/data_point/1/",
+            Some("writer"),
+            None,
+        )
+        .await;
+    schema_check::check(&document, &whole, &plain.json).unwrap();
+    for query in [
+        "fields=id,name",
+        "expand=site",
+        "expand=reading_set",
+        "omit=unit",
+    ] {
+        let path = format!("/api/v1/alpha/data_point/1/?{query}");
+        let shaped = kit.call(&service, "GET", &path, Some("writer"), None).await;
+        assert!(
+            schema_check::check(&document, &whole, &shaped.json).is_err(),
+            "{path}: {}",
+            shaped.json
+        );
+    }
+    let expanded = kit
+        .call(
+            &service,
+            "GET",
+            "/api/v1/alpha/data_point/1/?expand=site,reading_set",
+            Some("writer"),
+            None,
+        )
+        .await;
+    assert_eq!(expanded.json["site_id"]["code"], "A1");
+    assert_eq!(expanded.json["reading_set"][0]["value"], "1.500000");
+}
+
+#[actix_web::test]
+async fn errors_match_the_document() {
+    let kit = kit_with_roles(Backend::Sqlite, |_| {});
+    let service = kit.service().await;
+    let document = kit
+        .call(&service, "GET", "/api/v1/schema/", None, None)
+        .await
+        .json;
+    let check = |path: &str, method: &str, status: &str, reply: &Reply| {
+        assert_eq!(reply.status.to_string(), status, "{}", reply.json);
+        let response = schema_check::response(&document, path, method, status);
+        let schema = &response["content"]["application/json"]["schema"];
+        if let Err(error) = schema_check::check(&document, schema, &reply.json) {
+            panic!(
+                "{method} {path} {status} breaks the document: {error}\n{}",
+                reply.json
+            );
+        }
+        response
+    };
+    // A method the path does not list: every operation names the path's 405 and its `Allow`.
+    let collection = "/{project}/data_point/";
+    let wrong = kit
+        .call(
+            &service,
+            "PUT",
+            "/api/v1/alpha/data_point/",
+            Some("writer"),
+            None,
+        )
+        .await;
+    let response = check(collection, "get", "405", &wrong);
+    assert!(response["headers"]["Allow"].is_object());
+    assert_eq!(
+        wrong.headers.get(header::ALLOW).unwrap(),
+        "GET, POST, HEAD, OPTIONS"
+    );
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            assert!(
+                operation["responses"]["405"].is_object(),
+                "{method} {path} names 405"
+            );
+        }
+    }
+    // An error of the body as a whole, under `non_field_errors`, which the document names.
+    let not_an_object = kit
+        .call(
+            &service,
+            "POST",
+            "/api/v1/alpha/data_point/",
+            Some("writer"),
+            Some(json!("x")),
+        )
+        .await;
+    check(collection, "post", "400", &not_an_object);
+    assert!(not_an_object.json["non_field_errors"].is_array());
+    assert!(
+        document["components"]["schemas"]["FieldErrors"]["properties"]["non_field_errors"]
+            .is_object()
+    );
+}
+
 #[actix_web::test]
 async fn the_document_may_require_credentials() {
     let kit = kit_with_roles(Backend::Sqlite, |config| config.api.public_schema = false);
@@ -107,6 +326,13 @@ async fn the_document_may_require_credentials() {
         .await;
     assert_eq!(reader.status, 200);
     assert!(reader.json["security"].is_array());
+    // The docs page follows the same setting.
+    for page in ["/api/v1/docs/", "/api/v1/docs/swagger-initializer.js"] {
+        let anonymous = kit.call(&service, "GET", page, None, None).await;
+        assert_eq!(anonymous.status, 401, "{page}: {}", anonymous.json);
+        let reader = kit.call(&service, "GET", page, Some("reader"), None).await;
+        assert_eq!(reader.status, 200, "{page}");
+    }
 
     let open = kit_with_roles(Backend::Sqlite, |config| config.auth.required = false);
     let service = open.service().await;
