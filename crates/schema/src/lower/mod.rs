@@ -32,7 +32,7 @@ use defaults::lower_default;
 use enums::lower_enums;
 use foreign_keys::resolve_foreign_keys;
 use keys::{lower_primary_key, lower_unique};
-use naming::{check_sql_name, check_table_names, rust_name_of};
+use naming::{check_sql_name, check_table_names, column_rust_name_of, rust_name_of};
 use version_source::lower_version_source;
 
 struct TableDraft {
@@ -241,8 +241,14 @@ fn lower_table(
                 .filter(|flag| *flag.get_ref())
                 .map(|flag| flag.span().start),
         );
-        let (column, names_ok, name_offset, rust_offset) =
-            lower_column(reporter, &sql_name, column_offset, raw_column, enums);
+        let (column, names_ok, name_offset, rust_offset) = lower_column(
+            reporter,
+            &sql_name,
+            &rust_name,
+            column_offset,
+            raw_column,
+            enums,
+        );
 
         if names_ok {
             if let Some(&first) = first_by_sql_name.get(&column.sql_name) {
@@ -459,6 +465,7 @@ fn lower_ignored_columns(
 fn lower_column(
     reporter: &mut Reporter<'_>,
     table: &str,
+    table_rust_name: &str,
     column_offset: usize,
     raw: RawColumn,
     enums: &[EnumType],
@@ -482,7 +489,13 @@ fn lower_column(
             (String::new(), column_offset, false)
         }
     };
-    let (rust_name, rust_offset) = rust_name_of(reporter, raw.rust_name, &sql_name, name_offset);
+    let (rust_name, rust_offset) = column_rust_name_of(
+        reporter,
+        raw.rust_name,
+        &sql_name,
+        name_offset,
+        table_rust_name,
+    );
 
     let ty = match &raw.ty {
         None => {
