@@ -10,9 +10,9 @@ pub enum Dialect {
     Sqlite,
 }
 
-/// On PostgreSQL the schema (then made the session's first), the `citext` extension and the
-/// enumerations' `CREATE TYPE` statements; then `CREATE TABLE` statements in an order where
-/// referenced tables come first, and the foreign keys of cycles.
+/// On PostgreSQL the schema (then made the session's first), the `citext` extension, the
+/// enumerations' `CREATE TYPE` and the domains' `CREATE DOMAIN` statements; then `CREATE TABLE`
+/// statements in an order where referenced tables come first, and the foreign keys of cycles.
 ///
 /// Views are created as tables of the same columns (their query is the external system's),
 /// so that test databases can hold known rows; a stored generated column keeps its expression,
@@ -45,6 +45,21 @@ pub fn create_tables(schema: &Schema, dialect: Dialect) -> String {
                 quote_identifier(&named.sql_name),
                 values.join(", ")
             ));
+        }
+        // A domain as the description knows it: its name over the column's type. Its CHECK
+        // is the external system's; columns say their own NOT NULL.
+        let mut domains: Vec<&str> = Vec::new();
+        for column in schema.tables.iter().flat_map(|table| &table.columns) {
+            if let Some(domain) = column.domain.as_deref().filter(|_| !column.array)
+                && !domains.contains(&domain)
+            {
+                domains.push(domain);
+                statements.push(format!(
+                    "CREATE DOMAIN {} AS {};",
+                    quote_identifier(domain),
+                    base_type(schema, column, dialect)
+                ));
+            }
         }
     }
     // A foreign key to a table created later (a cycle such as `store.manager_staff_id` ->
@@ -202,8 +217,16 @@ fn column_list(table: &Table, indices: &[usize]) -> String {
 }
 
 /// A column's type in `CREATE TABLE`: lists are arrays on PostgreSQL and JSON text on SQLite;
-/// enumerations are their type on PostgreSQL.
+/// enumerations and domains are their type on PostgreSQL.
 fn column_definition_type(schema: &Schema, column: &Column, dialect: Dialect) -> String {
+    match (&column.domain, dialect) {
+        (Some(domain), Dialect::Postgres) if !column.array => quote_identifier(domain),
+        _ => base_type(schema, column, dialect),
+    }
+}
+
+/// A column's type without its domain.
+fn base_type(schema: &Schema, column: &Column, dialect: Dialect) -> String {
     if let Some(live) = &column.database_type {
         return match dialect {
             Dialect::Postgres => live.clone(),
