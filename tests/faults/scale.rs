@@ -120,7 +120,7 @@ async fn a_spent_connection_budget_answers_503_with_retry_after_then_serves_agai
             json!({"detail": "The project's database server has no connection to spare right now. Try again."})
         )
     );
-    assert_eq!(refused.headers[header::RETRY_AFTER], "1");
+    assert_eq!(refused.headers.get(header::RETRY_AFTER).unwrap(), "1");
     assert!(
         (Duration::from_millis(450)..Duration::from_millis(1200)).contains(&took),
         "waited its checkout timeout in line: {took:?}"

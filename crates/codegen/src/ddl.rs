@@ -1,7 +1,7 @@
 //! DDL that creates the described structure on PostgreSQL and on SQLite, for test databases,
 //! the demo and the test kit (the external system creates production databases).
 
-use tenantapi_schema::model::{Column, ColumnType, DefaultValue, Schema, Table};
+use tenantapi_schema::model::{Column, ColumnType, DefaultValue, ForeignKey, Schema, Table};
 use tenantapi_schema::sql::{quote_identifier, quote_literal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,9 +10,9 @@ pub enum Dialect {
     Sqlite,
 }
 
-/// On PostgreSQL the schema (then made the session's first), the `citext` extension and the
-/// enumerations' `CREATE TYPE` statements; then `CREATE TABLE` statements in an order where
-/// referenced tables come first.
+/// On PostgreSQL the schema (then made the session's first), the `citext` extension, the
+/// enumerations' `CREATE TYPE` and the domains' `CREATE DOMAIN` statements; then `CREATE TABLE`
+/// statements in an order where referenced tables come first, and the foreign keys of cycles.
 ///
 /// Views are created as tables of the same columns (their query is the external system's),
 /// so that test databases can hold known rows; a stored generated column keeps its expression,
@@ -46,10 +46,46 @@ pub fn create_tables(schema: &Schema, dialect: Dialect) -> String {
                 values.join(", ")
             ));
         }
+        // A domain as the description knows it: its name over the column's type. Its CHECK
+        // is the external system's; columns say their own NOT NULL.
+        let mut domains: Vec<&str> = Vec::new();
+        for column in schema.tables.iter().flat_map(|table| &table.columns) {
+            if let Some(domain) = column.domain.as_deref().filter(|_| !column.array)
+                && !domains.contains(&domain)
+            {
+                domains.push(domain);
+                statements.push(format!(
+                    "CREATE DOMAIN {} AS {};",
+                    quote_identifier(domain),
+                    base_type(schema, column, dialect)
+                ));
+            }
+        }
     }
+    // A foreign key to a table created later (a cycle such as `store.manager_staff_id` ->
+    // `staff`, `staff.store_id` -> `store`) cannot be written inline on PostgreSQL: it is added
+    // once every table exists. SQLite resolves references only when rows are written.
+    let mut created = vec![false; schema.tables.len()];
+    let mut added_later = Vec::new();
     for index in creation_order(schema) {
-        statements.push(create_table(schema, &schema.tables[index], dialect));
+        let table = &schema.tables[index];
+        let (inline, later): (Vec<&ForeignKey>, Vec<&ForeignKey>) =
+            table.foreign_keys.iter().partition(|foreign_key| {
+                dialect == Dialect::Sqlite
+                    || foreign_key.references_table == index
+                    || created[foreign_key.references_table]
+            });
+        created[index] = true;
+        statements.push(create_table(schema, table, &inline, dialect));
+        for foreign_key in later {
+            added_later.push(format!(
+                "ALTER TABLE {} ADD {};",
+                quote_identifier(&table.sql_name),
+                foreign_key_constraint(schema, table, foreign_key)
+            ));
+        }
     }
+    statements.extend(added_later);
     statements.join("\n\n") + "\n"
 }
 
@@ -90,7 +126,12 @@ fn creation_order(schema: &Schema) -> Vec<usize> {
     order
 }
 
-fn create_table(schema: &Schema, table: &Table, dialect: Dialect) -> String {
+fn create_table(
+    schema: &Schema,
+    table: &Table,
+    foreign_keys: &[&ForeignKey],
+    dialect: Dialect,
+) -> String {
     let sqlite_rowid_key = dialect == Dialect::Sqlite
         && table.primary_key.len() == 1
         && table.columns[table.primary_key[0]].is_generated();
@@ -142,20 +183,28 @@ fn create_table(schema: &Schema, table: &Table, dialect: Dialect) -> String {
     for unique in &table.unique {
         lines.push(format!("    UNIQUE ({})", column_list(table, unique)));
     }
-    for foreign_key in &table.foreign_keys {
-        let referenced = &schema.tables[foreign_key.references_table];
+    for foreign_key in foreign_keys {
         lines.push(format!(
-            "    FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {}",
-            quote_identifier(&table.columns[foreign_key.column].sql_name),
-            quote_identifier(&referenced.sql_name),
-            quote_identifier(&referenced.columns[foreign_key.references_column].sql_name),
-            foreign_key.on_delete.sql()
+            "    {}",
+            foreign_key_constraint(schema, table, foreign_key)
         ));
     }
     format!(
         "CREATE TABLE {} (\n{}\n);",
         quote_identifier(&table.sql_name),
         lines.join(",\n")
+    )
+}
+
+/// `FOREIGN KEY (...) REFERENCES ... ON DELETE ...`, inside `CREATE TABLE` or after `ADD`.
+fn foreign_key_constraint(schema: &Schema, table: &Table, foreign_key: &ForeignKey) -> String {
+    let referenced = &schema.tables[foreign_key.references_table];
+    format!(
+        "FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {}",
+        quote_identifier(&table.columns[foreign_key.column].sql_name),
+        quote_identifier(&referenced.sql_name),
+        quote_identifier(&referenced.columns[foreign_key.references_column].sql_name),
+        foreign_key.on_delete.sql()
     )
 }
 
@@ -168,8 +217,16 @@ fn column_list(table: &Table, indices: &[usize]) -> String {
 }
 
 /// A column's type in `CREATE TABLE`: lists are arrays on PostgreSQL and JSON text on SQLite;
-/// enumerations are their type on PostgreSQL.
+/// enumerations and domains are their type on PostgreSQL.
 fn column_definition_type(schema: &Schema, column: &Column, dialect: Dialect) -> String {
+    match (&column.domain, dialect) {
+        (Some(domain), Dialect::Postgres) if !column.array => quote_identifier(domain),
+        _ => base_type(schema, column, dialect),
+    }
+}
+
+/// A column's type without its domain.
+fn base_type(schema: &Schema, column: &Column, dialect: Dialect) -> String {
     if let Some(live) = &column.database_type {
         return match dialect {
             Dialect::Postgres => live.clone(),

@@ -303,6 +303,10 @@ fn render_schema(schema: &Schema) -> String {
         out.push_str("    }\n}\n");
     }
 
+    // diesel's `joinable!` implements `JoinTo` in both directions, so a pair of tables gets at
+    // most one, whichever way and however many keys relate them (a `store` <-> `staff` cycle,
+    // two keys to `language`); and it compiles only between columns of one SQL type (a
+    // smallint key to an integer one does not).
     let mut joinable = BTreeSet::new();
     let mut related_pairs = BTreeSet::new();
     for table in &schema.tables {
@@ -311,21 +315,21 @@ fn render_schema(schema: &Schema) -> String {
             if parent.sql_name == table.sql_name {
                 continue;
             }
-            let references_parent_key = parent.primary_key == [foreign_key.references_column];
-            // diesel allows one `joinable!` per pair of tables.
-            if references_parent_key
-                && joinable.insert((table.rust_name.clone(), parent.rust_name.clone()))
-            {
-                out.push_str(&format!(
-                    "\ndiesel::joinable!({} -> {} ({}));",
-                    table.rust_name, parent.rust_name, table.columns[foreign_key.column].rust_name
-                ));
-            }
             let pair = if table.rust_name < parent.rust_name {
                 (table.rust_name.clone(), parent.rust_name.clone())
             } else {
                 (parent.rust_name.clone(), table.rust_name.clone())
             };
+            let column = &table.columns[foreign_key.column];
+            let references_parent_key = parent.primary_key == [foreign_key.references_column];
+            let same_type = types::join_type(column)
+                == types::join_type(&parent.columns[foreign_key.references_column]);
+            if references_parent_key && same_type && joinable.insert(pair.clone()) {
+                out.push_str(&format!(
+                    "\ndiesel::joinable!({} -> {} ({}));",
+                    table.rust_name, parent.rust_name, column.rust_name
+                ));
+            }
             related_pairs.insert(pair);
         }
     }

@@ -15,6 +15,12 @@ pub fn diesel_column_type(column: &Column) -> String {
     }
 }
 
+/// The SQL type `diesel::joinable!` compares a foreign key with the key it references by:
+/// diesel's `Varchar` is `Text`, and nullability does not matter.
+pub fn join_type(column: &Column) -> String {
+    diesel_column_type(column).replace("Varchar", "Text")
+}
+
 /// The Rust type of a column's non-null value in the read model.
 pub fn rust_column_type(column: &Column) -> TokenStream {
     let scalar = rust_type(column.ty);

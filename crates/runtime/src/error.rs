@@ -217,6 +217,18 @@ impl ApiError {
         )
     }
 
+    /// A PostgreSQL materialized view created `WITH NO DATA` and never refreshed (SQLSTATE
+    /// 55000): nothing the caller sent explains it, and it is served once the database's owner
+    /// refreshes it. `message` is the database's, which names the view.
+    pub fn not_populated(message: &str) -> ApiError {
+        unavailable(
+            &format!(
+                "The project database cannot be read here: {message}. It is unavailable until the database runs REFRESH MATERIALIZED VIEW on it."
+            ),
+            60,
+        )
+    }
+
     /// The connection went away while COMMIT was in flight.
     pub fn write_outcome_unknown() -> ApiError {
         unavailable(
@@ -382,6 +394,12 @@ impl From<diesel::result::Error> for ApiError {
                 if info.message().contains("deadlock detected") =>
             {
                 ApiError::project_busy()
+            }
+            Error::DatabaseError(_, ref info)
+                if info.message().contains("has not been populated") =>
+            {
+                tracing::warn!("{}", info.message());
+                ApiError::not_populated(info.message())
             }
             ref timed_out if crate::watch::is_statement_timeout(timed_out) => {
                 tracing::warn!("statement cancelled by the statement timeout");

@@ -68,6 +68,17 @@ pub fn rust_ident_for_sql_name(sql_name: &str) -> String {
     ident
 }
 
+/// The Rust identifier for a column of the table whose Rust name is `table_rust_name`: as
+/// [`rust_ident_for_sql_name`], with a `_` suffix when it would equal the table's, which
+/// diesel's `table!` refuses (`address.address` in real schemas gives `address_`).
+pub fn column_rust_ident_for_sql_name(sql_name: &str, table_rust_name: &str) -> String {
+    let mut ident = rust_ident_for_sql_name(sql_name);
+    if !ident.is_empty() && ident == table_rust_name {
+        ident.push('_');
+    }
+    ident
+}
+
 /// The CamelCase type name for a snake_case Rust identifier: `data_point` -> `DataPoint`.
 ///
 /// Empty parts between underscores are dropped; a name that would start with a
@@ -189,6 +200,20 @@ mod tests {
             assert!(is_valid_rust_ident(&ident), "{name} -> {ident}");
         }
         assert_eq!(rust_ident_for_sql_name(""), "");
+    }
+
+    #[test]
+    fn a_column_named_like_its_table_gets_a_suffix() {
+        assert_eq!(
+            column_rust_ident_for_sql_name("address", "address"),
+            "address_"
+        );
+        assert_eq!(column_rust_ident_for_sql_name("City", "city"), "city_");
+        assert_eq!(
+            column_rust_ident_for_sql_name("address", "customer"),
+            "address"
+        );
+        assert_eq!(column_rust_ident_for_sql_name("type", "type_"), "type__");
     }
 
     #[test]

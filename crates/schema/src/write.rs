@@ -109,7 +109,10 @@ impl From<&Schema> for Description {
                                 name: column.sql_name.clone(),
                                 doc: column.doc.clone(),
                                 rust_name: (column.rust_name
-                                    != names::rust_ident_for_sql_name(&column.sql_name))
+                                    != names::column_rust_ident_for_sql_name(
+                                        &column.sql_name,
+                                        &table.rust_name,
+                                    ))
                                 .then(|| column.rust_name.clone()),
                                 ty: column.ty,
                                 enum_type: column

@@ -561,6 +561,42 @@ pub fn check(
     Ok(CheckReport { rows, format })
 }
 
+/// What to do when the reference database records no structure version where introspection
+/// looks: the server serves a database only while it records the version its code was
+/// generated for (README, "Structure versions"), so the description needs one.
+fn no_version(
+    table: &str,
+    column: &str,
+    error: &tenantapi_runtime::version::VersionError,
+) -> String {
+    use tenantapi_runtime::version::VersionError;
+    use tenantapi_schema::sql::{insert_version, quote_identifier};
+    let insert = insert_version(table, column, "1");
+    let fix = match error {
+        VersionError::Unreadable(_) => format!(
+            "record one in the database (its migrations then keep it), and introspect again:\n\
+             \x20   CREATE TABLE {} ({} varchar(64) PRIMARY KEY);\n\
+             \x20   {insert};\n\
+             or, if the database records its version elsewhere, name that table and column with \
+             --version-table and --version-column",
+            quote_identifier(table),
+            quote_identifier(column)
+        ),
+        VersionError::NoRow => {
+            format!("record the version in it, and introspect again:\n    {insert};")
+        }
+        VersionError::SeveralRows(_) => format!(
+            "keep exactly one row in {}, the current version, and introspect again",
+            quote_identifier(table)
+        ),
+    };
+    format!(
+        "{table}.{column}: {error}.\n\
+         tenantapi serves a database only while it records, in one row, the structure version its \
+         code was generated for (README, \"Structure versions\"); {fix}"
+    )
+}
+
 /// `introspect`: a description read from a live reference database (on PostgreSQL, from
 /// `postgres_schema`, by default the connection's first schema).
 pub fn introspect(
@@ -576,7 +612,7 @@ pub fn introspect(
         .map_err(|error| failed(format!("cannot open the reference database: {error}")))?;
     let select_sql = tenantapi_schema::sql::select_version(version_table, version_column);
     let found = tenantapi_runtime::version::read_version(&mut connection, &select_sql, false)
-        .map_err(|error| failed(format!("{version_table}.{version_column}: {error}")))?;
+        .map_err(|error| failed(no_version(version_table, version_column, &error)))?;
     introspect::live_structure(&mut connection)
         .map_err(|error| failed(error.to_string()))
         .and_then(|live| {

@@ -5,7 +5,7 @@ use toml::Spanned;
 
 use super::ColumnDraft;
 use super::defaults::{lower_default, lower_enum_default, lower_list_default};
-use super::naming::{check_sql_name, rust_name_of};
+use super::naming::{check_sql_name, column_rust_name_of};
 use crate::error::Reporter;
 use crate::model::{ColumnType, EnumType, OnDelete};
 use crate::raw::RawColumn;
@@ -16,6 +16,7 @@ use crate::types::{SUPPORTED_TYPES_HELP, parse_column_type};
 pub(super) fn lower_column(
     reporter: &mut Reporter<'_>,
     table: &str,
+    table_rust_name: &str,
     column_offset: usize,
     raw: RawColumn,
     enums: &[EnumType],
@@ -39,7 +40,13 @@ pub(super) fn lower_column(
             (String::new(), column_offset, false)
         }
     };
-    let (rust_name, rust_offset) = rust_name_of(reporter, raw.rust_name, &sql_name, name_offset);
+    let (rust_name, rust_offset) = column_rust_name_of(
+        reporter,
+        raw.rust_name,
+        &sql_name,
+        name_offset,
+        table_rust_name,
+    );
 
     let ty = match &raw.ty {
         None => {

@@ -242,8 +242,14 @@ fn lower_table(
                 .filter(|flag| *flag.get_ref())
                 .map(|flag| flag.span().start),
         );
-        let (column, names_ok, name_offset, rust_offset) =
-            lower_column(reporter, &sql_name, column_offset, raw_column, enums);
+        let (column, names_ok, name_offset, rust_offset) = lower_column(
+            reporter,
+            &sql_name,
+            &rust_name,
+            column_offset,
+            raw_column,
+            enums,
+        );
 
         if names_ok {
             if let Some(&first) = first_by_sql_name.get(&column.sql_name) {

@@ -113,6 +113,35 @@ pub(super) fn rust_name_of(
     }
 }
 
+/// The Rust name of a column of the table whose Rust name is `table_rust_name`: the checked
+/// override, or derived by [`names::column_rust_ident_for_sql_name`] (never the table's name,
+/// which diesel's `table!` refuses). An override equal to the table's Rust name is reported.
+pub(super) fn column_rust_name_of(
+    reporter: &mut Reporter<'_>,
+    rust_name: Option<Spanned<String>>,
+    sql_name: &str,
+    name_offset: usize,
+    table_rust_name: &str,
+) -> (String, usize) {
+    let Some(rust_name) = rust_name else {
+        return (
+            names::column_rust_ident_for_sql_name(sql_name, table_rust_name),
+            name_offset,
+        );
+    };
+    let (name, offset) = rust_name_of(reporter, Some(rust_name), sql_name, name_offset);
+    if name == table_rust_name {
+        reporter.error(
+            offset,
+            format!("`rust_name` `{name}` of column `{sql_name}` is its table's Rust name"),
+            Some(format!(
+                "diesel's `table!` cannot name a column like its table: use e.g. `{name}_`"
+            )),
+        );
+    }
+    (name, offset)
+}
+
 /// A valid identifier close to `text`, for help messages.
 pub(super) fn suggestion(text: &str) -> String {
     let mut ident = String::new();

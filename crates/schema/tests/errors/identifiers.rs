@@ -76,6 +76,24 @@ fn invalid_rust_name_override() {
     );
 }
 
+/// Regression: Pagila's `address.address`, `city.city` and `country.country` generated a
+/// `table!` that diesel refuses ("column `address` cannot be named the same as it's table").
+#[test]
+fn a_column_named_like_its_table_gets_another_rust_name() {
+    let schema = parse_body(&table_with_column("name = \"T\"\ntype = \"text\"\n"));
+    let column = &schema.tables[1].columns[1];
+    assert_eq!(
+        (column.sql_name.as_str(), column.rust_name.as_str()),
+        ("T", "t_")
+    );
+    let diagnostic = check_body_error(
+        &table_with_column("name = \"x\"\ntype = \"text\"\nrust_name = \"t\"\n"),
+        "16:13",
+        "`rust_name` `t` of column `x` is its table's Rust name",
+    );
+    assert!(help(&diagnostic).contains("`t_`"), "{diagnostic:?}");
+}
+
 #[test]
 fn two_columns_with_the_same_rust_name() {
     let diagnostic = check_body_error(

@@ -68,6 +68,9 @@ pub struct LiveTable {
     /// PostgreSQL partitions of this table: not resources of their own, read through it.
     pub partitions: usize,
     pub kind: RelationKind,
+    /// False for a PostgreSQL materialized view created `WITH NO DATA` and never refreshed:
+    /// reading it fails until the database's owner refreshes it.
+    pub populated: bool,
     pub backend: tenantapi_runtime::db::BackendKind,
 }
 
@@ -316,7 +319,14 @@ pub fn render_description(
         match table.kind {
             RelationKind::View => notes.push("a view: served read-only".into()),
             RelationKind::MaterializedView => {
-                notes.push("a materialized view: served read-only".into())
+                notes.push("a materialized view: served read-only".into());
+                if !table.populated {
+                    notices.push(format!(
+                        "{0}: a materialized view that holds no data yet (WITH NO DATA) — its \
+                         list answers 503 until the database runs REFRESH MATERIALIZED VIEW {0}",
+                        table.name
+                    ));
+                }
             }
             RelationKind::Table if table.primary_key.is_empty() => {
                 notes.push("no primary key: served read-only, as a list only".into())
@@ -333,10 +343,21 @@ pub fn render_description(
         } else {
             Vec::new()
         };
-        if table.primary_key.is_empty() && ordering.is_empty() {
-            unsupported.push(format!(
-                "{}: no primary key and no column to order its rows by — add a key",
+        let Some(first) = columns.first() else {
+            // --skip-unsupported left nothing to serve.
+            notices.push(format!(
+                "{}: every column left out — the table is not described",
                 table.name
+            ));
+            continue;
+        };
+        if table.primary_key.is_empty() && ordering.is_empty() {
+            // Pagila-like views of one unbounded sum: still served, in the database's order
+            // of the first column (what the API falls back to without `ordering`).
+            notes.push(format!(
+                "no column the description can order by: lists follow {} as the database \
+                 orders it",
+                first.name
             ));
         }
         tables.push(DescribedTable {

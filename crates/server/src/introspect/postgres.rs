@@ -68,6 +68,9 @@ struct PgRelation {
     /// `r`, `p` (partitioned), `v` or `m`.
     #[diesel(sql_type = Text)]
     relkind: String,
+    /// False for a materialized view created `WITH NO DATA` and not refreshed since.
+    #[diesel(sql_type = Bool)]
+    populated: bool,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -156,7 +159,7 @@ pub(super) fn structure(
     // Tables, partitioned tables, views and materialized views; partitions belong to their
     // parent, which is the one resource.
     let relations: Vec<PgRelation> = diesel::sql_query(
-        "SELECT c.relname::text AS name, c.relkind::text AS relkind, \
+        "SELECT c.relname::text AS name, c.relkind::text AS relkind, c.relispopulated AS populated, \
          (SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhrelid \
           WHERE i.inhparent = c.oid AND p.relispartition)::int AS partitions \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -227,6 +230,7 @@ pub(super) fn structure(
         name,
         partitions,
         relkind,
+        populated,
     } in relations
     {
         let mut table = LiveTable {
@@ -236,6 +240,7 @@ pub(super) fn structure(
             unique: Vec::new(),
             foreign_keys: Vec::new(),
             partitions: partitions as usize,
+            populated,
             backend: tenantapi_runtime::db::BackendKind::Postgres,
             kind: match relkind.as_str() {
                 "v" => RelationKind::View,

@@ -218,6 +218,7 @@ pub(super) fn structure(
             unique: Vec::new(),
             foreign_keys: Vec::new(),
             partitions: 0,
+            populated: true,
             backend: tenantapi_runtime::db::BackendKind::Sqlite,
             kind: if is_view {
                 RelationKind::View

@@ -124,10 +124,44 @@ fn introspect_writes_a_description_that_loads() {
         ],
     );
     assert_eq!(missing.status.code(), Some(1));
+    let message = stderr(&missing);
     assert!(
-        stderr(&missing).starts_with("error: nope.version: cannot read the structure version"),
+        message.starts_with("error: nope.version: cannot read the structure version"),
+        "{message}"
+    );
+    // Pagila and Chinook record no version: the message says what to run, or which flags.
+    assert!(
+        message.contains(
+            "    CREATE TABLE \"nope\" (\"version\" varchar(64) PRIMARY KEY);\n    \
+             INSERT INTO \"nope\" (\"version\") VALUES ('1');\n"
+        ) && message.contains("--version-table and --version-column"),
+        "{message}"
+    );
+    let reference = reference.to_str().unwrap();
+    let mut connection = tenantapi_runtime::db::DbConnection::open(reference).unwrap();
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut connection,
+        "CREATE TABLE nope (version TEXT);",
+    )
+    .unwrap();
+    let empty = tenantapi(
+        &dir.join("platform.db"),
+        &[
+            "introspect",
+            "--database-url",
+            reference,
+            "--version-table",
+            "nope",
+        ],
+    );
+    assert_eq!(empty.status.code(), Some(1));
+    assert!(
+        stderr(&empty).contains(
+            "nope.version: the structure version table holds no row.\n\
+             tenantapi serves a database only while it records"
+        ) && stderr(&empty).contains("INSERT INTO \"nope\" (\"version\") VALUES ('1');"),
         "{}",
-        stderr(&missing)
+        stderr(&empty)
     );
 }
 

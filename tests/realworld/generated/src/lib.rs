@@ -22,16 +22,33 @@ pub const INSERT_VERSION_SQL: &str = "INSERT INTO \"schema_version\" (\"version\
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 /// Every table, in description order.
 pub static TABLES: &[&::tenantapi_runtime::meta::TableMeta] = &[
+    &tables::employee::META,
+    &tables::country::META,
     &tables::customer::META,
     &tables::customer_total::META,
     &tables::film::META,
     &tables::film_list::META,
+    &tables::film_rate_total::META,
     &tables::language::META,
     &tables::payment::META,
     &tables::schema_version::META,
+    &tables::staff::META,
+    &tables::store::META,
 ];
 /// Every table with a function that reads all its rows (fixture dumps).
 pub static ROW_READERS: &[::tenantapi_runtime::fixtures::TableRows] = &[
+    ::tenantapi_runtime::fixtures::TableRows {
+        meta: &tables::employee::META,
+        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+            tables::employee::EmployeeResource,
+        >,
+    },
+    ::tenantapi_runtime::fixtures::TableRows {
+        meta: &tables::country::META,
+        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+            tables::country::CountryResource,
+        >,
+    },
     ::tenantapi_runtime::fixtures::TableRows {
         meta: &tables::customer::META,
         read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
@@ -57,6 +74,12 @@ pub static ROW_READERS: &[::tenantapi_runtime::fixtures::TableRows] = &[
         >,
     },
     ::tenantapi_runtime::fixtures::TableRows {
+        meta: &tables::film_rate_total::META,
+        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+            tables::film_rate_total::FilmRateTotalResource,
+        >,
+    },
+    ::tenantapi_runtime::fixtures::TableRows {
         meta: &tables::language::META,
         read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
             tables::language::LanguageResource,
@@ -74,16 +97,33 @@ pub static ROW_READERS: &[::tenantapi_runtime::fixtures::TableRows] = &[
             tables::schema_version::SchemaVersionResource,
         >,
     },
+    ::tenantapi_runtime::fixtures::TableRows {
+        meta: &tables::staff::META,
+        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+            tables::staff::StaffResource,
+        >,
+    },
+    ::tenantapi_runtime::fixtures::TableRows {
+        meta: &tables::store::META,
+        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+            tables::store::StoreResource,
+        >,
+    },
 ];
 /// Every table's operations, for the routes.
 pub static TABLE_OPS: &[&::tenantapi_runtime::handlers::TableOps] = &[
+    &tables::employee::OPS,
+    &tables::country::OPS,
     &tables::customer::OPS,
     &tables::customer_total::OPS,
     &tables::film::OPS,
     &tables::film_list::OPS,
+    &tables::film_rate_total::OPS,
     &tables::language::OPS,
     &tables::payment::OPS,
     &tables::schema_version::OPS,
+    &tables::staff::OPS,
+    &tables::store::OPS,
 ];
 /// Registers the routes of every table, relative to the API root
 /// (`/{project}/{table}/` and `/{project}/{table}/{pk}/`).

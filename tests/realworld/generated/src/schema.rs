@@ -6,6 +6,37 @@ diesel::table! {
     use diesel::sql_types::*;
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
+    #[sql_name = "Employee"]
+    employee (employeeid) {
+        #[sql_name = "EmployeeId"]
+        employeeid -> Int4,
+        #[sql_name = "LastName"]
+        lastname -> Varchar,
+        #[sql_name = "ReportsTo"]
+        reportsto -> Nullable<Int4>,
+        #[sql_name = "HireDate"]
+        hiredate -> Nullable<Timestamp>,
+        #[sql_name = "Salary"]
+        salary -> Nullable<tenantapi_types::PortableNumeric>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use tenantapi_runtime::values::sql_types as tenantapi_types;
+
+    country (country_id) {
+        country_id -> Int4,
+        #[sql_name = "country"]
+        country_ -> Text,
+        last_update -> tenantapi_types::PortableTimestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use tenantapi_runtime::values::sql_types as tenantapi_types;
+
     customer (customer_id) {
         customer_id -> Int4,
         email -> Nullable<Text>,
@@ -44,7 +75,7 @@ diesel::table! {
         length -> Nullable<Int2>,
         rating -> Nullable<Text>,
         special_features -> Nullable<tenantapi_types::PortableArray<Text>>,
-        fulltext -> Nullable<Text>,
+        fulltext -> Text,
         last_update -> Timestamp,
     }
 }
@@ -65,6 +96,15 @@ diesel::table! {
     use diesel::sql_types::*;
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
+    film_rate_total (total) {
+        total -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use tenantapi_runtime::values::sql_types as tenantapi_types;
+
     language (language_id) {
         language_id -> Int4,
         name -> Text,
@@ -76,11 +116,11 @@ diesel::table! {
     use diesel::sql_types::*;
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
-    payment (payment_id, payment_date) {
+    payment (payment_date, payment_id) {
         payment_id -> Int4,
         customer_id -> Int4,
         amount -> tenantapi_types::PortableNumeric,
-        payment_date -> Date,
+        payment_date -> tenantapi_types::PortableTimestamptz,
     }
 }
 
@@ -94,8 +134,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use tenantapi_runtime::values::sql_types as tenantapi_types;
+
+    staff (staff_id) {
+        staff_id -> Int4,
+        first_name -> Varchar,
+        store_id -> Int2,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use tenantapi_runtime::values::sql_types as tenantapi_types;
+
+    store (store_id) {
+        store_id -> Int4,
+        manager_staff_id -> Int4,
+        country_id -> Int4,
+    }
+}
+
 diesel::joinable!(film -> language (language_id));
 diesel::joinable!(payment -> customer (customer_id));
+diesel::joinable!(store -> staff (manager_staff_id));
+diesel::joinable!(store -> country (country_id));
 
+diesel::allow_tables_to_appear_in_same_query!(country, store);
 diesel::allow_tables_to_appear_in_same_query!(customer, payment);
 diesel::allow_tables_to_appear_in_same_query!(film, language);
+diesel::allow_tables_to_appear_in_same_query!(staff, store);

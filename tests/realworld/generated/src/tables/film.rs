@@ -25,12 +25,12 @@ pub struct Film {
         ::tenantapi_runtime::List<::std::string::String>,
     >,
     #[diesel(
-        select_expression = ::tenantapi_runtime::sql::TextForm::<::diesel::sql_types::Nullable<::diesel::sql_types::Text>>::of(
+        select_expression = ::tenantapi_runtime::sql::TextForm::<::diesel::sql_types::Text>::of(
             "fulltext"
         ),
-        select_expression_type = ::tenantapi_runtime::sql::TextForm<::diesel::sql_types::Nullable<::diesel::sql_types::Text>>
+        select_expression_type = ::tenantapi_runtime::sql::TextForm<::diesel::sql_types::Text>
     )]
-    pub fulltext: ::std::option::Option<::std::string::String>,
+    pub fulltext: ::std::string::String,
     pub last_update: ::tenantapi_runtime::reexports::chrono::NaiveDateTime,
 }
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
@@ -174,7 +174,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "fulltext",
             kind: ::tenantapi_runtime::meta::ColumnKind::Text,
-            nullable: true,
+            nullable: false,
             has_default: false,
             generated: false,
             enum_type: ::std::option::Option::None,

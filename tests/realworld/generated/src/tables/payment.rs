@@ -16,7 +16,7 @@ pub struct Payment {
     pub payment_id: i32,
     pub customer_id: i32,
     pub amount: ::tenantapi_runtime::Decimal<2>,
-    pub payment_date: ::tenantapi_runtime::reexports::chrono::NaiveDate,
+    pub payment_date: ::tenantapi_runtime::Timestamptz,
 }
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for PaymentResource {}
@@ -73,7 +73,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
         },
         ::tenantapi_runtime::meta::ColumnMeta {
             name: "payment_date",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Date,
+            kind: ::tenantapi_runtime::meta::ColumnKind::Timestamptz,
             nullable: false,
             has_default: false,
             generated: false,
@@ -85,7 +85,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             domain: ::std::option::Option::None,
         },
     ],
-    primary_key: &[0usize, 3usize],
+    primary_key: &[3usize, 0usize],
     ordering: &[],
     unique: &[],
     foreign_keys: &[
