@@ -8,8 +8,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::Payload;
@@ -18,7 +18,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use crate::db::{BackendKind, DbConnection};
 use crate::error::ApiError;
 use crate::limit::{COUNTED_FOR, LimitPermit, Shape};
-use crate::pool::{Access, ProjectPool};
+use crate::pool::{Access, ProbeLicence, ProjectPool};
 
 /// What the registry hands the guard for a project the caller may use.
 #[derive(Clone)]
@@ -92,10 +92,18 @@ impl ProjectConnection {
         let pool = self.pool.clone();
         let limit = self.pool.in_flight().clone();
         let in_flight = limit.permit(shape);
+        // The licence to be the project's one connection attempt (if this request got it)
+        // goes with the job, unless the request gives up first: a job still queued then must
+        // not keep the project's other requests waiting for an attempt nobody will make.
+        let licence = Arc::new(Mutex::new(licence));
+        let job_licence = licence.clone();
         // Given up on when this request is (answered early, or dropped with its client): a
         // queued job of a request nobody waits for is skipped, a running one stops counting.
-        let in_flight = GiveUpOnDrop(in_flight);
-        let counted = in_flight.0.clone();
+        let in_flight = GiveUpOnDrop {
+            permit: in_flight,
+            licence,
+        };
+        let counted = in_flight.permit.clone();
         let project = self.project.clone();
         let (answer, answered) = tokio::sync::oneshot::channel();
         // The blocking thread logs inside the request's span, so that its events carry the
@@ -117,8 +125,8 @@ impl ProjectConnection {
             // Opening a connection is not a statement: it neither holds one of the server's
             // in-flight places (a project whose connections keep being killed held them while
             // reconnecting, and the others queued) nor is its time a sample of the work's.
-            let not_counted_while_connecting = || counted.stop_counting();
-            let outcome = pool.checkout(deadline, licence, not_counted_while_connecting);
+            let licence = job_licence.lock().expect("licence lock poisoned").take();
+            let outcome = pool.checkout(deadline, licence, Some(counted.clone()));
             let outcome = outcome.and_then(|mut checked| {
                 job_progress
                     .compare_exchange(PENDING, CONNECTED, Ordering::AcqRel, Ordering::Acquire)
@@ -128,8 +136,9 @@ impl ProjectConnection {
             counted.finish();
             let _ = answer.send(outcome);
         };
-        limit.submit(&in_flight.0, deadline, Box::new(job));
-        let in_flight = &in_flight.0;
+        limit.submit(&in_flight.permit, deadline, Box::new(job));
+        let giving_up = &in_flight;
+        let in_flight = &in_flight.permit;
         let mut task = answered;
         // Statements are bounded by the statement timeout on the server; this bounds a server
         // that stops answering.
@@ -155,7 +164,7 @@ impl ProjectConnection {
             }
             if let Some(until) = in_flight.counted_until() {
                 wake = wake.min(until);
-            } else if in_flight.is_waiting() {
+            } else if in_flight.is_waiting() || in_flight.is_paused() {
                 wake = wake.min(now + COUNTED_FOR);
             }
             let wait = wake.saturating_duration_since(now);
@@ -180,7 +189,7 @@ impl ProjectConnection {
                     .is_ok()
             {
                 let still_queued = in_flight.is_waiting();
-                in_flight.stop_counting();
+                giving_up.give_up();
                 if still_queued {
                     tracing::warn!(
                         "project {}: its database server is busy; no turn within {:?}",
@@ -224,12 +233,23 @@ const PENDING: u8 = 0;
 const CONNECTED: u8 = 1;
 const ABANDONED: u8 = 2;
 
-/// Stops the permit counting when the request lets go of it; a no-op once its work finished.
-struct GiveUpOnDrop(Arc<LimitPermit>);
+/// When the request lets go of its work: stops the permit counting and gives back a probe
+/// licence the job has not taken; no-ops once the work finished.
+struct GiveUpOnDrop {
+    permit: Arc<LimitPermit>,
+    licence: Arc<Mutex<Option<ProbeLicence>>>,
+}
+
+impl GiveUpOnDrop {
+    fn give_up(&self) {
+        self.permit.stop_counting();
+        drop(self.licence.lock().expect("licence lock poisoned").take());
+    }
+}
 
 impl Drop for GiveUpOnDrop {
     fn drop(&mut self) {
-        self.0.stop_counting();
+        self.give_up();
     }
 }
 

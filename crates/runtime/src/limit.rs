@@ -113,6 +113,8 @@ enum Held {
     Waiting,
     /// Counting since then.
     Holding(Instant),
+    /// Granted, its place given back for a while (opening a connection).
+    Paused,
     /// Finished, stopped counting, or given up on before it was granted.
     Done,
 }
@@ -319,7 +321,40 @@ impl LimitPermit {
     pub fn counted_until(&self) -> Option<Instant> {
         match &*self.held.lock().expect("permit lock poisoned") {
             Held::Holding(started) => Some(*started + COUNTED_FOR),
-            Held::Waiting | Held::Done => None,
+            Held::Waiting | Held::Paused | Held::Done => None,
+        }
+    }
+
+    /// Granted, and its place given back for a while ([`LimitPermit::pause`]).
+    pub fn is_paused(&self) -> bool {
+        matches!(
+            *self.held.lock().expect("permit lock poisoned"),
+            Held::Paused
+        )
+    }
+
+    /// Gives the place back while the work does something that is not a statement (opening a
+    /// connection: its time is no sample, and other work may run meanwhile).
+    pub fn pause(&self) {
+        let mut held = self.held.lock().expect("permit lock poisoned");
+        if matches!(*held, Held::Holding(_)) {
+            *held = Held::Paused;
+            drop(held);
+            self.limit.count_out(None);
+            self.limit.start_what_fits();
+        }
+    }
+
+    /// Counts the paused work in again, from now, without waiting for a place: it had one
+    /// (so the limit is passed by at most the work coming back from pauses at once).
+    pub fn resume(&self) {
+        let mut held = self.held.lock().expect("permit lock poisoned");
+        if matches!(*held, Held::Paused) {
+            *held = Held::Holding(Instant::now());
+            drop(held);
+            let mut state = self.limit.state.lock().expect("limit lock poisoned");
+            state.in_flight += 1;
+            state.busiest = state.busiest.max(state.in_flight);
         }
     }
 
@@ -336,7 +371,7 @@ impl LimitPermit {
         let mut held = self.held.lock().expect("permit lock poisoned");
         match std::mem::replace(&mut *held, Held::Done) {
             Held::Holding(started) => Some(started),
-            Held::Waiting | Held::Done => None,
+            Held::Waiting | Held::Paused | Held::Done => None,
         }
     }
 

@@ -257,26 +257,28 @@ impl Registry {
         let timeout = self.check_timeout(every);
         let version = self.api.served_version();
         let now = Instant::now();
-        let mut due: Vec<(Option<Instant>, Arc<ProjectEntry>)> = self
+        // Whether each is unreachable is read once: requests change health meanwhile, and a
+        // sort key that changes under the sort is no order.
+        let mut due: Vec<(bool, Option<Instant>, Arc<ProjectEntry>)> = self
             .entries()
             .into_iter()
             .filter(|entry| !entry.checking.load(Ordering::Relaxed))
             .filter(|entry| entry.pool.open_connections() > 0 || entry.health.get() != Health::Ok)
             .map(|entry| {
                 let last = *entry.last_check.lock().expect("check lock poisoned");
-                (last, entry)
+                (is_unreachable(&entry), last, entry)
             })
-            .filter(|(last, _)| last.is_none_or(|last| now.duration_since(last) + tick >= every))
+            .filter(|(_, last, _)| last.is_none_or(|last| now.duration_since(last) + tick >= every))
             .collect();
         // Reachable projects first, then the longest unchecked. An unreachable project's check
         // is a connection attempt that may hang for its whole timeout; those may take at most
         // half the places, so that however many projects hang, the others are checked on time.
-        due.sort_by_key(|(last, entry)| (is_unreachable(entry), *last));
-        for (_, entry) in due {
-            let unreachable = is_unreachable(&entry);
+        due.sort_by_key(|(unreachable, last, _)| (*unreachable, *last));
+        for (unreachable, _, entry) in due {
             if unreachable
                 && self.unreachable_checks.load(Ordering::Relaxed) >= CONCURRENT_CHECKS / 2
             {
+                // The rest are unreachable too (they sort last).
                 break;
             }
             let Ok(slot) = running.clone().try_acquire_owned() else {

@@ -251,6 +251,37 @@ async fn a_long_operation_stops_counting_and_the_queue_goes_on_beside_it() {
 }
 
 #[actix_web::test]
+async fn paused_work_lets_queued_work_run_and_counts_in_again_without_a_sample() {
+    let place = HeldPlace::new("paused");
+    place.submit("next", 5000);
+    // The holder opens a connection: its place goes to the queued work.
+    place.holder.pause();
+    assert!(place.holder.is_paused() && place.holder.counted_until().is_none());
+    let (name, in_time, _) = place.next_start();
+    assert_eq!((name, in_time), ("next", true));
+    // Connected: counted again from now, beside the limit it had a place in.
+    place.holder.resume();
+    assert!(place.holder.counted_until().is_some());
+    assert_eq!(place.limit.state.lock().unwrap().in_flight, 1);
+    place.release.send(()).unwrap();
+    for _ in 0..100 {
+        if place.limit.state.lock().unwrap().in_flight == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(place.limit.state.lock().unwrap().in_flight, 0);
+    // Given up while paused: nothing to count out, and resuming counts nothing in.
+    let place = HeldPlace::new("paused and given up");
+    place.holder.pause();
+    place.holder.stop_counting();
+    place.holder.resume();
+    assert!(!place.holder.is_paused() && place.holder.counted_until().is_none());
+    assert_eq!(place.limit.state.lock().unwrap().in_flight, 0);
+    place.release.send(()).unwrap();
+}
+
+#[actix_web::test]
 async fn a_panicking_job_does_not_stall_the_queue() {
     let limit = single("panic");
     let (started, starts) = std::sync::mpsc::channel();

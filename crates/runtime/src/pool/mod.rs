@@ -33,7 +33,7 @@ use crate::budget::{HostBudget, IdleConnections};
 use crate::database_url::DatabaseUrl;
 use crate::db::{BackendKind, DbConnection};
 use crate::error::ApiError;
-use crate::limit::ConcurrencyLimit;
+use crate::limit::{ConcurrencyLimit, LimitPermit};
 use crate::watch::LostAt;
 
 pub use open::NoSlotError;
@@ -262,13 +262,15 @@ impl ProjectPool {
         }
     }
 
-    /// A slot with an open connection, opened now if needed (`before_connecting` is called
-    /// first then). Blocking: call it off the async threads, after [`ProjectPool::take_turn`].
+    /// A slot with an open connection, opened now if needed. `counted` is the work's place in
+    /// the server's in-flight limit: given back while a connection opens (now, or when a lost
+    /// one is replaced), since connecting is not a statement and its time no sample. Blocking:
+    /// call it off the async threads, after [`ProjectPool::take_turn`].
     pub fn checkout(
         self: &Arc<Self>,
         deadline: Instant,
         licence: Option<ProbeLicence>,
-        before_connecting: impl FnOnce(),
+        counted: Option<Arc<LimitPermit>>,
     ) -> Result<CheckedOut, ApiError> {
         // An open idle connection first, wherever r2d2's stack holds it: slots made empty
         // (after idle connections were closed) must not cause new connections while open ones
@@ -285,8 +287,9 @@ impl ProjectPool {
         let mut checked = CheckedOut {
             pool: self.clone(),
             slot,
+            counted,
         };
-        checked.ensure_open(deadline, licence, before_connecting)?;
+        checked.ensure_open(deadline, licence)?;
         Ok(checked)
     }
 
@@ -297,6 +300,7 @@ impl ProjectPool {
         Some(CheckedOut {
             pool: self.clone(),
             slot,
+            counted: None,
         })
     }
 
@@ -354,6 +358,8 @@ impl IdleConnections for ProjectPool {
 pub struct CheckedOut {
     pool: Arc<ProjectPool>,
     slot: r2d2::PooledConnection<SlotManager>,
+    /// The work's place in the server's in-flight limit, paused while a connection opens.
+    counted: Option<Arc<LimitPermit>>,
 }
 
 impl CheckedOut {
@@ -361,7 +367,6 @@ impl CheckedOut {
         &mut self,
         deadline: Instant,
         licence: Option<ProbeLicence>,
-        before_connecting: impl FnOnce(),
     ) -> Result<(), ApiError> {
         let ping = self.pool.settings.test_on_checkout;
         if let Some(open) = self.slot.open.as_mut() {
@@ -370,9 +375,14 @@ impl CheckedOut {
             }
             self.slot.open = None;
         }
-        before_connecting();
-        let open = self.pool.open_connection(deadline, licence)?;
-        self.slot.open = Some(open);
+        if let Some(counted) = &self.counted {
+            counted.pause();
+        }
+        let opened = self.pool.open_connection(deadline, licence);
+        if let Some(counted) = &self.counted {
+            counted.resume();
+        }
+        self.slot.open = Some(opened?);
         Ok(())
     }
 
@@ -450,11 +460,7 @@ impl CheckedOut {
                 });
             }
             retried = true;
-            self.ensure_open(
-                Instant::now() + self.pool.settings.checkout_timeout,
-                None,
-                || {},
-            )?;
+            self.ensure_open(Instant::now() + self.pool.settings.checkout_timeout, None)?;
         }
     }
 }

@@ -106,15 +106,23 @@ impl ProjectPool {
                         used: false,
                     }));
                 }
-                if reachability.probing {
+                let wake_at = if reachability.probing {
                     deadline
                 } else {
                     reachability.next_probe_at.min(deadline)
-                }
+                };
+                (wake_at, failing)
             };
+            let (wake_at, failing) = wake_at;
             let now = Instant::now();
             if now >= deadline {
-                return Err(ApiError::project_unavailable());
+                // Not known to fail: the first attempt is still under way (a database slow, or
+                // hanging, on connect).
+                return Err(if failing {
+                    ApiError::project_unavailable()
+                } else {
+                    ApiError::project_did_not_answer()
+                });
             }
             let _ =
                 actix_web::rt::time::timeout(wake_at.saturating_duration_since(now), changed).await;
