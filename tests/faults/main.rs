@@ -205,6 +205,30 @@ fn kill_backends(admin: &mut PgConnection, database: &str) -> usize {
     killed.len()
 }
 
+/// Polls (every 10 ms, for up to 2 s) for this server's connections to `database` that meet
+/// `condition` (SQL over `pg_stat_activity`) and terminates them; whether any were found.
+async fn terminate_when(database: &str, condition: &str) -> bool {
+    #[derive(diesel::QueryableByName)]
+    struct Killed {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        #[allow(dead_code)]
+        killed: bool,
+    }
+    for _ in 0..200 {
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+        let killed: Vec<Killed> = diesel::sql_query(format!(
+            "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity \
+             WHERE datname = '{database}' AND application_name = 'tenantapi' AND {condition}"
+        ))
+        .load(&mut admin())
+        .unwrap();
+        if !killed.is_empty() {
+            return true;
+        }
+    }
+    false
+}
+
 /// Connections this process's server has open to databases named `like`.
 fn server_connections(like: &str) -> usize {
     #[derive(diesel::QueryableByName)]

@@ -263,29 +263,8 @@ async fn a_restarted_database_is_served_again_at_once_and_writes_are_not_lost() 
         Some("root"),
         Some(json!({"label": "in doubt"})),
     );
-    let terminator = async {
-        // Wait until the write waits for the version row, then kill its backend.
-        for _ in 0..200 {
-            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
-            let waiting: Vec<Killed> = diesel::sql_query(format!(
-                "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity \
-                 WHERE datname = '{database}' AND application_name = 'tenantapi' \
-                 AND wait_event_type = 'Lock'"
-            ))
-            .load(&mut admin())
-            .unwrap();
-            if !waiting.is_empty() {
-                return true;
-            }
-        }
-        false
-    };
-    #[derive(diesel::QueryableByName)]
-    struct Killed {
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        #[allow(dead_code)]
-        killed: bool,
-    }
+    // Wait until the write waits for the version row, then kill its backend.
+    let terminator = terminate_when(&database, "wait_event_type = 'Lock'");
     let (reply, terminated) = futures_util::future::join(write, terminator).await;
     locker.batch_execute("ROLLBACK").unwrap();
     assert!(terminated, "the write was seen waiting for its lock");
@@ -329,28 +308,7 @@ async fn a_write_whose_connection_dies_while_committing_may_have_been_applied_an
         Some("root"),
         Some(json!({"label": "committing"})),
     );
-    let terminator = async {
-        for _ in 0..200 {
-            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
-            #[derive(diesel::QueryableByName)]
-            struct Killed {
-                #[diesel(sql_type = diesel::sql_types::Bool)]
-                #[allow(dead_code)]
-                killed: bool,
-            }
-            let killed: Vec<Killed> = diesel::sql_query(format!(
-                "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity \
-                 WHERE datname = '{database}' AND application_name = 'tenantapi' \
-                 AND state = 'active' AND query ILIKE 'COMMIT%'"
-            ))
-            .load(&mut admin())
-            .unwrap();
-            if !killed.is_empty() {
-                return true;
-            }
-        }
-        false
-    };
+    let terminator = terminate_when(&database, "state = 'active' AND query ILIKE 'COMMIT%'");
     let (reply, terminated) = futures_util::future::join(write, terminator).await;
     assert!(terminated, "the write was seen committing");
     assert_eq!(
