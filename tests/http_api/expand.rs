@@ -170,6 +170,14 @@ async fn expand_scenario(backend: Backend) {
         selected.json,
         json!({"id": 1, "site_id": {"code": "A1"}, "reading_set": [{"value": "1.500000"}, {"value": "3.500000"}]})
     );
+    // Lists sent exploded (`?fields=a&fields=b`, as some generated clients do) mean the same.
+    let exploded = get(
+        &app,
+        "/api/v1/alpha/data_point/1/?expand=site&expand=reading_set&fields=id&fields=site.code\
+         &fields=reading_set.value",
+    )
+    .await;
+    assert_eq!(exploded.json, selected.json);
     let omitted = get(
         &app,
         "/api/v1/alpha/data_point/1/?expand=site&omit=site.name,unit",

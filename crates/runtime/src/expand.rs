@@ -123,7 +123,7 @@ pub fn parse(
     all: &[&'static TableOps],
     pairs: &[(String, String)],
 ) -> Result<Option<Expansions>, ApiError> {
-    let Some(text) = list::last_value(pairs, "expand") else {
+    let Some(text) = list::joined_values(pairs, "expand") else {
         return Ok(None);
     };
     let mut root = Expansions::default();

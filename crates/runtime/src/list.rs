@@ -91,6 +91,18 @@ pub fn last_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a s
         .map(|(_, value)| value.as_str())
 }
 
+/// The values of a list-valued parameter (`fields`, `omit`, `expand`) as one comma-separated
+/// list: `?fields=a,b` and `?fields=a&fields=b` (how clients that explode lists send them)
+/// mean the same.
+pub fn joined_values(pairs: &[(String, String)], name: &str) -> Option<String> {
+    let values: Vec<&str> = pairs
+        .iter()
+        .filter(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
+}
+
 /// Parses a list request's query string for `meta` on `backend`.
 ///
 /// Unknown filter and ordering fields are rejected with 400 naming them: DRF would ignore

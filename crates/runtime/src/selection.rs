@@ -30,7 +30,7 @@ pub fn parse(
 ) -> Result<Option<FieldSelection>, ApiError> {
     let mut selection = FieldSelection::default();
     for parameter in ["fields", "omit"] {
-        let Some(text) = list::last_value(pairs, parameter) else {
+        let Some(text) = list::joined_values(pairs, parameter) else {
             continue;
         };
         let mut unknown = Vec::new();
