@@ -250,6 +250,19 @@ async fn a_long_operation_stops_counting_and_the_queue_goes_on_beside_it() {
     place.release.send(()).unwrap();
 }
 
+/// In flight now, once it settles at `expected` (jobs finish on their own threads), or after
+/// a second; read without holding the lock across an assertion.
+fn in_flight_settling_at(limit: &ConcurrencyLimit, expected: usize) -> usize {
+    let read = || limit.state.lock().unwrap().in_flight;
+    for _ in 0..100 {
+        if read() == expected {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    read()
+}
+
 #[actix_web::test]
 async fn paused_work_lets_queued_work_run_and_counts_in_again_without_a_sample() {
     let place = HeldPlace::new("paused");
@@ -259,25 +272,20 @@ async fn paused_work_lets_queued_work_run_and_counts_in_again_without_a_sample()
     assert!(place.holder.is_paused() && place.holder.counted_until().is_none());
     let (name, in_time, _) = place.next_start();
     assert_eq!((name, in_time), ("next", true));
-    // Connected: counted again from now, beside the limit it had a place in.
+    assert_eq!(in_flight_settling_at(&place.limit, 0), 0, "next finished");
+    // Connected: counted again from now, in the place it had.
     place.holder.resume();
     assert!(place.holder.counted_until().is_some());
-    assert_eq!(place.limit.state.lock().unwrap().in_flight, 1);
+    assert_eq!(in_flight_settling_at(&place.limit, 1), 1);
     place.release.send(()).unwrap();
-    for _ in 0..100 {
-        if place.limit.state.lock().unwrap().in_flight == 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(place.limit.state.lock().unwrap().in_flight, 0);
+    assert_eq!(in_flight_settling_at(&place.limit, 0), 0);
     // Given up while paused: nothing to count out, and resuming counts nothing in.
     let place = HeldPlace::new("paused and given up");
     place.holder.pause();
     place.holder.stop_counting();
     place.holder.resume();
     assert!(!place.holder.is_paused() && place.holder.counted_until().is_none());
-    assert_eq!(place.limit.state.lock().unwrap().in_flight, 0);
+    assert_eq!(in_flight_settling_at(&place.limit, 0), 0);
     place.release.send(()).unwrap();
 }
 
