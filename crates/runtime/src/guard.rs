@@ -151,16 +151,8 @@ impl ProjectConnection {
             // answer bound.
             let now = Instant::now();
             let mut wake = answer_by.unwrap_or(now + Duration::from_secs(3600));
-            // Work already started (checking out, connecting) ends at the same deadline with
-            // its own reason (no connection to spare on the server, refused...): it gets a
-            // moment to say so before the request gives up on it.
-            let give_up_at = if in_flight.is_waiting() {
-                deadline
-            } else {
-                deadline + OWN_ANSWER_GRACE
-            };
             if progress.load(Ordering::Acquire) == PENDING {
-                wake = wake.min(give_up_at);
+                wake = wake.min(deadline);
             }
             if let Some(until) = in_flight.counted_until() {
                 wake = wake.min(until);
@@ -183,7 +175,7 @@ impl ProjectConnection {
             if in_flight.counted_until().is_some_and(|until| now >= until) {
                 in_flight.stop_counting();
             }
-            if now >= give_up_at
+            if now >= deadline
                 && progress
                     .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
@@ -224,9 +216,6 @@ impl ProjectConnection {
             .saturating_duration_since(Instant::now())
     }
 }
-
-/// How long past its deadline a request waits for started work's own answer.
-const OWN_ANSWER_GRACE: Duration = Duration::from_millis(50);
 
 /// Where a request's database work stands (see `ProjectConnection::run`).
 const PENDING: u8 = 0;

@@ -137,7 +137,9 @@ impl ProjectPool {
     ) -> Result<OpenConnection, OpenFailure> {
         let attempt = ConnectAttempt::begin(self, licence)?;
         let budget = match &self.budget {
-            Some(budget) => Some(budget.acquire(deadline).map_err(|spent| {
+            // Given up a moment before the request's own deadline, so that the request
+            // answers with this reason rather than "did not answer in time".
+            Some(budget) => Some(budget.acquire(answer_before(deadline)).map_err(|spent| {
                 tracing::warn!("project {}: {spent}", self.project);
                 ApiError::server_at_connection_limit()
             })?),
@@ -336,4 +338,12 @@ mod tests {
         );
         assert_eq!(connect("data/p.db", Duration::ZERO).secret(), "data/p.db");
     }
+}
+
+/// How much earlier than its request's deadline work that waits on the request's behalf gives
+/// up, so that its own reason reaches the request in time.
+const ANSWER_MARGIN: Duration = Duration::from_millis(50);
+
+fn answer_before(deadline: Instant) -> Instant {
+    deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline)
 }
