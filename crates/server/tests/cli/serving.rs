@@ -212,7 +212,7 @@ fn admin_commands_run_concurrently_with_each_other_and_a_running_server() {
         get(port, "/api/v1/", Some(&token)).is_some_and(|(status, _)| status == 200)
     });
     // The server reads the platform database (project list, every request's token, its
-    // last use) while three rounds of eight commands write to it.
+    // last use) while three rounds of ten commands (eight `project add`) write to it.
     let polling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let poller = {
         let polling = polling.clone();
@@ -226,7 +226,7 @@ fn admin_commands_run_concurrently_with_each_other_and_a_running_server() {
         })
     };
     for round in 0..3 {
-        let mut commands: Vec<Vec<String>> = (0..6)
+        let mut commands: Vec<Vec<String>> = (0..8)
             .map(|number| {
                 [
                     "project",
@@ -256,7 +256,7 @@ fn admin_commands_run_concurrently_with_each_other_and_a_running_server() {
     );
     wait_until("every added project is served", || {
         get(port, "/api/v1/", Some(&token))
-            .is_some_and(|(_, body)| body.contains("\"r2p5\"") && body.contains("\"first7\""))
+            .is_some_and(|(_, body)| body.contains("\"r2p7\"") && body.contains("\"first7\""))
     });
 }
 
