@@ -313,6 +313,14 @@ fn connect_url(url: &DatabaseUrl, remaining: Duration) -> DatabaseUrl {
         .with_default_parameter("application_name", "tenantapi")
 }
 
+/// How much earlier than its request's deadline work that waits on the request's behalf gives
+/// up, so that its own reason reaches the request in time.
+const ANSWER_MARGIN: Duration = Duration::from_millis(50);
+
+fn answer_before(deadline: Instant) -> Instant {
+    deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,12 +346,4 @@ mod tests {
         );
         assert_eq!(connect("data/p.db", Duration::ZERO).secret(), "data/p.db");
     }
-}
-
-/// How much earlier than its request's deadline work that waits on the request's behalf gives
-/// up, so that its own reason reaches the request in time.
-const ANSWER_MARGIN: Duration = Duration::from_millis(50);
-
-fn answer_before(deadline: Instant) -> Instant {
-    deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline)
 }
