@@ -256,18 +256,9 @@ async fn a_restarted_database_is_served_again_at_once_and_writes_are_not_lost() 
     locker
         .batch_execute("BEGIN; SELECT version FROM schema_version FOR UPDATE;")
         .unwrap();
-    let write = kit.call(
-        &app,
-        "POST",
-        "/api/v1/alpha/tag/",
-        Some("root"),
-        Some(json!({"label": "in doubt"})),
-    );
     // Wait until the write waits for the version row, then kill its backend.
-    let terminator = terminate_when(&database, "wait_event_type = 'Lock'");
-    let (reply, terminated) = futures_util::future::join(write, terminator).await;
+    let (reply, rows) = write_killed_when(&kit, &app, "in doubt", "wait_event_type = 'Lock'").await;
     locker.batch_execute("ROLLBACK").unwrap();
-    assert!(terminated, "the write was seen waiting for its lock");
     assert_eq!(
         (reply.status, reply.json),
         (
@@ -276,16 +267,7 @@ async fn a_restarted_database_is_served_again_at_once_and_writes_are_not_lost() 
         )
     );
     assert!(reply.headers.contains_key(header::RETRY_AFTER));
-    let list = kit
-        .call(
-            &app,
-            "GET",
-            "/api/v1/alpha/tag/?label=in%20doubt",
-            Some("root"),
-            None,
-        )
-        .await;
-    assert_eq!(list.json["count"], 0, "not applied");
+    assert_eq!(rows, 0, "not applied");
 }
 
 #[actix_web::test]
@@ -293,7 +275,6 @@ async fn a_write_whose_connection_dies_while_committing_may_have_been_applied_an
     let _serial = one_at_a_time();
     let kit = alpha_kit(Backend::Postgres, |config| config.pool.max_size = 2);
     let app = kit.service().await;
-    let database = database_name(kit.database("alpha"));
     // A deferred constraint trigger runs at COMMIT: the connection is killed there.
     kit.database("alpha").execute(
         "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS \
@@ -301,16 +282,13 @@ async fn a_write_whose_connection_dies_while_committing_may_have_been_applied_an
          CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON tag DEFERRABLE INITIALLY \
          DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();",
     );
-    let write = kit.call(
+    let (reply, rows) = write_killed_when(
+        &kit,
         &app,
-        "POST",
-        "/api/v1/alpha/tag/",
-        Some("root"),
-        Some(json!({"label": "committing"})),
-    );
-    let terminator = terminate_when(&database, "state = 'active' AND query ILIKE 'COMMIT%'");
-    let (reply, terminated) = futures_util::future::join(write, terminator).await;
-    assert!(terminated, "the write was seen committing");
+        "committing",
+        "state = 'active' AND query ILIKE 'COMMIT%'",
+    )
+    .await;
     assert_eq!(
         (reply.status, reply.json),
         (
@@ -321,16 +299,29 @@ async fn a_write_whose_connection_dies_while_committing_may_have_been_applied_an
     assert!(reply.headers.contains_key(header::RETRY_AFTER));
     // Not retried blindly: at most the one row (here none: the backend died before its commit
     // record), never two.
-    let list = kit
-        .call(
-            &app,
-            "GET",
-            "/api/v1/alpha/tag/?label=committing",
-            Some("root"),
-            None,
-        )
-        .await;
-    assert!(list.json["count"].as_u64().unwrap() <= 1, "{}", list.json);
+    assert!(rows <= 1, "{rows} rows");
+}
+
+/// POSTs a tag labelled `label` to `alpha` and kills the write's backend once it meets
+/// `condition` (see [`terminate_when`]); the answer, and how many such tags exist afterwards.
+async fn write_killed_when<S>(kit: &TestKit, app: &S, label: &str, condition: &str) -> (Reply, u64)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    let database = database_name(kit.database("alpha"));
+    let write = kit.call(
+        app,
+        "POST",
+        "/api/v1/alpha/tag/",
+        Some("root"),
+        Some(json!({ "label": label })),
+    );
+    let (reply, terminated) =
+        futures_util::future::join(write, terminate_when(&database, condition)).await;
+    assert!(terminated, "the write was seen meeting {condition}");
+    let path = format!("/api/v1/alpha/tag/?label={}", label.replace(' ', "%20"));
+    let list = kit.call(app, "GET", &path, Some("root"), None).await;
+    (reply, list.json["count"].as_u64().unwrap())
 }
 
 #[actix_web::test]
