@@ -33,7 +33,8 @@ async fn a_token_flood_leaves_valid_users_unaffected() {
                     .uri("/api/v1/alpha/tag/1/")
                     .insert_header((
                         header::AUTHORIZATION,
-                        format!("Token tap_flood{batch}x{number}x{}", "f".repeat(30)),
+                        // Of the form of issued tokens, so that each costs a lookup.
+                        format!("Token tap_{batch:08x}{number:032x}"),
                     ));
                 send(&app, request)
             });
@@ -72,6 +73,24 @@ async fn a_token_flood_leaves_valid_users_unaffected() {
         authenticator.authenticator().unwrap().platform_lookups(),
         lookups_after_flood,
         "the valid verdict was not evicted"
+    );
+    // Strings that cannot be issued tokens are refused without a lookup.
+    let malformed = (0..500).map(|number| {
+        let request = TestRequest::get()
+            .uri("/api/v1/alpha/tag/1/")
+            .insert_header((header::AUTHORIZATION, format!("Token tap_flood{number}")));
+        send(&app, request)
+    });
+    for reply in futures_util::future::join_all(malformed).await {
+        assert_eq!(
+            (reply.status, reply.json),
+            (401, json!({"detail": "Invalid token."}))
+        );
+    }
+    assert_eq!(
+        authenticator.authenticator().unwrap().platform_lookups(),
+        lookups_after_flood,
+        "malformed tokens cost no lookup"
     );
 }
 

@@ -18,6 +18,7 @@ use tenantapi_runtime::db::{ConnectionManager, DbPool};
 use tenantapi_runtime::error::ApiError;
 
 use crate::accounts::{self, Principal, Refusal};
+use crate::secrets;
 
 pub const NOT_PROVIDED: &str = "Authentication credentials were not provided.";
 const INVALID_TOKEN: &str = "Invalid token.";
@@ -304,6 +305,11 @@ impl Authenticator {
                 let turn = self.password_checks.enter().await?;
                 self.look_up_with_turn(credentials, None, read_at, Some(turn))
                     .await?
+            }
+            // Only what has the form of an issued token can be one: a flood of anything else
+            // costs no lookup, no queue place and no cache entry.
+            (None, Credentials::Token(token)) if !secrets::could_be_a_token(token) => {
+                return Err(refusal_error(Refusal::InvalidToken));
             }
             (None, Credentials::Token(_)) => {
                 let _turn = self.unknown_lookups.enter().await?;

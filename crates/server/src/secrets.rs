@@ -29,6 +29,17 @@ pub fn new_token() -> String {
     format!("{TOKEN_MARKER}{}", hex(&bytes))
 }
 
+/// Whether `text` has the form of a token this server issues (the marker and 40 lowercase hex
+/// characters); nothing else can be one, so nothing else is looked up.
+pub fn could_be_a_token(text: &str) -> bool {
+    text.strip_prefix(TOKEN_MARKER).is_some_and(|random| {
+        random.len() == 40
+            && random
+                .bytes()
+                .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
+    })
+}
+
 /// The stored, listed prefix of a token.
 pub fn token_prefix(token: &str) -> String {
     token
@@ -78,6 +89,18 @@ mod tests {
         assert_eq!(token_hash(&first).len(), 64);
         assert_eq!(token_hash(&first), token_hash(&first));
         assert!(!token_hash(&first).contains(&first[TOKEN_MARKER.len()..]));
+        assert!(could_be_a_token(&first));
+        for not_issued in [
+            "abc",
+            "tap_",
+            &first[..first.len() - 1],
+            &format!("{first}0"),
+            &first.to_uppercase(),
+            &first.replace("tap_", "pat_"),
+            &format!("tap_{}", "g".repeat(40)),
+        ] {
+            assert!(!could_be_a_token(not_issued), "{not_issued}");
+        }
     }
 
     #[test]
