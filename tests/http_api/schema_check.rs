@@ -4,6 +4,12 @@
 //! an error, so that the check never passes by ignoring what the document says. Formats are
 //! annotations, as in JSON Schema 2020-12 by default; schemathesis validates with Python's
 //! `jsonschema` in `.ci/api-checks.sh`.
+//!
+//! Why not the maintained `jsonschema` crate: these tests need the keywords above and nothing
+//! else (no remote references, no format assertions), a full validator's dependencies would be
+//! built with every test build on two cores, and the complete check of every answer against
+//! the document already runs in CI through schemathesis. (A judgement, not a measurement of
+//! the crate's build cost.)
 
 use serde_json::Value;
 
