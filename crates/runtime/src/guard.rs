@@ -95,7 +95,8 @@ impl ProjectConnection {
         // The licence to be the project's one connection attempt (if this request got it)
         // goes with the job, unless the request gives up first: a job still queued then must
         // not keep the project's other requests waiting for an attempt nobody will make.
-        let licence = Arc::new(Mutex::new(licence));
+        // Shared only when there is one: most requests carry none, and pay nothing for it.
+        let licence = licence.map(|licence| Arc::new(Mutex::new(Some(licence))));
         let job_licence = licence.clone();
         // Given up on when this request is (answered early, or dropped with its client): a
         // queued job of a request nobody waits for is skipped, a running one stops counting.
@@ -125,7 +126,8 @@ impl ProjectConnection {
             // Opening a connection is not a statement: it neither holds one of the server's
             // in-flight places (a project whose connections keep being killed held them while
             // reconnecting, and the others queued) nor is its time a sample of the work's.
-            let licence = job_licence.lock().expect("licence lock poisoned").take();
+            let licence = job_licence
+                .and_then(|licence| licence.lock().expect("licence lock poisoned").take());
             let outcome = pool.checkout(deadline, licence, Some(counted.clone()));
             let outcome = outcome.and_then(|mut checked| {
                 job_progress
@@ -226,13 +228,15 @@ const ABANDONED: u8 = 2;
 /// licence the job has not taken; no-ops once the work finished.
 struct GiveUpOnDrop {
     permit: Arc<LimitPermit>,
-    licence: Arc<Mutex<Option<ProbeLicence>>>,
+    licence: Option<Arc<Mutex<Option<ProbeLicence>>>>,
 }
 
 impl GiveUpOnDrop {
     fn give_up(&self) {
         self.permit.stop_counting();
-        drop(self.licence.lock().expect("licence lock poisoned").take());
+        if let Some(licence) = &self.licence {
+            drop(licence.lock().expect("licence lock poisoned").take());
+        }
     }
 }
 

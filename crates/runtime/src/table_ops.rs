@@ -116,11 +116,6 @@ impl TableOps {
     /// GET, POST, PUT, PATCH and DELETE routes.
     pub const fn writable<R: WritableResource>() -> TableOps {
         TableOps {
-            meta: R::META,
-            count: R::count,
-            page_json: page_json::<R>,
-            counted_page_json: counted_page_json::<R>,
-            row_json: row_json::<R>,
             writes: Some(WriteOps {
                 insert: insert_value::<R>,
                 insert_many: insert_many_values::<R>,
@@ -128,6 +123,7 @@ impl TableOps {
                 update: update_value::<R>,
                 delete: R::delete,
             }),
+            ..Self::read_only::<R>()
         }
     }
 }
