@@ -108,6 +108,7 @@ mod documentation;
 mod expand;
 mod large_lists;
 mod projects;
+mod read_bounds;
 mod reading;
 mod request_errors;
 mod schema_check;

@@ -118,6 +118,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// A read whose page and expansions would hold more rows than `api.max_read_rows`.
+    #[error("a read of more than {limit} rows")]
+    TooManyRows { limit: usize },
     #[error("authentication failed: {0}")]
     NotAuthenticated(String),
     #[error("permission denied")]
@@ -262,6 +265,12 @@ impl ApiError {
             ApiError::PayloadTooLarge { limit } => {
                 format!("Request body is larger than the limit of {limit} bytes.")
             }
+            ApiError::TooManyRows { limit } => format!(
+                "This read would return more than {limit} rows, counting the page's rows and \
+                 every row its expansions add (as often as the answer holds it). Ask for less: \
+                 a smaller page_size, fewer relations or levels in expand, or filters that \
+                 match fewer rows."
+            ),
             ApiError::NotAuthenticated(message) => message.clone(),
             ApiError::PermissionDenied => {
                 "You do not have permission to perform this action.".into()
@@ -289,7 +298,8 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_)
             | ApiError::Validation(_)
             | ApiError::ValidationList(_)
-            | ApiError::JsonParse(_) => StatusCode::BAD_REQUEST,
+            | ApiError::JsonParse(_)
+            | ApiError::TooManyRows { .. } => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotAuthenticated(_) => StatusCode::UNAUTHORIZED,

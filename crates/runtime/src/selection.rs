@@ -39,6 +39,18 @@ pub fn parse(
             .map(str::trim)
             .filter(|path| !path.is_empty())
         {
+            // A field inside the deepest expansion is one step past it; deeper paths cannot
+            // name anything a read returns, and each step costs a look at every relation.
+            let steps = path.split('.').count();
+            if steps > expand::MAX_DEPTH + 1 {
+                return Err(ApiError::BadRequest(format!(
+                    "{parameter}={path} goes {} fields deep; fields inside expansions go at \
+                     most {} deep (expansions go at most {} relations deep).",
+                    steps,
+                    expand::MAX_DEPTH + 1,
+                    expand::MAX_DEPTH
+                )));
+            }
             if !selection.add(meta, all, parameter, path) {
                 unknown.push(path);
             }

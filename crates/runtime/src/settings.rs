@@ -17,6 +17,8 @@ pub struct ApiSettings {
     pub cursor_key: CursorKey,
     /// Rows one bulk create (a JSON list) may carry; more is 400.
     pub max_bulk_items: usize,
+    /// Rows one read may produce, its page's and its expansions' together; more is 400.
+    pub max_read_rows: usize,
 }
 
 impl Default for ApiSettings {
@@ -25,6 +27,7 @@ impl Default for ApiSettings {
             pages: PageSettings::default(),
             max_body_bytes: 1024 * 1024,
             max_bulk_items: DEFAULT_MAX_BULK_ITEMS,
+            max_read_rows: crate::expand::DEFAULT_MAX_READ_ROWS,
             cursor_key: CursorKey::random(),
         }
     }

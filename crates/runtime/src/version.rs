@@ -164,3 +164,44 @@ impl Drop for SqliteWriteTransaction<'_> {
         }
     }
 }
+
+/// Runs a read of several statements (a page and its expansions) against one snapshot of the
+/// database, so that the rows it joins were all there at the same moment. PostgreSQL: a
+/// `REPEATABLE READ READ ONLY` transaction (behind PgBouncer in transaction mode, the unit of
+/// work's own transaction, set so before its first query); SQLite: a deferred transaction,
+/// whose first read fixes what the others see.
+pub fn read_in_one_snapshot<T>(
+    connection: &mut DbConnection,
+    read: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager as _};
+    type Manager = <DbConnection as diesel::Connection>::TransactionManager;
+    let DbConnection::Pg(postgres) = connection else {
+        return connection.transaction(read);
+    };
+    let in_transaction = AnsiTransactionManager::transaction_manager_status_mut(postgres)
+        .transaction_depth()?
+        .is_some();
+    if in_transaction {
+        // Only `SET LOCAL`s ran in it so far, which take no snapshot.
+        connection.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+        return read(connection);
+    }
+    AnsiTransactionManager::begin_transaction_sql(
+        postgres,
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    )?;
+    match read(connection) {
+        Ok(value) => {
+            Manager::commit_transaction(connection)?;
+            Ok(value)
+        }
+        Err(error) => {
+            // A failed rollback leaves the connection broken; the pool notices on next use.
+            if let Err(rollback) = Manager::rollback_transaction(connection) {
+                tracing::warn!("rollback after a failed read failed: {rollback}");
+            }
+            Err(error)
+        }
+    }
+}

@@ -75,6 +75,7 @@ pub struct DocumentSettings {
     pub default_page_size: u64,
     pub max_page_size: u64,
     pub max_bulk_items: usize,
+    pub max_read_rows: usize,
     pub auth_required: bool,
     pub public_schema: bool,
 }
@@ -172,6 +173,9 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Rows one bulk create (a POST whose body is a JSON list) may carry; more is 400.
     pub max_bulk_items: usize,
+    /// Rows one read may produce: its page's and every row `expand` adds, counted as often as
+    /// the answer holds them; more is 400. At least `max_page_size`.
+    pub max_read_rows: usize,
     /// Host names the API answers for, as Django's ALLOWED_HOSTS (`api.example.com`,
     /// `.example.com`, `*`); other hosts get 400. Empty: any host.
     pub allowed_hosts: Vec<String>,
@@ -246,6 +250,7 @@ impl Default for ApiConfig {
             max_page_size: 1000,
             max_body_bytes: 1024 * 1024,
             max_bulk_items: tenantapi_runtime::settings::DEFAULT_MAX_BULK_ITEMS,
+            max_read_rows: tenantapi_runtime::expand::DEFAULT_MAX_READ_ROWS,
             allowed_hosts: Vec::new(),
             public_schema: true,
             cors_allowed_origins: Vec::new(),
@@ -321,6 +326,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("TENANTAPI_MAX_PAGE_SIZE", "api.max_page_size"),
     ("TENANTAPI_MAX_BODY_BYTES", "api.max_body_bytes"),
     ("TENANTAPI_MAX_BULK_ITEMS", "api.max_bulk_items"),
+    ("TENANTAPI_MAX_READ_ROWS", "api.max_read_rows"),
     ("TENANTAPI_ALLOWED_HOSTS", "api.allowed_hosts"),
     ("TENANTAPI_PUBLIC_SCHEMA", "api.public_schema"),
     ("TENANTAPI_CORS_ALLOWED_ORIGINS", "api.cors_allowed_origins"),
@@ -413,6 +419,7 @@ impl Config {
             "api.max_page_size" => self.api.max_page_size = parse(name, &value, NUMBER)?,
             "api.max_body_bytes" => self.api.max_body_bytes = parse(name, &value, NUMBER)?,
             "api.max_bulk_items" => self.api.max_bulk_items = parse(name, &value, NUMBER)?,
+            "api.max_read_rows" => self.api.max_read_rows = parse(name, &value, NUMBER)?,
             "api.allowed_hosts" => {
                 self.api.allowed_hosts = value
                     .split(',')
@@ -466,6 +473,11 @@ impl Config {
         if self.api.max_bulk_items == 0 {
             return invalid("api.max_bulk_items must be at least 1");
         }
+        if (self.api.max_read_rows as u64) < self.api.max_page_size {
+            return invalid(
+                "api.max_read_rows must be at least api.max_page_size (a full page is one read)",
+            );
+        }
         if self.version_check_seconds == 0 {
             return invalid("version_check_seconds must be at least 1");
         }
@@ -497,6 +509,7 @@ impl Config {
                 },
                 max_body_bytes: self.api.max_body_bytes,
                 max_bulk_items: self.api.max_bulk_items,
+                max_read_rows: self.api.max_read_rows,
                 // `serve` replaces it with the platform database's shared key.
                 cursor_key: tenantapi_runtime::cursor::CursorKey::random(),
             },
@@ -505,6 +518,7 @@ impl Config {
                 default_page_size: self.api.default_page_size,
                 max_page_size: self.api.max_page_size,
                 max_bulk_items: self.api.max_bulk_items,
+                max_read_rows: self.api.max_read_rows,
                 auth_required: self.auth.required,
                 public_schema: self.api.public_schema,
             },

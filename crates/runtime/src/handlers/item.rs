@@ -19,15 +19,17 @@ use crate::selection;
 use crate::settings::ApiSettings;
 use crate::sql::{SqlFilter, SqlStatement};
 use crate::table_ops::TableOps;
-use crate::version::{GuardedWriteError, write_transaction};
+use crate::version::{GuardedWriteError, read_in_one_snapshot, write_transaction};
 
 /// GET `/{project}/{table}/{pk}/`.
 pub(super) async fn retrieve(
     ops: &'static TableOps,
     request: HttpRequest,
     guard: ProjectConnection,
+    settings: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = key_filter(ops.meta, &request)?;
+    let max_rows = settings.max_read_rows;
     let parameters = list::query_pairs(request.query_string())?;
     let selection = selection::parse(ops.meta, all_tables(&request), &parameters)?;
     let expansions = expand::parse(ops.meta, all_tables(&request), &parameters)?;
@@ -37,11 +39,14 @@ pub(super) async fn retrieve(
             Access::Read,
             (ops.meta.name, "retrieve"),
             move |connection| {
-                let row = fetch_one(ops, connection, filter.clone())?;
-                match &expansions {
-                    Some(expansions) => expansions.apply_to_row(connection, &row),
-                    None => Ok(row),
-                }
+                let Some(expansions) = &expansions else {
+                    return fetch_one(ops, connection, filter.clone());
+                };
+                // The row and the rows its expansions add, as they were at one moment.
+                read_in_one_snapshot(connection, |connection| {
+                    let row = fetch_one(ops, connection, filter.clone())?;
+                    expansions.apply_to_row(connection, &row, max_rows)
+                })
             },
         )
         .await?;

@@ -125,13 +125,19 @@ pub fn register_tables(config: &mut web::ServiceConfig, tables: &'static [&'stat
     let item = web::resource("/{project}/{table}/{pk}/")
         .app_data(index)
         .route(web::get().to(
-            |Table(ops): Table, request: HttpRequest, guard: ProjectConnection| {
-                item::retrieve(ops, request, guard)
+            |Table(ops): Table,
+             request: HttpRequest,
+             guard: ProjectConnection,
+             settings: web::Data<ApiSettings>| {
+                item::retrieve(ops, request, guard, settings)
             },
         ))
         .route(web::head().to(
-            |Table(ops): Table, request: HttpRequest, guard: ProjectConnection| {
-                item::retrieve(ops, request, guard)
+            |Table(ops): Table,
+             request: HttpRequest,
+             guard: ProjectConnection,
+             settings: web::Data<ApiSettings>| {
+                item::retrieve(ops, request, guard, settings)
             },
         ))
         .route(web::method(Method::OPTIONS).to(

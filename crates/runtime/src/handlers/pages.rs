@@ -19,6 +19,7 @@ use crate::settings::ApiSettings;
 use crate::sql::{SqlFilter, SqlOrder, SqlStatement};
 use crate::table_ops::{PageRead, TableOps};
 use crate::urls;
+use crate::version::read_in_one_snapshot;
 
 /// GET `/{project}/{table}/`: one page of rows, filtered and ordered.
 pub(super) async fn list(
@@ -38,7 +39,8 @@ pub(super) async fn list(
         &related,
     )?;
     let selection = selection::parse(ops.meta, all_tables(&request), &parameters)?;
-    let expansions = expand::parse(ops.meta, all_tables(&request), &parameters)?;
+    let expansions = expand::parse(ops.meta, all_tables(&request), &parameters)?
+        .map(|expansions| (expansions, settings.max_read_rows));
     let unless = conditional::if_none_match(&request)?;
     let body = match list_request.paging.clone() {
         Paging::Numbered { page, count } => {
@@ -78,7 +80,7 @@ async fn numbered_page(
     list_request: ListRequest,
     page: PageNumber,
     count_mode: CountMode,
-    expansions: Option<expand::Expansions>,
+    expansions: Option<(expand::Expansions, usize)>,
 ) -> Result<String, ApiError> {
     let page_size = list_request.page_size;
     let backend = guard.backend;
@@ -87,13 +89,29 @@ async fn numbered_page(
             Access::Read,
             (ops.meta.name, "list"),
             move |connection| -> Result<(Option<i64>, u64, bool, String), ApiError> {
-                let (count, page, more, rows) =
-                    read_numbered_page(ops, connection, &list_request, backend, page, count_mode)?;
-                let rows = match &expansions {
-                    Some(expansions) => expansions.apply_to_rows(connection, &rows)?,
-                    None => rows,
+                let Some((expansions, max_rows)) = &expansions else {
+                    return read_numbered_page(
+                        ops,
+                        connection,
+                        &list_request,
+                        backend,
+                        page,
+                        count_mode,
+                    );
                 };
-                Ok((count, page, more, rows))
+                // The page and the rows its expansions add, as they were at one moment.
+                read_in_one_snapshot(connection, |connection| {
+                    let (count, page, more, rows) = read_numbered_page(
+                        ops,
+                        connection,
+                        &list_request,
+                        backend,
+                        page,
+                        count_mode,
+                    )?;
+                    let rows = expansions.apply_to_rows(connection, &rows, *max_rows)?;
+                    Ok((count, page, more, rows))
+                })
             },
         )
         .await?;
@@ -262,7 +280,7 @@ async fn cursor_page(
     list_request: ListRequest,
     cursor_text: &str,
     key: &CursorKey,
-    expansions: Option<expand::Expansions>,
+    expansions: Option<(expand::Expansions, usize)>,
 ) -> Result<String, ApiError> {
     let order = list_request.order.clone();
     let cursor = match cursor_text {
@@ -289,12 +307,15 @@ async fn cursor_page(
                 reverse,
                 ends: true,
             };
-            let mut rows = (ops.page_json)(connection, filter.clone(), window, read)?;
-            // Positions come from `ends`, read before expanding.
-            if let Some(expansions) = &expansions {
-                rows.json = expansions.apply_to_rows(connection, &rows.json)?;
-            }
-            Ok(rows)
+            let Some((expansions, max_rows)) = &expansions else {
+                return Ok((ops.page_json)(connection, filter.clone(), window, read)?);
+            };
+            read_in_one_snapshot(connection, |connection| {
+                let mut rows = (ops.page_json)(connection, filter.clone(), window, read)?;
+                // Positions come from `ends`, read before expanding.
+                rows.json = expansions.apply_to_rows(connection, &rows.json, *max_rows)?;
+                Ok(rows)
+            })
         })
         .await?;
     let more = rows.loaded > size;
