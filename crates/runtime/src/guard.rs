@@ -91,7 +91,7 @@ impl ProjectConnection {
         let job_progress = progress.clone();
         let pool = self.pool.clone();
         let limit = self.pool.in_flight().clone();
-        let in_flight = limit.permit(shape);
+        let in_flight = limit.permit(self.project.clone(), shape);
         // The licence to be the project's one connection attempt (if this request got it)
         // goes with the job, unless the request gives up first: a job still queued then must
         // not keep the project's other requests waiting for an attempt nobody will make.

@@ -20,6 +20,12 @@
 //! (p99 11.3-11.7 ms, max 22-23 ms) for 17 % fewer pages a second, and for GET by id keeps the
 //! throughput with a maximum of 6.5 ms instead of 28-30 ms (BENCHMARKS.md).
 //!
+//! Work waiting for a place is served fairly between projects: round robin over the projects
+//! with work waiting, each project's own work in arrival order, so that a project with a
+//! hundred statements queued gets no more turns than one with a single statement while both
+//! wait (a first-come-first-served queue let one project's flood delay every other project on
+//! the server by the whole flood).
+//!
 //! One tenant's slow statements must not hold the others back: an operation counts against
 //! the limit for at most [`COUNTED_FOR`], then its permit is returned (it is waiting on locks
 //! or scanning; holding the slot would only queue everyone else behind it), and its time is
@@ -74,8 +80,8 @@ struct State {
     /// Operations that may count at once (the target).
     limit: usize,
     in_flight: usize,
-    /// Work waiting for its turn, first come first served.
-    queue: VecDeque<Queued>,
+    /// Work waiting for its turn: round robin between projects.
+    queue: FairQueue,
     /// The most operations in flight at once during this round.
     busiest: usize,
     round_samples: usize,
@@ -89,6 +95,54 @@ struct Queued {
     permit: Arc<LimitPermit>,
     deadline: Instant,
     job: Job,
+}
+
+/// Queued work by project, served round robin: each turn goes to the project after the one
+/// served last, and within a project to its oldest work.
+#[derive(Default)]
+struct FairQueue {
+    lanes: HashMap<Arc<str>, VecDeque<Queued>>,
+    /// The projects with work waiting, the next to be served first.
+    rotation: VecDeque<Arc<str>>,
+    len: usize,
+}
+
+impl FairQueue {
+    fn push_back(&mut self, queued: Queued) {
+        let project = queued.permit.project.clone();
+        let lane = self.lanes.entry(project.clone()).or_default();
+        if lane.is_empty() {
+            self.rotation.push_back(project);
+        }
+        lane.push_back(queued);
+        self.len += 1;
+    }
+
+    fn pop_front(&mut self) -> Option<Queued> {
+        let project = self.rotation.pop_front()?;
+        let lane = self
+            .lanes
+            .get_mut(&project)
+            .expect("BUG: a project in the rotation without a lane");
+        let queued = lane
+            .pop_front()
+            .expect("BUG: an empty lane in the rotation");
+        if lane.is_empty() {
+            self.lanes.remove(&project);
+        } else {
+            self.rotation.push_back(project);
+        }
+        self.len -= 1;
+        Some(queued)
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 impl std::fmt::Debug for ConcurrencyLimit {
@@ -106,6 +160,8 @@ impl std::fmt::Debug for ConcurrencyLimit {
 pub struct LimitPermit {
     limit: Arc<ConcurrencyLimit>,
     held: Mutex<Held>,
+    /// Whose work it is: turns are shared fairly between projects.
+    project: Arc<str>,
     shape: Shape,
 }
 
@@ -139,7 +195,7 @@ impl ConcurrencyLimit {
             state: Mutex::new(State {
                 limit: settings.initial,
                 in_flight: 0,
-                queue: VecDeque::new(),
+                queue: FairQueue::default(),
                 busiest: 0,
                 round_samples: 0,
                 ratio: 1.0,
@@ -160,16 +216,19 @@ impl ConcurrencyLimit {
         (state.limit, state.in_flight, state.queue.len())
     }
 
-    /// A place for one operation of kind `shape`; [`ConcurrencyLimit::submit`] queues its work.
-    pub fn permit(self: &Arc<Self>, shape: Shape) -> Arc<LimitPermit> {
+    /// A place for one operation of kind `shape` of `project`; [`ConcurrencyLimit::submit`]
+    /// queues its work.
+    pub fn permit(self: &Arc<Self>, project: Arc<str>, shape: Shape) -> Arc<LimitPermit> {
         Arc::new(LimitPermit {
             limit: self.clone(),
             held: Mutex::new(Held::Waiting),
+            project,
             shape,
         })
     }
 
-    /// Runs `job` on a blocking thread when its turn comes, first come first served.
+    /// Runs `job` on a blocking thread when its turn comes: round robin between projects,
+    /// first come first served within one.
     ///
     /// Below the limit it starts a thread at once. Otherwise it waits in the queue, and the
     /// thread whose work ends next runs it in turn: a request waiting here is a queued closure,

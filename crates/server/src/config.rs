@@ -121,6 +121,10 @@ pub struct PoolConfig {
     /// Connections to one database server (host and port) at most, all its projects together:
     /// keeps this server from exhausting the database server's `max_connections`.
     pub max_connections_per_host: u32,
+    /// Percent of a database server's connections (of `max_connections_per_host`, and of
+    /// `max_sqlite_connections` for SQLite projects) that one project may hold while another
+    /// project waits for one; below it, waiting projects holding the fewest go first.
+    pub project_share_percent: u8,
     /// SQLite connections at most, all SQLite projects together: each holds about 115 KB of
     /// this process's memory and its file descriptors. Past it, a project that needs a
     /// connection closes another project's idle one; below the number of busy projects that
@@ -234,6 +238,7 @@ impl Default for PoolConfig {
             idle_timeout_seconds: 300,
             test_on_checkout: false,
             max_connections_per_host: 50,
+            project_share_percent: 50,
             max_sqlite_connections: 2048,
             statement_timeout_ms: 30_000,
             max_cached_statements: 100,
@@ -305,6 +310,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     (
         "TENANTAPI_POOL_MAX_SQLITE_CONNECTIONS",
         "pool.max_sqlite_connections",
+    ),
+    (
+        "TENANTAPI_POOL_PROJECT_SHARE_PERCENT",
+        "pool.project_share_percent",
     ),
     (
         "TENANTAPI_POOL_STATEMENT_TIMEOUT_MS",
@@ -409,6 +418,9 @@ impl Config {
             "pool.max_sqlite_connections" => {
                 self.pool.max_sqlite_connections = parse(name, &value, NUMBER)?
             }
+            "pool.project_share_percent" => {
+                self.pool.project_share_percent = parse(name, &value, NUMBER)?
+            }
             "pool.max_in_flight_per_host" => {
                 self.pool.max_in_flight_per_host = parse(name, &value, NUMBER)?
             }
@@ -451,6 +463,9 @@ impl Config {
         }
         if self.pool.checkout_timeout_ms == 0 {
             return invalid("pool.checkout_timeout_ms must be at least 1");
+        }
+        if !(1..=100).contains(&self.pool.project_share_percent) {
+            return invalid("pool.project_share_percent must be between 1 and 100");
         }
         if self.pool.max_connections_per_host == 0 {
             return invalid("pool.max_connections_per_host must be at least 1");

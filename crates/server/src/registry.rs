@@ -90,6 +90,7 @@ impl Registry {
             budgets: Budgets::new(
                 pool_config.max_connections_per_host as usize,
                 pool_config.max_sqlite_connections as usize,
+                pool_config.project_share_percent,
                 pool_config.in_flight(),
             ),
             pool_settings: pool_config.settings(),

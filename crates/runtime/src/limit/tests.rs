@@ -157,7 +157,7 @@ impl HeldPlace {
         let limit = single(name);
         let (started, starts) = std::sync::mpsc::channel();
         let (release, released) = std::sync::mpsc::channel();
-        let holder = limit.permit(SHAPE);
+        let holder = limit.permit("holder".into(), SHAPE);
         limit.submit(
             &holder,
             later(5000),
@@ -176,7 +176,12 @@ impl HeldPlace {
 
     /// Queues a job that reports its start, with a deadline `ms` from now.
     fn submit(&self, name: &'static str, ms: u64) -> Arc<LimitPermit> {
-        let permit = self.limit.permit(SHAPE);
+        self.submit_for("p", name, ms)
+    }
+
+    /// Queues a job of `project` that reports its start, with a deadline `ms` from now.
+    fn submit_for(&self, project: &str, name: &'static str, ms: u64) -> Arc<LimitPermit> {
+        let permit = self.limit.permit(project.into(), SHAPE);
         self.limit
             .submit(&permit, later(ms), job(name, &permit, &self.started, None));
         permit
@@ -209,6 +214,26 @@ async fn queued_work_runs_in_order_on_the_thread_whose_work_ends() {
             "{name} was handed to another thread"
         );
     }
+}
+
+#[actix_web::test]
+async fn a_project_with_much_work_queued_gets_no_more_turns_than_one_with_little() {
+    let place = HeldPlace::new("fair");
+    for name in ["noisy 1", "noisy 2", "noisy 3", "noisy 4", "noisy 5"] {
+        place.submit_for("noisy", name, 5000);
+    }
+    place.submit_for("quiet", "quiet 1", 5000);
+    place.submit_for("quiet", "quiet 2", 5000);
+    place.release.send(()).unwrap();
+    let order: Vec<&str> = (0..7).map(|_| place.next_start().0).collect();
+    assert_eq!(
+        order,
+        [
+            "noisy 1", "quiet 1", "noisy 2", "quiet 2", "noisy 3", "noisy 4", "noisy 5"
+        ],
+        "turns alternate between the projects while both wait; each project's in order"
+    );
+    assert_eq!(place.limit.snapshot().2, 0, "nothing left queued");
 }
 
 #[actix_web::test]
@@ -295,7 +320,7 @@ async fn a_panicking_job_does_not_stall_the_queue() {
     let (started, starts) = std::sync::mpsc::channel();
     let (release_first, first_released) = std::sync::mpsc::channel();
     let (first_thread_tx, first_thread) = std::sync::mpsc::channel();
-    let first = limit.permit(SHAPE);
+    let first = limit.permit("p".into(), SHAPE);
     let panicking = first.clone();
     limit.submit(
         &first,
@@ -310,7 +335,7 @@ async fn a_panicking_job_does_not_stall_the_queue() {
         }),
     );
     let first_thread = first_thread.recv_timeout(WAIT).unwrap();
-    let next = limit.permit(SHAPE);
+    let next = limit.permit("p".into(), SHAPE);
     limit.submit(&next, later(5000), job("next", &next, &started, None));
     release_first.send(()).unwrap();
     let (name, in_time, thread) = starts.recv_timeout(WAIT).unwrap();
@@ -322,7 +347,7 @@ async fn a_panicking_job_does_not_stall_the_queue() {
 async fn places_added_by_a_growing_limit_start_the_queued_work_at_once() {
     let place = HeldPlace::new("growing");
     let (release_second, second_released) = std::sync::mpsc::channel::<()>();
-    let second = place.limit.permit(SHAPE);
+    let second = place.limit.permit("p".into(), SHAPE);
     place.limit.submit(
         &second,
         later(5000),

@@ -340,6 +340,10 @@ impl ProjectPool {
 }
 
 impl IdleConnections for ProjectPool {
+    fn project(&self) -> &Arc<str> {
+        &self.project
+    }
+
     fn close_one_idle(&self) -> bool {
         let Some(mut slot) = self.take_slot(|slot| slot.open.is_some()) else {
             return false;

@@ -139,10 +139,14 @@ impl ProjectPool {
         let budget = match &self.budget {
             // Given up a moment before the request's own deadline, so that the request
             // answers with this reason rather than "did not answer in time".
-            Some(budget) => Some(budget.acquire(answer_before(deadline)).map_err(|spent| {
-                tracing::warn!("project {}: {spent}", self.project);
-                ApiError::server_at_connection_limit()
-            })?),
+            Some(budget) => Some(
+                budget
+                    .acquire(&self.project, answer_before(deadline))
+                    .map_err(|spent| {
+                        tracing::warn!("project {}: {spent}", self.project);
+                        ApiError::server_at_connection_limit()
+                    })?,
+            ),
             None => None,
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
