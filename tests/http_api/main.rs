@@ -107,6 +107,7 @@ mod conditional;
 mod documentation;
 mod expand;
 mod large_lists;
+mod limits;
 mod projects;
 mod read_bounds;
 mod reading;

@@ -72,8 +72,9 @@ for path in \
   sleep 1
   after=$(kib VmRSS)
   echo 5 > "/proc/$server/clear_refs"
-  for _ in 1 2 3 4 5 6; do curl -s -o /dev/null "$url" & done
-  wait
+  clients=()
+  for _ in 1 2 3 4 5 6; do curl -s -o /dev/null "$url" & clients+=($!); done
+  wait "${clients[@]}"
   six_peak=$(kib VmHWM)
   sleep 1
   six_after=$(kib VmRSS)

@@ -223,36 +223,17 @@ pub fn parse(
 }
 
 impl Expansions {
-    /// A JSON array of rows with their relations expanded, within `max_rows` rows in all.
-    pub fn apply_to_rows(
+    /// Expands `rows` in place, within `max_rows` rows in all (theirs included).
+    pub(crate) fn expand(
         &self,
         connection: &mut DbConnection,
-        json: &str,
+        rows: &mut [Value],
         max_rows: usize,
-    ) -> Result<String, ApiError> {
-        let mut rows: Vec<Value> = serde_json::from_str(json)
-            .map_err(|error| ApiError::internal("reading served rows", error))?;
+    ) -> Result<(), ApiError> {
         let mut budget = RowBudget::new(max_rows);
         budget.fetched(rows.len())?;
-        self.apply(connection, &mut rows, &mut budget)?;
-        serde_json::to_string(&rows).map_err(|error| ApiError::internal("row serialization", error))
-    }
-
-    /// One row (a JSON object) with its relations expanded, within `max_rows` rows in all.
-    pub fn apply_to_row(
-        &self,
-        connection: &mut DbConnection,
-        json: &str,
-        max_rows: usize,
-    ) -> Result<String, ApiError> {
-        let row: Value = serde_json::from_str(json)
-            .map_err(|error| ApiError::internal("reading a served row", error))?;
-        let mut rows = vec![row];
-        let mut budget = RowBudget::new(max_rows);
-        budget.fetched(1)?;
-        self.apply(connection, &mut rows, &mut budget)?;
-        serde_json::to_string(&rows[0])
-            .map_err(|error| ApiError::internal("row serialization", error))
+        self.apply(connection, rows, &mut budget)?;
+        Ok(())
     }
 
     /// Expands `rows` in place; returns how many rows each now holds (itself included), which

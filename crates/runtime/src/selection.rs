@@ -143,7 +143,8 @@ impl FieldSelection {
             && !self.omit.iter().any(|left_out| left_out == name)
     }
 
-    fn select(&self, row: &mut Map<String, Value>) {
+    /// Keeps only the selected fields of `row`, also inside its expanded fields.
+    pub(crate) fn select(&self, row: &mut Map<String, Value>) {
         row.retain(|name, _| self.keeps(name));
         for (field, nested) in &self.nested {
             match row.get_mut(field) {
@@ -158,28 +159,5 @@ impl FieldSelection {
                 _ => {}
             }
         }
-    }
-
-    /// One row's JSON with only the selected fields.
-    pub fn apply_to_row(&self, json: &str) -> Result<String, ApiError> {
-        let mut row: Map<String, Value> = serde_json::from_str(json)
-            .map_err(|error| ApiError::internal("reading a served row", error))?;
-        self.select(&mut row);
-        serde_json::to_string(&row).map_err(|error| ApiError::internal("row serialization", error))
-    }
-
-    /// A page's JSON with only the selected fields in each of its `results`.
-    pub fn apply_to_page(&self, json: &str) -> Result<String, ApiError> {
-        let mut page: Map<String, Value> = serde_json::from_str(json)
-            .map_err(|error| ApiError::internal("reading a served page", error))?;
-        if let Some(Value::Array(rows)) = page.get_mut("results") {
-            for row in rows {
-                if let Value::Object(row) = row {
-                    self.select(row);
-                }
-            }
-        }
-        serde_json::to_string(&page)
-            .map_err(|error| ApiError::internal("page serialization", error))
     }
 }

@@ -15,6 +15,8 @@ diesel::table! {
         is_active -> Bool,
         is_superuser -> Bool,
         created_at -> Int8,
+        rate_per_second -> Nullable<Double>,
+        rate_burst -> Nullable<Int4>,
     }
 }
 
@@ -356,8 +358,51 @@ pub fn revoke_token(connection: &mut DbConnection, prefix: &str) -> Result<Chang
     }
 }
 
+/// A user's own rate limit; `None`: the configuration's default. A rate of 0 is no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = users)]
+#[diesel(check_for_backend(tenantapi_runtime::db::MultiBackend))]
+pub struct UserLimits {
+    pub rate_per_second: Option<f64>,
+    pub rate_burst: Option<i32>,
+}
+
+fn load_user_limits(
+    connection: &mut DbConnection,
+    user_id: i32,
+) -> Result<UserLimits, AccountError> {
+    Ok(users::table
+        .find(user_id)
+        .select(UserLimits::as_select())
+        .first(connection)?)
+}
+
+/// Applies a change of rate and burst to user `name`'s limits; the limits after.
+pub fn set_user_limits(
+    connection: &mut DbConnection,
+    name: &str,
+    rate_per_second: crate::platform::LimitChange<f64>,
+    rate_burst: crate::platform::LimitChange<i32>,
+) -> Result<UserLimits, AccountError> {
+    crate::platform::write_transaction(connection, |connection| {
+        let id = user_id(connection, name)?;
+        let current = load_user_limits(connection, id)?;
+        let next = UserLimits {
+            rate_per_second: rate_per_second.apply(current.rate_per_second),
+            rate_burst: rate_burst.apply(current.rate_burst),
+        };
+        diesel::update(users::table.find(id))
+            .set((
+                users::rate_per_second.eq(next.rate_per_second),
+                users::rate_burst.eq(next.rate_burst),
+            ))
+            .execute(connection)?;
+        Ok(next)
+    })
+}
+
 /// Everything the guard needs to know about an authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Principal {
     pub user_id: i32,
     pub username: String,
@@ -366,6 +411,8 @@ pub struct Principal {
     pub grants: std::collections::HashMap<String, Role>,
     /// When the credential stops being valid (token expiry), Unix seconds.
     pub expires_at: Option<i64>,
+    /// The user's own rate limit, if set.
+    pub limits: UserLimits,
 }
 
 /// Why credentials were refused; the messages are DRF's.
@@ -447,12 +494,14 @@ pub fn authenticate_token(
         .set(api_tokens::last_used_at.eq(now_seconds()))
         .execute(connection)?;
     let grants = load_grants(connection, user_id)?;
+    let limits = load_user_limits(connection, user_id)?;
     Ok(Ok(Principal {
         user_id,
         username,
         is_superuser,
         grants,
         expires_at,
+        limits,
     }))
 }
 
@@ -491,6 +540,7 @@ pub fn password_account(
             is_superuser,
             grants: load_grants(connection, user_id)?,
             expires_at: None,
+            limits: load_user_limits(connection, user_id)?,
         })
     } else {
         Err(Refusal::Inactive)

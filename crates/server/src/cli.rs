@@ -13,6 +13,7 @@ use tenantapi_runtime::db::BackendKind;
 use crate::accounts::Role;
 use crate::commands::{self, CheckFormat};
 use crate::config::{Config, ConfigError};
+use crate::platform::{LimitChange, ProjectLimitsChange};
 use crate::{demo, serve};
 
 #[derive(Parser)]
@@ -149,8 +150,25 @@ enum ProjectCommand {
         #[arg(long)]
         database_url: String,
     },
-    /// List projects, with passwords in URLs hidden.
+    /// List projects, with passwords in URLs hidden, and their own limits.
     List,
+    /// Set a project's rate limit and its cap on database work in flight, over the
+    /// configuration's defaults; running servers apply them within `refresh_seconds`.
+    SetLimits {
+        name: String,
+        /// Requests per second, all users together: `200`, `0.5`, `200/s`, or per minute,
+        /// hour or day (`100/min`, `1000/hour`); `0`: no limit; `default`: the configuration's.
+        #[arg(long, value_parser = limit_rate)]
+        rate: Option<LimitChange<f64>>,
+        /// Requests let through at once after a quiet spell (default: one second's worth);
+        /// `default`: the configuration's.
+        #[arg(long, value_parser = limit_count)]
+        burst: Option<LimitChange<i32>>,
+        /// Requests of the project running database work at once (at most `pool.max_size`);
+        /// `default`: `pool.max_size`.
+        #[arg(long, value_parser = limit_count)]
+        max_in_flight: Option<LimitChange<i32>>,
+    },
     Enable {
         name: String,
     },
@@ -178,6 +196,19 @@ enum UserCommand {
     /// Refuse the user's credentials from now on (within auth.cache_seconds on running servers).
     Disable {
         name: String,
+    },
+    /// Set a user's rate limit (all their projects together) over the configuration's default;
+    /// running servers apply it within `auth.cache_seconds`.
+    SetLimits {
+        name: String,
+        /// Requests per second: `20`, `0.5`, `20/s`, or per minute, hour or day (`100/min`);
+        /// `0`: no limit; `default`: the configuration's.
+        #[arg(long, value_parser = limit_rate)]
+        rate: Option<LimitChange<f64>>,
+        /// Requests let through at once after a quiet spell (default: one second's worth);
+        /// `default`: the configuration's.
+        #[arg(long, value_parser = limit_count)]
+        burst: Option<LimitChange<i32>>,
     },
     Enable {
         name: String,
@@ -263,6 +294,20 @@ pub fn run(api: &'static GeneratedApi) -> ExitCode {
                 commands::project_set_url(&config, &name, &database_url)
             }
             ProjectCommand::List => commands::project_list(&config),
+            ProjectCommand::SetLimits {
+                name,
+                rate,
+                burst,
+                max_in_flight,
+            } => commands::project_set_limits(
+                &config,
+                &name,
+                ProjectLimitsChange {
+                    rate_per_second: rate.unwrap_or(LimitChange::Keep),
+                    rate_burst: burst.unwrap_or(LimitChange::Keep),
+                    max_in_flight: max_in_flight.unwrap_or(LimitChange::Keep),
+                },
+            ),
             ProjectCommand::Enable { name } => commands::project_set_enabled(&config, &name, true),
             ProjectCommand::Disable { name } => {
                 commands::project_set_enabled(&config, &name, false)
@@ -283,6 +328,12 @@ pub fn run(api: &'static GeneratedApi) -> ExitCode {
             }
             UserCommand::Disable { name } => commands::user_set_active(&config, &name, false),
             UserCommand::Enable { name } => commands::user_set_active(&config, &name, true),
+            UserCommand::SetLimits { name, rate, burst } => commands::user_set_limits(
+                &config,
+                &name,
+                rate.unwrap_or(LimitChange::Keep),
+                burst.unwrap_or(LimitChange::Keep),
+            ),
         }),
         Command::Grant {
             user,
@@ -430,4 +481,25 @@ fn fail(error: impl std::fmt::Display) -> ExitCode {
 fn fail_config(error: ConfigError) -> ExitCode {
     eprintln!("error: {error}");
     ExitCode::from(2)
+}
+
+/// `--rate`: `default`, or a rate as [`crate::throttle::parse_rate`] reads it.
+fn limit_rate(text: &str) -> Result<LimitChange<f64>, String> {
+    if text == "default" {
+        return Ok(LimitChange::Default);
+    }
+    crate::throttle::parse_rate(text).map(LimitChange::Set)
+}
+
+/// `--burst`, `--max-in-flight`: `default`, or a whole number of at least 1.
+fn limit_count(text: &str) -> Result<LimitChange<i32>, String> {
+    if text == "default" {
+        return Ok(LimitChange::Default);
+    }
+    match text.parse::<i32>() {
+        Ok(count) if count >= 1 => Ok(LimitChange::Set(count)),
+        _ => Err(format!(
+            "invalid number {text:?}: a whole number of at least 1, or `default`"
+        )),
+    }
 }

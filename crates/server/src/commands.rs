@@ -72,6 +72,37 @@ pub enum ProjectOutcome {
     Removed(String),
     /// `project list`: passwords in URLs shown as `***`.
     Listed(Vec<Project>),
+    /// `project set-limits`: the project's own limits after the change.
+    LimitsSet {
+        name: String,
+        limits: platform::ProjectLimits,
+    },
+}
+
+/// A stored limit as the commands show it.
+fn shown<T: fmt::Display>(value: Option<T>, unit: &str) -> String {
+    match value {
+        Some(value) => format!("{value}{unit}"),
+        None => "default".to_string(),
+    }
+}
+
+/// A stored rate as the commands show it: `none` for 0 (no limit).
+fn shown_rate(rate: Option<f64>) -> String {
+    match rate {
+        Some(rate) if rate <= 0.0 => "none".to_string(),
+        other => shown(other, "/s"),
+    }
+}
+
+/// A project's own limits as `project list` and `project set-limits` show them.
+fn project_limits_text(limits: &platform::ProjectLimits) -> String {
+    format!(
+        "rate {}, burst {}, max in flight {}",
+        shown_rate(limits.rate_per_second),
+        shown(limits.rate_burst, ""),
+        shown(limits.max_in_flight, "")
+    )
 }
 
 impl fmt::Display for ProjectOutcome {
@@ -100,14 +131,22 @@ impl fmt::Display for ProjectOutcome {
                     } else {
                         "disabled"
                     };
-                    writeln!(
+                    write!(
                         f,
                         "{}\t{state}\t{}",
                         project.name,
                         DatabaseUrl::new(project.database_url.as_str())
                     )?;
+                    // Only a project with limits of its own has a fourth column.
+                    if project.limits != platform::ProjectLimits::default() {
+                        write!(f, "\tlimits: {}", project_limits_text(&project.limits))?;
+                    }
+                    writeln!(f)?;
                 }
                 Ok(())
+            }
+            ProjectOutcome::LimitsSet { name, limits } => {
+                writeln!(f, "limits of {name}: {}", project_limits_text(limits))
             }
         }
     }
@@ -186,6 +225,37 @@ pub fn project_list(config: &Config) -> Result<ProjectOutcome, CommandError> {
     )?))
 }
 
+pub fn project_set_limits(
+    config: &Config,
+    name: &str,
+    change: platform::ProjectLimitsChange,
+) -> Result<ProjectOutcome, CommandError> {
+    let unchanged = platform::ProjectLimitsChange {
+        rate_per_second: platform::LimitChange::Keep,
+        rate_burst: platform::LimitChange::Keep,
+        max_in_flight: platform::LimitChange::Keep,
+    };
+    if change == unchanged {
+        return Err(failed(
+            "nothing to change: give --rate, --burst or --max-in-flight (a value, or `default`)",
+        ));
+    }
+    if let platform::LimitChange::Set(cap) = change.max_in_flight
+        && cap as u64 > u64::from(config.pool.max_size)
+    {
+        return Err(failed(format!(
+            "--max-in-flight {cap} is more than pool.max_size ({}): a project never has more \
+             work in flight than connections",
+            config.pool.max_size
+        )));
+    }
+    let limits = platform::set_project_limits(&mut platform_connection(config)?, name, change)?;
+    Ok(ProjectOutcome::LimitsSet {
+        name: name.to_string(),
+        limits,
+    })
+}
+
 pub fn project_set_enabled(
     config: &Config,
     name: &str,
@@ -225,6 +295,11 @@ pub enum AccountOutcome {
         user: String,
         project: String,
         change: Change,
+    },
+    /// `user set-limits`: the user's own limits after the change.
+    UserLimitsSet {
+        name: String,
+        limits: accounts::UserLimits,
     },
     /// The new token, shown this once.
     TokenCreated(String),
@@ -280,6 +355,12 @@ impl fmt::Display for AccountOutcome {
                     writeln!(f, "{user} had no grant on {project}")
                 }
             }
+            AccountOutcome::UserLimitsSet { name, limits } => writeln!(
+                f,
+                "limits of user {name}: rate {}, burst {}",
+                shown_rate(limits.rate_per_second),
+                shown(limits.rate_burst, "")
+            ),
             AccountOutcome::TokenCreated(token) => writeln!(f, "{token}"),
             AccountOutcome::TokensListed(tokens) => {
                 for token in tokens {
@@ -326,6 +407,29 @@ pub fn user_add(
     Ok(AccountOutcome::UserSaved {
         name: name.to_string(),
         change,
+    })
+}
+
+pub fn user_set_limits(
+    config: &Config,
+    name: &str,
+    rate_per_second: platform::LimitChange<f64>,
+    rate_burst: platform::LimitChange<i32>,
+) -> Result<AccountOutcome, CommandError> {
+    if (rate_per_second, rate_burst) == (platform::LimitChange::Keep, platform::LimitChange::Keep) {
+        return Err(failed(
+            "nothing to change: give --rate or --burst (a value, or `default`)",
+        ));
+    }
+    let limits = accounts::set_user_limits(
+        &mut platform_connection(config)?,
+        name,
+        rate_per_second,
+        rate_burst,
+    )?;
+    Ok(AccountOutcome::UserLimitsSet {
+        name: name.to_string(),
+        limits,
     })
 }
 

@@ -34,6 +34,34 @@ pub struct Config {
     pub pool: PoolConfig,
     pub api: ApiConfig,
     pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+}
+
+/// Default rate limits (token buckets) of every project and every user; `project set-limits`
+/// and `user set-limits` override them one by one in the platform database. A rate of 0 is no
+/// limit; a burst of 0 is one second's worth of requests.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Requests per second one project is served, all its users together.
+    pub project_rate_per_second: f64,
+    pub project_burst: u32,
+    /// Requests per second one user is served, all the projects together.
+    pub user_rate_per_second: f64,
+    pub user_burst: u32,
+}
+
+impl Default for LimitsConfig {
+    /// Off: what a project or a user may send is the operator's decision; the database
+    /// servers are shared fairly between projects without it.
+    fn default() -> Self {
+        LimitsConfig {
+            project_rate_per_second: 0.0,
+            project_burst: 0,
+            user_rate_per_second: 0.0,
+            user_burst: 0,
+        }
+    }
 }
 
 /// How log events are written.
@@ -226,6 +254,7 @@ impl Default for Config {
             pool: PoolConfig::default(),
             api: ApiConfig::default(),
             auth: AuthConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -294,6 +323,16 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("TENANTAPI_METRICS_BIND", "metrics_bind"),
     ("TENANTAPI_VERSION_CHECK_SECONDS", "version_check_seconds"),
     ("TENANTAPI_POOL_MAX_SIZE", "pool.max_size"),
+    (
+        "TENANTAPI_LIMITS_PROJECT_RATE_PER_SECOND",
+        "limits.project_rate_per_second",
+    ),
+    ("TENANTAPI_LIMITS_PROJECT_BURST", "limits.project_burst"),
+    (
+        "TENANTAPI_LIMITS_USER_RATE_PER_SECOND",
+        "limits.user_rate_per_second",
+    ),
+    ("TENANTAPI_LIMITS_USER_BURST", "limits.user_burst"),
     (
         "TENANTAPI_POOL_CHECKOUT_TIMEOUT_MS",
         "pool.checkout_timeout_ms",
@@ -386,6 +425,7 @@ impl Config {
         }
         const NUMBER: &str = "a non-negative integer";
         const BOOLEAN: &str = "true or false";
+        const RATE: &str = "a number of requests per second, 0 or more";
         match setting {
             "bind" => self.bind = value,
             "platform_database_url" => self.platform_database_url = value,
@@ -399,6 +439,14 @@ impl Config {
             }
             "version_check_seconds" => self.version_check_seconds = parse(name, &value, NUMBER)?,
             "pool.max_size" => self.pool.max_size = parse(name, &value, NUMBER)?,
+            "limits.project_rate_per_second" => {
+                self.limits.project_rate_per_second = parse(name, &value, RATE)?
+            }
+            "limits.project_burst" => self.limits.project_burst = parse(name, &value, NUMBER)?,
+            "limits.user_rate_per_second" => {
+                self.limits.user_rate_per_second = parse(name, &value, RATE)?
+            }
+            "limits.user_burst" => self.limits.user_burst = parse(name, &value, NUMBER)?,
             "pool.checkout_timeout_ms" => {
                 self.pool.checkout_timeout_ms = parse(name, &value, NUMBER)?
             }
@@ -463,6 +511,22 @@ impl Config {
         }
         if self.pool.checkout_timeout_ms == 0 {
             return invalid("pool.checkout_timeout_ms must be at least 1");
+        }
+        for (name, rate) in [
+            (
+                "limits.project_rate_per_second",
+                self.limits.project_rate_per_second,
+            ),
+            (
+                "limits.user_rate_per_second",
+                self.limits.user_rate_per_second,
+            ),
+        ] {
+            if !rate.is_finite() || rate < 0.0 {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be a number of requests per second, 0 (no limit) or more"
+                )));
+            }
         }
         if !(1..=100).contains(&self.pool.project_share_percent) {
             return invalid("pool.project_share_percent must be between 1 and 100");

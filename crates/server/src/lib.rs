@@ -24,3 +24,4 @@ pub mod progress;
 pub mod registry;
 pub mod secrets;
 pub mod serve;
+pub mod throttle;

@@ -37,6 +37,7 @@ pub struct Metrics {
     host_in_flight: IntGaugeVec,
     auth_cache_hits: IntCounter,
     auth_cache_misses: IntCounter,
+    throttled: IntCounterVec,
     /// Scrapes read the current state into the gauges one at a time.
     scraping: Mutex<()>,
 }
@@ -160,6 +161,12 @@ impl Metrics {
                 )
                 .expect("BUG: valid metric"),
             ),
+            throttled: counter(
+                "tenantapi_throttled_total",
+                "Requests refused with 429 by a rate limit, by project and reason \
+                 (project_rate: the project's; user_rate: the caller's).",
+                &["project", "reason"],
+            ),
             registry,
             scraping: Mutex::new(()),
         }
@@ -254,6 +261,16 @@ impl Metrics {
                     .with_label_values(&[&*host, state])
                     .set(value as i64);
             }
+        }
+        for ((project, reason), total) in registry.throttled() {
+            if !registry.is_project(&project) {
+                continue;
+            }
+            let labels = [&*project, reason.as_str()];
+            sync_counter(&self.throttled.with_label_values(&labels), total, || {
+                let _ = self.throttled.remove_label_values(&labels);
+                self.throttled.with_label_values(&labels)
+            });
         }
         if let Some(authenticator) = registry.authenticator() {
             sync_counter(&self.auth_cache_hits, authenticator.cache_hits(), || {

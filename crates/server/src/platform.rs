@@ -15,6 +15,9 @@ diesel::table! {
         name -> Text,
         database_url -> Text,
         enabled -> Bool,
+        rate_per_second -> Nullable<Double>,
+        rate_burst -> Nullable<Int4>,
+        max_in_flight -> Nullable<Int4>,
     }
 }
 
@@ -25,7 +28,7 @@ diesel::table! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = projects)]
 #[diesel(check_for_backend(tenantapi_runtime::db::MultiBackend))]
 pub struct Project {
@@ -33,6 +36,77 @@ pub struct Project {
     pub name: String,
     pub database_url: String,
     pub enabled: bool,
+    #[diesel(embed)]
+    pub limits: ProjectLimits,
+}
+
+/// A project's own rate limit and cap on database work in flight; `None`: the configuration's
+/// default. A rate of 0 is no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = projects)]
+#[diesel(check_for_backend(tenantapi_runtime::db::MultiBackend))]
+pub struct ProjectLimits {
+    pub rate_per_second: Option<f64>,
+    pub rate_burst: Option<i32>,
+    pub max_in_flight: Option<i32>,
+}
+
+/// A change of a stored limit: keep it, set it, or back to the configuration's default.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LimitChange<T> {
+    Keep,
+    Set(T),
+    Default,
+}
+
+impl<T: Copy> LimitChange<T> {
+    /// The stored value after the change.
+    pub fn apply(self, current: Option<T>) -> Option<T> {
+        match self {
+            LimitChange::Keep => current,
+            LimitChange::Set(value) => Some(value),
+            LimitChange::Default => None,
+        }
+    }
+}
+
+/// Changes of a project's limits (`project set-limits`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProjectLimitsChange {
+    pub rate_per_second: LimitChange<f64>,
+    pub rate_burst: LimitChange<i32>,
+    pub max_in_flight: LimitChange<i32>,
+}
+
+/// Applies `change` to project `name`'s limits; the limits after.
+pub fn set_project_limits(
+    connection: &mut DbConnection,
+    name: &str,
+    change: ProjectLimitsChange,
+) -> Result<ProjectLimits, PlatformError> {
+    write_transaction(connection, |connection| {
+        let current: ProjectLimits = projects::table
+            .filter(projects::name.eq(name))
+            .select(ProjectLimits::as_select())
+            .first(connection)
+            .optional()?
+            .ok_or_else(|| PlatformError::UnknownProject {
+                name: name.to_string(),
+            })?;
+        let next = ProjectLimits {
+            rate_per_second: change.rate_per_second.apply(current.rate_per_second),
+            rate_burst: change.rate_burst.apply(current.rate_burst),
+            max_in_flight: change.max_in_flight.apply(current.max_in_flight),
+        };
+        diesel::update(projects::table.filter(projects::name.eq(name)))
+            .set((
+                projects::rate_per_second.eq(next.rate_per_second),
+                projects::rate_burst.eq(next.rate_burst),
+                projects::max_in_flight.eq(next.max_in_flight),
+            ))
+            .execute(connection)?;
+        Ok(next)
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

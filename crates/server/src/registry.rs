@@ -16,14 +16,19 @@ use tenantapi_runtime::guard::{ProjectAccess, ProjectRegistry, RegistryFuture};
 use tenantapi_runtime::pool::{PoolSettings, ProjectPool};
 use tenantapi_runtime::version::StructureVersion;
 
-use crate::accounts::{Principal, Role};
+use crate::accounts::{Principal, Role, UserLimits};
 use crate::auth::Authenticator;
-use crate::config::PoolConfig;
+use crate::config::{LimitsConfig, PoolConfig};
 use crate::health::{Health, HealthCell, VersionCheckOnOpen, judge, refusal};
-use crate::platform::Project;
+use crate::platform::{Project, ProjectLimits};
+use crate::throttle::{RateLimit, RequestLimits, Throttle, ThrottleReason};
 
 struct ProjectEntry {
+    /// The platform database's id: what rate limits are kept by.
+    id: i32,
     name: Arc<str>,
+    /// The project's rate limit, its own or the default (read on every request).
+    rate: std::sync::RwLock<Option<RateLimit>>,
     database_url: String,
     pool: Arc<ProjectPool>,
     health: Arc<HealthCell>,
@@ -49,6 +54,9 @@ pub struct Registry {
     unreachable_checks: Arc<AtomicUsize>,
     /// `None` when authentication is switched off: every caller may do everything.
     authenticator: Option<Authenticator>,
+    /// The default rate limits; projects' and users' own ones override them.
+    limits: LimitsConfig,
+    throttle: Throttle,
 }
 
 /// Methods a `read` grant allows.
@@ -74,6 +82,7 @@ impl Registry {
     pub fn new(
         api: &'static GeneratedApi,
         pool_config: PoolConfig,
+        limits: LimitsConfig,
         auth: Option<(&str, Duration)>,
     ) -> Registry {
         let helper_threads = Arc::new(
@@ -97,17 +106,60 @@ impl Registry {
             helper_threads,
             unreachable_checks: Arc::new(AtomicUsize::new(0)),
             authenticator,
+            limits,
+            throttle: Throttle::default(),
         }
+    }
+
+    /// A project's rate limit: its own, else the configuration's default.
+    fn project_rate(&self, limits: &ProjectLimits) -> Option<RateLimit> {
+        RateLimit::from_stored(
+            limits
+                .rate_per_second
+                .unwrap_or(self.limits.project_rate_per_second),
+            limits
+                .rate_burst
+                .or(i32::try_from(self.limits.project_burst).ok()),
+        )
+    }
+
+    /// A user's rate limit: their own, else the configuration's default.
+    fn user_rate(&self, limits: &UserLimits) -> Option<RateLimit> {
+        RateLimit::from_stored(
+            limits
+                .rate_per_second
+                .unwrap_or(self.limits.user_rate_per_second),
+            limits
+                .rate_burst
+                .or(i32::try_from(self.limits.user_burst).ok()),
+        )
+    }
+
+    /// Requests refused by rate limits so far, by project and reason.
+    pub fn throttled(&self) -> Vec<((Arc<str>, ThrottleReason), u64)> {
+        self.throttle.throttled()
     }
 
     /// Makes the registry hold exactly `enabled`, keeping the pools of unchanged projects.
     pub fn replace_projects(&self, enabled: Vec<Project>) {
         let mut projects = self.projects.write().expect("registry lock poisoned");
         let mut next = HashMap::with_capacity(enabled.len());
+        self.throttle
+            .keep_projects(&enabled.iter().map(|project| project.id).collect::<Vec<_>>());
         for project in enabled {
-            let kept = projects
-                .remove(&project.name)
-                .filter(|entry| entry.database_url == project.database_url);
+            let rate = self.project_rate(&project.limits);
+            let max_in_flight = project
+                .limits
+                .max_in_flight
+                .and_then(|cap| usize::try_from(cap).ok());
+            let kept = projects.remove(&project.name).filter(|entry| {
+                entry.database_url == project.database_url && entry.id == project.id
+            });
+            if let Some(entry) = &kept {
+                // Limits change without a new pool: its connections stay.
+                *entry.rate.write().expect("rate lock poisoned") = rate;
+                entry.pool.set_max_in_flight(max_in_flight);
+            }
             let entry = kept.unwrap_or_else(|| {
                 tracing::info!("serving project {}", project.name);
                 let name: Arc<str> = Arc::from(project.name.as_str());
@@ -124,7 +176,10 @@ impl Registry {
                     }),
                     self.helper_threads.clone(),
                 );
+                pool.set_max_in_flight(max_in_flight);
                 Arc::new(ProjectEntry {
+                    id: project.id,
+                    rate: std::sync::RwLock::new(rate),
                     database_url: project.database_url,
                     pool,
                     health,
@@ -381,6 +436,11 @@ impl ProjectRegistry for Registry {
             };
             let entry = self.entry(project).ok_or(ApiError::NotFound)?;
             let mut may_write = true;
+            let mut limits = RequestLimits {
+                project: (*entry.rate.read().expect("rate lock poisoned"))
+                    .map(|rate| (entry.id, rate)),
+                user: None,
+            };
             if let Some(principal) = principal {
                 // A project the caller has no grant on is indistinguishable from a missing one.
                 let role = role_on(&principal, project).ok_or(ApiError::NotFound)?;
@@ -388,7 +448,12 @@ impl ProjectRegistry for Registry {
                     return Err(ApiError::PermissionDenied);
                 }
                 may_write = role == Role::Write;
+                limits.user = self
+                    .user_rate(&principal.limits)
+                    .map(|rate| (principal.user_id, rate));
             }
+            // Only a caller allowed on the project learns that it is throttled.
+            self.throttle.admit(&entry.name, limits)?;
             // Only now, to a caller allowed on the project, is its version state revealed.
             if let Some(refused) = refusal(&entry.health.get(), &self.api.served_version()) {
                 return Err(refused);

@@ -45,7 +45,12 @@ pub fn load_registry(
             Duration::from_secs(config.auth.cache_seconds),
         )
     });
-    let registry = Arc::new(Registry::new(api, config.pool.clone(), auth));
+    let registry = Arc::new(Registry::new(
+        api,
+        config.pool.clone(),
+        config.limits.clone(),
+        auth,
+    ));
     registry.replace_projects(platform::enabled_projects(platform)?);
     Ok(registry)
 }

@@ -11,15 +11,14 @@ use crate::conditional;
 use crate::constraint::{WriteKind, explain_write_error};
 use crate::db::DbConnection;
 use crate::error::{ApiError, WriteError};
-use crate::expand;
 use crate::guard::ProjectConnection;
 use crate::list;
 use crate::pool::Access;
-use crate::selection;
 use crate::settings::ApiSettings;
+use crate::shaping::Shaping;
 use crate::sql::{SqlFilter, SqlStatement};
 use crate::table_ops::TableOps;
-use crate::version::{GuardedWriteError, read_in_one_snapshot, write_transaction};
+use crate::version::{GuardedWriteError, write_transaction};
 
 /// GET `/{project}/{table}/{pk}/`.
 pub(super) async fn retrieve(
@@ -29,31 +28,26 @@ pub(super) async fn retrieve(
     settings: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = key_filter(ops.meta, &request)?;
-    let max_rows = settings.max_read_rows;
     let parameters = list::query_pairs(request.query_string())?;
-    let selection = selection::parse(ops.meta, all_tables(&request), &parameters)?;
-    let expansions = expand::parse(ops.meta, all_tables(&request), &parameters)?;
+    let shaping = Shaping::parse(
+        ops.meta,
+        all_tables(&request),
+        &parameters,
+        settings.max_read_rows,
+    )?;
     let unless = conditional::if_none_match(&request)?;
     let row = guard
         .run(
             Access::Read,
             (ops.meta.name, "retrieve"),
             move |connection| {
-                let Some(expansions) = &expansions else {
-                    return fetch_one(ops, connection, filter.clone());
-                };
-                // The row and the rows its expansions add, as they were at one moment.
-                read_in_one_snapshot(connection, |connection| {
+                shaping.read(connection, |connection| {
                     let row = fetch_one(ops, connection, filter.clone())?;
-                    expansions.apply_to_row(connection, &row, max_rows)
+                    shaping.row(connection, row)
                 })
             },
         )
         .await?;
-    let row = match selection {
-        Some(selection) => selection.apply_to_row(&row)?,
-        None => row,
-    };
     respond_with_etag(conditional::strong_etag(row.as_bytes()), unless, row)
 }
 

@@ -9,17 +9,15 @@ use crate::conditional;
 use crate::cursor::{Cursor, CursorKey};
 use crate::db::{BackendKind, DbConnection};
 use crate::error::ApiError;
-use crate::expand;
 use crate::guard::ProjectConnection;
 use crate::list::{self, CountMode, ListRequest, PageNumber, Paging};
 use crate::meta::TableMeta;
 use crate::pool::Access;
-use crate::selection;
 use crate::settings::ApiSettings;
+use crate::shaping::Shaping;
 use crate::sql::{SqlFilter, SqlOrder, SqlStatement};
 use crate::table_ops::{PageRead, TableOps};
 use crate::urls;
-use crate::version::read_in_one_snapshot;
 
 /// GET `/{project}/{table}/`: one page of rows, filtered and ordered.
 pub(super) async fn list(
@@ -38,13 +36,16 @@ pub(super) async fn list(
         settings.pages,
         &related,
     )?;
-    let selection = selection::parse(ops.meta, all_tables(&request), &parameters)?;
-    let expansions = expand::parse(ops.meta, all_tables(&request), &parameters)?
-        .map(|expansions| (expansions, settings.max_read_rows));
+    let shaping = Shaping::parse(
+        ops.meta,
+        all_tables(&request),
+        &parameters,
+        settings.max_read_rows,
+    )?;
     let unless = conditional::if_none_match(&request)?;
     let body = match list_request.paging.clone() {
         Paging::Numbered { page, count } => {
-            numbered_page(ops, &request, guard, list_request, page, count, expansions).await?
+            numbered_page(ops, &request, guard, list_request, page, count, shaping).await?
         }
         Paging::Cursor(cursor) => {
             cursor_page(
@@ -54,14 +55,10 @@ pub(super) async fn list(
                 list_request,
                 &cursor,
                 &settings.cursor_key,
-                expansions,
+                shaping,
             )
             .await?
         }
-    };
-    let body = match selection {
-        Some(selection) => selection.apply_to_page(&body)?,
-        None => body,
     };
     // Weak: the page's bytes carry its links, which follow the URL the client used.
     respond_with_etag(conditional::weak_etag(body.as_bytes()), unless, body)
@@ -80,7 +77,7 @@ async fn numbered_page(
     list_request: ListRequest,
     page: PageNumber,
     count_mode: CountMode,
-    expansions: Option<(expand::Expansions, usize)>,
+    shaping: Shaping,
 ) -> Result<String, ApiError> {
     let page_size = list_request.page_size;
     let backend = guard.backend;
@@ -89,18 +86,7 @@ async fn numbered_page(
             Access::Read,
             (ops.meta.name, "list"),
             move |connection| -> Result<(Option<i64>, u64, bool, String), ApiError> {
-                let Some((expansions, max_rows)) = &expansions else {
-                    return read_numbered_page(
-                        ops,
-                        connection,
-                        &list_request,
-                        backend,
-                        page,
-                        count_mode,
-                    );
-                };
-                // The page and the rows its expansions add, as they were at one moment.
-                read_in_one_snapshot(connection, |connection| {
+                shaping.read(connection, |connection| {
                     let (count, page, more, rows) = read_numbered_page(
                         ops,
                         connection,
@@ -109,8 +95,7 @@ async fn numbered_page(
                         page,
                         count_mode,
                     )?;
-                    let rows = expansions.apply_to_rows(connection, &rows, *max_rows)?;
-                    Ok((count, page, more, rows))
+                    Ok((count, page, more, shaping.rows(connection, rows)?))
                 })
             },
         )
@@ -280,7 +265,7 @@ async fn cursor_page(
     list_request: ListRequest,
     cursor_text: &str,
     key: &CursorKey,
-    expansions: Option<(expand::Expansions, usize)>,
+    shaping: Shaping,
 ) -> Result<String, ApiError> {
     let order = list_request.order.clone();
     let cursor = match cursor_text {
@@ -307,13 +292,10 @@ async fn cursor_page(
                 reverse,
                 ends: true,
             };
-            let Some((expansions, max_rows)) = &expansions else {
-                return Ok((ops.page_json)(connection, filter.clone(), window, read)?);
-            };
-            read_in_one_snapshot(connection, |connection| {
+            shaping.read(connection, |connection| {
                 let mut rows = (ops.page_json)(connection, filter.clone(), window, read)?;
-                // Positions come from `ends`, read before expanding.
-                rows.json = expansions.apply_to_rows(connection, &rows.json, *max_rows)?;
+                // Positions come from `ends`, read before shaping.
+                rows.json = shaping.rows(connection, std::mem::take(&mut rows.json))?;
                 Ok(rows)
             })
         })

@@ -102,6 +102,10 @@ pub struct ProjectPool {
     /// One per slot: requests queue here, asynchronously and first come first served, instead
     /// of racing inside r2d2, whose waiters can be overtaken by newcomers indefinitely.
     turns: Arc<tokio::sync::Semaphore>,
+    /// The project's own cap on work in flight, below `max_size` (`project set-limits
+    /// --max-in-flight`): a second line, in front of the turns. Replaced when the cap changes;
+    /// work holding a place in the old one finishes there.
+    capped_turns: std::sync::RwLock<Option<(usize, Arc<tokio::sync::Semaphore>)>>,
     budget: Option<Arc<HostBudget>>,
     /// The in-flight limit of the database server (shared with its other projects).
     in_flight: Arc<ConcurrencyLimit>,
@@ -117,6 +121,12 @@ pub struct ProjectPool {
     pub(super) connect_errors: AtomicU64,
     /// Statements run on the pool's connections, since it was made.
     pub(super) statements: Arc<AtomicU64>,
+}
+
+/// A request's turn at one of its project's connections, given back when dropped.
+pub struct Turn {
+    _turn: tokio::sync::OwnedSemaphorePermit,
+    _cap: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// A pool's state at one moment, for metrics.
@@ -169,6 +179,7 @@ impl ProjectPool {
             backend: url.backend(),
             url,
             turns: Arc::new(tokio::sync::Semaphore::new(settings.max_size as usize)),
+            capped_turns: std::sync::RwLock::new(None),
             settings,
             slots,
             budget,
@@ -229,13 +240,55 @@ impl ProjectPool {
         &self.in_flight
     }
 
-    /// Waits (asynchronously, in arrival order) for this project's turn at a connection.
-    pub async fn take_turn(
+    /// Caps the project's work in flight at `cap` (at most `max_size`; `None`: `max_size`).
+    pub fn set_max_in_flight(&self, cap: Option<usize>) {
+        let max_size = self.settings.max_size as usize;
+        let cap = cap
+            .map(|cap| cap.clamp(1, max_size))
+            .filter(|cap| *cap < max_size);
+        let mut capped = self.capped_turns.write().expect("turn cap lock poisoned");
+        if capped.as_ref().map(|(current, _)| *current) == cap {
+            return;
+        }
+        *capped = cap.map(|cap| (cap, Arc::new(tokio::sync::Semaphore::new(cap))));
+    }
+
+    /// The project's cap on work in flight now.
+    pub fn max_in_flight(&self) -> usize {
+        self.capped_turns
+            .read()
+            .expect("turn cap lock poisoned")
+            .as_ref()
+            .map_or(self.settings.max_size as usize, |(cap, _)| *cap)
+    }
+
+    /// Waits (asynchronously, in arrival order) for this project's turn at a connection,
+    /// within its cap on work in flight.
+    pub async fn take_turn(&self, deadline: Instant) -> Result<Turn, ApiError> {
+        let capped = self
+            .capped_turns
+            .read()
+            .expect("turn cap lock poisoned")
+            .as_ref()
+            .map(|(_, line)| line.clone());
+        let cap = match capped {
+            Some(line) => Some(self.wait_in_line(&line, deadline).await?),
+            None => None,
+        };
+        let turn = self.wait_in_line(&self.turns, deadline).await?;
+        Ok(Turn {
+            _turn: turn,
+            _cap: cap,
+        })
+    }
+
+    async fn wait_in_line(
         &self,
+        line: &Arc<tokio::sync::Semaphore>,
         deadline: Instant,
     ) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
         let wait = deadline.saturating_duration_since(Instant::now());
-        let turn = self.turns.clone().try_acquire_owned();
+        let turn = line.clone().try_acquire_owned();
         if let Ok(turn) = turn {
             return Ok(turn);
         }
@@ -248,7 +301,7 @@ impl ProjectPool {
         }
         self.waiting.fetch_add(1, Ordering::Relaxed);
         let _waiting = Waiting(&self.waiting);
-        match actix_web::rt::time::timeout(wait, self.turns.clone().acquire_owned()).await {
+        match actix_web::rt::time::timeout(wait, line.clone().acquire_owned()).await {
             Ok(Ok(turn)) => Ok(turn),
             Ok(Err(_closed)) => Err(ApiError::project_unavailable()),
             Err(_elapsed) => {

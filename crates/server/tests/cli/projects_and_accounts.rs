@@ -314,3 +314,93 @@ fn account_commands_are_idempotent_with_clear_errors() {
         "ann is already disabled\n"
     );
 }
+
+#[test]
+fn limits_are_set_per_project_and_user_shown_by_list_and_refused_when_wrong() {
+    let dir = temp_dir("limits");
+    let platform = dir.join("platform.db");
+    let added = tenantapi(
+        &platform,
+        &["project", "add", "acme", "--database-url", "acme.db"],
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+    let set = tenantapi(
+        &platform,
+        &[
+            "project",
+            "set-limits",
+            "acme",
+            "--rate",
+            "120/min",
+            "--burst",
+            "10",
+            "--max-in-flight",
+            "4",
+        ],
+    );
+    assert!(set.status.success(), "{}", stderr(&set));
+    assert_eq!(
+        stdout(&set),
+        "limits of acme: rate 2/s, burst 10, max in flight 4\n"
+    );
+    assert_eq!(
+        stdout(&tenantapi(&platform, &["project", "list"])),
+        "acme\tenabled\tacme.db\tlimits: rate 2/s, burst 10, max in flight 4\n"
+    );
+    // One limit back to the configuration's default; the others kept.
+    let partly = tenantapi(
+        &platform,
+        &["project", "set-limits", "acme", "--burst", "default"],
+    );
+    assert_eq!(
+        stdout(&partly),
+        "limits of acme: rate 2/s, burst default, max in flight 4\n"
+    );
+    for (args, message) in [
+        (
+            &["project", "set-limits", "acme"][..],
+            "error: nothing to change: give --rate, --burst or --max-in-flight (a value, or `default`)\n",
+        ),
+        (
+            &["project", "set-limits", "acme", "--max-in-flight", "11"][..],
+            "error: --max-in-flight 11 is more than pool.max_size (10): a project never has more work in flight than connections\n",
+        ),
+        (
+            &["project", "set-limits", "nowhere", "--rate", "5"][..],
+            "error: no project named nowhere\n",
+        ),
+        (
+            &["user", "set-limits", "nobody", "--rate", "5"][..],
+            "error: no user named nobody\n",
+        ),
+    ] {
+        let refused = tenantapi(&platform, args);
+        assert_eq!(refused.status.code(), Some(1), "{args:?}");
+        assert_eq!(stderr(&refused), message, "{args:?}");
+    }
+    for args in [
+        &["project", "set-limits", "acme", "--rate", "fast"][..],
+        &["project", "set-limits", "acme", "--rate", "10/week"][..],
+        &["project", "set-limits", "acme", "--burst", "0"][..],
+    ] {
+        let refused = tenantapi(&platform, args);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}: clap refuses it");
+        assert!(stderr(&refused).contains("invalid value"), "{args:?}");
+    }
+    assert_eq!(
+        stdout(&tenantapi(&platform, &["project", "list"])),
+        "acme\tenabled\tacme.db\tlimits: rate 2/s, burst default, max in flight 4\n",
+        "refused commands changed nothing"
+    );
+    assert!(
+        tenantapi(&platform, &["user", "add", "ann"])
+            .status
+            .success()
+    );
+    let user = tenantapi(
+        &platform,
+        &["user", "set-limits", "ann", "--rate", "0", "--burst", "3"],
+    );
+    assert!(user.status.success(), "{}", stderr(&user));
+    assert_eq!(stdout(&user), "limits of user ann: rate none, burst 3\n");
+}

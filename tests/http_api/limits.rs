@@ -1,0 +1,273 @@
+//! Rate limits per project and per user (token buckets: defaults in the configuration,
+//! overrides in the platform database, applied by running servers on refresh) and the
+//! per-project cap on database work in flight.
+
+use std::sync::Arc;
+
+use super::*;
+use tenantapi_server::accounts;
+use tenantapi_server::platform::{self, LimitChange, ProjectLimitsChange};
+use tenantapi_testkit::Role;
+
+/// Projects `alpha` and `beta`, users `ann` (both projects), `bob` (alpha) and `eve` (beta).
+fn limited_kit(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestKit {
+    TestKit::builder(backend)
+        .project(
+            "alpha",
+            Some(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/alpha.json")),
+        )
+        .project(
+            "beta",
+            Some(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/beta.json")),
+        )
+        .user("ann", &[("alpha", Role::Read), ("beta", Role::Read)])
+        .user("bob", &[("alpha", Role::Read)])
+        .user("eve", &[("beta", Role::Read)])
+        .configure(configure)
+        .build()
+        .expect("test kit")
+}
+
+async fn get_as<S>(kit: &TestKit, service: &S, user: &str, path: &str) -> Reply
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    let authorization = format!("Token {}", kit.token(user));
+    tenantapi_testkit::send(service, request("GET", path, Some(&authorization), None)).await
+}
+
+/// Sets a project's limits in the platform database and has the registry read them, as
+/// `serve` does every `refresh_seconds`.
+fn set_project_limits(kit: &TestKit, project: &str, change: ProjectLimitsChange) {
+    let mut platform_connection = kit.platform().connect();
+    platform::set_project_limits(&mut platform_connection, project, change).unwrap();
+    kit.registry()
+        .replace_projects(platform::enabled_projects(&mut platform_connection).unwrap());
+}
+
+fn rate(per_second: f64, burst: i32) -> ProjectLimitsChange {
+    ProjectLimitsChange {
+        rate_per_second: LimitChange::Set(per_second),
+        rate_burst: LimitChange::Set(burst),
+        max_in_flight: LimitChange::Keep,
+    }
+}
+
+#[track_caller]
+fn assert_throttled(reply: &Reply, seconds: u32) {
+    let plural = if seconds == 1 { "" } else { "s" };
+    assert_eq!(
+        (reply.status, reply.json.clone()),
+        (
+            429,
+            json!({"detail": format!("Request was throttled. Expected available in {seconds} second{plural}.")})
+        )
+    );
+    assert_eq!(
+        reply.headers.get(header::RETRY_AFTER).unwrap(),
+        &seconds.to_string()
+    );
+}
+
+on_both_backends!(
+    a_project_over_its_rate_answers_429_and_others_are_served,
+    project_rate_scenario
+);
+async fn project_rate_scenario(backend: Backend) {
+    let kit = limited_kit(backend, |_| {});
+    let service = kit.service().await;
+    // Half a request a second, two at once: the third waits two seconds.
+    set_project_limits(&kit, "alpha", rate(0.5, 2));
+    for user in ["ann", "bob"] {
+        let reply = get_as(&kit, &service, user, "/api/v1/alpha/data_point/").await;
+        assert_eq!(reply.status, 200, "{}", reply.json);
+    }
+    let throttled = get_as(&kit, &service, "ann", "/api/v1/alpha/data_point/1/").await;
+    assert_throttled(&throttled, 2);
+    // The project's other users share its bucket; other projects have their own.
+    assert_throttled(
+        &get_as(&kit, &service, "bob", "/api/v1/alpha/site/").await,
+        2,
+    );
+    assert_eq!(
+        get_as(&kit, &service, "ann", "/api/v1/beta/data_point/")
+            .await
+            .status,
+        200
+    );
+    // A caller without a grant learns nothing: 404, as for a project that does not exist.
+    assert_eq!(
+        get_as(&kit, &service, "eve", "/api/v1/alpha/data_point/")
+            .await
+            .status,
+        404
+    );
+    // Back to the default (no limit): served at once, without a new pool.
+    let pool = kit.registry().pool("alpha").unwrap();
+    set_project_limits(
+        &kit,
+        "alpha",
+        ProjectLimitsChange {
+            rate_per_second: LimitChange::Default,
+            rate_burst: LimitChange::Default,
+            max_in_flight: LimitChange::Keep,
+        },
+    );
+    assert!(Arc::ptr_eq(&pool, &kit.registry().pool("alpha").unwrap()));
+    for _ in 0..5 {
+        assert_eq!(
+            get_as(&kit, &service, "bob", "/api/v1/alpha/data_point/")
+                .await
+                .status,
+            200
+        );
+    }
+    // Throttled requests are counted per project and reason.
+    let counted: Vec<_> = kit
+        .registry()
+        .throttled()
+        .into_iter()
+        .map(|((project, reason), count)| (project.to_string(), reason.as_str(), count))
+        .collect();
+    assert_eq!(counted, vec![("alpha".to_string(), "project_rate", 2)]);
+}
+
+on_both_backends!(
+    a_users_rate_covers_all_their_projects_and_their_own_overrides_the_default,
+    user_rate_scenario
+);
+async fn user_rate_scenario(backend: Backend) {
+    // By default every user: 3 requests at once, then one every 10 s.
+    let kit = limited_kit(backend, |config| {
+        config.limits.user_rate_per_second = 0.1;
+        config.limits.user_burst = 3;
+        config.auth.cache_seconds = 1;
+    });
+    let service = kit.service().await;
+    for path in [
+        "/api/v1/alpha/data_point/",
+        "/api/v1/beta/data_point/",
+        "/api/v1/alpha/site/",
+    ] {
+        assert_eq!(get_as(&kit, &service, "ann", path).await.status, 200);
+    }
+    assert_throttled(
+        &get_as(&kit, &service, "ann", "/api/v1/beta/site/").await,
+        10,
+    );
+    // Other users have buckets of their own.
+    assert_eq!(
+        get_as(&kit, &service, "bob", "/api/v1/alpha/data_point/")
+            .await
+            .status,
+        200
+    );
+    // Ann's own limit (0: none) overrides the default once her cached verdict is read again.
+    accounts::set_user_limits(
+        &mut kit.platform().connect(),
+        "ann",
+        LimitChange::Set(0.0),
+        LimitChange::Keep,
+    )
+    .unwrap();
+    tokio_sleep(kit.config().auth.cache_seconds).await;
+    for _ in 0..5 {
+        assert_eq!(
+            get_as(&kit, &service, "ann", "/api/v1/beta/site/")
+                .await
+                .status,
+            200
+        );
+    }
+    let counted: Vec<_> = kit
+        .registry()
+        .throttled()
+        .into_iter()
+        .map(|((project, reason), count)| (project.to_string(), reason.as_str(), count))
+        .collect();
+    assert_eq!(counted, vec![("beta".to_string(), "user_rate", 1)]);
+}
+
+/// Waits out the authentication cache.
+async fn tokio_sleep(seconds: u64) {
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(seconds * 1000 + 100)).await;
+}
+
+/// A project capped at one request's database work at a time: while a read waits on a lock,
+/// the project's next read waits for its turn instead of taking a second connection; another
+/// project is served meanwhile.
+#[actix_web::test]
+async fn a_projects_cap_on_work_in_flight_holds_its_other_requests_back() {
+    use diesel::RunQueryDsl as _;
+    use diesel::connection::SimpleConnection as _;
+    let kit = limited_kit(Backend::Postgres, |_| {});
+    let service = kit.service().await;
+    set_project_limits(
+        &kit,
+        "alpha",
+        ProjectLimitsChange {
+            rate_per_second: LimitChange::Keep,
+            rate_burst: LimitChange::Keep,
+            max_in_flight: LimitChange::Set(1),
+        },
+    );
+    let pool = kit.registry().pool("alpha").unwrap();
+    assert_eq!(pool.max_in_flight(), 1);
+    assert_eq!(
+        get_as(&kit, &service, "bob", "/api/v1/alpha/site/")
+            .await
+            .status,
+        200
+    );
+    let database = kit.database("alpha");
+    let mut locker = database.connect();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE site IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let mut observer = database.connect();
+    let observed = std::thread::spawn(move || {
+        #[derive(diesel::QueryableByName)]
+        struct Waiting {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            waiting: i64,
+        }
+        let count = |observer: &mut tenantapi_runtime::db::DbConnection| {
+            diesel::sql_query(
+                "SELECT COUNT(*) AS waiting FROM pg_locks \
+                 WHERE relation = 'site'::regclass AND NOT granted",
+            )
+            .load::<Waiting>(observer)
+            .unwrap()[0]
+                .waiting
+        };
+        let started = std::time::Instant::now();
+        while count(&mut observer) == 0 {
+            assert!(started.elapsed() < std::time::Duration::from_secs(10));
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // Both requests are sent; only one reaches the database while the cap is one.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let most = count(&mut observer);
+        locker.batch_execute("COMMIT").unwrap();
+        most
+    });
+    let (first, second, other) = futures_util::future::join3(
+        get_as(&kit, &service, "bob", "/api/v1/alpha/site/"),
+        get_as(&kit, &service, "ann", "/api/v1/alpha/site/1/"),
+        async {
+            // Beta is served while alpha's requests wait.
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+            let reply = get_as(&kit, &service, "eve", "/api/v1/beta/site/").await;
+            (reply.status, pool.stats().waiting)
+        },
+    )
+    .await;
+    let most_waiting_on_the_lock = observed.join().unwrap();
+    assert_eq!(most_waiting_on_the_lock, 1, "one request's work at a time");
+    assert_eq!((first.status, second.status), (200, 200));
+    assert_eq!(
+        other,
+        (200, 1),
+        "beta served while alpha's second request waited"
+    );
+}
