@@ -271,3 +271,59 @@ async fn a_projects_cap_on_work_in_flight_holds_its_other_requests_back() {
         "beta served while alpha's second request waited"
     );
 }
+
+on_both_backends!(
+    a_project_flooding_its_database_server_does_not_delay_another_projects_turn,
+    fair_turns_scenario
+);
+async fn fair_turns_scenario(backend: Backend) {
+    // One statement at a time against the server (every SQLite project shares one limit), so
+    // that who waits behind whom is visible.
+    let kit = limited_kit(backend, |config| {
+        config.pool.max_in_flight_per_host = 1;
+        config.pool.adaptive_in_flight = false;
+    });
+    let service = kit.service().await;
+    // Alpha's searches scan 200,000 rows each: its requests stay queued while beta's comes.
+    kit.database("alpha").execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) \
+         INSERT INTO data_point (name) SELECT 'many ' || i FROM n",
+    );
+    for (user, path) in [
+        ("bob", "/api/v1/alpha/data_point/"),
+        ("eve", "/api/v1/beta/data_point/"),
+    ] {
+        assert_eq!(get_as(&kit, &service, user, path).await.status, 200);
+    }
+    let finished = std::cell::RefCell::new(Vec::new());
+    let request = |user: &'static str, path: &'static str, label: &'static str| {
+        let (kit, service, finished) = (&kit, &service, &finished);
+        async move {
+            let reply = get_as(kit, service, user, path).await;
+            assert_eq!(reply.status, 200, "{}", reply.json);
+            finished.borrow_mut().push(label);
+        }
+    };
+    // Alpha's ten requests are queued first (one per connection of its pool), then beta's one.
+    let mut requests: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> = (0..10)
+        .map(|_| {
+            Box::pin(request(
+                "bob",
+                "/api/v1/alpha/data_point/?ordering=-name",
+                "alpha",
+            )) as std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>
+        })
+        .collect();
+    requests.push(Box::pin(async {
+        // After alpha's requests have queued behind the one running.
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+        request("eve", "/api/v1/beta/data_point/1/", "beta").await;
+    }));
+    futures_util::future::join_all(requests).await;
+    let order = finished.into_inner();
+    let beta = order.iter().position(|label| *label == "beta").unwrap();
+    assert!(
+        beta <= 3,
+        "beta's one request waited behind {beta} of alpha's (first come first served: about 9): {order:?}"
+    );
+}

@@ -90,7 +90,12 @@ impl Shaping {
 
     fn shape(&self, connection: &mut DbConnection, rows: &mut [Value]) -> Result<(), ApiError> {
         if let Some(expansions) = &self.expansions {
-            expansions.expand(connection, rows, self.max_rows)?;
+            let expanded = expansions.expand(connection, rows, self.max_rows);
+            if let Err(ApiError::TooManyRows { .. }) = &expanded {
+                // Refused after reading up to the bound: as much memory as the largest answer.
+                release_after(RELEASE_AFTER_BYTES);
+            }
+            expanded?;
         }
         if let Some(selection) = &self.selection {
             for row in rows.iter_mut() {
