@@ -550,6 +550,40 @@ async fn malformed_authorization_headers_are_401_never_500() {
     );
 }
 
+/// Issue 24: grants were cached by project name, so a project removed and added again under
+/// its name, with another database, was reachable with grants of the old one until the cached
+/// verdict expired. Grants name the project's platform id, which the new one does not share.
+#[actix_web::test]
+async fn a_project_added_again_under_its_name_is_not_reached_with_cached_grants() {
+    // Cached verdicts are trusted for an hour: only their key can keep the old grant out.
+    let setup = setup(Backend::Sqlite, 3600);
+    let app = app(&setup).await;
+    let writer = token_header(setup.token("writer_a"));
+    let root = token_header(setup.token("root"));
+    let list = "/api/v1/alpha/tag/";
+    assert_eq!(
+        request(&app, Method::GET, list, Some(&writer), None)
+            .await
+            .status,
+        200
+    );
+
+    let replacement = tenantapi_testkit::TestDatabase::new(Backend::Sqlite);
+    let mut connection = setup.kit.platform().connect();
+    tenantapi_server::platform::remove_project(&mut connection, "alpha").unwrap();
+    tenantapi_server::platform::add_project(&mut connection, "alpha", &replacement.url).unwrap();
+    let registry = setup.kit.registry();
+    registry
+        .replace_projects(tenantapi_server::platform::enabled_projects(&mut connection).unwrap());
+    registry.check_all_now();
+
+    let reply = request(&app, Method::GET, list, Some(&writer), None).await;
+    assert_eq!(reply.status, 404, "{}", reply.json);
+    // The new project is served (to a superuser): it is the grant that is missing.
+    let reply = request(&app, Method::GET, list, Some(&root), None).await;
+    assert_eq!((reply.status, &reply.json["count"]), (200, &json!(0)));
+}
+
 /// Issue 24: every first HTTP Basic login waits for an argon2 check in one lane (2 running,
 /// 8 waiting), and one client's flood of wrong passwords for one username took all of its
 /// places, so every other user's first login got 429 while the flood lasted. A username now

@@ -23,6 +23,9 @@ use crate::health::{Health, HealthCell, VersionCheckOnOpen, judge, refusal};
 use crate::platform::Project;
 
 struct ProjectEntry {
+    /// The project's id in the platform database: what grants name (a project removed and
+    /// added again under its name gets a new one).
+    id: i32,
     name: Arc<str>,
     database_url: String,
     pool: Arc<ProjectPool>,
@@ -57,12 +60,12 @@ fn is_read_method(method: &actix_web::http::Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// The caller's role on a project, if any; superusers have every project.
-fn role_on(principal: &Principal, project: &str) -> Option<Role> {
+/// The caller's role on a project (by its platform id), if any; superusers have every project.
+fn role_on(principal: &Principal, project_id: i32) -> Option<Role> {
     if principal.is_superuser {
         Some(Role::Write)
     } else {
-        principal.grants.get(project).copied()
+        principal.grants.get(&project_id).copied()
     }
 }
 
@@ -99,14 +102,15 @@ impl Registry {
         }
     }
 
-    /// Makes the registry hold exactly `enabled`, keeping the pools of unchanged projects.
+    /// Makes the registry hold exactly `enabled`, keeping the pools of unchanged projects (same
+    /// id, same URL: a project added again under its name is a new one).
     pub fn replace_projects(&self, enabled: Vec<Project>) {
         let mut projects = self.projects.write().expect("registry lock poisoned");
         let mut next = HashMap::with_capacity(enabled.len());
         for project in enabled {
-            let kept = projects
-                .remove(&project.name)
-                .filter(|entry| entry.database_url == project.database_url);
+            let kept = projects.remove(&project.name).filter(|entry| {
+                entry.id == project.id && entry.database_url == project.database_url
+            });
             let entry = kept.unwrap_or_else(|| {
                 tracing::info!("serving project {}", project.name);
                 let name: Arc<str> = Arc::from(project.name.as_str());
@@ -124,6 +128,7 @@ impl Registry {
                     self.helper_threads.clone(),
                 );
                 Arc::new(ProjectEntry {
+                    id: project.id,
                     database_url: project.database_url,
                     pool,
                     health,
@@ -382,7 +387,7 @@ impl ProjectRegistry for Registry {
             let mut may_write = true;
             if let Some(principal) = principal {
                 // A project the caller has no grant on is indistinguishable from a missing one.
-                let role = role_on(&principal, project).ok_or(ApiError::NotFound)?;
+                let role = role_on(&principal, entry.id).ok_or(ApiError::NotFound)?;
                 if role == Role::Read && !is_read_method(request.method()) {
                     return Err(ApiError::PermissionDenied);
                 }
@@ -405,11 +410,17 @@ impl ProjectRegistry for Registry {
         request: &'a HttpRequest,
     ) -> RegistryFuture<'a, Vec<Arc<str>>> {
         Box::pin(async move {
-            let mut names = self.project_names();
-            if let Some(authenticator) = &self.authenticator {
-                let principal = authenticator.authenticate(request).await?;
-                names.retain(|name| role_on(&principal, name).is_some());
-            }
+            let Some(authenticator) = &self.authenticator else {
+                return Ok(self.project_names());
+            };
+            let principal = authenticator.authenticate(request).await?;
+            let mut names: Vec<Arc<str>> = self
+                .entries()
+                .into_iter()
+                .filter(|entry| role_on(&principal, entry.id).is_some())
+                .map(|entry| entry.name.clone())
+                .collect();
+            names.sort();
             Ok(names)
         })
     }
