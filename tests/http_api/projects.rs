@@ -135,3 +135,28 @@ async fn a_sqlite_lock_held_past_the_busy_timeout_answers_503_to_a_read() {
     let after = get(&app, list).await;
     assert_eq!(after.status, 200, "{}", after.json);
 }
+
+/// Issue 24 (found beside the empty-list defect): a write to a database that refuses writes
+/// (here a SQLite file opened read-only) answered 500; nothing the client sent explains it, so
+/// it is 503 with `Retry-After`, and reads go on.
+#[actix_web::test]
+async fn a_database_that_refuses_writes_answers_503_to_a_write() {
+    let database = TestDatabase::new(Backend::Sqlite);
+    let url = format!("file:{}?mode=ro", database.url);
+    let fixture = kit(Backend::Sqlite, &[("frozen", &url)], |_| {});
+    let app = app(&fixture).await;
+    let list = "/api/v1/frozen/tag/";
+    let read = get(&app, list).await;
+    assert_eq!(read.status, 200, "{}", read.json);
+    for body in [json!({"label": "one"}), json!([{"label": "two"}])] {
+        let refused = call(&app, Method::POST, list, Some(body.clone())).await;
+        assert_detail(&refused, 503, |detail| {
+            detail == "The project database does not accept writes right now. Try again later."
+        });
+        assert_eq!(
+            refused.headers.get(header::RETRY_AFTER).unwrap(),
+            "30",
+            "{body}"
+        );
+    }
+}
