@@ -69,10 +69,10 @@ impl ProjectConnection {
     /// server's in-flight limit) and for a connection (a free one, or a new one opened for it)
     /// for at most the checkout timeout, counted from this call (not from when the request
     /// arrived: a handler reads the body first, and a slow upload is no busy database), then
-    /// answers 503 with `Retry-After` even if the
-    /// database has not answered yet; the attempt goes on in the background, holding only this
-    /// project's resources. A connection found lost is closed and `work` runs again on a fresh
-    /// one when `access` allows it (see [`crate::pool::CheckedOut::run`]).
+    /// answers 503 with `Retry-After` even if the database has not answered yet; the attempt
+    /// goes on in the background, holding only this project's resources. A connection found
+    /// lost is closed and `work` runs again on a fresh one when `access` allows it (see
+    /// [`crate::pool::CheckedOut::run`]).
     pub async fn run<T, F>(self, access: Access, shape: Shape, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
