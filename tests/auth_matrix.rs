@@ -549,3 +549,94 @@ async fn malformed_authorization_headers_are_401_never_500() {
         401
     );
 }
+
+/// Issue 24: grants were cached by project name, so a project removed and added again under
+/// its name, with another database, was reachable with grants of the old one until the cached
+/// verdict expired. Grants name the project's platform id, which the new one does not share.
+#[actix_web::test]
+async fn a_project_added_again_under_its_name_is_not_reached_with_cached_grants() {
+    // Cached verdicts are trusted for an hour: only their key can keep the old grant out.
+    let setup = setup(Backend::Sqlite, 3600);
+    let app = app(&setup).await;
+    let writer = token_header(setup.token("writer_a"));
+    let root = token_header(setup.token("root"));
+    let list = "/api/v1/alpha/tag/";
+    assert_eq!(
+        request(&app, Method::GET, list, Some(&writer), None)
+            .await
+            .status,
+        200
+    );
+
+    let replacement = tenantapi_testkit::TestDatabase::new(Backend::Sqlite);
+    let mut connection = setup.kit.platform().connect();
+    tenantapi_server::platform::remove_project(&mut connection, "alpha").unwrap();
+    tenantapi_server::platform::add_project(&mut connection, "alpha", &replacement.url).unwrap();
+    let registry = setup.kit.registry();
+    registry
+        .replace_projects(tenantapi_server::platform::enabled_projects(&mut connection).unwrap());
+    registry.check_all_now();
+
+    let reply = request(&app, Method::GET, list, Some(&writer), None).await;
+    assert_eq!(reply.status, 404, "{}", reply.json);
+    // The new project is served (to a superuser): it is the grant that is missing.
+    let reply = request(&app, Method::GET, list, Some(&root), None).await;
+    assert_eq!((reply.status, &reply.json["count"]), (200, &json!(0)));
+}
+
+/// Issue 24: every first HTTP Basic login waits for an argon2 check in one lane (2 running,
+/// 8 waiting), and one client's flood of wrong passwords for one username took all of its
+/// places, so every other user's first login got 429 while the flood lasted. A username now
+/// holds at most its own few places; beyond them that username alone is throttled.
+///
+/// On SQLite only: the platform database and the credentials are what matter here, and the
+/// test kit's platform database is SQLite for both backends.
+#[actix_web::test]
+async fn one_usernames_password_flood_leaves_other_users_first_basic_login_alone() {
+    use base64::Engine as _;
+    let setup = setup(Backend::Sqlite, 5);
+    let mut connection = setup.kit.platform().connect();
+    accounts::add_user(&mut connection, "mallory", false, Some("not guessed")).unwrap();
+    accounts::add_user(&mut connection, "carol", false, Some("carol's password")).unwrap();
+    accounts::grant(&mut connection, "carol", "alpha", Role::Read).unwrap();
+    let app = app(&setup).await;
+    let basic = |credentials: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(credentials)
+        )
+        .into_bytes()
+    };
+    let list = "/api/v1/alpha/tag/";
+    let guesses: Vec<Vec<u8>> = (0..40)
+        .map(|number| basic(&format!("mallory:guess {number}")))
+        .collect();
+    let flood = futures_util::future::join_all(
+        guesses
+            .iter()
+            .map(|guess| request(&app, Method::GET, list, Some(guess), None)),
+    );
+    let carol_credentials = basic("carol:carol's password");
+    // Polled after every guess was (join polls in order): the guesses are in line first.
+    let carol = request(&app, Method::GET, list, Some(&carol_credentials), None);
+    let (flooded, carol) = futures_util::future::join(flood, carol).await;
+
+    assert_eq!(carol.status, 200, "{}", carol.json);
+    let throttled: Vec<&Reply> = flooded.iter().filter(|reply| reply.status == 429).collect();
+    assert!(
+        throttled.len() >= 40 - 2,
+        "mallory holds at most two places"
+    );
+    assert_eq!(
+        throttled[0].json,
+        json!({"detail": "Request was throttled. Expected available in 1 second."})
+    );
+    for reply in &flooded {
+        assert!(
+            reply.status == 401 || reply.status == 429,
+            "{} {}",
+            reply.status,
+            reply.json
+        );
+    }
+}

@@ -456,3 +456,59 @@ async fn tables_outside_public_need_a_session_or_the_roles_search_path() {
         served.json
     );
 }
+
+/// Issue 24: a unit of work that panicked inside the transaction it is wrapped in (transaction
+/// mode) gave its connection back with that transaction open, and PgBouncer kept the server
+/// connection for it: the next client waited for a transaction nobody would end (or, with a
+/// free server connection, ran inside it). The pool now rolls it back at check-in.
+#[::core::prelude::v1::test]
+#[ignore = "needs the pgbouncer binary: run .ci/pgbouncer-checks.sh"]
+fn a_panic_inside_a_unit_of_work_leaves_no_transaction_to_the_next_client() {
+    let bouncer = Bouncer::start("transaction", 1);
+    let database = TestDatabase::postgres();
+    let kit = kit_through(bouncer.url(&database, "pgbouncer=transaction"), |config| {
+        config.pool.max_size = 1;
+    });
+    let pool = kit.registry().pool("p").unwrap();
+    let worker = pool.clone();
+    let panicked = std::thread::spawn(move || {
+        let mut checked = worker
+            .checkout(Instant::now() + Duration::from_secs(5), None, None)
+            .unwrap();
+        checked.run(
+            tenantapi_runtime::pool::Access::Read,
+            |connection| -> Result<(), tenantapi_runtime::error::ApiError> {
+                diesel::sql_query("SELECT 1").execute(connection)?;
+                panic!("a bug inside a unit of work")
+            },
+        )
+    })
+    .join();
+    assert!(panicked.is_err(), "the work panicked");
+
+    // Another client of PgBouncer, on its one server connection.
+    let url = bouncer.url(&database, "");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let answered = PgConnection::establish(&url).and_then(|mut other_client| {
+            #[derive(diesel::QueryableByName)]
+            struct Setting {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                statement_timeout: String,
+            }
+            diesel::sql_query("SHOW statement_timeout")
+                .get_result::<Setting>(&mut other_client)
+                .map(|setting| setting.statement_timeout)
+                .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))
+        });
+        let _ = sender.send(answered);
+    });
+    let answered = receiver
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the other client got the server connection");
+    assert_eq!(
+        answered.unwrap(),
+        "0",
+        "nothing of the panicked transaction"
+    );
+}

@@ -103,6 +103,7 @@ fn names(reply: &Reply) -> Vec<String> {
 }
 
 mod bulk;
+mod check_in;
 mod conditional;
 mod documentation;
 mod expand;

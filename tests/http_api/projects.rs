@@ -101,3 +101,62 @@ async fn allowed_hosts_scenario(backend: Backend) {
     assert_eq!(send(&app, readiness("evil.example.net")).await.status, 400);
     assert_eq!(send(&app, readiness("api.example.com")).await.status, 200);
 }
+
+/// Issue 24: a read that met SQLite's lock, held by another process past the busy timeout,
+/// answered 500; the database is busy, and the answer is 503 with `Retry-After`.
+///
+/// In WAL mode, which the server sets, no lock of a writer keeps readers out; this project's
+/// URL names a VFS without shared memory (`unix-dotfile`, for file systems without it), where
+/// SQLite stays in rollback-journal mode and another connection's exclusive transaction keeps
+/// readers out as it would on such a file system. SQLite only: PostgreSQL reads take no lock
+/// that a writer holds.
+#[actix_web::test]
+async fn a_sqlite_lock_held_past_the_busy_timeout_answers_503_to_a_read() {
+    use diesel::Connection as _;
+    use diesel::connection::SimpleConnection as _;
+    let database = TestDatabase::new(Backend::Sqlite);
+    database.execute("PRAGMA journal_mode = DELETE");
+    let url = format!("file:{}?vfs=unix-dotfile", database.url);
+    let fixture = kit(Backend::Sqlite, &[("locked", &url)], |_| {});
+    let app = app(&fixture).await;
+    let list = "/api/v1/locked/tag/";
+    let before = get(&app, list).await;
+    assert_eq!(before.status, 200, "{}", before.json);
+
+    let mut holder = diesel::SqliteConnection::establish(&url).unwrap();
+    holder.batch_execute("BEGIN EXCLUSIVE").unwrap();
+    let locked = get(&app, list).await;
+    assert_detail(&locked, 503, |detail| {
+        detail == "The project database is busy. Try again."
+    });
+    assert_eq!(locked.headers.get(header::RETRY_AFTER).unwrap(), "1");
+
+    holder.batch_execute("ROLLBACK").unwrap();
+    let after = get(&app, list).await;
+    assert_eq!(after.status, 200, "{}", after.json);
+}
+
+/// Issue 24 (found beside the empty-list defect): a write to a database that refuses writes
+/// (here a SQLite file opened read-only) answered 500; nothing the client sent explains it, so
+/// it is 503 with `Retry-After`, and reads go on.
+#[actix_web::test]
+async fn a_database_that_refuses_writes_answers_503_to_a_write() {
+    let database = TestDatabase::new(Backend::Sqlite);
+    let url = format!("file:{}?mode=ro", database.url);
+    let fixture = kit(Backend::Sqlite, &[("frozen", &url)], |_| {});
+    let app = app(&fixture).await;
+    let list = "/api/v1/frozen/tag/";
+    let read = get(&app, list).await;
+    assert_eq!(read.status, 200, "{}", read.json);
+    for body in [json!({"label": "one"}), json!([{"label": "two"}])] {
+        let refused = call(&app, Method::POST, list, Some(body.clone())).await;
+        assert_detail(&refused, 503, |detail| {
+            detail == "The project database does not accept writes right now. Try again later."
+        });
+        assert_eq!(
+            refused.headers.get(header::RETRY_AFTER).unwrap(),
+            "30",
+            "{body}"
+        );
+    }
+}

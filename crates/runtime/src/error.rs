@@ -181,6 +181,15 @@ impl ApiError {
         unavailable("The project database is busy. Try again.", 1)
     }
 
+    /// The project database refuses writes (a SQLite file opened read-only, a PostgreSQL
+    /// standby or read-only transaction): nothing the request holds explains it.
+    pub fn project_read_only() -> ApiError {
+        unavailable(
+            "The project database does not accept writes right now. Try again later.",
+            30,
+        )
+    }
+
     /// A statement ran longer than `pool.statement_timeout_ms` and was cancelled.
     pub fn statement_timeout() -> ApiError {
         unavailable(
@@ -389,6 +398,15 @@ impl WriteError {
     }
 }
 
+/// SQLite's words for a lock it could not have within its busy timeout (`SQLITE_BUSY`,
+/// `SQLITE_LOCKED`); PostgreSQL never uses them.
+fn is_sqlite_lock_message(message: &str) -> bool {
+    matches!(
+        message,
+        "database is locked" | "database table is locked" | "database schema is locked"
+    ) || message.starts_with("database table is locked: ")
+}
+
 impl From<diesel::result::Error> for ApiError {
     /// Database failures that no client input explains: a lost connection is the project
     /// being unavailable (503); anything else is logged as internal.
@@ -404,6 +422,22 @@ impl From<diesel::result::Error> for ApiError {
                 if info.message().contains("deadlock detected") =>
             {
                 ApiError::project_busy()
+            }
+            // SQLite's lock held by another connection (another process, say) past the busy
+            // timeout: a read or write that may well succeed when retried.
+            Error::DatabaseError(_, ref info) if is_sqlite_lock_message(info.message()) => {
+                tracing::warn!("{}", info.message());
+                ApiError::project_busy()
+            }
+            Error::DatabaseError(DatabaseErrorKind::ReadOnlyTransaction, _) => {
+                ApiError::project_read_only()
+            }
+            Error::DatabaseError(_, ref info)
+                if info
+                    .message()
+                    .contains("attempt to write a readonly database") =>
+            {
+                ApiError::project_read_only()
             }
             Error::DatabaseError(_, ref info)
                 if info.message().contains("has not been populated") =>

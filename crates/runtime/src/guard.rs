@@ -59,8 +59,6 @@ pub struct ProjectConnection {
     /// The caller may write this project.
     pub may_write: bool,
     pool: Arc<ProjectPool>,
-    /// When the request was resolved: the checkout timeout counts from here.
-    resolved_at: Instant,
 }
 
 impl ProjectConnection {
@@ -69,17 +67,19 @@ impl ProjectConnection {
     ///
     /// The request waits its turn (first come, first served: the project's, then the database
     /// server's in-flight limit) and for a connection (a free one, or a new one opened for it)
-    /// for at most the checkout timeout, then answers 503 with `Retry-After` even if the
-    /// database has not answered yet; the attempt goes on in the background, holding only this
-    /// project's resources. A connection found lost is closed and `work` runs again on a fresh
-    /// one when `access` allows it (see [`crate::pool::CheckedOut::run`]).
+    /// for at most the checkout timeout, counted from this call (not from when the request
+    /// arrived: a handler reads the body first, and a slow upload is no busy database), then
+    /// answers 503 with `Retry-After` even if the database has not answered yet; the attempt
+    /// goes on in the background, holding only this project's resources. A connection found
+    /// lost is closed and `work` runs again on a fresh one when `access` allows it (see
+    /// [`crate::pool::CheckedOut::run`]).
     pub async fn run<T, F>(self, access: Access, shape: Shape, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
     {
         let settings = self.pool.settings().clone();
-        let deadline = self.resolved_at + settings.checkout_timeout;
+        let deadline = Instant::now() + settings.checkout_timeout;
         let licence = self.pool.wait_until_reachable(deadline).await?;
         let turn = self.pool.take_turn(deadline).await?;
         // Set, not signalled: waking this task when the connection is checked out cost one
@@ -211,12 +211,6 @@ impl ProjectConnection {
             }
         }
     }
-
-    /// How long this request may still wait for a connection.
-    pub fn checkout_time_left(&self) -> Duration {
-        (self.resolved_at + self.pool.settings().checkout_timeout)
-            .saturating_duration_since(Instant::now())
-    }
 }
 
 /// Where a request's database work stands (see `ProjectConnection::run`).
@@ -271,7 +265,6 @@ impl FromRequest for ProjectConnection {
                 backend: pool.backend(),
                 may_write,
                 pool,
-                resolved_at: Instant::now(),
             })
         })
     }

@@ -407,8 +407,10 @@ pub struct Principal {
     pub user_id: i32,
     pub username: String,
     pub is_superuser: bool,
-    /// Granted projects by name (superusers need none).
-    pub grants: std::collections::HashMap<String, Role>,
+    /// Granted projects by their id in the platform database (superusers need none): not by
+    /// name, since a project removed and added again under its name is another project (a new
+    /// id), which grants cached for the old one must not reach.
+    pub grants: std::collections::HashMap<i32, Role>,
     /// When the credential stops being valid (token expiry), Unix seconds.
     pub expires_at: Option<i64>,
     /// The user's own rate limit, if set.
@@ -426,11 +428,10 @@ pub enum Refusal {
 fn load_grants(
     connection: &mut DbConnection,
     user_id: i32,
-) -> Result<std::collections::HashMap<String, Role>, AccountError> {
-    let rows: Vec<(String, String)> = grants::table
-        .inner_join(projects::table)
+) -> Result<std::collections::HashMap<i32, Role>, AccountError> {
+    let rows: Vec<(i32, String)> = grants::table
         .filter(grants::user_id.eq(user_id))
-        .select((projects::name, grants::role))
+        .select((grants::project_id, grants::role))
         .load(connection)?;
     Ok(rows
         .into_iter()

@@ -160,6 +160,10 @@ pub struct Authenticator {
     unknown_lookups: Lane,
     /// argon2 verifications (about 19 MiB and tens of milliseconds each).
     password_checks: Lane,
+    /// argon2 verifications each username holds now, running or waiting in `password_checks`
+    /// (by a hash of the username; no entry at zero): one username's flood of guesses cannot
+    /// take the places other users' first logins need.
+    password_checks_by_username: std::sync::Mutex<std::collections::HashMap<[u8; 32], usize>>,
     /// Lookups sent to the platform database so far.
     platform_lookups: std::sync::atomic::AtomicU64,
     /// Verdicts answered from the caches (accepted or refused) so far.
@@ -181,6 +185,9 @@ const UNKNOWN_LOOKUPS_WAITING: usize = 1024;
 /// argon2 verifications at once, and how many may wait; more are throttled.
 const PASSWORD_CHECKS: usize = 2;
 const PASSWORD_CHECKS_WAITING: usize = 8;
+/// argon2 verifications one username may have running or waiting at once; more for that
+/// username alone are throttled. Two: a user who mistypes and retries at once is not refused.
+const PASSWORD_CHECKS_PER_USERNAME: usize = 2;
 
 /// A bounded line for scarce work: at most `running` at once and `waiting` in line; anyone
 /// beyond is told to come back (429).
@@ -203,15 +210,54 @@ impl Lane {
         if let Ok(permit) = self.running.try_acquire() {
             return Ok(permit);
         }
-        use std::sync::atomic::Ordering;
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(ApiError::Throttled { wait_seconds: 1 });
         }
-        let permit = self.running.acquire().await;
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
-        permit.map_err(|error| ApiError::internal("authentication lane closed", error))
+        // Given back however the wait ends, also when the request is dropped while queued
+        // (its client went away): a place kept by a dropped waiter is lost for good.
+        let _waiting = Waiting(&self.waiting);
+        self.running
+            .acquire()
+            .await
+            .map_err(|error| ApiError::internal("authentication lane closed", error))
     }
+}
+
+/// A place in a [`Lane`]'s line, given back when dropped.
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A username's place among its argon2 verifications, given back when dropped.
+struct UsernamePlace<'a> {
+    counts: &'a std::sync::Mutex<std::collections::HashMap<[u8; 32], usize>>,
+    key: [u8; 32],
+}
+
+impl Drop for UsernamePlace<'_> {
+    fn drop(&mut self) {
+        // Poisoned only by a panic while counting, which leaves nothing to give back.
+        let Ok(mut held) = self.counts.lock() else {
+            return;
+        };
+        if let std::collections::hash_map::Entry::Occupied(mut entry) = held.entry(self.key) {
+            *entry.get_mut() -= 1;
+            if *entry.get() == 0 {
+                entry.remove();
+            }
+        }
+    }
+}
+
+/// A turn at an argon2 verification: the lane's place and the username's.
+struct PasswordTurn<'a> {
+    _lane: tokio::sync::SemaphorePermit<'a>,
+    _username_place: UsernamePlace<'a>,
 }
 
 /// What a lookup found.
@@ -253,6 +299,7 @@ impl Authenticator {
                 .build(),
             unknown_lookups: Lane::new(UNKNOWN_LOOKUPS, UNKNOWN_LOOKUPS_WAITING),
             password_checks: Lane::new(PASSWORD_CHECKS, PASSWORD_CHECKS_WAITING),
+            password_checks_by_username: std::sync::Mutex::default(),
             platform_lookups: std::sync::atomic::AtomicU64::new(0),
             cache_hits: std::sync::atomic::AtomicU64::new(0),
         }
@@ -301,8 +348,8 @@ impl Authenticator {
             (Some(known), _) => self.look_up(credentials, Some(known), read_at).await?,
             // Unknown passwords wait for an argon2 turn before anything else, so that a flood
             // of guesses is throttled before it costs a lookup.
-            (None, Credentials::Basic { .. }) => {
-                let turn = self.password_checks.enter().await?;
+            (None, Credentials::Basic { username, .. }) => {
+                let turn = self.password_turn(username).await?;
                 self.look_up_with_turn(credentials, None, read_at, Some(turn))
                     .await?
             }
@@ -343,6 +390,35 @@ impl Authenticator {
             });
     }
 
+    /// A turn at an argon2 verification for `username`: one of the username's own places
+    /// first, then a place in the lane everyone shares. Both are given back when the turn is
+    /// dropped, also when the request is dropped while it waits.
+    async fn password_turn(&self, username: &str) -> Result<PasswordTurn<'_>, ApiError> {
+        let username_place = self.take_username_place(username)?;
+        let lane = self.password_checks.enter().await?;
+        Ok(PasswordTurn {
+            _lane: lane,
+            _username_place: username_place,
+        })
+    }
+
+    fn take_username_place(&self, username: &str) -> Result<UsernamePlace<'_>, ApiError> {
+        let key: [u8; 32] = sha2::Sha256::digest(username.as_bytes()).into();
+        let mut held = self
+            .password_checks_by_username
+            .lock()
+            .expect("password check counts poisoned");
+        let count = held.entry(key).or_insert(0);
+        if *count >= PASSWORD_CHECKS_PER_USERNAME {
+            return Err(ApiError::Throttled { wait_seconds: 1 });
+        }
+        *count += 1;
+        Ok(UsernamePlace {
+            counts: &self.password_checks_by_username,
+            key,
+        })
+    }
+
     async fn look_up(
         &self,
         credentials: Credentials,
@@ -359,7 +435,7 @@ impl Authenticator {
         credentials: Credentials,
         known: Option<Arc<Accepted>>,
         read_at: Instant,
-        mut password_turn: Option<tokio::sync::SemaphorePermit<'_>>,
+        mut password_turn: Option<PasswordTurn<'_>>,
     ) -> Result<Verdict, ApiError> {
         match credentials {
             Credentials::Token(token) => {
@@ -376,9 +452,10 @@ impl Authenticator {
                 })
             }
             Credentials::Basic { username, password } => {
+                let looked_up = username.clone();
                 let account = self
                     .on_platform(move |connection| {
-                        accounts::password_account(connection, &username)
+                        accounts::password_account(connection, &looked_up)
                     })
                     .await?;
                 let stored_hash = account
@@ -393,7 +470,7 @@ impl Authenticator {
                     account.if_password_matches.clone()
                 } else {
                     if password_turn.is_none() {
-                        password_turn = Some(self.password_checks.enter().await?);
+                        password_turn = Some(self.password_turn(&username).await?);
                     }
                     let verdict = actix_web::web::block(move || {
                         accounts::verify_account_password(account.as_ref(), &password)
@@ -513,6 +590,70 @@ mod tests {
             parse(b"Digest abc"),
             Ok(None),
             "unknown schemes are no credentials"
+        );
+    }
+
+    /// Polls `future` once, without a runtime: whether it is still waiting.
+    fn poll_once<F: std::future::Future>(
+        future: std::pin::Pin<&mut F>,
+    ) -> std::task::Poll<F::Output> {
+        future.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+    }
+
+    /// Issue 24: a request dropped while queued for a lane (its client went away) kept its
+    /// place in line for good, so a few rounds of impatient clients left a lane that throttled
+    /// everyone.
+    #[test]
+    fn lane_waiters_dropped_in_line_give_their_places_back() {
+        let lane = Lane::new(1, 2);
+        let mut running = Box::pin(lane.enter());
+        let std::task::Poll::Ready(Ok(_running)) = poll_once(running.as_mut()) else {
+            panic!("a free lane admits at once");
+        };
+        for round in 0..3 {
+            let mut waiters: Vec<_> = (0..2).map(|_| Box::pin(lane.enter())).collect();
+            for waiter in &mut waiters {
+                assert!(
+                    poll_once(waiter.as_mut()).is_pending(),
+                    "round {round}: a place in line is free"
+                );
+            }
+            drop(waiters);
+        }
+        let mut first = Box::pin(lane.enter());
+        let mut second = Box::pin(lane.enter());
+        assert!(poll_once(first.as_mut()).is_pending());
+        assert!(poll_once(second.as_mut()).is_pending());
+        let mut third = Box::pin(lane.enter());
+        assert!(matches!(
+            poll_once(third.as_mut()),
+            std::task::Poll::Ready(Err(ApiError::Throttled { wait_seconds: 1 }))
+        ));
+    }
+
+    /// Issue 24: one username's argon2 checks take at most its own places; others still find
+    /// theirs, and a username's places come back as its checks end.
+    #[test]
+    fn one_username_holds_at_most_its_own_password_checks() {
+        let authenticator = Authenticator::new("unused-platform.db", Duration::from_secs(5));
+        let mallory: Vec<_> = (0..PASSWORD_CHECKS_PER_USERNAME)
+            .map(|_| authenticator.take_username_place("mallory").unwrap())
+            .collect();
+        assert!(matches!(
+            authenticator.take_username_place("mallory"),
+            Err(ApiError::Throttled { wait_seconds: 1 })
+        ));
+        let carol = authenticator.take_username_place("carol").unwrap();
+        drop(mallory);
+        let again = authenticator.take_username_place("mallory").unwrap();
+        drop((carol, again));
+        assert!(
+            authenticator
+                .password_checks_by_username
+                .lock()
+                .unwrap()
+                .is_empty(),
+            "no entry is kept for a username without checks"
         );
     }
 

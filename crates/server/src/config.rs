@@ -106,6 +106,9 @@ pub struct DocumentSettings {
     pub max_read_rows: usize,
     pub auth_required: bool,
     pub public_schema: bool,
+    /// Swagger UI's `persistAuthorization`: keep what was entered in "Authorize" (an API
+    /// token) in the browser's localStorage across reloads.
+    pub persist_authorization: bool,
 }
 
 impl Default for DocumentSettings {
@@ -218,6 +221,11 @@ pub struct ApiConfig {
     /// (CORS): their preflights are answered and their responses carry CORS headers. Empty
     /// (the default): no CORS headers, so browsers keep other origins out.
     pub cors_allowed_origins: Vec<String>,
+    /// Let the docs page keep the token entered in "Authorize" in the browser's localStorage
+    /// (Swagger UI's `persistAuthorization`), where any script of the page's origin can read
+    /// it, and where it outlives the tab. Off by default: the token is asked for again after a
+    /// reload.
+    pub docs_persist_authorization: bool,
 }
 
 impl Config {
@@ -288,6 +296,7 @@ impl Default for ApiConfig {
             allowed_hosts: Vec::new(),
             public_schema: true,
             cors_allowed_origins: Vec::new(),
+            docs_persist_authorization: false,
         }
     }
 }
@@ -378,6 +387,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("TENANTAPI_ALLOWED_HOSTS", "api.allowed_hosts"),
     ("TENANTAPI_PUBLIC_SCHEMA", "api.public_schema"),
     ("TENANTAPI_CORS_ALLOWED_ORIGINS", "api.cors_allowed_origins"),
+    (
+        "TENANTAPI_DOCS_PERSIST_AUTHORIZATION",
+        "api.docs_persist_authorization",
+    ),
     ("TENANTAPI_AUTH_REQUIRED", "auth.required"),
     ("TENANTAPI_AUTH_CACHE_SECONDS", "auth.cache_seconds"),
 ];
@@ -497,6 +510,9 @@ impl Config {
                     .map(str::to_string)
                     .collect()
             }
+            "api.docs_persist_authorization" => {
+                self.api.docs_persist_authorization = parse(name, &value, BOOLEAN)?
+            }
             "auth.required" => self.auth.required = parse(name, &value, BOOLEAN)?,
             "auth.cache_seconds" => self.auth.cache_seconds = parse(name, &value, NUMBER)?,
             other => unreachable!("ENVIRONMENT names an unknown setting {other}"),
@@ -600,6 +616,7 @@ impl Config {
                 max_read_rows: self.api.max_read_rows,
                 auth_required: self.auth.required,
                 public_schema: self.api.public_schema,
+                persist_authorization: self.api.docs_persist_authorization,
             },
             cors_allowed_origins: self.api.cors_allowed_origins.clone(),
         }

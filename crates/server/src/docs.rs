@@ -33,7 +33,7 @@ impl OpenApiDocument {
     ) -> OpenApiDocument {
         let swagger = utoipa_swagger_ui::Config::new([schema_url])
             .try_it_out_enabled(true)
-            .persist_authorization(true)
+            .persist_authorization(settings.persist_authorization)
             .display_operation_id(true)
             .filter(true);
         OpenApiDocument {

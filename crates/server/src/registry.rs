@@ -24,7 +24,8 @@ use crate::platform::{Project, ProjectLimits};
 use crate::throttle::{RateLimit, RequestLimits, Throttle, ThrottleReason};
 
 struct ProjectEntry {
-    /// The platform database's id: what rate limits are kept by.
+    /// The project's id in the platform database: what grants name and rate limits are kept
+    /// by (a project removed and added again under its name gets a new one).
     id: i32,
     name: Arc<str>,
     /// The project's rate limit, its own or the default (read on every request).
@@ -65,12 +66,12 @@ fn is_read_method(method: &actix_web::http::Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// The caller's role on a project, if any; superusers have every project.
-fn role_on(principal: &Principal, project: &str) -> Option<Role> {
+/// The caller's role on a project (by its platform id), if any; superusers have every project.
+fn role_on(principal: &Principal, project_id: i32) -> Option<Role> {
     if principal.is_superuser {
         Some(Role::Write)
     } else {
-        principal.grants.get(project).copied()
+        principal.grants.get(&project_id).copied()
     }
 }
 
@@ -140,7 +141,8 @@ impl Registry {
         self.throttle.throttled()
     }
 
-    /// Makes the registry hold exactly `enabled`, keeping the pools of unchanged projects.
+    /// Makes the registry hold exactly `enabled`, keeping the pools of unchanged projects (same
+    /// id, same URL: a project added again under its name is a new one).
     pub fn replace_projects(&self, enabled: Vec<Project>) {
         let mut projects = self.projects.write().expect("registry lock poisoned");
         let mut next = HashMap::with_capacity(enabled.len());
@@ -443,7 +445,7 @@ impl ProjectRegistry for Registry {
             };
             if let Some(principal) = principal {
                 // A project the caller has no grant on is indistinguishable from a missing one.
-                let role = role_on(&principal, project).ok_or(ApiError::NotFound)?;
+                let role = role_on(&principal, entry.id).ok_or(ApiError::NotFound)?;
                 if role == Role::Read && !is_read_method(request.method()) {
                     return Err(ApiError::PermissionDenied);
                 }
@@ -471,11 +473,17 @@ impl ProjectRegistry for Registry {
         request: &'a HttpRequest,
     ) -> RegistryFuture<'a, Vec<Arc<str>>> {
         Box::pin(async move {
-            let mut names = self.project_names();
-            if let Some(authenticator) = &self.authenticator {
-                let principal = authenticator.authenticate(request).await?;
-                names.retain(|name| role_on(&principal, name).is_some());
-            }
+            let Some(authenticator) = &self.authenticator else {
+                return Ok(self.project_names());
+            };
+            let principal = authenticator.authenticate(request).await?;
+            let mut names: Vec<Arc<str>> = self
+                .entries()
+                .into_iter()
+                .filter(|entry| role_on(&principal, entry.id).is_some())
+                .map(|entry| entry.name.clone())
+                .collect();
+            names.sort();
             Ok(names)
         })
     }

@@ -480,3 +480,34 @@ fn schema_and_docs_are_not_project_names() {
         assert!(error.to_string().contains("is reserved"), "{error}");
     }
 }
+
+/// Issue 24: the docs page told Swagger UI to keep the token entered in "Authorize" in the
+/// browser's localStorage (`persistAuthorization`), where any script of the origin reads it and
+/// where it outlives the tab. It is a setting now, off unless `api.docs_persist_authorization`.
+#[actix_web::test]
+async fn the_docs_page_keeps_the_token_in_the_browser_only_when_configured() {
+    for (persist, expected) in [
+        (None, "\"persistAuthorization\": false"),
+        (Some(false), "\"persistAuthorization\": false"),
+        (Some(true), "\"persistAuthorization\": true"),
+    ] {
+        let kit = kit_with_roles(Backend::Sqlite, |config| {
+            if let Some(persist) = persist {
+                config.api.docs_persist_authorization = persist;
+            }
+        });
+        let service = kit.service().await;
+        let initializer = kit
+            .call(
+                &service,
+                "GET",
+                "/api/v1/docs/swagger-initializer.js",
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(initializer.status, 200);
+        let script = String::from_utf8(initializer.body.clone()).unwrap();
+        assert!(script.contains(expected), "{persist:?}: {script}");
+    }
+}

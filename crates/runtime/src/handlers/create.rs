@@ -142,7 +142,10 @@ async fn create_many(
             Access::Write,
             (ops.meta.name, "create_many"),
             move |connection| -> Result<Vec<Value>, ApiError> {
-                let mut failed_item = 0;
+                // The item being written when the transaction failed; `None` when no item was
+                // (its BEGIN, the list as one statement, its COMMIT, an empty list): then
+                // there is no item to name.
+                let mut failed_item = None;
                 let outcome = write_transaction(connection, &version, |connection| {
                     // One statement for the whole list where the backend allows it, inside a
                     // savepoint: if the database refuses it, the row-by-row inserts below
@@ -171,7 +174,7 @@ async fn create_many(
                     }
                     let mut created = Vec::with_capacity(rows.len());
                     for (index, row) in rows.iter().enumerate() {
-                        failed_item = index;
+                        failed_item = Some(index);
                         created.push(match &conflict {
                             Some(conflict) => {
                                 (ops.writes().upsert)(connection, row.clone(), conflict)?
@@ -179,6 +182,7 @@ async fn create_many(
                             None => (ops.writes().insert)(connection, row.clone())?,
                         });
                     }
+                    failed_item = None;
                     Ok(created)
                 });
                 match outcome {
@@ -186,6 +190,16 @@ async fn create_many(
                     Err(GuardedWriteError::Refused(error)) => Err(error),
                     Err(GuardedWriteError::Failed(error)) => {
                         // The transaction is rolled back: nothing of the list was written.
+                        let Some(failed_item) = failed_item.filter(|item| *item < rows.len())
+                        else {
+                            return Err(explain_write_error(
+                                ops.meta,
+                                connection,
+                                &Map::new(),
+                                WriteKind::Insert,
+                                error,
+                            ));
+                        };
                         match explain_write_error(
                             ops.meta,
                             connection,

@@ -410,8 +410,9 @@ impl IdleConnections for ProjectPool {
     }
 }
 
-/// A slot checked out for one request, its connection open. Returned to the pool on drop:
-/// closed instead when it was lost, or when another project waits for the server's budget.
+/// A slot checked out for one request, its connection open. Returned to the pool on drop,
+/// never inside a transaction (one left open is rolled back): closed instead when it was lost,
+/// when that rollback failed, or when another project waits for the server's budget.
 pub struct CheckedOut {
     pool: Arc<ProjectPool>,
     slot: r2d2::PooledConnection<SlotManager>,
@@ -556,6 +557,22 @@ impl Drop for CheckedOut {
             return;
         };
         let mut keep = !open.watch.is_lost();
+        if keep && let Some(rolled_back) = open.roll_back_open_transaction() {
+            if rolled_back {
+                tracing::warn!(
+                    "project {}: a unit of work left a transaction open (it panicked, or \
+                     returned without committing); rolled it back",
+                    self.pool.project
+                );
+            } else {
+                tracing::warn!(
+                    "project {}: a unit of work left a transaction open that could not be \
+                     rolled back; closed the connection",
+                    self.pool.project
+                );
+            }
+            keep = rolled_back;
+        }
         if keep && open.watch.cached_statements() > self.pool.settings.max_cached_statements {
             keep = open.clear_statement_cache();
         }

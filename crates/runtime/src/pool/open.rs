@@ -252,6 +252,36 @@ impl OpenConnection {
         }
     }
 
+    /// Rolls back a transaction diesel still counts open on the connection (work that
+    /// panicked inside one, or returned without committing), so that the next unit of work,
+    /// which may be another request's (or behind PgBouncer in transaction mode, another
+    /// client's), does not run inside it. `None`: there was none; `Some(false)`: it could not
+    /// be rolled back, and the connection must be closed.
+    pub(super) fn roll_back_open_transaction(&mut self) -> Option<bool> {
+        use diesel::connection::TransactionManager as _;
+        type Manager = <DbConnection as diesel::Connection>::TransactionManager;
+        let depth = match Manager::transaction_manager_status_mut(&mut self.connection)
+            .transaction_depth()
+        {
+            Ok(None) => return None,
+            Ok(Some(depth)) => depth.get(),
+            // diesel lost track of the transaction (a failed BEGIN, COMMIT or ROLLBACK): what
+            // the session holds is unknown.
+            Err(_) => return Some(false),
+        };
+        for _ in 0..depth {
+            if let Err(error) = Manager::rollback_transaction(&mut self.connection) {
+                tracing::warn!("rolling back a transaction left open failed: {error}");
+                return Some(false);
+            }
+        }
+        let closed = matches!(
+            Manager::transaction_manager_status_mut(&mut self.connection).transaction_depth(),
+            Ok(None)
+        );
+        Some(closed)
+    }
+
     pub(super) fn clear_statement_cache(&mut self) -> bool {
         if self.statement_cache_off {
             // Its cache is off: there is nothing to clear, and nothing to turn back on.

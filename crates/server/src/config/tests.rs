@@ -71,3 +71,37 @@ fn unknown_keys_in_the_file_are_rejected() {
     let error = Config::load(Some(&file), environment(&[])).unwrap_err();
     assert!(error.to_string().contains("unknown field `bnd`"), "{error}");
 }
+
+/// Issue 24: whether the docs page keeps the token in the browser is a setting, in the file and
+/// in the environment, off by default.
+#[test]
+fn the_docs_page_persists_authorization_only_when_set() {
+    assert!(!Config::default().api.docs_persist_authorization);
+    assert!(
+        !Config::default()
+            .app_settings()
+            .document
+            .persist_authorization
+    );
+    let dir = std::env::temp_dir().join(format!("tenantapi-config-docs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("server.toml");
+    std::fs::write(&file, "[api]\ndocs_persist_authorization = true\n").unwrap();
+    let from_file = Config::load(Some(&file), environment(&[])).unwrap();
+    assert!(from_file.app_settings().document.persist_authorization);
+    let from_environment = Config::load(
+        Some(&file),
+        environment(&[("TENANTAPI_DOCS_PERSIST_AUTHORIZATION", "false")]),
+    )
+    .unwrap();
+    assert!(!from_environment.api.docs_persist_authorization);
+    let error = Config::load(
+        None,
+        environment(&[("TENANTAPI_DOCS_PERSIST_AUTHORIZATION", "sometimes")]),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "environment variable TENANTAPI_DOCS_PERSIST_AUTHORIZATION=\"sometimes\" is invalid: true or false"
+    );
+}
