@@ -64,6 +64,9 @@ for round in $(seq 1 "$rounds"); do
   sleep 1
   quiet "$work/beside-$round.txt"
   wait "$noisy"
+  # The server finishes the flood's requests after wrk has stopped: quiet alone starts after.
+  until [ "$(curl -s -o /dev/null -w '%{time_total}' "$quiet_url" | awk '{ print ($1 < 0.005) }')" = 1 ]; do sleep 0.5; done
+  sleep 2
 done
 
 field() { grep -o "$2=[0-9.]*" "$1" | head -n1 | cut -d= -f2; }

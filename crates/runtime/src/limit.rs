@@ -24,7 +24,12 @@
 //! with work waiting, each project's own work in arrival order, so that a project with a
 //! hundred statements queued gets no more turns than one with a single statement while both
 //! wait (a first-come-first-served queue let one project's flood delay every other project on
-//! the server by the whole flood).
+//! the server by the whole flood). And while several projects are active (work running or
+//! queued, or within the last [`ACTIVE_FOR`]), none starts more work while it has its share of
+//! the limit running (the limit divided by the active projects, at least one), long work that
+//! stopped counting included: a project's expensive scans then take at most its share of the
+//! server's cores, and the others' short statements the rest (measured in BENCHMARKS.md,
+//! `xtask/bench/neighbour.sh`).
 //!
 //! One tenant's slow statements must not hold the others back: an operation counts against
 //! the limit for at most [`COUNTED_FOR`], then its permit is returned (it is waiting on locks
@@ -37,6 +42,10 @@ use std::time::{Duration, Instant};
 
 /// How long one operation counts against the limit at most.
 pub const COUNTED_FOR: Duration = Duration::from_millis(100);
+
+/// A project whose work ended this recently is still active: its next statement is on its way
+/// (a client's next request), and another project's long work must not take its share meanwhile.
+pub const ACTIVE_FOR: Duration = Duration::from_millis(100);
 
 /// Operations taking less than this many times their best leave room: the limit may grow.
 pub const GROW_BELOW_RATIO: f64 = 1.5;
@@ -82,6 +91,10 @@ struct State {
     in_flight: usize,
     /// Work waiting for its turn: round robin between projects.
     queue: FairQueue,
+    /// Work started and not ended, per project (counting or not); projects with none left out.
+    running: HashMap<Arc<str>, usize>,
+    /// When each project's work last started or ended, for [`ACTIVE_FOR`]; pruned as it ages.
+    last_active: HashMap<Arc<str>, Instant>,
     /// The most operations in flight at once during this round.
     busiest: usize,
     round_samples: usize,
@@ -118,8 +131,20 @@ impl FairQueue {
         self.len += 1;
     }
 
-    fn pop_front(&mut self) -> Option<Queued> {
-        let project = self.rotation.pop_front()?;
+    /// The oldest work of the first project in turn that `may_start`, or whose oldest work is
+    /// stale (past its deadline or given up: answered without a turn); that project goes to
+    /// the back of the rotation.
+    fn pop_next(&mut self, now: Instant, may_start: impl Fn(&str) -> bool) -> Option<Queued> {
+        let position = self.rotation.iter().position(|project| {
+            let front = self.lanes[project]
+                .front()
+                .expect("BUG: an empty lane in the rotation");
+            front.deadline <= now || !front.permit.is_waiting() || may_start(project)
+        })?;
+        let project = self
+            .rotation
+            .remove(position)
+            .expect("BUG: the position was found");
         let lane = self
             .lanes
             .get_mut(&project)
@@ -163,6 +188,8 @@ pub struct LimitPermit {
     /// Whose work it is: turns are shared fairly between projects.
     project: Arc<str>,
     shape: Shape,
+    /// The work started (it was counted in) and has not ended: it is in `State::running`.
+    running: std::sync::atomic::AtomicBool,
 }
 
 enum Held {
@@ -196,6 +223,8 @@ impl ConcurrencyLimit {
                 limit: settings.initial,
                 in_flight: 0,
                 queue: FairQueue::default(),
+                running: HashMap::new(),
+                last_active: HashMap::new(),
                 busiest: 0,
                 round_samples: 0,
                 ratio: 1.0,
@@ -224,6 +253,7 @@ impl ConcurrencyLimit {
             held: Mutex::new(Held::Waiting),
             project,
             shape,
+            running: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -296,7 +326,14 @@ impl ConcurrencyLimit {
                 if state.in_flight >= state.limit {
                     return None;
                 }
-                let queued = state.queue.pop_front()?;
+                let now = Instant::now();
+                let share = Self::share(&mut state, now);
+                let running = std::mem::take(&mut state.running);
+                let next = state.queue.pop_next(now, |project| {
+                    share.is_none_or(|share| running.get(project).copied().unwrap_or(0) < share)
+                });
+                state.running = running;
+                let queued = next?;
                 let counted =
                     queued.deadline > Instant::now() && Self::count_in(&mut state, &queued.permit);
                 let room_for_more = state.in_flight < state.limit && !state.queue.is_empty();
@@ -313,16 +350,59 @@ impl ConcurrencyLimit {
         }
     }
 
+    /// What one project may have running while others are active: `None` while at most one
+    /// project is (it may use the whole limit).
+    fn share(state: &mut State, now: Instant) -> Option<usize> {
+        state
+            .last_active
+            .retain(|_, at| now.saturating_duration_since(*at) < ACTIVE_FOR);
+        let mut active: Vec<&Arc<str>> = state
+            .running
+            .keys()
+            .chain(state.queue.lanes.keys())
+            .chain(state.last_active.keys())
+            .collect();
+        active.sort_unstable();
+        active.dedup();
+        (active.len() > 1).then(|| (state.limit / active.len()).max(1))
+    }
+
     /// Counts `permit` in, unless its request gave up on it (`false`).
     fn count_in(state: &mut State, permit: &LimitPermit) -> bool {
         let mut held = permit.held.lock().expect("permit lock poisoned");
         if !matches!(*held, Held::Waiting) {
             return false;
         }
-        *held = Held::Holding(Instant::now());
+        let now = Instant::now();
+        *held = Held::Holding(now);
         state.in_flight += 1;
         state.busiest = state.busiest.max(state.in_flight);
+        permit
+            .running
+            .store(true, std::sync::atomic::Ordering::Release);
+        *state.running.entry(permit.project.clone()).or_default() += 1;
+        state.last_active.insert(permit.project.clone(), now);
         true
+    }
+
+    /// The work of `permit` ended (counting or not): it no longer runs for its project.
+    fn work_ended(&self, permit: &LimitPermit) {
+        if !permit
+            .running
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
+        let mut state = self.state.lock().expect("limit lock poisoned");
+        if let Some(running) = state.running.get_mut(&permit.project) {
+            *running -= 1;
+            if *running == 0 {
+                state.running.remove(&permit.project);
+            }
+        }
+        state
+            .last_active
+            .insert(permit.project.clone(), Instant::now());
     }
 
     fn count_out(&self, sample: Option<(Shape, f64)>) {
@@ -441,6 +521,7 @@ impl LimitPermit {
             let seconds = started.elapsed().as_secs_f64();
             self.limit.count_out(Some((self.shape, seconds)));
         }
+        self.limit.work_ended(self);
     }
 
     /// The operation has run too long to be a sample, or its request gave up: its place goes
@@ -459,6 +540,11 @@ impl Drop for LimitPermit {
         // Normally finished or stopped already; a permit still counting when its last owner
         // lets go gives its place back like a request that gave up.
         self.stop_counting();
+        if self.running.load(std::sync::atomic::Ordering::Acquire) {
+            // Its job ended without finishing (it panicked): its project's work no longer runs.
+            self.limit.work_ended(self);
+            self.limit.start_what_fits();
+        }
     }
 }
 

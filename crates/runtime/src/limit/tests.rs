@@ -157,7 +157,7 @@ impl HeldPlace {
         let limit = single(name);
         let (started, starts) = std::sync::mpsc::channel();
         let (release, released) = std::sync::mpsc::channel();
-        let holder = limit.permit("holder".into(), SHAPE);
+        let holder = limit.permit("p".into(), SHAPE);
         limit.submit(
             &holder,
             later(5000),
@@ -365,4 +365,62 @@ async fn places_added_by_a_growing_limit_start_the_queued_work_at_once() {
     ran.sort();
     assert_eq!(ran, ["fourth", "second", "third"]);
     release_second.send(()).unwrap();
+}
+
+#[actix_web::test]
+async fn a_project_running_its_share_starts_no_more_while_another_is_active() {
+    // Four places; alone, a project may use them all.
+    let limit = ConcurrencyLimit::new(
+        "share",
+        LimitSettings {
+            initial: 4,
+            min: 4,
+            max: 4,
+            adaptive: false,
+        },
+    );
+    let (started, starts) = std::sync::mpsc::channel();
+    let mut releases = Vec::new();
+    let mut noisy = Vec::new();
+    for name in ["noisy 1", "noisy 2", "noisy 3"] {
+        let (release, released) = std::sync::mpsc::channel();
+        let permit = limit.permit("noisy".into(), SHAPE);
+        limit.submit(
+            &permit,
+            later(5000),
+            job(name, &permit, &started, Some(released)),
+        );
+        assert_eq!(starts.recv_timeout(WAIT).unwrap().0, name);
+        releases.push(release);
+        noisy.push(permit);
+    }
+    // Its scans run long: they stop counting, and their places go back.
+    for permit in &noisy {
+        permit.stop_counting();
+    }
+    // Another project arrives: half the limit each while both are active. Quiet runs at once;
+    // noisy, with three running, starts nothing more though places are free.
+    let quiet = limit.permit("quiet".into(), SHAPE);
+    let (release_quiet, quiet_released) = std::sync::mpsc::channel();
+    limit.submit(
+        &quiet,
+        later(5000),
+        job("quiet", &quiet, &started, Some(quiet_released)),
+    );
+    assert_eq!(starts.recv_timeout(WAIT).unwrap().0, "quiet");
+    let more = limit.permit("noisy".into(), SHAPE);
+    limit.submit(&more, later(5000), job("noisy 4", &more, &started, None));
+    assert!(
+        starts.recv_timeout(Duration::from_millis(200)).is_err(),
+        "noisy started a fourth while quiet was active"
+    );
+    release_quiet.send(()).unwrap();
+    // Quiet is still active for a moment after its work ended; when one of noisy's scans ends
+    // after that, noisy may use the whole limit again.
+    std::thread::sleep(ACTIVE_FOR + Duration::from_millis(50));
+    releases.remove(0).send(()).unwrap();
+    assert_eq!(starts.recv_timeout(WAIT).unwrap().0, "noisy 4");
+    for release in releases {
+        release.send(()).unwrap();
+    }
 }
