@@ -284,7 +284,8 @@ async fn fair_turns_scenario(backend: Backend) {
         config.pool.adaptive_in_flight = false;
     });
     let service = kit.service().await;
-    // Alpha's searches scan 200,000 rows each: its requests stay queued while beta's comes.
+    // Alpha's searches count and sort 200,000 rows each: its requests stay queued while beta's
+    // comes.
     kit.database("alpha").execute(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) \
          INSERT INTO data_point (name) SELECT 'many ' || i FROM n",
@@ -309,14 +310,15 @@ async fn fair_turns_scenario(backend: Backend) {
         .map(|_| {
             Box::pin(request(
                 "bob",
-                "/api/v1/alpha/data_point/?ordering=-name",
+                "/api/v1/alpha/data_point/?name__icontains=many&ordering=-name",
                 "alpha",
             )) as std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>
         })
         .collect();
     requests.push(Box::pin(async {
-        // After alpha's requests have queued behind the one running.
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+        // After alpha's requests have queued behind the one running (each counts and sorts
+        // 200,000 rows: they are all still queued).
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(5)).await;
         request("eve", "/api/v1/beta/data_point/1/", "beta").await;
     }));
     futures_util::future::join_all(requests).await;
@@ -325,5 +327,87 @@ async fn fair_turns_scenario(backend: Backend) {
     assert!(
         beta <= 3,
         "beta's one request waited behind {beta} of alpha's (first come first served: about 9): {order:?}"
+    );
+}
+
+/// A database server's connection budget while two projects wait for it: the freed connection
+/// goes to the project holding none, although the other asked first (first come first served
+/// gave it to the project already holding the rest). PostgreSQL only: it takes two locks on
+/// one database, released one at a time, to free exactly one connection; SQLite projects share
+/// a budget of the same type (`budget.rs` tests the rule on its own).
+#[actix_web::test]
+async fn a_freed_connection_goes_to_the_waiting_project_holding_the_fewest() {
+    use diesel::RunQueryDsl as _;
+    use diesel::connection::SimpleConnection as _;
+    let kit = limited_kit(Backend::Postgres, |config| {
+        config.pool.max_connections_per_host = 2;
+        config.pool.project_share_percent = 50;
+    });
+    let service = kit.service().await;
+    let database = kit.database("alpha");
+    let mut site_lock = database.connect();
+    site_lock
+        .batch_execute("BEGIN; LOCK TABLE site IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let mut tag_lock = database.connect();
+    tag_lock
+        .batch_execute("BEGIN; LOCK TABLE tag IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let mut observer = database.connect();
+    let unlocking = std::thread::spawn(move || {
+        #[derive(diesel::QueryableByName)]
+        struct Waiting {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            waiting: i64,
+        }
+        let started = std::time::Instant::now();
+        // Both of alpha's connections wait on the locks: the server's budget is spent.
+        loop {
+            let waiting =
+                diesel::sql_query("SELECT COUNT(*) AS waiting FROM pg_locks WHERE NOT granted")
+                    .load::<Waiting>(&mut observer)
+                    .unwrap()[0]
+                    .waiting;
+            if waiting >= 2 {
+                break;
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(10));
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // Alpha's third request and then beta's queue for a connection meanwhile.
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        site_lock.batch_execute("COMMIT").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        tag_lock.batch_execute("COMMIT").unwrap();
+    });
+    let finished = std::cell::RefCell::new(Vec::new());
+    let request = |user: &'static str, path: &'static str, label: &'static str, after_ms: u64| {
+        let (kit, service, finished) = (&kit, &service, &finished);
+        async move {
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(after_ms)).await;
+            let reply = get_as(kit, service, user, path).await;
+            assert_eq!(reply.status, 200, "{label}: {}", reply.json);
+            finished.borrow_mut().push(label);
+        }
+    };
+    futures_util::future::join5(
+        request(
+            "bob",
+            "/api/v1/alpha/site/",
+            "alpha holding the site lock",
+            0,
+        ),
+        request("bob", "/api/v1/alpha/tag/", "alpha holding the tag lock", 0),
+        request("bob", "/api/v1/alpha/data_point/", "alpha's third", 300),
+        request("eve", "/api/v1/beta/data_point/", "beta", 500),
+        async {},
+    )
+    .await;
+    unlocking.join().unwrap();
+    let order = finished.into_inner();
+    let position = |label: &str| order.iter().position(|done| *done == label).unwrap();
+    assert!(
+        position("beta") < position("alpha's third"),
+        "alpha, holding a connection, got the freed one before beta, holding none: {order:?}"
     );
 }

@@ -40,7 +40,12 @@ async fn platform_database_migrates_on_postgres() {
     let (mut connection, applied) = platform::open_and_migrate(&database.url).unwrap();
     assert_eq!(
         applied,
-        ["20261126000001", "20261126000002", "20261126000003"]
+        [
+            "20261126000001",
+            "20261126000002",
+            "20261126000003",
+            "20261205000004"
+        ]
     );
     assert!(
         platform::migrate(&mut connection).unwrap().is_empty(),

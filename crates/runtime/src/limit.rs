@@ -356,15 +356,20 @@ impl ConcurrencyLimit {
         state
             .last_active
             .retain(|_, at| now.saturating_duration_since(*at) < ACTIVE_FOR);
-        let mut active: Vec<&Arc<str>> = state
-            .running
-            .keys()
-            .chain(state.queue.lanes.keys())
-            .chain(state.last_active.keys())
-            .collect();
-        active.sort_unstable();
-        active.dedup();
-        (active.len() > 1).then(|| (state.limit / active.len()).max(1))
+        // Counted without allocating: this runs for every turn.
+        let running = &state.running;
+        let queued = &state.queue.lanes;
+        let active = running.len()
+            + queued
+                .keys()
+                .filter(|project| !running.contains_key(*project))
+                .count()
+            + state
+                .last_active
+                .keys()
+                .filter(|project| !running.contains_key(*project) && !queued.contains_key(*project))
+                .count();
+        (active > 1).then(|| (state.limit / active).max(1))
     }
 
     /// Counts `permit` in, unless its request gave up on it (`false`).

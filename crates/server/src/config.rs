@@ -103,7 +103,6 @@ pub struct DocumentSettings {
     pub default_page_size: u64,
     pub max_page_size: u64,
     pub max_bulk_items: usize,
-    pub max_read_rows: usize,
     pub auth_required: bool,
     pub public_schema: bool,
     /// Swagger UI's `persistAuthorization`: keep what was entered in "Authorize" (an API
@@ -613,7 +612,6 @@ impl Config {
                 default_page_size: self.api.default_page_size,
                 max_page_size: self.api.max_page_size,
                 max_bulk_items: self.api.max_bulk_items,
-                max_read_rows: self.api.max_read_rows,
                 auth_required: self.auth.required,
                 public_schema: self.api.public_schema,
                 persist_authorization: self.api.docs_persist_authorization,

@@ -66,7 +66,7 @@ impl OpenApiDocument {
 }
 
 /// The generated document with what the configuration decides: the largest and the default
-/// page size, the most rows of a bulk create and of a read, and no security requirement when authentication
+/// page size, the most rows of a bulk create, and no security requirement when authentication
 /// is off.
 fn render(api: &GeneratedApi, settings: DocumentSettings) -> web::Bytes {
     let mut document: Value =
@@ -91,24 +91,6 @@ fn render(api: &GeneratedApi, settings: DocumentSettings) -> web::Bytes {
             path.pointer_mut("/post/requestBody/content/application~1json/schema/oneOf/1")
         }) {
             bulk["maxItems"] = Value::from(settings.max_bulk_items);
-        }
-        let expand_parameters = paths
-            .values_mut()
-            .filter_map(Value::as_object_mut)
-            .flat_map(|operations| operations.values_mut())
-            .filter_map(|operation| operation.get_mut("parameters"))
-            .filter_map(Value::as_array_mut)
-            .flatten()
-            .filter(|parameter| parameter["name"] == "expand");
-        for expand in expand_parameters {
-            if let Some(Value::String(description)) = expand.get_mut("description") {
-                description.push_str(&format!(
-                    " A read produces at most {} rows, the page's and every expanded row counted \
-                     as often as the answer holds it; more answers 400 (ask for a smaller \
-                     page_size, fewer relations or filters).",
-                    settings.max_read_rows
-                ));
-            }
         }
     }
     if !settings.auth_required

@@ -386,7 +386,12 @@ mod tests {
         let (mut connection, applied) = open_and_migrate(path.to_str().unwrap()).unwrap();
         assert_eq!(
             applied,
-            ["20261126000001", "20261126000002", "20261126000003"]
+            [
+                "20261126000001",
+                "20261126000002",
+                "20261126000003",
+                "20261205000004"
+            ]
         );
         assert_eq!(
             migrate(&mut connection).unwrap(),

@@ -78,7 +78,7 @@ pub(super) fn expand_parameter(schema: &Schema, table: &Table) -> Option<Value> 
         "name": "expand",
         "in": "query",
         "required": false,
-        "description": format!("Comma-separated relations to expand: {}. A key field then holds the row it references (the `Shaped...` row schemas); a `_set` is added as a list. Dots expand the expanded rows' own relations (`a.b`, and `a.b.c`, at most 3 deep). One query per relation and level for the whole page; an unknown relation answers 400.", meanings.join(", ")),
+        "description": format!("Comma-separated relations to expand: {}. A key field then holds the row it references (the `Shaped...` row schemas); a `_set` is added as a list. Dots expand the expanded rows' own relations (`a.b`, and `a.b.c`, at most 3 deep). One query per relation and level for the whole page; an unknown relation answers 400. A read produces at most `api.max_read_rows` rows (25,000 unless configured), its page's and every expanded row counted as often as the answer holds it; more answers 400 (ask for a smaller page_size, fewer relations or filters).", meanings.join(", ")),
         "style": "form",
         "explode": false,
         "schema": {"type": "array", "items": {"type": "string", "enum": choices}}
