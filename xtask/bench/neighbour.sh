@@ -62,8 +62,18 @@ for round in $(seq 1 "$rounds"); do
   wrk -t2 -c32 -d"$((duration + 2))s" --timeout 20s -s "$peers/wrk_report.lua" "$noisy_url" > "$work/noisy-$round.txt" 2>&1 &
   noisy=$!
   sleep 1
+  # The server's in-flight limit for the cluster while the flood runs, sampled twice a second.
+  (
+    while kill -0 "$noisy" 2>/dev/null; do
+      curl -s http://127.0.0.1:8000/metrics \
+        | awk -v host="127.0.0.1:$port" '$1 == "tenantapi_host_statements{host=\"" host "\",state=\"limit\"}" { print $2 }'
+      sleep 0.5
+    done
+  ) > "$work/limit-$round.txt" &
+  sampler=$!
   quiet "$work/beside-$round.txt"
   wait "$noisy"
+  wait "$sampler" 2>/dev/null || true
   # The server finishes the flood's requests after wrk has stopped: quiet alone starts after.
   until [ "$(curl -s -o /dev/null -w '%{time_total}' "$quiet_url" | awk '{ print ($1 < 0.005) }')" = 1 ]; do sleep 0.5; done
   sleep 2
@@ -85,6 +95,8 @@ for phase in alone beside noisy; do
   echo "| $label | $(median "$phase" rps) | $(median "$phase" p50_ms) | $(median "$phase" p99_ms) | $(median "$phase" max_ms) | $(median "$phase" non2xx3xx) | $errors |"
 done
 echo
+limits=$(cat "$work"/limit-*.txt | sort -g | awk '{ v[NR] = $1 } END { if (NR) print "median " v[int((NR + 1) / 2)] ", range " v[1] "-" v[NR] " (" NR " samples)"; else print "not sampled" }')
+echo "- the server's in-flight limit for the cluster during the flood: $limits"
 python3 - "$(median alone p99_ms)" "$(median beside p99_ms)" "$(median alone rps)" "$(median beside rps)" <<'PY'
 import sys
 p99_alone, p99_beside, rps_alone, rps_beside = map(float, sys.argv[1:])
