@@ -2,9 +2,11 @@
 # A noisy neighbour on one database server: two PostgreSQL projects on the benchmark cluster.
 # "noisy" (300,000 data points) gets 32 connections of expensive counted searches
 # (`name__icontains` with `count=exact`, a scan each); "quiet" (10,000 rows) reads one row by id
-# with 4 connections. Rounds alternate quiet alone and quiet beside the flood; the table gives
-# medians over the rounds and the ratios the goal is stated in (quiet's p99 beside the flood
-# under 3x its p99 alone + 5 ms, its throughput at least 0.5x alone).
+# with 4 connections. Rounds alternate quiet alone, quiet beside the flood, and quiet beside one
+# such scan run by psql in a loop outside the server (the reference: what one scan's CPU costs
+# quiet on this machine whatever schedules it); the table gives medians over the rounds and the
+# ratios the goal is stated in (quiet's p99 beside the flood under 3x its p99 alone + 5 ms, its
+# throughput at least 0.5x alone).
 #
 #   xtask/bench/neighbour.sh [DURATION=8] [ROUNDS=3]
 #
@@ -74,8 +76,14 @@ for round in $(seq 1 "$rounds"); do
   quiet "$work/beside-$round.txt"
   wait "$noisy"
   wait "$sampler" 2>/dev/null || true
-  # The server finishes the flood's requests after wrk has stopped: quiet alone starts after.
+  # The server finishes the flood's requests after wrk has stopped: what follows starts after.
   until [ "$(curl -s -o /dev/null -w '%{time_total}' "$quiet_url" | awk '{ print ($1 < 0.005) }')" = 1 ]; do sleep 0.5; done
+  sleep 2
+  ( while :; do "${psql_cluster[@]}" -d tenantapi_bench_noisy -Atc "SELECT count(*) FROM data_point WHERE name ILIKE '%00042%'" >/dev/null; done ) &
+  scanner=$!
+  sleep 1
+  quiet "$work/one_scan-$round.txt"
+  kill "$scanner"; wait "$scanner" 2>/dev/null || true
   sleep 2
 done
 
@@ -89,17 +97,23 @@ echo "## Noisy neighbour: quiet wrk -t1 -c4 -d${duration}s (GET by id) alone and
 echo
 echo "| load | req/s | p50 ms | p99 ms | max ms | non-2xx | socket errors |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
-for phase in alone beside noisy; do
+for phase in alone beside one_scan noisy; do
   errors=$(for round in $(seq 1 "$rounds"); do f="$work/$phase-$round.txt"; echo $(( $(field "$f" err_connect) + $(field "$f" err_read) + $(field "$f" err_write) + $(field "$f" err_timeout) )); done | paste -sd+ | bc)
-  label=$([ "$phase" = noisy ] && echo "noisy (beside quiet)" || echo "quiet $phase")
+  case $phase in
+    noisy) label="noisy (beside quiet)" ;;
+    one_scan) label="quiet beside one psql scan in a loop (reference)" ;;
+    *) label="quiet $phase" ;;
+  esac
   echo "| $label | $(median "$phase" rps) | $(median "$phase" p50_ms) | $(median "$phase" p99_ms) | $(median "$phase" max_ms) | $(median "$phase" non2xx3xx) | $errors |"
 done
 echo
 limits=$(cat "$work"/limit-*.txt | sort -g | awk '{ v[NR] = $1 } END { if (NR) print "median " v[int((NR + 1) / 2)] ", range " v[1] "-" v[NR] " (" NR " samples)"; else print "not sampled" }')
 echo "- the server's in-flight limit for the cluster during the flood: $limits"
-python3 - "$(median alone p99_ms)" "$(median beside p99_ms)" "$(median alone rps)" "$(median beside rps)" <<'PY'
+python3 - "$(median alone p99_ms)" "$(median beside p99_ms)" "$(median alone rps)" "$(median beside rps)" "$(median one_scan p99_ms)" "$(median one_scan rps)" <<'PY'
 import sys
-p99_alone, p99_beside, rps_alone, rps_beside = map(float, sys.argv[1:])
+p99_alone, p99_beside, rps_alone, rps_beside, p99_scan, rps_scan = map(float, sys.argv[1:])
+print(f"- reference, quiet beside one scan run outside the server: p99 {p99_scan:.2f} ms ({p99_scan / p99_alone:.2f}x alone), "
+      f"throughput {rps_scan / rps_alone:.2f}x alone")
 bound = 3 * p99_alone + 5
 print(f"- quiet's p99 beside the flood: {p99_beside:.2f} ms, {p99_beside / p99_alone:.2f}x alone "
       f"(goal: under 3x + 5 ms = {bound:.2f} ms: {'met' if p99_beside < bound else 'NOT met'})")
