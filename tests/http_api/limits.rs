@@ -411,3 +411,56 @@ async fn a_freed_connection_goes_to_the_waiting_project_holding_the_fewest() {
         "alpha, holding a connection, got the freed one before beta, holding none: {order:?}"
     );
 }
+
+on_both_backends!(
+    a_project_capped_at_one_runs_one_requests_database_work_at_a_time,
+    capped_project_scenario
+);
+async fn capped_project_scenario(backend: Backend) {
+    let kit = limited_kit(backend, |_| {});
+    let service = kit.service().await;
+    kit.database("alpha").execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) \
+         INSERT INTO data_point (name) SELECT 'many ' || i FROM n",
+    );
+    let pool = kit.registry().pool("alpha").unwrap();
+    let heavy = "/api/v1/alpha/data_point/?name__icontains=many&ordering=-name";
+    // Three heavy reads at once, with the project's turns in use sampled meanwhile.
+    let most_in_use = || async {
+        let sampled = std::cell::Cell::new(0);
+        let done = std::cell::Cell::new(false);
+        let requests = async {
+            let replies = futures_util::future::join3(
+                get_as(&kit, &service, "bob", heavy),
+                get_as(&kit, &service, "bob", heavy),
+                get_as(&kit, &service, "ann", heavy),
+            )
+            .await;
+            done.set(true);
+            replies
+        };
+        let sampler = async {
+            while !done.get() {
+                sampled.set(sampled.get().max(pool.stats().in_use));
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+        };
+        let ((first, second, third), ()) = futures_util::future::join(requests, sampler).await;
+        assert_eq!((first.status, second.status, third.status), (200, 200, 200));
+        sampled.get()
+    };
+    assert!(
+        most_in_use().await > 1,
+        "uncapped, the project's reads run side by side"
+    );
+    set_project_limits(
+        &kit,
+        "alpha",
+        ProjectLimitsChange {
+            rate_per_second: LimitChange::Keep,
+            rate_burst: LimitChange::Keep,
+            max_in_flight: LimitChange::Set(1),
+        },
+    );
+    assert_eq!(most_in_use().await, 1, "capped at one: one at a time");
+}
