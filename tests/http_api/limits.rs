@@ -53,6 +53,15 @@ fn rate(per_second: f64, burst: i32) -> ProjectLimitsChange {
     }
 }
 
+/// Requests refused so far, by project and reason.
+fn throttled_counts(kit: &TestKit) -> Vec<(String, &'static str, u64)> {
+    kit.registry()
+        .throttled()
+        .into_iter()
+        .map(|((project, reason), count)| (project.to_string(), reason.as_str(), count))
+        .collect()
+}
+
 #[track_caller]
 fn assert_throttled(reply: &Reply, seconds: u32) {
     let plural = if seconds == 1 { "" } else { "s" };
@@ -123,12 +132,7 @@ async fn project_rate_scenario(backend: Backend) {
         );
     }
     // Throttled requests are counted per project and reason.
-    let counted: Vec<_> = kit
-        .registry()
-        .throttled()
-        .into_iter()
-        .map(|((project, reason), count)| (project.to_string(), reason.as_str(), count))
-        .collect();
+    let counted = throttled_counts(&kit);
     assert_eq!(counted, vec![("alpha".to_string(), "project_rate", 2)]);
 }
 
@@ -179,12 +183,7 @@ async fn user_rate_scenario(backend: Backend) {
             200
         );
     }
-    let counted: Vec<_> = kit
-        .registry()
-        .throttled()
-        .into_iter()
-        .map(|((project, reason), count)| (project.to_string(), reason.as_str(), count))
-        .collect();
+    let counted = throttled_counts(&kit);
     assert_eq!(counted, vec![("beta".to_string(), "user_rate", 1)]);
 }
 
@@ -198,7 +197,6 @@ async fn tokio_sleep(seconds: u64) {
 /// project is served meanwhile.
 #[actix_web::test]
 async fn a_projects_cap_on_work_in_flight_holds_its_other_requests_back() {
-    use diesel::RunQueryDsl as _;
     use diesel::connection::SimpleConnection as _;
     let kit = limited_kit(Backend::Postgres, |_| {});
     let service = kit.service().await;
@@ -226,28 +224,10 @@ async fn a_projects_cap_on_work_in_flight_holds_its_other_requests_back() {
         .unwrap();
     let mut observer = database.connect();
     let observed = std::thread::spawn(move || {
-        #[derive(diesel::QueryableByName)]
-        struct Waiting {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            waiting: i64,
-        }
-        let count = |observer: &mut tenantapi_runtime::db::DbConnection| {
-            diesel::sql_query(
-                "SELECT COUNT(*) AS waiting FROM pg_locks \
-                 WHERE relation = 'site'::regclass AND NOT granted",
-            )
-            .load::<Waiting>(observer)
-            .unwrap()[0]
-                .waiting
-        };
-        let started = std::time::Instant::now();
-        while count(&mut observer) == 0 {
-            assert!(started.elapsed() < std::time::Duration::from_secs(10));
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        wait_for_lock_waiters(&mut observer, Some("site"), 1);
         // Both requests are sent; only one reaches the database while the cap is one.
         std::thread::sleep(std::time::Duration::from_millis(300));
-        let most = count(&mut observer);
+        let most = locks_waiting(&mut observer, Some("site"));
         locker.batch_execute("COMMIT").unwrap();
         most
     });
@@ -337,7 +317,6 @@ async fn fair_turns_scenario(backend: Backend) {
 /// a budget of the same type (`budget.rs` tests the rule on its own).
 #[actix_web::test]
 async fn a_freed_connection_goes_to_the_waiting_project_holding_the_fewest() {
-    use diesel::RunQueryDsl as _;
     use diesel::connection::SimpleConnection as _;
     let kit = limited_kit(Backend::Postgres, |config| {
         config.pool.max_connections_per_host = 2;
@@ -355,25 +334,8 @@ async fn a_freed_connection_goes_to_the_waiting_project_holding_the_fewest() {
         .unwrap();
     let mut observer = database.connect();
     let unlocking = std::thread::spawn(move || {
-        #[derive(diesel::QueryableByName)]
-        struct Waiting {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            waiting: i64,
-        }
-        let started = std::time::Instant::now();
         // Both of alpha's connections wait on the locks: the server's budget is spent.
-        loop {
-            let waiting =
-                diesel::sql_query("SELECT COUNT(*) AS waiting FROM pg_locks WHERE NOT granted")
-                    .load::<Waiting>(&mut observer)
-                    .unwrap()[0]
-                    .waiting;
-            if waiting >= 2 {
-                break;
-            }
-            assert!(started.elapsed() < std::time::Duration::from_secs(10));
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        wait_for_lock_waiters(&mut observer, None, 2);
         // Alpha's third request and then beta's queue for a connection meanwhile.
         std::thread::sleep(std::time::Duration::from_millis(700));
         site_lock.batch_execute("COMMIT").unwrap();

@@ -93,6 +93,44 @@ fn assert_detail(reply: &Reply, status: u16, check: impl FnOnce(&str) -> bool) {
     );
 }
 
+/// Lock requests waiting (not granted) on the PostgreSQL database `observer` is connected to:
+/// on `table`, or on anything.
+fn locks_waiting(observer: &mut tenantapi_runtime::db::DbConnection, table: Option<&str>) -> i64 {
+    use diesel::RunQueryDsl as _;
+    #[derive(diesel::QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        waiting: i64,
+    }
+    let on = match table {
+        Some(table) => format!("relation = '{table}'::regclass AND"),
+        None => String::new(),
+    };
+    diesel::sql_query(format!(
+        "SELECT COUNT(*) AS waiting FROM pg_locks WHERE {on} NOT granted"
+    ))
+    .load::<Waiting>(observer)
+    .unwrap()[0]
+        .waiting
+}
+
+/// Waits (10 s at most) until at least `count` lock requests wait (see [`locks_waiting`]).
+#[track_caller]
+fn wait_for_lock_waiters(
+    observer: &mut tenantapi_runtime::db::DbConnection,
+    table: Option<&str>,
+    count: i64,
+) {
+    let started = std::time::Instant::now();
+    while locks_waiting(observer, table) < count {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{count} lock requests never waited"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 fn names(reply: &Reply) -> Vec<String> {
     reply.json["results"]
         .as_array()

@@ -180,7 +180,6 @@ async fn selection_depth_scenario(backend: Backend) {
 /// both tables: the answer shows the rows as they were before it, together.
 #[actix_web::test]
 async fn a_page_and_its_expansions_read_one_snapshot_on_postgres() {
-    use diesel::RunQueryDsl as _;
     use diesel::connection::SimpleConnection as _;
     let fixture = kit(Backend::Postgres, &[], |_| {});
     let app = app(&fixture).await;
@@ -194,28 +193,7 @@ async fn a_page_and_its_expansions_read_one_snapshot_on_postgres() {
     let mut observer = database.connect();
     let change = std::thread::spawn(move || {
         // Until the expansion's read waits for the lock on `site`: the page is read by then.
-        let started = std::time::Instant::now();
-        loop {
-            #[derive(diesel::QueryableByName)]
-            struct Waiting {
-                #[diesel(sql_type = diesel::sql_types::BigInt)]
-                waiting: i64,
-            }
-            let waiting: Vec<Waiting> = diesel::sql_query(
-                "SELECT COUNT(*) AS waiting FROM pg_locks \
-                 WHERE relation = 'site'::regclass AND NOT granted",
-            )
-            .load(&mut observer)
-            .unwrap();
-            if waiting[0].waiting > 0 {
-                break;
-            }
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(10),
-                "the expansion never waited for the lock"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        wait_for_lock_waiters(&mut observer, Some("site"), 1);
         writer
             .batch_execute(
                 "UPDATE data_point SET name = 'renamed' WHERE id = 1; \

@@ -156,14 +156,8 @@ enum ProjectCommand {
     /// configuration's defaults; running servers apply them within `refresh_seconds`.
     SetLimits {
         name: String,
-        /// Requests per second, all users together: `200`, `0.5`, `200/s`, or per minute,
-        /// hour or day (`100/min`, `1000/hour`); `0`: no limit; `default`: the configuration's.
-        #[arg(long, value_parser = limit_rate)]
-        rate: Option<LimitChange<f64>>,
-        /// Requests let through at once after a quiet spell (default: one second's worth);
-        /// `default`: the configuration's.
-        #[arg(long, value_parser = limit_count)]
-        burst: Option<LimitChange<i32>>,
+        #[command(flatten)]
+        rate: RateArgs,
         /// Requests of the project running database work at once (at most `pool.max_size`);
         /// `default`: `pool.max_size`.
         #[arg(long, value_parser = limit_count)]
@@ -179,6 +173,19 @@ enum ProjectCommand {
     Remove {
         name: String,
     },
+}
+
+/// A rate limit's token bucket, as `set-limits` takes it.
+#[derive(clap::Args)]
+struct RateArgs {
+    /// Requests per second: `200`, `0.5`, `200/s`, or per minute, hour or day (`100/min`,
+    /// `1000/hour`); `0`: no limit; `default`: the configuration's.
+    #[arg(long, value_parser = limit_rate)]
+    rate: Option<LimitChange<f64>>,
+    /// Requests let through at once after a quiet spell (default: one second's worth);
+    /// `default`: the configuration's.
+    #[arg(long, value_parser = limit_count)]
+    burst: Option<LimitChange<i32>>,
 }
 
 #[derive(Subcommand)]
@@ -201,14 +208,8 @@ enum UserCommand {
     /// running servers apply it within `auth.cache_seconds`.
     SetLimits {
         name: String,
-        /// Requests per second: `20`, `0.5`, `20/s`, or per minute, hour or day (`100/min`);
-        /// `0`: no limit; `default`: the configuration's.
-        #[arg(long, value_parser = limit_rate)]
-        rate: Option<LimitChange<f64>>,
-        /// Requests let through at once after a quiet spell (default: one second's worth);
-        /// `default`: the configuration's.
-        #[arg(long, value_parser = limit_count)]
-        burst: Option<LimitChange<i32>>,
+        #[command(flatten)]
+        rate: RateArgs,
     },
     Enable {
         name: String,
@@ -297,14 +298,13 @@ pub fn run(api: &'static GeneratedApi) -> ExitCode {
             ProjectCommand::SetLimits {
                 name,
                 rate,
-                burst,
                 max_in_flight,
             } => commands::project_set_limits(
                 &config,
                 &name,
                 ProjectLimitsChange {
-                    rate_per_second: rate.unwrap_or(LimitChange::Keep),
-                    rate_burst: burst.unwrap_or(LimitChange::Keep),
+                    rate_per_second: rate.rate.unwrap_or(LimitChange::Keep),
+                    rate_burst: rate.burst.unwrap_or(LimitChange::Keep),
                     max_in_flight: max_in_flight.unwrap_or(LimitChange::Keep),
                 },
             ),
@@ -328,11 +328,11 @@ pub fn run(api: &'static GeneratedApi) -> ExitCode {
             }
             UserCommand::Disable { name } => commands::user_set_active(&config, &name, false),
             UserCommand::Enable { name } => commands::user_set_active(&config, &name, true),
-            UserCommand::SetLimits { name, rate, burst } => commands::user_set_limits(
+            UserCommand::SetLimits { name, rate } => commands::user_set_limits(
                 &config,
                 &name,
-                rate.unwrap_or(LimitChange::Keep),
-                burst.unwrap_or(LimitChange::Keep),
+                rate.rate.unwrap_or(LimitChange::Keep),
+                rate.burst.unwrap_or(LimitChange::Keep),
             ),
         }),
         Command::Grant {

@@ -114,25 +114,20 @@ impl Registry {
 
     /// A project's rate limit: its own, else the configuration's default.
     fn project_rate(&self, limits: &ProjectLimits) -> Option<RateLimit> {
-        RateLimit::from_stored(
-            limits
-                .rate_per_second
-                .unwrap_or(self.limits.project_rate_per_second),
-            limits
-                .rate_burst
-                .or(i32::try_from(self.limits.project_burst).ok()),
+        RateLimit::own_or_default(
+            (limits.rate_per_second, limits.rate_burst),
+            (
+                self.limits.project_rate_per_second,
+                self.limits.project_burst,
+            ),
         )
     }
 
     /// A user's rate limit: their own, else the configuration's default.
     fn user_rate(&self, limits: &UserLimits) -> Option<RateLimit> {
-        RateLimit::from_stored(
-            limits
-                .rate_per_second
-                .unwrap_or(self.limits.user_rate_per_second),
-            limits
-                .rate_burst
-                .or(i32::try_from(self.limits.user_burst).ok()),
+        RateLimit::own_or_default(
+            (limits.rate_per_second, limits.rate_burst),
+            (self.limits.user_rate_per_second, self.limits.user_burst),
         )
     }
 

@@ -33,6 +33,20 @@ impl RateLimit {
     }
 }
 
+impl RateLimit {
+    /// The limit of a stored rate and burst (`None`: not set), else of the configuration's
+    /// default rate and burst (a burst of 0: one second's worth).
+    pub fn own_or_default(
+        (own_rate, own_burst): (Option<f64>, Option<i32>),
+        (default_rate, default_burst): (f64, u32),
+    ) -> Option<RateLimit> {
+        RateLimit::from_stored(
+            own_rate.unwrap_or(default_rate),
+            own_burst.or(i32::try_from(default_burst).ok()),
+        )
+    }
+}
+
 impl std::fmt::Display for RateLimit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/s burst {}", self.per_second, self.burst)

@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 
-use super::{all_tables, fetch_one, key_filter, respond_with_etag, structure_version};
+use super::{fetch_one, key_filter, respond_with_etag, shaping_of, structure_version};
 use crate::body::{self, WriteMode};
 use crate::conditional;
 use crate::constraint::{WriteKind, explain_write_error};
@@ -15,7 +15,6 @@ use crate::guard::ProjectConnection;
 use crate::list;
 use crate::pool::Access;
 use crate::settings::ApiSettings;
-use crate::shaping::Shaping;
 use crate::sql::{SqlFilter, SqlStatement};
 use crate::table_ops::TableOps;
 use crate::version::{GuardedWriteError, write_transaction};
@@ -29,12 +28,7 @@ pub(super) async fn retrieve(
 ) -> Result<HttpResponse, ApiError> {
     let filter = key_filter(ops.meta, &request)?;
     let parameters = list::query_pairs(request.query_string())?;
-    let shaping = Shaping::parse(
-        ops.meta,
-        all_tables(&request),
-        &parameters,
-        settings.max_read_rows,
-    )?;
+    let shaping = shaping_of(ops, &request, &parameters, &settings)?;
     let unless = conditional::if_none_match(&request)?;
     let row = guard
         .run(

@@ -24,6 +24,21 @@ mod item;
 mod options;
 mod pages;
 
+/// A read's `expand`, `fields` and `omit`, within the configured row bound.
+fn shaping_of(
+    ops: &'static TableOps,
+    request: &HttpRequest,
+    parameters: &[(String, String)],
+    settings: &ApiSettings,
+) -> Result<crate::shaping::Shaping, ApiError> {
+    crate::shaping::Shaping::parse(
+        ops.meta,
+        all_tables(request),
+        parameters,
+        settings.max_read_rows,
+    )
+}
+
 /// Generated code names `handlers::TableOps`; it lives in `table_ops.rs` because expansions and
 /// field selection, which the handlers use, need it too.
 pub use crate::table_ops::TableOps;

@@ -4,7 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
-use super::{all_tables, respond_with_etag, table_ops};
+use super::{respond_with_etag, shaping_of, table_ops};
 use crate::conditional;
 use crate::cursor::{Cursor, CursorKey};
 use crate::db::{BackendKind, DbConnection};
@@ -36,12 +36,7 @@ pub(super) async fn list(
         settings.pages,
         &related,
     )?;
-    let shaping = Shaping::parse(
-        ops.meta,
-        all_tables(&request),
-        &parameters,
-        settings.max_read_rows,
-    )?;
+    let shaping = shaping_of(ops, &request, &parameters, &settings)?;
     let unless = conditional::if_none_match(&request)?;
     let body = match list_request.paging.clone() {
         Paging::Numbered { page, count } => {
