@@ -175,23 +175,39 @@ pub fn read_in_one_snapshot<T>(
     read: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
     use diesel::connection::{AnsiTransactionManager, TransactionManager as _};
-    type Manager = <DbConnection as diesel::Connection>::TransactionManager;
     let DbConnection::Pg(postgres) = connection else {
         return connection.transaction(read);
     };
-    let in_transaction = AnsiTransactionManager::transaction_manager_status_mut(postgres)
+    let already_in_one = AnsiTransactionManager::transaction_manager_status_mut(postgres)
         .transaction_depth()?
         .is_some();
-    if in_transaction {
+    if already_in_one {
         // Only `SET LOCAL`s ran in it so far, which take no snapshot.
         connection.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
         return read(connection);
     }
-    AnsiTransactionManager::begin_transaction_sql(
-        postgres,
+    in_transaction(
+        connection,
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-    )?;
-    match read(connection) {
+        read,
+    )
+}
+
+/// Runs `work` in a PostgreSQL transaction opened with `begin` (which may set things locally);
+/// commits what succeeded, rolls back what failed. Transactions `work` opens become savepoints.
+/// On SQLite `work` runs as it is.
+pub(crate) fn in_transaction<T>(
+    connection: &mut DbConnection,
+    begin: &str,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager as _};
+    type Manager = <DbConnection as diesel::Connection>::TransactionManager;
+    let DbConnection::Pg(postgres) = connection else {
+        return work(connection);
+    };
+    AnsiTransactionManager::begin_transaction_sql(postgres, begin)?;
+    match work(connection) {
         Ok(value) => {
             Manager::commit_transaction(connection)?;
             Ok(value)
@@ -199,7 +215,7 @@ pub fn read_in_one_snapshot<T>(
         Err(error) => {
             // A failed rollback leaves the connection broken; the pool notices on next use.
             if let Err(rollback) = Manager::rollback_transaction(connection) {
-                tracing::warn!("rollback after a failed read failed: {rollback}");
+                tracing::warn!("rollback after a failed unit of work failed: {rollback}");
             }
             Err(error)
         }

@@ -477,7 +477,9 @@ impl CheckedOut {
                 .expect("BUG: a checked-out slot without a connection");
             open.watch.begin_attempt();
             let result = match &open.transaction_begin {
-                Some(begin) => in_transaction(&mut open.connection, begin, &mut work),
+                Some(begin) => {
+                    crate::version::in_transaction(&mut open.connection, begin, &mut work)
+                }
                 None => work(&mut open.connection),
             };
             let Some(lost_at) = open.watch.lost_at() else {
@@ -519,34 +521,6 @@ impl CheckedOut {
             }
             retried = true;
             self.ensure_open(Instant::now() + self.pool.settings.checkout_timeout, None)?;
-        }
-    }
-}
-
-/// Runs `work` in a transaction opened with `begin` (which may set things locally); commits
-/// what succeeded, rolls back what failed. Transactions `work` opens become savepoints.
-fn in_transaction<T>(
-    connection: &mut DbConnection,
-    begin: &str,
-    work: &mut impl FnMut(&mut DbConnection) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager as _};
-    type Manager = <DbConnection as diesel::Connection>::TransactionManager;
-    let DbConnection::Pg(postgres) = connection else {
-        return work(connection);
-    };
-    AnsiTransactionManager::begin_transaction_sql(postgres, begin)?;
-    match work(connection) {
-        Ok(value) => {
-            Manager::commit_transaction(connection)?;
-            Ok(value)
-        }
-        Err(error) => {
-            // A failed rollback leaves the connection broken; the pool notices on next use.
-            if let Err(rollback) = Manager::rollback_transaction(connection) {
-                tracing::warn!("rollback after a failed unit of work failed: {rollback}");
-            }
-            Err(error)
         }
     }
 }
