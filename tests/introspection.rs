@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use tenantapi_schema::model::{ColumnType, Schema, Table};
+use tenantapi_schema::model::{ColumnType, OnDelete, Schema, Table};
 use tenantapi_server::introspect;
 use tenantapi_testkit::{Backend, TestDatabase};
 
@@ -467,4 +467,77 @@ fn postgres_views_partitions_and_generated_columns() {
         "a stored generated column keeps its expression"
     );
     assert!(full_name.is_read_only() && full_name.default.is_none());
+}
+
+/// Issue 25: a sample database with `rental_id integer NOT NULL REFERENCES rental ON DELETE SET
+/// NULL` (which the databases accept) was described faithfully and `gen` refused the
+/// description; SQLite's `DEFAULT NULL` was no default to introspection but one to drift. Every
+/// foreign-key action is described as the database holds it (with a notice where a delete will
+/// fail), and a null default is no default, on both backends.
+fn foreign_key_actions_and_null_defaults(backend: Backend) {
+    let database = TestDatabase::empty(backend);
+    database.execute(
+        "CREATE TABLE v (n TEXT NOT NULL);
+         CREATE TABLE rental (rental_id INTEGER PRIMARY KEY, note TEXT DEFAULT NULL,
+           code TEXT DEFAULT 'x');
+         CREATE TABLE payment (payment_id INTEGER PRIMARY KEY,
+           rental_id INTEGER NOT NULL REFERENCES rental (rental_id) ON DELETE SET NULL,
+           fallback_id INTEGER DEFAULT 1 REFERENCES rental (rental_id) ON DELETE SET DEFAULT,
+           kept_id INTEGER REFERENCES rental (rental_id) ON DELETE CASCADE,
+           amount NUMERIC(5,2) DEFAULT NULL);",
+    );
+    let live = introspect::live_structure(&mut database.connect()).unwrap();
+    let defaults: Vec<(String, Option<String>)> = live
+        .iter()
+        .flat_map(|table| &table.columns)
+        .filter(|column| ["note", "code", "amount"].contains(&column.name.as_str()))
+        .map(|column| (column.name.clone(), column.default.clone()))
+        .collect();
+    assert_eq!(
+        defaults
+            .iter()
+            .filter(|(_, default)| default.is_some())
+            .count(),
+        1,
+        "{backend:?}: only code has a default: {defaults:?}"
+    );
+    let introspection = introspect::render_description(&live, "1", "v", "n", None, false).unwrap();
+    // The description generates: it parses, validates and lowers.
+    let schema = parsed(&introspection.text);
+    let payment = schema
+        .tables
+        .iter()
+        .find(|table| table.sql_name == "payment")
+        .unwrap();
+    let actions: Vec<OnDelete> = payment
+        .foreign_keys
+        .iter()
+        .map(|key| key.on_delete)
+        .collect();
+    assert_eq!(
+        actions,
+        vec![OnDelete::SetNull, OnDelete::SetDefault, OnDelete::Cascade],
+        "{backend:?}:\n{}",
+        introspection.text
+    );
+    assert!(
+        introspection
+            .notices
+            .iter()
+            .any(|notice| notice.contains("rental_id")
+                && notice.contains("set_null")
+                && notice.contains("may not be null")),
+        "{backend:?}: {:?}",
+        introspection.notices
+    );
+}
+
+#[test]
+fn foreign_key_actions_and_null_defaults_are_described_as_held_on_sqlite() {
+    foreign_key_actions_and_null_defaults(Backend::Sqlite);
+}
+
+#[test]
+fn foreign_key_actions_and_null_defaults_are_described_as_held_on_postgres() {
+    foreign_key_actions_and_null_defaults(Backend::Postgres);
 }

@@ -179,3 +179,38 @@ async fn crud_status_codes_scenario(backend: Backend) {
         (201, json!(1), json!(1.0))
     );
 }
+
+on_both_backends!(
+    a_delete_that_a_set_null_into_a_not_null_column_refuses_is_400_naming_the_table,
+    set_null_into_not_null_scenario
+);
+/// Issue 25: real databases hold `NOT NULL REFERENCES ... ON DELETE SET NULL` (the databases
+/// accept it); a delete of a referenced row then fails on the referencing column. The answer is
+/// DRF's 400 naming the referencing table, and the row stays.
+async fn set_null_into_not_null_scenario(backend: Backend) {
+    let database = TestDatabase::empty(backend);
+    let ddl = match backend {
+        Backend::Postgres => tenantapi_generated::ddl::POSTGRES,
+        Backend::Sqlite => tenantapi_generated::ddl::SQLITE,
+    };
+    let strict = ddl.replace("\"site_id\" INTEGER,\n", "\"site_id\" INTEGER NOT NULL,\n");
+    assert_ne!(strict, ddl, "data_point.site_id is declared NOT NULL");
+    database.execute(&strict);
+    database.execute(tenantapi_generated::INSERT_VERSION_SQL);
+    database.execute(
+        "INSERT INTO site (id, code, name, external_ref) VALUES \
+         (1, 'S1', 'one', '00000000-0000-4000-8000-000000000001'); \
+         INSERT INTO data_point (id, name, site_id) VALUES (1, 'held', 1);",
+    );
+    let fixture = kit(backend, &[("strict", &database.url)], |_| {});
+    let app = app(&fixture).await;
+    let refused = call(&app, Method::DELETE, "/api/v1/strict/site/1/", None).await;
+    assert_eq!(
+        (refused.status, refused.json),
+        (
+            400,
+            json!({"non_field_errors": ["This site cannot be deleted: rows of data_point reference it through a column that may not be null."]})
+        )
+    );
+    assert_eq!(get(&app, "/api/v1/strict/site/1/").await.status, 200);
+}

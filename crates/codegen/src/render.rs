@@ -561,12 +561,7 @@ fn render_meta(schema: &Schema, table: &Table) -> TokenStream {
         let referenced = &schema.tables[foreign_key.references_table];
         let references_table = &referenced.sql_name;
         let references_column = &referenced.columns[foreign_key.references_column].sql_name;
-        let on_delete = match foreign_key.on_delete {
-            tenantapi_schema::model::OnDelete::NoAction => "no_action",
-            tenantapi_schema::model::OnDelete::Restrict => "restrict",
-            tenantapi_schema::model::OnDelete::Cascade => "cascade",
-            tenantapi_schema::model::OnDelete::SetNull => "set_null",
-        };
+        let on_delete = foreign_key.on_delete.word();
         quote! {
             ::tenantapi_runtime::meta::ForeignKeyMeta {
                 column: #column,

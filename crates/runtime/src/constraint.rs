@@ -121,6 +121,28 @@ fn explain_violation(
             }
             errors
         }
+        // A referencing row's `ON DELETE SET NULL` (or `SET DEFAULT` without a default) meets a
+        // column that may not be null: the database refuses the delete.
+        DatabaseErrorKind::NotNullViolation if kind == WriteKind::Delete => {
+            let referencing = info.table_name().map(str::to_string).or_else(|| {
+                // SQLite: "NOT NULL constraint failed: payment.rental_id".
+                let column = info
+                    .message()
+                    .strip_prefix("NOT NULL constraint failed: ")?;
+                Some(column.split_once('.')?.0.to_string())
+            });
+            let message = match referencing {
+                Some(table) => format!(
+                    "This {} cannot be deleted: rows of {table} reference it through a column that may not be null.",
+                    meta.verbose_name
+                ),
+                None => format!(
+                    "This {} cannot be deleted: other rows reference it through a column that may not be null.",
+                    meta.verbose_name
+                ),
+            };
+            FieldErrors::single("non_field_errors", message)
+        }
         DatabaseErrorKind::NotNullViolation => {
             let column = info.column_name().map(str::to_string).or_else(|| {
                 sqlite_columns(info.message(), "NOT NULL constraint failed: ")

@@ -274,16 +274,51 @@ pub enum OnDelete {
     Restrict,
     Cascade,
     SetNull,
+    SetDefault,
 }
 
 impl OnDelete {
+    /// Every action, for messages.
+    pub const ALL: [OnDelete; 5] = [
+        OnDelete::NoAction,
+        OnDelete::Restrict,
+        OnDelete::Cascade,
+        OnDelete::SetNull,
+        OnDelete::SetDefault,
+    ];
+
     pub fn sql(&self) -> &'static str {
         match self {
             OnDelete::NoAction => "NO ACTION",
             OnDelete::Restrict => "RESTRICT",
             OnDelete::Cascade => "CASCADE",
             OnDelete::SetNull => "SET NULL",
+            OnDelete::SetDefault => "SET DEFAULT",
         }
+    }
+
+    /// The description format's word (`on_delete = "set_null"`), which the runtime's metadata
+    /// and introspection use too.
+    pub fn word(&self) -> &'static str {
+        match self {
+            OnDelete::NoAction => "no_action",
+            OnDelete::Restrict => "restrict",
+            OnDelete::Cascade => "cascade",
+            OnDelete::SetNull => "set_null",
+            OnDelete::SetDefault => "set_default",
+        }
+    }
+
+    pub fn from_word(word: &str) -> Option<OnDelete> {
+        OnDelete::ALL
+            .into_iter()
+            .find(|action| action.word() == word)
+    }
+
+    /// Whether a delete of the referenced row writes into the referencing column (which then
+    /// must accept what it writes).
+    pub fn writes_the_column(&self) -> bool {
+        matches!(self, OnDelete::SetNull | OnDelete::SetDefault)
     }
 }
 

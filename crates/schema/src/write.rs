@@ -179,15 +179,6 @@ fn default_literal(default: &DefaultValue) -> String {
     }
 }
 
-fn on_delete_word(on_delete: OnDelete) -> &'static str {
-    match on_delete {
-        OnDelete::NoAction => "no_action",
-        OnDelete::Restrict => "restrict",
-        OnDelete::Cascade => "cascade",
-        OnDelete::SetNull => "set_null",
-    }
-}
-
 impl Description {
     /// The description file's text.
     pub fn to_toml(&self) -> String {
@@ -332,7 +323,7 @@ impl DescribedColumn {
         if let Some((table, column)) = &self.references {
             writeln!(out, "references = {}", quote(&format!("{table}.{column}"))).unwrap();
             if self.on_delete != OnDelete::NoAction {
-                writeln!(out, "on_delete = {}", quote(on_delete_word(self.on_delete))).unwrap();
+                writeln!(out, "on_delete = {}", quote(self.on_delete.word())).unwrap();
             }
         }
         for note in &self.notes {

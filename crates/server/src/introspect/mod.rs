@@ -176,6 +176,14 @@ pub struct Introspection {
     pub notices: Vec<String>,
 }
 
+/// Whether a column default as the catalogs spell it is `NULL` (`NULL`, `(NULL)`, PostgreSQL's
+/// `NULL::numeric`): no default, since a row written without the column holds NULL either way.
+pub(super) fn is_null_default(value: &str) -> bool {
+    let value = value.trim().trim_start_matches('(').trim_end_matches(')');
+    let value = value.split("::").next().unwrap_or_default().trim();
+    value.eq_ignore_ascii_case("null")
+}
+
 /// A description of `live` in the format of `schema/project.toml`.
 ///
 /// Columns of types the format cannot express (`tsvector`, `interval`...) are served
@@ -265,17 +273,24 @@ pub fn render_description(
                 .iter()
                 .find(|key| key.column == column.name);
             let on_delete = match key.map(|key| key.on_delete.as_str()) {
-                None | Some("no_action") => OnDelete::NoAction,
-                Some("restrict") => OnDelete::Restrict,
-                Some("cascade") => OnDelete::Cascade,
-                Some("set_null") => OnDelete::SetNull,
-                Some(other) => {
+                None => OnDelete::NoAction,
+                Some(word) => OnDelete::from_word(word).unwrap_or_else(|| {
                     notes.push(format!(
-                        "on delete {other} cannot be expressed; the description says no_action"
+                        "on delete {word} cannot be expressed; the description says no_action"
                     ));
                     OnDelete::NoAction
-                }
+                }),
             };
+            if on_delete.writes_the_column() && !column.nullable {
+                let note = format!(
+                    "on delete {} into a column that may not be null: deleting a referenced {} \
+                     row fails (the API answers 400 naming this table), as in the database",
+                    on_delete.word(),
+                    key.map_or("", |key| key.references_table.as_str())
+                );
+                notices.push(format!("{}.{}: {note}", table.name, column.name));
+                notes.push(note);
+            }
             if let Some(live) = &column.enum_type
                 && !enums
                     .iter()

@@ -278,10 +278,9 @@ pub(super) fn structure(
                         .map(|value| value.label.clone())
                         .collect(),
                 }),
-                default: column
-                    .column_default
-                    .clone()
-                    .filter(|default| !default.starts_with("nextval(")),
+                default: column.column_default.clone().filter(|default| {
+                    !default.starts_with("nextval(") && !super::is_null_default(default)
+                }),
                 sqlite_rowid_key: false,
             });
         }

@@ -208,7 +208,12 @@ pub(super) fn structure(
                         },
                         // An INTEGER PRIMARY KEY can never be NULL, whatever it declares.
                         nullable: !column.not_null && column.pk == 0,
-                        default: column.default_value.clone(),
+                        // `DEFAULT NULL` is no default: a row written without the column holds
+                        // NULL either way (PostgreSQL records none for it), and drift agrees.
+                        default: column
+                            .default_value
+                            .clone()
+                            .filter(|value| !super::is_null_default(value)),
                         sqlite_rowid_key: rowid_key,
                         enum_type,
                     }
