@@ -36,6 +36,12 @@ use keys::{lower_primary_key, lower_unique};
 use naming::{check_sql_name, check_table_names, rust_name_of};
 use version_source::lower_version_source;
 
+/// The widest table the generated code compiles: diesel's `table!` takes 16 columns unless
+/// its `32-column-tables` (or wider) feature is on, which this workspace leaves off (each
+/// multiplies diesel's trait impls and compile time). Checked here so that `gen` says so at
+/// the table's line instead of rustc failing on the generated crate.
+pub const MAX_TABLE_COLUMNS: usize = 16;
+
 struct TableDraft {
     sql_name: String,
     /// Where table-level problems are reported: the `name` value, or the table itself.
@@ -290,6 +296,24 @@ fn lower_table(
             }
         }
         columns.push(column);
+    }
+
+    if columns.len() > MAX_TABLE_COLUMNS {
+        reporter.error(
+            name_offset,
+            format!(
+                "table `{sql_name}` has {} columns; generated tables hold at most \
+                 {MAX_TABLE_COLUMNS} for now (diesel's `table!` in this build), and rustc would \
+                 refuse the generated crate",
+                columns.len()
+            ),
+            Some(format!(
+                "leave at least {} of its columns out: remove their `[[table.column]]` entries and \
+                 name them in the table's `ignore_columns`, so that the API neither reads nor \
+                 writes them and drift ignores them",
+                columns.len() - MAX_TABLE_COLUMNS
+            )),
+        );
     }
 
     let primary_key = lower_primary_key(
