@@ -153,4 +153,5 @@ mod reading;
 mod request_errors;
 mod schema_check;
 mod values;
+mod wide;
 mod writing;
