@@ -541,3 +541,70 @@ fn foreign_key_actions_and_null_defaults_are_described_as_held_on_sqlite() {
 fn foreign_key_actions_and_null_defaults_are_described_as_held_on_postgres() {
     foreign_key_actions_and_null_defaults(Backend::Postgres);
 }
+
+/// Issue 25: a table wider than generated tables hold is described so that it generates: the
+/// columns past the widest are left out (`ignore_columns`, with a notice), its key and the
+/// columns other tables reference kept.
+fn wider_than_generated_tables_hold(backend: Backend) {
+    let database = TestDatabase::empty(backend);
+    let columns: Vec<String> = (1..=40)
+        .map(|n| format!("c{n:02} INTEGER{}", if n == 40 { " UNIQUE" } else { "" }))
+        .collect();
+    database.execute(&format!(
+        "CREATE TABLE v (n TEXT NOT NULL);
+         CREATE TABLE employees (id INTEGER PRIMARY KEY, {}, code TEXT UNIQUE);
+         CREATE TABLE badge (id INTEGER PRIMARY KEY, holder INTEGER REFERENCES employees (c40));",
+        columns.join(", ")
+    ));
+    let live = introspect::live_structure(&mut database.connect()).unwrap();
+    let introspection = introspect::render_description(&live, "1", "v", "n", None, false).unwrap();
+    let schema = parsed(&introspection.text);
+    let employees = schema
+        .tables
+        .iter()
+        .find(|table| table.sql_name == "employees")
+        .unwrap();
+    let names: Vec<&str> = employees
+        .columns
+        .iter()
+        .map(|column| column.sql_name.as_str())
+        .collect();
+    assert_eq!(
+        names.len(),
+        tenantapi_schema::MAX_TABLE_COLUMNS,
+        "{backend:?}"
+    );
+    for kept in ["id", "code", "c40", "c01"] {
+        assert!(names.contains(&kept), "{backend:?}: {kept} kept: {names:?}");
+    }
+    let ignored: Vec<&str> = employees
+        .ignored_columns
+        .iter()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        ignored,
+        [
+            "c30", "c31", "c32", "c33", "c34", "c35", "c36", "c37", "c38", "c39"
+        ],
+        "{backend:?}"
+    );
+    assert!(
+        introspection
+            .notices
+            .iter()
+            .any(|notice| notice.starts_with("employees: 42 columns")),
+        "{backend:?}: {:?}",
+        introspection.notices
+    );
+}
+
+#[test]
+fn tables_wider_than_generated_tables_hold_are_described_to_generate_on_sqlite() {
+    wider_than_generated_tables_hold(Backend::Sqlite);
+}
+
+#[test]
+fn tables_wider_than_generated_tables_hold_are_described_to_generate_on_postgres() {
+    wider_than_generated_tables_hold(Backend::Postgres);
+}

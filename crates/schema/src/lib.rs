@@ -15,6 +15,7 @@ mod types;
 pub mod write;
 
 pub use error::{Diagnostic, SchemaError};
+pub use lower::MAX_TABLE_COLUMNS;
 
 use std::path::Path;
 

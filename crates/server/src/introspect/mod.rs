@@ -184,6 +184,41 @@ pub(super) fn is_null_default(value: &str) -> bool {
     value.eq_ignore_ascii_case("null")
 }
 
+/// Removes the last columns of `table` past the widest table the generated code compiles,
+/// keeping its keys, unique sets, the version column and any column another table references;
+/// the names removed, in table order.
+fn leave_out_past_the_widest(
+    table: &LiveTable,
+    live: &[LiveTable],
+    version_column: &str,
+    columns: &mut Vec<DescribedColumn>,
+) -> Vec<String> {
+    let kept = |name: &str| {
+        table.primary_key.iter().any(|key| key == name)
+            || table.unique.iter().flatten().any(|column| column == name)
+            || name == version_column
+            || live
+                .iter()
+                .flat_map(|other| &other.foreign_keys)
+                .any(|key| key.references_table == table.name && key.references_column == name)
+    };
+    let mut excess = columns
+        .len()
+        .saturating_sub(tenantapi_schema::MAX_TABLE_COLUMNS);
+    let mut left_out = Vec::new();
+    for index in (0..columns.len()).rev() {
+        if excess == 0 {
+            break;
+        }
+        if !kept(&columns[index].name) {
+            left_out.push(columns.remove(index).name);
+            excess -= 1;
+        }
+    }
+    left_out.reverse();
+    left_out
+}
+
 /// A description of `live` in the format of `schema/project.toml`.
 ///
 /// Columns of types the format cannot express (`tsvector`, `interval`...) are served
@@ -347,6 +382,26 @@ pub fn render_description(
                 notes.push("no primary key: served read-only, as a list only".into())
             }
             RelationKind::Table => {}
+        }
+        if columns.len() > tenantapi_schema::MAX_TABLE_COLUMNS {
+            let left_out = leave_out_past_the_widest(table, live, version_column, &mut columns);
+            notices.push(format!(
+                "{}: {} columns, more than the {} generated tables hold for now — served without \
+                 {} (ignore_columns; the keys and referenced columns kept)",
+                table.name,
+                columns.len() + left_out.len(),
+                tenantapi_schema::MAX_TABLE_COLUMNS,
+                left_out.join(", ")
+            ));
+            ignored_columns.extend(left_out.into_iter().map(|name| {
+                (
+                    name,
+                    Some(format!(
+                        "tables hold at most {} described columns for now",
+                        tenantapi_schema::MAX_TABLE_COLUMNS
+                    )),
+                )
+            }));
         }
         // Without a key, rows are told apart by all their columns: a stable order for pages.
         let ordering: Vec<String> = if table.primary_key.is_empty() {
