@@ -30,6 +30,7 @@ pub mod pool;
 pub mod resource;
 pub mod selection;
 pub mod settings;
+pub mod stored;
 pub mod shaping;
 pub mod sql;
 pub mod table_ops;

@@ -9,13 +9,13 @@ diesel::table! {
     #[sql_name = "Employee"]
     employee (employeeid) {
         #[sql_name = "EmployeeId"]
-        employeeid -> Int4,
+        employeeid -> tenantapi_types::PortableInteger,
         #[sql_name = "LastName"]
         lastname -> Varchar,
         #[sql_name = "ReportsTo"]
-        reportsto -> Nullable<Int4>,
+        reportsto -> Nullable<tenantapi_types::PortableInteger>,
         #[sql_name = "HireDate"]
-        hiredate -> Nullable<Timestamp>,
+        hiredate -> Nullable<tenantapi_types::PortableTimestamp>,
         #[sql_name = "Salary"]
         salary -> Nullable<tenantapi_types::PortableNumeric>,
     }
@@ -26,7 +26,7 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     country (country_id) {
-        country_id -> Int4,
+        country_id -> tenantapi_types::PortableInteger,
         #[sql_name = "country"]
         country_ -> Text,
         last_update -> tenantapi_types::PortableTimestamptz,
@@ -38,12 +38,12 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     customer (customer_id) {
-        customer_id -> Int4,
+        customer_id -> tenantapi_types::PortableInteger,
         email -> Nullable<Text>,
         first_name -> Varchar,
         last_name -> Varchar,
         full_name -> Nullable<Text>,
-        active -> Bool,
+        active -> tenantapi_types::PortableBool,
         favourite_films -> tenantapi_types::PortableArray<Int4>,
         country_code -> Nullable<Text>,
         #[sql_name = "postal code"]
@@ -56,7 +56,7 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     customer_total (customer_id) {
-        customer_id -> Nullable<Int4>,
+        customer_id -> Nullable<tenantapi_types::PortableInteger>,
         total -> Nullable<tenantapi_types::PortableNumeric>,
     }
 }
@@ -66,17 +66,17 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     film (film_id) {
-        film_id -> Int4,
+        film_id -> tenantapi_types::PortableInteger,
         title -> Varchar,
         description -> Nullable<Text>,
-        release_year -> Nullable<Int4>,
-        language_id -> Int4,
+        release_year -> Nullable<tenantapi_types::PortableInteger>,
+        language_id -> tenantapi_types::PortableInteger,
         rental_rate -> tenantapi_types::PortableNumeric,
-        length -> Nullable<Int2>,
+        length -> Nullable<tenantapi_types::PortableSmallInt>,
         rating -> Nullable<Text>,
         special_features -> Nullable<tenantapi_types::PortableArray<Text>>,
         fulltext -> Text,
-        last_update -> Timestamp,
+        last_update -> tenantapi_types::PortableTimestamp,
     }
 }
 
@@ -85,9 +85,9 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     film_list (film_id) {
-        film_id -> Nullable<Int4>,
+        film_id -> Nullable<tenantapi_types::PortableInteger>,
         title -> Nullable<Varchar>,
-        length -> Nullable<Int2>,
+        length -> Nullable<tenantapi_types::PortableSmallInt>,
         language -> Nullable<Text>,
     }
 }
@@ -106,9 +106,9 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     language (language_id) {
-        language_id -> Int4,
+        language_id -> tenantapi_types::PortableInteger,
         name -> Text,
-        last_update -> Timestamp,
+        last_update -> tenantapi_types::PortableTimestamp,
     }
 }
 
@@ -117,8 +117,8 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     payment (payment_date, payment_id) {
-        payment_id -> Int4,
-        customer_id -> Int4,
+        payment_id -> tenantapi_types::PortableInteger,
+        customer_id -> tenantapi_types::PortableInteger,
         amount -> tenantapi_types::PortableNumeric,
         payment_date -> tenantapi_types::PortableTimestamptz,
     }
@@ -139,9 +139,9 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     staff (staff_id) {
-        staff_id -> Int4,
+        staff_id -> tenantapi_types::PortableInteger,
         first_name -> Varchar,
-        store_id -> Int2,
+        store_id -> tenantapi_types::PortableSmallInt,
     }
 }
 
@@ -150,9 +150,9 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     store (store_id) {
-        store_id -> Int4,
-        manager_staff_id -> Int4,
-        country_id -> Int4,
+        store_id -> tenantapi_types::PortableInteger,
+        manager_staff_id -> tenantapi_types::PortableInteger,
+        country_id -> tenantapi_types::PortableInteger,
     }
 }
 
