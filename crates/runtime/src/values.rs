@@ -531,12 +531,26 @@ impl<const SCALE: u32> ToSql<sql_types::PortableNumeric, Sqlite> for Decimal<SCA
 
 impl<const SCALE: u32> FromSql<sql_types::PortableNumeric, Sqlite> for Decimal<SCALE> {
     fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        // NUMERIC affinity stores INTEGER or REAL; SQLite renders either as text exactly
-        // enough for 15 significant digits, and the scale is restored here.
-        let text = value.read_text();
-        let digits = DecimalDigits::parse(text)
-            .ok_or_else(|| format!("invalid decimal in SQLite: {text:?}"))?;
-        Ok(Decimal::from_digits(&digits))
+        // NUMERIC affinity stores INTEGER or REAL, and SQLite renders either as text exactly
+        // enough for 15 significant digits; a TEXT column holds the digits as written. The
+        // scale is restored here; digits past it that are not zeros would be rounded away,
+        // so such a value is refused rather than changed (the API never writes one).
+        let exact = match value.value_type() {
+            Some(diesel::sqlite::SqliteType::Binary) => None,
+            _ => DecimalDigits::parse(value.read_text()).filter(|digits| {
+                digits.fraction.bytes().skip(SCALE as usize).all(|digit| digit == b'0')
+            }),
+        };
+        match exact {
+            Some(digits) => Ok(Decimal::from_digits(&digits)),
+            None => Err(Box::new(
+                crate::stored::Stored::read(&mut value).refused(if SCALE == 0 {
+                    "a decimal without fraction digits"
+                } else {
+                    "a decimal of the column's scale"
+                }),
+            )),
+        }
     }
 }
 
