@@ -531,13 +531,19 @@ impl<const SCALE: u32> ToSql<sql_types::PortableNumeric, Sqlite> for Decimal<SCA
 
 impl<const SCALE: u32> FromSql<sql_types::PortableNumeric, Sqlite> for Decimal<SCALE> {
     fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        // NUMERIC affinity stores INTEGER or REAL, and SQLite renders either as text exactly
-        // enough for 15 significant digits; a TEXT column holds the digits as written. The
-        // scale is restored here; digits past it that are not zeros would be rounded away,
-        // so such a value is refused rather than changed (the API never writes one).
-        let exact = match value.value_type() {
+        // NUMERIC affinity stores INTEGER or REAL; a REAL is taken to the 15 significant
+        // digits SQLite keeps exact (so that a sum's 3.9800000000000004 is 3.98), and a TEXT
+        // column holds the digits as written. The scale is restored here; digits past it that
+        // are not zeros would be rounded away, so such a value is refused rather than changed
+        // (the API never writes one).
+        let text = match value.value_type() {
             Some(diesel::sqlite::SqliteType::Binary) => None,
-            _ => DecimalDigits::parse(value.read_text()).filter(|digits| {
+            Some(diesel::sqlite::SqliteType::Double) => Some(format!("{:.14e}", value.read_double())),
+            _ => Some(value.read_text().to_string()),
+        };
+        let exact = match text {
+            None => None,
+            Some(text) => DecimalDigits::parse(&text).filter(|digits| {
                 digits.fraction.bytes().skip(SCALE as usize).all(|digit| digit == b'0')
             }),
         };
