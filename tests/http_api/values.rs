@@ -304,7 +304,8 @@ async fn sqlite_stored_forms_are_served_as_documented() {
             (202, 1, '2006-02-14 10:20:30+02:00', '123456789012.123456', '7'),
             (203, 1, 1139912430, 12.25, 2.0),
             (204, 1, '2006-02-14T10:20:30.5', 7, 3),
-            (205, 1, '2006-02-14 10:20', '-0.500000000', 4);"#,
+            (205, 1, '2006-02-14 10:20', '-0.500000000', 4);
+        INSERT INTO tag (id, label, color) VALUES (101, 'blob', X'23414243');"#,
     );
     let app = app(&fixture).await;
     let windows = get(&app, "/api/v1/alpha/maintenance-window/?page_size=200").await;
@@ -360,6 +361,13 @@ async fn sqlite_stored_forms_are_served_as_documented() {
             json!([205, "2006-02-14T10:20:00Z", "-0.500000", 4]),
         ]
     );
+    let tags = get(&app, "/api/v1/alpha/tag/?page_size=200").await;
+    assert_eq!(tags.status, 200, "{}", tags.json);
+    assert_eq!(
+        served(&tags, &["id", "color"]),
+        vec![json!([101, "#ABC"])],
+        "a blob of UTF-8 text in a text column"
+    );
 }
 
 /// Issue 25: a value the column's type cannot represent (text `t` in a smallint, which diesel's
@@ -402,6 +410,13 @@ async fn sqlite_unreadable_values_are_refused_and_logged() {
             "/api/v1/alpha/reading/304/",
             r#"table "reading", row with key [304], column "measured_at": text 'yesterday' is not a timestamp with time zone"#,
             "DELETE FROM reading WHERE id > 300",
+        ),
+        (
+            "INSERT INTO tag (id, label, color) VALUES (102, 'bad', X'FF00')",
+            "/api/v1/alpha/tag/",
+            "/api/v1/alpha/tag/102/",
+            r#"table "tag", row with key [102], column "color": blob X'FF00' (2 bytes) is not text (UTF-8)"#,
+            "DELETE FROM tag WHERE id = 102",
         ),
         (
             "UPDATE site SET is_active = 'yes' WHERE id = 1",

@@ -17,7 +17,8 @@ pub fn diesel_column_type(column: &Column) -> String {
 
 /// The runtime's own SQL type for a scalar whose diesel SQLite read would change a value a
 /// SQLite column can hold (`'t'` read as `0`, `2006-02-14` refused in a timestamp column):
-/// read by storage class there, by diesel on PostgreSQL (`tenantapi_runtime::stored`).
+/// read by storage class there, by diesel on PostgreSQL (`tenantapi_runtime::stored`). Text
+/// too: diesel's SQLite read turns bytes that are not UTF-8 into U+FFFD.
 fn checked_sql_type(ty: ColumnType) -> Option<String> {
     let name = match ty {
         ColumnType::SmallInt => "PortableSmallInt",
@@ -29,15 +30,20 @@ fn checked_sql_type(ty: ColumnType) -> Option<String> {
         ColumnType::Date => "PortableDate",
         ColumnType::Time => "PortableTime",
         ColumnType::Timestamp => "PortableTimestamp",
+        ColumnType::Text
+        | ColumnType::Varchar { .. }
+        | ColumnType::Char { .. }
+        | ColumnType::Citext
+        | ColumnType::Enum => "PortableText",
         _ => return None,
     };
     Some(format!("tenantapi_types::{name}"))
 }
 
-/// The SQL type `diesel::joinable!` compares a foreign key with the key it references by:
-/// diesel's `Varchar` is `Text`, and nullability does not matter.
+/// The SQL type `diesel::joinable!` compares a foreign key with the key it references by
+/// (every text type is `PortableText`), nullability aside.
 pub fn join_type(column: &Column) -> String {
-    diesel_column_type(column).replace("Varchar", "Text")
+    diesel_column_type(column)
 }
 
 /// The Rust type of a column's non-null value in the read model.

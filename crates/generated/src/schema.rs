@@ -8,7 +8,7 @@ diesel::table! {
 
     /// Structure version written by the external system's migrations.
     schema_version (version) {
-        version -> Varchar,
+        version -> tenantapi_types::PortableText,
         applied_at -> tenantapi_types::PortableTimestamptz,
     }
 }
@@ -21,8 +21,8 @@ diesel::table! {
     site (id) {
         id -> tenantapi_types::PortableInteger,
         /// Short code printed on the site's equipment.
-        code -> Varchar,
-        name -> Varchar,
+        code -> tenantapi_types::PortableText,
+        name -> tenantapi_types::PortableText,
         /// Identifier of the site in the owner's asset register.
         external_ref -> tenantapi_types::PortableUuid,
         latitude -> Nullable<tenantapi_types::PortableDouble>,
@@ -39,13 +39,13 @@ diesel::table! {
     /// A measured quantity, such as the energy meter of one building.
     data_point (id) {
         id -> tenantapi_types::PortableInteger,
-        name -> Varchar,
-        unit -> Nullable<Varchar>,
+        name -> tenantapi_types::PortableText,
+        unit -> Nullable<tenantapi_types::PortableText>,
         /// Site the data point belongs to, if it is bound to one.
         site_id -> Nullable<tenantapi_types::PortableInteger>,
         /// `measured` or `computed`; the SQL name is a Rust keyword.
         #[sql_name = "type"]
-        type_ -> Varchar,
+        type_ -> tenantapi_types::PortableText,
     }
 }
 
@@ -75,11 +75,11 @@ diesel::table! {
     /// A free-form label that can be attached to data points.
     tag (id) {
         id -> tenantapi_types::PortableInteger,
-        label -> Text,
-        color -> Nullable<Varchar>,
+        label -> tenantapi_types::PortableText,
+        color -> Nullable<tenantapi_types::PortableText>,
         weight -> tenantapi_types::PortableFloat,
         usage_count -> tenantapi_types::PortableBigInt,
-        kind -> Text,
+        kind -> tenantapi_types::PortableText,
     }
 }
 
@@ -112,7 +112,7 @@ diesel::table! {
         priority -> tenantapi_types::PortableInteger,
         /// Who opened the window; the SQL name is a Rust keyword.
         #[sql_name = "self"]
-        self_ -> Nullable<Text>,
+        self_ -> Nullable<tenantapi_types::PortableText>,
     }
 }
 

@@ -135,6 +135,15 @@ pub mod sql_types {
     #[diesel(sqlite_type(name = "Text"))]
     pub struct PortableTimestamp;
 
+    /// `text` (and `varchar`, `char`, `citext`, enum labels) on PostgreSQL, read by diesel;
+    /// on SQLite read by storage class (`crate::stored::text`).
+    #[derive(
+        diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default,
+    )]
+    #[diesel(postgres_type(oid = 25, array_oid = 1009))]
+    #[diesel(sqlite_type(name = "Text"))]
+    pub struct PortableText;
+
     /// A list of `ST` values: an array on PostgreSQL; JSON text on SQLite, which has none.
     #[derive(
         diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default,
@@ -278,6 +287,51 @@ checked_scalar!(
     diesel::sql_types::Double,
     crate::stored::double
 );
+impl diesel::sql_types::HasSqlType<sql_types::PortableText> for MultiBackend {
+    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+        MultiBackend::lookup_sql_type::<sql_types::PortableText>(lookup)
+    }
+}
+
+impl FromSql<sql_types::PortableText, Pg> for String {
+    #[inline]
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<Self> {
+        <String as FromSql<diesel::sql_types::Text, Pg>>::from_sql(value)
+    }
+}
+
+impl FromSql<sql_types::PortableText, Sqlite> for String {
+    fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        // diesel's read replaces bytes that are not UTF-8 with U+FFFD without a word: a text
+        // holding U+FFFD (rare) is checked again on its bytes, as is every blob.
+        let blob = value.value_type() == Some(diesel::sqlite::SqliteType::Binary);
+        if !blob {
+            let text = value.read_text();
+            if !text.contains('\u{FFFD}') {
+                return Ok(text.to_string());
+            }
+        }
+        let bytes = value.read_blob();
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Ok(text.to_string()),
+            Err(_) if blob => Err(Box::new(
+                crate::stored::Stored::Blob(bytes).refused("text (UTF-8)"),
+            )),
+            // Shown with its invalid bytes replaced; the log cannot find its rows by it.
+            Err(_) => Err(Box::new(
+                crate::stored::Stored::Text(&String::from_utf8_lossy(bytes)).refused("text (UTF-8)"),
+            )),
+        }
+    }
+}
+
+impl FromSql<sql_types::PortableText, MultiBackend> for String {
+    #[inline]
+    fn from_sql(bytes: MultiRawValue<'_>) -> deserialize::Result<Self> {
+        bytes.from_sql::<Self, sql_types::PortableText>()
+    }
+}
+
 checked_scalar!(
     sql_types::PortableDate,
     chrono::NaiveDate,

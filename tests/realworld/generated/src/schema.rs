@@ -11,7 +11,7 @@ diesel::table! {
         #[sql_name = "EmployeeId"]
         employeeid -> tenantapi_types::PortableInteger,
         #[sql_name = "LastName"]
-        lastname -> Varchar,
+        lastname -> tenantapi_types::PortableText,
         #[sql_name = "ReportsTo"]
         reportsto -> Nullable<tenantapi_types::PortableInteger>,
         #[sql_name = "HireDate"]
@@ -28,7 +28,7 @@ diesel::table! {
     country (country_id) {
         country_id -> tenantapi_types::PortableInteger,
         #[sql_name = "country"]
-        country_ -> Text,
+        country_ -> tenantapi_types::PortableText,
         last_update -> tenantapi_types::PortableTimestamptz,
     }
 }
@@ -39,15 +39,15 @@ diesel::table! {
 
     customer (customer_id) {
         customer_id -> tenantapi_types::PortableInteger,
-        email -> Nullable<Text>,
-        first_name -> Varchar,
-        last_name -> Varchar,
-        full_name -> Nullable<Text>,
+        email -> Nullable<tenantapi_types::PortableText>,
+        first_name -> tenantapi_types::PortableText,
+        last_name -> tenantapi_types::PortableText,
+        full_name -> Nullable<tenantapi_types::PortableText>,
         active -> tenantapi_types::PortableBool,
         favourite_films -> tenantapi_types::PortableArray<Int4>,
-        country_code -> Nullable<Text>,
+        country_code -> Nullable<tenantapi_types::PortableText>,
         #[sql_name = "postal code"]
-        postal_code -> Nullable<Varchar>,
+        postal_code -> Nullable<tenantapi_types::PortableText>,
     }
 }
 
@@ -67,15 +67,15 @@ diesel::table! {
 
     film (film_id) {
         film_id -> tenantapi_types::PortableInteger,
-        title -> Varchar,
-        description -> Nullable<Text>,
+        title -> tenantapi_types::PortableText,
+        description -> Nullable<tenantapi_types::PortableText>,
         release_year -> Nullable<tenantapi_types::PortableInteger>,
         language_id -> tenantapi_types::PortableInteger,
         rental_rate -> tenantapi_types::PortableNumeric,
         length -> Nullable<tenantapi_types::PortableSmallInt>,
-        rating -> Nullable<Text>,
+        rating -> Nullable<tenantapi_types::PortableText>,
         special_features -> Nullable<tenantapi_types::PortableArray<Text>>,
-        fulltext -> Text,
+        fulltext -> tenantapi_types::PortableText,
         last_update -> tenantapi_types::PortableTimestamp,
     }
 }
@@ -86,9 +86,9 @@ diesel::table! {
 
     film_list (film_id) {
         film_id -> Nullable<tenantapi_types::PortableInteger>,
-        title -> Nullable<Varchar>,
+        title -> Nullable<tenantapi_types::PortableText>,
         length -> Nullable<tenantapi_types::PortableSmallInt>,
-        language -> Nullable<Text>,
+        language -> Nullable<tenantapi_types::PortableText>,
     }
 }
 
@@ -97,7 +97,7 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     film_rate_total (total) {
-        total -> Nullable<Text>,
+        total -> Nullable<tenantapi_types::PortableText>,
     }
 }
 
@@ -107,7 +107,7 @@ diesel::table! {
 
     language (language_id) {
         language_id -> tenantapi_types::PortableInteger,
-        name -> Text,
+        name -> tenantapi_types::PortableText,
         last_update -> tenantapi_types::PortableTimestamp,
     }
 }
@@ -129,7 +129,7 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     schema_version (version) {
-        version -> Varchar,
+        version -> tenantapi_types::PortableText,
         applied_at -> tenantapi_types::PortableTimestamptz,
     }
 }
@@ -140,7 +140,7 @@ diesel::table! {
 
     staff (staff_id) {
         staff_id -> tenantapi_types::PortableInteger,
-        first_name -> Varchar,
+        first_name -> tenantapi_types::PortableText,
         store_id -> tenantapi_types::PortableSmallInt,
     }
 }
