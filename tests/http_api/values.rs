@@ -463,7 +463,10 @@ async fn sqlite_unreadable_values_are_refused_and_logged() {
                 "{setup}: {path}"
             );
             let written = log.take();
-            assert!(written.contains(logged), "{setup}: {path}: the log says:\n{written}");
+            assert!(
+                written.contains(logged),
+                "{setup}: {path}: the log says:\n{written}"
+            );
         }
         database.execute(cleanup);
     }

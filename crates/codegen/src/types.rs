@@ -9,7 +9,10 @@ use tenantapi_schema::model::{Column, ColumnKind, ColumnType};
 pub fn diesel_column_type(column: &Column) -> String {
     if column.array {
         // A list is JSON text on SQLite, its items checked by serde: diesel's item types do.
-        format!("tenantapi_types::PortableArray<{}>", diesel_sql_type(column.ty))
+        format!(
+            "tenantapi_types::PortableArray<{}>",
+            diesel_sql_type(column.ty)
+        )
     } else {
         checked_sql_type(column.ty).unwrap_or_else(|| diesel_sql_type(column.ty))
     }

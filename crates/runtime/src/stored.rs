@@ -299,7 +299,9 @@ fn time_of_day(cursor: &mut Cursor<'_>) -> Option<(NaiveTime, TimeDelta)> {
                 return None;
             }
             for position in 0..9 {
-                let digit = digits.get(position).map_or(0, |digit| u32::from(digit - b'0'));
+                let digit = digits
+                    .get(position)
+                    .map_or(0, |digit| u32::from(digit - b'0'));
                 nanosecond = nanosecond * 10 + digit;
             }
         }
@@ -350,7 +352,11 @@ impl Cursor<'_> {
 
     /// All ASCII digits that follow.
     fn digits(&mut self) -> &[u8] {
-        let count = self.0.iter().take_while(|byte| byte.is_ascii_digit()).count();
+        let count = self
+            .0
+            .iter()
+            .take_while(|byte| byte.is_ascii_digit())
+            .count();
         let (digits, rest) = self.0.split_at(count);
         self.0 = rest;
         digits
@@ -444,7 +450,10 @@ fn keys_holding(
     }
 
     // Only names from the generated metadata become SQL text.
-    let column = meta.columns.iter().find(|candidate| candidate.name == column)?;
+    let column = meta
+        .columns
+        .iter()
+        .find(|candidate| candidate.name == column)?;
     if meta.primary_key.is_empty() {
         return None;
     }

@@ -143,7 +143,8 @@ fn page_json<R: Resource>(
     read: PageRead,
 ) -> diesel::QueryResult<PageRows> {
     let serialization = |error| diesel::result::Error::SerializationError(Box::new(error));
-    let mut rows = R::load(connection, filter, order).map_err(|error| explain(connection, R::META, error))?;
+    let mut rows =
+        R::load(connection, filter, order).map_err(|error| explain(connection, R::META, error))?;
     let loaded = rows.len();
     rows.truncate(read.keep);
     if read.reverse {
@@ -189,7 +190,8 @@ fn insert_value<R: WritableResource>(
     connection: &mut DbConnection,
     body: Map<String, Value>,
 ) -> Result<Value, WriteError> {
-    let row = R::insert(connection, body).map_err(|error| explain_write(connection, R::META, error))?;
+    let row =
+        R::insert(connection, body).map_err(|error| explain_write(connection, R::META, error))?;
     Ok(serde_json::to_value(row)?)
 }
 

@@ -236,7 +236,9 @@ macro_rules! checked_scalar {
             fn from_sql(
                 mut value: diesel::sqlite::SqliteValue<'_, '_, '_>,
             ) -> deserialize::Result<Self> {
-                let read: fn(crate::stored::Stored<'_>) -> Result<$rust_type, crate::stored::UnreadableValue> = $sqlite_read;
+                let read: fn(
+                    crate::stored::Stored<'_>,
+                ) -> Result<$rust_type, crate::stored::UnreadableValue> = $sqlite_read;
                 Ok(read(crate::stored::Stored::read(&mut value))?)
             }
         }
@@ -319,7 +321,8 @@ impl FromSql<sql_types::PortableText, Sqlite> for String {
             )),
             // Shown with its invalid bytes replaced; the log cannot find its rows by it.
             Err(_) => Err(Box::new(
-                crate::stored::Stored::Text(&String::from_utf8_lossy(bytes)).refused("text (UTF-8)"),
+                crate::stored::Stored::Text(&String::from_utf8_lossy(bytes))
+                    .refused("text (UTF-8)"),
             )),
         }
     }
@@ -592,24 +595,30 @@ impl<const SCALE: u32> FromSql<sql_types::PortableNumeric, Sqlite> for Decimal<S
         // (the API never writes one).
         let text = match value.value_type() {
             Some(diesel::sqlite::SqliteType::Binary) => None,
-            Some(diesel::sqlite::SqliteType::Double) => Some(format!("{:.14e}", value.read_double())),
+            Some(diesel::sqlite::SqliteType::Double) => {
+                Some(format!("{:.14e}", value.read_double()))
+            }
             _ => Some(value.read_text().to_string()),
         };
         let exact = match text {
             None => None,
             Some(text) => DecimalDigits::parse(&text).filter(|digits| {
-                digits.fraction.bytes().skip(SCALE as usize).all(|digit| digit == b'0')
+                digits
+                    .fraction
+                    .bytes()
+                    .skip(SCALE as usize)
+                    .all(|digit| digit == b'0')
             }),
         };
         match exact {
             Some(digits) => Ok(Decimal::from_digits(&digits)),
-            None => Err(Box::new(
-                crate::stored::Stored::read(&mut value).refused(if SCALE == 0 {
+            None => Err(Box::new(crate::stored::Stored::read(&mut value).refused(
+                if SCALE == 0 {
                     "a decimal without fraction digits"
                 } else {
                     "a decimal of the column's scale"
-                }),
-            )),
+                },
+            ))),
         }
     }
 }

@@ -15,13 +15,31 @@ fn timestamps_in_every_sqlite_form() {
         (Stored::Text("2006-02-14 10:20"), "2006-02-14 10:20:00"),
         (Stored::Text("2006-02-14T10:20"), "2006-02-14 10:20:00"),
         (Stored::Text("2006-02-14 10:20:30"), "2006-02-14 10:20:30"),
-        (Stored::Text("2006-02-14 10:20:30.5"), "2006-02-14 10:20:30.5"),
-        (Stored::Text("2006-02-14 10:20:30.123"), "2006-02-14 10:20:30.123"),
-        (Stored::Text("2006-02-14 10:20:30.123456789000"), "2006-02-14 10:20:30.123456789"),
+        (
+            Stored::Text("2006-02-14 10:20:30.5"),
+            "2006-02-14 10:20:30.5",
+        ),
+        (
+            Stored::Text("2006-02-14 10:20:30.123"),
+            "2006-02-14 10:20:30.123",
+        ),
+        (
+            Stored::Text("2006-02-14 10:20:30.123456789000"),
+            "2006-02-14 10:20:30.123456789",
+        ),
         (Stored::Text("2006-02-14T10:20:30Z"), "2006-02-14 10:20:30"),
-        (Stored::Text("2006-02-14T10:20:30.25z"), "2006-02-14 10:20:30.25"),
-        (Stored::Text("2006-02-14 10:20+02:00"), "2006-02-14 08:20:00"),
-        (Stored::Text("2006-02-14 00:20:30 -05:30"), "2006-02-14 05:50:30"),
+        (
+            Stored::Text("2006-02-14T10:20:30.25z"),
+            "2006-02-14 10:20:30.25",
+        ),
+        (
+            Stored::Text("2006-02-14 10:20+02:00"),
+            "2006-02-14 08:20:00",
+        ),
+        (
+            Stored::Text("2006-02-14 00:20:30 -05:30"),
+            "2006-02-14 05:50:30",
+        ),
         (Stored::Text(" 2006-02-14 10:20:30 "), "2006-02-14 10:20:30"),
         (Stored::Integer(1_139_912_430), "2006-02-14 10:20:30"),
         (Stored::Integer(0), "1970-01-01 00:00:00"),
@@ -58,14 +76,23 @@ fn dates_and_times() {
     assert_eq!(date(Stored::Text("2006-02-14 00:00:00")), Ok(day));
     assert_eq!(date(Stored::Text("2006-02-14T02:00+02:00")), Ok(day));
     assert_eq!(date(Stored::Integer(1_139_875_200)), Ok(day));
-    assert!(date(Stored::Text("2006-02-14 10:00")).is_err(), "a time would be lost");
+    assert!(
+        date(Stored::Text("2006-02-14 10:00")).is_err(),
+        "a time would be lost"
+    );
     assert!(date(Stored::Integer(1_139_875_201)).is_err());
     let time_of = |text| NaiveTime::parse_from_str(text, "%H:%M:%S%.f").unwrap();
     assert_eq!(time(Stored::Text("10:20")), Ok(time_of("10:20:00")));
     assert_eq!(time(Stored::Text("10:20:30.5")), Ok(time_of("10:20:30.5")));
-    assert_eq!(time(Stored::Text("01:20:30+02:00")), Ok(time_of("23:20:30")));
+    assert_eq!(
+        time(Stored::Text("01:20:30+02:00")),
+        Ok(time_of("23:20:30"))
+    );
     assert_eq!(time(Stored::Text("10:20Z")), Ok(time_of("10:20:00")));
-    assert!(time(Stored::Text("2006-02-14 10:20")).is_err(), "a date would be lost");
+    assert!(
+        time(Stored::Text("2006-02-14 10:20")).is_err(),
+        "a date would be lost"
+    );
     assert!(time(Stored::Integer(600)).is_err());
 }
 
@@ -113,7 +140,10 @@ fn numbers_served_as_stored_or_refused() {
     assert_eq!(double(Stored::Integer(3)), Ok(3.0));
     assert!(double(Stored::Text("NaN")).is_err());
     assert!(double(Stored::Text("abc")).is_err());
-    assert!(double(Stored::Integer(i64::MAX)).is_err(), "not exact as a double");
+    assert!(
+        double(Stored::Integer(i64::MAX)).is_err(),
+        "not exact as a double"
+    );
 }
 
 #[test]
@@ -122,5 +152,8 @@ fn refused_values_are_shown_as_sql_literals() {
     assert_eq!(shown(Stored::Text("it's")), "text 'it''s' is not a boolean");
     assert_eq!(shown(Stored::Integer(2)), "integer 2 is not a boolean");
     assert_eq!(shown(Stored::Real(0.5)), "real 0.5 is not a boolean");
-    assert_eq!(shown(Stored::Blob(&[0xAB, 1])), "blob X'AB01' (2 bytes) is not a boolean");
+    assert_eq!(
+        shown(Stored::Blob(&[0xAB, 1])),
+        "blob X'AB01' (2 bytes) is not a boolean"
+    );
 }
