@@ -154,8 +154,8 @@ pub fn boolean(stored: Stored<'_>) -> Result<bool, UnreadableValue> {
     let read = match stored {
         Stored::Integer(0) => Some(false),
         Stored::Integer(1) => Some(true),
-        Stored::Real(value) if value == 0.0 => Some(false),
-        Stored::Real(value) if value == 1.0 => Some(true),
+        Stored::Real(0.0) => Some(false),
+        Stored::Real(1.0) => Some(true),
         Stored::Text(text) => match text.trim().to_ascii_lowercase().as_str() {
             "t" | "true" | "1" => Some(true),
             "f" | "false" | "0" => Some(false),
