@@ -256,7 +256,8 @@ pub enum TimeText {
 /// Reads the text forms SQLite's date and time functions accept: `YYYY-MM-DD`, optionally
 /// followed by a space or `T` and a time; a time alone. A time is `HH:MM`, `HH:MM:SS` or
 /// `HH:MM:SS.F` with any number of fraction digits (those past nanoseconds must be zeros),
-/// followed by an optional `Z` or `±HH:MM` (spaces allowed before it, as SQLite allows).
+/// followed by an optional `Z` or `±HH:MM` (or `±HHMM`, `±HH`; spaces allowed before it, as
+/// SQLite allows).
 /// Surrounding spaces are ignored. Numbers as text are not times (SQLite would read them as
 /// Julian days; no application we know stores those as text).
 pub fn parse_time_text(text: &str) -> Option<TimeText> {
@@ -319,9 +320,17 @@ fn time_of_day(cursor: &mut Cursor<'_>) -> Option<(NaiveTime, TimeDelta)> {
         Some(sign @ (b'+' | b'-')) => {
             let sign = if *sign == b'-' { -1 } else { 1 };
             cursor.0 = &cursor.0[1..];
+            // SQLite's own form is `±HH:MM`; `±HHMM` and `±HH` (ISO 8601's others, which
+            // this reader took before) are as unambiguous.
             let hours = cursor.number(2)?;
-            cursor.expect(b':')?;
-            let minutes = cursor.number(2)?;
+            let minutes = match cursor.0.first() {
+                None => 0,
+                Some(b':') => {
+                    cursor.expect(b':')?;
+                    cursor.number(2)?
+                }
+                Some(_) => cursor.number(2)?,
+            };
             if hours > 14 || minutes > 59 {
                 return None;
             }
