@@ -7,7 +7,9 @@
 //! which turn text such as `'t'` into `0` without a word; the readers here look at
 //! `value_type()` first. PostgreSQL enforces column types itself and keeps diesel's readers.
 //!
-//! What each stored form becomes in JSON (the README's "How values are served" says the same):
+//! What each stored form becomes in JSON (the README's table under "What a SQLite database
+//! written by another application holds" says the same; decimals and text are read in
+//! `values.rs`, with these refusals):
 //! - integers: INTEGER in range; REAL with no fraction; TEXT holding a whole decimal number.
 //! - booleans: `0`/`1` (INTEGER or REAL), and TEXT `t`/`f`/`true`/`false`/`1`/`0` in any case.
 //! - floats: REAL; INTEGER exactly representable; TEXT holding a finite decimal number.
@@ -20,6 +22,9 @@
 //!   A date column takes a date, or a date and time at exactly midnight (UTC); a time column
 //!   takes a time of day alone. What would lose part of the stored value (a timestamp in a
 //!   date or time column, fraction digits past nanoseconds that are not zeros) is refused.
+//! - decimals: INTEGER, REAL to 15 significant digits, TEXT as written; digits past the
+//!   column's scale that are not zeros are refused.
+//! - text: TEXT, numbers as SQLite writes them, a BLOB holding UTF-8; other bytes refused.
 //!
 //! Anything else is an [`UnreadableValue`]; [`explain_read_error`] turns it into an error that
 //! names the table, the row's key, the column and the value, which the request logs and
