@@ -232,3 +232,242 @@ async fn enumerations_scenario(backend: Backend) {
     };
     assert_eq!(labels(&ordered), expected);
 }
+
+/// What this thread logs while the guard lives: the request's error event is written on the
+/// thread that answers it, the test's own under `actix_web::test`.
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLog {
+    fn start(&self) -> impl Drop {
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        let log = self.clone();
+        tracing_subscriber::fmt()
+            .with_writer(move || log.clone())
+            .finish()
+            .set_default()
+    }
+
+    fn take(&self) -> String {
+        String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
+    }
+}
+
+/// Issue 25: rows another application wrote into a SQLite database, in every form SQLite's
+/// date functions accept, Unix times, booleans as words and decimals as text or real, are
+/// served as the README's "How values are served" says.
+#[actix_web::test]
+async fn sqlite_stored_forms_are_served_as_documented() {
+    let fixture = kit(Backend::Sqlite, &[], |_| {});
+    let database = fixture.database("alpha");
+    // `value` without a declared type keeps whatever class it is given (no affinity), as a
+    // column declared TEXT by an application that keeps decimals exact would hold text.
+    database.execute(
+        r#"DROP TABLE reading;
+        CREATE TABLE "reading" ("id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+            "data_point_id" INTEGER NOT NULL, "measured_at" TIMESTAMPTZ NOT NULL,
+            "value" NOT NULL, "quality" SMALLINT NOT NULL DEFAULT 0, "raw" BLOB,
+            "recorded_at" TIMESTAMPTZ NOT NULL DEFAULT '2026-01-01 00:00:00');
+        INSERT INTO "maintenance-window" (id, site_id, starts_at, daily_start) VALUES
+            (101, 1, '2006-02-14', '10:20'),
+            (102, 1, '2006-02-14 10:20', '10:20:30'),
+            (103, 1, '2006-02-14 10:20:30', '10:20:30.5'),
+            (104, 1, '2006-02-14 10:20:30.123', '10:20:30.123456'),
+            (105, 1, '2006-02-14T10:20:30.123456789000', '10:20Z'),
+            (106, 1, '2006-02-14T10:20:30Z', '01:20:30+02:00'),
+            (107, 1, '2006-02-14 10:20:30+02:00', '10:20:30 -01:00'),
+            (108, 1, '2006-02-14T10:20:30.5-03:30', NULL),
+            (109, 1, 1139912430, NULL),
+            (110, 1, 1139912430.25, NULL);
+        INSERT INTO site (id, code, name, external_ref, is_active, commissioned_on) VALUES
+            (101, 'B1', 'b', '00000000-0000-4000-8000-000000000101', 0, '2006-02-14'),
+            (102, 'B2', 'b', '00000000-0000-4000-8000-000000000102', 1, '2006-02-14 00:00:00'),
+            (103, 'B3', 'b', '00000000-0000-4000-8000-000000000103', 't', 1139875200),
+            (104, 'B4', 'b', '00000000-0000-4000-8000-000000000104', 'f', '2006-02-14T02:00+02:00'),
+            (105, 'B5', 'b', '00000000-0000-4000-8000-000000000105', 'TRUE', NULL),
+            (106, 'B6', 'b', '00000000-0000-4000-8000-000000000106', 'False', NULL),
+            (107, 'B7', 'b', '00000000-0000-4000-8000-000000000107', 'true', NULL),
+            (108, 'B8', 'b', '00000000-0000-4000-8000-000000000108', '0', NULL);
+        INSERT INTO reading (id, data_point_id, measured_at, value, quality) VALUES
+            (201, 1, '2006-02-14', '12.5', 1),
+            (202, 1, '2006-02-14 10:20:30+02:00', '123456789012.123456', '7'),
+            (203, 1, 1139912430, 12.25, 2.0),
+            (204, 1, '2006-02-14T10:20:30.5', 7, 3),
+            (205, 1, '2006-02-14 10:20', '-0.500000000', 4);
+        INSERT INTO tag (id, label, color) VALUES (101, 'blob', X'23414243');"#,
+    );
+    let app = app(&fixture).await;
+    let windows = get(&app, "/api/v1/alpha/maintenance-window/?page_size=200").await;
+    assert_eq!(windows.status, 200, "{}", windows.json);
+    let served = |reply: &Reply, fields: &[&str]| -> Vec<Value> {
+        reply.json["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|row| row["id"].as_i64().unwrap() > 100)
+            .map(|row| Value::Array(fields.iter().map(|field| row[*field].clone()).collect()))
+            .collect()
+    };
+    assert_eq!(
+        served(&windows, &["id", "starts_at", "daily_start"]),
+        vec![
+            json!([101, "2006-02-14T00:00:00", "10:20:00"]),
+            json!([102, "2006-02-14T10:20:00", "10:20:30"]),
+            json!([103, "2006-02-14T10:20:30", "10:20:30.500"]),
+            json!([104, "2006-02-14T10:20:30.123", "10:20:30.123456"]),
+            json!([105, "2006-02-14T10:20:30.123456789", "10:20:00"]),
+            json!([106, "2006-02-14T10:20:30", "23:20:30"]),
+            json!([107, "2006-02-14T08:20:30", "11:20:30"]),
+            json!([108, "2006-02-14T13:50:30.500", null]),
+            json!([109, "2006-02-14T10:20:30", null]),
+            json!([110, "2006-02-14T10:20:30.250", null]),
+        ]
+    );
+    let sites = get(&app, "/api/v1/alpha/site/?page_size=200").await;
+    assert_eq!(sites.status, 200, "{}", sites.json);
+    assert_eq!(
+        served(&sites, &["id", "is_active", "commissioned_on"]),
+        vec![
+            json!([101, false, "2006-02-14"]),
+            json!([102, true, "2006-02-14"]),
+            json!([103, true, "2006-02-14"]),
+            json!([104, false, "2006-02-14"]),
+            json!([105, true, null]),
+            json!([106, false, null]),
+            json!([107, true, null]),
+            json!([108, false, null]),
+        ]
+    );
+    let readings = get(&app, "/api/v1/alpha/reading/?page_size=200").await;
+    assert_eq!(readings.status, 200, "{}", readings.json);
+    assert_eq!(
+        served(&readings, &["id", "measured_at", "value", "quality"]),
+        vec![
+            json!([201, "2006-02-14T00:00:00Z", "12.500000", 1]),
+            json!([202, "2006-02-14T08:20:30Z", "123456789012.123456", 7]),
+            json!([203, "2006-02-14T10:20:30Z", "12.250000", 2]),
+            json!([204, "2006-02-14T10:20:30.500Z", "7.000000", 3]),
+            json!([205, "2006-02-14T10:20:00Z", "-0.500000", 4]),
+        ]
+    );
+    let tags = get(&app, "/api/v1/alpha/tag/?page_size=200").await;
+    assert_eq!(tags.status, 200, "{}", tags.json);
+    assert_eq!(
+        served(&tags, &["id", "color"]),
+        vec![json!([101, "#ABC"])],
+        "a blob of UTF-8 text in a text column"
+    );
+}
+
+/// Issue 25: a value the column's type cannot represent (text `t` in a smallint, which diesel's
+/// SQLite read served as 0) is refused, never changed: the request answers 500 with the generic
+/// message, and the log names the table, the row's key, the column and the value.
+#[actix_web::test]
+async fn sqlite_unreadable_values_are_refused_and_logged() {
+    let fixture = kit(Backend::Sqlite, &[], |_| {});
+    let database = fixture.database("alpha");
+    let app = app(&fixture).await;
+    let log = CapturedLog::default();
+    let _capture = log.start();
+    let clean_site = "UPDATE site SET is_active = 1, commissioned_on = NULL WHERE id = 1";
+    let clean_window = "DELETE FROM \"maintenance-window\" WHERE id = 401";
+    for (setup, list, item, logged, cleanup) in [
+        (
+            "INSERT INTO reading (id, data_point_id, measured_at, value, quality) VALUES (301, 1, '2024-01-01 00:00:00', 1, 't')",
+            "/api/v1/alpha/reading/",
+            "/api/v1/alpha/reading/301/",
+            r#"table "reading", row with key [301], column "quality": text 't' is not a smallint"#,
+            "DELETE FROM reading WHERE id > 300",
+        ),
+        (
+            "INSERT INTO reading (id, data_point_id, measured_at, value, quality) VALUES (302, 1, '2024-01-01 00:00:00', 1, 40000)",
+            "/api/v1/alpha/reading/",
+            "/api/v1/alpha/reading/302/",
+            r#"table "reading", row with key [302], column "quality": integer 40000 is not a smallint"#,
+            "DELETE FROM reading WHERE id > 300",
+        ),
+        (
+            "INSERT INTO reading (id, data_point_id, measured_at, value) VALUES (303, 1, '2024-01-01 00:00:00', '1.2345678')",
+            "/api/v1/alpha/reading/",
+            "/api/v1/alpha/reading/303/",
+            r#"table "reading", row with key [303], column "value": real 1.2345678 is not a decimal"#,
+            "DELETE FROM reading WHERE id > 300",
+        ),
+        (
+            "INSERT INTO reading (id, data_point_id, measured_at, value) VALUES (304, 1, 'yesterday', 1)",
+            "/api/v1/alpha/reading/",
+            "/api/v1/alpha/reading/304/",
+            r#"table "reading", row with key [304], column "measured_at": text 'yesterday' is not a timestamp with time zone"#,
+            "DELETE FROM reading WHERE id > 300",
+        ),
+        (
+            "INSERT INTO tag (id, label, color) VALUES (102, 'bad', X'FF00')",
+            "/api/v1/alpha/tag/",
+            "/api/v1/alpha/tag/102/",
+            r#"table "tag", row with key [102], column "color": blob X'FF00' (2 bytes) is not text (UTF-8)"#,
+            "DELETE FROM tag WHERE id = 102",
+        ),
+        (
+            "UPDATE site SET is_active = 'yes' WHERE id = 1",
+            "/api/v1/alpha/site/",
+            "/api/v1/alpha/site/1/",
+            r#"table "site", row with key [1], column "is_active": text 'yes' is not a boolean"#,
+            clean_site,
+        ),
+        (
+            "UPDATE site SET is_active = 2 WHERE id = 1",
+            "/api/v1/alpha/site/",
+            "/api/v1/alpha/site/1/",
+            r#"table "site", row with key [1], column "is_active": integer 2 is not a boolean"#,
+            clean_site,
+        ),
+        (
+            "UPDATE site SET is_active = 1, commissioned_on = '2006-02-14 10:00' WHERE id = 1",
+            "/api/v1/alpha/site/",
+            "/api/v1/alpha/site/1/",
+            r#"table "site", row with key [1], column "commissioned_on": text '2006-02-14 10:00' is not a date"#,
+            clean_site,
+        ),
+        (
+            "INSERT INTO \"maintenance-window\" (id, site_id, starts_at, daily_start) VALUES (401, 1, '2006-02-14 25:00', NULL)",
+            "/api/v1/alpha/maintenance-window/",
+            "/api/v1/alpha/maintenance-window/401/",
+            r#"table "maintenance-window", row with key [401], column "starts_at": text '2006-02-14 25:00' is not a date and time"#,
+            clean_window,
+        ),
+        (
+            "INSERT INTO \"maintenance-window\" (id, site_id, starts_at, daily_start) VALUES (401, 1, '2006-02-14', X'0102')",
+            "/api/v1/alpha/maintenance-window/",
+            "/api/v1/alpha/maintenance-window/401/",
+            r#"table "maintenance-window", row with key [401], column "daily_start": blob X'0102' (2 bytes) is not a time"#,
+            clean_window,
+        ),
+    ] {
+        database.execute(setup);
+        for path in [list, item] {
+            let reply = get(&app, path).await;
+            assert_eq!(
+                (reply.status, &reply.json),
+                (500, &json!({"detail": "A server error occurred."})),
+                "{setup}: {path}"
+            );
+            let written = log.take();
+            assert!(
+                written.contains(logged),
+                "{setup}: {path}: the log says:\n{written}"
+            );
+        }
+        database.execute(cleanup);
+    }
+}

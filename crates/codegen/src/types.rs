@@ -7,18 +7,46 @@ use tenantapi_schema::model::{Column, ColumnKind, ColumnType};
 /// The SQL type of a column as written inside `diesel::table!` (diesel's types are in scope
 /// there, ours under `tenantapi_types`), without nullability.
 pub fn diesel_column_type(column: &Column) -> String {
-    let scalar = diesel_sql_type(column.ty);
     if column.array {
-        format!("tenantapi_types::PortableArray<{scalar}>")
+        // A list is JSON text on SQLite, its items checked by serde: diesel's item types do.
+        format!(
+            "tenantapi_types::PortableArray<{}>",
+            diesel_sql_type(column.ty)
+        )
     } else {
-        scalar
+        checked_sql_type(column.ty).unwrap_or_else(|| diesel_sql_type(column.ty))
     }
 }
 
-/// The SQL type `diesel::joinable!` compares a foreign key with the key it references by:
-/// diesel's `Varchar` is `Text`, and nullability does not matter.
+/// The runtime's own SQL type for a scalar whose diesel SQLite read would change a value a
+/// SQLite column can hold (`'t'` read as `0`, `2006-02-14` refused in a timestamp column):
+/// read by storage class there, by diesel on PostgreSQL (`tenantapi_runtime::stored`). Text
+/// too: diesel's SQLite read turns bytes that are not UTF-8 into U+FFFD.
+fn checked_sql_type(ty: ColumnType) -> Option<String> {
+    let name = match ty {
+        ColumnType::SmallInt => "PortableSmallInt",
+        ColumnType::Integer | ColumnType::Serial => "PortableInteger",
+        ColumnType::BigInt | ColumnType::BigSerial => "PortableBigInt",
+        ColumnType::Boolean => "PortableBool",
+        ColumnType::Real => "PortableFloat",
+        ColumnType::Double => "PortableDouble",
+        ColumnType::Date => "PortableDate",
+        ColumnType::Time => "PortableTime",
+        ColumnType::Timestamp => "PortableTimestamp",
+        ColumnType::Text
+        | ColumnType::Varchar { .. }
+        | ColumnType::Char { .. }
+        | ColumnType::Citext
+        | ColumnType::Enum => "PortableText",
+        _ => return None,
+    };
+    Some(format!("tenantapi_types::{name}"))
+}
+
+/// The SQL type `diesel::joinable!` compares a foreign key with the key it references by
+/// (every text type is `PortableText`), nullability aside.
 pub fn join_type(column: &Column) -> String {
-    diesel_column_type(column).replace("Varchar", "Text")
+    diesel_column_type(column)
 }
 
 /// The Rust type of a column's non-null value in the read model.

@@ -8,7 +8,7 @@ diesel::table! {
 
     /// Structure version written by the external system's migrations.
     schema_version (version) {
-        version -> Varchar,
+        version -> tenantapi_types::PortableText,
         applied_at -> tenantapi_types::PortableTimestamptz,
     }
 }
@@ -19,16 +19,16 @@ diesel::table! {
 
     /// A physical location whose equipment reports measurements.
     site (id) {
-        id -> Int4,
+        id -> tenantapi_types::PortableInteger,
         /// Short code printed on the site's equipment.
-        code -> Varchar,
-        name -> Varchar,
+        code -> tenantapi_types::PortableText,
+        name -> tenantapi_types::PortableText,
         /// Identifier of the site in the owner's asset register.
         external_ref -> tenantapi_types::PortableUuid,
-        latitude -> Nullable<Float8>,
-        longitude -> Nullable<Float8>,
-        is_active -> Bool,
-        commissioned_on -> Nullable<Date>,
+        latitude -> Nullable<tenantapi_types::PortableDouble>,
+        longitude -> Nullable<tenantapi_types::PortableDouble>,
+        is_active -> tenantapi_types::PortableBool,
+        commissioned_on -> Nullable<tenantapi_types::PortableDate>,
     }
 }
 
@@ -38,14 +38,14 @@ diesel::table! {
 
     /// A measured quantity, such as the energy meter of one building.
     data_point (id) {
-        id -> Int4,
-        name -> Varchar,
-        unit -> Nullable<Varchar>,
+        id -> tenantapi_types::PortableInteger,
+        name -> tenantapi_types::PortableText,
+        unit -> Nullable<tenantapi_types::PortableText>,
         /// Site the data point belongs to, if it is bound to one.
-        site_id -> Nullable<Int4>,
+        site_id -> Nullable<tenantapi_types::PortableInteger>,
         /// `measured` or `computed`; the SQL name is a Rust keyword.
         #[sql_name = "type"]
-        type_ -> Varchar,
+        type_ -> tenantapi_types::PortableText,
     }
 }
 
@@ -55,12 +55,12 @@ diesel::table! {
 
     /// One value of a data point at one instant.
     reading (id) {
-        id -> Int8,
-        data_point_id -> Int4,
+        id -> tenantapi_types::PortableBigInt,
+        data_point_id -> tenantapi_types::PortableInteger,
         measured_at -> tenantapi_types::PortableTimestamptz,
         value -> tenantapi_types::PortableNumeric,
         /// 0 = good; other codes come from the acquisition system.
-        quality -> Int2,
+        quality -> tenantapi_types::PortableSmallInt,
         /// The frame received from the meter, base64 in JSON.
         #[sql_name = "raw"]
         raw_ -> Nullable<Binary>,
@@ -74,12 +74,12 @@ diesel::table! {
 
     /// A free-form label that can be attached to data points.
     tag (id) {
-        id -> Int4,
-        label -> Text,
-        color -> Nullable<Varchar>,
-        weight -> Float4,
-        usage_count -> Int8,
-        kind -> Text,
+        id -> tenantapi_types::PortableInteger,
+        label -> tenantapi_types::PortableText,
+        color -> Nullable<tenantapi_types::PortableText>,
+        weight -> tenantapi_types::PortableFloat,
+        usage_count -> tenantapi_types::PortableBigInt,
+        kind -> tenantapi_types::PortableText,
     }
 }
 
@@ -89,8 +89,8 @@ diesel::table! {
 
     /// Which tags are attached to which data points.
     data_point_tag (data_point_id, tag_id) {
-        data_point_id -> Int4,
-        tag_id -> Int4,
+        data_point_id -> tenantapi_types::PortableInteger,
+        tag_id -> tenantapi_types::PortableInteger,
         attached_at -> tenantapi_types::PortableTimestamptz,
     }
 }
@@ -102,17 +102,17 @@ diesel::table! {
     /// A period during which readings of a site are expected to be missing.
     #[sql_name = "maintenance-window"]
     maintenance_window (id) {
-        id -> Int4,
-        site_id -> Int4,
-        starts_at -> Timestamp,
+        id -> tenantapi_types::PortableInteger,
+        site_id -> tenantapi_types::PortableInteger,
+        starts_at -> tenantapi_types::PortableTimestamp,
         /// Local time at which the window opens on each day, if recurring.
-        daily_start -> Nullable<Time>,
+        daily_start -> Nullable<tenantapi_types::PortableTime>,
         ticket -> Nullable<tenantapi_types::PortableUuid>,
         details -> Nullable<tenantapi_types::PortableJson>,
-        priority -> Int4,
+        priority -> tenantapi_types::PortableInteger,
         /// Who opened the window; the SQL name is a Rust keyword.
         #[sql_name = "self"]
-        self_ -> Nullable<Text>,
+        self_ -> Nullable<tenantapi_types::PortableText>,
     }
 }
 

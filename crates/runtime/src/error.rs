@@ -451,6 +451,14 @@ impl From<diesel::result::Error> for ApiError {
             }
             // Logged by the pool, which closes the connection.
             ref lost if crate::watch::is_connection_lost(lost) => ApiError::project_unavailable(),
+            // A stored value the column's declared type cannot represent (a SQLite column
+            // holding `'t'` where a smallint is described; `stored::UnreadableRow` names the
+            // table, the row's key, the column and the value): not the client's mistake (4xx),
+            // not a passing state a retry would fix (503), so 500, the server failing to serve
+            // what its database holds, logged for the database's owner.
+            error @ Error::DeserializationError(_) => {
+                ApiError::internal("unreadable stored value", error)
+            }
             other => ApiError::internal("database error", other),
         }
     }

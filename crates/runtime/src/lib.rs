@@ -32,6 +32,7 @@ pub mod selection;
 pub mod settings;
 pub mod shaping;
 pub mod sql;
+pub mod stored;
 pub mod table_ops;
 pub mod urls;
 pub mod watch;

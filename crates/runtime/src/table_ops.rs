@@ -143,7 +143,8 @@ fn page_json<R: Resource>(
     read: PageRead,
 ) -> diesel::QueryResult<PageRows> {
     let serialization = |error| diesel::result::Error::SerializationError(Box::new(error));
-    let mut rows = R::load(connection, filter, order)?;
+    let mut rows =
+        R::load(connection, filter, order).map_err(|error| explain(connection, R::META, error))?;
     let loaded = rows.len();
     rows.truncate(read.keep);
     if read.reverse {
@@ -165,7 +166,8 @@ fn counted_page_json<R: Resource>(
     filter: SqlFilter,
     order: SqlOrder,
 ) -> diesel::QueryResult<(Option<i64>, String)> {
-    let rows = R::load_counted(connection, filter, order)?;
+    let rows = R::load_counted(connection, filter, order)
+        .map_err(|error| explain(connection, R::META, error))?;
     let total = rows.first().map(|(_, total)| *total);
     let rows: Vec<&R::Row> = rows.iter().map(|(row, _)| row).collect();
     let json = serde_json::to_string(&rows)
@@ -177,7 +179,8 @@ fn row_json<R: Resource>(
     connection: &mut DbConnection,
     filter: SqlFilter,
 ) -> diesel::QueryResult<Option<String>> {
-    R::load_one(connection, filter)?
+    R::load_one(connection, filter)
+        .map_err(|error| explain(connection, R::META, error))?
         .map(|row| serde_json::to_string(&row))
         .transpose()
         .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))
@@ -187,7 +190,9 @@ fn insert_value<R: WritableResource>(
     connection: &mut DbConnection,
     body: Map<String, Value>,
 ) -> Result<Value, WriteError> {
-    Ok(serde_json::to_value(R::insert(connection, body)?)?)
+    let row =
+        R::insert(connection, body).map_err(|error| explain_write(connection, R::META, error))?;
+    Ok(serde_json::to_value(row)?)
 }
 
 fn insert_many_values<R: WritableResource>(
@@ -195,7 +200,9 @@ fn insert_many_values<R: WritableResource>(
     bodies: &[Map<String, Value>],
     conflict: &[&'static ColumnMeta],
 ) -> Result<Option<Vec<Value>>, WriteError> {
-    let Some(rows) = crate::write::insert_many::<R>(connection, bodies, conflict)? else {
+    let Some(rows) = crate::write::insert_many::<R>(connection, bodies, conflict)
+        .map_err(|error| explain_write(connection, R::META, error))?
+    else {
         return Ok(None);
     };
     Ok(Some(
@@ -210,9 +217,9 @@ fn upsert_value<R: WritableResource>(
     body: Map<String, Value>,
     conflict: &[&'static ColumnMeta],
 ) -> Result<Value, WriteError> {
-    Ok(serde_json::to_value(crate::write::upsert::<R>(
-        connection, &body, conflict,
-    )?)?)
+    let row = crate::write::upsert::<R>(connection, &body, conflict)
+        .map_err(|error| explain_write(connection, R::META, error))?;
+    Ok(serde_json::to_value(row)?)
 }
 
 fn update_value<R: WritableResource>(
@@ -220,7 +227,30 @@ fn update_value<R: WritableResource>(
     filter: SqlFilter,
     body: Map<String, Value>,
 ) -> Result<Option<Value>, WriteError> {
-    Ok(R::update(connection, filter, body)?
+    Ok(R::update(connection, filter, body)
+        .map_err(|error| explain_write(connection, R::META, error))?
         .map(serde_json::to_value)
         .transpose()?)
+}
+
+/// A read's failure on a stored value the column's type cannot represent, told with the table,
+/// the row's key, the column and the value (`stored::explain_read_error`).
+fn explain(
+    connection: &mut DbConnection,
+    meta: &'static TableMeta,
+    error: diesel::result::Error,
+) -> diesel::result::Error {
+    crate::stored::explain_read_error(connection, meta, error)
+}
+
+/// The same for the read-back of a written row.
+fn explain_write(
+    connection: &mut DbConnection,
+    meta: &'static TableMeta,
+    error: WriteError,
+) -> WriteError {
+    match error {
+        WriteError::Database(error) => WriteError::Database(explain(connection, meta, error)),
+        other => other,
+    }
 }

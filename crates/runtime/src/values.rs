@@ -54,6 +54,96 @@ pub mod sql_types {
     #[diesel(sqlite_type(name = "Text"))]
     pub struct PortableNumeric;
 
+    /// `smallint` on PostgreSQL (read by diesel); on SQLite read by storage class
+    /// (`crate::stored`), since a SQLite column may hold any.
+    #[derive(
+        diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default,
+    )]
+    #[diesel(postgres_type(oid = 21, array_oid = 1005))]
+    #[diesel(sqlite_type(name = "SmallInt"))]
+    pub struct PortableSmallInt;
+
+    /// `integer` on PostgreSQL (read by diesel); on SQLite read by storage class
+    /// (`crate::stored`), since a SQLite column may hold any.
+    #[derive(
+        diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default,
+    )]
+    #[diesel(postgres_type(oid = 23, array_oid = 1007))]
+    #[diesel(sqlite_type(name = "Integer"))]
+    pub struct PortableInteger;
+
+    /// `bigint` on PostgreSQL (read by diesel); on SQLite read by storage class
+    /// (`crate::stored`), since a SQLite column may hold any.
+    #[derive(
+        diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default,
+    )]
+    #[diesel(postgres_type(oid = 20, array_oid = 1016))]
+    #[diesel(sqlite_type(name = "Long"))]
+    pub struct PortableBigInt;
+
+    /// `boolean` on PostgreSQL (read by diesel); on SQLite read by storage class
+    /// (`crate::stored`), since a SQLite column may hold any.
+    #[derive(
+        diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default,
+    )]
+    #[diesel(postgres_type(oid = 16, array_oid = 1000))]
+    #[diesel(sqlite_type(name = "Integer"))]
+    pub struct PortableBool;
+
+    /// `real` on PostgreSQL (read by diesel); on SQLite read by storage class
+    /// (`crate::stored`), since a SQLite column may hold any.
+    #[derive(
+        diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default,
+    )]
+    #[diesel(postgres_type(oid = 700, array_oid = 1021))]
+    #[diesel(sqlite_type(name = "Float"))]
+    pub struct PortableFloat;
+
+    /// `double precision` on PostgreSQL (read by diesel); on SQLite read by storage class
+    /// (`crate::stored`), since a SQLite column may hold any.
+    #[derive(
+        diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default,
+    )]
+    #[diesel(postgres_type(oid = 701, array_oid = 1022))]
+    #[diesel(sqlite_type(name = "Double"))]
+    pub struct PortableDouble;
+
+    /// `date` on PostgreSQL (read by diesel); on SQLite read by storage class
+    /// (`crate::stored`), since a SQLite column may hold any.
+    #[derive(
+        diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default,
+    )]
+    #[diesel(postgres_type(oid = 1082, array_oid = 1182))]
+    #[diesel(sqlite_type(name = "Text"))]
+    pub struct PortableDate;
+
+    /// `time` on PostgreSQL (read by diesel); on SQLite read by storage class
+    /// (`crate::stored`), since a SQLite column may hold any.
+    #[derive(
+        diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default,
+    )]
+    #[diesel(postgres_type(oid = 1083, array_oid = 1183))]
+    #[diesel(sqlite_type(name = "Text"))]
+    pub struct PortableTime;
+
+    /// `timestamp` on PostgreSQL (read by diesel); on SQLite read by storage class
+    /// (`crate::stored`), since a SQLite column may hold any.
+    #[derive(
+        diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default,
+    )]
+    #[diesel(postgres_type(oid = 1114, array_oid = 1115))]
+    #[diesel(sqlite_type(name = "Text"))]
+    pub struct PortableTimestamp;
+
+    /// `text` (and `varchar`, `char`, `citext`, enum labels) on PostgreSQL, read by diesel;
+    /// on SQLite read by storage class (`crate::stored::text`).
+    #[derive(
+        diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default,
+    )]
+    #[diesel(postgres_type(oid = 25, array_oid = 1009))]
+    #[diesel(sqlite_type(name = "Text"))]
+    pub struct PortableText;
+
     /// A list of `ST` values: an array on PostgreSQL; JSON text on SQLite, which has none.
     #[derive(
         diesel::sql_types::SqlType, diesel::query_builder::QueryId, Debug, Clone, Copy, Default,
@@ -121,6 +211,148 @@ impl diesel::sql_types::HasSqlType<sql_types::PortableNumeric> for MultiBackend 
         MultiBackend::lookup_sql_type::<sql_types::PortableNumeric>(lookup)
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Scalars diesel maps on both backends, read by storage class on SQLite
+
+/// Implements a scalar whose PostgreSQL read is diesel's own (`$diesel_type`, unchanged and
+/// as fast) and whose SQLite read is `$sqlite_read` over the value's storage class.
+macro_rules! checked_scalar {
+    ($sql_type:ty, $rust_type:ty, $diesel_type:ty, $sqlite_read:expr) => {
+        impl diesel::sql_types::HasSqlType<$sql_type> for MultiBackend {
+            fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+                MultiBackend::lookup_sql_type::<$sql_type>(lookup)
+            }
+        }
+
+        impl FromSql<$sql_type, Pg> for $rust_type {
+            #[inline]
+            fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<Self> {
+                <$rust_type as FromSql<$diesel_type, Pg>>::from_sql(value)
+            }
+        }
+
+        impl FromSql<$sql_type, Sqlite> for $rust_type {
+            fn from_sql(
+                mut value: diesel::sqlite::SqliteValue<'_, '_, '_>,
+            ) -> deserialize::Result<Self> {
+                let read: fn(
+                    crate::stored::Stored<'_>,
+                ) -> Result<$rust_type, crate::stored::UnreadableValue> = $sqlite_read;
+                Ok(read(crate::stored::Stored::read(&mut value))?)
+            }
+        }
+
+        impl FromSql<$sql_type, MultiBackend> for $rust_type {
+            #[inline]
+            fn from_sql(bytes: MultiRawValue<'_>) -> deserialize::Result<Self> {
+                bytes.from_sql::<Self, $sql_type>()
+            }
+        }
+    };
+}
+
+checked_scalar!(
+    sql_types::PortableSmallInt,
+    i16,
+    diesel::sql_types::SmallInt,
+    |stored| crate::stored::integer(stored, "a smallint (-32768 to 32767)")
+);
+checked_scalar!(
+    sql_types::PortableInteger,
+    i32,
+    diesel::sql_types::Integer,
+    |stored| crate::stored::integer(stored, "an integer (32 bits)")
+);
+checked_scalar!(
+    sql_types::PortableBigInt,
+    i64,
+    diesel::sql_types::BigInt,
+    |stored| crate::stored::integer(stored, "a bigint (64 bits)")
+);
+checked_scalar!(
+    sql_types::PortableBool,
+    bool,
+    diesel::sql_types::Bool,
+    crate::stored::boolean
+);
+// A real column is single precision as described: a stored double is served at that precision.
+checked_scalar!(
+    sql_types::PortableFloat,
+    f32,
+    diesel::sql_types::Float,
+    |stored| crate::stored::double(stored).map(|value| value as f32)
+);
+checked_scalar!(
+    sql_types::PortableDouble,
+    f64,
+    diesel::sql_types::Double,
+    crate::stored::double
+);
+impl diesel::sql_types::HasSqlType<sql_types::PortableText> for MultiBackend {
+    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+        MultiBackend::lookup_sql_type::<sql_types::PortableText>(lookup)
+    }
+}
+
+impl FromSql<sql_types::PortableText, Pg> for String {
+    #[inline]
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<Self> {
+        <String as FromSql<diesel::sql_types::Text, Pg>>::from_sql(value)
+    }
+}
+
+impl FromSql<sql_types::PortableText, Sqlite> for String {
+    fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        // diesel's read replaces bytes that are not UTF-8 with U+FFFD without a word: a text
+        // holding U+FFFD (rare) is checked again on its bytes, as is every blob.
+        let blob = value.value_type() == Some(diesel::sqlite::SqliteType::Binary);
+        if !blob {
+            let text = value.read_text();
+            if !text.contains('\u{FFFD}') {
+                return Ok(text.to_string());
+            }
+        }
+        let bytes = value.read_blob();
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Ok(text.to_string()),
+            Err(_) if blob => Err(Box::new(
+                crate::stored::Stored::Blob(bytes).refused("text (UTF-8)"),
+            )),
+            // Shown with its invalid bytes replaced; the log cannot find its rows by it.
+            Err(_) => Err(Box::new(
+                crate::stored::Stored::Text(&String::from_utf8_lossy(bytes))
+                    .refused("text (UTF-8)"),
+            )),
+        }
+    }
+}
+
+impl FromSql<sql_types::PortableText, MultiBackend> for String {
+    #[inline]
+    fn from_sql(bytes: MultiRawValue<'_>) -> deserialize::Result<Self> {
+        bytes.from_sql::<Self, sql_types::PortableText>()
+    }
+}
+
+checked_scalar!(
+    sql_types::PortableDate,
+    chrono::NaiveDate,
+    diesel::sql_types::Date,
+    crate::stored::date
+);
+checked_scalar!(
+    sql_types::PortableTime,
+    chrono::NaiveTime,
+    diesel::sql_types::Time,
+    crate::stored::time
+);
+checked_scalar!(
+    sql_types::PortableTimestamp,
+    chrono::NaiveDateTime,
+    diesel::sql_types::Timestamp,
+    crate::stored::timestamp
+);
 
 // ---------------------------------------------------------------------------------------------
 // UUID
@@ -226,34 +458,21 @@ impl ToSql<sql_types::PortableTimestamptz, Sqlite> for Timestamptz {
 
 impl FromSql<sql_types::PortableTimestamptz, Sqlite> for Timestamptz {
     fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        let text = value.read_text();
-        parse_sqlite_timestamp(text)
-            .map(Timestamptz)
-            .ok_or_else(|| format!("invalid timestamp with time zone in SQLite: {text:?}").into())
+        use chrono::TimeZone as _;
+        let stored = crate::stored::Stored::read(&mut value);
+        let instant = crate::stored::timestamp(stored)
+            .map_err(|_| stored.refused("a timestamp with time zone"))?;
+        Ok(Timestamptz(chrono::Utc.from_utc_datetime(&instant)))
     }
 }
 
-/// Reads the text forms SQLite databases hold: ours, `CURRENT_TIMESTAMP`'s, and RFC 3339.
+/// Reads the text forms SQLite's date functions accept (`crate::stored::parse_time_text`) as
+/// an instant: an offset is applied, a value without one is UTC, a date alone is its midnight.
 pub fn parse_sqlite_timestamp(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     use chrono::TimeZone as _;
-    if let Ok(instant) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Some(instant.with_timezone(&chrono::Utc));
-    }
-    for format in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%#z"] {
-        if let Ok(instant) = chrono::DateTime::parse_from_str(text, format) {
-            return Some(instant.with_timezone(&chrono::Utc));
-        }
-    }
-    for format in [
-        SQLITE_TIMESTAMP_FORMAT,
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-    ] {
-        if let Ok(naive) = chrono::NaiveDateTime::parse_from_str(text, format) {
-            return Some(chrono::Utc.from_utc_datetime(&naive));
-        }
-    }
-    None
+    crate::stored::timestamp(crate::stored::Stored::Text(text))
+        .ok()
+        .map(|instant| chrono::Utc.from_utc_datetime(&instant))
 }
 
 multi_backend_value!(sql_types::PortableTimestamptz, Timestamptz);
@@ -369,12 +588,38 @@ impl<const SCALE: u32> ToSql<sql_types::PortableNumeric, Sqlite> for Decimal<SCA
 
 impl<const SCALE: u32> FromSql<sql_types::PortableNumeric, Sqlite> for Decimal<SCALE> {
     fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        // NUMERIC affinity stores INTEGER or REAL; SQLite renders either as text exactly
-        // enough for 15 significant digits, and the scale is restored here.
-        let text = value.read_text();
-        let digits = DecimalDigits::parse(text)
-            .ok_or_else(|| format!("invalid decimal in SQLite: {text:?}"))?;
-        Ok(Decimal::from_digits(&digits))
+        // NUMERIC affinity stores INTEGER or REAL; a REAL is taken to the 15 significant
+        // digits SQLite keeps exact (so that a sum's 3.9800000000000004 is 3.98), and a TEXT
+        // column holds the digits as written. The scale is restored here; digits past it that
+        // are not zeros would be rounded away, so such a value is refused rather than changed
+        // (the API never writes one).
+        let text = match value.value_type() {
+            Some(diesel::sqlite::SqliteType::Binary) => None,
+            Some(diesel::sqlite::SqliteType::Double) => {
+                Some(format!("{:.14e}", value.read_double()))
+            }
+            _ => Some(value.read_text().to_string()),
+        };
+        let exact = match text {
+            None => None,
+            Some(text) => DecimalDigits::parse(&text).filter(|digits| {
+                digits
+                    .fraction
+                    .bytes()
+                    .skip(SCALE as usize)
+                    .all(|digit| digit == b'0')
+            }),
+        };
+        match exact {
+            Some(digits) => Ok(Decimal::from_digits(&digits)),
+            None => Err(Box::new(crate::stored::Stored::read(&mut value).refused(
+                if SCALE == 0 {
+                    "a decimal without fraction digits"
+                } else {
+                    "a decimal of the column's scale"
+                },
+            ))),
+        }
     }
 }
 

@@ -9,13 +9,13 @@ diesel::table! {
     #[sql_name = "Employee"]
     employee (employeeid) {
         #[sql_name = "EmployeeId"]
-        employeeid -> Int4,
+        employeeid -> tenantapi_types::PortableInteger,
         #[sql_name = "LastName"]
-        lastname -> Varchar,
+        lastname -> tenantapi_types::PortableText,
         #[sql_name = "ReportsTo"]
-        reportsto -> Nullable<Int4>,
+        reportsto -> Nullable<tenantapi_types::PortableInteger>,
         #[sql_name = "HireDate"]
-        hiredate -> Nullable<Timestamp>,
+        hiredate -> Nullable<tenantapi_types::PortableTimestamp>,
         #[sql_name = "Salary"]
         salary -> Nullable<tenantapi_types::PortableNumeric>,
     }
@@ -26,9 +26,9 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     country (country_id) {
-        country_id -> Int4,
+        country_id -> tenantapi_types::PortableInteger,
         #[sql_name = "country"]
-        country_ -> Text,
+        country_ -> tenantapi_types::PortableText,
         last_update -> tenantapi_types::PortableTimestamptz,
     }
 }
@@ -38,16 +38,16 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     customer (customer_id) {
-        customer_id -> Int4,
-        email -> Nullable<Text>,
-        first_name -> Varchar,
-        last_name -> Varchar,
-        full_name -> Nullable<Text>,
-        active -> Bool,
+        customer_id -> tenantapi_types::PortableInteger,
+        email -> Nullable<tenantapi_types::PortableText>,
+        first_name -> tenantapi_types::PortableText,
+        last_name -> tenantapi_types::PortableText,
+        full_name -> Nullable<tenantapi_types::PortableText>,
+        active -> tenantapi_types::PortableBool,
         favourite_films -> tenantapi_types::PortableArray<Int4>,
-        country_code -> Nullable<Text>,
+        country_code -> Nullable<tenantapi_types::PortableText>,
         #[sql_name = "postal code"]
-        postal_code -> Nullable<Varchar>,
+        postal_code -> Nullable<tenantapi_types::PortableText>,
     }
 }
 
@@ -56,7 +56,7 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     customer_total (customer_id) {
-        customer_id -> Nullable<Int4>,
+        customer_id -> Nullable<tenantapi_types::PortableInteger>,
         total -> Nullable<tenantapi_types::PortableNumeric>,
     }
 }
@@ -66,17 +66,17 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     film (film_id) {
-        film_id -> Int4,
-        title -> Varchar,
-        description -> Nullable<Text>,
-        release_year -> Nullable<Int4>,
-        language_id -> Int4,
+        film_id -> tenantapi_types::PortableInteger,
+        title -> tenantapi_types::PortableText,
+        description -> Nullable<tenantapi_types::PortableText>,
+        release_year -> Nullable<tenantapi_types::PortableInteger>,
+        language_id -> tenantapi_types::PortableInteger,
         rental_rate -> tenantapi_types::PortableNumeric,
-        length -> Nullable<Int2>,
-        rating -> Nullable<Text>,
+        length -> Nullable<tenantapi_types::PortableSmallInt>,
+        rating -> Nullable<tenantapi_types::PortableText>,
         special_features -> Nullable<tenantapi_types::PortableArray<Text>>,
-        fulltext -> Text,
-        last_update -> Timestamp,
+        fulltext -> tenantapi_types::PortableText,
+        last_update -> tenantapi_types::PortableTimestamp,
     }
 }
 
@@ -85,10 +85,10 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     film_list (film_id) {
-        film_id -> Nullable<Int4>,
-        title -> Nullable<Varchar>,
-        length -> Nullable<Int2>,
-        language -> Nullable<Text>,
+        film_id -> Nullable<tenantapi_types::PortableInteger>,
+        title -> Nullable<tenantapi_types::PortableText>,
+        length -> Nullable<tenantapi_types::PortableSmallInt>,
+        language -> Nullable<tenantapi_types::PortableText>,
     }
 }
 
@@ -97,7 +97,7 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     film_rate_total (total) {
-        total -> Nullable<Text>,
+        total -> Nullable<tenantapi_types::PortableText>,
     }
 }
 
@@ -106,9 +106,9 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     language (language_id) {
-        language_id -> Int4,
-        name -> Text,
-        last_update -> Timestamp,
+        language_id -> tenantapi_types::PortableInteger,
+        name -> tenantapi_types::PortableText,
+        last_update -> tenantapi_types::PortableTimestamp,
     }
 }
 
@@ -117,8 +117,8 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     payment (payment_date, payment_id) {
-        payment_id -> Int4,
-        customer_id -> Int4,
+        payment_id -> tenantapi_types::PortableInteger,
+        customer_id -> tenantapi_types::PortableInteger,
         amount -> tenantapi_types::PortableNumeric,
         payment_date -> tenantapi_types::PortableTimestamptz,
     }
@@ -129,7 +129,7 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     schema_version (version) {
-        version -> Varchar,
+        version -> tenantapi_types::PortableText,
         applied_at -> tenantapi_types::PortableTimestamptz,
     }
 }
@@ -139,9 +139,9 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     staff (staff_id) {
-        staff_id -> Int4,
-        first_name -> Varchar,
-        store_id -> Int2,
+        staff_id -> tenantapi_types::PortableInteger,
+        first_name -> tenantapi_types::PortableText,
+        store_id -> tenantapi_types::PortableSmallInt,
     }
 }
 
@@ -150,9 +150,9 @@ diesel::table! {
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
     store (store_id) {
-        store_id -> Int4,
-        manager_staff_id -> Int4,
-        country_id -> Int4,
+        store_id -> tenantapi_types::PortableInteger,
+        manager_staff_id -> tenantapi_types::PortableInteger,
+        country_id -> tenantapi_types::PortableInteger,
     }
 }
 
