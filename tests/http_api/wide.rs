@@ -1,6 +1,7 @@
-//! Wide tables (issue 25): a table of 32 columns, as wide as generated tables hold, written and
-//! read back over HTTP with a value in every column, on both backends (the `keys_and_names`
-//! snapshot fixture's crate, served by the test kit).
+//! Structures as real databases have them (issue 25), on both backends, from the
+//! `keys_and_names` snapshot fixture's crate served by the test kit: a table of 32 columns (as
+//! wide as generated tables hold) written and read back whole, and tables named with a space,
+//! capitals and a letter outside ASCII served at their percent-encoded names.
 
 use super::*;
 
@@ -59,4 +60,56 @@ async fn wide_scenario(backend: Backend) {
     }
     let listed = get(&app, "/api/v1/wide/wide_record/?c01=7").await;
     assert_eq!(listed.json["count"], 1, "{}", listed.json);
+}
+
+on_both_backends!(
+    tables_named_with_spaces_and_letters_outside_ascii_are_served_at_their_encoded_names,
+    table_names_scenario
+);
+/// Issue 25: `Order Details` and `Straße` (the `keys_and_names` fixture) are served at
+/// `Order%20Details` and `Stra%C3%9Fe`, listed so in the project's index and the document.
+async fn table_names_scenario(backend: Backend) {
+    let fixture = TestKit::builder(backend)
+        .api(&snapshot_keys_and_names::API)
+        .project("names", None)
+        .superuser("tester")
+        .build()
+        .expect("test kit");
+    let app = app(&fixture).await;
+    let created = call(
+        &app,
+        Method::POST,
+        "/api/v1/names/Order%20Details/",
+        Some(json!({"Unit Price": "12.50", "Quantity": 3})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.json);
+    assert_eq!(
+        created.json,
+        json!({"OrderID": 1, "Unit Price": "12.50", "Quantity": 3})
+    );
+    let read = get(&app, "/api/v1/names/Order%20Details/1/").await;
+    assert_eq!(read.json, created.json);
+    let filtered = get(&app, "/api/v1/names/Order%20Details/?Quantity=3").await;
+    assert_eq!(filtered.json["count"], 1, "{}", filtered.json);
+    let street = call(
+        &app,
+        Method::POST,
+        "/api/v1/names/Stra%C3%9Fe/",
+        Some(json!({"Name": "Hauptstraße"})),
+    )
+    .await;
+    assert_eq!(street.status, 201, "{}", street.json);
+    let index = get(&app, "/api/v1/names/").await;
+    assert_eq!(
+        index.json["Order Details"], "http://localhost:8080/api/v1/names/Order%20Details/",
+        "{}",
+        index.json
+    );
+    assert_eq!(
+        index.json["Straße"],
+        "http://localhost:8080/api/v1/names/Stra%C3%9Fe/"
+    );
+    let document: Value = serde_json::from_str(snapshot_keys_and_names::OPENAPI_JSON).unwrap();
+    assert!(document["paths"]["/{project}/Order%20Details/{pk}/"].is_object());
 }

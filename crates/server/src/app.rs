@@ -210,7 +210,11 @@ async fn project_root(
     for table in registry.api().tables {
         let url = absolute_path(
             &request,
-            &format!("{API_ROOT}/{}/{}/", access.project, table.name),
+            &format!(
+                "{API_ROOT}/{}/{}/",
+                access.project,
+                tenantapi_schema::names::url_segment(table.name)
+            ),
         );
         body.insert(table.name.to_string(), Value::String(url));
     }

@@ -34,10 +34,11 @@ pub fn render_openapi(schema: &Schema, generated_header: &str) -> String {
     let mut components = Map::new();
     for (index, table) in schema.tables.iter().enumerate() {
         let name = &names.0[index];
-        let collection = format!("/{{project}}/{}/", table.sql_name);
+        let segment = tenantapi_schema::names::url_segment(&table.sql_name);
+        let collection = format!("/{{project}}/{segment}/");
         paths.insert(collection, collection_path(schema, table, name));
         if !table.primary_key.is_empty() {
-            let item = format!("/{{project}}/{}/{{pk}}/", table.sql_name);
+            let item = format!("/{{project}}/{segment}/{{pk}}/");
             paths.insert(item, item_path(schema, table, name));
         }
         components.extend(table_schemas(schema, table, &names.0, index));

@@ -51,6 +51,20 @@ pub(super) fn check_sql_name(
         // Columns are only ever quoted identifiers, JSON keys and (encoded) query parameters:
         // real schemas' `zip code` or `1st` serve as they are.
         None
+    } else if kind == "table"
+        && let Some(bad) = text.chars().find(|c| c.is_control() || *c == '/')
+    {
+        Some((
+            format!(
+                "table name `{}` contains the character {bad:?}",
+                text.escape_debug()
+            ),
+            "table names are URL path segments: any printable character but `/`".to_owned(),
+        ))
+    } else if kind == "table" {
+        // Tables are quoted identifiers and (encoded) URL path segments: real schemas'
+        // `Order Details` or `Straße` serve as they are (`names::url_segment`).
+        None
     } else if let Some(bad) = text
         .chars()
         .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '$')))
