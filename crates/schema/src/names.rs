@@ -131,6 +131,22 @@ pub fn is_valid_rust_ident(s: &str) -> bool {
         && !is_reserved_word(s)
 }
 
+/// What of a table name stays as it is in a URL path segment: letters, digits and
+/// `-._~$` (RFC 3986's unreserved characters, and `$`, which real schemas use).
+const SEGMENT_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'$');
+
+/// A table's URL path segment: its SQL name, percent-encoded where a URL needs it
+/// (`Order Details` -> `Order%20Details`, `Straße` -> `Stra%C3%9Fe`); names of letters, digits,
+/// `_` and `-` stay as they are. The routes match the decoded segment against the SQL name.
+pub fn url_segment(sql_name: &str) -> std::borrow::Cow<'_, str> {
+    percent_encoding::utf8_percent_encode(sql_name, SEGMENT_ESCAPED).into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,20 +280,4 @@ mod tests {
             assert!(!is_valid_rust_ident(s), "{s:?} should be invalid");
         }
     }
-}
-
-/// What of a table name stays as it is in a URL path segment: letters, digits and
-/// `-._~$` (RFC 3986's unreserved characters, and `$`, which real schemas use).
-const SEGMENT_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'$');
-
-/// A table's URL path segment: its SQL name, percent-encoded where a URL needs it
-/// (`Order Details` -> `Order%20Details`, `Straße` -> `Stra%C3%9Fe`); names of letters, digits,
-/// `_` and `-` stay as they are. The routes match the decoded segment against the SQL name.
-pub fn url_segment(sql_name: &str) -> std::borrow::Cow<'_, str> {
-    percent_encoding::utf8_percent_encode(sql_name, SEGMENT_ESCAPED).into()
 }
