@@ -36,6 +36,16 @@ where
     tenantapi_testkit::send(service, request("GET", path, Some(&authorization), None)).await
 }
 
+/// Five requests in a row, every one served: no limit holds them back.
+async fn assert_served_repeatedly<S>(kit: &TestKit, service: &S, user: &str, path: &str)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    for _ in 0..5 {
+        assert_eq!(get_as(kit, service, user, path).await.status, 200, "{path}");
+    }
+}
+
 /// Sets a project's limits in the platform database and has the registry read them, as
 /// `serve` does every `refresh_seconds`.
 fn set_project_limits(kit: &TestKit, project: &str, change: ProjectLimitsChange) {
@@ -123,14 +133,7 @@ async fn project_rate_scenario(backend: Backend) {
         },
     );
     assert!(Arc::ptr_eq(&pool, &kit.registry().pool("alpha").unwrap()));
-    for _ in 0..5 {
-        assert_eq!(
-            get_as(&kit, &service, "bob", "/api/v1/alpha/data_point/")
-                .await
-                .status,
-            200
-        );
-    }
+    assert_served_repeatedly(&kit, &service, "bob", "/api/v1/alpha/data_point/").await;
     // Throttled requests are counted per project and reason.
     let counted = throttled_counts(&kit);
     assert_eq!(counted, vec![("alpha".to_string(), "project_rate", 2)]);
@@ -175,14 +178,7 @@ async fn user_rate_scenario(backend: Backend) {
     )
     .unwrap();
     tokio_sleep(kit.config().auth.cache_seconds).await;
-    for _ in 0..5 {
-        assert_eq!(
-            get_as(&kit, &service, "ann", "/api/v1/beta/site/")
-                .await
-                .status,
-            200
-        );
-    }
+    assert_served_repeatedly(&kit, &service, "ann", "/api/v1/beta/site/").await;
     let counted = throttled_counts(&kit);
     assert_eq!(counted, vec![("beta".to_string(), "user_rate", 1)]);
 }

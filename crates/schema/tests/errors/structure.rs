@@ -177,35 +177,30 @@ fn ignored_columns_are_kept_in_the_model() {
 /// `gen` names a wider one at the table, with what to do.
 #[test]
 fn a_table_wider_than_generated_tables_hold_is_reported_at_its_line() {
-    let mut body = String::from("[[table]]\nname = \"employees\"\n");
-    for index in 0..34 {
-        body.push_str(&format!(
-            "[[table.column]]\nname = \"c{index}\"\ntype = \"integer\"\n{}",
-            if index == 0 {
-                "primary_key = true\n"
-            } else {
-                ""
-            }
-        ));
-    }
     let diagnostic = check_body_error(
-        &body,
+        &employees_of_width(34),
         "8:8",
         "table `employees` has 34 columns; generated tables hold at most 32 for now",
     );
     assert!(help(&diagnostic).contains("leave at least 2 of its columns out"));
     assert!(help(&diagnostic).contains("ignore_columns"));
     // Thirty-two are served.
-    let mut thirty_two = String::from("[[table]]\nname = \"employees\"\n");
-    for index in 0..32 {
-        thirty_two.push_str(&format!(
-            "[[table.column]]\nname = \"c{index}\"\ntype = \"integer\"\n{}",
-            if index == 0 {
-                "primary_key = true\n"
-            } else {
-                ""
-            }
+    let thirty_two = employees_of_width(32);
+    assert_eq!(parse_body(&thirty_two).tables[1].columns.len(), 32);
+}
+
+/// A table `employees` of `width` integer columns, the first its key.
+fn employees_of_width(width: usize) -> String {
+    let mut body = String::from("[[table]]\nname = \"employees\"\n");
+    for index in 0..width {
+        let key = if index == 0 {
+            "primary_key = true\n"
+        } else {
+            ""
+        };
+        body.push_str(&format!(
+            "[[table.column]]\nname = \"c{index}\"\ntype = \"integer\"\n{key}"
         ));
     }
-    assert_eq!(parse_body(&thirty_two).tables[1].columns.len(), 32);
+    body
 }
