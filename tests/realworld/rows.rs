@@ -29,11 +29,12 @@ async fn rows_scenario(backend: Backend) {
         index.json
     );
     for meta in API.tables {
+        let segment = tenantapi_schema::names::url_segment(meta.name);
         let list = call!(
             kit,
             service,
             "GET",
-            &format!("/api/v1/store/{}/?page_size=1000", meta.name)
+            &format!("/api/v1/store/{segment}/?page_size=1000")
         );
         assert_eq!(list.status, 200, "{}: {}", meta.name, list.json);
         let api_rows = list.json["results"].as_array().unwrap();
@@ -47,19 +48,14 @@ async fn rows_scenario(backend: Backend) {
                     kit,
                     service,
                     "GET",
-                    &format!("/api/v1/store/{}/{key}/", meta.name)
+                    &format!("/api/v1/store/{segment}/{key}/")
                 );
                 assert_eq!(detail.status, 200, "{} {key}: {}", meta.name, detail.json);
                 assert_eq!(&detail.json, row, "{} {key}", meta.name);
             }
         } else {
             // A keyless view has the list route only.
-            let detail = call!(
-                kit,
-                service,
-                "GET",
-                &format!("/api/v1/store/{}/1/", meta.name)
-            );
+            let detail = call!(kit, service, "GET", &format!("/api/v1/store/{segment}/1/"));
             assert_eq!(detail.status, 404, "{}", meta.name);
         }
         if meta.read_only {
@@ -67,7 +63,7 @@ async fn rows_scenario(backend: Backend) {
                 kit,
                 service,
                 "POST",
-                &format!("/api/v1/store/{}/", meta.name),
+                &format!("/api/v1/store/{segment}/"),
                 json!({})
             );
             assert_eq!(refused.status, 405, "{}: {}", meta.name, refused.json);

@@ -55,6 +55,15 @@ enum Command {
     SynthSchema {
         /// Number of tables.
         tables: usize,
+        /// Columns of each table (at least 7; by default the seven of the common types).
+        #[arg(long)]
+        columns: Option<usize>,
+        /// Give every tenth table this many columns instead.
+        #[arg(long)]
+        every_tenth: Option<usize>,
+        /// Add one table of each of these widths (`--wide 40,100,400`).
+        #[arg(long, value_delimiter = ',')]
+        wide: Vec<usize>,
         /// Output file.
         #[arg(long)]
         out: PathBuf,
@@ -117,8 +126,20 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::SynthSchema { tables, out } => {
-            match std::fs::write(&out, synth::schema_source(tables)) {
+        Command::SynthSchema {
+            tables,
+            columns,
+            every_tenth,
+            wide,
+            out,
+        } => {
+            let shape = synth::Shape {
+                tables,
+                columns: columns.unwrap_or(synth::COMMON_COLUMNS),
+                every_tenth,
+                wide,
+            };
+            match std::fs::write(&out, synth::schema_source(&shape)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("error: cannot write {}: {error}", out.display());

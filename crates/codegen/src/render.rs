@@ -257,7 +257,12 @@ fn render_ddl(schema: &Schema) -> TokenStream {
 /// foreign-key-related pairs only: over all pairs that grows quadratically.
 fn render_schema(schema: &Schema) -> String {
     let mut out = String::from("//! diesel table definitions of the described structure.\n");
-    for table in &schema.tables {
+    // A table wider than `table!` takes has none: it is read by position (`render_table`).
+    for table in schema
+        .tables
+        .iter()
+        .filter(|table| !table.reads_by_position())
+    {
         out.push_str("\ndiesel::table! {\n");
         out.push_str("    use diesel::sql_types::*;\n");
         out.push_str("    use tenantapi_runtime::values::sql_types as tenantapi_types;\n\n");
@@ -312,7 +317,10 @@ fn render_schema(schema: &Schema) -> String {
     for table in &schema.tables {
         for foreign_key in &table.foreign_keys {
             let parent = &schema.tables[foreign_key.references_table];
-            if parent.sql_name == table.sql_name {
+            if parent.sql_name == table.sql_name
+                || table.reads_by_position()
+                || parent.reads_by_position()
+            {
                 continue;
             }
             let pair = if table.rust_name < parent.rust_name {
@@ -370,10 +378,6 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
             .map(|doc| format!(": {doc}"))
             .unwrap_or_default()
     );
-    let table_path = {
-        let module = ident(&table.rust_name);
-        quote!(crate::schema::#module)
-    };
     let row = ident(&table.struct_name);
     let resource = ident(&format!("{}Resource", table.struct_name));
     let row_doc = format!(
@@ -381,6 +385,12 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
         table.sql_name
     );
 
+    let meta = render_meta(schema, table);
+    let (row_derives, row_reads, read_impl) = if table.reads_by_position() {
+        read_by_position(table, &row, &resource)
+    } else {
+        read_by_diesel_table(table, &row, &resource)
+    };
     let row_fields = table.columns.iter().map(|column| {
         let name = ident(&column.rust_name);
         let ty = types::rust_column_type(column);
@@ -392,24 +402,83 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
         let rename = serde_rename(column);
         let doc = column_doc(column).map(|doc| quote!(#[doc = #doc]));
         // A type the description cannot express is selected as the database's text form.
-        let select = column.database_type.as_ref().map(|_| {
-            let sql_name = &column.sql_name;
-            let sql_type = if column.nullable {
-                quote!(::diesel::sql_types::Nullable<::diesel::sql_types::Text>)
-            } else {
-                quote!(::diesel::sql_types::Text)
-            };
-            quote! {
-                #[diesel(
-                    select_expression = ::tenantapi_runtime::sql::TextForm::<#sql_type>::of(#sql_name),
-                    select_expression_type = ::tenantapi_runtime::sql::TextForm<#sql_type>
-                )]
-            }
-        });
+        let select = column
+            .database_type
+            .as_ref()
+            .filter(|_| !table.reads_by_position())
+            .map(|_| {
+                let sql_name = &column.sql_name;
+                let sql_type = if column.nullable {
+                    quote!(::diesel::sql_types::Nullable<::diesel::sql_types::Text>)
+                } else {
+                    quote!(::diesel::sql_types::Text)
+                };
+                quote! {
+                    #[diesel(
+                        select_expression = ::tenantapi_runtime::sql::TextForm::<#sql_type>::of(#sql_name),
+                        select_expression_type = ::tenantapi_runtime::sql::TextForm<#sql_type>
+                    )]
+                }
+            });
         quote!(#doc #rename #select pub #name: #ty,)
     });
 
-    let meta = render_meta(schema, table);
+    let ops_constructor = if table.read_only {
+        quote!(read_only)
+    } else {
+        quote!(writable)
+    };
+    let ops = quote! {
+        /// This table's operations, for the runtime's handlers.
+        pub static OPS: ::tenantapi_runtime::handlers::TableOps =
+            ::tenantapi_runtime::handlers::TableOps::#ops_constructor::<#resource>();
+    };
+    let write_items = if table.read_only {
+        quote!()
+    } else {
+        render_write_items(&resource)
+    };
+
+    quote! {
+        #![doc = #module_doc]
+
+        #[doc = #row_doc]
+        #row_derives
+        pub struct #row {
+            #(#row_fields)*
+        }
+
+        #row_reads
+
+        #write_items
+
+        /// The API's handle on this table.
+        pub struct #resource;
+
+        #meta
+
+        #read_impl
+
+        #ops
+    }
+}
+
+/// A table within `table!`'s width: its row is diesel's `Selectable`, its reads typed diesel
+/// queries. Returns the row's derives, its read items (none) and the `Resource` impl.
+fn read_by_diesel_table(
+    table: &Table,
+    row: &Ident,
+    resource: &Ident,
+) -> (TokenStream, TokenStream, TokenStream) {
+    let table_path = {
+        let module = ident(&table.rust_name);
+        quote!(crate::schema::#module)
+    };
+    let derives = quote! {
+        #[derive(Debug, Clone, PartialEq, ::diesel::Queryable, ::diesel::Selectable, ::serde::Serialize)]
+        #[diesel(table_name = #table_path)]
+        #[diesel(check_for_backend(::tenantapi_runtime::db::MultiBackend))]
+    };
     let read_impl = quote! {
         impl ::tenantapi_runtime::resource::Resource for #resource {
             const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
@@ -451,45 +520,74 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
             }
         }
     };
+    (derives, quote!(), read_impl)
+}
 
-    let ops_constructor = if table.read_only {
-        quote!(read_only)
-    } else {
-        quote!(writable)
+/// A table wider than `table!` takes: the runtime builds its statements from `META`
+/// (`sql::positional`), and its row reads each column by position, in `META`'s order, with the
+/// same SQL and Rust types as a typed row: one line per column, and no diesel `table!`, whose
+/// trait impls grow with the width.
+fn read_by_position(
+    table: &Table,
+    row: &Ident,
+    resource: &Ident,
+) -> (TokenStream, TokenStream, TokenStream) {
+    let derives = quote! {
+        #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
     };
-    let ops = quote! {
-        /// This table's operations, for the runtime's handlers.
-        pub static OPS: ::tenantapi_runtime::handlers::TableOps =
-            ::tenantapi_runtime::handlers::TableOps::#ops_constructor::<#resource>();
-    };
-    let write_items = if table.read_only {
-        quote!()
-    } else {
-        render_write_items(&resource)
-    };
-
-    quote! {
-        #![doc = #module_doc]
-
-        #[doc = #row_doc]
-        #[derive(Debug, Clone, PartialEq, ::diesel::Queryable, ::diesel::Selectable, ::serde::Serialize)]
-        #[diesel(table_name = #table_path)]
-        #[diesel(check_for_backend(::tenantapi_runtime::db::MultiBackend))]
-        pub struct #row {
-            #(#row_fields)*
+    let fields = table.columns.iter().enumerate().map(|(position, column)| {
+        let name = ident(&column.rust_name);
+        let sql_type = if column.database_type.is_some() {
+            // Selected as its text form, as `TextForm` does for a typed table.
+            if column.nullable {
+                quote!(::diesel::sql_types::Nullable<::diesel::sql_types::Text>)
+            } else {
+                quote!(::diesel::sql_types::Text)
+            }
+        } else {
+            types::qualified_sql_type(column)
+        };
+        quote!(#name: ::tenantapi_runtime::sql::positional::field::<#sql_type, _>(row, &META, #position)?,)
+    });
+    let reads = quote! {
+        impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend> for #row {
+            fn build<'a>(
+                row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+            ) -> ::diesel::deserialize::Result<Self> {
+                ::std::result::Result::Ok(Self { #(#fields)* })
+            }
         }
+    };
+    let read_impl = quote! {
+        impl ::tenantapi_runtime::resource::Resource for #resource {
+            const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
+            type Row = #row;
 
-        #write_items
+            fn count(
+                connection: &mut ::tenantapi_runtime::db::DbConnection,
+                filter: ::tenantapi_runtime::sql::SqlFilter,
+            ) -> ::diesel::QueryResult<i64> {
+                ::tenantapi_runtime::sql::positional::count(connection, &META, filter)
+            }
 
-        /// The API's handle on this table.
-        pub struct #resource;
+            fn load(
+                connection: &mut ::tenantapi_runtime::db::DbConnection,
+                filter: ::tenantapi_runtime::sql::SqlFilter,
+                order: ::tenantapi_runtime::sql::SqlOrder,
+            ) -> ::diesel::QueryResult<::std::vec::Vec<#row>> {
+                ::tenantapi_runtime::sql::positional::load(connection, &META, filter, order)
+            }
 
-        #meta
-
-        #read_impl
-
-        #ops
-    }
+            fn load_counted(
+                connection: &mut ::tenantapi_runtime::db::DbConnection,
+                filter: ::tenantapi_runtime::sql::SqlFilter,
+                order: ::tenantapi_runtime::sql::SqlOrder,
+            ) -> ::diesel::QueryResult<::std::vec::Vec<(#row, i64)>> {
+                ::tenantapi_runtime::sql::positional::load_counted(connection, &META, filter, order)
+            }
+        }
+    };
+    (derives, reads, read_impl)
 }
 
 fn render_write_items(resource: &Ident) -> TokenStream {

@@ -43,6 +43,36 @@ fn checked_sql_type(ty: ColumnType) -> Option<String> {
     Some(format!("tenantapi_types::{name}"))
 }
 
+/// The SQL type of a column as a path usable anywhere (diesel's types under
+/// `::diesel::sql_types`, ours under the runtime's), with its nullability: how a table read by
+/// position names each column's type.
+pub fn qualified_sql_type(column: &Column) -> TokenStream {
+    let qualify = |name: &str| -> String {
+        match name.strip_prefix("tenantapi_types::") {
+            Some(own) => format!("::tenantapi_runtime::values::sql_types::{own}"),
+            None => format!("::diesel::sql_types::{name}"),
+        }
+    };
+    let text = diesel_column_type(column);
+    let qualified = match text.split_once('<') {
+        // `PortableArray<Item>`: the one generic type, its item a diesel type.
+        Some((outer, inner)) => format!(
+            "{}<{}>",
+            qualify(outer),
+            qualify(inner.trim_end_matches('>'))
+        ),
+        None => qualify(&text),
+    };
+    let qualified = if column.nullable {
+        format!("::diesel::sql_types::Nullable<{qualified}>")
+    } else {
+        qualified
+    };
+    qualified
+        .parse()
+        .expect("SQL type paths are valid Rust paths")
+}
+
 /// The SQL type `diesel::joinable!` compares a foreign key with the key it references by
 /// (every text type is `PortableText`), nullability aside.
 pub fn join_type(column: &Column) -> String {

@@ -35,6 +35,7 @@ use diesel::sqlite::{SqliteType, SqliteValue};
 
 use crate::db::DbConnection;
 use crate::meta::TableMeta;
+use crate::sql::positional::PositionalFieldError;
 
 /// A non-null SQLite value by its storage class, borrowed from the statement.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -425,12 +426,20 @@ pub fn explain_read_error(
     let diesel::result::Error::DeserializationError(cause) = &error else {
         return error;
     };
-    let Some(field) = cause.downcast_ref::<diesel::result::DeserializeFieldError>() else {
-        return error;
-    };
-    let column = field.field_name.clone().unwrap_or_else(|| "?".into());
+    // A typed read names the field by diesel's error, a read by position by its own.
+    let (column, field_error) =
+        if let Some(field) = cause.downcast_ref::<diesel::result::DeserializeFieldError>() {
+            (
+                field.field_name.clone().unwrap_or_else(|| "?".into()),
+                &field.error,
+            )
+        } else if let Some(field) = cause.downcast_ref::<PositionalFieldError>() {
+            (field.column.to_string(), &field.error)
+        } else {
+            return error;
+        };
     let keys = match (
-        field.error.downcast_ref::<UnreadableValue>(),
+        field_error.downcast_ref::<UnreadableValue>(),
         &mut *connection,
     ) {
         (Some(unreadable), DbConnection::Sqlite(sqlite)) => {
@@ -442,7 +451,7 @@ pub fn explain_read_error(
         table: meta.name,
         column,
         keys,
-        cause: field.error.to_string(),
+        cause: field_error.to_string(),
     }))
 }
 

@@ -15,7 +15,7 @@ mod types;
 pub mod write;
 
 pub use error::{Diagnostic, SchemaError};
-pub use lower::MAX_TABLE_COLUMNS;
+pub use lower::{MAX_SQL_NAME_BYTES, MAX_TABLE_COLUMNS, MAX_TYPED_TABLE_COLUMNS};
 
 use std::path::Path;
 

@@ -79,6 +79,13 @@ impl Table {
     pub fn is_primary_key(&self, column_index: usize) -> bool {
         self.primary_key.contains(&column_index)
     }
+
+    /// Whether the table is too wide for diesel's `table!`
+    /// ([`crate::lower::MAX_TYPED_TABLE_COLUMNS`]): then it has no `table!`, and its rows are
+    /// read by position from a statement the runtime builds from its metadata.
+    pub fn reads_by_position(&self) -> bool {
+        self.columns.len() > crate::lower::MAX_TYPED_TABLE_COLUMNS
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -43,12 +43,13 @@ pub fn is_reserved_word(word: &str) -> bool {
 /// The snake_case Rust identifier for a SQL table or column name.
 ///
 /// ASCII letters are lowercased, every character outside `[a-z0-9_]` becomes
-/// `_`, a leading digit gets a `_` prefix, and a keyword or diesel-reserved
+/// `_`, underscores inside the name are one at a time (rustc's snake case: `Größe` ->
+/// `gr_e`, not `gr__e`), a leading digit gets a `_` prefix, and a keyword or diesel-reserved
 /// name gets a `_` suffix: `type` -> `type_`, `maintenance-window` ->
 /// `maintenance_window`. For any non-empty input the result satisfies
 /// [`is_valid_rust_ident`]; an empty input gives an empty string.
 pub fn rust_ident_for_sql_name(sql_name: &str) -> String {
-    let mut ident: String = sql_name
+    let replaced: String = sql_name
         .chars()
         .map(|c| {
             let c = c.to_ascii_lowercase();
@@ -59,6 +60,23 @@ pub fn rust_ident_for_sql_name(sql_name: &str) -> String {
             }
         })
         .collect();
+    // Leading and trailing underscores stay (`twin-` -> `twin_` beside `twin`).
+    let body = replaced.trim_matches('_');
+    let leading = &replaced[..replaced.len() - replaced.trim_start_matches('_').len()];
+    let trailing = if body.is_empty() {
+        ""
+    } else {
+        &replaced[replaced.trim_end_matches('_').len()..]
+    };
+    let mut ident = String::from(leading);
+    let mut previous_underscore = false;
+    for c in body.chars() {
+        if !(c == '_' && previous_underscore) {
+            ident.push(c);
+        }
+        previous_underscore = c == '_';
+    }
+    ident.push_str(trailing);
     if ident.starts_with(|c: char| c.is_ascii_digit()) {
         ident.insert(0, '_');
     }
@@ -166,6 +184,12 @@ mod tests {
         assert_eq!(rust_ident_for_sql_name("DataPoint"), "datapoint");
         assert_eq!(rust_ident_for_sql_name("price$usd"), "price_usd");
         assert_eq!(rust_ident_for_sql_name("café"), "caf_");
+        // rustc's snake case has no `__` inside a name: `Größe` was `gr__e`, which
+        // `non_snake_case` refused in the generated crate.
+        assert_eq!(rust_ident_for_sql_name("Größe"), "gr_e");
+        assert_eq!(rust_ident_for_sql_name("Order  Details"), "order_details");
+        assert_eq!(rust_ident_for_sql_name("a__b"), "a_b");
+        assert_eq!(rust_ident_for_sql_name("__meta__"), "__meta__");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::meta::{ColumnKind, ColumnMeta, TableMeta};
 use crate::values::{Decimal, Json, Timestamptz, Uuid};
 
 mod expr;
+pub mod positional;
 mod value;
 
 pub use value::SqlValue;

@@ -11,7 +11,7 @@ use crate::names;
 use super::TableDraft;
 
 /// PostgreSQL truncates identifiers longer than this many bytes.
-pub(super) const MAX_SQL_NAME_BYTES: usize = 63;
+pub const MAX_SQL_NAME_BYTES: usize = 63;
 
 /// Checks a SQL name; `kind` is "table", "column", "enum", "domain" or "PostgreSQL schema".
 /// Table names are URL segments and keep to a safe set of characters; column names may be

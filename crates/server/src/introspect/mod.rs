@@ -386,8 +386,8 @@ pub fn render_description(
         if columns.len() > tenantapi_schema::MAX_TABLE_COLUMNS {
             let left_out = leave_out_past_the_widest(table, live, version_column, &mut columns);
             notices.push(format!(
-                "{}: {} columns, more than the {} generated tables hold for now — served without \
-                 {} (ignore_columns; the keys and referenced columns kept)",
+                "{}: {} columns, more than the {} a description holds (PostgreSQL's limit) — \
+                 served without {} (ignore_columns; the keys and referenced columns kept)",
                 table.name,
                 columns.len() + left_out.len(),
                 tenantapi_schema::MAX_TABLE_COLUMNS,
@@ -397,7 +397,7 @@ pub fn render_description(
                 (
                     name,
                     Some(format!(
-                        "tables hold at most {} described columns for now",
+                        "a description holds at most {} columns in a table (PostgreSQL's limit)",
                         tenantapi_schema::MAX_TABLE_COLUMNS
                     )),
                 )
@@ -452,6 +452,7 @@ pub fn render_description(
             unsupported.join("\n")
         ));
     }
+    give_distinct_rust_names(&mut tables);
     let description = Description {
         header: vec![
             "Written by `tenantapi introspect` from a live reference database. Review it, add `doc`".into(),
@@ -472,4 +473,50 @@ pub fn render_description(
         text: description.to_toml(),
         notices,
     })
+}
+/// Rust names derived from different SQL names can meet (`Order ID` and `order_id`, `a-b`
+/// and `a_b`), which `gen` refuses: the later of two gets a `rust_name` with a number, so that
+/// what introspection writes generates.
+fn give_distinct_rust_names(tables: &mut [DescribedTable]) {
+    let table_names = distinct_rust_names(
+        tables.iter().map(|table| table.name.as_str()),
+        tenantapi_schema::names::rust_ident_for_sql_name,
+    );
+    for (table, rust_name) in tables.iter_mut().zip(table_names) {
+        let table_rust_name = rust_name
+            .clone()
+            .unwrap_or_else(|| tenantapi_schema::names::rust_ident_for_sql_name(&table.name));
+        table.rust_name = rust_name;
+        let column_names = distinct_rust_names(
+            table.columns.iter().map(|column| column.name.as_str()),
+            |name| tenantapi_schema::names::column_rust_ident_for_sql_name(name, &table_rust_name),
+        );
+        for (column, rust_name) in table.columns.iter_mut().zip(column_names) {
+            column.rust_name = rust_name;
+        }
+    }
+}
+
+/// For each name, `None` when its derived Rust name is its own, else a free numbered one.
+fn distinct_rust_names<'a>(
+    names: impl Iterator<Item = &'a str>,
+    derive: impl Fn(&str) -> String,
+) -> Vec<Option<String>> {
+    let derived: Vec<String> = names.map(derive).collect();
+    let mut taken = std::collections::HashSet::new();
+    derived
+        .iter()
+        .map(|base| {
+            if taken.insert(base.clone()) {
+                return None;
+            }
+            let stem = base.trim_end_matches('_');
+            let chosen = (2..)
+                .map(|number| format!("{stem}_{number}"))
+                .find(|candidate| !derived.contains(candidate) && !taken.contains(candidate))
+                .expect("a free number");
+            taken.insert(chosen.clone());
+            Some(chosen)
+        })
+        .collect()
 }

@@ -171,7 +171,7 @@ pub(super) fn structure(
                         .cloned()
                         .unwrap_or_default();
                     let enum_type = found.check_in.clone().map(|values| LiveEnum {
-                        name: format!("{name}_{}", column.name),
+                        name: check_list_enum_name(&name, &column.name),
                         values,
                         named: false,
                     });
@@ -279,6 +279,24 @@ pub(super) fn structure(
         tables.push(table);
     }
     Ok(tables)
+}
+
+/// SQLite has no enum types: a column's CHECK list is described as an `[[enum]]` named after
+/// its table and column, with what an enum's name may not hold (a space, a letter outside
+/// ASCII: `Survey Answer`, `Größe`) as `_`, within PostgreSQL's 63 bytes.
+fn check_list_enum_name(table: &str, column: &str) -> String {
+    let mut name: String = format!("{table}_{column}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '$') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    name.truncate(tenantapi_schema::MAX_SQL_NAME_BYTES);
+    name
 }
 
 #[cfg(test)]

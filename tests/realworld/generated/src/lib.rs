@@ -23,6 +23,7 @@ pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 /// Every table, in description order.
 pub static TABLES: &[&::tenantapi_runtime::meta::TableMeta] = &[
     &tables::employee::META,
+    &tables::survey_answer::META,
     &tables::country::META,
     &tables::customer::META,
     &tables::customer_total::META,
@@ -41,6 +42,12 @@ pub static ROW_READERS: &[::tenantapi_runtime::fixtures::TableRows] = &[
         meta: &tables::employee::META,
         read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
             tables::employee::EmployeeResource,
+        >,
+    },
+    ::tenantapi_runtime::fixtures::TableRows {
+        meta: &tables::survey_answer::META,
+        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+            tables::survey_answer::SurveyAnswerResource,
         >,
     },
     ::tenantapi_runtime::fixtures::TableRows {
@@ -113,6 +120,7 @@ pub static ROW_READERS: &[::tenantapi_runtime::fixtures::TableRows] = &[
 /// Every table's operations, for the routes.
 pub static TABLE_OPS: &[&::tenantapi_runtime::handlers::TableOps] = &[
     &tables::employee::OPS,
+    &tables::survey_answer::OPS,
     &tables::country::OPS,
     &tables::customer::OPS,
     &tables::customer_total::OPS,

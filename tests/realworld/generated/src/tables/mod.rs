@@ -3,6 +3,8 @@
 //! One module per table: models, metadata and queries.
 /// Table `Employee`.
 pub mod employee;
+/// Table `Survey Answer`.
+pub mod survey_answer;
 /// Table `country`.
 pub mod country;
 /// Table `customer`.
