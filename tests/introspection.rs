@@ -9,7 +9,7 @@ use tenantapi_server::introspect;
 use tenantapi_testkit::{Backend, TestDatabase};
 
 fn drift_of(database: &TestDatabase) -> Vec<String> {
-    let live = introspect::live_structure(&mut database.connect()).unwrap();
+    let live = introspect::live_structure(&mut database.connect(), &[]).unwrap();
     introspect::drift(&live, tenantapi_generated::TABLES)
 }
 
@@ -178,7 +178,7 @@ fn check_round_trip(backend: Backend) {
     let original = tenantapi_schema::load_file(&root.join("schema/project.toml")).unwrap();
     let database = TestDatabase::new(backend);
     let mut connection = database.connect();
-    let live = introspect::live_structure(&mut connection).unwrap();
+    let live = introspect::live_structure(&mut connection, &[]).unwrap();
     let text = introspect::render_description(
         &live,
         tenantapi_generated::SCHEMA_VERSION,
@@ -225,7 +225,7 @@ fn description_round_trips_through_postgres() {
 
 /// A description read from a database made by another system.
 fn described(database: &TestDatabase) -> String {
-    let live = introspect::live_structure(&mut database.connect()).unwrap();
+    let live = introspect::live_structure(&mut database.connect(), &[]).unwrap();
     introspect::render_description(&live, "1", "v", "n", None, false)
         .unwrap()
         .text
@@ -344,7 +344,7 @@ fn unsupported_columns_are_served_as_text_or_left_out() {
          CREATE TABLE film (id serial PRIMARY KEY, title text NOT NULL, fulltext tsvector NOT NULL, spot point,
            grid integer[][], docs jsonb[]);",
     );
-    let live = introspect::live_structure(&mut database.connect()).unwrap();
+    let live = introspect::live_structure(&mut database.connect(), &[]).unwrap();
     let served = introspect::render_description(&live, "1", "v", "n", None, false).unwrap();
     assert_eq!(
         served.notices,
@@ -407,7 +407,7 @@ fn postgres_views_partitions_and_generated_columns() {
          CREATE TABLE person (id serial PRIMARY KEY, first text NOT NULL, last text NOT NULL,
            full_name text GENERATED ALWAYS AS (first || ' ' || last) STORED);",
     );
-    let live = introspect::live_structure(&mut database.connect()).unwrap();
+    let live = introspect::live_structure(&mut database.connect(), &[]).unwrap();
     let names: Vec<&str> = live.iter().map(|table| table.name.as_str()).collect();
     assert_eq!(
         names,
@@ -486,7 +486,7 @@ fn foreign_key_actions_and_null_defaults(backend: Backend) {
            kept_id INTEGER REFERENCES rental (rental_id) ON DELETE CASCADE,
            amount NUMERIC(5,2) DEFAULT NULL);",
     );
-    let live = introspect::live_structure(&mut database.connect()).unwrap();
+    let live = introspect::live_structure(&mut database.connect(), &[]).unwrap();
     let defaults: Vec<(String, Option<String>)> = live
         .iter()
         .flat_map(|table| &table.columns)
@@ -552,7 +552,7 @@ fn wide_tables_are_described_whole(backend: Backend) {
          CREATE TABLE employees (id INTEGER PRIMARY KEY, {}, code TEXT UNIQUE);",
         columns.join(", ")
     ));
-    let live = introspect::live_structure(&mut database.connect()).unwrap();
+    let live = introspect::live_structure(&mut database.connect(), &[]).unwrap();
     let introspection = introspect::render_description(&live, "1", "v", "n", None, false).unwrap();
     let schema = parsed(&introspection.text);
     let employees = schema
@@ -591,7 +591,7 @@ fn sqlite_tables_wider_than_a_description_holds_are_described_to_generate() {
          CREATE TABLE badge (id INTEGER PRIMARY KEY, holder INTEGER REFERENCES employees (c{width:04}));",
         columns.join(", ")
     ));
-    let live = introspect::live_structure(&mut database.connect()).unwrap();
+    let live = introspect::live_structure(&mut database.connect(), &[]).unwrap();
     let introspection = introspect::render_description(&live, "1", "v", "n", None, false).unwrap();
     let schema = parsed(&introspection.text);
     let employees = schema
@@ -633,7 +633,7 @@ fn names_that_derive_the_same_rust_name(backend: Backend) {
                                \"Größe\" TEXT, \"gr e\" TEXT);
          CREATE TABLE a_b (id INTEGER PRIMARY KEY);",
     );
-    let live = introspect::live_structure(&mut database.connect()).unwrap();
+    let live = introspect::live_structure(&mut database.connect(), &[]).unwrap();
     let introspection = introspect::render_description(&live, "1", "v", "n", None, false).unwrap();
     let schema = parsed(&introspection.text);
     let mut tables: Vec<&str> = schema.tables.iter().map(|t| t.rust_name.as_str()).collect();
@@ -660,4 +660,47 @@ fn names_that_derive_the_same_rust_name_are_numbered_on_sqlite() {
 #[test]
 fn names_that_derive_the_same_rust_name_are_numbered_on_postgres() {
     names_that_derive_the_same_rust_name(Backend::Postgres);
+}
+
+/// Issue 25: tables of several PostgreSQL schemas are read together (the description's first
+/// schema and the others named), each other schema's table with its schema; one name in two of
+/// them cannot be served (statements name tables through the search path) and is reported.
+#[test]
+fn tables_of_several_postgres_schemas_are_read_together() {
+    let database = TestDatabase::empty(Backend::Postgres);
+    database.execute(
+        "CREATE TABLE v (n TEXT NOT NULL);
+         CREATE TABLE person (id INTEGER PRIMARY KEY);
+         CREATE SCHEMA sales;
+         CREATE TABLE sales.customer (id INTEGER PRIMARY KEY,
+                                      person_id INTEGER REFERENCES public.person (id));
+         CREATE SCHEMA other;
+         CREATE TABLE other.person (id INTEGER PRIMARY KEY);",
+    );
+    let live = introspect::live_structure(&mut database.connect(), &["sales"]).unwrap();
+    let found: Vec<(&str, Option<&str>)> = live
+        .iter()
+        .map(|table| (table.name.as_str(), table.schema.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        [("customer", Some("sales")), ("person", None), ("v", None)]
+    );
+    let introspection = introspect::render_description(&live, "1", "v", "n", None, false).unwrap();
+    let schema = parsed(&introspection.text);
+    assert_eq!(schema.postgres_search_path(), ["public", "sales"]);
+    let customer = schema
+        .tables
+        .iter()
+        .find(|t| t.sql_name == "customer")
+        .unwrap();
+    assert_eq!(customer.foreign_keys.len(), 1, "{}", introspection.text);
+
+    let error = introspect::live_structure(&mut database.connect(), &["sales", "other"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("table person is in two of the schemas read (the first schema and other)"),
+        "{error}"
+    );
 }

@@ -409,7 +409,7 @@ async fn tables_outside_public_need_a_session_or_the_roles_search_path() {
     // Unannounced, PgBouncer refuses the search path sent at connection time.
     let session = Bouncer::start("session", 2);
     let refused = DatabaseUrl::new(session.url(&database, ""))
-        .with_search_path(Some("store"))
+        .with_search_path(&["store"])
         .open_existing()
         .err()
         .expect("PgBouncer refuses the options startup parameter");
@@ -432,7 +432,7 @@ async fn tables_outside_public_need_a_session_or_the_roles_search_path() {
     let transaction = Bouncer::start("transaction", 2);
     let url = transaction.url(&database, "pgbouncer=transaction");
     let refused = DatabaseUrl::new(url.clone())
-        .with_search_path(Some("store"))
+        .with_search_path(&["store"])
         .open_existing()
         .err()
         .expect("the role's first schema is public");
@@ -442,7 +442,7 @@ async fn tables_outside_public_need_a_session_or_the_roles_search_path() {
     drop(kit);
     let name = database_name(&database);
     database.execute(&format!(
-        "ALTER ROLE postgres IN DATABASE \"{name}\" SET search_path = store, public"
+        "ALTER ROLE postgres IN DATABASE \"{name}\" SET search_path = store, sales, public"
     ));
     // A role setting applies to new server sessions (PgBouncer's RECONNECT, or a restart).
     drop(transaction);

@@ -349,6 +349,25 @@ async fn sqlite_stored_forms_are_served_as_documented() {
             json!([108, false, null]),
         ]
     );
+    // Regression (issue 25): filters compared booleans with 0 and 1, so `?is_active=true`
+    // missed the rows holding `'t'`, `'TRUE'` or `'true'` that the list serves as `true`.
+    let ids = |reply: &Reply| -> Vec<i64> {
+        reply.json["results"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}", reply.json))
+            .iter()
+            .map(|row| row["id"].as_i64().unwrap())
+            .filter(|id| *id > 100)
+            .collect()
+    };
+    let active = get(&app, "/api/v1/alpha/site/?is_active=true&page_size=200").await;
+    assert_eq!(ids(&active), [102, 103, 105, 107], "{}", active.json);
+    let inactive = get(
+        &app,
+        "/api/v1/alpha/site/?is_active__in=false&page_size=200",
+    )
+    .await;
+    assert_eq!(ids(&inactive), [101, 104, 106, 108], "{}", inactive.json);
     let readings = get(&app, "/api/v1/alpha/reading/?page_size=200").await;
     assert_eq!(readings.status, 200, "{}", readings.json);
     assert_eq!(
@@ -444,6 +463,20 @@ async fn sqlite_unreadable_values_are_refused_and_logged() {
             "/api/v1/alpha/maintenance-window/",
             "/api/v1/alpha/maintenance-window/401/",
             r#"table "maintenance-window", row with key [401], column "starts_at": text '2006-02-14 25:00' is not a date and time"#,
+            clean_window,
+        ),
+        (
+            "INSERT INTO \"maintenance-window\" (id, site_id, starts_at, ticket) VALUES (401, 1, '2006-02-14', 'not-a-uuid')",
+            "/api/v1/alpha/maintenance-window/",
+            "/api/v1/alpha/maintenance-window/401/",
+            r#"table "maintenance-window", row with key [401], column "ticket": text 'not-a-uuid' is not a UUID"#,
+            clean_window,
+        ),
+        (
+            "INSERT INTO \"maintenance-window\" (id, site_id, starts_at, details) VALUES (401, 1, '2006-02-14', '{broken')",
+            "/api/v1/alpha/maintenance-window/",
+            "/api/v1/alpha/maintenance-window/401/",
+            r#"table "maintenance-window", row with key [401], column "details": text '{broken' is not JSON"#,
             clean_window,
         ),
         (

@@ -29,7 +29,7 @@ fn introspecting_the_postgres_sample_writes_the_checked_in_description() {
         &database.url,
         "schema_version",
         "version",
-        Some("store"),
+        &["store", "sales"],
         false,
     )
     .unwrap();
@@ -57,7 +57,7 @@ fn introspecting_the_sqlite_sample_writes_a_valid_description() {
         &database.url,
         "schema_version",
         "version",
-        None,
+        &[],
         false,
     )
     .unwrap();
@@ -153,7 +153,11 @@ fn the_sqlite_description_describes_the_served_api() {
 fn both_samples_match_the_description() {
     for backend in [Backend::Postgres, Backend::Sqlite] {
         let database = sample(backend);
-        let live = introspect::live_structure(&mut database.connect()).unwrap();
+        let live = introspect::live_structure(
+            &mut database.connect(),
+            API.postgres_search_path.get(1..).unwrap_or_default(),
+        )
+        .unwrap();
         assert_eq!(
             introspect::drift(&live, API.tables),
             Vec::<String>::new(),

@@ -5,8 +5,9 @@
 -- a timestamptz, a view and materialized views (one created WITH NO DATA, holding only an
 -- unbounded numeric). As in Pagila and Chinook: a column named like its table, stores and
 -- their staff referencing each other (keys added after the rows, as dumps do), a smallint key
--- referencing an integer one, and a PascalCase table referencing itself. Written by hand, not
--- by tenantapi's DDL.
+-- referencing an integer one, and a PascalCase table referencing itself; a second schema
+-- (`sales`, as AdventureWorks has `sales` beside `person`) and a table of 118 columns. Written by
+-- hand, not by tenantapi's DDL.
 
 CREATE SCHEMA store;
 CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public;
@@ -222,6 +223,16 @@ CREATE TABLE "Survey Answer" (
     q110 varchar(30)
 );
 
+-- A second schema, as AdventureWorks keeps `sales` beside `person`: its table references one of
+-- `store`'s.
+CREATE SCHEMA sales;
+CREATE TABLE sales.invoice (
+    invoice_id serial PRIMARY KEY,
+    customer_id integer NOT NULL REFERENCES store.customer (customer_id),
+    total numeric(8, 2) NOT NULL,
+    issued_on date NOT NULL
+);
+
 CREATE VIEW film_list AS
     SELECT f.film_id, f.title, f.length, l.name AS language
     FROM film f JOIN language l ON l.language_id = f.language_id;
@@ -312,3 +323,6 @@ INSERT INTO "Survey Answer" (customer_id, rating, tags, "select", "Größe", "fr
      NULL, 9000003089, 'v3-90', 3091, 'answer 3.92', true, 3094.94, NULL, '2024-01-28 00:21:36',
      3097.25, 983, 9000003099, 'v3-100', 3101, NULL, false, 3104.04, '2024-10-03',
      '2024-11-10 10:21:46', 3107.25, 1083, NULL, 'v3-110');
+INSERT INTO sales.invoice (customer_id, total, issued_on) VALUES
+    (1, 3.98, '2024-03-31'),
+    (2, 5.99, '2024-01-31');

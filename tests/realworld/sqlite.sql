@@ -211,6 +211,14 @@ CREATE TABLE "Survey Answer" (
     q110 NVARCHAR(30)
 );
 
+-- PostgreSQL keeps it in a schema of its own (`sales`); SQLite has none.
+CREATE TABLE invoice (
+    invoice_id INTEGER PRIMARY KEY,
+    customer_id INTEGER NOT NULL REFERENCES customer (customer_id),
+    total NUMERIC(8,2) NOT NULL,
+    issued_on DATE NOT NULL
+);
+
 CREATE VIEW film_list AS
     SELECT f.film_id, f.title, f.length, l.name AS language
     FROM film f JOIN language l ON l.language_id = f.language_id;
@@ -302,3 +310,6 @@ INSERT INTO "Survey Answer" (customer_id, rating, tags, "select", "Größe", "fr
      NULL, 9000003089, 'v3-90', 3091, 'answer 3.92', 1, 3094.94, NULL, '2024-01-28 00:21:36',
      3097.25, 983, 9000003099, 'v3-100', 3101, NULL, 0, 3104.04, '2024-10-03',
      '2024-11-10 10:21:46', 3107.25, 1083, NULL, 'v3-110');
+INSERT INTO invoice (customer_id, total, issued_on) VALUES
+    (1, 3.98, '2024-03-31'),
+    (2, 5.99, '2024-01-31');

@@ -337,13 +337,22 @@ async fn shapes_scenario(backend: Backend) {
 }
 
 /// The generated PostgreSQL DDL creates the sample's structure (the store <-> staff cycle, the
-/// domains), and the description finds no drift in it. (Its SQLite DDL cannot run: the
-/// generated column's expression is PostgreSQL's own spelling, as introspected.)
+/// domains, a table in a second schema), and the description finds no drift in it. (Its SQLite
+/// DDL cannot run: the generated column's expression is PostgreSQL's own spelling, as
+/// introspected.)
 #[test]
 fn the_generated_ddl_creates_the_sample_structure() {
     let database = TestDatabase::with_structure(API, Backend::Postgres);
-    let live = introspect::live_structure(&mut database.connect()).unwrap();
+    let other_schemas = API.postgres_search_path.get(1..).unwrap_or_default();
+    assert_eq!(other_schemas, ["sales"]);
+    let live = introspect::live_structure(&mut database.connect(), other_schemas).unwrap();
     assert_eq!(introspect::drift(&live, API.tables), Vec::<String>::new());
+    // Read without the second schema, its table is missing: drift looks where it is told.
+    let live = introspect::live_structure(&mut database.connect(), &[]).unwrap();
+    assert_eq!(
+        introspect::drift(&live, API.tables),
+        ["missing table invoice"]
+    );
 }
 
 /// A partitioned table is one resource: a row is written through the parent into the partition

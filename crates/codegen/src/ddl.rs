@@ -20,11 +20,21 @@ pub enum Dialect {
 pub fn create_tables(schema: &Schema, dialect: Dialect) -> String {
     let mut statements = Vec::new();
     if dialect == Dialect::Postgres {
-        if let Some(name) = &schema.postgres_schema {
-            statements.push(format!(
-                "CREATE SCHEMA IF NOT EXISTS {0};\nSET search_path TO {0}, public;",
-                quote_identifier(name)
-            ));
+        // Every schema a table lives in, the description's first: tables are created in
+        // their own, and named without it in every other statement (the search path finds them).
+        let path = schema.postgres_search_path();
+        if !path.is_empty() {
+            let mut lines: Vec<String> = path
+                .iter()
+                .filter(|name| **name != "public")
+                .map(|name| format!("CREATE SCHEMA IF NOT EXISTS {};", quote_identifier(name)))
+                .collect();
+            let mut search: Vec<String> = path.iter().map(|name| quote_identifier(name)).collect();
+            if !path.contains(&"public") {
+                search.push("public".into());
+            }
+            lines.push(format!("SET search_path TO {};", search.join(", ")));
+            statements.push(lines.join("\n"));
         }
         let uses_citext = schema
             .tables
@@ -189,11 +199,17 @@ fn create_table(
             foreign_key_constraint(schema, table, foreign_key)
         ));
     }
-    format!(
-        "CREATE TABLE {} (\n{}\n);",
-        quote_identifier(&table.sql_name),
-        lines.join(",\n")
-    )
+    let name = match (&table.postgres_schema, dialect) {
+        (Some(own), Dialect::Postgres) => {
+            format!(
+                "{}.{}",
+                quote_identifier(own),
+                quote_identifier(&table.sql_name)
+            )
+        }
+        _ => quote_identifier(&table.sql_name),
+    };
+    format!("CREATE TABLE {name} (\n{}\n);", lines.join(",\n"))
 }
 
 /// `FOREIGN KEY (...) REFERENCES ... ON DELETE ...`, inside `CREATE TABLE` or after `ADD`.

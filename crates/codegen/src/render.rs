@@ -162,10 +162,7 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
     let version_insert =
         tenantapi_schema::sql::insert_version(version_table, version_column, version);
     let version_select = tenantapi_schema::sql::select_version(version_table, version_column);
-    let postgres_schema = match &schema.postgres_schema {
-        Some(name) => quote!(::std::option::Option::Some(#name)),
-        None => quote!(::std::option::Option::None),
-    };
+    let search_path = schema.postgres_search_path();
     quote! {
         #![doc = #crate_doc]
 
@@ -176,9 +173,9 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
         /// Structure version this code was generated for; a project database must record exactly this.
         pub const SCHEMA_VERSION: &str = #version;
 
-        /// The PostgreSQL schema holding the tables (first on each connection's search path);
-        /// `None` for the default, `public`.
-        pub const POSTGRES_SCHEMA: ::std::option::Option<&str> = #postgres_schema;
+        /// The PostgreSQL schemas holding the tables, in each connection's search path order
+        /// (the description's first; then `public`); empty when every table is in `public`.
+        pub const POSTGRES_SEARCH_PATH: &[&str] = &[#(#search_path),*];
 
         /// Table and column where a project database records its structure version.
         pub const VERSION_TABLE: &str = #version_table;
@@ -215,7 +212,7 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
             version_column: VERSION_COLUMN,
             select_version_sql: SELECT_VERSION_SQL,
             insert_version_sql: INSERT_VERSION_SQL,
-            postgres_schema: POSTGRES_SCHEMA,
+            postgres_search_path: POSTGRES_SEARCH_PATH,
             tables: TABLES,
             row_readers: ROW_READERS,
             configure,

@@ -6,9 +6,9 @@ pub mod schema;
 pub mod tables;
 /// Structure version this code was generated for; a project database must record exactly this.
 pub const SCHEMA_VERSION: &str = "2024.07.1";
-/// The PostgreSQL schema holding the tables (first on each connection's search path);
-/// `None` for the default, `public`.
-pub const POSTGRES_SCHEMA: ::std::option::Option<&str> = ::std::option::Option::None;
+/// The PostgreSQL schemas holding the tables, in each connection's search path order
+/// (the description's first; then `public`); empty when every table is in `public`.
+pub const POSTGRES_SEARCH_PATH: &[&str] = &[];
 /// Table and column where a project database records its structure version.
 pub const VERSION_TABLE: &str = "schema_version";
 pub const VERSION_COLUMN: &str = "version";
@@ -95,7 +95,7 @@ pub static API: ::tenantapi_runtime::api::GeneratedApi = ::tenantapi_runtime::ap
     version_column: VERSION_COLUMN,
     select_version_sql: SELECT_VERSION_SQL,
     insert_version_sql: INSERT_VERSION_SQL,
-    postgres_schema: POSTGRES_SCHEMA,
+    postgres_search_path: POSTGRES_SEARCH_PATH,
     tables: TABLES,
     row_readers: ROW_READERS,
     configure,

@@ -18,8 +18,8 @@ pub struct GeneratedApi {
     pub select_version_sql: &'static str,
     /// Records the version in a database created from the DDL.
     pub insert_version_sql: &'static str,
-    /// The PostgreSQL schema of the tables, when not the default (`public`).
-    pub postgres_schema: Option<&'static str>,
+    /// The PostgreSQL schemas of the tables, in search path order (empty: all in `public`).
+    pub postgres_search_path: &'static [&'static str],
     /// Every table, in description order.
     pub tables: &'static [&'static TableMeta],
     /// Every table with a function that reads all its rows (fixture dumps).
@@ -52,9 +52,9 @@ impl GeneratedApi {
     }
 
     /// A project database's URL as this API connects to it: on PostgreSQL with the described
-    /// schema first on the search path.
+    /// schemas on the search path.
     pub fn project_url(&self, url: &str) -> DatabaseUrl {
-        DatabaseUrl::new(url).with_search_path(self.postgres_schema)
+        DatabaseUrl::new(url).with_search_path(self.postgres_search_path)
     }
 
     pub fn table(&self, name: &str) -> Option<&'static TableMeta> {

@@ -39,9 +39,9 @@ pub struct DatabaseUrl {
     /// Where the password sits in `text`, if it has one: in the user information, or as a
     /// `password=` parameter.
     password: Option<std::ops::Range<usize>>,
-    /// The schema the described tables live in, when it cannot travel in the URL's `options`
-    /// (PgBouncer refuses that startup parameter).
-    pooled_schema: Option<String>,
+    /// The schemas the described tables live in, in search path order, when they cannot
+    /// travel in the URL's `options` (PgBouncer refuses that startup parameter); empty if none.
+    pooled_search_path: Vec<String>,
 }
 
 /// Our own URL parameter naming the PgBouncer pool mode between us and the database; libpq
@@ -73,7 +73,7 @@ impl DatabaseUrl {
         DatabaseUrl {
             text,
             password,
-            pooled_schema: None,
+            pooled_search_path: Vec::new(),
         }
     }
 
@@ -104,10 +104,10 @@ impl DatabaseUrl {
         &self.text
     }
 
-    /// The schema to put first on the search path after connecting, through PgBouncer (see
-    /// [`DatabaseUrl::with_search_path`]).
-    pub(crate) fn pooled_schema(&self) -> Option<&str> {
-        self.pooled_schema.as_deref()
+    /// The schemas to put on the search path after connecting, through PgBouncer (see
+    /// [`DatabaseUrl::with_search_path`]); empty if none.
+    pub(crate) fn pooled_search_path(&self) -> &[String] {
+        &self.pooled_search_path
     }
 
     fn password(&self) -> Option<&str> {
@@ -135,31 +135,31 @@ impl DatabaseUrl {
         }
         let separator = if self.query().is_some() { '&' } else { '?' };
         DatabaseUrl {
-            pooled_schema: self.pooled_schema.clone(),
+            pooled_search_path: self.pooled_search_path.clone(),
             ..DatabaseUrl::new(format!("{}{separator}{name}={value}", self.text))
         }
     }
 
-    /// The same URL with `schema` first on its PostgreSQL search path (then `public`, where
-    /// extensions such as `citext` usually live), through libpq's `options` startup parameter:
-    /// no round trip, and every connection made from the URL resolves the described tables.
-    /// SQLite has no schemas; a URL that sets `options` itself is left as it is.
+    /// The same URL with `path`'s schemas first on its PostgreSQL search path, in order (then
+    /// `public`, where extensions such as `citext` usually live), through libpq's `options`
+    /// startup parameter: no round trip, and every connection made from the URL resolves the
+    /// described tables. An empty `path` changes nothing; SQLite has no schemas; a URL that
+    /// sets `options` itself is left as it is.
     ///
-    /// Through PgBouncer, which refuses `options`, the schema is set after connecting instead
-    /// (session mode) or must be the role's own first schema (transaction mode, which cannot
-    /// keep a setting from one transaction to the next).
-    pub fn with_search_path(&self, schema: Option<&str>) -> DatabaseUrl {
-        let Some(schema) = schema else {
+    /// Through PgBouncer, which refuses `options`, the path is set after connecting instead
+    /// (session mode) or must be the role's own (transaction mode, which cannot keep a setting
+    /// from one transaction to the next).
+    pub fn with_search_path(&self, path: &[&str]) -> DatabaseUrl {
+        if path.is_empty() {
             return self.clone();
-        };
+        }
         if self.has_parameter(POOLER_PARAMETER) {
             return DatabaseUrl {
-                pooled_schema: Some(schema.to_string()),
+                pooled_search_path: path.iter().map(|name| name.to_string()).collect(),
                 ..self.clone()
             };
         }
-        let quoted = tenantapi_schema::sql::quote_identifier(schema);
-        let option = format!("-csearch_path={quoted},public");
+        let option = format!("-csearch_path={}", search_path_setting(path));
         // libpq takes spaces in `options` as separators unless escaped with a backslash.
         let escaped = option.replace('\\', "\\\\").replace(' ', "\\ ");
         self.with_default_parameter("options", &percent_encode(&escaped))
@@ -223,7 +223,7 @@ impl DatabaseUrl {
             return self.clone();
         };
         DatabaseUrl {
-            pooled_schema: self.pooled_schema.clone(),
+            pooled_search_path: self.pooled_search_path.clone(),
             ..DatabaseUrl::new(format!(
                 "{}{}{}",
                 &self.text[..range.start],
@@ -379,6 +379,18 @@ fn percent_decode(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&decoded).into_owned()
+}
+
+/// A search path's value: `path`'s schemas quoted, in order, then `public` unless listed.
+pub(crate) fn search_path_setting<S: AsRef<str>>(path: &[S]) -> String {
+    let mut names: Vec<String> = path
+        .iter()
+        .map(|name| tenantapi_schema::sql::quote_identifier(name.as_ref()))
+        .collect();
+    if !path.iter().any(|name| name.as_ref() == "public") {
+        names.push("public".into());
+    }
+    names.join(",")
 }
 
 #[cfg(test)]
@@ -552,19 +564,31 @@ mod tests {
 
     #[test]
     fn pooled_urls_carry_the_schema_beside_the_url() {
-        let pooled =
-            DatabaseUrl::new("postgres://u@h/db?pgbouncer=session").with_search_path(Some("app"));
+        let pooled = DatabaseUrl::new("postgres://u@h/db?pgbouncer=session")
+            .with_search_path(&["app", "sales"]);
         assert_eq!(pooled.secret(), "postgres://u@h/db?pgbouncer=session");
-        assert_eq!(pooled.pooled_schema.as_deref(), Some("app"));
+        assert_eq!(pooled.pooled_search_path, ["app", "sales"]);
         assert_eq!(
             pooled
                 .with_default_parameter("connect_timeout", "2")
-                .pooled_schema
-                .as_deref(),
-            Some("app")
+                .pooled_search_path,
+            ["app", "sales"]
         );
-        let direct = DatabaseUrl::new("postgres://u@h/db").with_search_path(Some("app"));
+        let direct = DatabaseUrl::new("postgres://u@h/db").with_search_path(&["app", "sales"]);
         assert!(direct.secret().contains("options="), "{}", direct.secret());
-        assert_eq!(direct.pooled_schema, None);
+        assert!(direct.pooled_search_path.is_empty());
+    }
+
+    #[test]
+    fn a_search_path_lists_the_schemas_then_public() {
+        assert_eq!(search_path_setting(&["app"]), r#""app",public"#);
+        assert_eq!(
+            search_path_setting(&["app", "Sales"]),
+            r#""app","Sales",public"#
+        );
+        assert_eq!(
+            search_path_setting(&["public", "sales"]),
+            r#""public","sales""#
+        );
     }
 }

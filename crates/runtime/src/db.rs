@@ -140,55 +140,75 @@ impl DatabaseUrl {
         pooler: Pooler,
         connection: &mut DbConnection,
     ) -> Result<(), ConnectError> {
-        match (pooler, self.pooled_schema()) {
-            (Pooler::Direct, _) | (Pooler::Session, None) => Ok(()),
-            (Pooler::Session, Some(schema)) => connection
+        let path = self.pooled_search_path();
+        match pooler {
+            Pooler::Direct => Ok(()),
+            Pooler::Session if path.is_empty() => Ok(()),
+            Pooler::Session => connection
                 .batch_execute(&format!(
-                    "SET search_path TO {}, public",
-                    tenantapi_schema::sql::quote_identifier(schema)
+                    "SET search_path TO {}",
+                    crate::database_url::search_path_setting(path)
                 ))
                 .map_err(|error| {
                     ConnectError(self.redact(&format!("cannot set the search path: {error}")))
                 }),
-            (Pooler::Transaction, schema) => {
+            Pooler::Transaction => {
                 // Named prepared statements live in one server connection, which the next
                 // transaction may not get; uncached statements are parsed, bound and run in
                 // one exchange.
                 connection.set_prepared_statement_cache_size(CacheSize::Disabled);
-                match schema {
-                    Some(schema) => self.require_first_schema(connection, schema),
-                    None => Ok(()),
+                if path.is_empty() {
+                    Ok(())
+                } else {
+                    self.require_search_path(connection, path)
                 }
             }
         }
     }
 
-    fn require_first_schema(
+    /// Through PgBouncer in transaction mode the role's own search path must find the
+    /// described tables: the description's schema first, the others on it.
+    fn require_search_path(
         &self,
         connection: &mut DbConnection,
-        schema: &str,
+        path: &[String],
     ) -> Result<(), ConnectError> {
         #[derive(diesel::QueryableByName)]
         struct CurrentSchema {
-            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-            name: Option<String>,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            name: String,
         }
-        let found = diesel::sql_query("SELECT current_schema() AS name")
-            .get_result::<CurrentSchema>(connection)
-            .map_err(|error| {
-                ConnectError(self.redact(&format!("cannot read the current schema: {error}")))
-            })?
-            .name;
-        if found.as_deref() == Some(schema) {
+        let found: Vec<String> = diesel::sql_query(
+            "SELECT name::text AS name FROM unnest(current_schemas(false)) \
+             WITH ORDINALITY AS path(name, position) ORDER BY position",
+        )
+        .load::<CurrentSchema>(connection)
+        .map_err(|error| {
+            ConnectError(self.redact(&format!("cannot read the current schemas: {error}")))
+        })?
+        .into_iter()
+        .map(|schema| schema.name)
+        .collect();
+        let first_matches = found.first() == path.first();
+        if first_matches && path.iter().all(|schema| found.contains(schema)) {
             return Ok(());
         }
-        let quoted = tenantapi_schema::sql::quote_identifier(schema);
+        let wanted = crate::database_url::search_path_setting(path).replace(',', ", ");
+        let schemas = if path.len() == 1 {
+            format!("schema {}", path[0])
+        } else {
+            format!("schemas {}", path.join(", "))
+        };
         Err(ConnectError(format!(
-            "the described tables live in schema {schema}, but this connection's first schema \
-             is {}; through PgBouncer in transaction mode the search path cannot be set per \
+            "the described tables live in {schemas}, but this connection's search path is {}; \
+             through PgBouncer in transaction mode the search path cannot be set per \
              connection, so set it for the role (ALTER ROLE <user> IN DATABASE <database> SET \
-             search_path = {quoted}, public) or use {POOLER_PARAMETER}=session",
-            found.as_deref().unwrap_or("(none)")
+             search_path = {wanted}) or use {POOLER_PARAMETER}=session",
+            if found.is_empty() {
+                "empty".to_string()
+            } else {
+                found.join(", ")
+            }
         )))
     }
 

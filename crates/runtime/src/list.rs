@@ -365,9 +365,8 @@ fn add_condition(
                 Lookup::Lt => " < ",
                 _ => " <= ",
             };
-            filter
-                .begin_condition()
-                .identifier(column.name)
+            filter.begin_condition();
+            push_compared_column(filter, backend, column)
                 .sql(operator)
                 .bind_for(column, operand);
         }
@@ -388,7 +387,7 @@ fn add_condition(
                 filter.sql("1 = 0");
                 return Ok(());
             }
-            filter.identifier(column.name).sql(" IN (");
+            push_compared_column(filter, backend, column).sql(" IN (");
             for (position, operand) in operands.into_iter().enumerate() {
                 if position > 0 {
                     filter.sql(", ");
@@ -415,6 +414,31 @@ fn add_condition(
         }
     }
     Ok(())
+}
+
+/// The column as a filter compares it. A SQLite boolean column may hold the text other
+/// applications wrote (`'t'`, `'TRUE'`, `'0'`), which reads serve as `true` or `false`
+/// (`stored.rs`): compared as the 0 or 1 it is served as, so that `?is_active=true` finds every
+/// row the list shows as `true`. (No index on the column helps then; on a boolean, rarely one.)
+fn push_compared_column<'f>(
+    filter: &'f mut SqlFilter,
+    backend: BackendKind,
+    column: &'static ColumnMeta,
+) -> &'f mut SqlFilter {
+    if backend != BackendKind::Sqlite || column.kind != ColumnKind::Boolean || column.array {
+        return filter.identifier(column.name);
+    }
+    filter
+        .sql("(CASE WHEN typeof(")
+        .identifier(column.name)
+        .sql(") = 'text' THEN CASE lower(")
+        .identifier(column.name)
+        .sql(
+            ") WHEN 't' THEN 1 WHEN 'true' THEN 1 WHEN '1' THEN 1 \
+             WHEN 'f' THEN 0 WHEN 'false' THEN 0 WHEN '0' THEN 0 END ELSE ",
+        )
+        .identifier(column.name)
+        .sql(" END)")
 }
 
 /// `list__contains=a,b`: the list holds every item. PostgreSQL's `@>` on arrays; on SQLite,

@@ -396,11 +396,15 @@ impl ToSql<sql_types::PortableUuid, Sqlite> for Uuid {
 
 impl FromSql<sql_types::PortableUuid, Sqlite> for Uuid {
     fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        // Databases written by other tools may hold the 16 raw bytes instead of text.
-        if value.value_type() == Some(diesel::sqlite::SqliteType::Binary) {
-            return Ok(Uuid(uuid::Uuid::from_slice(value.read_blob())?));
-        }
-        Ok(Uuid(uuid::Uuid::parse_str(value.read_text())?))
+        // Databases written by other tools may hold the 16 raw bytes instead of text. Anything
+        // else is refused as an `UnreadableValue`, so that the log names the rows holding it.
+        let stored = crate::stored::Stored::read(&mut value);
+        let read = match stored {
+            crate::stored::Stored::Blob(bytes) => uuid::Uuid::from_slice(bytes).ok(),
+            crate::stored::Stored::Text(text) => uuid::Uuid::parse_str(text).ok(),
+            _ => None,
+        };
+        Ok(Uuid(read.ok_or_else(|| stored.refused("a UUID"))?))
     }
 }
 
@@ -516,7 +520,18 @@ impl ToSql<sql_types::PortableJson, Sqlite> for Json {
 
 impl FromSql<sql_types::PortableJson, Sqlite> for Json {
     fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        Ok(Json(serde_json::from_str(value.read_text())?))
+        // JSON text (or a number SQLite keeps as one); anything else is refused as an
+        // `UnreadableValue`, so that the log names the rows holding it.
+        let stored = crate::stored::Stored::read(&mut value);
+        let read = match stored {
+            crate::stored::Stored::Text(text) => serde_json::from_str(text).ok(),
+            crate::stored::Stored::Blob(bytes) => serde_json::from_slice(bytes).ok(),
+            crate::stored::Stored::Integer(number) => Some(serde_json::Value::from(number)),
+            crate::stored::Stored::Real(number) => {
+                serde_json::Number::from_f64(number).map(serde_json::Value::Number)
+            }
+        };
+        Ok(Json(read.ok_or_else(|| stored.refused("JSON"))?))
     }
 }
 

@@ -63,6 +63,31 @@ pub struct Table {
     /// Columns of the live table that the description leaves out (types the format cannot
     /// express): the API never reads or writes them and drift does not report them.
     pub ignored_columns: Vec<String>,
+    /// The PostgreSQL schema holding this table when it is not the description's own
+    /// (`sales.customer` beside `person.person`); SQLite has no schemas and ignores it.
+    pub postgres_schema: Option<String>,
+}
+
+impl Schema {
+    /// The PostgreSQL schemas the tables live in, in the order a project connection's search
+    /// path lists them: the description's schema (or `public`) first, then the other tables'
+    /// schemas in description order. Tables are named without their schema in every statement,
+    /// and table names are unique across schemas, so the search path resolves each. Empty when
+    /// every table is in `public`, which needs no setting.
+    pub fn postgres_search_path(&self) -> Vec<&str> {
+        let mut path = vec![self.postgres_schema.as_deref().unwrap_or("public")];
+        for table in &self.tables {
+            if let Some(schema) = table.postgres_schema.as_deref()
+                && !path.contains(&schema)
+            {
+                path.push(schema);
+            }
+        }
+        if path == ["public"] {
+            path.clear();
+        }
+        path
+    }
 }
 
 impl Table {
@@ -78,6 +103,14 @@ impl Table {
 
     pub fn is_primary_key(&self, column_index: usize) -> bool {
         self.primary_key.contains(&column_index)
+    }
+
+    /// The PostgreSQL schema the table lives in, by name (`public` by default).
+    pub fn postgres_schema_in<'a>(&'a self, schema: &'a Schema) -> &'a str {
+        self.postgres_schema
+            .as_deref()
+            .or(schema.postgres_schema.as_deref())
+            .unwrap_or("public")
     }
 
     /// Whether the table is too wide for diesel's `table!`

@@ -43,6 +43,7 @@ pub(crate) struct RawTable {
     #[serde(default)]
     pub read_only: bool,
     pub rust_name: Option<Spanned<String>>,
+    pub postgres_schema: Option<Spanned<String>>,
     pub primary_key: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pub unique: Vec<Spanned<Vec<Spanned<String>>>>,

@@ -25,6 +25,8 @@ pub struct DescribedTable {
     pub doc: Option<String>,
     /// Only when it differs from the name derived from `name`.
     pub rust_name: Option<String>,
+    /// Only when it is not the description's own PostgreSQL schema.
+    pub postgres_schema: Option<String>,
     pub read_only: bool,
     /// Column names in key order.
     pub primary_key: Vec<String>,
@@ -78,6 +80,7 @@ impl From<&Schema> for Description {
                     doc: table.doc.clone(),
                     rust_name: (table.rust_name != names::rust_ident_for_sql_name(&table.sql_name))
                         .then(|| table.rust_name.clone()),
+                    postgres_schema: table.postgres_schema.clone(),
                     read_only: table.read_only,
                     primary_key: table.primary_key.iter().copied().map(column_name).collect(),
                     unique: table
@@ -222,6 +225,9 @@ impl DescribedTable {
         }
         if let Some(rust_name) = &self.rust_name {
             writeln!(out, "rust_name = {}", quote(rust_name)).unwrap();
+        }
+        if let Some(schema) = &self.postgres_schema {
+            writeln!(out, "postgres_schema = {}", quote(schema)).unwrap();
         }
         if let Some(doc) = &self.doc {
             writeln!(out, "doc = {}", quote(doc)).unwrap();

@@ -76,7 +76,8 @@ fn check_one(
         row.reason = Some(reason.clone());
     }
     if structure {
-        match introspect::live_structure(&mut connection) {
+        let other_schemas = api.postgres_search_path.get(1..).unwrap_or_default();
+        match introspect::live_structure(&mut connection, other_schemas) {
             Ok(live) => {
                 row.drift = introspect::drift(&live, api.tables);
                 if !row.drift.is_empty() && row.status == STATUS_OK {

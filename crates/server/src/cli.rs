@@ -92,9 +92,11 @@ enum Command {
         /// Write the description here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// The PostgreSQL schema to describe (default: the connection's first, `public`).
-        #[arg(long)]
-        schema: Option<String>,
+        /// The PostgreSQL schema to describe (default: the connection's first, `public`); several,
+        /// comma-separated (`--schema store,sales`): the first is the description's own, the
+        /// tables of the others get `postgres_schema`.
+        #[arg(long, value_delimiter = ',')]
+        schema: Vec<String>,
         /// Leave out (with `ignore_columns` and a comment each) the columns whose type the
         /// description format cannot express, instead of serving them read-only as text.
         #[arg(long)]
@@ -382,11 +384,12 @@ pub fn run(api: &'static GeneratedApi) -> ExitCode {
             schema,
             skip_unsupported,
         } => {
+            let schemas: Vec<&str> = schema.iter().map(String::as_str).collect();
             let introspection = match commands::introspect(
                 &database_url,
                 &version_table,
                 &version_column,
-                schema.as_deref(),
+                &schemas,
                 skip_unsupported,
             ) {
                 Ok(introspection) => introspection,

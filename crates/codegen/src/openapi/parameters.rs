@@ -216,7 +216,7 @@ pub(super) fn largest_value_bytes(schema: &Value) -> Option<u64> {
 /// allows fits [`QUERY_BYTES`]: each list of choices (`fields`, `omit`, `expand`) holds every
 /// choice at most once (`uniqueItems`, so `maxItems` is their number), and the free-text values
 /// share what the names and the other values leave (`maxLength`, never above a parameter's
-/// own, at least 1).
+/// own, at least 1), unless the names and other values alone pass the limit.
 pub(super) fn bound_query_text(parameters: &mut [Value]) {
     let mut taken = 0;
     let mut free_text = Vec::new();
@@ -234,6 +234,12 @@ pub(super) fn bound_query_text(parameters: &mut [Value]) {
             Some(bytes) => taken += bytes,
             None => free_text.push(position),
         }
+    }
+    if taken >= QUERY_BYTES {
+        // A table so wide that its filters' names and bounded values alone pass the limit: no
+        // share of free text would make every read fit, and a share of one character would
+        // misstate what the server takes. Each value keeps its own bound.
+        return;
     }
     let characters = QUERY_BYTES.saturating_sub(taken) / ENCODED_CHARACTER_BYTES;
     if let Some(share) = characters.checked_div(free_text.len() as u64) {

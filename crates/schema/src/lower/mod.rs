@@ -63,6 +63,8 @@ struct TableDraft {
     unique: Vec<Vec<usize>>,
     ordering: Vec<(usize, bool)>,
     ignored_columns: Vec<String>,
+    /// As written; made `None` when it is the description's own schema (`build_table`).
+    postgres_schema: Option<String>,
 }
 
 struct ColumnDraft {
@@ -137,7 +139,7 @@ pub(crate) fn lower(raw: RawFile, reporter: &mut Reporter<'_>) -> Option<Schema>
     let tables = tables
         .drain(..)
         .zip(foreign_keys)
-        .map(|(table, foreign_keys)| build_table(table, foreign_keys))
+        .map(|(table, foreign_keys)| build_table(table, foreign_keys, postgres_schema.as_deref()))
         .collect();
     Some(Schema {
         version,
@@ -148,8 +150,16 @@ pub(crate) fn lower(raw: RawFile, reporter: &mut Reporter<'_>) -> Option<Schema>
     })
 }
 
-fn build_table(table: TableDraft, foreign_keys: Vec<ForeignKey>) -> Table {
+fn build_table(
+    table: TableDraft,
+    foreign_keys: Vec<ForeignKey>,
+    description_schema: Option<&str>,
+) -> Table {
     let verbose_name = names::verbose_name_for(&table.sql_name);
+    // Only a schema other than the description's own (or `public`) is the table's own.
+    let postgres_schema = table
+        .postgres_schema
+        .filter(|name| name.as_str() != description_schema.unwrap_or("public"));
     Table {
         sql_name: table.sql_name,
         rust_name: table.rust_name,
@@ -182,6 +192,7 @@ fn build_table(table: TableDraft, foreign_keys: Vec<ForeignKey>) -> Table {
         ignored_columns: table.ignored_columns,
         unique: table.unique,
         foreign_keys,
+        postgres_schema,
     }
 }
 
@@ -341,6 +352,9 @@ fn lower_table(
     );
 
     let ignored_columns = lower_ignored_columns(reporter, &sql_name, raw.ignore_columns, &columns);
+    let postgres_schema = raw.postgres_schema.and_then(|name| {
+        check_sql_name(reporter, "PostgreSQL schema", &name).then(|| name.into_inner())
+    });
     let ordering = lower_ordering(reporter, &sql_name, name_offset, raw.ordering, &columns);
     TableDraft {
         sql_name,
@@ -355,6 +369,7 @@ fn lower_table(
         unique,
         ordering,
         ignored_columns,
+        postgres_schema,
     }
 }
 

@@ -174,3 +174,48 @@ fn postgres_schema_and_domains() {
     let public = parse_str(FILE, &format!("postgres_schema = \"public\"\n{HEADER}")).unwrap();
     assert_eq!(public.postgres_schema, None, "public is the default");
 }
+
+/// Issue 25: tables in several PostgreSQL schemas of one database (`sales.invoice` beside the
+/// description's `store`): a table's own `postgres_schema`, on the search path in description
+/// order; the description's own schema said again is no schema of the table's own.
+#[test]
+fn tables_in_several_postgres_schemas() {
+    let table = |name: &str, schema: &str| {
+        format!(
+            "[[table]]\nname = \"{name}\"\npostgres_schema = \"{schema}\"\n[[table.column]]\n\
+             name = \"id\"\ntype = \"serial\"\nprimary_key = true\n"
+        )
+    };
+    let schema = parse_str(
+        FILE,
+        &format!(
+            "postgres_schema = \"store\"\n{HEADER}{}{}{}{}",
+            table("invoice", "sales"),
+            table("person", "person"),
+            table("refund", "sales"),
+            table("film", "store"),
+        ),
+    )
+    .unwrap();
+    let own: Vec<Option<&str>> = schema
+        .tables
+        .iter()
+        .map(|table| table.postgres_schema.as_deref())
+        .collect();
+    assert_eq!(
+        own,
+        [None, Some("sales"), Some("person"), Some("sales"), None]
+    );
+    assert_eq!(schema.postgres_search_path(), ["store", "sales", "person"]);
+
+    let in_public = parse_str(FILE, &format!("{HEADER}{}", table("invoice", "sales"))).unwrap();
+    assert_eq!(in_public.postgres_search_path(), ["public", "sales"]);
+    let all_public = parse_str(FILE, HEADER).unwrap();
+    assert!(all_public.postgres_search_path().is_empty());
+
+    // (A proper noun: the one message that starts with a capital.)
+    let empty = diagnostics(&format!("{HEADER}{}", table("invoice", "")));
+    assert_eq!(empty.len(), 1, "{empty:?}");
+    assert_eq!(empty[0].location(), format!("{FILE}:9:19"));
+    assert_eq!(empty[0].message, "PostgreSQL schema name is empty");
+}

@@ -213,32 +213,36 @@ fn no_version(
 }
 
 /// `introspect`: a description read from a live reference database (on PostgreSQL, from
-/// `postgres_schema`, by default the connection's first schema).
+/// `postgres_schemas`, the first the description's own; by default the connection's first
+/// schema).
 pub fn introspect(
     database_url: &str,
     version_table: &str,
     version_column: &str,
-    postgres_schema: Option<&str>,
+    postgres_schemas: &[&str],
     skip_unsupported: bool,
 ) -> Result<introspect::Introspection, CommandError> {
-    let url = DatabaseUrl::new(database_url).with_search_path(postgres_schema);
+    let url = DatabaseUrl::new(database_url).with_search_path(postgres_schemas);
     let mut connection = url
         .open_existing()
         .map_err(|error| failed(format!("cannot open the reference database: {error}")))?;
     let select_sql = tenantapi_schema::sql::select_version(version_table, version_column);
     let found = tenantapi_runtime::version::read_version(&mut connection, &select_sql, false)
         .map_err(|error| failed(no_version(version_table, version_column, &error)))?;
-    introspect::live_structure(&mut connection)
-        .map_err(|error| failed(error.to_string()))
-        .and_then(|live| {
-            introspect::render_description(
-                &live,
-                &found,
-                version_table,
-                version_column,
-                postgres_schema,
-                skip_unsupported,
-            )
-            .map_err(failed)
-        })
+    introspect::live_structure(
+        &mut connection,
+        postgres_schemas.get(1..).unwrap_or_default(),
+    )
+    .map_err(|error| failed(error.to_string()))
+    .and_then(|live| {
+        introspect::render_description(
+            &live,
+            &found,
+            version_table,
+            version_column,
+            postgres_schemas.first().copied(),
+            skip_unsupported,
+        )
+        .map_err(failed)
+    })
 }

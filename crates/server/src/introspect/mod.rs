@@ -60,6 +60,9 @@ pub struct LiveForeignKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveTable {
     pub name: String,
+    /// The PostgreSQL schema holding it, unless it is the connection's first (`None` on
+    /// SQLite).
+    pub schema: Option<String>,
     pub columns: Vec<LiveColumn>,
     pub primary_key: Vec<String>,
     /// Unique constraints other than the primary key.
@@ -87,12 +90,14 @@ pub(crate) struct Name {
     pub(crate) name: String,
 }
 
-/// Every table (and view) of the database, sorted by name.
+/// Every table (and view) of the database, sorted by name: on PostgreSQL those of the
+/// connection's first schema and of `other_schemas` (the rest of a description's search path).
 pub fn live_structure(
     connection: &mut DbConnection,
+    other_schemas: &[&str],
 ) -> Result<Vec<LiveTable>, diesel::result::Error> {
     match connection {
-        DbConnection::Pg(_) => postgres::structure(connection),
+        DbConnection::Pg(_) => postgres::structure(connection, other_schemas),
         DbConnection::Sqlite(_) => sqlite::structure(connection),
     }
 }
@@ -434,6 +439,7 @@ pub fn render_description(
             name: table.name.clone(),
             doc: None,
             rust_name: None,
+            postgres_schema: table.schema.clone(),
             read_only: table.primary_key.is_empty()
                 || table.name == version_table
                 || table.kind != RelationKind::Table,

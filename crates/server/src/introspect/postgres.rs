@@ -62,6 +62,9 @@ struct PgEnumValue {
 struct PgRelation {
     #[diesel(sql_type = Text)]
     name: String,
+    /// Its schema, unless it is the connection's first.
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    schema: Option<String>,
     /// Partitions of this (partitioned) table, which are not resources of their own.
     #[diesel(sql_type = Integer)]
     partitions: i32,
@@ -155,18 +158,47 @@ fn postgres_type(column: &PgColumn) -> Result<ColumnType, String> {
 
 pub(super) fn structure(
     connection: &mut DbConnection,
+    other_schemas: &[&str],
 ) -> Result<Vec<LiveTable>, diesel::result::Error> {
+    // The other schemas as one JSON text bind (the connection type binds no arrays).
+    let others = serde_json::to_string(other_schemas).expect("names serialize");
     // Tables, partitioned tables, views and materialized views; partitions belong to their
     // parent, which is the one resource.
     let relations: Vec<PgRelation> = diesel::sql_query(
-        "SELECT c.relname::text AS name, c.relkind::text AS relkind, c.relispopulated AS populated, \
+        "SELECT c.relname::text AS name, \
+         CASE WHEN n.nspname <> current_schema() THEN n.nspname::text END AS schema, \
+         c.relkind::text AS relkind, c.relispopulated AS populated, \
          (SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhrelid \
           WHERE i.inhparent = c.oid AND p.relispartition)::int AS partitions \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition \
+         WHERE (n.nspname = current_schema() OR n.nspname IN (SELECT jsonb_array_elements_text($1::jsonb))) \
+         AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition \
          ORDER BY c.relname",
     )
+    .bind::<Text, _>(&others)
     .load(connection)?;
+    // Statements name tables without their schema, so a name must be in one schema only.
+    for pair in relations.windows(2) {
+        if pair[0].name == pair[1].name {
+            let schema = |relation: &PgRelation| {
+                relation
+                    .schema
+                    .clone()
+                    .unwrap_or_else(|| "the first schema".into())
+            };
+            return Err(diesel::result::Error::QueryBuilderError(
+                format!(
+                    "table {} is in two of the schemas read ({} and {}): tables are named \
+                     without their schema, through the search path, so a name may be in one \
+                     of them only; read one of the two schemas at a time",
+                    pair[0].name,
+                    schema(&pair[0]),
+                    schema(&pair[1])
+                )
+                .into(),
+            ));
+        }
+    }
     // From the catalogs rather than information_schema, which leaves out materialized views;
     // a domain is read as its base type, with its length, precision and NOT NULL; an array as
     // its item type (PostgreSQL does not enforce dimensions: every array is a list).
@@ -189,7 +221,8 @@ pub(super) fn structure(
            JOIN pg_type et ON et.oid = CASE WHEN bt.typcategory = 'A' AND bt.typelem <> 0 \
                                        THEN bt.typelem ELSE bt.oid END \
            LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-           WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm') \
+           WHERE (n.nspname = current_schema() OR n.nspname IN (SELECT jsonb_array_elements_text($1::jsonb))) \
+             AND c.relkind IN ('r', 'p', 'v', 'm') \
              AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped) \
          SELECT relname::text AS table_name, attname::text AS column_name, base::text AS udt_name, \
            base_oid::int8 AS udt_oid, live_type, domain, is_array, multidimensional, \
@@ -199,6 +232,7 @@ pub(super) fn structure(
            nullable, column_default, identity, generated, is_enum \
          FROM col ORDER BY relname, attnum",
     )
+    .bind::<Text, _>(&others)
     .load(connection)?;
     // By type, wherever the type lives (an enumeration may sit in another schema).
     let enum_values: Vec<PgEnumValue> = diesel::sql_query(
@@ -210,9 +244,11 @@ pub(super) fn structure(
         "SELECT tc.table_name::text, tc.constraint_name::text, tc.constraint_type::text, kcu.column_name::text \
          FROM information_schema.table_constraints tc JOIN information_schema.key_column_usage kcu \
          ON tc.constraint_name = kcu.constraint_name AND tc.table_schema = kcu.table_schema AND tc.table_name = kcu.table_name \
-         WHERE tc.table_schema = current_schema() AND tc.constraint_type IN ('PRIMARY KEY', 'UNIQUE') \
+         WHERE (tc.table_schema = current_schema() OR tc.table_schema IN (SELECT jsonb_array_elements_text($1::jsonb))) \
+         AND tc.constraint_type IN ('PRIMARY KEY', 'UNIQUE') \
          ORDER BY tc.table_name, tc.constraint_name, kcu.ordinal_position",
     )
+    .bind::<Text, _>(&others)
     .load(connection)?;
     let foreign_keys: Vec<PgForeignKey> = diesel::sql_query(
         "SELECT cl.relname::text AS table_name, att.attname::text AS column_name, rcl.relname::text AS ref_table, \
@@ -221,13 +257,16 @@ pub(super) fn structure(
          JOIN pg_class rcl ON rcl.oid = con.confrelid \
          JOIN pg_attribute att ON att.attrelid = con.conrelid AND att.attnum = con.conkey[1] \
          JOIN pg_attribute ratt ON ratt.attrelid = con.confrelid AND ratt.attnum = con.confkey[1] \
-         WHERE con.contype = 'f' AND ns.nspname = current_schema() AND array_length(con.conkey, 1) = 1 \
+         WHERE con.contype = 'f' AND (ns.nspname = current_schema() OR ns.nspname IN (SELECT jsonb_array_elements_text($1::jsonb))) \
+         AND array_length(con.conkey, 1) = 1 \
          ORDER BY cl.relname, att.attnum",
     )
+    .bind::<Text, _>(&others)
     .load(connection)?;
     let mut tables = Vec::new();
     for PgRelation {
         name,
+        schema,
         partitions,
         relkind,
         populated,
@@ -235,6 +274,7 @@ pub(super) fn structure(
     {
         let mut table = LiveTable {
             name: name.clone(),
+            schema,
             columns: Vec::new(),
             primary_key: Vec::new(),
             unique: Vec::new(),

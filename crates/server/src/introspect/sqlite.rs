@@ -163,6 +163,7 @@ pub(super) fn structure(
         let single_integer_key = primary_key.len() == 1;
         let mut table = LiveTable {
             name: name.clone(),
+            schema: None,
             columns: columns
                 .iter()
                 .map(|column| {

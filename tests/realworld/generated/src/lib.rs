@@ -6,11 +6,9 @@ pub mod schema;
 pub mod tables;
 /// Structure version this code was generated for; a project database must record exactly this.
 pub const SCHEMA_VERSION: &str = "2024.1";
-/// The PostgreSQL schema holding the tables (first on each connection's search path);
-/// `None` for the default, `public`.
-pub const POSTGRES_SCHEMA: ::std::option::Option<&str> = ::std::option::Option::Some(
-    "store",
-);
+/// The PostgreSQL schemas holding the tables, in each connection's search path order
+/// (the description's first; then `public`); empty when every table is in `public`.
+pub const POSTGRES_SEARCH_PATH: &[&str] = &["store", "sales"];
 /// Table and column where a project database records its structure version.
 pub const VERSION_TABLE: &str = "schema_version";
 pub const VERSION_COLUMN: &str = "version";
@@ -30,6 +28,7 @@ pub static TABLES: &[&::tenantapi_runtime::meta::TableMeta] = &[
     &tables::film::META,
     &tables::film_list::META,
     &tables::film_rate_total::META,
+    &tables::invoice::META,
     &tables::language::META,
     &tables::payment::META,
     &tables::schema_version::META,
@@ -87,6 +86,12 @@ pub static ROW_READERS: &[::tenantapi_runtime::fixtures::TableRows] = &[
         >,
     },
     ::tenantapi_runtime::fixtures::TableRows {
+        meta: &tables::invoice::META,
+        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+            tables::invoice::InvoiceResource,
+        >,
+    },
+    ::tenantapi_runtime::fixtures::TableRows {
         meta: &tables::language::META,
         read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
             tables::language::LanguageResource,
@@ -127,6 +132,7 @@ pub static TABLE_OPS: &[&::tenantapi_runtime::handlers::TableOps] = &[
     &tables::film::OPS,
     &tables::film_list::OPS,
     &tables::film_rate_total::OPS,
+    &tables::invoice::OPS,
     &tables::language::OPS,
     &tables::payment::OPS,
     &tables::schema_version::OPS,
@@ -145,7 +151,7 @@ pub static API: ::tenantapi_runtime::api::GeneratedApi = ::tenantapi_runtime::ap
     version_column: VERSION_COLUMN,
     select_version_sql: SELECT_VERSION_SQL,
     insert_version_sql: INSERT_VERSION_SQL,
-    postgres_schema: POSTGRES_SCHEMA,
+    postgres_search_path: POSTGRES_SEARCH_PATH,
     tables: TABLES,
     row_readers: ROW_READERS,
     configure,

@@ -105,6 +105,18 @@ diesel::table! {
     use diesel::sql_types::*;
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
+    invoice (invoice_id) {
+        invoice_id -> tenantapi_types::PortableInteger,
+        customer_id -> tenantapi_types::PortableInteger,
+        total -> tenantapi_types::PortableNumeric,
+        issued_on -> tenantapi_types::PortableDate,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use tenantapi_runtime::values::sql_types as tenantapi_types;
+
     language (language_id) {
         language_id -> tenantapi_types::PortableInteger,
         name -> tenantapi_types::PortableText,
@@ -157,11 +169,13 @@ diesel::table! {
 }
 
 diesel::joinable!(film -> language (language_id));
+diesel::joinable!(invoice -> customer (customer_id));
 diesel::joinable!(payment -> customer (customer_id));
 diesel::joinable!(store -> staff (manager_staff_id));
 diesel::joinable!(store -> country (country_id));
 
 diesel::allow_tables_to_appear_in_same_query!(country, store);
+diesel::allow_tables_to_appear_in_same_query!(customer, invoice);
 diesel::allow_tables_to_appear_in_same_query!(customer, payment);
 diesel::allow_tables_to_appear_in_same_query!(film, language);
 diesel::allow_tables_to_appear_in_same_query!(staff, store);

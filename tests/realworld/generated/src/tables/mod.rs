@@ -17,6 +17,8 @@ pub mod film;
 pub mod film_list;
 /// Table `film_rate_total`.
 pub mod film_rate_total;
+/// Table `invoice`.
+pub mod invoice;
 /// Table `language`.
 pub mod language;
 /// Table `payment`.
