@@ -219,6 +219,12 @@ CREATE TABLE invoice (
     issued_on DATE NOT NULL
 );
 
+-- A table without a primary key, as logs often are: served read-only, like a view.
+CREATE TABLE audit_log (
+    logged_at TIMESTAMPTZ NOT NULL,
+    message TEXT NOT NULL
+);
+
 CREATE VIEW film_list AS
     SELECT f.film_id, f.title, f.length, l.name AS language
     FROM film f JOIN language l ON l.language_id = f.language_id;
@@ -313,3 +319,6 @@ INSERT INTO "Survey Answer" (customer_id, rating, tags, "select", "Größe", "fr
 INSERT INTO invoice (customer_id, total, issued_on) VALUES
     (1, 3.98, '2024-03-31'),
     (2, 5.99, '2024-01-31');
+INSERT INTO audit_log (logged_at, message) VALUES
+    ('2024-03-31 10:00:00', 'invoice 1 issued'),
+    ('2024-01-31 09:00:00', 'invoice 2 issued');

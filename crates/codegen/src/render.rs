@@ -522,8 +522,8 @@ fn read_by_diesel_table(
 
 /// A table wider than `table!` takes: the runtime builds its statements from `META`
 /// (`sql::positional`), and its row reads each column by position, in `META`'s order, with the
-/// same SQL and Rust types as a typed row: one line per column, and no diesel `table!`, whose
-/// trait impls grow with the width.
+/// same SQL and Rust types as a typed row (`positional::Columns`): one line per column, and no
+/// diesel `table!`, whose trait impls grow with the width.
 fn read_by_position(
     table: &Table,
     row: &Ident,
@@ -532,7 +532,7 @@ fn read_by_position(
     let derives = quote! {
         #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
     };
-    let fields = table.columns.iter().enumerate().map(|(position, column)| {
+    let fields = table.columns.iter().map(|column| {
         let name = ident(&column.rust_name);
         let sql_type = if column.database_type.is_some() {
             // Selected as its text form, as `TextForm` does for a typed table.
@@ -544,14 +544,16 @@ fn read_by_position(
         } else {
             types::qualified_sql_type(column)
         };
-        quote!(#name: ::tenantapi_runtime::sql::positional::field::<#sql_type, _>(row, &META, #position)?,)
+        quote!(#name: columns.read_next::<#sql_type, _>(),)
     });
     let reads = quote! {
         impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend> for #row {
             fn build<'a>(
                 row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
             ) -> ::diesel::deserialize::Result<Self> {
-                ::std::result::Result::Ok(Self { #(#fields)* })
+                let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+                let read = Self { #(#fields)* };
+                columns.finish(read)
             }
         }
     };

@@ -359,6 +359,7 @@ checked_scalar!(
 
 /// A UUID; JSON form: the hyphenated lowercase string.
 #[derive(
+    Default,
     Debug,
     Clone,
     Copy,
@@ -415,6 +416,7 @@ multi_backend_value!(sql_types::PortableUuid, Uuid);
 
 /// An instant; JSON form: RFC 3339 in UTC (`2024-06-01T12:00:00Z`).
 #[derive(
+    Default,
     Debug,
     Clone,
     Copy,
@@ -486,7 +488,7 @@ multi_backend_value!(sql_types::PortableTimestamptz, Timestamptz);
 
 /// A JSON document, stored and returned as is.
 #[derive(
-    Debug, Clone, PartialEq, AsExpression, FromSqlRow, serde::Serialize, serde::Deserialize,
+    Default, Debug, Clone, PartialEq, AsExpression, FromSqlRow, serde::Serialize, serde::Deserialize,
 )]
 #[diesel(sql_type = sql_types::PortableJson)]
 #[serde(transparent)]
@@ -543,6 +545,7 @@ multi_backend_value!(sql_types::PortableJson, Json);
 /// An exact decimal of a `numeric(p, SCALE)` column; JSON form: a string with exactly
 /// `SCALE` fraction digits, as Django REST Framework renders `DecimalField`.
 #[derive(
+    Default,
     Debug,
     Clone,
     PartialEq,
@@ -644,7 +647,7 @@ multi_backend_value!(sql_types::PortableNumeric, Decimal<SCALE>, SCALE);
 // Byte strings
 
 /// A byte string; JSON form: standard base64 with padding.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, AsExpression, FromSqlRow)]
+#[derive(Default, Debug, Clone, PartialEq, Eq, Hash, AsExpression, FromSqlRow)]
 #[diesel(sql_type = diesel::sql_types::Binary)]
 pub struct Bytes(pub Vec<u8>);
 
@@ -705,7 +708,7 @@ impl<'de> serde::Deserialize<'de> for Bytes {
 
 /// The items of a list column (an item may be null in a PostgreSQL array written by someone
 /// else); JSON form: a list of the items' JSON forms.
-#[derive(Debug, Clone, PartialEq, FromSqlRow, serde::Serialize)]
+#[derive(Default, Debug, Clone, PartialEq, FromSqlRow, serde::Serialize)]
 #[serde(transparent)]
 pub struct List<T>(pub Vec<Option<T>>);
 

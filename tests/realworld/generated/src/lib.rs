@@ -22,6 +22,7 @@ pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 pub static TABLES: &[&::tenantapi_runtime::meta::TableMeta] = &[
     &tables::employee::META,
     &tables::survey_answer::META,
+    &tables::audit_log::META,
     &tables::country::META,
     &tables::customer::META,
     &tables::customer_total::META,
@@ -47,6 +48,12 @@ pub static ROW_READERS: &[::tenantapi_runtime::fixtures::TableRows] = &[
         meta: &tables::survey_answer::META,
         read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
             tables::survey_answer::SurveyAnswerResource,
+        >,
+    },
+    ::tenantapi_runtime::fixtures::TableRows {
+        meta: &tables::audit_log::META,
+        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+            tables::audit_log::AuditLogResource,
         >,
     },
     ::tenantapi_runtime::fixtures::TableRows {
@@ -126,6 +133,7 @@ pub static ROW_READERS: &[::tenantapi_runtime::fixtures::TableRows] = &[
 pub static TABLE_OPS: &[&::tenantapi_runtime::handlers::TableOps] = &[
     &tables::employee::OPS,
     &tables::survey_answer::OPS,
+    &tables::audit_log::OPS,
     &tables::country::OPS,
     &tables::customer::OPS,
     &tables::customer_total::OPS,

@@ -25,6 +25,16 @@ diesel::table! {
     use diesel::sql_types::*;
     use tenantapi_runtime::values::sql_types as tenantapi_types;
 
+    audit_log (logged_at) {
+        logged_at -> tenantapi_types::PortableTimestamptz,
+        message -> tenantapi_types::PortableText,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use tenantapi_runtime::values::sql_types as tenantapi_types;
+
     country (country_id) {
         country_id -> tenantapi_types::PortableInteger,
         #[sql_name = "country"]

@@ -5,6 +5,8 @@
 pub mod employee;
 /// Table `Survey Answer`.
 pub mod survey_answer;
+/// Table `audit_log`.
+pub mod audit_log;
 /// Table `country`.
 pub mod country;
 /// Table `customer`.

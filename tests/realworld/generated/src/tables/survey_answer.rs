@@ -152,714 +152,834 @@ for SurveyAnswer {
     fn build<'a>(
         row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
     ) -> ::diesel::deserialize::Result<Self> {
-        ::std::result::Result::Ok(Self {
-            answer_id: ::tenantapi_runtime::sql::positional::field::<
-                ::tenantapi_runtime::values::sql_types::PortableInteger,
-                _,
-            >(row, &META, 0usize)?,
-            customer_id: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
+        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let read = Self {
+            answer_id: columns
+                .read_next::<
                     ::tenantapi_runtime::values::sql_types::PortableInteger,
-                >,
-                _,
-            >(row, &META, 1usize)?,
-            rating: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 2usize)?,
-            tags: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableArray<
-                        ::diesel::sql_types::Text,
+                    _,
+                >(),
+            customer_id: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableInteger,
                     >,
-                >,
-                _,
-            >(row, &META, 3usize)?,
-            select: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 4usize)?,
-            gr_e: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableNumeric,
-                >,
-                _,
-            >(row, &META, 5usize)?,
-            free_text: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 6usize)?,
-            answered_at: ::tenantapi_runtime::sql::positional::field::<
-                ::tenantapi_runtime::values::sql_types::PortableTimestamptz,
-                _,
-            >(row, &META, 7usize)?,
-            q001: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableInteger,
-                >,
-                _,
-            >(row, &META, 8usize)?,
-            q002: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 9usize)?,
-            q003: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBool,
-                >,
-                _,
-            >(row, &META, 10usize)?,
-            q004: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableNumeric,
-                >,
-                _,
-            >(row, &META, 11usize)?,
-            q005: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDate,
-                >,
-                _,
-            >(row, &META, 12usize)?,
-            q006: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableTimestamp,
-                >,
-                _,
-            >(row, &META, 13usize)?,
-            q007: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDouble,
-                >,
-                _,
-            >(row, &META, 14usize)?,
-            q008: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableSmallInt,
-                >,
-                _,
-            >(row, &META, 15usize)?,
-            q009: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBigInt,
-                >,
-                _,
-            >(row, &META, 16usize)?,
-            q010: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 17usize)?,
-            q011: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableInteger,
-                >,
-                _,
-            >(row, &META, 18usize)?,
-            q012: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 19usize)?,
-            q013: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBool,
-                >,
-                _,
-            >(row, &META, 20usize)?,
-            q014: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableNumeric,
-                >,
-                _,
-            >(row, &META, 21usize)?,
-            q015: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDate,
-                >,
-                _,
-            >(row, &META, 22usize)?,
-            q016: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableTimestamp,
-                >,
-                _,
-            >(row, &META, 23usize)?,
-            q017: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDouble,
-                >,
-                _,
-            >(row, &META, 24usize)?,
-            q018: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableSmallInt,
-                >,
-                _,
-            >(row, &META, 25usize)?,
-            q019: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBigInt,
-                >,
-                _,
-            >(row, &META, 26usize)?,
-            q020: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 27usize)?,
-            q021: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableInteger,
-                >,
-                _,
-            >(row, &META, 28usize)?,
-            q022: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 29usize)?,
-            q023: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBool,
-                >,
-                _,
-            >(row, &META, 30usize)?,
-            q024: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableNumeric,
-                >,
-                _,
-            >(row, &META, 31usize)?,
-            q025: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDate,
-                >,
-                _,
-            >(row, &META, 32usize)?,
-            q026: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableTimestamp,
-                >,
-                _,
-            >(row, &META, 33usize)?,
-            q027: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDouble,
-                >,
-                _,
-            >(row, &META, 34usize)?,
-            q028: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableSmallInt,
-                >,
-                _,
-            >(row, &META, 35usize)?,
-            q029: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBigInt,
-                >,
-                _,
-            >(row, &META, 36usize)?,
-            q030: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 37usize)?,
-            q031: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableInteger,
-                >,
-                _,
-            >(row, &META, 38usize)?,
-            q032: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 39usize)?,
-            q033: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBool,
-                >,
-                _,
-            >(row, &META, 40usize)?,
-            q034: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableNumeric,
-                >,
-                _,
-            >(row, &META, 41usize)?,
-            q035: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDate,
-                >,
-                _,
-            >(row, &META, 42usize)?,
-            q036: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableTimestamp,
-                >,
-                _,
-            >(row, &META, 43usize)?,
-            q037: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDouble,
-                >,
-                _,
-            >(row, &META, 44usize)?,
-            q038: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableSmallInt,
-                >,
-                _,
-            >(row, &META, 45usize)?,
-            q039: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBigInt,
-                >,
-                _,
-            >(row, &META, 46usize)?,
-            q040: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 47usize)?,
-            q041: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableInteger,
-                >,
-                _,
-            >(row, &META, 48usize)?,
-            q042: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 49usize)?,
-            q043: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBool,
-                >,
-                _,
-            >(row, &META, 50usize)?,
-            q044: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableNumeric,
-                >,
-                _,
-            >(row, &META, 51usize)?,
-            q045: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDate,
-                >,
-                _,
-            >(row, &META, 52usize)?,
-            q046: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableTimestamp,
-                >,
-                _,
-            >(row, &META, 53usize)?,
-            q047: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDouble,
-                >,
-                _,
-            >(row, &META, 54usize)?,
-            q048: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableSmallInt,
-                >,
-                _,
-            >(row, &META, 55usize)?,
-            q049: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBigInt,
-                >,
-                _,
-            >(row, &META, 56usize)?,
-            q050: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 57usize)?,
-            q051: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableInteger,
-                >,
-                _,
-            >(row, &META, 58usize)?,
-            q052: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 59usize)?,
-            q053: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBool,
-                >,
-                _,
-            >(row, &META, 60usize)?,
-            q054: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableNumeric,
-                >,
-                _,
-            >(row, &META, 61usize)?,
-            q055: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDate,
-                >,
-                _,
-            >(row, &META, 62usize)?,
-            q056: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableTimestamp,
-                >,
-                _,
-            >(row, &META, 63usize)?,
-            q057: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDouble,
-                >,
-                _,
-            >(row, &META, 64usize)?,
-            q058: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableSmallInt,
-                >,
-                _,
-            >(row, &META, 65usize)?,
-            q059: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBigInt,
-                >,
-                _,
-            >(row, &META, 66usize)?,
-            q060: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 67usize)?,
-            q061: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableInteger,
-                >,
-                _,
-            >(row, &META, 68usize)?,
-            q062: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 69usize)?,
-            q063: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBool,
-                >,
-                _,
-            >(row, &META, 70usize)?,
-            q064: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableNumeric,
-                >,
-                _,
-            >(row, &META, 71usize)?,
-            q065: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDate,
-                >,
-                _,
-            >(row, &META, 72usize)?,
-            q066: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableTimestamp,
-                >,
-                _,
-            >(row, &META, 73usize)?,
-            q067: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDouble,
-                >,
-                _,
-            >(row, &META, 74usize)?,
-            q068: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableSmallInt,
-                >,
-                _,
-            >(row, &META, 75usize)?,
-            q069: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBigInt,
-                >,
-                _,
-            >(row, &META, 76usize)?,
-            q070: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 77usize)?,
-            q071: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableInteger,
-                >,
-                _,
-            >(row, &META, 78usize)?,
-            q072: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 79usize)?,
-            q073: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBool,
-                >,
-                _,
-            >(row, &META, 80usize)?,
-            q074: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableNumeric,
-                >,
-                _,
-            >(row, &META, 81usize)?,
-            q075: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDate,
-                >,
-                _,
-            >(row, &META, 82usize)?,
-            q076: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableTimestamp,
-                >,
-                _,
-            >(row, &META, 83usize)?,
-            q077: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDouble,
-                >,
-                _,
-            >(row, &META, 84usize)?,
-            q078: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableSmallInt,
-                >,
-                _,
-            >(row, &META, 85usize)?,
-            q079: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBigInt,
-                >,
-                _,
-            >(row, &META, 86usize)?,
-            q080: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 87usize)?,
-            q081: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableInteger,
-                >,
-                _,
-            >(row, &META, 88usize)?,
-            q082: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 89usize)?,
-            q083: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBool,
-                >,
-                _,
-            >(row, &META, 90usize)?,
-            q084: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableNumeric,
-                >,
-                _,
-            >(row, &META, 91usize)?,
-            q085: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDate,
-                >,
-                _,
-            >(row, &META, 92usize)?,
-            q086: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableTimestamp,
-                >,
-                _,
-            >(row, &META, 93usize)?,
-            q087: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDouble,
-                >,
-                _,
-            >(row, &META, 94usize)?,
-            q088: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableSmallInt,
-                >,
-                _,
-            >(row, &META, 95usize)?,
-            q089: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBigInt,
-                >,
-                _,
-            >(row, &META, 96usize)?,
-            q090: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 97usize)?,
-            q091: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableInteger,
-                >,
-                _,
-            >(row, &META, 98usize)?,
-            q092: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 99usize)?,
-            q093: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBool,
-                >,
-                _,
-            >(row, &META, 100usize)?,
-            q094: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableNumeric,
-                >,
-                _,
-            >(row, &META, 101usize)?,
-            q095: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDate,
-                >,
-                _,
-            >(row, &META, 102usize)?,
-            q096: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableTimestamp,
-                >,
-                _,
-            >(row, &META, 103usize)?,
-            q097: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDouble,
-                >,
-                _,
-            >(row, &META, 104usize)?,
-            q098: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableSmallInt,
-                >,
-                _,
-            >(row, &META, 105usize)?,
-            q099: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBigInt,
-                >,
-                _,
-            >(row, &META, 106usize)?,
-            q100: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 107usize)?,
-            q101: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableInteger,
-                >,
-                _,
-            >(row, &META, 108usize)?,
-            q102: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 109usize)?,
-            q103: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBool,
-                >,
-                _,
-            >(row, &META, 110usize)?,
-            q104: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableNumeric,
-                >,
-                _,
-            >(row, &META, 111usize)?,
-            q105: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDate,
-                >,
-                _,
-            >(row, &META, 112usize)?,
-            q106: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableTimestamp,
-                >,
-                _,
-            >(row, &META, 113usize)?,
-            q107: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableDouble,
-                >,
-                _,
-            >(row, &META, 114usize)?,
-            q108: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableSmallInt,
-                >,
-                _,
-            >(row, &META, 115usize)?,
-            q109: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableBigInt,
-                >,
-                _,
-            >(row, &META, 116usize)?,
-            q110: ::tenantapi_runtime::sql::positional::field::<
-                ::diesel::sql_types::Nullable<
-                    ::tenantapi_runtime::values::sql_types::PortableText,
-                >,
-                _,
-            >(row, &META, 117usize)?,
-        })
+                    _,
+                >(),
+            rating: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            tags: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableArray<
+                            ::diesel::sql_types::Text,
+                        >,
+                    >,
+                    _,
+                >(),
+            select: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            gr_e: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                    >,
+                    _,
+                >(),
+            free_text: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            answered_at: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableTimestamptz,
+                    _,
+                >(),
+            q001: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    >,
+                    _,
+                >(),
+            q002: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q003: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                    >,
+                    _,
+                >(),
+            q004: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                    >,
+                    _,
+                >(),
+            q005: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                    >,
+                    _,
+                >(),
+            q006: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                    >,
+                    _,
+                >(),
+            q007: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                    >,
+                    _,
+                >(),
+            q008: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                    >,
+                    _,
+                >(),
+            q009: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                    >,
+                    _,
+                >(),
+            q010: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q011: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    >,
+                    _,
+                >(),
+            q012: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q013: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                    >,
+                    _,
+                >(),
+            q014: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                    >,
+                    _,
+                >(),
+            q015: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                    >,
+                    _,
+                >(),
+            q016: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                    >,
+                    _,
+                >(),
+            q017: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                    >,
+                    _,
+                >(),
+            q018: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                    >,
+                    _,
+                >(),
+            q019: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                    >,
+                    _,
+                >(),
+            q020: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q021: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    >,
+                    _,
+                >(),
+            q022: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q023: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                    >,
+                    _,
+                >(),
+            q024: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                    >,
+                    _,
+                >(),
+            q025: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                    >,
+                    _,
+                >(),
+            q026: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                    >,
+                    _,
+                >(),
+            q027: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                    >,
+                    _,
+                >(),
+            q028: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                    >,
+                    _,
+                >(),
+            q029: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                    >,
+                    _,
+                >(),
+            q030: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q031: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    >,
+                    _,
+                >(),
+            q032: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q033: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                    >,
+                    _,
+                >(),
+            q034: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                    >,
+                    _,
+                >(),
+            q035: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                    >,
+                    _,
+                >(),
+            q036: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                    >,
+                    _,
+                >(),
+            q037: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                    >,
+                    _,
+                >(),
+            q038: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                    >,
+                    _,
+                >(),
+            q039: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                    >,
+                    _,
+                >(),
+            q040: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q041: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    >,
+                    _,
+                >(),
+            q042: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q043: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                    >,
+                    _,
+                >(),
+            q044: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                    >,
+                    _,
+                >(),
+            q045: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                    >,
+                    _,
+                >(),
+            q046: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                    >,
+                    _,
+                >(),
+            q047: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                    >,
+                    _,
+                >(),
+            q048: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                    >,
+                    _,
+                >(),
+            q049: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                    >,
+                    _,
+                >(),
+            q050: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q051: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    >,
+                    _,
+                >(),
+            q052: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q053: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                    >,
+                    _,
+                >(),
+            q054: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                    >,
+                    _,
+                >(),
+            q055: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                    >,
+                    _,
+                >(),
+            q056: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                    >,
+                    _,
+                >(),
+            q057: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                    >,
+                    _,
+                >(),
+            q058: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                    >,
+                    _,
+                >(),
+            q059: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                    >,
+                    _,
+                >(),
+            q060: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q061: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    >,
+                    _,
+                >(),
+            q062: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q063: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                    >,
+                    _,
+                >(),
+            q064: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                    >,
+                    _,
+                >(),
+            q065: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                    >,
+                    _,
+                >(),
+            q066: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                    >,
+                    _,
+                >(),
+            q067: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                    >,
+                    _,
+                >(),
+            q068: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                    >,
+                    _,
+                >(),
+            q069: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                    >,
+                    _,
+                >(),
+            q070: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q071: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    >,
+                    _,
+                >(),
+            q072: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q073: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                    >,
+                    _,
+                >(),
+            q074: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                    >,
+                    _,
+                >(),
+            q075: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                    >,
+                    _,
+                >(),
+            q076: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                    >,
+                    _,
+                >(),
+            q077: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                    >,
+                    _,
+                >(),
+            q078: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                    >,
+                    _,
+                >(),
+            q079: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                    >,
+                    _,
+                >(),
+            q080: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q081: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    >,
+                    _,
+                >(),
+            q082: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q083: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                    >,
+                    _,
+                >(),
+            q084: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                    >,
+                    _,
+                >(),
+            q085: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                    >,
+                    _,
+                >(),
+            q086: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                    >,
+                    _,
+                >(),
+            q087: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                    >,
+                    _,
+                >(),
+            q088: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                    >,
+                    _,
+                >(),
+            q089: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                    >,
+                    _,
+                >(),
+            q090: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q091: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    >,
+                    _,
+                >(),
+            q092: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q093: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                    >,
+                    _,
+                >(),
+            q094: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                    >,
+                    _,
+                >(),
+            q095: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                    >,
+                    _,
+                >(),
+            q096: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                    >,
+                    _,
+                >(),
+            q097: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                    >,
+                    _,
+                >(),
+            q098: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                    >,
+                    _,
+                >(),
+            q099: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                    >,
+                    _,
+                >(),
+            q100: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q101: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    >,
+                    _,
+                >(),
+            q102: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            q103: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                    >,
+                    _,
+                >(),
+            q104: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                    >,
+                    _,
+                >(),
+            q105: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                    >,
+                    _,
+                >(),
+            q106: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                    >,
+                    _,
+                >(),
+            q107: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                    >,
+                    _,
+                >(),
+            q108: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                    >,
+                    _,
+                >(),
+            q109: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                    >,
+                    _,
+                >(),
+            q110: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+        };
+        columns.finish(read)
     }
 }
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
