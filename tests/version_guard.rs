@@ -312,3 +312,218 @@ async fn health_endpoints(backend: Backend) {
     .await;
     assert_eq!((status, body), (401, json!({"detail": "Invalid token."})));
 }
+
+/// How writers racing a migration fared.
+struct Race {
+    migration: Result<(), String>,
+    /// How long the migration's transaction took.
+    migration_took: std::time::Duration,
+    created: usize,
+    refused: usize,
+    /// Labels of the table's rows afterwards.
+    labels: Vec<String>,
+}
+
+/// Eight writers POST tags while a migration on its own connection runs `migration` (one
+/// transaction that changes the version), until it has ended.
+async fn writers_racing(migration: &'static str) -> Race {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let setup = setup(Backend::Postgres, &[]);
+    let app = app(&setup).await;
+    check_now(&setup).await;
+    let url = setup.kit.database("alpha").url.clone();
+    let done = Arc::new(AtomicBool::new(false));
+    let migration_done = done.clone();
+    let migration = std::thread::spawn(move || {
+        use diesel::connection::SimpleConnection as _;
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let mut connection = tenantapi_runtime::db::DbConnection::open(&url).unwrap();
+        let started = std::time::Instant::now();
+        let result = connection
+            .batch_execute(migration)
+            .map_err(|error| error.to_string());
+        let took = started.elapsed();
+        migration_done.store(true, Ordering::SeqCst);
+        (result, took)
+    });
+    let writer = |number: usize| {
+        let (app, kit, done) = (&app, &setup.kit, done.clone());
+        async move {
+            let (mut created, mut refused) = (0, 0);
+            let mut sent = 0;
+            // Until the migration ended, and a few writes after.
+            let mut after = 0;
+            while after < 3 {
+                if done.load(Ordering::SeqCst) {
+                    after += 1;
+                }
+                sent += 1;
+                let reply = kit
+                    .call(
+                        app,
+                        "POST",
+                        "/api/v1/alpha/tag/",
+                        Some("writer"),
+                        Some(json!({"label": format!("w{number}-{sent}")})),
+                    )
+                    .await;
+                match reply.status {
+                    201 => created += 1,
+                    503 => refused += 1,
+                    other => panic!("a write answered {other}: {}", reply.json),
+                }
+            }
+            (created, refused)
+        }
+    };
+    let outcomes = futures_util::future::join_all((0..8).map(writer)).await;
+    let (migration, migration_took) = migration.join().expect("the migration thread");
+    let labels: Vec<String> = {
+        use diesel::RunQueryDsl as _;
+        #[derive(diesel::QueryableByName)]
+        struct Label {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            label: String,
+        }
+        diesel::sql_query("SELECT label FROM tag")
+            .load::<Label>(&mut setup.kit.database("alpha").connect())
+            .unwrap()
+            .into_iter()
+            .map(|row| row.label)
+            .collect()
+    };
+    Race {
+        migration,
+        migration_took,
+        created: outcomes.iter().map(|(created, _)| created).sum(),
+        refused: outcomes.iter().map(|(_, refused)| refused).sum(),
+        labels,
+    }
+}
+
+/// Issue 26: a single-row write is one statement that checks the version itself. A migration
+/// that changes the version first and then rewrites every row (a data migration, no DDL; its
+/// rewrite sees the rows committed when it starts and takes a while) must find every row the
+/// API wrote: each write committed before the migration took the version row (which it waits
+/// for), or was refused. A row written meanwhile would keep its unmigrated label. (A check that
+/// read the version without locking it let such rows through.)
+#[actix_web::test]
+async fn no_write_escapes_a_data_migration_running_beside_it() {
+    let race = writers_racing(
+        "BEGIN;
+         UPDATE schema_version SET version = '2099.1';
+         SELECT pg_sleep(0.2);
+         UPDATE tag SET label = 'migrated:' || label FROM (SELECT pg_sleep(0.3)) AS pause;
+         COMMIT;",
+    )
+    .await;
+    assert_eq!(race.migration, Ok(()));
+    assert!(
+        race.created > 0 && race.refused > 0,
+        "{} created, {} refused",
+        race.created,
+        race.refused
+    );
+    let escaped: Vec<&String> = race
+        .labels
+        .iter()
+        .filter(|label| !label.starts_with("migrated:"))
+        .collect();
+    assert!(
+        escaped.is_empty(),
+        "written beside the migration: {escaped:?}"
+    );
+    assert_eq!(
+        race.labels.len(),
+        race.created + 1,
+        "the first tag and every 201"
+    );
+}
+
+/// Issue 26: a migration that changes the version first and then alters the written table
+/// (needing the table lock every write holds) is not deadlocked by the writes, which meet its
+/// lock on the version row and are refused instead of waiting for it. (Writes that waited for
+/// it made PostgreSQL detect a deadlock after `deadlock_timeout`, 1 s, and abort one side.)
+#[actix_web::test]
+async fn writes_never_deadlock_a_migration_that_changes_the_version_first() {
+    let race = writers_racing(
+        "BEGIN;
+         UPDATE schema_version SET version = '2099.1';
+         SELECT pg_sleep(0.2);
+         ALTER TABLE tag ADD COLUMN migrated boolean NOT NULL DEFAULT true;
+         COMMIT;",
+    )
+    .await;
+    assert_eq!(race.migration, Ok(()));
+    assert!(
+        race.migration_took < std::time::Duration::from_millis(800),
+        "the migration waited {:?}",
+        race.migration_took
+    );
+    assert!(
+        race.created > 0 && race.refused > 0,
+        "{} created, {} refused",
+        race.created,
+        race.refused
+    );
+    assert_eq!(race.labels.len(), race.created + 1);
+}
+
+/// Issue 26: a write that meets a migration holding the version row is refused at once (503,
+/// try again), not kept waiting for the migration; reads go on.
+#[actix_web::test]
+async fn writes_meeting_a_migration_in_progress_are_refused_at_once() {
+    use diesel::connection::SimpleConnection as _;
+    let setup = setup(Backend::Postgres, &[]);
+    let app = app(&setup).await;
+    check_now(&setup).await;
+    let mut migration =
+        tenantapi_runtime::db::DbConnection::open(&setup.kit.database("alpha").url).unwrap();
+    migration
+        .batch_execute("BEGIN; UPDATE schema_version SET version = version;")
+        .unwrap();
+    let changing =
+        json!({"detail": "The project database's structure version is being changed. Try again."});
+    for (method, path, body) in [
+        (
+            "POST",
+            "/api/v1/alpha/tag/",
+            Some(json!({"label": "during"})),
+        ),
+        (
+            "PATCH",
+            "/api/v1/alpha/tag/1/",
+            Some(json!({"label": "during"})),
+        ),
+        ("DELETE", "/api/v1/alpha/tag/1/", None),
+    ] {
+        let started = std::time::Instant::now();
+        let reply = setup
+            .kit
+            .call(&app, method, path, Some("writer"), body)
+            .await;
+        assert_eq!((reply.status, &reply.json), (503, &changing), "{method}");
+        assert!(reply.headers.contains_key("retry-after"), "{method}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(500),
+            "{method}"
+        );
+    }
+    let read = setup
+        .kit
+        .call(&app, "GET", "/api/v1/alpha/tag/1/", Some("writer"), None)
+        .await;
+    assert_eq!(read.status, 200, "{}", read.json);
+    migration.batch_execute("ROLLBACK").unwrap();
+    let written = setup
+        .kit
+        .call(
+            &app,
+            "PATCH",
+            "/api/v1/alpha/tag/1/",
+            Some("writer"),
+            Some(json!({"label": "after"})),
+        )
+        .await;
+    assert_eq!(written.status, 200, "{}", written.json);
+}

@@ -252,11 +252,13 @@ async fn a_restarted_database_is_served_again_at_once_and_writes_are_not_lost() 
     assert_eq!(created.status, 201, "{}", created.json);
 
     // A write whose connection dies inside its transaction is not applied, and says so.
+    // (Another transaction's uncommitted row with the same unique label makes it wait there;
+    // a migration holding the version row would not: writes are refused instead.)
     let mut locker = PgConnection::establish(&kit.database("alpha").url).unwrap();
     locker
-        .batch_execute("BEGIN; SELECT version FROM schema_version FOR UPDATE;")
+        .batch_execute("BEGIN; INSERT INTO tag (label) VALUES ('in doubt');")
         .unwrap();
-    // Wait until the write waits for the version row, then kill its backend.
+    // Wait until the write waits for that row, then kill its backend.
     let (reply, rows) = write_killed_when(&kit, &app, "in doubt", "wait_event_type = 'Lock'").await;
     locker.batch_execute("ROLLBACK").unwrap();
     assert_eq!(

@@ -460,8 +460,41 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
     }
 }
 
+/// The row's `QueryableByName` impl, every table's: each column read by position, in `META`'s
+/// order, with the same SQL and Rust types as a typed row (`positional::Columns`). A table
+/// read by position reads its rows so; every table reads what a write's `RETURNING` answers
+/// so (`write::guarded`).
+fn positional_reads(table: &Table, row: &Ident) -> TokenStream {
+    let fields = table.columns.iter().map(|column| {
+        let name = ident(&column.rust_name);
+        let sql_type = if column.database_type.is_some() {
+            // Selected as its text form, as `TextForm` does for a typed table.
+            if column.nullable {
+                quote!(::diesel::sql_types::Nullable<::diesel::sql_types::Text>)
+            } else {
+                quote!(::diesel::sql_types::Text)
+            }
+        } else {
+            types::qualified_sql_type(column)
+        };
+        quote!(#name: columns.read_next::<#sql_type, _>(),)
+    });
+    quote! {
+        impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend> for #row {
+            fn build<'a>(
+                row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+            ) -> ::diesel::deserialize::Result<Self> {
+                let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+                let read = Self { #(#fields)* };
+                columns.finish(read)
+            }
+        }
+    }
+}
+
 /// A table within `table!`'s width: its row is diesel's `Selectable`, its reads typed diesel
-/// queries. Returns the row's derives, its read items (none) and the `Resource` impl.
+/// queries. Returns the row's derives, its read items (the positional reads, which a write's
+/// `RETURNING` needs) and the `Resource` impl.
 fn read_by_diesel_table(
     table: &Table,
     row: &Ident,
@@ -517,7 +550,7 @@ fn read_by_diesel_table(
             }
         }
     };
-    (derives, quote!(), read_impl)
+    (derives, positional_reads(table, row), read_impl)
 }
 
 /// A table wider than `table!` takes: the runtime builds its statements from `META`
@@ -532,31 +565,7 @@ fn read_by_position(
     let derives = quote! {
         #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
     };
-    let fields = table.columns.iter().map(|column| {
-        let name = ident(&column.rust_name);
-        let sql_type = if column.database_type.is_some() {
-            // Selected as its text form, as `TextForm` does for a typed table.
-            if column.nullable {
-                quote!(::diesel::sql_types::Nullable<::diesel::sql_types::Text>)
-            } else {
-                quote!(::diesel::sql_types::Text)
-            }
-        } else {
-            types::qualified_sql_type(column)
-        };
-        quote!(#name: columns.read_next::<#sql_type, _>(),)
-    });
-    let reads = quote! {
-        impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend> for #row {
-            fn build<'a>(
-                row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
-            ) -> ::diesel::deserialize::Result<Self> {
-                let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
-                let read = Self { #(#fields)* };
-                columns.finish(read)
-            }
-        }
-    };
+    let reads = positional_reads(table, row);
     let read_impl = quote! {
         impl ::tenantapi_runtime::resource::Resource for #resource {
             const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;

@@ -222,6 +222,15 @@ impl ApiError {
     }
 
     /// The project database's structure version cannot be read (no table, no row, several).
+    /// A migration holds the version row (it is changing the structure version): a write
+    /// would have to wait for it, and is refused instead.
+    pub fn version_changing() -> ApiError {
+        unavailable(
+            "The project database's structure version is being changed. Try again.",
+            1,
+        )
+    }
+
     pub fn version_unreadable() -> ApiError {
         unavailable(
             "The project database's structure version cannot be read. It is unavailable until it can.",

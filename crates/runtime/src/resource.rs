@@ -11,8 +11,12 @@ use crate::sql::{SqlFilter, SqlOrder};
 /// this crate and reaches the database only through these functions.
 pub trait Resource: 'static {
     const META: &'static TableMeta;
-    /// The read model, serialized as a response row.
-    type Row: serde::Serialize + Send + 'static;
+    /// The read model, serialized as a response row; read by position from a statement that
+    /// selects (or returns) `META`'s columns in order (`sql::positional`).
+    type Row: serde::Serialize
+        + diesel::deserialize::QueryableByName<crate::db::MultiBackend>
+        + Send
+        + 'static;
 
     fn count(connection: &mut DbConnection, filter: SqlFilter) -> diesel::QueryResult<i64>;
 

@@ -9,6 +9,7 @@ use crate::error::WriteError;
 use crate::meta::{ColumnMeta, TableMeta};
 use crate::resource::Resource;
 use crate::sql::{SqlFilter, SqlOrder};
+use crate::version::StructureVersion;
 use crate::write::WritableResource;
 
 /// One table's operations as plain function pointers. The handlers take these instead of a
@@ -81,8 +82,27 @@ pub(crate) type InsertManyFn = fn(
     &[&'static ColumnMeta],
 ) -> Result<Option<Vec<Value>>, WriteError>;
 
+/// A single-statement write on PostgreSQL (`write::guarded`): the row written, or `None` when
+/// nothing was (the guard did not hold, or no row matched).
+pub(crate) type GuardedInsertFn = fn(
+    &mut DbConnection,
+    &StructureVersion,
+    &Map<String, Value>,
+) -> Result<Option<Value>, WriteError>;
+pub(crate) type GuardedUpdateFn = fn(
+    &mut DbConnection,
+    &StructureVersion,
+    &SqlFilter,
+    &Map<String, Value>,
+) -> Result<Option<Value>, WriteError>;
+pub(crate) type GuardedDeleteFn =
+    fn(&mut DbConnection, &StructureVersion, &SqlFilter) -> diesel::QueryResult<usize>;
+
 pub(crate) struct WriteOps {
     pub(crate) insert: fn(&mut DbConnection, Map<String, Value>) -> Result<Value, WriteError>,
+    pub(crate) insert_guarded: GuardedInsertFn,
+    pub(crate) update_guarded: GuardedUpdateFn,
+    pub(crate) delete_guarded: GuardedDeleteFn,
     pub(crate) insert_many: InsertManyFn,
     pub(crate) upsert: UpsertFn,
     pub(crate) update: UpdateFn,
@@ -118,6 +138,9 @@ impl TableOps {
         TableOps {
             writes: Some(WriteOps {
                 insert: insert_value::<R>,
+                insert_guarded: insert_guarded_value::<R>,
+                update_guarded: update_guarded_value::<R>,
+                delete_guarded: crate::write::guarded::delete::<R>,
                 insert_many: insert_many_values::<R>,
                 upsert: upsert_value::<R>,
                 update: update_value::<R>,
@@ -193,6 +216,33 @@ fn insert_value<R: WritableResource>(
     let row =
         R::insert(connection, body).map_err(|error| explain_write(connection, R::META, error))?;
     Ok(serde_json::to_value(row)?)
+}
+
+fn insert_guarded_value<R: WritableResource>(
+    connection: &mut DbConnection,
+    version: &StructureVersion,
+    body: &Map<String, Value>,
+) -> Result<Option<Value>, WriteError> {
+    Ok(
+        crate::write::guarded::insert::<R>(connection, version, body)
+            .map_err(|error| explain_write(connection, R::META, error))?
+            .map(serde_json::to_value)
+            .transpose()?,
+    )
+}
+
+fn update_guarded_value<R: WritableResource>(
+    connection: &mut DbConnection,
+    version: &StructureVersion,
+    filter: &SqlFilter,
+    body: &Map<String, Value>,
+) -> Result<Option<Value>, WriteError> {
+    Ok(
+        crate::write::guarded::update::<R>(connection, version, filter, body)
+            .map_err(|error| explain_write(connection, R::META, error))?
+            .map(serde_json::to_value)
+            .transpose()?,
+    )
 }
 
 fn insert_many_values<R: WritableResource>(

@@ -147,6 +147,57 @@ pub fn write_transaction<T>(
     }
 }
 
+/// Whether a write may run as one statement that checks the version (`write::guarded`, in a
+/// transaction of its own): on PostgreSQL, outside any transaction. (Behind PgBouncer in
+/// transaction mode the unit of work is a transaction already, where the statement's own would
+/// be a savepoint: two more round trips.)
+pub fn runs_guarded_statements(connection: &mut DbConnection) -> bool {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager as _};
+    let DbConnection::Pg(postgres) = connection else {
+        return false;
+    };
+    matches!(
+        AnsiTransactionManager::transaction_manager_status_mut(postgres).transaction_depth(),
+        Ok(None)
+    )
+}
+
+/// Why a guarded statement wrote nothing: the database no longer records the served version
+/// (503), a migration holds the version row (503, try again), or the guard holds and it is
+/// `otherwise` (an update or delete whose row is not there: 404). Nothing here waits for a
+/// migration.
+pub fn explain_unwritten(
+    connection: &mut DbConnection,
+    version: &StructureVersion,
+    otherwise: ApiError,
+) -> ApiError {
+    match version.read(connection, false) {
+        Ok(found) if found != version.expected => return version.mismatch_error(&found),
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!("refusing a write: {error}");
+            return ApiError::version_unreadable();
+        }
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Holds {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        holds: bool,
+    }
+    let check = format!(
+        "SELECT count(*) = 1 AS holds FROM ({} FOR SHARE SKIP LOCKED) AS guard",
+        version.select_sql
+    );
+    match diesel::sql_query(check).get_result::<Holds>(connection) {
+        Ok(Holds { holds: true }) => otherwise,
+        Ok(Holds { holds: false }) => ApiError::version_changing(),
+        Err(error) => {
+            tracing::warn!("refusing a write: {error}");
+            ApiError::version_unreadable()
+        }
+    }
+}
+
 /// A hand-opened SQLite transaction that is rolled back unless it was committed, whatever
 /// ends it (an error, a failed COMMIT, a panic), so that no pooled connection goes back to
 /// its pool holding the database's write lock.

@@ -12,6 +12,8 @@ use crate::meta::{ColumnKind, ColumnMeta, TableMeta};
 use crate::resource::Resource;
 use crate::sql::{SqlFilter, SqlOrder, SqlStatement, SqlValue};
 
+pub mod guarded;
+
 /// A table the API may write: every table but the read-only ones (views).
 ///
 /// The writes are built at run time from the table's metadata and the validated values (the

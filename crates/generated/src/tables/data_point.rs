@@ -22,6 +22,40 @@ pub struct DataPoint {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
+for DataPoint {
+    fn build<'a>(
+        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+    ) -> ::diesel::deserialize::Result<Self> {
+        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let read = Self {
+            id: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    _,
+                >(),
+            name: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+            unit: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            site_id: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    >,
+                    _,
+                >(),
+            type_: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+        };
+        columns.finish(read)
+    }
+}
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for DataPointResource {}
 /// The API's handle on this table.

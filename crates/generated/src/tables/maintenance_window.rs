@@ -27,6 +27,65 @@ pub struct MaintenanceWindow {
     #[serde(rename = "self")]
     pub self_: ::std::option::Option<::std::string::String>,
 }
+impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
+for MaintenanceWindow {
+    fn build<'a>(
+        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+    ) -> ::diesel::deserialize::Result<Self> {
+        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let read = Self {
+            id: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    _,
+                >(),
+            site_id: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    _,
+                >(),
+            starts_at: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                    _,
+                >(),
+            daily_start: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableTime,
+                    >,
+                    _,
+                >(),
+            ticket: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableUuid,
+                    >,
+                    _,
+                >(),
+            details: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableJson,
+                    >,
+                    _,
+                >(),
+            priority: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    _,
+                >(),
+            self_: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+        };
+        columns.finish(read)
+    }
+}
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for MaintenanceWindowResource {}
 /// The API's handle on this table.

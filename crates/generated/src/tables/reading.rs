@@ -24,6 +24,52 @@ pub struct Reading {
     pub raw_: ::std::option::Option<::tenantapi_runtime::Bytes>,
     pub recorded_at: ::tenantapi_runtime::Timestamptz,
 }
+impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
+for Reading {
+    fn build<'a>(
+        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+    ) -> ::diesel::deserialize::Result<Self> {
+        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let read = Self {
+            id: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                    _,
+                >(),
+            data_point_id: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    _,
+                >(),
+            measured_at: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableTimestamptz,
+                    _,
+                >(),
+            value: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                    _,
+                >(),
+            quality: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                    _,
+                >(),
+            raw_: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<::diesel::sql_types::Binary>,
+                    _,
+                >(),
+            recorded_at: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableTimestamptz,
+                    _,
+                >(),
+        };
+        columns.finish(read)
+    }
+}
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for ReadingResource {}
 /// The API's handle on this table.

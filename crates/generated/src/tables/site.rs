@@ -26,6 +26,51 @@ pub struct Site {
         ::tenantapi_runtime::reexports::chrono::NaiveDate,
     >,
 }
+impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
+for Site {
+    fn build<'a>(
+        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+    ) -> ::diesel::deserialize::Result<Self> {
+        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let read = Self {
+            id: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    _,
+                >(),
+            code: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+            name: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+            external_ref: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableUuid, _>(),
+            latitude: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                    >,
+                    _,
+                >(),
+            longitude: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                    >,
+                    _,
+                >(),
+            is_active: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableBool, _>(),
+            commissioned_on: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                    >,
+                    _,
+                >(),
+        };
+        columns.finish(read)
+    }
+}
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for SiteResource {}
 /// The API's handle on this table.

@@ -20,6 +20,40 @@ pub struct Tag {
     pub usage_count: i64,
     pub kind: ::std::string::String,
 }
+impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
+for Tag {
+    fn build<'a>(
+        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+    ) -> ::diesel::deserialize::Result<Self> {
+        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let read = Self {
+            id: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    _,
+                >(),
+            label: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+            color: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            weight: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableFloat, _>(),
+            usage_count: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                    _,
+                >(),
+            kind: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+        };
+        columns.finish(read)
+    }
+}
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for TagResource {}
 /// The API's handle on this table.

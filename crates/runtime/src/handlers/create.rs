@@ -3,6 +3,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::Connection as _;
 use serde_json::{Map, Value};
 
 use super::structure_version;
@@ -18,7 +19,7 @@ use crate::pool::Access;
 use crate::settings::ApiSettings;
 use crate::table_ops::TableOps;
 use crate::urls;
-use crate::version::{GuardedWriteError, write_transaction};
+use crate::version::{self, GuardedWriteError, write_transaction};
 
 /// POST `/{project}/{table}/`: 201 with the new row and its `Location`.
 pub(super) async fn create(
@@ -52,6 +53,31 @@ pub(super) async fn create(
             Access::Write,
             (ops.meta.name, "create"),
             move |connection| -> Result<Value, ApiError> {
+                if conflict.is_none()
+                    && !canonical.is_empty()
+                    && version::runs_guarded_statements(connection)
+                {
+                    let written = connection.transaction(|connection| {
+                        (ops.writes().insert_guarded)(connection, &version, &canonical)
+                    });
+                    return match written {
+                        Ok(Some(row)) => Ok(row),
+                        // The version changed and changed back, or the table held two rows:
+                        // nothing was written; a retry meets whatever holds then.
+                        Ok(None) => Err(version::explain_unwritten(
+                            connection,
+                            &version,
+                            ApiError::project_busy(),
+                        )),
+                        Err(error) => Err(explain_write_error(
+                            ops.meta,
+                            connection,
+                            &canonical,
+                            WriteKind::Insert,
+                            error,
+                        )),
+                    };
+                }
                 match write_transaction(connection, &version, |connection| match &conflict {
                     Some(conflict) => {
                         (ops.writes().upsert)(connection, canonical.clone(), conflict)

@@ -3,6 +3,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::Connection as _;
 use serde_json::{Map, Value};
 
 use super::{fetch_one, key_filter, respond_with_etag, shaping_of, structure_version};
@@ -17,7 +18,7 @@ use crate::pool::Access;
 use crate::settings::ApiSettings;
 use crate::sql::{SqlFilter, SqlStatement};
 use crate::table_ops::TableOps;
-use crate::version::{GuardedWriteError, write_transaction};
+use crate::version::{self, GuardedWriteError, write_transaction};
 
 /// GET `/{project}/{table}/{pk}/`.
 pub(super) async fn retrieve(
@@ -79,6 +80,32 @@ pub(super) async fn write_existing(
                         return Err(ApiError::PreconditionFailed);
                     }
                     return Ok(row);
+                } else if precondition.is_none()
+                    && !changes_key(ops, &canonical)
+                    && version::runs_guarded_statements(connection)
+                {
+                    let written = connection.transaction(|connection| {
+                        (ops.writes().update_guarded)(connection, &version, &filter, &canonical)
+                    });
+                    match written {
+                        Ok(Some(row)) => row,
+                        Ok(None) => {
+                            return Err(version::explain_unwritten(
+                                connection,
+                                &version,
+                                ApiError::NotFound,
+                            ));
+                        }
+                        Err(error) => {
+                            return Err(explain_write_error(
+                                ops.meta,
+                                connection,
+                                &canonical,
+                                WriteKind::Update,
+                                error,
+                            ));
+                        }
+                    }
                 } else {
                     match write_transaction(connection, &version, |connection| {
                         check_if_match(ops, connection, &filter, precondition.as_ref())?;
@@ -123,6 +150,26 @@ pub(super) async fn destroy(
             Access::Write,
             (ops.meta.name, "destroy"),
             move |connection| -> Result<(), ApiError> {
+                if precondition.is_none() && version::runs_guarded_statements(connection) {
+                    let deleted = connection.transaction(|connection| {
+                        (ops.writes().delete_guarded)(connection, &version, &filter)
+                    });
+                    return match deleted {
+                        Ok(0) => Err(version::explain_unwritten(
+                            connection,
+                            &version,
+                            ApiError::NotFound,
+                        )),
+                        Ok(_) => Ok(()),
+                        Err(error) => Err(explain_write_error(
+                            ops.meta,
+                            connection,
+                            &Map::new(),
+                            WriteKind::Delete,
+                            error.into(),
+                        )),
+                    };
+                }
                 match write_transaction(connection, &version, |connection| {
                     check_if_match(ops, connection, &filter, precondition.as_ref())?;
                     Ok((ops.writes().delete)(connection, filter.clone())?)
@@ -174,4 +221,12 @@ fn check_if_match(
         }
         _ => Ok(()),
     }
+}
+
+/// Whether a validated body sets a primary key column: the row is then found again by its new
+/// key, which one statement cannot do.
+fn changes_key(ops: &'static TableOps, body: &Map<String, Value>) -> bool {
+    ops.meta
+        .primary_key_columns()
+        .any(|key| body.contains_key(key.name))
 }

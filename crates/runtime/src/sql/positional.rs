@@ -13,9 +13,9 @@ use diesel::row::{Field as _, NamedRow};
 use diesel::sql_types::{self, Untyped};
 use diesel::{QueryResult, RunQueryDsl as _};
 
-use super::{SqlFilter, SqlOrder, TotalCount};
+use super::{SqlFilter, SqlOrder, SqlStatement, TotalCount};
 use crate::db::{DbConnection, MultiBackend};
-use crate::meta::TableMeta;
+use crate::meta::{ColumnMeta, TableMeta};
 
 /// A column's value that could not be read, named by its column: what diesel's
 /// `DeserializeFieldError` is for typed reads, which other crates cannot construct.
@@ -157,14 +157,69 @@ struct PositionalSelect {
     total: Option<TotalCount>,
 }
 
+/// A column of a type the description cannot express is read as the database's text form.
+fn selected_as_text(column: &ColumnMeta) -> bool {
+    column.database_type.is_some()
+}
+
+/// Appends `meta`'s columns as a select (or `RETURNING`) list, in order, a column of a type
+/// the description cannot express as its text form: what a row's positional read expects.
+pub fn push_select_list(statement: &mut SqlStatement, meta: &'static TableMeta) {
+    for (position, column) in meta.columns.iter().enumerate() {
+        if position > 0 {
+            statement.sql(", ");
+        }
+        if selected_as_text(column) {
+            statement
+                .sql("CAST(")
+                .identifier(column.name)
+                .sql(" AS TEXT)");
+        } else {
+            statement.identifier(column.name);
+        }
+    }
+}
+
+/// The rows a statement ending in `RETURNING` [`push_select_list`] answers.
+pub fn load_returned<R>(
+    connection: &mut DbConnection,
+    statement: SqlStatement,
+) -> QueryResult<Vec<R>>
+where
+    R: QueryableByName<MultiBackend> + 'static,
+{
+    Returning(statement).load(connection)
+}
+
+/// A statement whose rows are read by name or position.
+struct Returning(SqlStatement);
+
+impl QueryFragment<MultiBackend> for Returning {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+}
+
+impl Query for Returning {
+    type SqlType = Untyped;
+}
+
+impl QueryId for Returning {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for Returning {}
+
 impl QueryFragment<MultiBackend> for PositionalSelect {
     fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        // As `push_select_list` writes it, walked here so that the statement stays cacheable.
         pass.push_sql("SELECT ");
         for (position, column) in self.meta.columns.iter().enumerate() {
             if position > 0 {
                 pass.push_sql(", ");
             }
-            if column.database_type.is_some() {
+            if selected_as_text(column) {
                 pass.push_sql("CAST(");
                 pass.push_identifier(column.name)?;
                 pass.push_sql(" AS TEXT)");

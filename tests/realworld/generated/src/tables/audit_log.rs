@@ -16,6 +16,24 @@ pub struct AuditLog {
     pub logged_at: ::tenantapi_runtime::Timestamptz,
     pub message: ::std::string::String,
 }
+impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
+for AuditLog {
+    fn build<'a>(
+        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+    ) -> ::diesel::deserialize::Result<Self> {
+        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let read = Self {
+            logged_at: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableTimestamptz,
+                    _,
+                >(),
+            message: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+        };
+        columns.finish(read)
+    }
+}
 /// The API's handle on this table.
 pub struct AuditLogResource;
 /// What the runtime needs to know about this table: validation, filters, messages.

@@ -18,6 +18,29 @@ pub struct Country {
     pub country_: ::std::string::String,
     pub last_update: ::tenantapi_runtime::Timestamptz,
 }
+impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
+for Country {
+    fn build<'a>(
+        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+    ) -> ::diesel::deserialize::Result<Self> {
+        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let read = Self {
+            country_id: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    _,
+                >(),
+            country_: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+            last_update: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableTimestamptz,
+                    _,
+                >(),
+        };
+        columns.finish(read)
+    }
+}
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for CountryResource {}
 /// The API's handle on this table.

@@ -24,6 +24,63 @@ pub struct Customer {
     #[serde(rename = "postal code")]
     pub postal_code: ::std::option::Option<::std::string::String>,
 }
+impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
+for Customer {
+    fn build<'a>(
+        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+    ) -> ::diesel::deserialize::Result<Self> {
+        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let read = Self {
+            customer_id: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    _,
+                >(),
+            email: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            first_name: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+            last_name: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+            full_name: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            active: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableBool, _>(),
+            favourite_films: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableArray<
+                        ::diesel::sql_types::Int4,
+                    >,
+                    _,
+                >(),
+            country_code: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            postal_code: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+        };
+        columns.finish(read)
+    }
+}
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for CustomerResource {}
 /// The API's handle on this table.

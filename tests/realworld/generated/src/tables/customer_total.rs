@@ -16,6 +16,31 @@ pub struct CustomerTotal {
     pub customer_id: ::std::option::Option<i32>,
     pub total: ::std::option::Option<::tenantapi_runtime::Decimal<2>>,
 }
+impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
+for CustomerTotal {
+    fn build<'a>(
+        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+    ) -> ::diesel::deserialize::Result<Self> {
+        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let read = Self {
+            customer_id: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    >,
+                    _,
+                >(),
+            total: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                    >,
+                    _,
+                >(),
+        };
+        columns.finish(read)
+    }
+}
 /// The API's handle on this table.
 pub struct CustomerTotalResource;
 /// What the runtime needs to know about this table: validation, filters, messages.

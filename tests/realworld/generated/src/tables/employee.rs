@@ -26,6 +26,45 @@ pub struct Employee {
     #[serde(rename = "Salary")]
     pub salary: ::std::option::Option<::tenantapi_runtime::Decimal<2>>,
 }
+impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
+for Employee {
+    fn build<'a>(
+        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+    ) -> ::diesel::deserialize::Result<Self> {
+        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let read = Self {
+            employeeid: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    _,
+                >(),
+            lastname: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+            reportsto: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    >,
+                    _,
+                >(),
+            hiredate: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                    >,
+                    _,
+                >(),
+            salary: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                    >,
+                    _,
+                >(),
+        };
+        columns.finish(read)
+    }
+}
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for EmployeeResource {}
 /// The API's handle on this table.

@@ -33,6 +33,77 @@ pub struct Film {
     pub fulltext: ::std::string::String,
     pub last_update: ::tenantapi_runtime::reexports::chrono::NaiveDateTime,
 }
+impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
+for Film {
+    fn build<'a>(
+        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+    ) -> ::diesel::deserialize::Result<Self> {
+        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let read = Self {
+            film_id: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    _,
+                >(),
+            title: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+            description: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            release_year: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    >,
+                    _,
+                >(),
+            language_id: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    _,
+                >(),
+            rental_rate: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                    _,
+                >(),
+            length: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                    >,
+                    _,
+                >(),
+            rating: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            special_features: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableArray<
+                            ::diesel::sql_types::Text,
+                        >,
+                    >,
+                    _,
+                >(),
+            fulltext: columns.read_next::<::diesel::sql_types::Text, _>(),
+            last_update: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                    _,
+                >(),
+        };
+        columns.finish(read)
+    }
+}
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for FilmResource {}
 /// The API's handle on this table.

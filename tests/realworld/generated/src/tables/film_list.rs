@@ -18,6 +18,45 @@ pub struct FilmList {
     pub length: ::std::option::Option<i16>,
     pub language: ::std::option::Option<::std::string::String>,
 }
+impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
+for FilmList {
+    fn build<'a>(
+        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+    ) -> ::diesel::deserialize::Result<Self> {
+        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let read = Self {
+            film_id: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    >,
+                    _,
+                >(),
+            title: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+            length: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                    >,
+                    _,
+                >(),
+            language: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<
+                        ::tenantapi_runtime::values::sql_types::PortableText,
+                    >,
+                    _,
+                >(),
+        };
+        columns.finish(read)
+    }
+}
 /// The API's handle on this table.
 pub struct FilmListResource;
 /// What the runtime needs to know about this table: validation, filters, messages.

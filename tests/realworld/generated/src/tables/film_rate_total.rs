@@ -21,6 +21,22 @@ pub struct FilmRateTotal {
     )]
     pub total: ::std::option::Option<::std::string::String>,
 }
+impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
+for FilmRateTotal {
+    fn build<'a>(
+        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+    ) -> ::diesel::deserialize::Result<Self> {
+        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let read = Self {
+            total: columns
+                .read_next::<
+                    ::diesel::sql_types::Nullable<::diesel::sql_types::Text>,
+                    _,
+                >(),
+        };
+        columns.finish(read)
+    }
+}
 /// The API's handle on this table.
 pub struct FilmRateTotalResource;
 /// What the runtime needs to know about this table: validation, filters, messages.

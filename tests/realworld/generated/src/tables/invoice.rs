@@ -18,6 +18,34 @@ pub struct Invoice {
     pub total: ::tenantapi_runtime::Decimal<2>,
     pub issued_on: ::tenantapi_runtime::reexports::chrono::NaiveDate,
 }
+impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
+for Invoice {
+    fn build<'a>(
+        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+    ) -> ::diesel::deserialize::Result<Self> {
+        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let read = Self {
+            invoice_id: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    _,
+                >(),
+            customer_id: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    _,
+                >(),
+            total: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                    _,
+                >(),
+            issued_on: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableDate, _>(),
+        };
+        columns.finish(read)
+    }
+}
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for InvoiceResource {}
 /// The API's handle on this table.

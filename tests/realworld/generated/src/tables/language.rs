@@ -17,6 +17,29 @@ pub struct Language {
     pub name: ::std::string::String,
     pub last_update: ::tenantapi_runtime::reexports::chrono::NaiveDateTime,
 }
+impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
+for Language {
+    fn build<'a>(
+        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+    ) -> ::diesel::deserialize::Result<Self> {
+        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let read = Self {
+            language_id: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    _,
+                >(),
+            name: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+            last_update: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                    _,
+                >(),
+        };
+        columns.finish(read)
+    }
+}
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for LanguageResource {}
 /// The API's handle on this table.

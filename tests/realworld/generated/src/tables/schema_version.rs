@@ -16,6 +16,24 @@ pub struct SchemaVersion {
     pub version: ::std::string::String,
     pub applied_at: ::tenantapi_runtime::Timestamptz,
 }
+impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
+for SchemaVersion {
+    fn build<'a>(
+        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+    ) -> ::diesel::deserialize::Result<Self> {
+        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let read = Self {
+            version: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+            applied_at: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableTimestamptz,
+                    _,
+                >(),
+        };
+        columns.finish(read)
+    }
+}
 /// The API's handle on this table.
 pub struct SchemaVersionResource;
 /// What the runtime needs to know about this table: validation, filters, messages.

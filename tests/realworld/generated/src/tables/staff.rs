@@ -17,6 +17,29 @@ pub struct Staff {
     pub first_name: ::std::string::String,
     pub store_id: i16,
 }
+impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
+for Staff {
+    fn build<'a>(
+        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+    ) -> ::diesel::deserialize::Result<Self> {
+        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let read = Self {
+            staff_id: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    _,
+                >(),
+            first_name: columns
+                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+            store_id: columns
+                .read_next::<
+                    ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                    _,
+                >(),
+        };
+        columns.finish(read)
+    }
+}
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
 impl ::tenantapi_runtime::write::WritableResource for StaffResource {}
 /// The API's handle on this table.
