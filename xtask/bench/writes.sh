@@ -4,11 +4,14 @@
 # DELETE by id; wrk on loopback, DURATION seconds each, CONNECTIONS connections, ROUNDS rounds
 # with the peers in turn inside a round; medians, ratios against Platformatic. Then the database
 # work of each write (statements, transactions and round trips per request, from
-# pg_stat_statements and pg_stat_database over a counted run), and the pgbench floors: the
-# INSERT alone, and the statements of each guard.
+# pg_stat_statements over a counted run), and the pgbench floors: the INSERT alone, and the
+# statements of each guard (the transaction of five, the guarded statement alone and in its
+# transaction of three).
 #
 #   xtask/bench/writes.sh [DURATION=8] [CONNECTIONS=32] [ROUNDS=2]
 #
+# TENANTAPI_BIN=path serves with that binary (another commit's build, to compare) instead of
+# building this tree's.
 # Uses ../shared/peers (PEERS_DIR to override): its throwaway cluster on 127.0.0.1:55432 (which
 # this script restarts once with pg_stat_statements loaded), its Platformatic peer on :8002. Our
 # server runs on :8000 against database tenantapi_bench (xtask/bench/prepare-postgres.sh).
@@ -42,7 +45,11 @@ if ! "${psql_cluster[@]}" -d postgres -tAc "SHOW shared_preload_libraries" | gre
   "$peers/pg.sh" start >/dev/null
 fi
 
-cargo build --release -q -p tenantapi-server
+tenantapi=${TENANTAPI_BIN:-}
+if [ -z "$tenantapi" ]; then
+  cargo build --release -q -p tenantapi-server
+  tenantapi=target/release/tenantapi
+fi
 "$root/xtask/bench/prepare-postgres.sh" "$port"
 for database in tenantapi_bench peer_prj_1; do
   "${psql_cluster[@]}" -d "$database" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
@@ -50,8 +57,8 @@ done
 
 rm -f "$work/platform.db"
 export TENANTAPI_PLATFORM_DATABASE_URL=$work/platform.db
-target/release/tenantapi project add prj_1 --database-url "postgres://postgres@127.0.0.1:$port/tenantapi_bench" >/dev/null
-TENANTAPI_AUTH_REQUIRED=false RUST_LOG=warn target/release/tenantapi serve --bind 127.0.0.1:8000 > "$work/server.log" 2>&1 &
+"$tenantapi" project add prj_1 --database-url "postgres://postgres@127.0.0.1:$port/tenantapi_bench" >/dev/null
+TENANTAPI_AUTH_REQUIRED=false RUST_LOG=warn "$tenantapi" serve --bind 127.0.0.1:8000 > "$work/server.log" 2>&1 &
 echo $! > "$work/server.pid"
 for _ in $(seq 1 50); do curl -fs -o /dev/null http://127.0.0.1:8000/api/v1/prj_1/data_point/1/ && break; sleep 0.2; done
 "$peers/platformatic/run.sh" >/dev/null
@@ -110,30 +117,28 @@ for kind in ["post", "patch", "put", "delete"]:
 PY
 
 # The database work per write: a counted run of each kind at 4 connections, statement calls
-# and commits before and after.
+# before and after.
 echo
-echo "## Database work per request (pg_stat_statements, pg_stat_database; 3 s at 4 connections)"
+echo "## Database work per request (pg_stat_statements; 3 s at 4 connections)"
 echo
-echo "| case | peer | requests | statements / request | commits / request | statements (calls / request) |"
-echo "|---|---|---:|---:|---:|---|"
+echo "| case | peer | requests | statements / request | statements (calls / request) |"
+echo "|---|---|---:|---:|---|"
 refill_deletable
 for kind in post patch put delete; do
   for peer in tenantapi platformatic; do
     database=$(database_of "$peer")
     "${psql_cluster[@]}" -d "$database" -c "SELECT pg_stat_statements_reset()" >/dev/null
-    commits_before=$("${psql_cluster[@]}" -d "$database" -tAc "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
     line=$(connections=4 run_write "$peer" "$kind" 3)
     requests=$(echo "$line" | field requests)
     sleep 0.5
-    commits_after=$("${psql_cluster[@]}" -d "$database" -tAc "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
     "${psql_cluster[@]}" -d "$database" -tA -F $'\t' -c "
       SELECT sum(calls), string_agg(left(regexp_replace(query, '\s+', ' ', 'g'), 60) || ' (' || round(calls::numeric / $requests, 2) || ')', '; ' ORDER BY calls DESC)
       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
         AND query NOT LIKE '%pg_stat%' AND calls >= $requests / 2" > "$work/statements.txt"
     IFS=$'\t' read -r calls listing < "$work/statements.txt"
     python3 -c "
-requests, calls, commits = $requests, ${calls:-0}, $commits_after - $commits_before
-print(f'| $kind | $peer | {requests:,} | {calls / requests:.2f} | {commits / requests:.2f} | ${listing//|/\\|} |')"
+requests, calls = $requests, ${calls:-0}
+print(f'| $kind | $peer | {requests:,} | {calls / requests:.2f} | ${listing//|/\\|} |')"
   done
 done
 
@@ -147,14 +152,19 @@ SQL
 cat > "$work/guarded.sql" <<SQL
 BEGIN;
 SELECT version FROM schema_version FOR SHARE;
-INSERT INTO data_point (name, unit) VALUES ('pgb-' || :client_id || '-' || md5(random()::text || clock_timestamp()::text), 'kWh') RETURNING id;
-SELECT id, name, unit, site_id, type FROM data_point WHERE id = currval('data_point_id_seq');
+INSERT INTO data_point (name, unit) VALUES ('pgb-' || :client_id || '-' || md5(random()::text || clock_timestamp()::text), 'kWh') RETURNING id \gset
+SELECT id, name, unit, site_id, type FROM data_point WHERE id = :id;
 COMMIT;
 SQL
 cat > "$work/one-statement.sql" <<SQL
-WITH guard AS (SELECT version FROM schema_version FOR SHARE) INSERT INTO data_point (name, unit) SELECT 'pgb-' || :client_id || '-' || md5(random()::text || clock_timestamp()::text), 'kWh' WHERE (SELECT count(*) FROM guard WHERE version = '$version') = 1 AND (SELECT count(*) FROM guard) = 1 RETURNING id, name, unit, site_id, type;
+WITH guard AS (SELECT version FROM schema_version FOR SHARE SKIP LOCKED) INSERT INTO data_point (name, unit) SELECT 'pgb-' || :client_id || '-' || md5(random()::text || clock_timestamp()::text), 'kWh' WHERE (SELECT count(*) FROM guard WHERE version = '$version') = 1 AND (SELECT count(*) FROM guard) = 1 RETURNING id, name, unit, site_id, type;
 SQL
-for script in insert guarded one-statement; do
+cat > "$work/one-statement-in-transaction.sql" <<SQL
+BEGIN;
+$(cat "$work/one-statement.sql")
+COMMIT;
+SQL
+for script in insert guarded one-statement one-statement-in-transaction; do
   printf '%s: ' "$script"
   pgbench -n -M prepared -c "$connections" -j 2 -T "$duration" -f "$work/$script.sql" \
     -h 127.0.0.1 -p "$port" -U postgres tenantapi_bench 2>/dev/null | grep -E '^tps' | sed 's/ (without initial connection time)//'

@@ -147,7 +147,9 @@ macro_rules! fragment_for_backend {
 
         impl QueryFragment<$backend> for SqlStatement {
             fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, $backend>) -> diesel::QueryResult<()> {
-                pass.unsafe_to_cache_prepared();
+                if !self.keep_prepared {
+                    pass.unsafe_to_cache_prepared();
+                }
                 self.pieces.walk_pieces(&mut pass)
             }
         }

@@ -231,6 +231,12 @@ impl SqlFilter {
         self
     }
 
+    /// Whether a statement holding this condition may be kept prepared (its text does not
+    /// vary with the request's values, as an `__in` list's does).
+    pub fn may_be_kept_prepared(&self) -> bool {
+        !self.uncacheable
+    }
+
     pub fn mark_uncacheable(&mut self) -> &mut Self {
         self.uncacheable = true;
         self
@@ -242,10 +248,12 @@ impl SqlFilter {
 }
 
 /// A whole statement built from pieces (fixture inserts, maintenance statements); run it with
-/// `diesel::RunQueryDsl::execute`. Statements vary with their data, so none is cached.
+/// `diesel::RunQueryDsl::execute`. Statements vary with their data, so none is kept prepared
+/// unless its builder bounds how many texts it makes ([`SqlStatement::keep_prepared`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SqlStatement {
     pieces: Vec<Piece>,
+    keep_prepared: bool,
 }
 
 impl SqlStatement {
@@ -254,6 +262,14 @@ impl SqlStatement {
     }
 
     piece_builders!();
+
+    /// Lets diesel keep this statement prepared on the connection, keyed by its text: for a
+    /// builder that makes few distinct texts (`write::guarded`, which bounds them per table),
+    /// so that PostgreSQL parses and plans each once per connection instead of every time.
+    pub fn keep_prepared(&mut self) -> &mut Self {
+        self.keep_prepared = true;
+        self
+    }
 
     /// Appends a filter's condition (for `UPDATE ... WHERE` and `DELETE ... WHERE`).
     pub fn condition(&mut self, filter: &SqlFilter) -> &mut Self {
