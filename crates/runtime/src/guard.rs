@@ -81,7 +81,7 @@ impl ProjectConnection {
         let settings = self.pool.settings().clone();
         let deadline = Instant::now() + settings.checkout_timeout;
         let licence = self.pool.wait_until_reachable(deadline).await?;
-        let turn = self.pool.take_turn(deadline).await?;
+        let turn = self.pool.take_turn(deadline, access).await?;
         // Set, not signalled: waking this task when the connection is checked out cost one
         // more context switch of the HTTP worker per request (a third of them). Whoever moves
         // it from `PENDING` first decides: the job, to run the work (`CONNECTED`), or this

@@ -106,6 +106,10 @@ pub struct ProjectPool {
     /// --max-in-flight`): a second line, in front of the turns. Replaced when the cap changes;
     /// work holding a place in the old one finishes there.
     capped_turns: std::sync::RwLock<Option<(usize, Arc<tokio::sync::Semaphore>)>>,
+    /// SQLite only: one writer at a time, in arrival order. SQLite lets one connection write at
+    /// a time anyway; writers that met its lock waited in its busy handler, which sleeps and
+    /// retries in growing steps and lets a newcomer overtake (p99 1 s at 32 connections).
+    writers: Option<Arc<tokio::sync::Semaphore>>,
     budget: Option<Arc<HostBudget>>,
     /// The in-flight limit of the database server (shared with its other projects).
     in_flight: Arc<ConcurrencyLimit>,
@@ -127,6 +131,7 @@ pub struct ProjectPool {
 pub struct Turn {
     _turn: tokio::sync::OwnedSemaphorePermit,
     _cap: Option<tokio::sync::OwnedSemaphorePermit>,
+    _writer: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// A pool's state at one moment, for metrics.
@@ -175,11 +180,14 @@ impl ProjectPool {
             .test_on_check_out(false)
             .thread_pool(helper_threads)
             .build_unchecked(SlotManager);
+        let writers = (url.backend() == BackendKind::Sqlite)
+            .then(|| Arc::new(tokio::sync::Semaphore::new(1)));
         let pool = Arc::new(ProjectPool {
             backend: url.backend(),
             url,
             turns: Arc::new(tokio::sync::Semaphore::new(settings.max_size as usize)),
             capped_turns: std::sync::RwLock::new(None),
+            writers,
             settings,
             slots,
             budget,
@@ -263,8 +271,13 @@ impl ProjectPool {
     }
 
     /// Waits (asynchronously, in arrival order) for this project's turn at a connection,
-    /// within its cap on work in flight.
-    pub async fn take_turn(&self, deadline: Instant) -> Result<Turn, ApiError> {
+    /// within its cap on work in flight; a write to a SQLite project first for its turn as the
+    /// one writer.
+    pub async fn take_turn(&self, deadline: Instant, access: Access) -> Result<Turn, ApiError> {
+        let writer = match (&self.writers, access) {
+            (Some(writers), Access::Write) => Some(self.wait_in_line(writers, deadline).await?),
+            _ => None,
+        };
         let capped = self
             .capped_turns
             .read()
@@ -279,6 +292,7 @@ impl ProjectPool {
         Ok(Turn {
             _turn: turn,
             _cap: cap,
+            _writer: writer,
         })
     }
 
