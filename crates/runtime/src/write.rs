@@ -81,6 +81,40 @@ fn push_value(statement: &mut SqlStatement, column: &ColumnMeta, value: &Option<
     };
 }
 
+/// A written row's column and value, as [`typed_values`] gives them.
+type ColumnValue = (&'static ColumnMeta, Option<SqlValue>);
+
+/// `a, b`: the names of the columns `values` set.
+fn push_column_names(statement: &mut SqlStatement, values: &[ColumnValue]) {
+    for (position, (column, _)) in values.iter().enumerate() {
+        if position > 0 {
+            statement.sql(", ");
+        }
+        statement.identifier(column.name);
+    }
+}
+
+/// `$1, NULL`: the values, in the order of [`push_column_names`].
+fn push_values(statement: &mut SqlStatement, values: &[ColumnValue]) {
+    for (position, (column, value)) in values.iter().enumerate() {
+        if position > 0 {
+            statement.sql(", ");
+        }
+        push_value(statement, column, value);
+    }
+}
+
+/// `a = $1, b = NULL`: an `UPDATE`'s `SET` list.
+fn push_assignments(statement: &mut SqlStatement, values: &[ColumnValue]) {
+    for (position, (column, value)) in values.iter().enumerate() {
+        if position > 0 {
+            statement.sql(", ");
+        }
+        statement.identifier(column.name).sql(" = ");
+        push_value(statement, column, value);
+    }
+}
+
 /// A filter on the primary key from `values` (every key column must be among them).
 fn key_filter(
     meta: &'static TableMeta,
@@ -197,19 +231,9 @@ fn write_row<R: Resource>(
         statement.sql(" DEFAULT VALUES");
     } else {
         statement.sql(" (");
-        for (position, (column, _)) in values.iter().enumerate() {
-            if position > 0 {
-                statement.sql(", ");
-            }
-            statement.identifier(column.name);
-        }
+        push_column_names(&mut statement, &values);
         statement.sql(") VALUES (");
-        for (position, (column, value)) in values.iter().enumerate() {
-            if position > 0 {
-                statement.sql(", ");
-            }
-            push_value(&mut statement, column, value);
-        }
+        push_values(&mut statement, &values);
         statement.sql(")");
         if !conflict.is_empty() {
             let set: Vec<_> = values.iter().map(|(column, _)| column.name).collect();
@@ -493,13 +517,7 @@ pub fn update<R: Resource>(
     }
     let mut statement = SqlStatement::new();
     statement.sql("UPDATE ").identifier(meta.name).sql(" SET ");
-    for (position, (column, value)) in values.iter().enumerate() {
-        if position > 0 {
-            statement.sql(", ");
-        }
-        statement.identifier(column.name).sql(" = ");
-        push_value(&mut statement, column, value);
-    }
+    push_assignments(&mut statement, &values);
     statement.sql(" WHERE ").condition(&filter);
     if statement.execute(connection)? == 0 {
         return Ok(None);

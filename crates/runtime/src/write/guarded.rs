@@ -38,10 +38,9 @@ use std::sync::{LazyLock, Mutex};
 
 use serde_json::{Map, Value};
 
-use super::{push_value, typed_values};
+use super::{ColumnValue, push_assignments, push_column_names, push_values, typed_values};
 use crate::db::DbConnection;
 use crate::error::WriteError;
-use crate::meta::ColumnMeta;
 use crate::resource::Resource;
 use crate::sql::{SqlFilter, SqlStatement, SqlValue, positional};
 use crate::version::StructureVersion;
@@ -60,7 +59,7 @@ fn keep_prepared_if_few(
     statement: &mut SqlStatement,
     table: &'static str,
     kind: &str,
-    values: &[(&'static ColumnMeta, Option<SqlValue>)],
+    values: &[ColumnValue],
 ) {
     let mut hasher = std::hash::DefaultHasher::new();
     kind.hash(&mut hasher);
@@ -112,19 +111,9 @@ pub fn insert<R: Resource>(
         .sql("INSERT INTO ")
         .identifier(meta.name)
         .sql(" (");
-    for (position, (column, _)) in values.iter().enumerate() {
-        if position > 0 {
-            statement.sql(", ");
-        }
-        statement.identifier(column.name);
-    }
+    push_column_names(&mut statement, &values);
     statement.sql(") SELECT ");
-    for (position, (column, value)) in values.iter().enumerate() {
-        if position > 0 {
-            statement.sql(", ");
-        }
-        push_value(&mut statement, column, value);
-    }
+    push_values(&mut statement, &values);
     statement.sql(" WHERE ");
     guard_holds(&mut statement, version);
     statement.sql(" RETURNING ");
@@ -146,13 +135,7 @@ pub fn update<R: Resource>(
     let mut statement = SqlStatement::new();
     open(&mut statement, version);
     statement.sql("UPDATE ").identifier(meta.name).sql(" SET ");
-    for (position, (column, value)) in values.iter().enumerate() {
-        if position > 0 {
-            statement.sql(", ");
-        }
-        statement.identifier(column.name).sql(" = ");
-        push_value(&mut statement, column, value);
-    }
+    push_assignments(&mut statement, &values);
     statement.sql(" WHERE ").condition(filter).sql(" AND ");
     guard_holds(&mut statement, version);
     statement.sql(" RETURNING ");
@@ -189,7 +172,7 @@ pub fn delete<R: Resource>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::ColumnKind;
+    use crate::meta::{ColumnKind, ColumnMeta};
 
     static COLUMNS: [ColumnMeta; 20] = {
         let mut columns = [ColumnMeta::plain("c", ColumnKind::Integer); 20];
