@@ -47,6 +47,22 @@ async fn check_now(setup: &Setup) {
         .unwrap();
 }
 
+/// The labels of alpha's tags, by id, read straight from the database.
+fn tag_labels(setup: &Setup) -> Vec<String> {
+    use diesel::RunQueryDsl as _;
+    #[derive(diesel::QueryableByName)]
+    struct Label {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        label: String,
+    }
+    diesel::sql_query("SELECT label FROM tag ORDER BY id")
+        .load::<Label>(&mut setup.kit.database("alpha").connect())
+        .unwrap()
+        .into_iter()
+        .map(|row| row.label)
+        .collect()
+}
+
 fn mismatch_detail(found: &str) -> Value {
     json!({"detail": format!(
         "The project database has structure version \"{found}\"; this server serves version \"{}\". It is unavailable until they match.",
@@ -231,20 +247,7 @@ async fn version_changed_while_serving(backend: Backend) {
         .call(&app, "DELETE", "/api/v1/alpha/tag/1/", Some("writer"), None)
         .await;
     assert_eq!(delete.status, 503);
-    let rows: Vec<String> = {
-        use diesel::RunQueryDsl as _;
-        #[derive(diesel::QueryableByName)]
-        struct Label {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            label: String,
-        }
-        diesel::sql_query("SELECT label FROM tag ORDER BY id")
-            .load::<Label>(&mut setup.kit.database("alpha").connect())
-            .unwrap()
-            .into_iter()
-            .map(|row| row.label)
-            .collect()
-    };
+    let rows = tag_labels(&setup);
     assert_eq!(
         rows,
         ["first", "before"],
@@ -378,20 +381,7 @@ async fn writers_racing(migration: &'static str) -> Race {
     };
     let outcomes = futures_util::future::join_all((0..8).map(writer)).await;
     let (migration, migration_took) = migration.join().expect("the migration thread");
-    let labels: Vec<String> = {
-        use diesel::RunQueryDsl as _;
-        #[derive(diesel::QueryableByName)]
-        struct Label {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            label: String,
-        }
-        diesel::sql_query("SELECT label FROM tag")
-            .load::<Label>(&mut setup.kit.database("alpha").connect())
-            .unwrap()
-            .into_iter()
-            .map(|row| row.label)
-            .collect()
-    };
+    let labels = tag_labels(&setup);
     Race {
         migration,
         migration_took,

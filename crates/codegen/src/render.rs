@@ -383,8 +383,9 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
     );
 
     let meta = render_meta(schema, table);
-    let (row_derives, row_reads, read_impl) = if table.reads_by_position() {
-        read_by_position(table, &row, &resource)
+    let row_reads = positional_reads(table, &row);
+    let (row_derives, read_impl) = if table.reads_by_position() {
+        read_by_position(&row, &resource)
     } else {
         read_by_diesel_table(table, &row, &resource)
     };
@@ -493,13 +494,12 @@ fn positional_reads(table: &Table, row: &Ident) -> TokenStream {
 }
 
 /// A table within `table!`'s width: its row is diesel's `Selectable`, its reads typed diesel
-/// queries. Returns the row's derives, its read items (the positional reads, which a write's
-/// `RETURNING` needs) and the `Resource` impl.
+/// queries. Returns the row's derives and the `Resource` impl.
 fn read_by_diesel_table(
     table: &Table,
     row: &Ident,
     resource: &Ident,
-) -> (TokenStream, TokenStream, TokenStream) {
+) -> (TokenStream, TokenStream) {
     let table_path = {
         let module = ident(&table.rust_name);
         quote!(crate::schema::#module)
@@ -550,22 +550,17 @@ fn read_by_diesel_table(
             }
         }
     };
-    (derives, positional_reads(table, row), read_impl)
+    (derives, read_impl)
 }
 
 /// A table wider than `table!` takes: the runtime builds its statements from `META`
 /// (`sql::positional`), and its row reads each column by position, in `META`'s order, with the
 /// same SQL and Rust types as a typed row (`positional::Columns`): one line per column, and no
 /// diesel `table!`, whose trait impls grow with the width.
-fn read_by_position(
-    table: &Table,
-    row: &Ident,
-    resource: &Ident,
-) -> (TokenStream, TokenStream, TokenStream) {
+fn read_by_position(row: &Ident, resource: &Ident) -> (TokenStream, TokenStream) {
     let derives = quote! {
         #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
     };
-    let reads = positional_reads(table, row);
     let read_impl = quote! {
         impl ::tenantapi_runtime::resource::Resource for #resource {
             const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
@@ -595,7 +590,7 @@ fn read_by_position(
             }
         }
     };
-    (derives, reads, read_impl)
+    (derives, read_impl)
 }
 
 fn render_write_items(resource: &Ident) -> TokenStream {

@@ -3,7 +3,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::Connection as _;
 use serde_json::{Map, Value};
 
 use super::structure_version;
@@ -57,26 +56,19 @@ pub(super) async fn create(
                     && !canonical.is_empty()
                     && version::runs_guarded_statements(connection)
                 {
-                    let written = connection.transaction(|connection| {
-                        (ops.writes().insert_guarded)(connection, &version, &canonical)
-                    });
-                    return match written {
-                        Ok(Some(row)) => Ok(row),
-                        // The version changed and changed back, or the table held two rows:
-                        // nothing was written; a retry meets whatever holds then.
-                        Ok(None) => Err(version::explain_unwritten(
-                            connection,
-                            &version,
-                            ApiError::project_busy(),
-                        )),
-                        Err(error) => Err(explain_write_error(
-                            ops.meta,
-                            connection,
-                            &canonical,
-                            WriteKind::Insert,
-                            error,
-                        )),
-                    };
+                    // Nothing written with the version as served: it changed and changed
+                    // back, or the table held two rows; a retry meets whatever holds then.
+                    return super::run_guarded(
+                        ops,
+                        connection,
+                        &version,
+                        &canonical,
+                        WriteKind::Insert,
+                        ApiError::project_busy(),
+                        |connection| {
+                            (ops.writes().insert_guarded)(connection, &version, &canonical)
+                        },
+                    );
                 }
                 match write_transaction(connection, &version, |connection| match &conflict {
                     Some(conflict) => {

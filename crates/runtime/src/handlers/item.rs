@@ -3,7 +3,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::Connection as _;
 use serde_json::{Map, Value};
 
 use super::{fetch_one, key_filter, respond_with_etag, shaping_of, structure_version};
@@ -84,28 +83,17 @@ pub(super) async fn write_existing(
                     && !changes_key(ops, &canonical)
                     && version::runs_guarded_statements(connection)
                 {
-                    let written = connection.transaction(|connection| {
-                        (ops.writes().update_guarded)(connection, &version, &filter, &canonical)
-                    });
-                    match written {
-                        Ok(Some(row)) => row,
-                        Ok(None) => {
-                            return Err(version::explain_unwritten(
-                                connection,
-                                &version,
-                                ApiError::NotFound,
-                            ));
-                        }
-                        Err(error) => {
-                            return Err(explain_write_error(
-                                ops.meta,
-                                connection,
-                                &canonical,
-                                WriteKind::Update,
-                                error,
-                            ));
-                        }
-                    }
+                    super::run_guarded(
+                        ops,
+                        connection,
+                        &version,
+                        &canonical,
+                        WriteKind::Update,
+                        ApiError::NotFound,
+                        |connection| {
+                            (ops.writes().update_guarded)(connection, &version, &filter, &canonical)
+                        },
+                    )?
                 } else {
                     match write_transaction(connection, &version, |connection| {
                         check_if_match(ops, connection, &filter, precondition.as_ref())?;
@@ -151,24 +139,19 @@ pub(super) async fn destroy(
             (ops.meta.name, "destroy"),
             move |connection| -> Result<(), ApiError> {
                 if precondition.is_none() && version::runs_guarded_statements(connection) {
-                    let deleted = connection.transaction(|connection| {
-                        (ops.writes().delete_guarded)(connection, &version, &filter)
-                    });
-                    return match deleted {
-                        Ok(0) => Err(version::explain_unwritten(
-                            connection,
-                            &version,
-                            ApiError::NotFound,
-                        )),
-                        Ok(_) => Ok(()),
-                        Err(error) => Err(explain_write_error(
-                            ops.meta,
-                            connection,
-                            &Map::new(),
-                            WriteKind::Delete,
-                            error.into(),
-                        )),
-                    };
+                    return super::run_guarded(
+                        ops,
+                        connection,
+                        &version,
+                        &Map::new(),
+                        WriteKind::Delete,
+                        ApiError::NotFound,
+                        |connection| {
+                            let deleted =
+                                (ops.writes().delete_guarded)(connection, &version, &filter)?;
+                            Ok((deleted > 0).then_some(()))
+                        },
+                    );
                 }
                 match write_transaction(connection, &version, |connection| {
                     check_if_match(ops, connection, &filter, precondition.as_ref())?;

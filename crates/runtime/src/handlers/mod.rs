@@ -24,6 +24,30 @@ mod item;
 mod options;
 mod pages;
 
+/// Runs a single-row write as one guarded statement in its own transaction
+/// (`write::guarded`): what it wrote; else, when nothing was, why (`unwritten` if the
+/// structure version holds); or the database's refusal, explained like any write's.
+fn run_guarded<T>(
+    ops: &'static TableOps,
+    connection: &mut DbConnection,
+    version: &StructureVersion,
+    body: &serde_json::Map<String, Value>,
+    kind: crate::constraint::WriteKind,
+    unwritten: ApiError,
+    write: impl FnOnce(&mut DbConnection) -> Result<Option<T>, crate::error::WriteError>,
+) -> Result<T, ApiError> {
+    use diesel::Connection as _;
+    match connection.transaction(write) {
+        Ok(Some(written)) => Ok(written),
+        Ok(None) => Err(crate::version::explain_unwritten(
+            connection, version, unwritten,
+        )),
+        Err(error) => Err(crate::constraint::explain_write_error(
+            ops.meta, connection, body, kind, error,
+        )),
+    }
+}
+
 /// A read's `expand`, `fields` and `omit`, within the configured row bound.
 fn shaping_of(
     ops: &'static TableOps,

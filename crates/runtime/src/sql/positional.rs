@@ -15,7 +15,7 @@ use diesel::{QueryResult, RunQueryDsl as _};
 
 use super::{SqlFilter, SqlOrder, SqlStatement, TotalCount};
 use crate::db::{DbConnection, MultiBackend};
-use crate::meta::{ColumnMeta, TableMeta};
+use crate::meta::TableMeta;
 
 /// A column's value that could not be read, named by its column: what diesel's
 /// `DeserializeFieldError` is for typed reads, which other crates cannot construct.
@@ -119,13 +119,7 @@ pub fn load<R>(
 where
     R: QueryableByName<MultiBackend> + 'static,
 {
-    PositionalSelect {
-        meta,
-        filter,
-        order,
-        total: None,
-    }
-    .load(connection)
+    PositionalSelect::new(meta, filter, order, None).load(connection)
 }
 
 /// Like [`load`], each row with the number of rows `filter` matches in all (one statement).
@@ -139,27 +133,40 @@ where
     R: QueryableByName<MultiBackend> + 'static,
 {
     let total = Some(TotalCount::of(meta.name, filter.clone()));
-    let rows: Vec<WithTotal<R>> = PositionalSelect {
-        meta,
-        filter,
-        order,
-        total,
-    }
-    .load(connection)?;
+    let rows: Vec<WithTotal<R>> =
+        PositionalSelect::new(meta, filter, order, total).load(connection)?;
     Ok(rows.into_iter().map(|row| (row.row, row.total)).collect())
 }
 
 /// `SELECT columns [, total] FROM table WHERE filter ORDER BY order`.
 struct PositionalSelect {
     meta: &'static TableMeta,
+    /// [`push_select_list`]'s columns, kept prepared: the text is the table's alone (the filter
+    /// and the order say for themselves when theirs varies).
+    columns: SqlStatement,
     filter: SqlFilter,
     order: SqlOrder,
     total: Option<TotalCount>,
 }
 
-/// A column of a type the description cannot express is read as the database's text form.
-fn selected_as_text(column: &ColumnMeta) -> bool {
-    column.database_type.is_some()
+impl PositionalSelect {
+    fn new(
+        meta: &'static TableMeta,
+        filter: SqlFilter,
+        order: SqlOrder,
+        total: Option<TotalCount>,
+    ) -> PositionalSelect {
+        let mut columns = SqlStatement::new();
+        columns.keep_prepared();
+        push_select_list(&mut columns, meta);
+        PositionalSelect {
+            meta,
+            columns,
+            filter,
+            order,
+            total,
+        }
+    }
 }
 
 /// Appends `meta`'s columns as a select (or `RETURNING`) list, in order, a column of a type
@@ -169,7 +176,8 @@ pub fn push_select_list(statement: &mut SqlStatement, meta: &'static TableMeta) 
         if position > 0 {
             statement.sql(", ");
         }
-        if selected_as_text(column) {
+        // A type the description cannot express is read as the database's text form.
+        if column.database_type.is_some() {
             statement
                 .sql("CAST(")
                 .identifier(column.name)
@@ -213,20 +221,8 @@ impl<Conn> diesel::RunQueryDsl<Conn> for Returning {}
 
 impl QueryFragment<MultiBackend> for PositionalSelect {
     fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        // As `push_select_list` writes it, walked here so that the statement stays cacheable.
         pass.push_sql("SELECT ");
-        for (position, column) in self.meta.columns.iter().enumerate() {
-            if position > 0 {
-                pass.push_sql(", ");
-            }
-            if selected_as_text(column) {
-                pass.push_sql("CAST(");
-                pass.push_identifier(column.name)?;
-                pass.push_sql(" AS TEXT)");
-            } else {
-                pass.push_identifier(column.name)?;
-            }
-        }
+        self.columns.walk_ast(pass.reborrow())?;
         if let Some(total) = &self.total {
             pass.push_sql(", ");
             total.walk_ast(pass.reborrow())?;

@@ -72,12 +72,13 @@ fn keep_prepared_if_few(
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let known = shapes.entry(table).or_default();
-    if known.contains(&shape) || known.len() < PREPARED_SHAPES_PER_TABLE {
-        if !known.contains(&shape) {
-            known.push(shape);
+    if !known.contains(&shape) {
+        if known.len() >= PREPARED_SHAPES_PER_TABLE {
+            return;
         }
-        statement.keep_prepared();
+        known.push(shape);
     }
+    statement.keep_prepared();
 }
 
 /// `WITH guard AS (<version read> FOR SHARE SKIP LOCKED) `.
