@@ -149,9 +149,9 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
         let module = ident(&table.rust_name);
         let resource = ident(&format!("{}Resource", table.struct_name));
         quote! {
-            ::tenantapi_runtime::fixtures::TableRows {
+            ::tenantapi_runtime::data::fixtures::TableRows {
                 meta: &tables::#module::META,
-                read_all: ::tenantapi_runtime::fixtures::read_all_rows::<tables::#module::#resource>,
+                read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<tables::#module::#resource>,
             }
         }
     });
@@ -191,18 +191,18 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
         pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
         /// Every table, in description order.
-        pub static TABLES: &[&::tenantapi_runtime::meta::TableMeta] = &[#(#metas),*];
+        pub static TABLES: &[&::tenantapi_runtime::data::meta::TableMeta] = &[#(#metas),*];
 
         /// Every table with a function that reads all its rows (fixture dumps).
-        pub static ROW_READERS: &[::tenantapi_runtime::fixtures::TableRows] = &[#(#row_readers),*];
+        pub static ROW_READERS: &[::tenantapi_runtime::data::fixtures::TableRows] = &[#(#row_readers),*];
 
         /// Every table's operations, for the routes.
-        pub static TABLE_OPS: &[&::tenantapi_runtime::handlers::TableOps] = &[#(#table_ops),*];
+        pub static TABLE_OPS: &[&::tenantapi_runtime::http::handlers::TableOps] = &[#(#table_ops),*];
 
         /// Registers the routes of every table, relative to the API root
         /// (`/{project}/{table}/` and `/{project}/{table}/{pk}/`).
         pub fn configure(config: &mut ::actix_web::web::ServiceConfig) {
-            ::tenantapi_runtime::handlers::register_tables(config, TABLE_OPS);
+            ::tenantapi_runtime::http::handlers::register_tables(config, TABLE_OPS);
         }
 
         /// Everything above, for the server.
@@ -262,7 +262,7 @@ fn render_schema(schema: &Schema) -> String {
     {
         out.push_str("\ndiesel::table! {\n");
         out.push_str("    use diesel::sql_types::*;\n");
-        out.push_str("    use tenantapi_runtime::values::sql_types as tenantapi_types;\n\n");
+        out.push_str("    use tenantapi_runtime::data::values::sql_types as tenantapi_types;\n\n");
         if let Some(doc) = &table.doc {
             for line in doc.lines() {
                 out.push_str(&format!("    /// {line}\n"));
@@ -413,8 +413,8 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
                 };
                 quote! {
                     #[diesel(
-                        select_expression = ::tenantapi_runtime::sql::TextForm::<#sql_type>::of(#sql_name),
-                        select_expression_type = ::tenantapi_runtime::sql::TextForm<#sql_type>
+                        select_expression = ::tenantapi_runtime::data::sql::TextForm::<#sql_type>::of(#sql_name),
+                        select_expression_type = ::tenantapi_runtime::data::sql::TextForm<#sql_type>
                     )]
                 }
             });
@@ -428,8 +428,8 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
     };
     let ops = quote! {
         /// This table's operations, for the runtime's handlers.
-        pub static OPS: ::tenantapi_runtime::handlers::TableOps =
-            ::tenantapi_runtime::handlers::TableOps::#ops_constructor::<#resource>();
+        pub static OPS: ::tenantapi_runtime::http::handlers::TableOps =
+            ::tenantapi_runtime::http::handlers::TableOps::#ops_constructor::<#resource>();
     };
     let write_items = if table.read_only {
         quote!()
@@ -481,11 +481,11 @@ fn positional_reads(table: &Table, row: &Ident) -> TokenStream {
         quote!(#name: columns.read_next::<#sql_type, _>(),)
     });
     quote! {
-        impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend> for #row {
+        impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::connections::db::MultiBackend> for #row {
             fn build<'a>(
-                row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+                row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::connections::db::MultiBackend>,
             ) -> ::diesel::deserialize::Result<Self> {
-                let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+                let mut columns = ::tenantapi_runtime::data::sql::positional::Columns::new(row, &META);
                 let read = Self { #(#fields)* };
                 columns.finish(read)
             }
@@ -507,25 +507,25 @@ fn read_by_diesel_table(
     let derives = quote! {
         #[derive(Debug, Clone, PartialEq, ::diesel::Queryable, ::diesel::Selectable, ::serde::Serialize)]
         #[diesel(table_name = #table_path)]
-        #[diesel(check_for_backend(::tenantapi_runtime::db::MultiBackend))]
+        #[diesel(check_for_backend(::tenantapi_runtime::connections::db::MultiBackend))]
     };
     let read_impl = quote! {
-        impl ::tenantapi_runtime::resource::Resource for #resource {
-            const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
+        impl ::tenantapi_runtime::data::resource::Resource for #resource {
+            const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;
             type Row = #row;
 
             fn count(
-                connection: &mut ::tenantapi_runtime::db::DbConnection,
-                filter: ::tenantapi_runtime::sql::SqlFilter,
+                connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+                filter: ::tenantapi_runtime::data::sql::SqlFilter,
             ) -> ::diesel::QueryResult<i64> {
                 use ::diesel::{QueryDsl as _, RunQueryDsl as _};
                 #table_path::table.filter(filter).count().get_result(connection)
             }
 
             fn load(
-                connection: &mut ::tenantapi_runtime::db::DbConnection,
-                filter: ::tenantapi_runtime::sql::SqlFilter,
-                order: ::tenantapi_runtime::sql::SqlOrder,
+                connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+                filter: ::tenantapi_runtime::data::sql::SqlFilter,
+                order: ::tenantapi_runtime::data::sql::SqlOrder,
             ) -> ::diesel::QueryResult<::std::vec::Vec<#row>> {
                 use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
                 #table_path::table
@@ -536,12 +536,12 @@ fn read_by_diesel_table(
             }
 
             fn load_counted(
-                connection: &mut ::tenantapi_runtime::db::DbConnection,
-                filter: ::tenantapi_runtime::sql::SqlFilter,
-                order: ::tenantapi_runtime::sql::SqlOrder,
+                connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+                filter: ::tenantapi_runtime::data::sql::SqlFilter,
+                order: ::tenantapi_runtime::data::sql::SqlOrder,
             ) -> ::diesel::QueryResult<::std::vec::Vec<(#row, i64)>> {
                 use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
-                let total = ::tenantapi_runtime::sql::TotalCount::of(META.name, filter.clone());
+                let total = ::tenantapi_runtime::data::sql::TotalCount::of(META.name, filter.clone());
                 #table_path::table
                     .filter(filter)
                     .order(order)
@@ -562,31 +562,31 @@ fn read_by_position(row: &Ident, resource: &Ident) -> (TokenStream, TokenStream)
         #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
     };
     let read_impl = quote! {
-        impl ::tenantapi_runtime::resource::Resource for #resource {
-            const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
+        impl ::tenantapi_runtime::data::resource::Resource for #resource {
+            const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;
             type Row = #row;
 
             fn count(
-                connection: &mut ::tenantapi_runtime::db::DbConnection,
-                filter: ::tenantapi_runtime::sql::SqlFilter,
+                connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+                filter: ::tenantapi_runtime::data::sql::SqlFilter,
             ) -> ::diesel::QueryResult<i64> {
-                ::tenantapi_runtime::sql::positional::count(connection, &META, filter)
+                ::tenantapi_runtime::data::sql::positional::count(connection, &META, filter)
             }
 
             fn load(
-                connection: &mut ::tenantapi_runtime::db::DbConnection,
-                filter: ::tenantapi_runtime::sql::SqlFilter,
-                order: ::tenantapi_runtime::sql::SqlOrder,
+                connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+                filter: ::tenantapi_runtime::data::sql::SqlFilter,
+                order: ::tenantapi_runtime::data::sql::SqlOrder,
             ) -> ::diesel::QueryResult<::std::vec::Vec<#row>> {
-                ::tenantapi_runtime::sql::positional::load(connection, &META, filter, order)
+                ::tenantapi_runtime::data::sql::positional::load(connection, &META, filter, order)
             }
 
             fn load_counted(
-                connection: &mut ::tenantapi_runtime::db::DbConnection,
-                filter: ::tenantapi_runtime::sql::SqlFilter,
-                order: ::tenantapi_runtime::sql::SqlOrder,
+                connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+                filter: ::tenantapi_runtime::data::sql::SqlFilter,
+                order: ::tenantapi_runtime::data::sql::SqlOrder,
             ) -> ::diesel::QueryResult<::std::vec::Vec<(#row, i64)>> {
-                ::tenantapi_runtime::sql::positional::load_counted(connection, &META, filter, order)
+                ::tenantapi_runtime::data::sql::positional::load_counted(connection, &META, filter, order)
             }
         }
     };
@@ -596,7 +596,7 @@ fn read_by_position(row: &Ident, resource: &Ident) -> (TokenStream, TokenStream)
 fn render_write_items(resource: &Ident) -> TokenStream {
     quote! {
         /// Writes go through the runtime's generic insert, update and delete, built from `META`.
-        impl ::tenantapi_runtime::write::WritableResource for #resource {}
+        impl ::tenantapi_runtime::data::write::WritableResource for #resource {}
     }
 }
 
@@ -631,7 +631,7 @@ fn render_meta(schema: &Schema, table: &Table) -> TokenStream {
                 let enum_name = &named.sql_name;
                 let values = &named.values;
                 quote! {
-                    ::std::option::Option::Some(&::tenantapi_runtime::meta::EnumMeta {
+                    ::std::option::Option::Some(&::tenantapi_runtime::data::meta::EnumMeta {
                         name: #enum_name,
                         values: &[#(#values),*],
                     })
@@ -640,7 +640,7 @@ fn render_meta(schema: &Schema, table: &Table) -> TokenStream {
             None => quote!(::std::option::Option::None),
         };
         quote! {
-            ::tenantapi_runtime::meta::ColumnMeta {
+            ::tenantapi_runtime::data::meta::ColumnMeta {
                 name: #name,
                 kind: #kind,
                 nullable: #nullable,
@@ -664,7 +664,7 @@ fn render_meta(schema: &Schema, table: &Table) -> TokenStream {
         let references_column = &referenced.columns[foreign_key.references_column].sql_name;
         let on_delete = foreign_key.on_delete.word();
         quote! {
-            ::tenantapi_runtime::meta::ForeignKeyMeta {
+            ::tenantapi_runtime::data::meta::ForeignKeyMeta {
                 column: #column,
                 references_table: #references_table,
                 references_column: #references_column,
@@ -679,7 +679,7 @@ fn render_meta(schema: &Schema, table: &Table) -> TokenStream {
     });
     quote! {
         /// What the runtime needs to know about this table: validation, filters, messages.
-        pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::meta::TableMeta {
+        pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtime::data::meta::TableMeta {
             name: #name,
             verbose_name: #verbose_name,
             doc: #doc,

@@ -20,7 +20,7 @@ pub fn diesel_column_type(column: &Column) -> String {
 
 /// The runtime's own SQL type for a scalar whose diesel SQLite read would change a value a
 /// SQLite column can hold (`'t'` read as `0`, `2006-02-14` refused in a timestamp column):
-/// read by storage class there, by diesel on PostgreSQL (`tenantapi_runtime::stored`). Text
+/// read by storage class there, by diesel on PostgreSQL (`tenantapi_runtime::data::stored`). Text
 /// too: diesel's SQLite read turns bytes that are not UTF-8 into U+FFFD.
 fn checked_sql_type(ty: ColumnType) -> Option<String> {
     let name = match ty {
@@ -49,7 +49,7 @@ fn checked_sql_type(ty: ColumnType) -> Option<String> {
 pub fn qualified_sql_type(column: &Column) -> TokenStream {
     let qualify = |name: &str| -> String {
         match name.strip_prefix("tenantapi_types::") {
-            Some(own) => format!("::tenantapi_runtime::values::sql_types::{own}"),
+            Some(own) => format!("::tenantapi_runtime::data::values::sql_types::{own}"),
             None => format!("::diesel::sql_types::{name}"),
         }
     };
@@ -145,7 +145,7 @@ fn rust_type(ty: ColumnType) -> TokenStream {
 
 /// The tokens of the runtime's `ColumnKind` for a column type ([`ColumnType::kind`]).
 pub fn column_kind(ty: ColumnType) -> TokenStream {
-    let kind = quote!(::tenantapi_runtime::meta::ColumnKind);
+    let kind = quote!(::tenantapi_runtime::data::meta::ColumnKind);
     match ty.kind() {
         ColumnKind::SmallInt => quote!(#kind::SmallInt),
         ColumnKind::Integer => quote!(#kind::Integer),

@@ -19,7 +19,7 @@ pub const INSERT_VERSION_SQL: &str = "INSERT INTO \"schema_version\" (\"version\
 /// The OpenAPI 3.1 document of this API (`openapi.json` beside this crate's manifest).
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 /// Every table, in description order.
-pub static TABLES: &[&::tenantapi_runtime::meta::TableMeta] = &[
+pub static TABLES: &[&::tenantapi_runtime::data::meta::TableMeta] = &[
     &tables::schema_version::META,
     &tables::site::META,
     &tables::data_point::META,
@@ -29,52 +29,52 @@ pub static TABLES: &[&::tenantapi_runtime::meta::TableMeta] = &[
     &tables::maintenance_window::META,
 ];
 /// Every table with a function that reads all its rows (fixture dumps).
-pub static ROW_READERS: &[::tenantapi_runtime::fixtures::TableRows] = &[
-    ::tenantapi_runtime::fixtures::TableRows {
+pub static ROW_READERS: &[::tenantapi_runtime::data::fixtures::TableRows] = &[
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::schema_version::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::schema_version::SchemaVersionResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::site::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::site::SiteResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::data_point::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::data_point::DataPointResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::reading::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::reading::ReadingResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::tag::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::tag::TagResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::data_point_tag::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::data_point_tag::DataPointTagResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::maintenance_window::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::maintenance_window::MaintenanceWindowResource,
         >,
     },
 ];
 /// Every table's operations, for the routes.
-pub static TABLE_OPS: &[&::tenantapi_runtime::handlers::TableOps] = &[
+pub static TABLE_OPS: &[&::tenantapi_runtime::http::handlers::TableOps] = &[
     &tables::schema_version::OPS,
     &tables::site::OPS,
     &tables::data_point::OPS,
@@ -86,7 +86,7 @@ pub static TABLE_OPS: &[&::tenantapi_runtime::handlers::TableOps] = &[
 /// Registers the routes of every table, relative to the API root
 /// (`/{project}/{table}/` and `/{project}/{table}/{pk}/`).
 pub fn configure(config: &mut ::actix_web::web::ServiceConfig) {
-    ::tenantapi_runtime::handlers::register_tables(config, TABLE_OPS);
+    ::tenantapi_runtime::http::handlers::register_tables(config, TABLE_OPS);
 }
 /// Everything above, for the server.
 pub static API: ::tenantapi_runtime::api::GeneratedApi = ::tenantapi_runtime::api::GeneratedApi {

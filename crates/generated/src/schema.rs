@@ -4,7 +4,7 @@
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     /// Structure version written by the external system's migrations.
     schema_version (version) {
@@ -15,7 +15,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     /// A physical location whose equipment reports measurements.
     site (id) {
@@ -34,7 +34,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     /// A measured quantity, such as the energy meter of one building.
     data_point (id) {
@@ -51,7 +51,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     /// One value of a data point at one instant.
     reading (id) {
@@ -70,7 +70,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     /// A free-form label that can be attached to data points.
     tag (id) {
@@ -85,7 +85,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     /// Which tags are attached to which data points.
     data_point_tag (data_point_id, tag_id) {
@@ -97,7 +97,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     /// A period during which readings of a site are expected to be missing.
     #[sql_name = "maintenance-window"]

@@ -2,10 +2,10 @@
 //! routes and DDL. The server is written against this, not against one generated crate, so
 //! that any description compiles into a serving binary.
 
-use crate::database_url::DatabaseUrl;
-use crate::fixtures::TableRows;
-use crate::meta::TableMeta;
-use crate::version::StructureVersion;
+use crate::connections::database_url::DatabaseUrl;
+use crate::connections::version::StructureVersion;
+use crate::data::fixtures::TableRows;
+use crate::data::meta::TableMeta;
 
 /// A generated crate's whole API, as its `API` static.
 pub struct GeneratedApi {

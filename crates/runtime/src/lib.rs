@@ -1,41 +1,15 @@
-//! Hand-written runtime that generated code calls: connections, value types, metadata,
-//! validation, query parsing, errors, the connection guard and the generic handlers.
+//! Hand-written runtime that generated code calls, in three layers that import only downward:
+//! `http` (Django REST Framework's conventions over the generic handlers) uses `data` (table
+//! descriptions, values, SQL, validation and writes), which uses `connections` (project
+//! databases, their pools, scheduling and structure version). `api` is what a generated crate
+//! hands the server.
 
 pub mod api;
-pub mod budget;
-pub mod database_url;
-pub mod db;
-pub mod decimal;
-pub mod error;
-pub mod expand;
-pub mod fixtures;
-pub mod values;
-pub mod version;
-pub mod write;
+pub mod connections;
+pub mod data;
+pub mod http;
 
-pub use values::{Bytes, Decimal, Json, List, Timestamptz, Uuid};
-pub mod body;
-pub mod conditional;
-pub mod constraint;
-pub mod convert;
-pub mod cursor;
-pub mod guard;
-pub mod handlers;
-pub mod key_path;
-pub mod limit;
-pub mod list;
-pub mod meta;
-pub mod metadata;
-pub mod pool;
-pub mod resource;
-pub mod selection;
-pub mod settings;
-pub mod shaping;
-pub mod sql;
-pub mod stored;
-pub mod table_ops;
-pub mod urls;
-pub mod watch;
+pub use data::values::{Bytes, Decimal, Json, List, Timestamptz, Uuid};
 
 /// Crates that generated code names, so that the generated crate depends on this one only
 /// for them and their versions always match.

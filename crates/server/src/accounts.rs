@@ -2,7 +2,7 @@
 //! commands over them. Tokens are stored as SHA-256 hashes; passwords as argon2id hashes.
 
 use diesel::prelude::*;
-use tenantapi_runtime::db::DbConnection;
+use tenantapi_runtime::connections::db::DbConnection;
 
 use crate::platform::{PlatformError, projects};
 use crate::secrets;
@@ -361,7 +361,7 @@ pub fn revoke_token(connection: &mut DbConnection, prefix: &str) -> Result<Chang
 /// A user's own rate limit; `None`: the configuration's default. A rate of 0 is no limit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = users)]
-#[diesel(check_for_backend(tenantapi_runtime::db::MultiBackend))]
+#[diesel(check_for_backend(tenantapi_runtime::connections::db::MultiBackend))]
 pub struct UserLimits {
     pub rate_per_second: Option<f64>,
     pub rate_burst: Option<i32>,

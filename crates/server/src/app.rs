@@ -6,10 +6,10 @@ use std::sync::Arc;
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
-use tenantapi_runtime::error::ApiError;
-use tenantapi_runtime::guard::ProjectRegistry;
-use tenantapi_runtime::handlers::with_allowed;
-use tenantapi_runtime::urls::absolute_path;
+use tenantapi_runtime::http::error::ApiError;
+use tenantapi_runtime::http::guard::ProjectRegistry;
+use tenantapi_runtime::http::handlers::with_allowed;
+use tenantapi_runtime::http::urls::absolute_path;
 
 use crate::auth::parse_authorization;
 use crate::config::AppSettings;
@@ -104,7 +104,7 @@ const READ_ONLY_METHODS: &[&str] = &["GET", "HEAD", "OPTIONS"];
 
 /// DRF's metadata of a view without a body: name, description, media types.
 fn describe_view(name: &str, description: &str) -> HttpResponse {
-    tenantapi_runtime::handlers::options_response(
+    tenantapi_runtime::http::handlers::options_response(
         serde_json::json!({
             "name": name,
             "description": description,

@@ -14,8 +14,8 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 use base64::Engine as _;
 use sha2::Digest as _;
-use tenantapi_runtime::db::{ConnectionManager, DbPool};
-use tenantapi_runtime::error::ApiError;
+use tenantapi_runtime::connections::db::{ConnectionManager, DbPool};
+use tenantapi_runtime::http::error::ApiError;
 
 use crate::accounts::{self, Principal, Refusal};
 use crate::secrets;
@@ -496,7 +496,7 @@ impl Authenticator {
     async fn on_platform<T: Send + 'static>(
         &self,
         lookup: impl FnOnce(
-            &mut tenantapi_runtime::db::DbConnection,
+            &mut tenantapi_runtime::connections::db::DbConnection,
         ) -> Result<T, accounts::AccountError>
         + Send
         + 'static,

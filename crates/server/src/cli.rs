@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tenantapi_runtime::api::GeneratedApi;
-use tenantapi_runtime::db::BackendKind;
+use tenantapi_runtime::connections::db::BackendKind;
 
 use crate::accounts::Role;
 use crate::commands::{self, CheckFormat};

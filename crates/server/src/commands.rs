@@ -5,8 +5,8 @@
 use std::fmt;
 
 use tenantapi_runtime::api::GeneratedApi;
-use tenantapi_runtime::database_url::DatabaseUrl;
-use tenantapi_runtime::db::DbConnection;
+use tenantapi_runtime::connections::database_url::DatabaseUrl;
+use tenantapi_runtime::connections::db::DbConnection;
 
 use crate::accounts::{self, AccountError, Change, Role, TokenInfo};
 use crate::config::Config;

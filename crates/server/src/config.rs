@@ -89,7 +89,7 @@ impl std::str::FromStr for LogFormat {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppSettings {
     /// Paging and body limits, for the generic handlers.
-    pub api: tenantapi_runtime::settings::ApiSettings,
+    pub api: tenantapi_runtime::http::settings::ApiSettings,
     pub allowed_hosts: crate::hosts::AllowedHosts,
     /// The configuration the OpenAPI document is adjusted to.
     pub document: DocumentSettings,
@@ -175,8 +175,8 @@ pub struct PoolConfig {
 }
 
 impl PoolConfig {
-    pub fn settings(&self) -> tenantapi_runtime::pool::PoolSettings {
-        tenantapi_runtime::pool::PoolSettings {
+    pub fn settings(&self) -> tenantapi_runtime::connections::pool::PoolSettings {
+        tenantapi_runtime::connections::pool::PoolSettings {
             max_size: self.max_size,
             checkout_timeout: Duration::from_millis(self.checkout_timeout_ms),
             idle_timeout: Duration::from_secs(self.idle_timeout_seconds),
@@ -188,9 +188,9 @@ impl PoolConfig {
     }
 
     /// The in-flight limit of each database server.
-    pub fn in_flight(&self) -> tenantapi_runtime::limit::LimitSettings {
+    pub fn in_flight(&self) -> tenantapi_runtime::connections::limit::LimitSettings {
         let max = self.max_in_flight_per_host as usize;
-        tenantapi_runtime::limit::LimitSettings {
+        tenantapi_runtime::connections::limit::LimitSettings {
             initial: 4.min(max),
             min: 2.min(max),
             max,
@@ -236,7 +236,7 @@ impl Config {
     /// database) for the same cores. Measured on 2 cores, GET by id at 32 connections: two
     /// workers 24,700-26,400 req/s with a p99 of 9.5-12.4 ms, one worker 23,400-23,900 req/s
     /// with a p99 of 2.6-2.8 ms; with queued work run by the finishing thread
-    /// ([`tenantapi_runtime::limit`]), two workers 25,100-27,700 req/s (p99 2.7-2.9 ms), one
+    /// ([`tenantapi_runtime::connections::limit`]), two workers 25,100-27,700 req/s (p99 2.7-2.9 ms), one
     /// worker 30,600-33,400 (p99 2.1-2.3 ms) (BENCHMARKS.md).
     pub fn http_workers(&self) -> usize {
         self.workers.unwrap_or_else(|| {
@@ -290,8 +290,8 @@ impl Default for ApiConfig {
             default_page_size: 100,
             max_page_size: 1000,
             max_body_bytes: 1024 * 1024,
-            max_bulk_items: tenantapi_runtime::settings::DEFAULT_MAX_BULK_ITEMS,
-            max_read_rows: tenantapi_runtime::expand::DEFAULT_MAX_READ_ROWS,
+            max_bulk_items: tenantapi_runtime::http::settings::DEFAULT_MAX_BULK_ITEMS,
+            max_read_rows: tenantapi_runtime::http::expand::DEFAULT_MAX_READ_ROWS,
             allowed_hosts: Vec::new(),
             public_schema: true,
             cors_allowed_origins: Vec::new(),
@@ -596,8 +596,8 @@ impl Config {
 
     pub fn app_settings(&self) -> AppSettings {
         AppSettings {
-            api: tenantapi_runtime::settings::ApiSettings {
-                pages: tenantapi_runtime::list::PageSettings {
+            api: tenantapi_runtime::http::settings::ApiSettings {
+                pages: tenantapi_runtime::http::list::PageSettings {
                     default_page_size: self.api.default_page_size,
                     max_page_size: self.api.max_page_size,
                 },
@@ -605,7 +605,7 @@ impl Config {
                 max_bulk_items: self.api.max_bulk_items,
                 max_read_rows: self.api.max_read_rows,
                 // `serve` replaces it with the platform database's shared key.
-                cursor_key: tenantapi_runtime::cursor::CursorKey::random(),
+                cursor_key: tenantapi_runtime::http::cursor::CursorKey::random(),
             },
             allowed_hosts: crate::hosts::AllowedHosts::new(&self.api.allowed_hosts),
             document: DocumentSettings {

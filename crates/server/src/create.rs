@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use diesel::connection::SimpleConnection;
 use tenantapi_runtime::api::GeneratedApi;
-use tenantapi_runtime::database_url::{DatabaseUrl, Pooler};
-use tenantapi_runtime::db::{BackendKind, sqlite_path};
+use tenantapi_runtime::connections::database_url::{DatabaseUrl, Pooler};
+use tenantapi_runtime::connections::db::{BackendKind, sqlite_path};
 use tenantapi_schema::sql::quote_identifier;
 
 /// Why a database could not be created; nothing was left behind.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use diesel::connection::SimpleConnection;
 use tenantapi_runtime::api::GeneratedApi;
-use tenantapi_runtime::db::DbConnection;
+use tenantapi_runtime::connections::db::DbConnection;
 
 use crate::accounts::{self, AccountError, Role};
 use crate::platform::{self, PlatformError};

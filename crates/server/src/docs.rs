@@ -8,7 +8,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use tenantapi_runtime::api::GeneratedApi;
-use tenantapi_runtime::error::ApiError;
+use tenantapi_runtime::http::error::ApiError;
 
 use crate::config::DocumentSettings;
 use crate::registry::Registry;

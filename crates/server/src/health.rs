@@ -3,10 +3,10 @@
 
 use std::sync::{Arc, RwLock};
 
-use tenantapi_runtime::db::DbConnection;
-use tenantapi_runtime::error::ApiError;
-use tenantapi_runtime::pool::ConnectionHooks;
-use tenantapi_runtime::version::StructureVersion;
+use tenantapi_runtime::connections::db::DbConnection;
+use tenantapi_runtime::connections::pool::ConnectionHooks;
+use tenantapi_runtime::connections::version::StructureVersion;
+use tenantapi_runtime::http::error::ApiError;
 
 /// What the last look at a project database found.
 #[derive(Debug, Clone, PartialEq, Eq)]

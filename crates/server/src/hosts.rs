@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, web};
-use tenantapi_runtime::error::ApiError;
+use tenantapi_runtime::http::error::ApiError;
 
 /// Host names the API answers for: `api.example.com`, `.example.com` (the domain and its
 /// subdomains) or `*`. Empty: any host.

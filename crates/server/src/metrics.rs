@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use prometheus::{
     HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
 };
-use tenantapi_runtime::error::ApiError;
+use tenantapi_runtime::http::error::ApiError;
 
 use crate::hosts::AllowedHosts;
 use crate::registry::Registry;

@@ -4,7 +4,7 @@
 
 use diesel::prelude::*;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use tenantapi_runtime::db::DbConnection;
+use tenantapi_runtime::connections::db::DbConnection;
 
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -30,7 +30,7 @@ diesel::table! {
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = projects)]
-#[diesel(check_for_backend(tenantapi_runtime::db::MultiBackend))]
+#[diesel(check_for_backend(tenantapi_runtime::connections::db::MultiBackend))]
 pub struct Project {
     pub id: i32,
     pub name: String,
@@ -44,7 +44,7 @@ pub struct Project {
 /// default. A rate of 0 is no limit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = projects)]
-#[diesel(check_for_backend(tenantapi_runtime::db::MultiBackend))]
+#[diesel(check_for_backend(tenantapi_runtime::connections::db::MultiBackend))]
 pub struct ProjectLimits {
     pub rate_per_second: Option<f64>,
     pub rate_burst: Option<i32>,
@@ -113,8 +113,8 @@ pub fn set_project_limits(
 pub enum PlatformError {
     #[error("cannot open the platform database ({backend}): {source}")]
     Connect {
-        backend: tenantapi_runtime::db::BackendKind,
-        source: tenantapi_runtime::database_url::ConnectError,
+        backend: tenantapi_runtime::connections::db::BackendKind,
+        source: tenantapi_runtime::connections::database_url::ConnectError,
     },
     #[error("migrating the platform database failed: {0}")]
     Migrate(String),
@@ -143,7 +143,7 @@ pub enum PlatformError {
 /// and both read the first one's key).
 pub fn cursor_key(
     connection: &mut DbConnection,
-) -> Result<tenantapi_runtime::cursor::CursorKey, PlatformError> {
+) -> Result<tenantapi_runtime::http::cursor::CursorKey, PlatformError> {
     const NAME: &str = "cursor_key";
     let stored = || {
         server_secrets::table
@@ -153,7 +153,7 @@ pub fn cursor_key(
     let value = match stored().first::<String>(connection).optional()? {
         Some(value) => value,
         None => {
-            let fresh = tenantapi_runtime::cursor::CursorKey::random();
+            let fresh = tenantapi_runtime::http::cursor::CursorKey::random();
             let hex = crate::secrets::hex(&fresh.0);
             // Hex digits only: nothing to quote.
             diesel::sql_query(format!(
@@ -175,12 +175,12 @@ pub fn cursor_key(
             "server_secrets.{NAME} is not 64 hex digits; delete the row and a server will create a new key (cursors handed out before become invalid)"
         )));
     }
-    Ok(tenantapi_runtime::cursor::CursorKey(key))
+    Ok(tenantapi_runtime::http::cursor::CursorKey(key))
 }
 
 /// Opens the platform database and applies pending migrations; returns their names.
 pub fn open_and_migrate(url: &str) -> Result<(DbConnection, Vec<String>), PlatformError> {
-    let url = tenantapi_runtime::database_url::DatabaseUrl::new(url);
+    let url = tenantapi_runtime::connections::database_url::DatabaseUrl::new(url);
     let backend = url.backend();
     let mut connection = url
         .open()

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use actix_web::HttpRequest;
 use scheduled_thread_pool::ScheduledThreadPool;
 use tenantapi_runtime::api::GeneratedApi;
-use tenantapi_runtime::budget::Budgets;
-use tenantapi_runtime::error::ApiError;
-use tenantapi_runtime::guard::{ProjectAccess, ProjectRegistry, RegistryFuture};
-use tenantapi_runtime::pool::{PoolSettings, ProjectPool};
-use tenantapi_runtime::version::StructureVersion;
+use tenantapi_runtime::connections::budget::Budgets;
+use tenantapi_runtime::connections::pool::{PoolSettings, ProjectPool};
+use tenantapi_runtime::connections::version::StructureVersion;
+use tenantapi_runtime::http::error::ApiError;
+use tenantapi_runtime::http::guard::{ProjectAccess, ProjectRegistry, RegistryFuture};
 
 use crate::accounts::{Principal, Role, UserLimits};
 use crate::auth::Authenticator;
@@ -223,7 +223,7 @@ impl Registry {
     }
 
     /// Every enabled project's pool state, sorted by name.
-    pub fn pool_stats(&self) -> Vec<(Arc<str>, tenantapi_runtime::pool::PoolStats)> {
+    pub fn pool_stats(&self) -> Vec<(Arc<str>, tenantapi_runtime::connections::pool::PoolStats)> {
         let projects = self.projects.read().expect("registry lock poisoned");
         let mut stats: Vec<_> = projects
             .values()

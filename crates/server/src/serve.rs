@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, middleware, web};
 use tenantapi_runtime::api::GeneratedApi;
-use tenantapi_runtime::database_url::DatabaseUrl;
-use tenantapi_runtime::db::DbConnection;
+use tenantapi_runtime::connections::database_url::DatabaseUrl;
+use tenantapi_runtime::connections::db::DbConnection;
 
 use crate::config::Config;
 use crate::health::Health;
@@ -143,7 +143,7 @@ fn spawn_metrics_listener(
             .app_data(registry.clone())
             .route("/metrics", web::get().to(crate::metrics::scrape_private))
             .default_service(web::to(|| async {
-                Err::<HttpResponse, _>(tenantapi_runtime::error::ApiError::NotFound)
+                Err::<HttpResponse, _>(tenantapi_runtime::http::error::ApiError::NotFound)
             }))
     })
     .workers(1)

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tenantapi_runtime::error::ApiError;
+use tenantapi_runtime::http::error::ApiError;
 
 /// A token bucket's settings: `per_second` tokens added each second, at most `burst` held.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use tenantapi_runtime::api::GeneratedApi;
-use tenantapi_runtime::db::DbConnection;
+use tenantapi_runtime::connections::db::DbConnection;
 
 /// Prefix of every throwaway database and file: what leftover cleanup looks for.
 const PREFIX: &str = "tenantapi_test_";

@@ -66,7 +66,7 @@ pub enum TestKitError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Fixture(#[from] tenantapi_runtime::fixtures::FixtureError),
+    Fixture(#[from] tenantapi_runtime::data::fixtures::FixtureError),
     #[error("setting up the test platform failed: {0}")]
     Setup(String),
 }
@@ -279,8 +279,8 @@ pub fn load_fixture_text(
     file: &str,
     text: &str,
 ) -> Result<usize, TestKitError> {
-    let fixtures = tenantapi_runtime::fixtures::parse(file, text, database.api.tables)?;
-    Ok(tenantapi_runtime::fixtures::load(
+    let fixtures = tenantapi_runtime::data::fixtures::parse(file, text, database.api.tables)?;
+    Ok(tenantapi_runtime::data::fixtures::load(
         &mut database.connect(),
         &fixtures,
         file,
@@ -469,7 +469,7 @@ pub fn fixtures_dir(manifest_dir: &str) -> PathBuf {
 
 /// Every row of a database (but the version table) in fixture format.
 pub fn dump(database: &TestDatabase) -> Value {
-    tenantapi_runtime::fixtures::dump(
+    tenantapi_runtime::data::fixtures::dump(
         &mut database.connect(),
         database.api.row_readers,
         &[database.api.version_table],

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use tenantapi_runtime::api::GeneratedApi;
-use tenantapi_runtime::database_url::DatabaseUrl;
-use tenantapi_runtime::db::DbConnection;
+use tenantapi_runtime::connections::database_url::DatabaseUrl;
+use tenantapi_runtime::connections::db::DbConnection;
 
 use super::{CommandError, failed, platform_connection};
 use crate::check::{self, CheckRow};
@@ -76,11 +76,11 @@ pub fn fixtures_load(
     let name = file.display().to_string();
     let text = std::fs::read_to_string(file)
         .map_err(|error| failed(format!("cannot read {name}: {error}")))?;
-    let fixtures = tenantapi_runtime::fixtures::parse(&name, &text, api.tables)
+    let fixtures = tenantapi_runtime::data::fixtures::parse(&name, &text, api.tables)
         .map_err(|error| failed(error.to_string()))?;
     let progress = crate::progress::bar(fixtures.row_count() as u64, "rows");
     progress.set_message(format!("loading into {project}"));
-    let loaded = tenantapi_runtime::fixtures::load_with_progress(
+    let loaded = tenantapi_runtime::data::fixtures::load_with_progress(
         &mut connection,
         &fixtures,
         &name,
@@ -101,7 +101,7 @@ pub fn fixtures_dump(
 ) -> Result<FixturesOutcome, CommandError> {
     let mut connection = project_database(api, config, project)?;
     let progress = crate::progress::bar(api.row_readers.len() as u64, "tables");
-    let document = tenantapi_runtime::fixtures::dump_with_progress(
+    let document = tenantapi_runtime::data::fixtures::dump_with_progress(
         &mut connection,
         api.row_readers,
         &[api.version_table],
@@ -182,9 +182,9 @@ pub fn check(
 fn no_version(
     table: &str,
     column: &str,
-    error: &tenantapi_runtime::version::VersionError,
+    error: &tenantapi_runtime::connections::version::VersionError,
 ) -> String {
-    use tenantapi_runtime::version::VersionError;
+    use tenantapi_runtime::connections::version::VersionError;
     use tenantapi_schema::sql::{insert_version, quote_identifier};
     let insert = insert_version(table, column, "1");
     let fix = match error {
@@ -227,8 +227,9 @@ pub fn introspect(
         .open_existing()
         .map_err(|error| failed(format!("cannot open the reference database: {error}")))?;
     let select_sql = tenantapi_schema::sql::select_version(version_table, version_column);
-    let found = tenantapi_runtime::version::read_version(&mut connection, &select_sql, false)
-        .map_err(|error| failed(no_version(version_table, version_column, &error)))?;
+    let found =
+        tenantapi_runtime::connections::version::read_version(&mut connection, &select_sql, false)
+            .map_err(|error| failed(no_version(version_table, version_column, &error)))?;
     introspect::live_structure(
         &mut connection,
         postgres_schemas.get(1..).unwrap_or_default(),

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use tenantapi_runtime::db::BackendKind;
-use tenantapi_runtime::meta::{ColumnKind, ColumnMeta, TableMeta};
+use tenantapi_runtime::connections::db::BackendKind;
+use tenantapi_runtime::data::meta::{ColumnKind, ColumnMeta, TableMeta};
 use tenantapi_schema::model::ColumnType;
 
 use super::{LiveColumn, LiveTable, RelationKind};

@@ -9,7 +9,7 @@ mod sqlite;
 mod sqlite_sql;
 
 use diesel::sql_types::Text;
-use tenantapi_runtime::db::DbConnection;
+use tenantapi_runtime::connections::db::DbConnection;
 use tenantapi_schema::model::{ColumnType, DefaultValue, EnumType, OnDelete, VersionSource};
 use tenantapi_schema::write::{DescribedColumn, DescribedTable, Description};
 
@@ -74,7 +74,7 @@ pub struct LiveTable {
     /// False for a PostgreSQL materialized view created `WITH NO DATA` and never refreshed:
     /// reading it fails until the database's owner refreshes it.
     pub populated: bool,
-    pub backend: tenantapi_runtime::db::BackendKind,
+    pub backend: tenantapi_runtime::connections::db::BackendKind,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

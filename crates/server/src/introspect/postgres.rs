@@ -2,7 +2,7 @@
 
 use diesel::RunQueryDsl as _;
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
-use tenantapi_runtime::db::DbConnection;
+use tenantapi_runtime::connections::db::DbConnection;
 use tenantapi_schema::model::ColumnType;
 
 use super::{LiveColumn, LiveEnum, LiveForeignKey, LiveTable, RelationKind};
@@ -281,7 +281,7 @@ pub(super) fn structure(
             foreign_keys: Vec::new(),
             partitions: partitions as usize,
             populated,
-            backend: tenantapi_runtime::db::BackendKind::Postgres,
+            backend: tenantapi_runtime::connections::db::BackendKind::Postgres,
             kind: match relkind.as_str() {
                 "v" => RelationKind::View,
                 "m" => RelationKind::MaterializedView,

@@ -2,7 +2,7 @@
 
 use diesel::RunQueryDsl as _;
 use diesel::sql_types::{Bool, Integer, Nullable, Text};
-use tenantapi_runtime::db::DbConnection;
+use tenantapi_runtime::connections::db::DbConnection;
 use tenantapi_schema::model::ColumnType;
 
 use super::sqlite_sql::column_clauses;
@@ -225,7 +225,7 @@ pub(super) fn structure(
             foreign_keys: Vec::new(),
             partitions: 0,
             populated: true,
-            backend: tenantapi_runtime::db::BackendKind::Sqlite,
+            backend: tenantapi_runtime::connections::db::BackendKind::Sqlite,
             kind: if is_view {
                 RelationKind::View
             } else {

@@ -138,7 +138,7 @@ fn introspect_writes_a_description_that_loads() {
         "{message}"
     );
     let reference = reference.to_str().unwrap();
-    let mut connection = tenantapi_runtime::db::DbConnection::open(reference).unwrap();
+    let mut connection = tenantapi_runtime::connections::db::DbConnection::open(reference).unwrap();
     diesel::connection::SimpleConnection::batch_execute(
         &mut connection,
         "CREATE TABLE nope (version TEXT);",

@@ -176,7 +176,8 @@ fn ddl_prints_the_structure_and_its_version_record_without_configuration() {
         .output()
         .unwrap();
     let mut connection =
-        tenantapi_runtime::db::DbConnection::open(dir.join("x.db").to_str().unwrap()).unwrap();
+        tenantapi_runtime::connections::db::DbConnection::open(dir.join("x.db").to_str().unwrap())
+            .unwrap();
     diesel::connection::SimpleConnection::batch_execute(&mut connection, &stdout(&output)).unwrap();
 
     let unknown = Command::new(env!("CARGO_BIN_EXE_tenantapi"))

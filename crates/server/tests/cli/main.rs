@@ -27,7 +27,8 @@ fn tenantapi(platform: &Path, args: &[&str]) -> Output {
 
 /// A SQLite project database with the generated structure, its version row, and `rows`.
 fn project_database(path: &Path, rows: &str) {
-    let mut connection = tenantapi_runtime::db::DbConnection::open(path.to_str().unwrap()).unwrap();
+    let mut connection =
+        tenantapi_runtime::connections::db::DbConnection::open(path.to_str().unwrap()).unwrap();
     diesel::connection::SimpleConnection::batch_execute(
         &mut connection,
         &format!(

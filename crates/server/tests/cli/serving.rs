@@ -9,7 +9,7 @@ fn serve_picks_up_project_changes_without_a_restart() {
     let project = dir.join("p.db");
     // A project database with the generated structure and one row.
     let mut connection =
-        tenantapi_runtime::db::DbConnection::open(project.to_str().unwrap()).unwrap();
+        tenantapi_runtime::connections::db::DbConnection::open(project.to_str().unwrap()).unwrap();
     diesel::connection::SimpleConnection::batch_execute(
         &mut connection,
         &format!(

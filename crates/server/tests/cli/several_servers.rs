@@ -35,7 +35,8 @@ impl Drop for PlatformDatabase {
 
 fn admin_sql(sql: &str) {
     let mut connection =
-        tenantapi_runtime::db::DbConnection::open(&format!("{POSTGRES}/postgres")).unwrap();
+        tenantapi_runtime::connections::db::DbConnection::open(&format!("{POSTGRES}/postgres"))
+            .unwrap();
     diesel::connection::SimpleConnection::batch_execute(&mut connection, sql).unwrap();
 }
 

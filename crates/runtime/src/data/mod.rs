@@ -1,0 +1,14 @@
+//! Tables as data: the static descriptions generated code emits, value types and their
+//! conversions from JSON and stored values, SQL building, validation, constraint violations
+//! explained per field, and the writes. Imports from `connections`, never from `http`.
+
+pub mod constraint;
+pub mod convert;
+pub mod decimal;
+pub mod fixtures;
+pub mod meta;
+pub mod resource;
+pub mod sql;
+pub mod stored;
+pub mod values;
+pub mod write;

@@ -1,0 +1,299 @@
+//! The generic CRUD handlers every generated table registers, with DRF's HTTP conventions:
+//! the two routes and what they share here; lists in `pages.rs`, `OPTIONS` in `options.rs`,
+//! creates in `create.rs`, and the reads and writes of one row in `item.rs`.
+
+use std::collections::HashMap;
+
+use actix_web::http::{Method, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::Value;
+
+use crate::connections::db::DbConnection;
+use crate::connections::version::StructureVersion;
+use crate::data::meta::TableMeta;
+use crate::data::sql::SqlFilter;
+use crate::http::body::WriteMode;
+use crate::http::conditional;
+use crate::http::error::ApiError;
+use crate::http::guard::ProjectConnection;
+use crate::http::key_path;
+use crate::http::settings::ApiSettings;
+
+mod create;
+mod item;
+mod options;
+mod pages;
+
+/// Runs a single-row write as one guarded statement in its own transaction
+/// (`write::guarded`): what it wrote; else, when nothing was, why (`unwritten` if the
+/// structure version holds); or the database's refusal, explained like any write's.
+fn run_guarded<T>(
+    ops: &'static TableOps,
+    connection: &mut DbConnection,
+    version: &StructureVersion,
+    body: &serde_json::Map<String, Value>,
+    kind: crate::data::constraint::WriteKind,
+    unwritten: ApiError,
+    write: impl FnOnce(&mut DbConnection) -> Result<Option<T>, crate::http::error::WriteError>,
+) -> Result<T, ApiError> {
+    use diesel::Connection as _;
+    match connection.transaction(write) {
+        Ok(Some(written)) => Ok(written),
+        Ok(None) => Err(crate::connections::version::explain_unwritten(
+            connection, version, unwritten,
+        )),
+        Err(error) => Err(crate::data::constraint::explain_write_error(
+            ops.meta, connection, body, kind, error,
+        )),
+    }
+}
+
+/// A read's `expand`, `fields` and `omit`, within the configured row bound.
+fn shaping_of(
+    ops: &'static TableOps,
+    request: &HttpRequest,
+    parameters: &[(String, String)],
+    settings: &ApiSettings,
+) -> Result<crate::http::shaping::Shaping, ApiError> {
+    crate::http::shaping::Shaping::parse(
+        ops.meta,
+        all_tables(request),
+        parameters,
+        settings.max_read_rows,
+    )
+}
+
+/// Generated code names `handlers::TableOps`; it lives in `table_ops.rs` because expansions and
+/// field selection, which the handlers use, need it too.
+pub use crate::http::table_ops::TableOps;
+
+/// Every table of one generated API by its URL segment, registered beside the routes.
+pub struct TableIndex {
+    by_name: HashMap<&'static str, &'static TableOps>,
+    all: &'static [&'static TableOps],
+}
+
+/// The table named by the route's `{table}`, for a method it serves. It is the first
+/// argument of every table handler, so that an unknown table answers 404 and a method the
+/// table does not serve 405 before anyone is authenticated.
+struct Table(&'static TableOps);
+
+impl actix_web::FromRequest for Table {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Table, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(table_of(request).map(Table))
+    }
+}
+
+fn table_of(request: &HttpRequest) -> Result<&'static TableOps, ApiError> {
+    let index = request
+        .app_data::<web::Data<TableIndex>>()
+        .expect("BUG: register_tables registers the table index");
+    let name = request.match_info().get("table").unwrap_or_default();
+    let ops = *index.by_name.get(name).ok_or(ApiError::NotFound)?;
+    let item = request.match_info().get("pk").is_some();
+    if item && !ops.meta.has_primary_key() {
+        return Err(ApiError::NotFound);
+    }
+    let allowed = allowed_methods(ops, item);
+    if !allowed.contains(&request.method().as_str()) {
+        return Err(ApiError::MethodNotAllowed {
+            method: request.method().to_string(),
+            allowed: allowed.to_vec(),
+        });
+    }
+    Ok(ops)
+}
+
+/// The methods a table's collection (`item == false`) or item route serves.
+fn allowed_methods(ops: &TableOps, item: bool) -> &'static [&'static str] {
+    match (ops.writes.is_some(), item) {
+        (true, false) => &["GET", "POST", "HEAD", "OPTIONS"],
+        (true, true) => &["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+        (false, _) => &["GET", "HEAD", "OPTIONS"],
+    }
+}
+
+/// Registers two routes for all `tables`: `/{project}/{table}/` and `/{project}/{table}/{pk}/`.
+/// The table is looked up by name in a hash map, not matched route by route: actix tries
+/// routes one after the other, with a regular expression each, which cost 4 % of the server's
+/// CPU with seven tables and would grow with every table of a large structure.
+pub fn register_tables(config: &mut web::ServiceConfig, tables: &'static [&'static TableOps]) {
+    let index = web::Data::new(TableIndex {
+        by_name: tables.iter().map(|ops| (ops.meta.name, *ops)).collect(),
+        all: tables,
+    });
+    let collection = web::resource("/{project}/{table}/")
+        .app_data(index.clone())
+        .route(web::get().to(
+            |Table(ops): Table,
+             request: HttpRequest,
+             guard: ProjectConnection,
+             settings: web::Data<ApiSettings>| {
+                pages::list(ops, request, guard, settings)
+            },
+        ))
+        .route(web::head().to(
+            |Table(ops): Table,
+             request: HttpRequest,
+             guard: ProjectConnection,
+             settings: web::Data<ApiSettings>| {
+                pages::list(ops, request, guard, settings)
+            },
+        ))
+        .route(web::method(Method::OPTIONS).to(
+            |Table(ops): Table, request: HttpRequest, guard: ProjectConnection| {
+                options::options_collection(ops, request, guard)
+            },
+        ))
+        .route(web::post().to(
+            |Table(ops): Table,
+             request: HttpRequest,
+             guard: ProjectConnection,
+             payload: web::Payload,
+             settings: web::Data<ApiSettings>| {
+                create::create(ops, request, guard, payload, settings)
+            },
+        ))
+        .default_service(web::to(|Table(_): Table| async {
+            // Only reached by a method the table serves but no route above takes.
+            Err::<HttpResponse, _>(ApiError::NotFound)
+        }));
+    let item = web::resource("/{project}/{table}/{pk}/")
+        .app_data(index)
+        .route(web::get().to(
+            |Table(ops): Table,
+             request: HttpRequest,
+             guard: ProjectConnection,
+             settings: web::Data<ApiSettings>| {
+                item::retrieve(ops, request, guard, settings)
+            },
+        ))
+        .route(web::head().to(
+            |Table(ops): Table,
+             request: HttpRequest,
+             guard: ProjectConnection,
+             settings: web::Data<ApiSettings>| {
+                item::retrieve(ops, request, guard, settings)
+            },
+        ))
+        .route(web::method(Method::OPTIONS).to(
+            |Table(ops): Table, request: HttpRequest, guard: ProjectConnection| {
+                options::options_item(ops, request, guard)
+            },
+        ))
+        .route(web::put().to(
+            |Table(ops): Table,
+             request: HttpRequest,
+             guard: ProjectConnection,
+             payload: web::Payload,
+             settings: web::Data<ApiSettings>| {
+                item::write_existing(ops, request, guard, payload, settings, WriteMode::Replace)
+            },
+        ))
+        .route(web::patch().to(
+            |Table(ops): Table,
+             request: HttpRequest,
+             guard: ProjectConnection,
+             payload: web::Payload,
+             settings: web::Data<ApiSettings>| {
+                item::write_existing(ops, request, guard, payload, settings, WriteMode::Partial)
+            },
+        ))
+        .route(web::delete().to(
+            |Table(ops): Table, request: HttpRequest, guard: ProjectConnection| {
+                item::destroy(ops, request, guard)
+            },
+        ))
+        .default_service(web::to(|Table(_): Table| async {
+            Err::<HttpResponse, _>(ApiError::NotFound)
+        }));
+    config.service(collection).service(item);
+}
+
+/// Any other method on the resource is a DRF-style 405 listing the allowed ones.
+pub fn with_allowed(
+    resource: actix_web::Resource,
+    allowed: &'static [&'static str],
+) -> actix_web::Resource {
+    resource.default_service(web::to(move |request: HttpRequest| {
+        method_not_allowed(request, allowed)
+    }))
+}
+
+async fn method_not_allowed(
+    request: HttpRequest,
+    allowed: &'static [&'static str],
+) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed {
+        method: request.method().to_string(),
+        allowed: allowed.to_vec(),
+    })
+}
+
+/// An `OPTIONS` answer with its `Allow` header, as DRF sends.
+pub fn options_response(document: Value, allowed: &[&str]) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::ALLOW, allowed.join(", ")))
+        .json(document)
+}
+
+/// Every table's operations, for expansions (which look for references both ways).
+fn all_tables(request: &HttpRequest) -> &'static [&'static TableOps] {
+    request
+        .app_data::<web::Data<TableIndex>>()
+        .map_or(&[], |tables| tables.all)
+}
+
+/// Every table's operations by name, for filters across foreign keys.
+fn table_ops(request: &HttpRequest) -> impl Fn(&str) -> Option<&'static TableOps> + '_ {
+    let tables = request.app_data::<web::Data<TableIndex>>();
+    move |name| tables.and_then(|tables| tables.by_name.get(name).copied())
+}
+
+/// 200 with the body and its ETag, or 304 when `If-None-Match` names the ETag.
+fn respond_with_etag(
+    etag: String,
+    unless: Option<conditional::Condition>,
+    body: String,
+) -> Result<HttpResponse, ApiError> {
+    if unless.is_some_and(|condition| condition.matches_weak(&etag)) {
+        return Ok(conditional::not_modified(etag));
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag))
+        .content_type("application/json")
+        .body(body))
+}
+
+/// The version this server serves, registered by the server from the generated crate.
+fn structure_version(request: &HttpRequest) -> StructureVersion {
+    *request
+        .app_data::<web::Data<StructureVersion>>()
+        .expect("BUG: web::Data<StructureVersion> was not registered")
+        .get_ref()
+}
+
+fn key_filter(meta: &'static TableMeta, request: &HttpRequest) -> Result<SqlFilter, ApiError> {
+    // The raw segment, not `match_info()`: the router decodes `%2C`, and a comma inside a
+    // value of a composite key must not become a separator.
+    let segment = request
+        .uri()
+        .path()
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    key_path::parse_primary_key(meta, segment)
+}
+
+/// The row matching `filter` as a JSON object, or 404.
+fn fetch_one(
+    ops: &'static TableOps,
+    connection: &mut DbConnection,
+    filter: SqlFilter,
+) -> Result<String, ApiError> {
+    (ops.row_json)(connection, filter)?.ok_or(ApiError::NotFound)
+}
