@@ -387,7 +387,7 @@ async fn expired_tokens_are_refused_and_only_hashes_are_stored() {
         #[diesel(sql_type = diesel::sql_types::Text)]
         name: String,
     }
-    let tenantapi_runtime::db::DbConnection::Sqlite(sqlite) = &mut connection else {
+    let tenantapi_runtime::connections::db::DbConnection::Sqlite(sqlite) = &mut connection else {
         unreachable!()
     };
     let stored: Vec<StoredToken> =

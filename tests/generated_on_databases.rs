@@ -4,14 +4,14 @@
 use diesel::RunQueryDsl as _;
 use serde_json::{Value, json};
 use tenantapi_generated::tables;
-use tenantapi_runtime::constraint::{WriteKind, explain_write_error};
-use tenantapi_runtime::db::DbConnection;
-use tenantapi_runtime::error::ApiError;
-use tenantapi_runtime::key_path::parse_primary_key;
-use tenantapi_runtime::list::{PageSettings, parse_list_request};
-use tenantapi_runtime::resource::Resource;
-use tenantapi_runtime::sql::{SqlFilter, SqlOrder};
-use tenantapi_runtime::write::WritableResource;
+use tenantapi_runtime::connections::db::DbConnection;
+use tenantapi_runtime::data::constraint::{WriteKind, explain_write_error};
+use tenantapi_runtime::data::resource::Resource;
+use tenantapi_runtime::data::sql::{SqlFilter, SqlOrder};
+use tenantapi_runtime::data::write::WritableResource;
+use tenantapi_runtime::http::error::ApiError;
+use tenantapi_runtime::http::key_path::parse_primary_key;
+use tenantapi_runtime::http::list::{PageSettings, parse_list_request};
 use tenantapi_testkit::TestDatabase;
 
 #[derive(diesel::QueryableByName, Debug, PartialEq)]
@@ -65,7 +65,10 @@ fn body(value: Value) -> serde_json::Map<String, Value> {
     value.as_object().unwrap().clone()
 }
 
-fn key(meta_pk: &str, resource_meta: &'static tenantapi_runtime::meta::TableMeta) -> SqlFilter {
+fn key(
+    meta_pk: &str,
+    resource_meta: &'static tenantapi_runtime::data::meta::TableMeta,
+) -> SqlFilter {
     parse_primary_key(resource_meta, meta_pk).unwrap()
 }
 

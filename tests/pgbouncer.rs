@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use diesel::{Connection as _, PgConnection, QueryDsl as _, RunQueryDsl as _};
 use serde_json::{Value, json};
-use tenantapi_runtime::database_url::DatabaseUrl;
-use tenantapi_runtime::watch::is_statement_cache_moved;
+use tenantapi_runtime::connections::database_url::DatabaseUrl;
+use tenantapi_runtime::connections::watch::is_statement_cache_moved;
 use tenantapi_testkit::{Backend, TestDatabase, TestKit, postgres_server_url};
 
 /// A PgBouncer process in front of the test PostgreSQL server, stopped when dropped.
@@ -476,8 +476,8 @@ fn a_panic_inside_a_unit_of_work_leaves_no_transaction_to_the_next_client() {
             .checkout(Instant::now() + Duration::from_secs(5), None, None)
             .unwrap();
         checked.run(
-            tenantapi_runtime::pool::Access::Read,
-            |connection| -> Result<(), tenantapi_runtime::error::ApiError> {
+            tenantapi_runtime::connections::pool::Access::Read,
+            |connection| -> Result<(), tenantapi_runtime::http::error::ApiError> {
                 diesel::sql_query("SELECT 1").execute(connection)?;
                 panic!("a bug inside a unit of work")
             },

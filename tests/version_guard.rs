@@ -340,7 +340,7 @@ async fn writers_racing(migration: &'static str) -> Race {
     let migration = std::thread::spawn(move || {
         use diesel::connection::SimpleConnection as _;
         std::thread::sleep(std::time::Duration::from_millis(100));
-        let mut connection = tenantapi_runtime::db::DbConnection::open(&url).unwrap();
+        let mut connection = tenantapi_runtime::connections::db::DbConnection::open(&url).unwrap();
         let started = std::time::Instant::now();
         let result = connection
             .batch_execute(migration)
@@ -468,7 +468,8 @@ async fn writes_meeting_a_migration_in_progress_are_refused_at_once() {
     let app = app(&setup).await;
     check_now(&setup).await;
     let mut migration =
-        tenantapi_runtime::db::DbConnection::open(&setup.kit.database("alpha").url).unwrap();
+        tenantapi_runtime::connections::db::DbConnection::open(&setup.kit.database("alpha").url)
+            .unwrap();
     migration
         .batch_execute("BEGIN; UPDATE schema_version SET version = version;")
         .unwrap();

@@ -208,7 +208,7 @@ async fn upsert_scenario(backend: Backend) {
 /// the reply.
 async fn post_counted<S>(
     app: &Client<S>,
-    pool: &tenantapi_runtime::pool::ProjectPool,
+    pool: &tenantapi_runtime::connections::pool::ProjectPool,
     query: &str,
     items: Vec<Value>,
 ) -> (u64, Reply)

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use diesel::RunQueryDsl as _;
 use diesel::connection::TransactionManager as _;
-use tenantapi_runtime::db::DbConnection;
-use tenantapi_runtime::error::ApiError;
-use tenantapi_runtime::pool::{Access, ProjectPool};
+use tenantapi_runtime::connections::db::DbConnection;
+use tenantapi_runtime::connections::pool::{Access, ProjectPool};
+use tenantapi_runtime::http::error::ApiError;
 
 use super::*;
 

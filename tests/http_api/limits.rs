@@ -433,8 +433,8 @@ on_both_backends!(
 /// PostgreSQL writers run side by side.
 async fn writer_turns_scenario(backend: Backend) {
     use std::time::{Duration, Instant};
-    use tenantapi_runtime::error::ApiError;
-    use tenantapi_runtime::pool::Access;
+    use tenantapi_runtime::connections::pool::Access;
+    use tenantapi_runtime::http::error::ApiError;
     let kit = kit(backend, &[], |_| {});
     let pool = kit.registry().pool("alpha").unwrap();
     let soon = || Instant::now() + Duration::from_millis(200);

@@ -95,7 +95,10 @@ fn assert_detail(reply: &Reply, status: u16, check: impl FnOnce(&str) -> bool) {
 
 /// Lock requests waiting (not granted) on the PostgreSQL database `observer` is connected to:
 /// on `table`, or on anything.
-fn locks_waiting(observer: &mut tenantapi_runtime::db::DbConnection, table: Option<&str>) -> i64 {
+fn locks_waiting(
+    observer: &mut tenantapi_runtime::connections::db::DbConnection,
+    table: Option<&str>,
+) -> i64 {
     use diesel::RunQueryDsl as _;
     #[derive(diesel::QueryableByName)]
     struct Waiting {
@@ -117,7 +120,7 @@ fn locks_waiting(observer: &mut tenantapi_runtime::db::DbConnection, table: Opti
 /// Waits (10 s at most) until at least `count` lock requests wait (see [`locks_waiting`]).
 #[track_caller]
 fn wait_for_lock_waiters(
-    observer: &mut tenantapi_runtime::db::DbConnection,
+    observer: &mut tenantapi_runtime::connections::db::DbConnection,
     table: Option<&str>,
     count: i64,
 ) {

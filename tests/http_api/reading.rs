@@ -162,7 +162,7 @@ on_both_backends!(
 async fn long_text_filter_values_scenario(backend: Backend) {
     let fixture = kit(backend, &[], |_| {});
     let app = app(&fixture).await;
-    let limit = tenantapi_runtime::list::MAX_PATTERN_CHARACTERS;
+    let limit = tenantapi_runtime::http::list::MAX_PATTERN_CHARACTERS;
     for (lookup, character, length) in [
         ("icontains", "x", 60_000),
         ("contains", "*", 30_000),

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use diesel::RunQueryDsl as _;
 use serde_json::{Value, json};
 use tenantapi_runtime::api::GeneratedApi;
-use tenantapi_runtime::meta::{ColumnKind, ColumnMeta, TableMeta};
+use tenantapi_runtime::data::meta::{ColumnKind, ColumnMeta, TableMeta};
 use tenantapi_schema::model::ColumnType;
 use tenantapi_server::introspect;
 use tenantapi_testkit::{Backend, Reply, TestDatabase, TestKit, on_both_backends};

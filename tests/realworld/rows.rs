@@ -43,7 +43,8 @@ async fn rows_scenario(backend: Backend) {
         assert_rows_equal(meta, api_rows, &expected);
         if meta.has_primary_key() {
             for row in api_rows {
-                let key = tenantapi_runtime::key_path::primary_key_segment(meta, row).unwrap();
+                let key =
+                    tenantapi_runtime::http::key_path::primary_key_segment(meta, row).unwrap();
                 let detail = call!(
                     kit,
                     service,

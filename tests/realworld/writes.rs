@@ -373,7 +373,8 @@ async fn a_partitioned_table_is_one_resource() {
     );
     assert_eq!(created.status, 201, "{}", created.json);
     assert_eq!(created.json["payment_date"], "2025-07-01T09:30:00Z");
-    let key = tenantapi_runtime::key_path::primary_key_segment(payments, &created.json).unwrap();
+    let key =
+        tenantapi_runtime::http::key_path::primary_key_segment(payments, &created.json).unwrap();
     let detail = call!(
         kit,
         service,

@@ -19,7 +19,7 @@ pub const INSERT_VERSION_SQL: &str = "INSERT INTO \"schema_version\" (\"version\
 /// The OpenAPI 3.1 document of this API (`openapi.json` beside this crate's manifest).
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 /// Every table, in description order.
-pub static TABLES: &[&::tenantapi_runtime::meta::TableMeta] = &[
+pub static TABLES: &[&::tenantapi_runtime::data::meta::TableMeta] = &[
     &tables::employee::META,
     &tables::survey_answer::META,
     &tables::audit_log::META,
@@ -37,100 +37,100 @@ pub static TABLES: &[&::tenantapi_runtime::meta::TableMeta] = &[
     &tables::store::META,
 ];
 /// Every table with a function that reads all its rows (fixture dumps).
-pub static ROW_READERS: &[::tenantapi_runtime::fixtures::TableRows] = &[
-    ::tenantapi_runtime::fixtures::TableRows {
+pub static ROW_READERS: &[::tenantapi_runtime::data::fixtures::TableRows] = &[
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::employee::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::employee::EmployeeResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::survey_answer::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::survey_answer::SurveyAnswerResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::audit_log::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::audit_log::AuditLogResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::country::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::country::CountryResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::customer::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::customer::CustomerResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::customer_total::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::customer_total::CustomerTotalResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::film::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::film::FilmResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::film_list::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::film_list::FilmListResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::film_rate_total::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::film_rate_total::FilmRateTotalResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::invoice::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::invoice::InvoiceResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::language::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::language::LanguageResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::payment::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::payment::PaymentResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::schema_version::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::schema_version::SchemaVersionResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::staff::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::staff::StaffResource,
         >,
     },
-    ::tenantapi_runtime::fixtures::TableRows {
+    ::tenantapi_runtime::data::fixtures::TableRows {
         meta: &tables::store::META,
-        read_all: ::tenantapi_runtime::fixtures::read_all_rows::<
+        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
             tables::store::StoreResource,
         >,
     },
 ];
 /// Every table's operations, for the routes.
-pub static TABLE_OPS: &[&::tenantapi_runtime::handlers::TableOps] = &[
+pub static TABLE_OPS: &[&::tenantapi_runtime::http::handlers::TableOps] = &[
     &tables::employee::OPS,
     &tables::survey_answer::OPS,
     &tables::audit_log::OPS,
@@ -150,7 +150,7 @@ pub static TABLE_OPS: &[&::tenantapi_runtime::handlers::TableOps] = &[
 /// Registers the routes of every table, relative to the API root
 /// (`/{project}/{table}/` and `/{project}/{table}/{pk}/`).
 pub fn configure(config: &mut ::actix_web::web::ServiceConfig) {
-    ::tenantapi_runtime::handlers::register_tables(config, TABLE_OPS);
+    ::tenantapi_runtime::http::handlers::register_tables(config, TABLE_OPS);
 }
 /// Everything above, for the server.
 pub static API: ::tenantapi_runtime::api::GeneratedApi = ::tenantapi_runtime::api::GeneratedApi {

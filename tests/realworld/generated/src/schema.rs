@@ -4,7 +4,7 @@
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     #[sql_name = "Employee"]
     employee (employeeid) {
@@ -23,7 +23,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     audit_log (logged_at) {
         logged_at -> tenantapi_types::PortableTimestamptz,
@@ -33,7 +33,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     country (country_id) {
         country_id -> tenantapi_types::PortableInteger,
@@ -45,7 +45,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     customer (customer_id) {
         customer_id -> tenantapi_types::PortableInteger,
@@ -63,7 +63,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     customer_total (customer_id) {
         customer_id -> Nullable<tenantapi_types::PortableInteger>,
@@ -73,7 +73,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     film (film_id) {
         film_id -> tenantapi_types::PortableInteger,
@@ -92,7 +92,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     film_list (film_id) {
         film_id -> Nullable<tenantapi_types::PortableInteger>,
@@ -104,7 +104,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     film_rate_total (total) {
         total -> Nullable<tenantapi_types::PortableText>,
@@ -113,7 +113,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     invoice (invoice_id) {
         invoice_id -> tenantapi_types::PortableInteger,
@@ -125,7 +125,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     language (language_id) {
         language_id -> tenantapi_types::PortableInteger,
@@ -136,7 +136,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     payment (payment_date, payment_id) {
         payment_id -> tenantapi_types::PortableInteger,
@@ -148,7 +148,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     schema_version (version) {
         version -> tenantapi_types::PortableText,
@@ -158,7 +158,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     staff (staff_id) {
         staff_id -> tenantapi_types::PortableInteger,
@@ -169,7 +169,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use tenantapi_runtime::values::sql_types as tenantapi_types;
+    use tenantapi_runtime::data::values::sql_types as tenantapi_types;
 
     store (store_id) {
         store_id -> tenantapi_types::PortableInteger,

@@ -11,25 +11,35 @@
     ::serde::Serialize
 )]
 #[diesel(table_name = crate::schema::audit_log)]
-#[diesel(check_for_backend(::tenantapi_runtime::db::MultiBackend))]
+#[diesel(check_for_backend(::tenantapi_runtime::connections::db::MultiBackend))]
 pub struct AuditLog {
     pub logged_at: ::tenantapi_runtime::Timestamptz,
     pub message: ::std::string::String,
 }
-impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
-for AuditLog {
+impl ::diesel::deserialize::QueryableByName<
+    ::tenantapi_runtime::connections::db::MultiBackend,
+> for AuditLog {
     fn build<'a>(
-        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+        row: &impl ::diesel::row::NamedRow<
+            'a,
+            ::tenantapi_runtime::connections::db::MultiBackend,
+        >,
     ) -> ::diesel::deserialize::Result<Self> {
-        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let mut columns = ::tenantapi_runtime::data::sql::positional::Columns::new(
+            row,
+            &META,
+        );
         let read = Self {
             logged_at: columns
                 .read_next::<
-                    ::tenantapi_runtime::values::sql_types::PortableTimestamptz,
+                    ::tenantapi_runtime::data::values::sql_types::PortableTimestamptz,
                     _,
                 >(),
             message: columns
-                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+                .read_next::<
+                    ::tenantapi_runtime::data::values::sql_types::PortableText,
+                    _,
+                >(),
         };
         columns.finish(read)
     }
@@ -37,15 +47,15 @@ for AuditLog {
 /// The API's handle on this table.
 pub struct AuditLogResource;
 /// What the runtime needs to know about this table: validation, filters, messages.
-pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::meta::TableMeta {
+pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtime::data::meta::TableMeta {
     name: "audit_log",
     verbose_name: "audit log",
     doc: ::std::option::Option::None,
     read_only: true,
     columns: &[
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "logged_at",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Timestamptz,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Timestamptz,
             nullable: false,
             has_default: false,
             generated: false,
@@ -56,9 +66,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "message",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: false,
             has_default: false,
             generated: false,
@@ -76,20 +86,20 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     foreign_keys: &[],
     ignored_columns: &[],
 };
-impl ::tenantapi_runtime::resource::Resource for AuditLogResource {
-    const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
+impl ::tenantapi_runtime::data::resource::Resource for AuditLogResource {
+    const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;
     type Row = AuditLog;
     fn count(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
     ) -> ::diesel::QueryResult<i64> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _};
         crate::schema::audit_log::table.filter(filter).count().get_result(connection)
     }
     fn load(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        order: ::tenantapi_runtime::sql::SqlOrder,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
+        order: ::tenantapi_runtime::data::sql::SqlOrder,
     ) -> ::diesel::QueryResult<::std::vec::Vec<AuditLog>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
         crate::schema::audit_log::table
@@ -99,12 +109,15 @@ impl ::tenantapi_runtime::resource::Resource for AuditLogResource {
             .load(connection)
     }
     fn load_counted(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        order: ::tenantapi_runtime::sql::SqlOrder,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
+        order: ::tenantapi_runtime::data::sql::SqlOrder,
     ) -> ::diesel::QueryResult<::std::vec::Vec<(AuditLog, i64)>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
-        let total = ::tenantapi_runtime::sql::TotalCount::of(META.name, filter.clone());
+        let total = ::tenantapi_runtime::data::sql::TotalCount::of(
+            META.name,
+            filter.clone(),
+        );
         crate::schema::audit_log::table
             .filter(filter)
             .order(order)
@@ -113,6 +126,6 @@ impl ::tenantapi_runtime::resource::Resource for AuditLogResource {
     }
 }
 /// This table's operations, for the runtime's handlers.
-pub static OPS: ::tenantapi_runtime::handlers::TableOps = ::tenantapi_runtime::handlers::TableOps::read_only::<
+pub static OPS: ::tenantapi_runtime::http::handlers::TableOps = ::tenantapi_runtime::http::handlers::TableOps::read_only::<
     AuditLogResource,
 >();

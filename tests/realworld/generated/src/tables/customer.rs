@@ -11,7 +11,7 @@
     ::serde::Serialize
 )]
 #[diesel(table_name = crate::schema::customer)]
-#[diesel(check_for_backend(::tenantapi_runtime::db::MultiBackend))]
+#[diesel(check_for_backend(::tenantapi_runtime::connections::db::MultiBackend))]
 pub struct Customer {
     pub customer_id: i32,
     pub email: ::std::option::Option<::std::string::String>,
@@ -24,41 +24,57 @@ pub struct Customer {
     #[serde(rename = "postal code")]
     pub postal_code: ::std::option::Option<::std::string::String>,
 }
-impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
-for Customer {
+impl ::diesel::deserialize::QueryableByName<
+    ::tenantapi_runtime::connections::db::MultiBackend,
+> for Customer {
     fn build<'a>(
-        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+        row: &impl ::diesel::row::NamedRow<
+            'a,
+            ::tenantapi_runtime::connections::db::MultiBackend,
+        >,
     ) -> ::diesel::deserialize::Result<Self> {
-        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let mut columns = ::tenantapi_runtime::data::sql::positional::Columns::new(
+            row,
+            &META,
+        );
         let read = Self {
             customer_id: columns
                 .read_next::<
-                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     _,
                 >(),
             email: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             first_name: columns
-                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+                .read_next::<
+                    ::tenantapi_runtime::data::values::sql_types::PortableText,
+                    _,
+                >(),
             last_name: columns
-                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+                .read_next::<
+                    ::tenantapi_runtime::data::values::sql_types::PortableText,
+                    _,
+                >(),
             full_name: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             active: columns
-                .read_next::<::tenantapi_runtime::values::sql_types::PortableBool, _>(),
+                .read_next::<
+                    ::tenantapi_runtime::data::values::sql_types::PortableBool,
+                    _,
+                >(),
             favourite_films: columns
                 .read_next::<
-                    ::tenantapi_runtime::values::sql_types::PortableArray<
+                    ::tenantapi_runtime::data::values::sql_types::PortableArray<
                         ::diesel::sql_types::Int4,
                     >,
                     _,
@@ -66,14 +82,14 @@ for Customer {
             country_code: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             postal_code: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
@@ -82,19 +98,19 @@ for Customer {
     }
 }
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
-impl ::tenantapi_runtime::write::WritableResource for CustomerResource {}
+impl ::tenantapi_runtime::data::write::WritableResource for CustomerResource {}
 /// The API's handle on this table.
 pub struct CustomerResource;
 /// What the runtime needs to know about this table: validation, filters, messages.
-pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::meta::TableMeta {
+pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtime::data::meta::TableMeta {
     name: "customer",
     verbose_name: "customer",
     doc: ::std::option::Option::None,
     read_only: false,
     columns: &[
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "customer_id",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: false,
             has_default: false,
             generated: true,
@@ -105,9 +121,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "email",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Citext,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Citext,
             nullable: true,
             has_default: false,
             generated: false,
@@ -118,9 +134,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "first_name",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Varchar {
                 max_length: 45u32,
             },
             nullable: false,
@@ -133,9 +149,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "last_name",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Varchar {
                 max_length: 45u32,
             },
             nullable: false,
@@ -148,9 +164,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "full_name",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: true,
             has_default: false,
             generated: false,
@@ -161,9 +177,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "active",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Boolean,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Boolean,
             nullable: false,
             has_default: true,
             generated: false,
@@ -174,9 +190,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "favourite_films",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: false,
             has_default: true,
             generated: false,
@@ -187,9 +203,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "country_code",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Char {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Char {
                 length: 2u32,
             },
             nullable: true,
@@ -202,9 +218,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "postal code",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Varchar {
                 max_length: 10u32,
             },
             nullable: true,
@@ -224,20 +240,20 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     foreign_keys: &[],
     ignored_columns: &[],
 };
-impl ::tenantapi_runtime::resource::Resource for CustomerResource {
-    const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
+impl ::tenantapi_runtime::data::resource::Resource for CustomerResource {
+    const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;
     type Row = Customer;
     fn count(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
     ) -> ::diesel::QueryResult<i64> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _};
         crate::schema::customer::table.filter(filter).count().get_result(connection)
     }
     fn load(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        order: ::tenantapi_runtime::sql::SqlOrder,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
+        order: ::tenantapi_runtime::data::sql::SqlOrder,
     ) -> ::diesel::QueryResult<::std::vec::Vec<Customer>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
         crate::schema::customer::table
@@ -247,12 +263,15 @@ impl ::tenantapi_runtime::resource::Resource for CustomerResource {
             .load(connection)
     }
     fn load_counted(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        order: ::tenantapi_runtime::sql::SqlOrder,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
+        order: ::tenantapi_runtime::data::sql::SqlOrder,
     ) -> ::diesel::QueryResult<::std::vec::Vec<(Customer, i64)>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
-        let total = ::tenantapi_runtime::sql::TotalCount::of(META.name, filter.clone());
+        let total = ::tenantapi_runtime::data::sql::TotalCount::of(
+            META.name,
+            filter.clone(),
+        );
         crate::schema::customer::table
             .filter(filter)
             .order(order)
@@ -261,6 +280,6 @@ impl ::tenantapi_runtime::resource::Resource for CustomerResource {
     }
 }
 /// This table's operations, for the runtime's handlers.
-pub static OPS: ::tenantapi_runtime::handlers::TableOps = ::tenantapi_runtime::handlers::TableOps::writable::<
+pub static OPS: ::tenantapi_runtime::http::handlers::TableOps = ::tenantapi_runtime::http::handlers::TableOps::writable::<
     CustomerResource,
 >();

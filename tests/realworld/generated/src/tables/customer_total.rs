@@ -11,29 +11,36 @@
     ::serde::Serialize
 )]
 #[diesel(table_name = crate::schema::customer_total)]
-#[diesel(check_for_backend(::tenantapi_runtime::db::MultiBackend))]
+#[diesel(check_for_backend(::tenantapi_runtime::connections::db::MultiBackend))]
 pub struct CustomerTotal {
     pub customer_id: ::std::option::Option<i32>,
     pub total: ::std::option::Option<::tenantapi_runtime::Decimal<2>>,
 }
-impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
-for CustomerTotal {
+impl ::diesel::deserialize::QueryableByName<
+    ::tenantapi_runtime::connections::db::MultiBackend,
+> for CustomerTotal {
     fn build<'a>(
-        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+        row: &impl ::diesel::row::NamedRow<
+            'a,
+            ::tenantapi_runtime::connections::db::MultiBackend,
+        >,
     ) -> ::diesel::deserialize::Result<Self> {
-        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let mut columns = ::tenantapi_runtime::data::sql::positional::Columns::new(
+            row,
+            &META,
+        );
         let read = Self {
             customer_id: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                        ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     >,
                     _,
                 >(),
             total: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                        ::tenantapi_runtime::data::values::sql_types::PortableNumeric,
                     >,
                     _,
                 >(),
@@ -44,15 +51,15 @@ for CustomerTotal {
 /// The API's handle on this table.
 pub struct CustomerTotalResource;
 /// What the runtime needs to know about this table: validation, filters, messages.
-pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::meta::TableMeta {
+pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtime::data::meta::TableMeta {
     name: "customer_total",
     verbose_name: "customer total",
     doc: ::std::option::Option::None,
     read_only: true,
     columns: &[
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "customer_id",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: true,
             has_default: false,
             generated: false,
@@ -63,9 +70,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "total",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Numeric {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Numeric {
                 precision: 10u32,
                 scale: 2u32,
             },
@@ -86,12 +93,12 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     foreign_keys: &[],
     ignored_columns: &[],
 };
-impl ::tenantapi_runtime::resource::Resource for CustomerTotalResource {
-    const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
+impl ::tenantapi_runtime::data::resource::Resource for CustomerTotalResource {
+    const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;
     type Row = CustomerTotal;
     fn count(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
     ) -> ::diesel::QueryResult<i64> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _};
         crate::schema::customer_total::table
@@ -100,9 +107,9 @@ impl ::tenantapi_runtime::resource::Resource for CustomerTotalResource {
             .get_result(connection)
     }
     fn load(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        order: ::tenantapi_runtime::sql::SqlOrder,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
+        order: ::tenantapi_runtime::data::sql::SqlOrder,
     ) -> ::diesel::QueryResult<::std::vec::Vec<CustomerTotal>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
         crate::schema::customer_total::table
@@ -112,12 +119,15 @@ impl ::tenantapi_runtime::resource::Resource for CustomerTotalResource {
             .load(connection)
     }
     fn load_counted(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        order: ::tenantapi_runtime::sql::SqlOrder,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
+        order: ::tenantapi_runtime::data::sql::SqlOrder,
     ) -> ::diesel::QueryResult<::std::vec::Vec<(CustomerTotal, i64)>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
-        let total = ::tenantapi_runtime::sql::TotalCount::of(META.name, filter.clone());
+        let total = ::tenantapi_runtime::data::sql::TotalCount::of(
+            META.name,
+            filter.clone(),
+        );
         crate::schema::customer_total::table
             .filter(filter)
             .order(order)
@@ -126,6 +136,6 @@ impl ::tenantapi_runtime::resource::Resource for CustomerTotalResource {
     }
 }
 /// This table's operations, for the runtime's handlers.
-pub static OPS: ::tenantapi_runtime::handlers::TableOps = ::tenantapi_runtime::handlers::TableOps::read_only::<
+pub static OPS: ::tenantapi_runtime::http::handlers::TableOps = ::tenantapi_runtime::http::handlers::TableOps::read_only::<
     CustomerTotalResource,
 >();

@@ -11,7 +11,7 @@
     ::serde::Serialize
 )]
 #[diesel(table_name = crate::schema::employee)]
-#[diesel(check_for_backend(::tenantapi_runtime::db::MultiBackend))]
+#[diesel(check_for_backend(::tenantapi_runtime::connections::db::MultiBackend))]
 pub struct Employee {
     #[serde(rename = "EmployeeId")]
     pub employeeid: i32,
@@ -26,38 +26,48 @@ pub struct Employee {
     #[serde(rename = "Salary")]
     pub salary: ::std::option::Option<::tenantapi_runtime::Decimal<2>>,
 }
-impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
-for Employee {
+impl ::diesel::deserialize::QueryableByName<
+    ::tenantapi_runtime::connections::db::MultiBackend,
+> for Employee {
     fn build<'a>(
-        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+        row: &impl ::diesel::row::NamedRow<
+            'a,
+            ::tenantapi_runtime::connections::db::MultiBackend,
+        >,
     ) -> ::diesel::deserialize::Result<Self> {
-        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let mut columns = ::tenantapi_runtime::data::sql::positional::Columns::new(
+            row,
+            &META,
+        );
         let read = Self {
             employeeid: columns
                 .read_next::<
-                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     _,
                 >(),
             lastname: columns
-                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+                .read_next::<
+                    ::tenantapi_runtime::data::values::sql_types::PortableText,
+                    _,
+                >(),
             reportsto: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                        ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     >,
                     _,
                 >(),
             hiredate: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                        ::tenantapi_runtime::data::values::sql_types::PortableTimestamp,
                     >,
                     _,
                 >(),
             salary: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                        ::tenantapi_runtime::data::values::sql_types::PortableNumeric,
                     >,
                     _,
                 >(),
@@ -66,19 +76,19 @@ for Employee {
     }
 }
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
-impl ::tenantapi_runtime::write::WritableResource for EmployeeResource {}
+impl ::tenantapi_runtime::data::write::WritableResource for EmployeeResource {}
 /// The API's handle on this table.
 pub struct EmployeeResource;
 /// What the runtime needs to know about this table: validation, filters, messages.
-pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::meta::TableMeta {
+pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtime::data::meta::TableMeta {
     name: "Employee",
     verbose_name: "Employee",
     doc: ::std::option::Option::None,
     read_only: false,
     columns: &[
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "EmployeeId",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: false,
             has_default: false,
             generated: false,
@@ -89,9 +99,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "LastName",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Varchar {
                 max_length: 20u32,
             },
             nullable: false,
@@ -104,9 +114,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "ReportsTo",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: true,
             has_default: false,
             generated: false,
@@ -117,9 +127,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "HireDate",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Timestamp,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Timestamp,
             nullable: true,
             has_default: false,
             generated: false,
@@ -130,9 +140,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "Salary",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Numeric {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Numeric {
                 precision: 10u32,
                 scale: 2u32,
             },
@@ -151,7 +161,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     ordering: &[],
     unique: &[],
     foreign_keys: &[
-        ::tenantapi_runtime::meta::ForeignKeyMeta {
+        ::tenantapi_runtime::data::meta::ForeignKeyMeta {
             column: 2usize,
             references_table: "Employee",
             references_column: "EmployeeId",
@@ -160,20 +170,20 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     ],
     ignored_columns: &[],
 };
-impl ::tenantapi_runtime::resource::Resource for EmployeeResource {
-    const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
+impl ::tenantapi_runtime::data::resource::Resource for EmployeeResource {
+    const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;
     type Row = Employee;
     fn count(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
     ) -> ::diesel::QueryResult<i64> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _};
         crate::schema::employee::table.filter(filter).count().get_result(connection)
     }
     fn load(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        order: ::tenantapi_runtime::sql::SqlOrder,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
+        order: ::tenantapi_runtime::data::sql::SqlOrder,
     ) -> ::diesel::QueryResult<::std::vec::Vec<Employee>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
         crate::schema::employee::table
@@ -183,12 +193,15 @@ impl ::tenantapi_runtime::resource::Resource for EmployeeResource {
             .load(connection)
     }
     fn load_counted(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        order: ::tenantapi_runtime::sql::SqlOrder,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
+        order: ::tenantapi_runtime::data::sql::SqlOrder,
     ) -> ::diesel::QueryResult<::std::vec::Vec<(Employee, i64)>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
-        let total = ::tenantapi_runtime::sql::TotalCount::of(META.name, filter.clone());
+        let total = ::tenantapi_runtime::data::sql::TotalCount::of(
+            META.name,
+            filter.clone(),
+        );
         crate::schema::employee::table
             .filter(filter)
             .order(order)
@@ -197,6 +210,6 @@ impl ::tenantapi_runtime::resource::Resource for EmployeeResource {
     }
 }
 /// This table's operations, for the runtime's handlers.
-pub static OPS: ::tenantapi_runtime::handlers::TableOps = ::tenantapi_runtime::handlers::TableOps::writable::<
+pub static OPS: ::tenantapi_runtime::http::handlers::TableOps = ::tenantapi_runtime::http::handlers::TableOps::writable::<
     EmployeeResource,
 >();

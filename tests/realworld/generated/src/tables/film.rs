@@ -11,7 +11,7 @@
     ::serde::Serialize
 )]
 #[diesel(table_name = crate::schema::film)]
-#[diesel(check_for_backend(::tenantapi_runtime::db::MultiBackend))]
+#[diesel(check_for_backend(::tenantapi_runtime::connections::db::MultiBackend))]
 pub struct Film {
     pub film_id: i32,
     pub title: ::std::string::String,
@@ -25,70 +25,80 @@ pub struct Film {
         ::tenantapi_runtime::List<::std::string::String>,
     >,
     #[diesel(
-        select_expression = ::tenantapi_runtime::sql::TextForm::<::diesel::sql_types::Text>::of(
+        select_expression = ::tenantapi_runtime::data::sql::TextForm::<::diesel::sql_types::Text>::of(
             "fulltext"
         ),
-        select_expression_type = ::tenantapi_runtime::sql::TextForm<::diesel::sql_types::Text>
+        select_expression_type = ::tenantapi_runtime::data::sql::TextForm<::diesel::sql_types::Text>
     )]
     pub fulltext: ::std::string::String,
     pub last_update: ::tenantapi_runtime::reexports::chrono::NaiveDateTime,
 }
-impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
-for Film {
+impl ::diesel::deserialize::QueryableByName<
+    ::tenantapi_runtime::connections::db::MultiBackend,
+> for Film {
     fn build<'a>(
-        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+        row: &impl ::diesel::row::NamedRow<
+            'a,
+            ::tenantapi_runtime::connections::db::MultiBackend,
+        >,
     ) -> ::diesel::deserialize::Result<Self> {
-        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let mut columns = ::tenantapi_runtime::data::sql::positional::Columns::new(
+            row,
+            &META,
+        );
         let read = Self {
             film_id: columns
                 .read_next::<
-                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     _,
                 >(),
             title: columns
-                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+                .read_next::<
+                    ::tenantapi_runtime::data::values::sql_types::PortableText,
+                    _,
+                >(),
             description: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             release_year: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                        ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     >,
                     _,
                 >(),
             language_id: columns
                 .read_next::<
-                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     _,
                 >(),
             rental_rate: columns
                 .read_next::<
-                    ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                    ::tenantapi_runtime::data::values::sql_types::PortableNumeric,
                     _,
                 >(),
             length: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableSmallInt,
                     >,
                     _,
                 >(),
             rating: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             special_features: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableArray<
+                        ::tenantapi_runtime::data::values::sql_types::PortableArray<
                             ::diesel::sql_types::Text,
                         >,
                     >,
@@ -97,7 +107,7 @@ for Film {
             fulltext: columns.read_next::<::diesel::sql_types::Text, _>(),
             last_update: columns
                 .read_next::<
-                    ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                    ::tenantapi_runtime::data::values::sql_types::PortableTimestamp,
                     _,
                 >(),
         };
@@ -105,19 +115,19 @@ for Film {
     }
 }
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
-impl ::tenantapi_runtime::write::WritableResource for FilmResource {}
+impl ::tenantapi_runtime::data::write::WritableResource for FilmResource {}
 /// The API's handle on this table.
 pub struct FilmResource;
 /// What the runtime needs to know about this table: validation, filters, messages.
-pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::meta::TableMeta {
+pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtime::data::meta::TableMeta {
     name: "film",
     verbose_name: "film",
     doc: ::std::option::Option::None,
     read_only: false,
     columns: &[
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "film_id",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: false,
             has_default: false,
             generated: true,
@@ -128,9 +138,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "title",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Varchar {
                 max_length: 40u32,
             },
             nullable: false,
@@ -143,9 +153,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::Some("short_name"),
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "description",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: true,
             has_default: false,
             generated: false,
@@ -156,9 +166,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "release_year",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: true,
             has_default: false,
             generated: false,
@@ -169,9 +179,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::Some("year"),
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "language_id",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: false,
             has_default: false,
             generated: false,
@@ -182,9 +192,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "rental_rate",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Numeric {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Numeric {
                 precision: 4u32,
                 scale: 2u32,
             },
@@ -198,9 +208,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "length",
-            kind: ::tenantapi_runtime::meta::ColumnKind::SmallInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::SmallInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -211,14 +221,14 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "rating",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Enum,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Enum,
             nullable: true,
             has_default: true,
             generated: false,
             enum_type: ::std::option::Option::Some(
-                &::tenantapi_runtime::meta::EnumMeta {
+                &::tenantapi_runtime::data::meta::EnumMeta {
                     name: "mpaa_rating",
                     values: &["G", "PG", "PG-13", "R", "NC-17"],
                 },
@@ -229,9 +239,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "special_features",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: true,
             has_default: false,
             generated: false,
@@ -242,9 +252,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "fulltext",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: false,
             has_default: false,
             generated: false,
@@ -255,9 +265,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::Some("tsvector"),
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "last_update",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Timestamp,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Timestamp,
             nullable: false,
             has_default: true,
             generated: false,
@@ -273,7 +283,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     ordering: &[],
     unique: &[],
     foreign_keys: &[
-        ::tenantapi_runtime::meta::ForeignKeyMeta {
+        ::tenantapi_runtime::data::meta::ForeignKeyMeta {
             column: 4usize,
             references_table: "language",
             references_column: "language_id",
@@ -282,20 +292,20 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     ],
     ignored_columns: &[],
 };
-impl ::tenantapi_runtime::resource::Resource for FilmResource {
-    const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
+impl ::tenantapi_runtime::data::resource::Resource for FilmResource {
+    const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;
     type Row = Film;
     fn count(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
     ) -> ::diesel::QueryResult<i64> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _};
         crate::schema::film::table.filter(filter).count().get_result(connection)
     }
     fn load(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        order: ::tenantapi_runtime::sql::SqlOrder,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
+        order: ::tenantapi_runtime::data::sql::SqlOrder,
     ) -> ::diesel::QueryResult<::std::vec::Vec<Film>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
         crate::schema::film::table
@@ -305,12 +315,15 @@ impl ::tenantapi_runtime::resource::Resource for FilmResource {
             .load(connection)
     }
     fn load_counted(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        order: ::tenantapi_runtime::sql::SqlOrder,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
+        order: ::tenantapi_runtime::data::sql::SqlOrder,
     ) -> ::diesel::QueryResult<::std::vec::Vec<(Film, i64)>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
-        let total = ::tenantapi_runtime::sql::TotalCount::of(META.name, filter.clone());
+        let total = ::tenantapi_runtime::data::sql::TotalCount::of(
+            META.name,
+            filter.clone(),
+        );
         crate::schema::film::table
             .filter(filter)
             .order(order)
@@ -319,6 +332,6 @@ impl ::tenantapi_runtime::resource::Resource for FilmResource {
     }
 }
 /// This table's operations, for the runtime's handlers.
-pub static OPS: ::tenantapi_runtime::handlers::TableOps = ::tenantapi_runtime::handlers::TableOps::writable::<
+pub static OPS: ::tenantapi_runtime::http::handlers::TableOps = ::tenantapi_runtime::http::handlers::TableOps::writable::<
     FilmResource,
 >();

@@ -11,45 +11,52 @@
     ::serde::Serialize
 )]
 #[diesel(table_name = crate::schema::film_list)]
-#[diesel(check_for_backend(::tenantapi_runtime::db::MultiBackend))]
+#[diesel(check_for_backend(::tenantapi_runtime::connections::db::MultiBackend))]
 pub struct FilmList {
     pub film_id: ::std::option::Option<i32>,
     pub title: ::std::option::Option<::std::string::String>,
     pub length: ::std::option::Option<i16>,
     pub language: ::std::option::Option<::std::string::String>,
 }
-impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
-for FilmList {
+impl ::diesel::deserialize::QueryableByName<
+    ::tenantapi_runtime::connections::db::MultiBackend,
+> for FilmList {
     fn build<'a>(
-        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+        row: &impl ::diesel::row::NamedRow<
+            'a,
+            ::tenantapi_runtime::connections::db::MultiBackend,
+        >,
     ) -> ::diesel::deserialize::Result<Self> {
-        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let mut columns = ::tenantapi_runtime::data::sql::positional::Columns::new(
+            row,
+            &META,
+        );
         let read = Self {
             film_id: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                        ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     >,
                     _,
                 >(),
             title: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             length: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableSmallInt,
                     >,
                     _,
                 >(),
             language: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
@@ -60,15 +67,15 @@ for FilmList {
 /// The API's handle on this table.
 pub struct FilmListResource;
 /// What the runtime needs to know about this table: validation, filters, messages.
-pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::meta::TableMeta {
+pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtime::data::meta::TableMeta {
     name: "film_list",
     verbose_name: "film list",
     doc: ::std::option::Option::None,
     read_only: true,
     columns: &[
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "film_id",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: true,
             has_default: false,
             generated: false,
@@ -79,9 +86,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "title",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Varchar {
                 max_length: 40u32,
             },
             nullable: true,
@@ -94,9 +101,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::Some("short_name"),
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "length",
-            kind: ::tenantapi_runtime::meta::ColumnKind::SmallInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::SmallInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -107,9 +114,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "language",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Char {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Char {
                 length: 20u32,
             },
             nullable: true,
@@ -134,20 +141,20 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     foreign_keys: &[],
     ignored_columns: &[],
 };
-impl ::tenantapi_runtime::resource::Resource for FilmListResource {
-    const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
+impl ::tenantapi_runtime::data::resource::Resource for FilmListResource {
+    const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;
     type Row = FilmList;
     fn count(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
     ) -> ::diesel::QueryResult<i64> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _};
         crate::schema::film_list::table.filter(filter).count().get_result(connection)
     }
     fn load(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        order: ::tenantapi_runtime::sql::SqlOrder,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
+        order: ::tenantapi_runtime::data::sql::SqlOrder,
     ) -> ::diesel::QueryResult<::std::vec::Vec<FilmList>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
         crate::schema::film_list::table
@@ -157,12 +164,15 @@ impl ::tenantapi_runtime::resource::Resource for FilmListResource {
             .load(connection)
     }
     fn load_counted(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        order: ::tenantapi_runtime::sql::SqlOrder,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
+        order: ::tenantapi_runtime::data::sql::SqlOrder,
     ) -> ::diesel::QueryResult<::std::vec::Vec<(FilmList, i64)>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
-        let total = ::tenantapi_runtime::sql::TotalCount::of(META.name, filter.clone());
+        let total = ::tenantapi_runtime::data::sql::TotalCount::of(
+            META.name,
+            filter.clone(),
+        );
         crate::schema::film_list::table
             .filter(filter)
             .order(order)
@@ -171,6 +181,6 @@ impl ::tenantapi_runtime::resource::Resource for FilmListResource {
     }
 }
 /// This table's operations, for the runtime's handlers.
-pub static OPS: ::tenantapi_runtime::handlers::TableOps = ::tenantapi_runtime::handlers::TableOps::read_only::<
+pub static OPS: ::tenantapi_runtime::http::handlers::TableOps = ::tenantapi_runtime::http::handlers::TableOps::read_only::<
     FilmListResource,
 >();

@@ -11,22 +11,29 @@
     ::serde::Serialize
 )]
 #[diesel(table_name = crate::schema::film_rate_total)]
-#[diesel(check_for_backend(::tenantapi_runtime::db::MultiBackend))]
+#[diesel(check_for_backend(::tenantapi_runtime::connections::db::MultiBackend))]
 pub struct FilmRateTotal {
     #[diesel(
-        select_expression = ::tenantapi_runtime::sql::TextForm::<::diesel::sql_types::Nullable<::diesel::sql_types::Text>>::of(
+        select_expression = ::tenantapi_runtime::data::sql::TextForm::<::diesel::sql_types::Nullable<::diesel::sql_types::Text>>::of(
             "total"
         ),
-        select_expression_type = ::tenantapi_runtime::sql::TextForm<::diesel::sql_types::Nullable<::diesel::sql_types::Text>>
+        select_expression_type = ::tenantapi_runtime::data::sql::TextForm<::diesel::sql_types::Nullable<::diesel::sql_types::Text>>
     )]
     pub total: ::std::option::Option<::std::string::String>,
 }
-impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
-for FilmRateTotal {
+impl ::diesel::deserialize::QueryableByName<
+    ::tenantapi_runtime::connections::db::MultiBackend,
+> for FilmRateTotal {
     fn build<'a>(
-        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+        row: &impl ::diesel::row::NamedRow<
+            'a,
+            ::tenantapi_runtime::connections::db::MultiBackend,
+        >,
     ) -> ::diesel::deserialize::Result<Self> {
-        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let mut columns = ::tenantapi_runtime::data::sql::positional::Columns::new(
+            row,
+            &META,
+        );
         let read = Self {
             total: columns
                 .read_next::<
@@ -40,15 +47,15 @@ for FilmRateTotal {
 /// The API's handle on this table.
 pub struct FilmRateTotalResource;
 /// What the runtime needs to know about this table: validation, filters, messages.
-pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::meta::TableMeta {
+pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtime::data::meta::TableMeta {
     name: "film_rate_total",
     verbose_name: "film rate total",
     doc: ::std::option::Option::None,
     read_only: true,
     columns: &[
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "total",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: true,
             has_default: false,
             generated: false,
@@ -66,12 +73,12 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     foreign_keys: &[],
     ignored_columns: &[],
 };
-impl ::tenantapi_runtime::resource::Resource for FilmRateTotalResource {
-    const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
+impl ::tenantapi_runtime::data::resource::Resource for FilmRateTotalResource {
+    const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;
     type Row = FilmRateTotal;
     fn count(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
     ) -> ::diesel::QueryResult<i64> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _};
         crate::schema::film_rate_total::table
@@ -80,9 +87,9 @@ impl ::tenantapi_runtime::resource::Resource for FilmRateTotalResource {
             .get_result(connection)
     }
     fn load(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        order: ::tenantapi_runtime::sql::SqlOrder,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
+        order: ::tenantapi_runtime::data::sql::SqlOrder,
     ) -> ::diesel::QueryResult<::std::vec::Vec<FilmRateTotal>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
         crate::schema::film_rate_total::table
@@ -92,12 +99,15 @@ impl ::tenantapi_runtime::resource::Resource for FilmRateTotalResource {
             .load(connection)
     }
     fn load_counted(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        order: ::tenantapi_runtime::sql::SqlOrder,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
+        order: ::tenantapi_runtime::data::sql::SqlOrder,
     ) -> ::diesel::QueryResult<::std::vec::Vec<(FilmRateTotal, i64)>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
-        let total = ::tenantapi_runtime::sql::TotalCount::of(META.name, filter.clone());
+        let total = ::tenantapi_runtime::data::sql::TotalCount::of(
+            META.name,
+            filter.clone(),
+        );
         crate::schema::film_rate_total::table
             .filter(filter)
             .order(order)
@@ -106,6 +116,6 @@ impl ::tenantapi_runtime::resource::Resource for FilmRateTotalResource {
     }
 }
 /// This table's operations, for the runtime's handlers.
-pub static OPS: ::tenantapi_runtime::handlers::TableOps = ::tenantapi_runtime::handlers::TableOps::read_only::<
+pub static OPS: ::tenantapi_runtime::http::handlers::TableOps = ::tenantapi_runtime::http::handlers::TableOps::read_only::<
     FilmRateTotalResource,
 >();

@@ -11,23 +11,33 @@
     ::serde::Serialize
 )]
 #[diesel(table_name = crate::schema::schema_version)]
-#[diesel(check_for_backend(::tenantapi_runtime::db::MultiBackend))]
+#[diesel(check_for_backend(::tenantapi_runtime::connections::db::MultiBackend))]
 pub struct SchemaVersion {
     pub version: ::std::string::String,
     pub applied_at: ::tenantapi_runtime::Timestamptz,
 }
-impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
-for SchemaVersion {
+impl ::diesel::deserialize::QueryableByName<
+    ::tenantapi_runtime::connections::db::MultiBackend,
+> for SchemaVersion {
     fn build<'a>(
-        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+        row: &impl ::diesel::row::NamedRow<
+            'a,
+            ::tenantapi_runtime::connections::db::MultiBackend,
+        >,
     ) -> ::diesel::deserialize::Result<Self> {
-        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let mut columns = ::tenantapi_runtime::data::sql::positional::Columns::new(
+            row,
+            &META,
+        );
         let read = Self {
             version: columns
-                .read_next::<::tenantapi_runtime::values::sql_types::PortableText, _>(),
+                .read_next::<
+                    ::tenantapi_runtime::data::values::sql_types::PortableText,
+                    _,
+                >(),
             applied_at: columns
                 .read_next::<
-                    ::tenantapi_runtime::values::sql_types::PortableTimestamptz,
+                    ::tenantapi_runtime::data::values::sql_types::PortableTimestamptz,
                     _,
                 >(),
         };
@@ -37,15 +47,15 @@ for SchemaVersion {
 /// The API's handle on this table.
 pub struct SchemaVersionResource;
 /// What the runtime needs to know about this table: validation, filters, messages.
-pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::meta::TableMeta {
+pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtime::data::meta::TableMeta {
     name: "schema_version",
     verbose_name: "schema version",
     doc: ::std::option::Option::None,
     read_only: true,
     columns: &[
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "version",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Varchar {
                 max_length: 32u32,
             },
             nullable: false,
@@ -58,9 +68,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "applied_at",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Timestamptz,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Timestamptz,
             nullable: false,
             has_default: true,
             generated: false,
@@ -78,12 +88,12 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     foreign_keys: &[],
     ignored_columns: &[],
 };
-impl ::tenantapi_runtime::resource::Resource for SchemaVersionResource {
-    const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
+impl ::tenantapi_runtime::data::resource::Resource for SchemaVersionResource {
+    const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;
     type Row = SchemaVersion;
     fn count(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
     ) -> ::diesel::QueryResult<i64> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _};
         crate::schema::schema_version::table
@@ -92,9 +102,9 @@ impl ::tenantapi_runtime::resource::Resource for SchemaVersionResource {
             .get_result(connection)
     }
     fn load(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        order: ::tenantapi_runtime::sql::SqlOrder,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
+        order: ::tenantapi_runtime::data::sql::SqlOrder,
     ) -> ::diesel::QueryResult<::std::vec::Vec<SchemaVersion>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
         crate::schema::schema_version::table
@@ -104,12 +114,15 @@ impl ::tenantapi_runtime::resource::Resource for SchemaVersionResource {
             .load(connection)
     }
     fn load_counted(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        order: ::tenantapi_runtime::sql::SqlOrder,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
+        order: ::tenantapi_runtime::data::sql::SqlOrder,
     ) -> ::diesel::QueryResult<::std::vec::Vec<(SchemaVersion, i64)>> {
         use ::diesel::{QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
-        let total = ::tenantapi_runtime::sql::TotalCount::of(META.name, filter.clone());
+        let total = ::tenantapi_runtime::data::sql::TotalCount::of(
+            META.name,
+            filter.clone(),
+        );
         crate::schema::schema_version::table
             .filter(filter)
             .order(order)
@@ -118,6 +131,6 @@ impl ::tenantapi_runtime::resource::Resource for SchemaVersionResource {
     }
 }
 /// This table's operations, for the runtime's handlers.
-pub static OPS: ::tenantapi_runtime::handlers::TableOps = ::tenantapi_runtime::handlers::TableOps::read_only::<
+pub static OPS: ::tenantapi_runtime::http::handlers::TableOps = ::tenantapi_runtime::http::handlers::TableOps::read_only::<
     SchemaVersionResource,
 >();

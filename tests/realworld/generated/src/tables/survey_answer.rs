@@ -147,36 +147,43 @@ pub struct SurveyAnswer {
     pub q109: ::std::option::Option<i64>,
     pub q110: ::std::option::Option<::std::string::String>,
 }
-impl ::diesel::deserialize::QueryableByName<::tenantapi_runtime::db::MultiBackend>
-for SurveyAnswer {
+impl ::diesel::deserialize::QueryableByName<
+    ::tenantapi_runtime::connections::db::MultiBackend,
+> for SurveyAnswer {
     fn build<'a>(
-        row: &impl ::diesel::row::NamedRow<'a, ::tenantapi_runtime::db::MultiBackend>,
+        row: &impl ::diesel::row::NamedRow<
+            'a,
+            ::tenantapi_runtime::connections::db::MultiBackend,
+        >,
     ) -> ::diesel::deserialize::Result<Self> {
-        let mut columns = ::tenantapi_runtime::sql::positional::Columns::new(row, &META);
+        let mut columns = ::tenantapi_runtime::data::sql::positional::Columns::new(
+            row,
+            &META,
+        );
         let read = Self {
             answer_id: columns
                 .read_next::<
-                    ::tenantapi_runtime::values::sql_types::PortableInteger,
+                    ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     _,
                 >(),
             customer_id: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                        ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     >,
                     _,
                 >(),
             rating: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             tags: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableArray<
+                        ::tenantapi_runtime::data::values::sql_types::PortableArray<
                             ::diesel::sql_types::Text,
                         >,
                     >,
@@ -185,796 +192,796 @@ for SurveyAnswer {
             select: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             gr_e: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                        ::tenantapi_runtime::data::values::sql_types::PortableNumeric,
                     >,
                     _,
                 >(),
             free_text: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             answered_at: columns
                 .read_next::<
-                    ::tenantapi_runtime::values::sql_types::PortableTimestamptz,
+                    ::tenantapi_runtime::data::values::sql_types::PortableTimestamptz,
                     _,
                 >(),
             q001: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                        ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     >,
                     _,
                 >(),
             q002: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q003: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBool,
                     >,
                     _,
                 >(),
             q004: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                        ::tenantapi_runtime::data::values::sql_types::PortableNumeric,
                     >,
                     _,
                 >(),
             q005: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDate,
                     >,
                     _,
                 >(),
             q006: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                        ::tenantapi_runtime::data::values::sql_types::PortableTimestamp,
                     >,
                     _,
                 >(),
             q007: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDouble,
                     >,
                     _,
                 >(),
             q008: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableSmallInt,
                     >,
                     _,
                 >(),
             q009: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBigInt,
                     >,
                     _,
                 >(),
             q010: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q011: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                        ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     >,
                     _,
                 >(),
             q012: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q013: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBool,
                     >,
                     _,
                 >(),
             q014: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                        ::tenantapi_runtime::data::values::sql_types::PortableNumeric,
                     >,
                     _,
                 >(),
             q015: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDate,
                     >,
                     _,
                 >(),
             q016: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                        ::tenantapi_runtime::data::values::sql_types::PortableTimestamp,
                     >,
                     _,
                 >(),
             q017: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDouble,
                     >,
                     _,
                 >(),
             q018: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableSmallInt,
                     >,
                     _,
                 >(),
             q019: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBigInt,
                     >,
                     _,
                 >(),
             q020: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q021: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                        ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     >,
                     _,
                 >(),
             q022: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q023: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBool,
                     >,
                     _,
                 >(),
             q024: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                        ::tenantapi_runtime::data::values::sql_types::PortableNumeric,
                     >,
                     _,
                 >(),
             q025: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDate,
                     >,
                     _,
                 >(),
             q026: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                        ::tenantapi_runtime::data::values::sql_types::PortableTimestamp,
                     >,
                     _,
                 >(),
             q027: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDouble,
                     >,
                     _,
                 >(),
             q028: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableSmallInt,
                     >,
                     _,
                 >(),
             q029: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBigInt,
                     >,
                     _,
                 >(),
             q030: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q031: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                        ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     >,
                     _,
                 >(),
             q032: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q033: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBool,
                     >,
                     _,
                 >(),
             q034: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                        ::tenantapi_runtime::data::values::sql_types::PortableNumeric,
                     >,
                     _,
                 >(),
             q035: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDate,
                     >,
                     _,
                 >(),
             q036: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                        ::tenantapi_runtime::data::values::sql_types::PortableTimestamp,
                     >,
                     _,
                 >(),
             q037: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDouble,
                     >,
                     _,
                 >(),
             q038: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableSmallInt,
                     >,
                     _,
                 >(),
             q039: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBigInt,
                     >,
                     _,
                 >(),
             q040: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q041: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                        ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     >,
                     _,
                 >(),
             q042: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q043: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBool,
                     >,
                     _,
                 >(),
             q044: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                        ::tenantapi_runtime::data::values::sql_types::PortableNumeric,
                     >,
                     _,
                 >(),
             q045: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDate,
                     >,
                     _,
                 >(),
             q046: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                        ::tenantapi_runtime::data::values::sql_types::PortableTimestamp,
                     >,
                     _,
                 >(),
             q047: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDouble,
                     >,
                     _,
                 >(),
             q048: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableSmallInt,
                     >,
                     _,
                 >(),
             q049: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBigInt,
                     >,
                     _,
                 >(),
             q050: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q051: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                        ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     >,
                     _,
                 >(),
             q052: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q053: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBool,
                     >,
                     _,
                 >(),
             q054: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                        ::tenantapi_runtime::data::values::sql_types::PortableNumeric,
                     >,
                     _,
                 >(),
             q055: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDate,
                     >,
                     _,
                 >(),
             q056: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                        ::tenantapi_runtime::data::values::sql_types::PortableTimestamp,
                     >,
                     _,
                 >(),
             q057: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDouble,
                     >,
                     _,
                 >(),
             q058: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableSmallInt,
                     >,
                     _,
                 >(),
             q059: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBigInt,
                     >,
                     _,
                 >(),
             q060: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q061: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                        ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     >,
                     _,
                 >(),
             q062: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q063: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBool,
                     >,
                     _,
                 >(),
             q064: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                        ::tenantapi_runtime::data::values::sql_types::PortableNumeric,
                     >,
                     _,
                 >(),
             q065: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDate,
                     >,
                     _,
                 >(),
             q066: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                        ::tenantapi_runtime::data::values::sql_types::PortableTimestamp,
                     >,
                     _,
                 >(),
             q067: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDouble,
                     >,
                     _,
                 >(),
             q068: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableSmallInt,
                     >,
                     _,
                 >(),
             q069: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBigInt,
                     >,
                     _,
                 >(),
             q070: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q071: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                        ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     >,
                     _,
                 >(),
             q072: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q073: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBool,
                     >,
                     _,
                 >(),
             q074: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                        ::tenantapi_runtime::data::values::sql_types::PortableNumeric,
                     >,
                     _,
                 >(),
             q075: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDate,
                     >,
                     _,
                 >(),
             q076: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                        ::tenantapi_runtime::data::values::sql_types::PortableTimestamp,
                     >,
                     _,
                 >(),
             q077: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDouble,
                     >,
                     _,
                 >(),
             q078: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableSmallInt,
                     >,
                     _,
                 >(),
             q079: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBigInt,
                     >,
                     _,
                 >(),
             q080: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q081: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                        ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     >,
                     _,
                 >(),
             q082: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q083: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBool,
                     >,
                     _,
                 >(),
             q084: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                        ::tenantapi_runtime::data::values::sql_types::PortableNumeric,
                     >,
                     _,
                 >(),
             q085: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDate,
                     >,
                     _,
                 >(),
             q086: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                        ::tenantapi_runtime::data::values::sql_types::PortableTimestamp,
                     >,
                     _,
                 >(),
             q087: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDouble,
                     >,
                     _,
                 >(),
             q088: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableSmallInt,
                     >,
                     _,
                 >(),
             q089: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBigInt,
                     >,
                     _,
                 >(),
             q090: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q091: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                        ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     >,
                     _,
                 >(),
             q092: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q093: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBool,
                     >,
                     _,
                 >(),
             q094: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                        ::tenantapi_runtime::data::values::sql_types::PortableNumeric,
                     >,
                     _,
                 >(),
             q095: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDate,
                     >,
                     _,
                 >(),
             q096: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                        ::tenantapi_runtime::data::values::sql_types::PortableTimestamp,
                     >,
                     _,
                 >(),
             q097: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDouble,
                     >,
                     _,
                 >(),
             q098: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableSmallInt,
                     >,
                     _,
                 >(),
             q099: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBigInt,
                     >,
                     _,
                 >(),
             q100: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q101: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableInteger,
+                        ::tenantapi_runtime::data::values::sql_types::PortableInteger,
                     >,
                     _,
                 >(),
             q102: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
             q103: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBool,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBool,
                     >,
                     _,
                 >(),
             q104: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableNumeric,
+                        ::tenantapi_runtime::data::values::sql_types::PortableNumeric,
                     >,
                     _,
                 >(),
             q105: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDate,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDate,
                     >,
                     _,
                 >(),
             q106: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableTimestamp,
+                        ::tenantapi_runtime::data::values::sql_types::PortableTimestamp,
                     >,
                     _,
                 >(),
             q107: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableDouble,
+                        ::tenantapi_runtime::data::values::sql_types::PortableDouble,
                     >,
                     _,
                 >(),
             q108: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableSmallInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableSmallInt,
                     >,
                     _,
                 >(),
             q109: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableBigInt,
+                        ::tenantapi_runtime::data::values::sql_types::PortableBigInt,
                     >,
                     _,
                 >(),
             q110: columns
                 .read_next::<
                     ::diesel::sql_types::Nullable<
-                        ::tenantapi_runtime::values::sql_types::PortableText,
+                        ::tenantapi_runtime::data::values::sql_types::PortableText,
                     >,
                     _,
                 >(),
@@ -983,19 +990,19 @@ for SurveyAnswer {
     }
 }
 /// Writes go through the runtime's generic insert, update and delete, built from `META`.
-impl ::tenantapi_runtime::write::WritableResource for SurveyAnswerResource {}
+impl ::tenantapi_runtime::data::write::WritableResource for SurveyAnswerResource {}
 /// The API's handle on this table.
 pub struct SurveyAnswerResource;
 /// What the runtime needs to know about this table: validation, filters, messages.
-pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::meta::TableMeta {
+pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtime::data::meta::TableMeta {
     name: "Survey Answer",
     verbose_name: "Survey Answer",
     doc: ::std::option::Option::None,
     read_only: false,
     columns: &[
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "answer_id",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: false,
             has_default: false,
             generated: true,
@@ -1006,9 +1013,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "customer_id",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1019,14 +1026,14 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "rating",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Enum,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Enum,
             nullable: true,
             has_default: false,
             generated: false,
             enum_type: ::std::option::Option::Some(
-                &::tenantapi_runtime::meta::EnumMeta {
+                &::tenantapi_runtime::data::meta::EnumMeta {
                     name: "mpaa_rating",
                     values: &["G", "PG", "PG-13", "R", "NC-17"],
                 },
@@ -1037,9 +1044,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "tags",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1050,9 +1057,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "select",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1063,9 +1070,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "Größe",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Numeric {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Numeric {
                 precision: 6u32,
                 scale: 2u32,
             },
@@ -1079,9 +1086,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "free text",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1092,9 +1099,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "answered_at",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Timestamptz,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Timestamptz,
             nullable: false,
             has_default: false,
             generated: false,
@@ -1105,9 +1112,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q001",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1118,9 +1125,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q002",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1131,9 +1138,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q003",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Boolean,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Boolean,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1144,9 +1151,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q004",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Numeric {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Numeric {
                 precision: 6u32,
                 scale: 2u32,
             },
@@ -1160,9 +1167,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q005",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Date,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Date,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1173,9 +1180,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q006",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Timestamp,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Timestamp,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1186,9 +1193,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q007",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Double,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Double,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1199,9 +1206,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q008",
-            kind: ::tenantapi_runtime::meta::ColumnKind::SmallInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::SmallInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1212,9 +1219,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q009",
-            kind: ::tenantapi_runtime::meta::ColumnKind::BigInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::BigInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1225,9 +1232,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q010",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Varchar {
                 max_length: 30u32,
             },
             nullable: true,
@@ -1240,9 +1247,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q011",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1253,9 +1260,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q012",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1266,9 +1273,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q013",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Boolean,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Boolean,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1279,9 +1286,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q014",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Numeric {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Numeric {
                 precision: 6u32,
                 scale: 2u32,
             },
@@ -1295,9 +1302,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q015",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Date,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Date,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1308,9 +1315,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q016",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Timestamp,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Timestamp,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1321,9 +1328,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q017",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Double,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Double,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1334,9 +1341,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q018",
-            kind: ::tenantapi_runtime::meta::ColumnKind::SmallInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::SmallInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1347,9 +1354,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q019",
-            kind: ::tenantapi_runtime::meta::ColumnKind::BigInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::BigInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1360,9 +1367,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q020",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Varchar {
                 max_length: 30u32,
             },
             nullable: true,
@@ -1375,9 +1382,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q021",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1388,9 +1395,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q022",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1401,9 +1408,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q023",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Boolean,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Boolean,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1414,9 +1421,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q024",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Numeric {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Numeric {
                 precision: 6u32,
                 scale: 2u32,
             },
@@ -1430,9 +1437,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q025",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Date,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Date,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1443,9 +1450,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q026",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Timestamp,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Timestamp,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1456,9 +1463,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q027",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Double,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Double,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1469,9 +1476,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q028",
-            kind: ::tenantapi_runtime::meta::ColumnKind::SmallInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::SmallInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1482,9 +1489,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q029",
-            kind: ::tenantapi_runtime::meta::ColumnKind::BigInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::BigInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1495,9 +1502,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q030",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Varchar {
                 max_length: 30u32,
             },
             nullable: true,
@@ -1510,9 +1517,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q031",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1523,9 +1530,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q032",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1536,9 +1543,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q033",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Boolean,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Boolean,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1549,9 +1556,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q034",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Numeric {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Numeric {
                 precision: 6u32,
                 scale: 2u32,
             },
@@ -1565,9 +1572,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q035",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Date,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Date,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1578,9 +1585,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q036",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Timestamp,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Timestamp,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1591,9 +1598,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q037",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Double,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Double,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1604,9 +1611,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q038",
-            kind: ::tenantapi_runtime::meta::ColumnKind::SmallInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::SmallInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1617,9 +1624,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q039",
-            kind: ::tenantapi_runtime::meta::ColumnKind::BigInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::BigInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1630,9 +1637,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q040",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Varchar {
                 max_length: 30u32,
             },
             nullable: true,
@@ -1645,9 +1652,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q041",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1658,9 +1665,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q042",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1671,9 +1678,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q043",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Boolean,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Boolean,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1684,9 +1691,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q044",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Numeric {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Numeric {
                 precision: 6u32,
                 scale: 2u32,
             },
@@ -1700,9 +1707,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q045",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Date,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Date,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1713,9 +1720,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q046",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Timestamp,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Timestamp,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1726,9 +1733,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q047",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Double,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Double,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1739,9 +1746,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q048",
-            kind: ::tenantapi_runtime::meta::ColumnKind::SmallInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::SmallInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1752,9 +1759,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q049",
-            kind: ::tenantapi_runtime::meta::ColumnKind::BigInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::BigInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1765,9 +1772,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q050",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Varchar {
                 max_length: 30u32,
             },
             nullable: true,
@@ -1780,9 +1787,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q051",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1793,9 +1800,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q052",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1806,9 +1813,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q053",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Boolean,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Boolean,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1819,9 +1826,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q054",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Numeric {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Numeric {
                 precision: 6u32,
                 scale: 2u32,
             },
@@ -1835,9 +1842,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q055",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Date,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Date,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1848,9 +1855,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q056",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Timestamp,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Timestamp,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1861,9 +1868,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q057",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Double,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Double,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1874,9 +1881,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q058",
-            kind: ::tenantapi_runtime::meta::ColumnKind::SmallInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::SmallInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1887,9 +1894,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q059",
-            kind: ::tenantapi_runtime::meta::ColumnKind::BigInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::BigInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1900,9 +1907,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q060",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Varchar {
                 max_length: 30u32,
             },
             nullable: true,
@@ -1915,9 +1922,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q061",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1928,9 +1935,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q062",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1941,9 +1948,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q063",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Boolean,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Boolean,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1954,9 +1961,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q064",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Numeric {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Numeric {
                 precision: 6u32,
                 scale: 2u32,
             },
@@ -1970,9 +1977,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q065",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Date,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Date,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1983,9 +1990,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q066",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Timestamp,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Timestamp,
             nullable: true,
             has_default: false,
             generated: false,
@@ -1996,9 +2003,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q067",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Double,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Double,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2009,9 +2016,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q068",
-            kind: ::tenantapi_runtime::meta::ColumnKind::SmallInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::SmallInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2022,9 +2029,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q069",
-            kind: ::tenantapi_runtime::meta::ColumnKind::BigInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::BigInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2035,9 +2042,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q070",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Varchar {
                 max_length: 30u32,
             },
             nullable: true,
@@ -2050,9 +2057,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q071",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2063,9 +2070,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q072",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2076,9 +2083,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q073",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Boolean,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Boolean,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2089,9 +2096,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q074",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Numeric {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Numeric {
                 precision: 6u32,
                 scale: 2u32,
             },
@@ -2105,9 +2112,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q075",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Date,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Date,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2118,9 +2125,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q076",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Timestamp,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Timestamp,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2131,9 +2138,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q077",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Double,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Double,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2144,9 +2151,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q078",
-            kind: ::tenantapi_runtime::meta::ColumnKind::SmallInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::SmallInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2157,9 +2164,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q079",
-            kind: ::tenantapi_runtime::meta::ColumnKind::BigInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::BigInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2170,9 +2177,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q080",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Varchar {
                 max_length: 30u32,
             },
             nullable: true,
@@ -2185,9 +2192,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q081",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2198,9 +2205,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q082",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2211,9 +2218,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q083",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Boolean,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Boolean,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2224,9 +2231,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q084",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Numeric {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Numeric {
                 precision: 6u32,
                 scale: 2u32,
             },
@@ -2240,9 +2247,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q085",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Date,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Date,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2253,9 +2260,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q086",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Timestamp,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Timestamp,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2266,9 +2273,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q087",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Double,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Double,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2279,9 +2286,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q088",
-            kind: ::tenantapi_runtime::meta::ColumnKind::SmallInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::SmallInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2292,9 +2299,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q089",
-            kind: ::tenantapi_runtime::meta::ColumnKind::BigInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::BigInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2305,9 +2312,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q090",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Varchar {
                 max_length: 30u32,
             },
             nullable: true,
@@ -2320,9 +2327,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q091",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2333,9 +2340,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q092",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2346,9 +2353,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q093",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Boolean,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Boolean,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2359,9 +2366,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q094",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Numeric {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Numeric {
                 precision: 6u32,
                 scale: 2u32,
             },
@@ -2375,9 +2382,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q095",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Date,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Date,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2388,9 +2395,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q096",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Timestamp,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Timestamp,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2401,9 +2408,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q097",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Double,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Double,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2414,9 +2421,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q098",
-            kind: ::tenantapi_runtime::meta::ColumnKind::SmallInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::SmallInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2427,9 +2434,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q099",
-            kind: ::tenantapi_runtime::meta::ColumnKind::BigInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::BigInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2440,9 +2447,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q100",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Varchar {
                 max_length: 30u32,
             },
             nullable: true,
@@ -2455,9 +2462,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q101",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Integer,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Integer,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2468,9 +2475,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q102",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Text,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Text,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2481,9 +2488,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q103",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Boolean,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Boolean,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2494,9 +2501,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q104",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Numeric {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Numeric {
                 precision: 6u32,
                 scale: 2u32,
             },
@@ -2510,9 +2517,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q105",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Date,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Date,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2523,9 +2530,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q106",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Timestamp,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Timestamp,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2536,9 +2543,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q107",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Double,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Double,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2549,9 +2556,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q108",
-            kind: ::tenantapi_runtime::meta::ColumnKind::SmallInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::SmallInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2562,9 +2569,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q109",
-            kind: ::tenantapi_runtime::meta::ColumnKind::BigInt,
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::BigInt,
             nullable: true,
             has_default: false,
             generated: false,
@@ -2575,9 +2582,9 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
             database_type: ::std::option::Option::None,
             domain: ::std::option::Option::None,
         },
-        ::tenantapi_runtime::meta::ColumnMeta {
+        ::tenantapi_runtime::data::meta::ColumnMeta {
             name: "q110",
-            kind: ::tenantapi_runtime::meta::ColumnKind::Varchar {
+            kind: ::tenantapi_runtime::data::meta::ColumnKind::Varchar {
                 max_length: 30u32,
             },
             nullable: true,
@@ -2595,7 +2602,7 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     ordering: &[],
     unique: &[],
     foreign_keys: &[
-        ::tenantapi_runtime::meta::ForeignKeyMeta {
+        ::tenantapi_runtime::data::meta::ForeignKeyMeta {
             column: 1usize,
             references_table: "customer",
             references_column: "customer_id",
@@ -2604,28 +2611,33 @@ pub static META: ::tenantapi_runtime::meta::TableMeta = ::tenantapi_runtime::met
     ],
     ignored_columns: &[],
 };
-impl ::tenantapi_runtime::resource::Resource for SurveyAnswerResource {
-    const META: &'static ::tenantapi_runtime::meta::TableMeta = &META;
+impl ::tenantapi_runtime::data::resource::Resource for SurveyAnswerResource {
+    const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;
     type Row = SurveyAnswer;
     fn count(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
     ) -> ::diesel::QueryResult<i64> {
-        ::tenantapi_runtime::sql::positional::count(connection, &META, filter)
+        ::tenantapi_runtime::data::sql::positional::count(connection, &META, filter)
     }
     fn load(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        order: ::tenantapi_runtime::sql::SqlOrder,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
+        order: ::tenantapi_runtime::data::sql::SqlOrder,
     ) -> ::diesel::QueryResult<::std::vec::Vec<SurveyAnswer>> {
-        ::tenantapi_runtime::sql::positional::load(connection, &META, filter, order)
+        ::tenantapi_runtime::data::sql::positional::load(
+            connection,
+            &META,
+            filter,
+            order,
+        )
     }
     fn load_counted(
-        connection: &mut ::tenantapi_runtime::db::DbConnection,
-        filter: ::tenantapi_runtime::sql::SqlFilter,
-        order: ::tenantapi_runtime::sql::SqlOrder,
+        connection: &mut ::tenantapi_runtime::connections::db::DbConnection,
+        filter: ::tenantapi_runtime::data::sql::SqlFilter,
+        order: ::tenantapi_runtime::data::sql::SqlOrder,
     ) -> ::diesel::QueryResult<::std::vec::Vec<(SurveyAnswer, i64)>> {
-        ::tenantapi_runtime::sql::positional::load_counted(
+        ::tenantapi_runtime::data::sql::positional::load_counted(
             connection,
             &META,
             filter,
@@ -2634,6 +2646,6 @@ impl ::tenantapi_runtime::resource::Resource for SurveyAnswerResource {
     }
 }
 /// This table's operations, for the runtime's handlers.
-pub static OPS: ::tenantapi_runtime::handlers::TableOps = ::tenantapi_runtime::handlers::TableOps::writable::<
+pub static OPS: ::tenantapi_runtime::http::handlers::TableOps = ::tenantapi_runtime::http::handlers::TableOps::writable::<
     SurveyAnswerResource,
 >();
