@@ -266,7 +266,7 @@ impl CapturedLog {
 
 /// Issue 25: rows another application wrote into a SQLite database, in every form SQLite's
 /// date functions accept, Unix times, booleans as words and decimals as text or real, are
-/// served as the README's "How values are served" says.
+/// served as docs/description-format.md, "What a SQLite database written by another application holds", says.
 #[actix_web::test]
 async fn sqlite_stored_forms_are_served_as_documented() {
     let fixture = kit(Backend::Sqlite, &[], |_| {});

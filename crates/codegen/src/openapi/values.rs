@@ -55,7 +55,7 @@ pub(super) fn scalar_schema(column: &Column, direction: Direction) -> Value {
         }
         ColumnType::Date => json!({"type": "string", "format": "date"}),
         // Without an offset, so not JSON Schema's `time` format (RFC 3339's `full-time` requires
-        // one): a pattern instead (README, "Documentation for API consumers").
+        // one): a pattern instead (docs/api.md, "The API describes itself").
         ColumnType::Time => json!({
             "type": "string",
             "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$",

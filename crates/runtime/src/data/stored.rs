@@ -7,7 +7,7 @@
 //! which turn text such as `'t'` into `0` without a word; the readers here look at
 //! `value_type()` first. PostgreSQL enforces column types itself and keeps diesel's readers.
 //!
-//! What each stored form becomes in JSON (the README's table under "What a SQLite database
+//! What each stored form becomes in JSON (docs/description-format.md, "What a SQLite database
 //! written by another application holds" says the same; decimals and text are read in
 //! `values.rs`, with these refusals):
 //! - integers: INTEGER in range; REAL with no fraction; TEXT holding a whole decimal number.

@@ -178,7 +178,7 @@ pub fn check(
 
 /// What to do when the reference database records no structure version where introspection
 /// looks: the server serves a database only while it records the version its code was
-/// generated for (README, "Structure versions"), so the description needs one.
+/// generated for (docs/operators.md, "Structure versions"), so the description needs one.
 fn no_version(
     table: &str,
     column: &str,
@@ -208,7 +208,7 @@ fn no_version(
     format!(
         "{table}.{column}: {error}.\n\
          tenantapi serves a database only while it records, in one row, the structure version its \
-         code was generated for (README, \"Structure versions\"); {fix}"
+         code was generated for (docs/operators.md, \"Structure versions\"); {fix}"
     )
 }
 
