@@ -9,7 +9,7 @@ use tenantapi_runtime::data::constraint::{WriteKind, explain_write_error};
 use tenantapi_runtime::data::resource::Resource;
 use tenantapi_runtime::data::sql::{SqlFilter, SqlOrder};
 use tenantapi_runtime::data::write::WritableResource;
-use tenantapi_runtime::http::error::ApiError;
+use tenantapi_runtime::data::write_error::ExplainedWriteError;
 use tenantapi_runtime::http::key_path::parse_primary_key;
 use tenantapi_runtime::http::list::{PageSettings, parse_list_request};
 use tenantapi_testkit::TestDatabase;
@@ -41,7 +41,7 @@ fn live_columns(connection: &mut DbConnection, table: &str) -> Vec<ColumnInfo> {
 
 fn check_structure_matches_description(database: &TestDatabase) {
     let mut connection = database.connect();
-    for meta in tenantapi_generated::TABLES {
+    for meta in tenantapi_generated::API.table_metas() {
         let live = live_columns(&mut connection, meta.name);
         let described: Vec<ColumnInfo> = meta
             .columns
@@ -265,7 +265,7 @@ fn check_every_type_round_trips(database: &TestDatabase) {
         error.into(),
     );
     assert!(
-        matches!(explained, ApiError::Validation(_)),
+        matches!(explained, ExplainedWriteError::Invalid(_)),
         "{explained:?}"
     );
     assert_eq!(
@@ -306,9 +306,9 @@ fn check_every_type_round_trips(database: &TestDatabase) {
     );
 }
 
-fn assert_field_error(error: ApiError, field: &str, message: &str) {
+fn assert_field_error(error: ExplainedWriteError, field: &str, message: &str) {
     match error {
-        ApiError::Validation(errors) => assert_eq!(
+        ExplainedWriteError::Invalid(errors) => assert_eq!(
             errors.messages(field),
             Some(&[message.to_string()][..]),
             "{errors:?}"

@@ -10,7 +10,7 @@ use tenantapi_testkit::{Backend, TestDatabase};
 
 fn drift_of(database: &TestDatabase) -> Vec<String> {
     let live = introspect::live_structure(&mut database.connect(), &[]).unwrap();
-    introspect::drift(&live, tenantapi_generated::TABLES)
+    introspect::drift(&live, tenantapi_generated::API.table_metas())
 }
 
 fn check_no_drift(backend: Backend) {

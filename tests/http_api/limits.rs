@@ -434,7 +434,6 @@ on_both_backends!(
 async fn writer_turns_scenario(backend: Backend) {
     use std::time::{Duration, Instant};
     use tenantapi_runtime::connections::pool::Access;
-    use tenantapi_runtime::http::error::ApiError;
     let kit = kit(backend, &[], |_| {});
     let pool = kit.registry().pool("alpha").unwrap();
     let soon = || Instant::now() + Duration::from_millis(200);
@@ -447,8 +446,8 @@ async fn writer_turns_scenario(backend: Backend) {
     );
     match backend {
         Backend::Sqlite => assert_eq!(
-            second.err().map(|error| error.to_string()),
-            Some(ApiError::no_connection_free().to_string()),
+            second.err(),
+            Some(tenantapi_runtime::connections::Unavailable::NoConnectionFree),
             "a second writer waits for the first"
         ),
         Backend::Postgres => assert!(second.is_ok(), "writers side by side"),

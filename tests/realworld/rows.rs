@@ -28,7 +28,7 @@ async fn rows_scenario(backend: Backend) {
         "{}",
         index.json
     );
-    for meta in API.tables {
+    for meta in API.table_metas() {
         let segment = tenantapi_schema::names::url_segment(meta.name);
         let list = call!(
             kit,

@@ -346,11 +346,14 @@ fn the_generated_ddl_creates_the_sample_structure() {
     let other_schemas = API.postgres_search_path.get(1..).unwrap_or_default();
     assert_eq!(other_schemas, ["sales"]);
     let live = introspect::live_structure(&mut database.connect(), other_schemas).unwrap();
-    assert_eq!(introspect::drift(&live, API.tables), Vec::<String>::new());
+    assert_eq!(
+        introspect::drift(&live, API.table_metas()),
+        Vec::<String>::new()
+    );
     // Read without the second schema, its table is missing: drift looks where it is told.
     let live = introspect::live_structure(&mut database.connect(), &[]).unwrap();
     assert_eq!(
-        introspect::drift(&live, API.tables),
+        introspect::drift(&live, API.table_metas()),
         ["missing table audit_log", "missing table invoice"]
     );
 }

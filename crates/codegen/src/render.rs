@@ -141,21 +141,7 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
         " Generated API of the project database structure described in `{}` (version {version}).",
         options.source_display
     );
-    let metas = schema.tables.iter().map(|table| {
-        let module = ident(&table.rust_name);
-        quote!(&tables::#module::META)
-    });
-    let row_readers = schema.tables.iter().map(|table| {
-        let module = ident(&table.rust_name);
-        let resource = ident(&format!("{}Resource", table.struct_name));
-        quote! {
-            ::tenantapi_runtime::data::fixtures::TableRows {
-                meta: &tables::#module::META,
-                read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<tables::#module::#resource>,
-            }
-        }
-    });
-    let table_ops = schema.tables.iter().map(|table| {
+    let tables = schema.tables.iter().map(|table| {
         let module = ident(&table.rust_name);
         quote!(&tables::#module::OPS)
     });
@@ -190,19 +176,14 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
         /// The OpenAPI 3.1 document of this API (`openapi.json` beside this crate's manifest).
         pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
-        /// Every table, in description order.
-        pub static TABLES: &[&::tenantapi_runtime::data::meta::TableMeta] = &[#(#metas),*];
-
-        /// Every table with a function that reads all its rows (fixture dumps).
-        pub static ROW_READERS: &[::tenantapi_runtime::data::fixtures::TableRows] = &[#(#row_readers),*];
-
-        /// Every table's operations, for the routes.
-        pub static TABLE_OPS: &[&::tenantapi_runtime::http::handlers::TableOps] = &[#(#table_ops),*];
+        /// Every table, in description order: one descriptor each (its metadata, its typed
+        /// reads and its writes), for the routes, expansions, fixture dumps and checks.
+        pub static TABLES: &[&::tenantapi_runtime::data::table_ops::TableOps] = &[#(#tables),*];
 
         /// Registers the routes of every table, relative to the API root
         /// (`/{project}/{table}/` and `/{project}/{table}/{pk}/`).
         pub fn configure(config: &mut ::actix_web::web::ServiceConfig) {
-            ::tenantapi_runtime::http::handlers::register_tables(config, TABLE_OPS);
+            ::tenantapi_runtime::http::handlers::register_tables(config, TABLES);
         }
 
         /// Everything above, for the server.
@@ -214,7 +195,6 @@ fn render_lib(schema: &Schema, options: &RenderOptions) -> TokenStream {
             insert_version_sql: INSERT_VERSION_SQL,
             postgres_search_path: POSTGRES_SEARCH_PATH,
             tables: TABLES,
-            row_readers: ROW_READERS,
             configure,
             postgres_ddl: ddl::POSTGRES,
             sqlite_ddl: ddl::SQLITE,
@@ -428,8 +408,8 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
     };
     let ops = quote! {
         /// This table's operations, for the runtime's handlers.
-        pub static OPS: ::tenantapi_runtime::http::handlers::TableOps =
-            ::tenantapi_runtime::http::handlers::TableOps::#ops_constructor::<#resource>();
+        pub static OPS: ::tenantapi_runtime::data::table_ops::TableOps =
+            ::tenantapi_runtime::data::table_ops::TableOps::#ops_constructor::<#resource>();
     };
     let write_items = if table.read_only {
         quote!()

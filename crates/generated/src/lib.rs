@@ -18,63 +18,9 @@ pub const SELECT_VERSION_SQL: &str = "SELECT CAST(\"version\" AS TEXT) AS versio
 pub const INSERT_VERSION_SQL: &str = "INSERT INTO \"schema_version\" (\"version\") VALUES ('2024.07.1')";
 /// The OpenAPI 3.1 document of this API (`openapi.json` beside this crate's manifest).
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
-/// Every table, in description order.
-pub static TABLES: &[&::tenantapi_runtime::data::meta::TableMeta] = &[
-    &tables::schema_version::META,
-    &tables::site::META,
-    &tables::data_point::META,
-    &tables::reading::META,
-    &tables::tag::META,
-    &tables::data_point_tag::META,
-    &tables::maintenance_window::META,
-];
-/// Every table with a function that reads all its rows (fixture dumps).
-pub static ROW_READERS: &[::tenantapi_runtime::data::fixtures::TableRows] = &[
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::schema_version::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::schema_version::SchemaVersionResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::site::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::site::SiteResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::data_point::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::data_point::DataPointResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::reading::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::reading::ReadingResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::tag::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::tag::TagResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::data_point_tag::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::data_point_tag::DataPointTagResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::maintenance_window::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::maintenance_window::MaintenanceWindowResource,
-        >,
-    },
-];
-/// Every table's operations, for the routes.
-pub static TABLE_OPS: &[&::tenantapi_runtime::http::handlers::TableOps] = &[
+/// Every table, in description order: one descriptor each (its metadata, its typed
+/// reads and its writes), for the routes, expansions, fixture dumps and checks.
+pub static TABLES: &[&::tenantapi_runtime::data::table_ops::TableOps] = &[
     &tables::schema_version::OPS,
     &tables::site::OPS,
     &tables::data_point::OPS,
@@ -86,7 +32,7 @@ pub static TABLE_OPS: &[&::tenantapi_runtime::http::handlers::TableOps] = &[
 /// Registers the routes of every table, relative to the API root
 /// (`/{project}/{table}/` and `/{project}/{table}/{pk}/`).
 pub fn configure(config: &mut ::actix_web::web::ServiceConfig) {
-    ::tenantapi_runtime::http::handlers::register_tables(config, TABLE_OPS);
+    ::tenantapi_runtime::http::handlers::register_tables(config, TABLES);
 }
 /// Everything above, for the server.
 pub static API: ::tenantapi_runtime::api::GeneratedApi = ::tenantapi_runtime::api::GeneratedApi {
@@ -97,7 +43,6 @@ pub static API: ::tenantapi_runtime::api::GeneratedApi = ::tenantapi_runtime::ap
     insert_version_sql: INSERT_VERSION_SQL,
     postgres_search_path: POSTGRES_SEARCH_PATH,
     tables: TABLES,
-    row_readers: ROW_READERS,
     configure,
     postgres_ddl: ddl::POSTGRES,
     sqlite_ddl: ddl::SQLITE,

@@ -4,8 +4,8 @@
 
 use crate::connections::database_url::DatabaseUrl;
 use crate::connections::version::StructureVersion;
-use crate::data::fixtures::TableRows;
 use crate::data::meta::TableMeta;
+use crate::data::table_ops::TableOps;
 
 /// A generated crate's whole API, as its `API` static.
 pub struct GeneratedApi {
@@ -20,10 +20,9 @@ pub struct GeneratedApi {
     pub insert_version_sql: &'static str,
     /// The PostgreSQL schemas of the tables, in search path order (empty: all in `public`).
     pub postgres_search_path: &'static [&'static str],
-    /// Every table, in description order.
-    pub tables: &'static [&'static TableMeta],
-    /// Every table with a function that reads all its rows (fixture dumps).
-    pub row_readers: &'static [TableRows],
+    /// Every table, in description order: its metadata and its operations, one descriptor
+    /// each (routes, expansions, fixture dumps and the server's checks all read this list).
+    pub tables: &'static [&'static TableOps],
     /// Registers every table's routes under the API root.
     pub configure: fn(&mut actix_web::web::ServiceConfig),
     /// Creates the structure on PostgreSQL and on SQLite (test databases, demos, the kit).
@@ -58,6 +57,11 @@ impl GeneratedApi {
     }
 
     pub fn table(&self, name: &str) -> Option<&'static TableMeta> {
-        self.tables.iter().copied().find(|table| table.name == name)
+        self.table_metas().find(|table| table.name == name)
+    }
+
+    /// Every table's metadata, in description order.
+    pub fn table_metas(&self) -> impl Iterator<Item = &'static TableMeta> + '_ {
+        self.tables.iter().map(|table| table.meta)
     }
 }

@@ -17,3 +17,66 @@ pub mod reexports {
     pub use chrono;
     pub use serde_json;
 }
+
+#[cfg(test)]
+mod layers {
+    //! The layers import only downward: a path to an upper layer in a lower one fails here.
+
+    use std::path::{Path, PathBuf};
+
+    fn sources(dir: &Path) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("layer directory") {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                files.extend(sources(&path));
+            } else if path.extension().is_some_and(|extension| extension == "rs") {
+                files.push(path);
+            }
+        }
+        files
+    }
+
+    /// Every line of the `layer` directory that names one of the `upper` layers.
+    fn upward_paths(layer: &str, upper: &[&str]) -> Vec<String> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src")
+            .join(layer);
+        let mut found = Vec::new();
+        for file in sources(&dir) {
+            let text = std::fs::read_to_string(&file).expect("source file");
+            for (number, line) in text.lines().enumerate() {
+                if upper
+                    .iter()
+                    .any(|upper| line.contains(&format!("crate::{upper}")))
+                {
+                    found.push(format!(
+                        "{}:{}: {}",
+                        file.display(),
+                        number + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn connections_import_neither_data_nor_http() {
+        let found = upward_paths("connections", &["data", "http", "api"]);
+        assert!(found.is_empty(), "{}", found.join("\n"));
+    }
+
+    #[test]
+    fn data_does_not_import_http() {
+        let found = upward_paths("data", &["http", "api"]);
+        assert!(found.is_empty(), "{}", found.join("\n"));
+    }
+
+    #[test]
+    fn the_check_sees_an_upward_path() {
+        let found = upward_paths("http", &["data"]);
+        assert!(!found.is_empty(), "http uses data; the scan must find it");
+    }
+}

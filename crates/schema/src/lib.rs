@@ -5,6 +5,7 @@
 //! located [`Diagnostic`], then lowering into [`model::Schema`], which is what
 //! renderers consume. Rust identifiers are derived only in [`names`].
 
+pub mod api_rules;
 mod error;
 mod lower;
 pub mod model;

@@ -207,7 +207,7 @@ async fn project_root(
 ) -> Result<HttpResponse, ApiError> {
     let access = registry.resolve(&request, &path).await?;
     let mut body = Map::new();
-    for table in registry.api().tables {
+    for table in registry.api().table_metas() {
         let url = absolute_path(
             &request,
             &format!(

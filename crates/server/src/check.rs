@@ -79,7 +79,7 @@ fn check_one(
         let other_schemas = api.postgres_search_path.get(1..).unwrap_or_default();
         match introspect::live_structure(&mut connection, other_schemas) {
             Ok(live) => {
-                row.drift = introspect::drift(&live, api.tables);
+                row.drift = introspect::drift(&live, api.table_metas());
                 if !row.drift.is_empty() && row.status == STATUS_OK {
                     row.status = STATUS_DRIFTED;
                 }

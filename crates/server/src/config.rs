@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+use tenantapi_runtime::connections::pool::PoolSettings;
 
 /// Everything `serve` needs, after defaults, file and environment were applied.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -175,8 +176,8 @@ pub struct PoolConfig {
 }
 
 impl PoolConfig {
-    pub fn settings(&self) -> tenantapi_runtime::connections::pool::PoolSettings {
-        tenantapi_runtime::connections::pool::PoolSettings {
+    pub fn settings(&self) -> PoolSettings {
+        PoolSettings {
             max_size: self.max_size,
             checkout_timeout: Duration::from_millis(self.checkout_timeout_ms),
             idle_timeout: Duration::from_secs(self.idle_timeout_seconds),
@@ -267,17 +268,22 @@ impl Default for Config {
 }
 
 impl Default for PoolConfig {
+    /// A pool's own settings default as the runtime's [`PoolSettings`] do; the server-wide
+    /// ones are the server's.
     fn default() -> Self {
+        let pool = PoolSettings::default();
         PoolConfig {
-            max_size: 10,
-            checkout_timeout_ms: 5000,
-            idle_timeout_seconds: 300,
-            test_on_checkout: false,
+            max_size: pool.max_size,
+            checkout_timeout_ms: pool.checkout_timeout.as_millis() as u64,
+            idle_timeout_seconds: pool.idle_timeout.as_secs(),
+            test_on_checkout: pool.test_on_checkout,
             max_connections_per_host: 50,
             project_share_percent: 50,
             max_sqlite_connections: 2048,
-            statement_timeout_ms: 30_000,
-            max_cached_statements: 100,
+            statement_timeout_ms: pool
+                .statement_timeout
+                .map_or(0, |timeout| timeout.as_millis() as u64),
+            max_cached_statements: u32::try_from(pool.max_cached_statements).unwrap_or(u32::MAX),
             max_in_flight_per_host: 64,
             adaptive_in_flight: true,
         }
@@ -286,12 +292,13 @@ impl Default for PoolConfig {
 
 impl Default for ApiConfig {
     fn default() -> Self {
+        use tenantapi_schema::api_rules as rules;
         ApiConfig {
-            default_page_size: 100,
-            max_page_size: 1000,
-            max_body_bytes: 1024 * 1024,
-            max_bulk_items: tenantapi_runtime::http::settings::DEFAULT_MAX_BULK_ITEMS,
-            max_read_rows: tenantapi_runtime::http::expand::DEFAULT_MAX_READ_ROWS,
+            default_page_size: rules::DEFAULT_PAGE_SIZE,
+            max_page_size: rules::DEFAULT_MAX_PAGE_SIZE,
+            max_body_bytes: rules::DEFAULT_MAX_BODY_BYTES,
+            max_bulk_items: rules::DEFAULT_MAX_BULK_ITEMS,
+            max_read_rows: rules::DEFAULT_MAX_READ_ROWS,
             allowed_hosts: Vec::new(),
             public_schema: true,
             cors_allowed_origins: Vec::new(),

@@ -3,10 +3,10 @@
 
 use std::sync::{Arc, RwLock};
 
+use tenantapi_runtime::connections::Unavailable;
 use tenantapi_runtime::connections::db::DbConnection;
 use tenantapi_runtime::connections::pool::ConnectionHooks;
 use tenantapi_runtime::connections::version::StructureVersion;
-use tenantapi_runtime::http::error::ApiError;
 
 /// What the last look at a project database found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,10 +80,10 @@ impl HealthCell {
 }
 
 /// The 503 a caller granted on the project gets while its database cannot be served, if so.
-pub fn refusal(health: &Health, version: &StructureVersion) -> Option<ApiError> {
+pub fn refusal(health: &Health, version: &StructureVersion) -> Option<Unavailable> {
     match health {
-        Health::VersionMismatch { found } => Some(version.mismatch_error(found)),
-        Health::VersionUnreadable { .. } => Some(ApiError::version_unreadable()),
+        Health::VersionMismatch { found } => Some(version.mismatch(found)),
+        Health::VersionUnreadable { .. } => Some(Unavailable::VersionUnreadable),
         Health::Unchecked | Health::Ok | Health::Unreachable { .. } => None,
     }
 }
@@ -97,7 +97,7 @@ pub struct VersionCheckOnOpen {
 }
 
 impl ConnectionHooks for VersionCheckOnOpen {
-    fn on_open(&self, project: &str, connection: &mut DbConnection) -> Result<(), ApiError> {
+    fn on_open(&self, project: &str, connection: &mut DbConnection) -> Result<(), Unavailable> {
         let health = judge(connection, &self.version);
         let previous = self.health.set(health.clone());
         if let Some(refused) = refusal(&health, &self.version) {

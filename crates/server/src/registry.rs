@@ -394,10 +394,9 @@ fn check_project(entry: &ProjectEntry, timeout: Duration, version: StructureVers
     let previous = entry.health.get();
     let deadline = Instant::now() + timeout;
     *entry.last_check.lock().expect("check lock poisoned") = Some(Instant::now());
-    let health = match entry
-        .pool
-        .with_connection(deadline, |connection| Ok(judge(connection, &version)))
-    {
+    let health = match entry.pool.with_connection(deadline, |connection| {
+        Ok::<_, ApiError>(judge(connection, &version))
+    }) {
         Ok(health) => {
             entry.health.set(health.clone());
             health
@@ -453,7 +452,7 @@ impl ProjectRegistry for Registry {
             self.throttle.admit(&entry.name, limits)?;
             // Only now, to a caller allowed on the project, is its version state revealed.
             if let Some(refused) = refusal(&entry.health.get(), &self.api.served_version()) {
-                return Err(refused);
+                return Err(refused.into());
             }
             Ok(ProjectAccess {
                 project: entry.name.clone(),

@@ -279,7 +279,11 @@ pub fn load_fixture_text(
     file: &str,
     text: &str,
 ) -> Result<usize, TestKitError> {
-    let fixtures = tenantapi_runtime::data::fixtures::parse(file, text, database.api.tables)?;
+    let fixtures = tenantapi_runtime::data::fixtures::parse(
+        file,
+        text,
+        &database.api.table_metas().collect::<Vec<_>>(),
+    )?;
     Ok(tenantapi_runtime::data::fixtures::load(
         &mut database.connect(),
         &fixtures,
@@ -471,7 +475,7 @@ pub fn fixtures_dir(manifest_dir: &str) -> PathBuf {
 pub fn dump(database: &TestDatabase) -> Value {
     tenantapi_runtime::data::fixtures::dump(
         &mut database.connect(),
-        database.api.row_readers,
+        database.api.tables,
         &[database.api.version_table],
     )
     .expect("dump the test database")

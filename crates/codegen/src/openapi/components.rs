@@ -5,10 +5,10 @@
 use serde_json::{Map, Value, json};
 use tenantapi_schema::model::{Column, Schema, Table};
 
-use super::parameters::MAX_REVERSE_ROWS;
 use super::reference;
 use super::relations::relations;
 use super::values::{Direction, column_schema};
+use tenantapi_schema::api_rules::MAX_REVERSE_ROWS;
 
 /// The component schemas of table `index`, named `names[index]`: its row (`Name`), the row as
 /// a read with `fields`, `omit` or `expand` serves it (`ShapedName`), its bodies

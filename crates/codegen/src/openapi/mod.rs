@@ -20,11 +20,6 @@ use parameters::shared_parameters;
 use paths::{collection_path, item_path, project_index_path};
 use responses::shared_responses;
 
-/// The largest `page_size` of the default configuration (the server writes its own).
-const DEFAULT_MAX_PAGE_SIZE: u64 = 1000;
-/// `api.max_bulk_items`' default; the server writes its configured value into the document.
-const DEFAULT_MAX_BULK_ITEMS: u64 = 1000;
-
 /// The document as pretty-printed JSON, first key naming its generator (so that the file is
 /// recognized as generated, like the Rust files' headers).
 pub fn render_openapi(schema: &Schema, generated_header: &str) -> String {

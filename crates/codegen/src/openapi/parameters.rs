@@ -5,15 +5,12 @@
 use serde_json::{Value, json};
 use tenantapi_schema::model::{Column, ColumnKind, Lookup, Schema, Table};
 
-use super::DEFAULT_MAX_PAGE_SIZE;
 use super::relations::relations;
 use super::values::{Direction, numeric_input_pattern, scalar_schema};
-
-/// Rows a reverse relation lists per row at most (runtime `expand::MAX_REVERSE_ROWS`).
-pub(super) const MAX_REVERSE_ROWS: u64 = 100;
-
-/// Longest value of a text lookup (runtime `list::MAX_PATTERN_CHARACTERS`).
-pub(super) const MAX_PATTERN_CHARACTERS: u64 = 12_000;
+use tenantapi_schema::api_rules::{
+    CountMode, DEFAULT_MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, EXACT_COUNT_BELOW, MAX_IN_ITEMS,
+    MAX_PATTERN_CHARACTERS, MAX_REVERSE_ROWS,
+};
 
 /// `on_conflict` of a create, for a table with a unique key a client's row can meet: its
 /// unique constraints, and its primary key unless the database generates it.
@@ -309,7 +306,7 @@ pub(super) fn filter_parameter(
         ),
         Lookup::In => (
             json!({"type": "string"}),
-            format!("`{subject}` is one of these comma-separated values (at most 1000)"),
+            format!("`{subject}` is one of these comma-separated values (at most {MAX_IN_ITEMS})"),
         ),
         Lookup::IsNull => (
             json!({"type": "boolean"}),
@@ -385,8 +382,8 @@ pub(super) fn shared_parameters() -> Value {
             "name": "count",
             "in": "query",
             "required": false,
-            "description": "How numbered pages count the matching rows: `exact` (the default), `estimated` (PostgreSQL's planner estimate when it is 10,000 rows or more, else exact; exact on SQLite) or `none` (`count` is null; cheapest on large tables). Not with `cursor`; `none` not with `page=last`.",
-            "schema": {"type": "string", "enum": ["exact", "estimated", "none"], "default": "exact"}
+            "description": format!("How numbered pages count the matching rows: `{}` (the default), `{}` (PostgreSQL's planner estimate when it is {} rows or more, else exact; exact on SQLite) or `{}` (`count` is null; cheapest on large tables). Not with `cursor`; `none` not with `page=last`.", CountMode::Exact.name(), CountMode::Estimated.name(), grouped(EXACT_COUNT_BELOW.unsigned_abs()), CountMode::None.name()),
+            "schema": {"type": "string", "enum": CountMode::ALL.map(CountMode::name), "default": CountMode::DEFAULT.name()}
         },
         "Cursor": {
             "name": "cursor",
@@ -413,8 +410,31 @@ pub(super) fn shared_parameters() -> Value {
             "name": "page_size",
             "in": "query",
             "required": false,
-            "description": "Rows per page (default 100); larger values are capped at the maximum.",
+            "description": format!("Rows per page (default {DEFAULT_PAGE_SIZE}); larger values are capped at the maximum."),
             "schema": {"type": "integer", "minimum": 1, "maximum": DEFAULT_MAX_PAGE_SIZE}
         }
     })
+}
+
+/// `n` with a comma between each group of three digits, as the document's prose writes numbers.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (position, digit) in digits.chars().enumerate() {
+        if position > 0 && (digits.len() - position) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod grouped_tests {
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(super::grouped(7), "7");
+        assert_eq!(super::grouped(10_000), "10,000");
+        assert_eq!(super::grouped(1_234_567), "1,234,567");
+    }
 }

@@ -10,7 +10,8 @@ use super::parameters::{
     ordering_parameter, selection_parameters,
 };
 use super::responses::{BODY_ERRORS, with_errors};
-use super::{DEFAULT_MAX_BULK_ITEMS, json_content, reference};
+use super::{json_content, reference};
+use tenantapi_schema::api_rules::DEFAULT_MAX_BULK_ITEMS;
 
 pub(super) fn project_index_path() -> Value {
     json!({

@@ -38,8 +38,11 @@ pub(super) fn relations(schema: &Schema, table: &Table) -> Vec<Relation> {
                 schema.tables[foreign_key.references_table].sql_name == table.sql_name
             })
             .count();
-        if references == 1 && !child.primary_key.is_empty() {
-            let name = format!("{}_set", child.sql_name);
+        if let Some(name) = tenantapi_schema::api_rules::reverse_relation_name(
+            &child.sql_name,
+            references,
+            !child.primary_key.is_empty(),
+        ) {
             found.push(Relation {
                 field: name.clone(),
                 name,

@@ -5,7 +5,13 @@
 pub mod budget;
 pub mod database_url;
 pub mod db;
+pub mod failure;
 pub mod limit;
 pub mod pool;
+pub mod transaction;
+pub mod unavailable;
 pub mod version;
 pub mod watch;
+
+pub use failure::{DatabaseFailure, classify};
+pub use unavailable::Unavailable;

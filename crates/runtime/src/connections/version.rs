@@ -1,12 +1,10 @@
 //! The structure version a project database records, read and compared with the version the
 //! generated code was built for.
 
-use diesel::Connection as _;
 use diesel::RunQueryDsl as _;
-use diesel::connection::SimpleConnection as _;
 
 use crate::connections::db::DbConnection;
-use crate::http::error::{ApiError, WriteError};
+use crate::connections::unavailable::Unavailable;
 
 /// The version this build serves and how to read it from a project database; registered once
 /// as `web::Data<StructureVersion>` from the generated crate's constants.
@@ -65,89 +63,29 @@ impl StructureVersion {
         read_version(connection, self.select_sql, lock_for_write)
     }
 
-    /// The 503 for a database that records `found`.
-    pub fn mismatch_error(&self, found: &str) -> ApiError {
-        ApiError::version_mismatch(found, self.expected)
+    /// Why a database that records `found` is not served.
+    pub fn mismatch(&self, found: &str) -> Unavailable {
+        Unavailable::VersionMismatch {
+            found: found.to_string(),
+            expected: self.expected,
+        }
     }
 
     /// Inside a write's transaction: refuses the write unless the database records exactly
     /// the expected version at this moment.
-    pub fn verify_for_write(&self, connection: &mut DbConnection) -> Result<(), ApiError> {
+    pub fn verify_for_write(&self, connection: &mut DbConnection) -> Result<(), Unavailable> {
         match self.read(connection, true) {
             Ok(found) if found == self.expected => Ok(()),
-            Ok(found) => Err(self.mismatch_error(&found)),
+            Ok(found) => Err(self.mismatch(&found)),
             Err(error) => {
                 tracing::warn!("refusing a write: {error}");
-                Err(ApiError::version_unreadable())
+                Err(Unavailable::VersionUnreadable)
             }
         }
     }
 }
 
-/// Why a guarded write did not happen.
-pub enum GuardedWriteError {
-    /// The database no longer records the served structure version, or the write's own
-    /// precondition failed: nothing was written.
-    Refused(ApiError),
-    Failed(WriteError),
-}
-
-impl From<diesel::result::Error> for GuardedWriteError {
-    fn from(error: diesel::result::Error) -> Self {
-        GuardedWriteError::Failed(WriteError::Database(error))
-    }
-}
-
-/// Runs a write in one transaction with a check that the database records the served
-/// structure version, so that no write lands in a database whose structure changed since
-/// this server last looked. On PostgreSQL the version row is locked `FOR SHARE` until the
-/// write commits, so a migration that changes it waits for the write (or the write sees the
-/// new version and is refused). On SQLite the transaction is `BEGIN IMMEDIATE`: it holds the
-/// database's write lock from the version check to the commit, and it also keeps concurrent
-/// writers from failing with "database is locked" when a read would have to become a write.
-pub fn write_transaction<T>(
-    connection: &mut DbConnection,
-    version: &StructureVersion,
-    write: impl FnOnce(&mut DbConnection) -> Result<T, WriteError>,
-) -> Result<T, GuardedWriteError> {
-    let checked_write = |connection: &mut DbConnection| {
-        version
-            .verify_for_write(connection)
-            .map_err(GuardedWriteError::Refused)?;
-        write(connection).map_err(|error| match error {
-            WriteError::Refused(answer) => GuardedWriteError::Refused(answer),
-            other => GuardedWriteError::Failed(other),
-        })
-    };
-    match connection {
-        DbConnection::Pg(_) => connection.transaction(checked_write),
-        DbConnection::Sqlite(_) => {
-            // diesel's transaction manager only issues a deferred BEGIN; nothing inside
-            // `write` opens a transaction of its own, so managing this one by hand is safe.
-            if let Err(error) = connection.batch_execute("BEGIN IMMEDIATE") {
-                return Err(match error {
-                    // Another writer kept the lock past the busy timeout: try again later.
-                    diesel::result::Error::DatabaseError(_, ref info)
-                        if info.message().contains("locked") || info.message().contains("busy") =>
-                    {
-                        GuardedWriteError::Refused(ApiError::project_busy())
-                    }
-                    other => other.into(),
-                });
-            }
-            let mut transaction = SqliteWriteTransaction {
-                connection,
-                finished: false,
-            };
-            let value = checked_write(transaction.connection)?;
-            transaction.connection.batch_execute("COMMIT")?;
-            transaction.finished = true;
-            Ok(value)
-        }
-    }
-}
-
-/// Whether a write may run as one statement that checks the version (`write::guarded`, in a
+/// Whether a write may run as one statement that checks the version (`data::write::guarded`, in a
 /// transaction of its own): on PostgreSQL, outside any transaction. (Behind PgBouncer in
 /// transaction mode the unit of work is a transaction already, where the statement's own would
 /// be a savepoint: two more round trips.)
@@ -162,21 +100,20 @@ pub fn runs_guarded_statements(connection: &mut DbConnection) -> bool {
     )
 }
 
-/// Why a guarded statement wrote nothing: the database no longer records the served version
-/// (503), a migration holds the version row (503, try again), or the guard holds and it is
-/// `otherwise` (an update or delete whose row is not there: 404). Nothing here waits for a
-/// migration.
-pub fn explain_unwritten(
+/// Why a guarded statement wrote nothing, when the version is why: the database no longer
+/// records the served version, or a migration holds the version row (try again). `None` when
+/// the guard holds: the write's own condition failed (an update or delete whose row is not
+/// there). Nothing here waits for a migration.
+pub fn why_unwritten(
     connection: &mut DbConnection,
     version: &StructureVersion,
-    otherwise: ApiError,
-) -> ApiError {
+) -> Option<Unavailable> {
     match version.read(connection, false) {
-        Ok(found) if found != version.expected => return version.mismatch_error(&found),
+        Ok(found) if found != version.expected => return Some(version.mismatch(&found)),
         Ok(_) => {}
         Err(error) => {
             tracing::warn!("refusing a write: {error}");
-            return ApiError::version_unreadable();
+            return Some(Unavailable::VersionUnreadable);
         }
     }
     #[derive(diesel::QueryableByName)]
@@ -189,86 +126,11 @@ pub fn explain_unwritten(
         version.select_sql
     );
     match diesel::sql_query(check).get_result::<Holds>(connection) {
-        Ok(Holds { holds: true }) => otherwise,
-        Ok(Holds { holds: false }) => ApiError::version_changing(),
+        Ok(Holds { holds: true }) => None,
+        Ok(Holds { holds: false }) => Some(Unavailable::VersionChanging),
         Err(error) => {
             tracing::warn!("refusing a write: {error}");
-            ApiError::version_unreadable()
-        }
-    }
-}
-
-/// A hand-opened SQLite transaction that is rolled back unless it was committed, whatever
-/// ends it (an error, a failed COMMIT, a panic), so that no pooled connection goes back to
-/// its pool holding the database's write lock.
-struct SqliteWriteTransaction<'a> {
-    connection: &'a mut DbConnection,
-    finished: bool,
-}
-
-impl Drop for SqliteWriteTransaction<'_> {
-    fn drop(&mut self) {
-        if !self.finished
-            && let Err(error) = self.connection.batch_execute("ROLLBACK")
-        {
-            tracing::error!("rolling back an unfinished SQLite write failed: {error}");
-        }
-    }
-}
-
-/// Runs a read of several statements (a page and its expansions) against one snapshot of the
-/// database, so that the rows it joins were all there at the same moment. PostgreSQL: a
-/// `REPEATABLE READ READ ONLY` transaction (behind PgBouncer in transaction mode, the unit of
-/// work's own transaction, set so before its first query); SQLite: a deferred transaction,
-/// whose first read fixes what the others see.
-pub fn read_in_one_snapshot<T>(
-    connection: &mut DbConnection,
-    read: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager as _};
-    let DbConnection::Pg(postgres) = connection else {
-        return connection.transaction(read);
-    };
-    let already_in_one = AnsiTransactionManager::transaction_manager_status_mut(postgres)
-        .transaction_depth()?
-        .is_some();
-    if already_in_one {
-        // Only `SET LOCAL`s ran in it so far, which take no snapshot.
-        connection.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
-        return read(connection);
-    }
-    in_transaction(
-        connection,
-        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-        read,
-    )
-}
-
-/// Runs `work` in a PostgreSQL transaction opened with `begin` (which may set things locally);
-/// commits what succeeded, rolls back what failed. Transactions `work` opens become savepoints.
-/// On SQLite `work` runs as it is.
-pub(crate) fn in_transaction<T>(
-    connection: &mut DbConnection,
-    begin: &str,
-    work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager as _};
-    type Manager = <DbConnection as diesel::Connection>::TransactionManager;
-    let DbConnection::Pg(postgres) = connection else {
-        return work(connection);
-    };
-    AnsiTransactionManager::begin_transaction_sql(postgres, begin)?;
-    match work(connection) {
-        Ok(value) => {
-            Manager::commit_transaction(connection)?;
-            Ok(value)
-        }
-        Err(error) => {
-            // A failed rollback leaves the connection broken; the pool notices on next use.
-            if let Err(rollback) = Manager::rollback_transaction(connection) {
-                tracing::warn!("rollback after a failed unit of work failed: {rollback}");
-            }
-            Err(error)
+            Some(Unavailable::VersionUnreadable)
         }
     }
 }

@@ -8,8 +8,9 @@ use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error as Diese
 use serde_json::{Map, Value};
 
 use crate::connections::db::DbConnection;
+use crate::data::field_errors::FieldErrors;
 use crate::data::meta::TableMeta;
-use crate::http::error::{ApiError, FieldErrors, WriteError};
+use crate::data::write_error::{ExplainedWriteError, WriteError};
 use tenantapi_schema::sql::quote_identifier;
 
 /// Which write failed: deletes break foreign keys from the other side.
@@ -20,20 +21,24 @@ pub enum WriteKind {
     Delete,
 }
 
-/// Turns a failed write into the error the client sees.
+/// Explains a failed write as the client should learn it: a broken constraint by field.
 pub fn explain_write_error(
     meta: &TableMeta,
     connection: &mut DbConnection,
     body: &Map<String, Value>,
     kind: WriteKind,
     error: WriteError,
-) -> ApiError {
+) -> ExplainedWriteError {
     match error {
-        WriteError::Serialize(error) => ApiError::internal("written row serialization", error),
-        WriteError::Lost(reason) | WriteError::RowByRow(reason) => {
-            ApiError::internal("write", reason)
-        }
-        WriteError::Refused(answer) => answer,
+        WriteError::Serialize(error) => ExplainedWriteError::Internal {
+            context: "written row serialization",
+            cause: error.to_string(),
+        },
+        WriteError::Lost(reason) | WriteError::RowByRow(reason) => ExplainedWriteError::Internal {
+            context: "write",
+            cause: reason,
+        },
+        WriteError::PreconditionFailed => ExplainedWriteError::PreconditionFailed,
         WriteError::Database(DieselError::DatabaseError(error_kind, info)) => {
             // SQLite reports a RESTRICT action's failure without the extended code that
             // diesel maps to ForeignKeyViolation; the message is the same.
@@ -45,10 +50,12 @@ pub fn explain_write_error(
                 }
                 other => other,
             };
-            explain_violation(meta, connection, body, kind, error_kind, info.as_ref())
-                .unwrap_or_else(|| ApiError::from(DieselError::DatabaseError(error_kind, info)))
+            explain_violation(meta, connection, body, kind, error_kind, info.as_ref()).map_or_else(
+                || ExplainedWriteError::Database(DieselError::DatabaseError(error_kind, info)),
+                ExplainedWriteError::Invalid,
+            )
         }
-        WriteError::Database(other) => ApiError::from(other),
+        WriteError::Database(other) => ExplainedWriteError::Database(other),
     }
 }
 
@@ -59,7 +66,7 @@ fn explain_violation(
     kind: WriteKind,
     error_kind: DatabaseErrorKind,
     info: &(dyn DatabaseErrorInformation + Send + Sync),
-) -> Option<ApiError> {
+) -> Option<FieldErrors> {
     let errors = match error_kind {
         DatabaseErrorKind::UniqueViolation => {
             let columns = key_columns(info)
@@ -178,7 +185,7 @@ fn explain_violation(
         }
         _ => return None,
     };
-    Some(ApiError::Validation(errors))
+    Some(errors)
 }
 
 /// The columns a CHECK violation is about, when they can be told: the written columns of the

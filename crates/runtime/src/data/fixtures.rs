@@ -13,6 +13,7 @@ use crate::data::convert;
 use crate::data::meta::TableMeta;
 use crate::data::resource::Resource;
 use crate::data::sql::{SqlFilter, SqlOrder, SqlStatement, SqlValue};
+use crate::data::table_ops::TableOps;
 use tenantapi_schema::sql::{quote_identifier, quote_literal};
 
 /// A fixture that does not fit the structure, named by file, table, row and column.
@@ -309,13 +310,6 @@ fn reset_sequences(
     Ok(())
 }
 
-/// A table and the function that reads all its rows as API JSON; the generated crate lists
-/// one per table in `ROW_READERS`.
-pub struct TableRows {
-    pub meta: &'static TableMeta,
-    pub read_all: fn(&mut DbConnection) -> diesel::QueryResult<Vec<Value>>,
-}
-
 /// Every row of `R`'s table, by primary key (or every column), as the API shows it.
 pub fn read_all_rows<R: Resource>(
     connection: &mut DbConnection,
@@ -338,36 +332,36 @@ pub fn read_all_rows<R: Resource>(
 /// built from the DDL already hold); tables without rows are left out.
 pub fn dump(
     connection: &mut DbConnection,
-    readers: &[TableRows],
+    tables: &[&TableOps],
     skip: &[&str],
 ) -> diesel::QueryResult<Value> {
-    dump_with_progress(connection, readers, skip, &mut |_| {})
+    dump_with_progress(connection, tables, skip, &mut |_| {})
 }
 
 /// [`dump`], telling `reading` the name of each table before it is read (for a progress bar).
 pub fn dump_with_progress(
     connection: &mut DbConnection,
-    readers: &[TableRows],
+    tables: &[&TableOps],
     skip: &[&str],
     reading: &mut dyn FnMut(&str),
 ) -> diesel::QueryResult<Value> {
     let mut document = Map::new();
-    for reader in readers
+    for table in tables
         .iter()
-        .filter(|reader| !skip.contains(&reader.meta.name))
+        .filter(|table| !skip.contains(&table.meta.name))
     {
-        reading(reader.meta.name);
-        let mut rows = (reader.read_all)(connection)?;
+        reading(table.meta.name);
+        let mut rows = (table.read_all)(connection)?;
         // Generated columns are the database's to compute: a dump loads back without them.
         for row in &mut rows {
             if let Value::Object(fields) = row {
-                for column in reader.meta.columns.iter().filter(|column| column.computed) {
+                for column in table.meta.columns.iter().filter(|column| column.computed) {
                     fields.remove(column.name);
                 }
             }
         }
         if !rows.is_empty() {
-            document.insert(reader.meta.name.to_string(), Value::Array(rows));
+            document.insert(table.meta.name.to_string(), Value::Array(rows));
         }
     }
     Ok(Value::Object(document))

@@ -5,10 +5,13 @@
 pub mod constraint;
 pub mod convert;
 pub mod decimal;
+pub mod field_errors;
 pub mod fixtures;
 pub mod meta;
 pub mod resource;
 pub mod sql;
 pub mod stored;
+pub mod table_ops;
 pub mod values;
 pub mod write;
+pub mod write_error;

@@ -10,8 +10,9 @@ use crate::data::convert;
 use crate::data::meta::{ColumnKind, ColumnMeta, TableMeta};
 use crate::data::resource::Resource;
 use crate::data::sql::{SqlFilter, SqlOrder, SqlStatement, SqlValue};
-use crate::http::error::{ApiError, WriteError};
+use crate::data::write_error::WriteError;
 
+pub mod checked;
 pub mod guarded;
 
 /// A table the API may write: every table but the read-only ones (views).
@@ -144,59 +145,6 @@ fn unique_filter(
         filter.equals(column, value);
     }
     Ok(filter)
-}
-
-/// The columns `?on_conflict=` names, checked: exactly a unique constraint's columns (or the
-/// primary key's, when the client gives keys: a generated key never conflicts). `None`
-/// without the parameter.
-pub fn conflict_target(
-    meta: &'static TableMeta,
-    query_string: &str,
-) -> Result<Option<Vec<&'static ColumnMeta>>, ApiError> {
-    let pairs = crate::http::list::query_pairs(query_string)?;
-    let Some(text) = crate::http::list::last_value(&pairs, "on_conflict") else {
-        return Ok(None);
-    };
-    let mut named: Vec<&str> = text
-        .split(',')
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .collect();
-    named.sort_unstable();
-    let mut targets: Vec<Vec<&'static ColumnMeta>> = meta
-        .unique
-        .iter()
-        .map(|set| set.iter().map(|&index| &meta.columns[index]).collect())
-        .collect();
-    if !meta.primary_key.is_empty() && meta.primary_key_columns().all(|key| !key.generated) {
-        targets.push(meta.primary_key_columns().collect());
-    }
-    for target in &targets {
-        let mut names: Vec<&str> = target.iter().map(|column| column.name).collect();
-        names.sort_unstable();
-        if names == named {
-            return Ok(Some(target.clone()));
-        }
-    }
-    let allowed: Vec<String> = targets
-        .iter()
-        .map(|target| {
-            target
-                .iter()
-                .map(|column| column.name)
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .collect();
-    Err(ApiError::BadRequest(format!(
-        "on_conflict={text} names no unique constraint of {}; {}",
-        meta.verbose_name,
-        if allowed.is_empty() {
-            "it has none that a client's row can meet.".to_string()
-        } else {
-            format!("use one of: {}.", allowed.join("; "))
-        }
-    )))
 }
 
 /// `INSERT` the body's columns (the others take their defaults) and return the new row.

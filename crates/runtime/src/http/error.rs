@@ -3,95 +3,13 @@
 //! Client errors carry their message; internal errors are logged with their cause and
 //! answered with a generic body, so SQL, URLs and credentials never reach a client.
 
-use std::collections::BTreeMap;
-
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
 
-/// Validation messages by field, DRF's `{"field": ["message"]}`; a list field's item errors
-/// are keyed by the item's position, `{"field": {"0": ["message"]}}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(transparent)]
-pub struct FieldErrors(BTreeMap<String, FieldError>);
-
-/// The errors of one field.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(untagged)]
-pub enum FieldError {
-    Messages(Vec<String>),
-    /// Messages by item position (a list field, DRF's ListField).
-    Items(BTreeMap<usize, Vec<String>>),
-}
-
-impl FieldErrors {
-    pub fn new() -> FieldErrors {
-        FieldErrors::default()
-    }
-
-    pub fn single(field: impl Into<String>, message: impl Into<String>) -> FieldErrors {
-        let mut errors = FieldErrors::new();
-        errors.add(field, message);
-        errors
-    }
-
-    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        match self
-            .0
-            .entry(field.into())
-            .or_insert_with(|| FieldError::Messages(Vec::new()))
-        {
-            FieldError::Messages(messages) => messages.push(message.into()),
-            // A field whose items are wrong already says what to fix.
-            FieldError::Items(_) => {}
-        }
-    }
-
-    /// Records why a value was refused: one message, or messages per list item.
-    pub fn add_invalid(
-        &mut self,
-        field: impl Into<String>,
-        invalid: crate::data::convert::InvalidValue,
-    ) {
-        match invalid {
-            crate::data::convert::InvalidValue::Message(message) => self.add(field, message),
-            crate::data::convert::InvalidValue::Items(items) => {
-                self.0.insert(
-                    field.into(),
-                    FieldError::Items(
-                        items
-                            .into_iter()
-                            .map(|(position, message)| (position, vec![message]))
-                            .collect(),
-                    ),
-                );
-            }
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn contains(&self, field: &str) -> bool {
-        self.0.contains_key(field)
-    }
-
-    /// The messages of a field without item errors.
-    pub fn messages(&self, field: &str) -> Option<&[String]> {
-        match self.0.get(field)? {
-            FieldError::Messages(messages) => Some(messages),
-            FieldError::Items(_) => None,
-        }
-    }
-}
-
-impl std::fmt::Display for FieldErrors {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let fields: Vec<&str> = self.0.keys().map(String::as_str).collect();
-        write!(f, "invalid fields: {}", fields.join(", "))
-    }
-}
+use crate::connections::{DatabaseFailure, Unavailable};
+pub use crate::data::field_errors::{FieldError, FieldErrors};
+use crate::data::write_error::ExplainedWriteError;
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -159,115 +77,9 @@ impl ApiError {
         ApiError::Internal(format!("{context}: {cause}"))
     }
 
-    /// The project's database cannot be reached (or was lost and is not back yet).
-    pub fn project_unavailable() -> ApiError {
-        unavailable("The project database is unavailable. Try again later.", 5)
-    }
-
-    /// Every connection of the project stayed in use for the whole checkout timeout.
-    pub fn no_connection_free() -> ApiError {
-        unavailable(
-            "No connection to the project database became free in time. Try again.",
-            1,
-        )
-    }
-
-    /// The database server has as many connections from this server as its budget allows.
-    pub fn server_at_connection_limit() -> ApiError {
-        unavailable(
-            "The project's database server has no connection to spare right now. Try again.",
-            1,
-        )
-    }
-
-    /// A lock could not be had, or the database gave up on a transaction: worth retrying.
-    pub fn project_busy() -> ApiError {
-        unavailable("The project database is busy. Try again.", 1)
-    }
-
-    /// The project database refuses writes (a SQLite file opened read-only, a PostgreSQL
-    /// standby or read-only transaction): nothing the request holds explains it.
-    pub fn project_read_only() -> ApiError {
-        unavailable(
-            "The project database does not accept writes right now. Try again later.",
-            30,
-        )
-    }
-
-    /// A statement ran longer than `pool.statement_timeout_ms` and was cancelled.
-    pub fn statement_timeout() -> ApiError {
-        unavailable(
-            "The query took longer than the server's statement timeout and was cancelled. Narrow it (filters, page size) or try again later.",
-            5,
-        )
-    }
-
-    /// The database accepted the request but did not answer within the time allowed.
-    pub fn project_did_not_answer() -> ApiError {
-        unavailable(
-            "The project database did not answer in time. Try again later.",
-            5,
-        )
-    }
-
     /// The platform database, which holds users and tokens, cannot be reached.
     pub fn authentication_unavailable() -> ApiError {
         unavailable("Authentication is unavailable. Try again later.", 5)
-    }
-
-    /// The project database records another structure version than this server serves.
-    pub fn version_mismatch(found: &str, expected: &str) -> ApiError {
-        unavailable(
-            &format!(
-                "The project database has structure version \"{found}\"; this server serves version \"{expected}\". It is unavailable until they match."
-            ),
-            30,
-        )
-    }
-
-    /// The project database's structure version cannot be read (no table, no row, several).
-    /// A migration holds the version row (it is changing the structure version): a write
-    /// would have to wait for it, and is refused instead.
-    pub fn version_changing() -> ApiError {
-        unavailable(
-            "The project database's structure version is being changed. Try again.",
-            1,
-        )
-    }
-
-    pub fn version_unreadable() -> ApiError {
-        unavailable(
-            "The project database's structure version cannot be read. It is unavailable until it can.",
-            30,
-        )
-    }
-
-    /// A PostgreSQL materialized view created `WITH NO DATA` and never refreshed (SQLSTATE
-    /// 55000): nothing the caller sent explains it, and it is served once the database's owner
-    /// refreshes it. `message` is the database's, which names the view.
-    pub fn not_populated(message: &str) -> ApiError {
-        unavailable(
-            &format!(
-                "The project database cannot be read here: {message}. It is unavailable until the database runs REFRESH MATERIALIZED VIEW on it."
-            ),
-            60,
-        )
-    }
-
-    /// The connection went away while COMMIT was in flight.
-    pub fn write_outcome_unknown() -> ApiError {
-        unavailable(
-            "The connection to the project database was lost while the write was being committed: it may or may not have been applied. Read the row before trying again.",
-            1,
-        )
-    }
-
-    /// The connection went away before COMMIT: the database rolled the write back.
-    pub fn write_not_applied() -> ApiError {
-        unavailable(
-            "The connection to the project database was lost during the write, which was not applied. Try again.",
-            1,
-        )
     }
 
     fn detail(&self) -> String {
@@ -364,117 +176,91 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Why a generated insert or update did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum WriteError {
-    #[error(transparent)]
-    Database(#[from] diesel::result::Error),
-    /// A row read back from the database could not be turned into JSON: a bug in a value
-    /// type's serialization, not a client error.
-    #[error("the row could not be serialized: {0}")]
-    Serialize(#[from] serde_json::Error),
-    /// A write's row could not be read back (a bug or a concurrent change of its key).
-    #[error("the written row could not be read back: {0}")]
-    Lost(String),
-    /// Refused before it ran, with the answer to give (an `If-Match` that no longer holds).
-    #[error("{0}")]
-    Refused(ApiError),
-    /// A list written as one statement came back in a shape that cannot be paired with its
-    /// bodies (two bodies met one row, or a row's conflict columns are not its body's): roll
-    /// it back and write the list row by row.
-    #[error("the list must be written row by row: {0}")]
-    RowByRow(String),
-}
-
-impl WriteError {
-    /// Whether writing the same list row by row could name one item as the cause: a
-    /// constraint, a value the database refused, two bodies meeting one row. Timeouts,
-    /// deadlocks, serialization failures and lost connections are no item's doing; row by row
-    /// would only repeat them slower.
-    pub fn an_item_may_explain(&self) -> bool {
-        use diesel::result::{DatabaseErrorKind, Error};
-        match self {
-            WriteError::RowByRow(_) => true,
-            WriteError::Database(error @ Error::DatabaseError(kind, info)) => {
-                !matches!(
-                    kind,
-                    DatabaseErrorKind::SerializationFailure
-                        | DatabaseErrorKind::ClosedConnection
-                        | DatabaseErrorKind::UnableToSendCommand
-                        | DatabaseErrorKind::ReadOnlyTransaction
-                ) && !info.message().contains("deadlock detected")
-                    && !crate::connections::watch::is_statement_timeout(error)
-                    && !crate::connections::watch::is_connection_lost(error)
+/// The one place where the connection layer's reasons become words for API consumers.
+impl From<Unavailable> for ApiError {
+    fn from(reason: Unavailable) -> ApiError {
+        match reason {
+            Unavailable::Unreachable => {
+                unavailable("The project database is unavailable. Try again later.", 5)
             }
-            _ => false,
+            Unavailable::NoConnectionFree => unavailable(
+                "No connection to the project database became free in time. Try again.",
+                1,
+            ),
+            Unavailable::ServerAtConnectionLimit => unavailable(
+                "The project's database server has no connection to spare right now. Try again.",
+                1,
+            ),
+            Unavailable::Busy => unavailable("The project database is busy. Try again.", 1),
+            Unavailable::ReadOnly => unavailable(
+                "The project database does not accept writes right now. Try again later.",
+                30,
+            ),
+            Unavailable::StatementTimeout => unavailable(
+                "The query took longer than the server's statement timeout and was cancelled. Narrow it (filters, page size) or try again later.",
+                5,
+            ),
+            Unavailable::DidNotAnswer => unavailable(
+                "The project database did not answer in time. Try again later.",
+                5,
+            ),
+            Unavailable::VersionMismatch { found, expected } => unavailable(
+                &format!(
+                    "The project database has structure version \"{found}\"; this server serves version \"{expected}\". It is unavailable until they match."
+                ),
+                30,
+            ),
+            Unavailable::VersionChanging => unavailable(
+                "The project database's structure version is being changed. Try again.",
+                1,
+            ),
+            Unavailable::VersionUnreadable => unavailable(
+                "The project database's structure version cannot be read. It is unavailable until it can.",
+                30,
+            ),
+            // Nothing the caller sent explains it; served once the database's owner refreshes
+            // the view, which the database's message names.
+            Unavailable::NotPopulated(message) => unavailable(
+                &format!(
+                    "The project database cannot be read here: {message}. It is unavailable until the database runs REFRESH MATERIALIZED VIEW on it."
+                ),
+                60,
+            ),
+            Unavailable::WriteOutcomeUnknown => unavailable(
+                "The connection to the project database was lost while the write was being committed: it may or may not have been applied. Read the row before trying again.",
+                1,
+            ),
+            Unavailable::WriteNotApplied => unavailable(
+                "The connection to the project database was lost during the write, which was not applied. Try again.",
+                1,
+            ),
         }
     }
 }
 
-/// SQLite's words for a lock it could not have within its busy timeout (`SQLITE_BUSY`,
-/// `SQLITE_LOCKED`); PostgreSQL never uses them.
-fn is_sqlite_lock_message(message: &str) -> bool {
-    matches!(
-        message,
-        "database is locked" | "database table is locked" | "database schema is locked"
-    ) || message.starts_with("database table is locked: ")
-}
-
 impl From<diesel::result::Error> for ApiError {
-    /// Database failures that no client input explains: a lost connection is the project
-    /// being unavailable (503); anything else is logged as internal.
+    /// Database failures that no client input explains, as `connections::classify` sees them.
     fn from(error: diesel::result::Error) -> ApiError {
-        use diesel::result::{DatabaseErrorKind, Error};
-        match error {
-            Error::NotFound => ApiError::NotFound,
-            // The database gave up on a transaction that may well succeed when retried.
-            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
-                ApiError::project_busy()
-            }
-            Error::DatabaseError(DatabaseErrorKind::Unknown, ref info)
-                if info.message().contains("deadlock detected") =>
-            {
-                ApiError::project_busy()
-            }
-            // SQLite's lock held by another connection (another process, say) past the busy
-            // timeout: a read or write that may well succeed when retried.
-            Error::DatabaseError(_, ref info) if is_sqlite_lock_message(info.message()) => {
-                tracing::warn!("{}", info.message());
-                ApiError::project_busy()
-            }
-            Error::DatabaseError(DatabaseErrorKind::ReadOnlyTransaction, _) => {
-                ApiError::project_read_only()
-            }
-            Error::DatabaseError(_, ref info)
-                if info
-                    .message()
-                    .contains("attempt to write a readonly database") =>
-            {
-                ApiError::project_read_only()
-            }
-            Error::DatabaseError(_, ref info)
-                if info.message().contains("has not been populated") =>
-            {
-                tracing::warn!("{}", info.message());
-                ApiError::not_populated(info.message())
-            }
-            ref timed_out if crate::connections::watch::is_statement_timeout(timed_out) => {
-                tracing::warn!("statement cancelled by the statement timeout");
-                ApiError::statement_timeout()
-            }
-            // Logged by the pool, which closes the connection.
-            ref lost if crate::connections::watch::is_connection_lost(lost) => {
-                ApiError::project_unavailable()
-            }
-            // A stored value the column's declared type cannot represent (a SQLite column
-            // holding `'t'` where a smallint is described; `stored::UnreadableRow` names the
-            // table, the row's key, the column and the value): not the client's mistake (4xx),
-            // not a passing state a retry would fix (503), so 500, the server failing to serve
-            // what its database holds, logged for the database's owner.
-            error @ Error::DeserializationError(_) => {
+        match crate::connections::classify(error) {
+            DatabaseFailure::NoRow => ApiError::NotFound,
+            DatabaseFailure::Unavailable(reason) => reason.into(),
+            // Not the client's mistake (4xx), not a passing state a retry would fix (503): the
+            // server failing to serve what its database holds, logged for the database's owner.
+            DatabaseFailure::Unreadable(error) => {
                 ApiError::internal("unreadable stored value", error)
             }
-            other => ApiError::internal("database error", other),
+            DatabaseFailure::Unexpected(error) => ApiError::internal("database error", error),
+        }
+    }
+}
+
+impl From<ExplainedWriteError> for ApiError {
+    fn from(error: ExplainedWriteError) -> ApiError {
+        match error {
+            ExplainedWriteError::Invalid(errors) => ApiError::Validation(errors),
+            ExplainedWriteError::PreconditionFailed => ApiError::PreconditionFailed,
+            ExplainedWriteError::Database(error) => error.into(),
+            ExplainedWriteError::Internal { context, cause } => ApiError::internal(context, cause),
         }
     }
 }

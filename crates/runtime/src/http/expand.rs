@@ -18,25 +18,18 @@ use crate::connections::db::{BackendKind, DbConnection};
 use crate::data::convert;
 use crate::data::meta::{ColumnMeta, TableMeta};
 use crate::data::sql::SqlFilter;
+use crate::data::table_ops::TableOps;
 use crate::http::error::ApiError;
 use crate::http::list;
-use crate::http::table_ops::TableOps;
+use tenantapi_schema::api_rules::MAX_REVERSE_ROWS;
 
 /// How many relations deep an expansion may reach (`a.b.c`).
 pub const MAX_DEPTH: usize = 3;
-
-/// Rows a reverse relation lists per row at most (the first by primary key).
-pub const MAX_REVERSE_ROWS: usize = 100;
 
 /// Keys bound in one statement at most. A reverse relation binds each key once on PostgreSQL
 /// and twice on SQLite, so a statement stays far under both backends' bind limits
 /// (PostgreSQL 65,535; SQLite 32,766 by default) whatever the page's filters add.
 pub const KEYS_PER_STATEMENT: usize = 4096;
-
-/// Rows one read may produce unless configured otherwise (`api.max_read_rows`): the default
-/// page (100 rows) with one reverse relation at its full [`MAX_REVERSE_ROWS`] per row and a
-/// forward relation of each of those rows (100 + 10,000 + 10,000), with room to spare.
-pub const DEFAULT_MAX_READ_ROWS: usize = 25_000;
 
 /// The rows one read may still produce and fetch: the page's and its expansions'.
 #[derive(Debug)]
@@ -136,21 +129,23 @@ pub(crate) fn relations(meta: &TableMeta, all: &[&'static TableOps]) -> Vec<(Str
         })
         .collect();
     for child in all {
-        let mut references = child
+        let references: Vec<_> = child
             .meta
             .foreign_keys
             .iter()
-            .filter(|foreign_key| foreign_key.references_table == meta.name);
-        let (Some(foreign_key), None) = (references.next(), references.next()) else {
+            .filter(|foreign_key| foreign_key.references_table == meta.name)
+            .collect();
+        let Some(name) = tenantapi_schema::api_rules::reverse_relation_name(
+            child.meta.name,
+            references.len(),
+            !child.meta.primary_key.is_empty(),
+        ) else {
             continue;
         };
+        let foreign_key = references[0];
         let Some(key) = meta.column(foreign_key.references_column) else {
             continue;
         };
-        if child.meta.primary_key.is_empty() {
-            continue;
-        }
-        let name = format!("{}_set", child.meta.name);
         found.push((
             name.clone(),
             Relation::Reverse {

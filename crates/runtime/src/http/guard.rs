@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 
+use crate::connections::Unavailable;
 use crate::connections::db::{BackendKind, DbConnection};
 use crate::connections::limit::{COUNTED_FOR, LimitPermit, Shape};
 use crate::connections::pool::{Access, ProbeLicence, ProjectPool};
@@ -120,7 +121,7 @@ impl ProjectConnection {
                         "project {project}: its database server is busy; no turn in time"
                     );
                 }
-                let _ = answer.send(Err(ApiError::no_connection_free()));
+                let _ = answer.send(Err(Unavailable::NoConnectionFree.into()));
                 return;
             }
             // Opening a connection is not a statement: it neither holds one of the server's
@@ -129,10 +130,10 @@ impl ProjectConnection {
             let licence = job_licence
                 .and_then(|licence| licence.lock().expect("licence lock poisoned").take());
             let outcome = pool.checkout(deadline, licence, Some(counted.clone()));
-            let outcome = outcome.and_then(|mut checked| {
+            let outcome = outcome.map_err(ApiError::from).and_then(|mut checked| {
                 job_progress
                     .compare_exchange(PENDING, CONNECTED, Ordering::AcqRel, Ordering::Acquire)
-                    .map_err(|_| ApiError::project_did_not_answer())?;
+                    .map_err(|_| ApiError::from(Unavailable::DidNotAnswer))?;
                 checked.run(access, work)
             });
             counted.finish();
@@ -190,14 +191,14 @@ impl ProjectConnection {
                         self.project,
                         settings.checkout_timeout
                     );
-                    return Err(ApiError::no_connection_free());
+                    return Err(Unavailable::NoConnectionFree.into());
                 }
                 tracing::warn!(
                     "project {}: no database connection within {:?}",
                     self.project,
                     settings.checkout_timeout
                 );
-                return Err(ApiError::project_did_not_answer());
+                return Err(Unavailable::DidNotAnswer.into());
             }
             if answer_by.is_some_and(|by| now >= by) {
                 tracing::warn!(
@@ -205,9 +206,10 @@ impl ProjectConnection {
                     self.project
                 );
                 return Err(match access {
-                    Access::Read => ApiError::project_did_not_answer(),
-                    Access::Write => ApiError::write_outcome_unknown(),
-                });
+                    Access::Read => Unavailable::DidNotAnswer,
+                    Access::Write => Unavailable::WriteOutcomeUnknown,
+                }
+                .into());
             }
         }
     }

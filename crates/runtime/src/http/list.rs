@@ -7,13 +7,10 @@ use crate::data::meta::{ColumnKind, ColumnMeta, Lookup, TableMeta};
 use crate::data::sql::{SqlFilter, SqlOrder, SqlValue};
 use crate::http::error::{ApiError, FieldErrors};
 
-/// Items an `__in` lookup may list.
-pub const MAX_IN_ITEMS: usize = 1000;
-/// Longest value of a text lookup (`__contains`, `__startswith`...). SQLite refuses LIKE and
-/// GLOB patterns over 50,000 bytes; escaped (GLOB triples `*`, `?` and `[`) and in UTF-8 (up
-/// to 4 bytes a character), 12,000 characters always fit. Both backends share the limit so
-/// that the API does not depend on the backend.
-pub const MAX_PATTERN_CHARACTERS: usize = 12_000;
+pub use tenantapi_schema::api_rules::{
+    CountMode, DEFAULT_MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, EXACT_COUNT_BELOW, MAX_IN_ITEMS,
+    MAX_PATTERN_CHARACTERS,
+};
 
 /// Query parameters that are never column filters.
 pub use tenantapi_schema::model::RESERVED_QUERY_PARAMETERS as RESERVED_PARAMETERS;
@@ -28,8 +25,8 @@ pub struct PageSettings {
 impl Default for PageSettings {
     fn default() -> Self {
         PageSettings {
-            default_page_size: 100,
-            max_page_size: 1000,
+            default_page_size: DEFAULT_PAGE_SIZE,
+            max_page_size: DEFAULT_MAX_PAGE_SIZE,
         }
     }
 }
@@ -40,22 +37,6 @@ pub enum PageNumber {
     Number(u64),
     Last,
 }
-
-/// How a numbered page reports the rows matching its filters (`?count=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CountMode {
-    /// DRF's `count`: every matching row counted (the default).
-    Exact,
-    /// PostgreSQL's planner estimate when it is large, an exact count below
-    /// [`EXACT_COUNT_BELOW`]; exact on SQLite, which keeps no estimate.
-    Estimated,
-    /// No count (`"count": null`); `next` comes from reading one row past the page.
-    None,
-}
-
-/// Under this planner estimate `count=estimated` counts exactly: at most this many rows are
-/// counted, which costs a few milliseconds, and small counts are where clients notice errors.
-pub const EXACT_COUNT_BELOW: i64 = 10_000;
 
 /// Page numbers (DRF's `PageNumberPagination`) or positions (its `CursorPagination`).
 #[derive(Debug, Clone, PartialEq)]
@@ -143,14 +124,13 @@ pub fn parse_list_request_with_relations(
         },
     };
     let count = match last("count") {
-        None | Some("exact") => CountMode::Exact,
-        Some("estimated") => CountMode::Estimated,
-        Some("none") => CountMode::None,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "Unknown count mode \"{other}\". Use count=exact (the default: every matching row counted), count=estimated (the database's estimate for large results) or count=none (no count; faster on large tables)."
-            )));
-        }
+        None => CountMode::DEFAULT,
+        Some(name) => CountMode::parse(name).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "Unknown count mode \"{other}\". Use count=exact (the default: every matching row counted), count=estimated (the database's estimate for large results) or count=none (no count; faster on large tables).",
+                other = name
+            ))
+        })?,
     };
     if page == PageNumber::Last && count == CountMode::None {
         return Err(ApiError::BadRequest(

@@ -16,5 +16,4 @@ pub mod selection;
 pub mod settings;
 pub mod shaping;
 pub mod simple_metadata;
-pub mod table_ops;
 pub mod urls;

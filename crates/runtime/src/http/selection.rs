@@ -5,10 +5,10 @@
 use serde_json::{Map, Value};
 
 use crate::data::meta::TableMeta;
+use crate::data::table_ops::TableOps;
 use crate::http::error::ApiError;
 use crate::http::expand;
 use crate::http::list;
-use crate::http::table_ops::TableOps;
 
 /// The fields a read keeps, at the top and inside expanded rows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

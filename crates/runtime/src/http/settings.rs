@@ -4,8 +4,9 @@
 use crate::http::cursor::CursorKey;
 use crate::http::list::PageSettings;
 
-/// Rows a bulk create may carry unless configured otherwise.
-pub const DEFAULT_MAX_BULK_ITEMS: usize = 1000;
+use tenantapi_schema::api_rules::{
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_BULK_ITEMS, DEFAULT_MAX_READ_ROWS,
+};
 
 /// Limits from the server's configuration, registered once as `web::Data<ApiSettings>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,9 +26,9 @@ impl Default for ApiSettings {
     fn default() -> Self {
         ApiSettings {
             pages: PageSettings::default(),
-            max_body_bytes: 1024 * 1024,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_bulk_items: DEFAULT_MAX_BULK_ITEMS,
-            max_read_rows: crate::http::expand::DEFAULT_MAX_READ_ROWS,
+            max_read_rows: DEFAULT_MAX_READ_ROWS,
             cursor_key: CursorKey::random(),
         }
     }

@@ -7,12 +7,12 @@
 use serde_json::Value;
 
 use crate::connections::db::DbConnection;
-use crate::connections::version::read_in_one_snapshot;
+use crate::connections::transaction::read_in_one_snapshot;
 use crate::data::meta::TableMeta;
+use crate::data::table_ops::TableOps;
 use crate::http::error::ApiError;
 use crate::http::expand::{self, Expansions};
 use crate::http::selection::{self, FieldSelection};
-use crate::http::table_ops::TableOps;
 
 /// Answers at least this large are followed by giving freed memory back (`malloc_trim`): their
 /// parsed rows took ten times their size, spread over the allocator's per-thread arenas, which

@@ -76,8 +76,12 @@ pub fn fixtures_load(
     let name = file.display().to_string();
     let text = std::fs::read_to_string(file)
         .map_err(|error| failed(format!("cannot read {name}: {error}")))?;
-    let fixtures = tenantapi_runtime::data::fixtures::parse(&name, &text, api.tables)
-        .map_err(|error| failed(error.to_string()))?;
+    let fixtures = tenantapi_runtime::data::fixtures::parse(
+        &name,
+        &text,
+        &api.table_metas().collect::<Vec<_>>(),
+    )
+    .map_err(|error| failed(error.to_string()))?;
     let progress = crate::progress::bar(fixtures.row_count() as u64, "rows");
     progress.set_message(format!("loading into {project}"));
     let loaded = tenantapi_runtime::data::fixtures::load_with_progress(
@@ -100,10 +104,10 @@ pub fn fixtures_dump(
     project: &str,
 ) -> Result<FixturesOutcome, CommandError> {
     let mut connection = project_database(api, config, project)?;
-    let progress = crate::progress::bar(api.row_readers.len() as u64, "tables");
+    let progress = crate::progress::bar(api.tables.len() as u64, "tables");
     let document = tenantapi_runtime::data::fixtures::dump_with_progress(
         &mut connection,
-        api.row_readers,
+        api.tables,
         &[api.version_table],
         &mut |table| {
             progress.set_message(format!("reading {table}"));

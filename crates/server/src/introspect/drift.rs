@@ -85,9 +85,13 @@ fn type_difference(
 /// Differences between a live database and the structure the code was generated from, one
 /// line each: missing and extra tables and columns, types, nullability, defaults (present or
 /// not), foreign keys, primary keys and uniques.
-pub fn drift(live: &[LiveTable], described: &[&TableMeta]) -> Vec<String> {
+pub fn drift<'a>(
+    live: &[LiveTable],
+    described: impl IntoIterator<Item = &'a TableMeta>,
+) -> Vec<String> {
+    let described: Vec<&TableMeta> = described.into_iter().collect();
     let mut lines = Vec::new();
-    for meta in described {
+    for meta in &described {
         let Some(table) = live.iter().find(|table| table.name == meta.name) else {
             lines.push(format!("missing table {}", meta.name));
             continue;

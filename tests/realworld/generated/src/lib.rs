@@ -18,119 +18,9 @@ pub const SELECT_VERSION_SQL: &str = "SELECT CAST(\"version\" AS TEXT) AS versio
 pub const INSERT_VERSION_SQL: &str = "INSERT INTO \"schema_version\" (\"version\") VALUES ('2024.1')";
 /// The OpenAPI 3.1 document of this API (`openapi.json` beside this crate's manifest).
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
-/// Every table, in description order.
-pub static TABLES: &[&::tenantapi_runtime::data::meta::TableMeta] = &[
-    &tables::employee::META,
-    &tables::survey_answer::META,
-    &tables::audit_log::META,
-    &tables::country::META,
-    &tables::customer::META,
-    &tables::customer_total::META,
-    &tables::film::META,
-    &tables::film_list::META,
-    &tables::film_rate_total::META,
-    &tables::invoice::META,
-    &tables::language::META,
-    &tables::payment::META,
-    &tables::schema_version::META,
-    &tables::staff::META,
-    &tables::store::META,
-];
-/// Every table with a function that reads all its rows (fixture dumps).
-pub static ROW_READERS: &[::tenantapi_runtime::data::fixtures::TableRows] = &[
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::employee::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::employee::EmployeeResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::survey_answer::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::survey_answer::SurveyAnswerResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::audit_log::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::audit_log::AuditLogResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::country::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::country::CountryResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::customer::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::customer::CustomerResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::customer_total::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::customer_total::CustomerTotalResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::film::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::film::FilmResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::film_list::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::film_list::FilmListResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::film_rate_total::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::film_rate_total::FilmRateTotalResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::invoice::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::invoice::InvoiceResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::language::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::language::LanguageResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::payment::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::payment::PaymentResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::schema_version::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::schema_version::SchemaVersionResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::staff::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::staff::StaffResource,
-        >,
-    },
-    ::tenantapi_runtime::data::fixtures::TableRows {
-        meta: &tables::store::META,
-        read_all: ::tenantapi_runtime::data::fixtures::read_all_rows::<
-            tables::store::StoreResource,
-        >,
-    },
-];
-/// Every table's operations, for the routes.
-pub static TABLE_OPS: &[&::tenantapi_runtime::http::handlers::TableOps] = &[
+/// Every table, in description order: one descriptor each (its metadata, its typed
+/// reads and its writes), for the routes, expansions, fixture dumps and checks.
+pub static TABLES: &[&::tenantapi_runtime::data::table_ops::TableOps] = &[
     &tables::employee::OPS,
     &tables::survey_answer::OPS,
     &tables::audit_log::OPS,
@@ -150,7 +40,7 @@ pub static TABLE_OPS: &[&::tenantapi_runtime::http::handlers::TableOps] = &[
 /// Registers the routes of every table, relative to the API root
 /// (`/{project}/{table}/` and `/{project}/{table}/{pk}/`).
 pub fn configure(config: &mut ::actix_web::web::ServiceConfig) {
-    ::tenantapi_runtime::http::handlers::register_tables(config, TABLE_OPS);
+    ::tenantapi_runtime::http::handlers::register_tables(config, TABLES);
 }
 /// Everything above, for the server.
 pub static API: ::tenantapi_runtime::api::GeneratedApi = ::tenantapi_runtime::api::GeneratedApi {
@@ -161,7 +51,6 @@ pub static API: ::tenantapi_runtime::api::GeneratedApi = ::tenantapi_runtime::ap
     insert_version_sql: INSERT_VERSION_SQL,
     postgres_search_path: POSTGRES_SEARCH_PATH,
     tables: TABLES,
-    row_readers: ROW_READERS,
     configure,
     postgres_ddl: ddl::POSTGRES,
     sqlite_ddl: ddl::SQLITE,

@@ -29,12 +29,12 @@ use std::time::{Duration, Instant};
 
 use scheduled_thread_pool::ScheduledThreadPool;
 
+use crate::connections::Unavailable;
 use crate::connections::budget::{HostBudget, IdleConnections};
 use crate::connections::database_url::DatabaseUrl;
 use crate::connections::db::{BackendKind, DbConnection};
 use crate::connections::limit::{ConcurrencyLimit, LimitPermit};
 use crate::connections::watch::LostAt;
-use crate::http::error::ApiError;
 
 pub use open::NoSlotError;
 use open::{Slot, SlotManager};
@@ -77,11 +77,17 @@ impl Default for PoolSettings {
 pub trait ConnectionHooks: Send + Sync + 'static {
     /// Runs on every newly opened connection before it is used (the structure version check);
     /// an error refuses the connection, which is closed, and is the request's answer.
-    fn on_open(&self, project: &str, connection: &mut DbConnection) -> Result<(), ApiError>;
+    fn on_open(&self, project: &str, connection: &mut DbConnection) -> Result<(), Unavailable>;
 
     /// A connection could not be opened; `reason` carries no password.
     fn on_unreachable(&self, project: &str, reason: &str);
 }
+
+/// What a unit of work may fail with: its own errors, the database's, and this layer's reasons
+/// for not serving (the HTTP layer's `ApiError` is one).
+pub trait UnitOfWorkError: From<Unavailable> + From<diesel::result::Error> {}
+
+impl<E: From<Unavailable> + From<diesel::result::Error>> UnitOfWorkError for E {}
 
 /// Reads or writes: decides whether a request may be retried on a fresh connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,7 +279,7 @@ impl ProjectPool {
     /// Waits (asynchronously, in arrival order) for this project's turn at a connection,
     /// within its cap on work in flight; a write to a SQLite project first for its turn as the
     /// one writer.
-    pub async fn take_turn(&self, deadline: Instant, access: Access) -> Result<Turn, ApiError> {
+    pub async fn take_turn(&self, deadline: Instant, access: Access) -> Result<Turn, Unavailable> {
         let writer = match (&self.writers, access) {
             (Some(writers), Access::Write) => Some(self.wait_in_line(writers, deadline).await?),
             _ => None,
@@ -300,7 +306,7 @@ impl ProjectPool {
         &self,
         line: &Arc<tokio::sync::Semaphore>,
         deadline: Instant,
-    ) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, Unavailable> {
         let wait = deadline.saturating_duration_since(Instant::now());
         let turn = line.clone().try_acquire_owned();
         if let Ok(turn) = turn {
@@ -317,14 +323,14 @@ impl ProjectPool {
         let _waiting = Waiting(&self.waiting);
         match actix_web::rt::time::timeout(wait, line.clone().acquire_owned()).await {
             Ok(Ok(turn)) => Ok(turn),
-            Ok(Err(_closed)) => Err(ApiError::project_unavailable()),
+            Ok(Err(_closed)) => Err(Unavailable::Unreachable),
             Err(_elapsed) => {
                 tracing::warn!(
                     "project {}: no database connection free within {:?}",
                     self.project,
                     self.settings.checkout_timeout
                 );
-                Err(ApiError::no_connection_free())
+                Err(Unavailable::NoConnectionFree)
             }
         }
     }
@@ -338,7 +344,7 @@ impl ProjectPool {
         deadline: Instant,
         licence: Option<ProbeLicence>,
         counted: Option<Arc<LimitPermit>>,
-    ) -> Result<CheckedOut, ApiError> {
+    ) -> Result<CheckedOut, Unavailable> {
         // An open idle connection first, wherever r2d2's stack holds it: slots made empty
         // (after idle connections were closed) must not cause new connections while open ones
         // wait underneath.
@@ -348,7 +354,7 @@ impl ProjectPool {
                 let wait = deadline.saturating_duration_since(Instant::now());
                 self.slots
                     .get_timeout(wait.max(Duration::from_millis(1)))
-                    .map_err(|_| ApiError::no_connection_free())?
+                    .map_err(|_| Unavailable::NoConnectionFree)?
             }
         };
         let mut checked = CheckedOut {
@@ -392,11 +398,11 @@ impl ProjectPool {
     /// waits for a busy pool, and leaves nothing open: at a thousand projects, the connections
     /// the startup check kept were 115 MB of SQLite schemas and most of a PostgreSQL server's
     /// connection budget, for projects nobody had asked for yet.
-    pub fn with_connection<T>(
+    pub fn with_connection<T, E: UnitOfWorkError>(
         self: &Arc<Self>,
         deadline: Instant,
-        work: impl FnMut(&mut DbConnection) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
+        work: impl FnMut(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
         if let Some(mut checked) = self.checkout_idle() {
             return checked.run(Access::Read, work);
         }
@@ -439,7 +445,7 @@ impl CheckedOut {
         &mut self,
         deadline: Instant,
         licence: Option<ProbeLicence>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Unavailable> {
         let ping = self.pool.settings.test_on_checkout;
         if let Some(open) = self.slot.open.as_mut() {
             if !open.is_stale(ping) {
@@ -477,11 +483,11 @@ impl CheckedOut {
 
     /// Runs `work` on the connection. A lost connection is closed; a read is then retried once
     /// on a fresh connection, a write only if nothing had reached the database.
-    pub fn run<T>(
+    pub fn run<T, E: UnitOfWorkError>(
         &mut self,
         access: Access,
-        mut work: impl FnMut(&mut DbConnection) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
+        mut work: impl FnMut(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut retried = false;
         loop {
             let open = self
@@ -491,7 +497,7 @@ impl CheckedOut {
                 .expect("BUG: a checked-out slot without a connection");
             open.watch.begin_attempt();
             let result = match &open.transaction_begin {
-                Some(begin) => crate::connections::version::in_transaction(
+                Some(begin) => crate::connections::transaction::in_transaction(
                     &mut open.connection,
                     begin,
                     &mut work,
@@ -530,10 +536,11 @@ impl CheckedOut {
                     return result;
                 }
                 return Err(match (access, lost_at) {
-                    (Access::Write, LostAt::Commit) => ApiError::write_outcome_unknown(),
-                    (Access::Write, _) => ApiError::write_not_applied(),
-                    (Access::Read, _) => ApiError::project_unavailable(),
-                });
+                    (Access::Write, LostAt::Commit) => Unavailable::WriteOutcomeUnknown,
+                    (Access::Write, _) => Unavailable::WriteNotApplied,
+                    (Access::Read, _) => Unavailable::Unreachable,
+                }
+                .into());
             }
             retried = true;
             self.ensure_open(Instant::now() + self.pool.settings.checkout_timeout, None)?;

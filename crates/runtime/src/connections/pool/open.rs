@@ -11,11 +11,11 @@ use diesel::connection::{CacheSize, SimpleConnection as _};
 
 use super::ProjectPool;
 use super::reachability::{ConnectAttempt, ProbeLicence};
+use crate::connections::Unavailable;
 use crate::connections::budget::BudgetPermit;
 use crate::connections::database_url::{DatabaseUrl, Pooler};
 use crate::connections::db::{BackendKind, DbConnection, sqlite_path};
 use crate::connections::watch::{ConnectionWatch, WatchInstrumentation};
-use crate::http::error::ApiError;
 
 /// A pool slot: empty, or holding an open connection.
 pub struct Slot {
@@ -121,7 +121,7 @@ impl ProjectPool {
         &self,
         deadline: Instant,
         licence: Option<ProbeLicence>,
-    ) -> Result<OpenConnection, ApiError> {
+    ) -> Result<OpenConnection, Unavailable> {
         match self.try_open_connection(deadline, licence) {
             Err(OpenFailure::LostWhileOpening) => self
                 .try_open_connection(deadline.max(Instant::now() + Duration::from_secs(2)), None)
@@ -144,7 +144,7 @@ impl ProjectPool {
                     .acquire(&self.project, answer_before(deadline))
                     .map_err(|spent| {
                         tracing::warn!("project {}: {spent}", self.project);
-                        ApiError::server_at_connection_limit()
+                        Unavailable::ServerAtConnectionLimit
                     })?,
             ),
             None => None,
@@ -159,7 +159,7 @@ impl ProjectPool {
                 self.connect_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!("project {}: cannot connect: {reason}", self.project);
                 self.hooks.on_unreachable(&self.project, &reason);
-                return Err(ApiError::project_unavailable().into());
+                return Err(Unavailable::Unreachable.into());
             }
         };
         attempt.succeeded();
@@ -230,7 +230,7 @@ impl ProjectPool {
                 "project {}: cannot set the statement timeout: {error}",
                 self.project
             );
-            ApiError::project_unavailable().into()
+            Unavailable::Unreachable.into()
         })
     }
 }
@@ -320,21 +320,21 @@ fn database_statement_timeout(connection: &mut DbConnection) -> diesel::QueryRes
 
 /// Why a connection could not be opened.
 enum OpenFailure {
-    Refused(ApiError),
+    Refused(Unavailable),
     LostWhileOpening,
 }
 
-impl From<ApiError> for OpenFailure {
-    fn from(error: ApiError) -> Self {
+impl From<Unavailable> for OpenFailure {
+    fn from(error: Unavailable) -> Self {
         OpenFailure::Refused(error)
     }
 }
 
 impl OpenFailure {
-    fn into_error(self) -> ApiError {
+    fn into_error(self) -> Unavailable {
         match self {
             OpenFailure::Refused(error) => error,
-            OpenFailure::LostWhileOpening => ApiError::project_unavailable(),
+            OpenFailure::LostWhileOpening => Unavailable::Unreachable,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::ProjectPool;
-use crate::http::error::ApiError;
+use crate::connections::Unavailable;
 
 /// Whether the project's database could be reached lately.
 #[derive(Debug)]
@@ -81,7 +81,7 @@ impl ProjectPool {
     pub async fn wait_until_reachable(
         self: &Arc<Self>,
         deadline: Instant,
-    ) -> Result<Option<ProbeLicence>, ApiError> {
+    ) -> Result<Option<ProbeLicence>, Unavailable> {
         let mut outcome_seen: Option<u64> = None;
         loop {
             let changed = self.reachability_changed.notified();
@@ -96,7 +96,7 @@ impl ProjectPool {
                     return Ok(None);
                 }
                 if failing && outcome_came {
-                    return Err(ApiError::project_unavailable());
+                    return Err(Unavailable::Unreachable);
                 }
                 let probe_due = !failing || Instant::now() >= reachability.next_probe_at;
                 if !reachability.probing && probe_due {
@@ -119,9 +119,9 @@ impl ProjectPool {
                 // Not known to fail: the first attempt is still under way (a database slow, or
                 // hanging, on connect).
                 return Err(if failing {
-                    ApiError::project_unavailable()
+                    Unavailable::Unreachable
                 } else {
-                    ApiError::project_did_not_answer()
+                    Unavailable::DidNotAnswer
                 });
             }
             let _ =
@@ -143,7 +143,7 @@ impl<'a> ConnectAttempt<'a> {
     pub(super) fn begin(
         pool: &'a ProjectPool,
         licence: Option<ProbeLicence>,
-    ) -> Result<ConnectAttempt<'a>, ApiError> {
+    ) -> Result<ConnectAttempt<'a>, Unavailable> {
         if let Some(mut licence) = licence {
             licence.used = true;
             return Ok(ConnectAttempt {
@@ -156,7 +156,7 @@ impl<'a> ConnectAttempt<'a> {
         let probing = reachability.failing_since.is_some();
         if probing {
             if reachability.probing || Instant::now() < reachability.next_probe_at {
-                return Err(ApiError::project_unavailable());
+                return Err(Unavailable::Unreachable);
             }
             reachability.probing = true;
         }

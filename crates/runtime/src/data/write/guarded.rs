@@ -43,7 +43,7 @@ use crate::connections::db::DbConnection;
 use crate::connections::version::StructureVersion;
 use crate::data::resource::Resource;
 use crate::data::sql::{SqlFilter, SqlStatement, SqlValue, positional};
-use crate::http::error::WriteError;
+use crate::data::write_error::WriteError;
 
 /// How many statement texts of one table are kept prepared on each connection.
 pub const PREPARED_SHAPES_PER_TABLE: usize = 16;

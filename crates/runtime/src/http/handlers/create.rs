@@ -5,19 +5,23 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 
+use super::explain_write_error;
 use super::structure_version;
+use crate::connections::Unavailable;
 use crate::connections::db::DbConnection;
 use crate::connections::pool::Access;
-use crate::connections::version::{self, GuardedWriteError, write_transaction};
-use crate::data::constraint::{WriteKind, explain_write_error};
+use crate::connections::version;
+use crate::data::constraint::WriteKind;
 use crate::data::meta::ColumnMeta;
+use crate::data::meta::TableMeta;
+use crate::data::table_ops::TableOps;
+use crate::data::write::checked::{GuardedWriteError, write_transaction};
 use crate::http::body::{self, WriteMode};
 use crate::http::conditional;
 use crate::http::error::{ApiError, FieldErrors};
 use crate::http::guard::ProjectConnection;
 use crate::http::key_path;
 use crate::http::settings::ApiSettings;
-use crate::http::table_ops::TableOps;
 use crate::http::urls;
 
 /// POST `/{project}/{table}/`: 201 with the new row and its `Location`.
@@ -28,7 +32,7 @@ pub(super) async fn create(
     payload: web::Payload,
     settings: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
-    let conflict = crate::data::write::conflict_target(ops.meta, request.query_string())?;
+    let conflict = conflict_target(ops.meta, request.query_string())?;
     let body = body::read_json_body(&request, payload, settings.max_body_bytes).await?;
     if let Value::Array(items) = body {
         return create_many(
@@ -64,7 +68,7 @@ pub(super) async fn create(
                         &version,
                         &canonical,
                         WriteKind::Insert,
-                        ApiError::project_busy(),
+                        Unavailable::Busy.into(),
                         |connection| {
                             (ops.writes().insert_guarded)(connection, &version, &canonical)
                         },
@@ -77,7 +81,7 @@ pub(super) async fn create(
                     None => (ops.writes().insert)(connection, canonical.clone()),
                 }) {
                     Ok(row) => Ok(row),
-                    Err(GuardedWriteError::Refused(error)) => Err(error),
+                    Err(GuardedWriteError::Refused(error)) => Err(error.into()),
                     Err(GuardedWriteError::Failed(error)) => Err(explain_write_error(
                         ops.meta,
                         connection,
@@ -205,7 +209,7 @@ async fn create_many(
                 });
                 match outcome {
                     Ok(created) => Ok(created),
-                    Err(GuardedWriteError::Refused(error)) => Err(error),
+                    Err(GuardedWriteError::Refused(error)) => Err(error.into()),
                     Err(GuardedWriteError::Failed(error)) => {
                         // The transaction is rolled back: nothing of the list was written.
                         let Some(failed_item) = failed_item.filter(|item| *item < rows.len())
@@ -260,4 +264,57 @@ fn conflict_values_given(
     } else {
         Err(errors)
     }
+}
+
+/// The columns `?on_conflict=` names, checked: exactly a unique constraint's columns (or the
+/// primary key's, when the client gives keys: a generated key never conflicts). `None`
+/// without the parameter.
+fn conflict_target(
+    meta: &'static TableMeta,
+    query_string: &str,
+) -> Result<Option<Vec<&'static ColumnMeta>>, ApiError> {
+    let pairs = crate::http::list::query_pairs(query_string)?;
+    let Some(text) = crate::http::list::last_value(&pairs, "on_conflict") else {
+        return Ok(None);
+    };
+    let mut named: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .collect();
+    named.sort_unstable();
+    let mut targets: Vec<Vec<&'static ColumnMeta>> = meta
+        .unique
+        .iter()
+        .map(|set| set.iter().map(|&index| &meta.columns[index]).collect())
+        .collect();
+    if !meta.primary_key.is_empty() && meta.primary_key_columns().all(|key| !key.generated) {
+        targets.push(meta.primary_key_columns().collect());
+    }
+    for target in &targets {
+        let mut names: Vec<&str> = target.iter().map(|column| column.name).collect();
+        names.sort_unstable();
+        if names == named {
+            return Ok(Some(target.clone()));
+        }
+    }
+    let allowed: Vec<String> = targets
+        .iter()
+        .map(|target| {
+            target
+                .iter()
+                .map(|column| column.name)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    Err(ApiError::BadRequest(format!(
+        "on_conflict={text} names no unique constraint of {}; {}",
+        meta.verbose_name,
+        if allowed.is_empty() {
+            "it has none that a client's row can meet.".to_string()
+        } else {
+            format!("use one of: {}.", allowed.join("; "))
+        }
+    )))
 }

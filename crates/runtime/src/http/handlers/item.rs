@@ -5,19 +5,22 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 
+use super::explain_write_error;
 use super::{fetch_one, key_filter, respond_with_etag, shaping_of, structure_version};
 use crate::connections::db::DbConnection;
 use crate::connections::pool::Access;
-use crate::connections::version::{self, GuardedWriteError, write_transaction};
-use crate::data::constraint::{WriteKind, explain_write_error};
+use crate::connections::version;
+use crate::data::constraint::WriteKind;
 use crate::data::sql::{SqlFilter, SqlStatement};
+use crate::data::table_ops::TableOps;
+use crate::data::write::checked::{GuardedWriteError, write_transaction};
+use crate::data::write_error::WriteError;
 use crate::http::body::{self, WriteMode};
 use crate::http::conditional;
-use crate::http::error::{ApiError, WriteError};
+use crate::http::error::ApiError;
 use crate::http::guard::ProjectConnection;
 use crate::http::list;
 use crate::http::settings::ApiSettings;
-use crate::http::table_ops::TableOps;
 
 /// GET `/{project}/{table}/{pk}/`.
 pub(super) async fn retrieve(
@@ -101,7 +104,7 @@ pub(super) async fn write_existing(
                     }) {
                         Ok(Some(row)) => row,
                         Ok(None) => return Err(ApiError::NotFound),
-                        Err(GuardedWriteError::Refused(error)) => return Err(error),
+                        Err(GuardedWriteError::Refused(error)) => return Err(error.into()),
                         Err(GuardedWriteError::Failed(error)) => {
                             return Err(explain_write_error(
                                 ops.meta,
@@ -159,7 +162,7 @@ pub(super) async fn destroy(
                 }) {
                     Ok(0) => Err(ApiError::NotFound),
                     Ok(_) => Ok(()),
-                    Err(GuardedWriteError::Refused(error)) => Err(error),
+                    Err(GuardedWriteError::Refused(error)) => Err(error.into()),
                     Err(GuardedWriteError::Failed(error)) => Err(explain_write_error(
                         ops.meta,
                         connection,
@@ -200,7 +203,7 @@ fn check_if_match(
         Some(current)
             if !condition.matches_strong(&conditional::strong_etag(current.as_bytes())) =>
         {
-            Err(WriteError::Refused(ApiError::PreconditionFailed))
+            Err(WriteError::PreconditionFailed)
         }
         _ => Ok(()),
     }

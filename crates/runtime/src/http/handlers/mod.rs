@@ -34,18 +34,28 @@ fn run_guarded<T>(
     body: &serde_json::Map<String, Value>,
     kind: crate::data::constraint::WriteKind,
     unwritten: ApiError,
-    write: impl FnOnce(&mut DbConnection) -> Result<Option<T>, crate::http::error::WriteError>,
+    write: impl FnOnce(&mut DbConnection) -> Result<Option<T>, crate::data::write_error::WriteError>,
 ) -> Result<T, ApiError> {
     use diesel::Connection as _;
     match connection.transaction(write) {
         Ok(Some(written)) => Ok(written),
-        Ok(None) => Err(crate::connections::version::explain_unwritten(
-            connection, version, unwritten,
-        )),
-        Err(error) => Err(crate::data::constraint::explain_write_error(
-            ops.meta, connection, body, kind, error,
-        )),
+        Ok(None) => Err(
+            crate::connections::version::why_unwritten(connection, version)
+                .map_or(unwritten, ApiError::from),
+        ),
+        Err(error) => Err(explain_write_error(ops.meta, connection, body, kind, error)),
     }
+}
+
+/// A failed write as the client learns it: `data::constraint` explains it, `ApiError` answers.
+fn explain_write_error(
+    meta: &crate::data::meta::TableMeta,
+    connection: &mut DbConnection,
+    body: &serde_json::Map<String, Value>,
+    kind: crate::data::constraint::WriteKind,
+    error: crate::data::write_error::WriteError,
+) -> ApiError {
+    crate::data::constraint::explain_write_error(meta, connection, body, kind, error).into()
 }
 
 /// A read's `expand`, `fields` and `omit`, within the configured row bound.
@@ -63,9 +73,7 @@ fn shaping_of(
     )
 }
 
-/// Generated code names `handlers::TableOps`; it lives in `table_ops.rs` because expansions and
-/// field selection, which the handlers use, need it too.
-pub use crate::http::table_ops::TableOps;
+use crate::data::table_ops::TableOps;
 
 /// Every table of one generated API by its URL segment, registered beside the routes.
 pub struct TableIndex {

@@ -6,11 +6,11 @@ use serde_json::Value;
 
 use super::{all_tables, allowed_methods, key_filter, options_response};
 use crate::connections::pool::Access;
+use crate::data::table_ops::TableOps;
 use crate::http::error::ApiError;
 use crate::http::expand;
 use crate::http::guard::ProjectConnection;
 use crate::http::simple_metadata;
-use crate::http::table_ops::TableOps;
 
 /// OPTIONS `/{project}/{table}/`: DRF's metadata, with the `POST` fields for writers.
 pub(super) async fn options_collection(

@@ -9,6 +9,7 @@ use crate::connections::db::{BackendKind, DbConnection};
 use crate::connections::pool::Access;
 use crate::data::meta::TableMeta;
 use crate::data::sql::{SqlFilter, SqlOrder, SqlStatement};
+use crate::data::table_ops::{PageRead, TableOps};
 use crate::http::conditional;
 use crate::http::cursor::{Cursor, CursorKey};
 use crate::http::error::ApiError;
@@ -16,7 +17,6 @@ use crate::http::guard::ProjectConnection;
 use crate::http::list::{self, CountMode, ListRequest, PageNumber, Paging};
 use crate::http::settings::ApiSettings;
 use crate::http::shaping::Shaping;
-use crate::http::table_ops::{PageRead, TableOps};
 use crate::http::urls;
 
 /// GET `/{project}/{table}/`: one page of rows, filtered and ordered.

@@ -126,6 +126,6 @@ impl ::tenantapi_runtime::data::resource::Resource for AuditLogResource {
     }
 }
 /// This table's operations, for the runtime's handlers.
-pub static OPS: ::tenantapi_runtime::http::handlers::TableOps = ::tenantapi_runtime::http::handlers::TableOps::read_only::<
+pub static OPS: ::tenantapi_runtime::data::table_ops::TableOps = ::tenantapi_runtime::data::table_ops::TableOps::read_only::<
     AuditLogResource,
 >();

@@ -149,6 +149,6 @@ impl ::tenantapi_runtime::data::resource::Resource for LanguageResource {
     }
 }
 /// This table's operations, for the runtime's handlers.
-pub static OPS: ::tenantapi_runtime::http::handlers::TableOps = ::tenantapi_runtime::http::handlers::TableOps::writable::<
+pub static OPS: ::tenantapi_runtime::data::table_ops::TableOps = ::tenantapi_runtime::data::table_ops::TableOps::writable::<
     LanguageResource,
 >();

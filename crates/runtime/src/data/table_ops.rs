@@ -10,7 +10,7 @@ use crate::data::meta::{ColumnMeta, TableMeta};
 use crate::data::resource::Resource;
 use crate::data::sql::{SqlFilter, SqlOrder};
 use crate::data::write::WritableResource;
-use crate::http::error::WriteError;
+use crate::data::write_error::WriteError;
 
 /// One table's operations as plain function pointers. The handlers take these instead of a
 /// type parameter, so they are compiled once for all tables; per table only the small
@@ -26,6 +26,8 @@ pub struct TableOps {
     /// The row matching a primary key filter as a JSON object, if any.
     pub(crate) row_json: fn(&mut DbConnection, SqlFilter) -> diesel::QueryResult<Option<String>>,
     pub(crate) writes: Option<WriteOps>,
+    /// Every row, by primary key, as the API shows it (fixture dumps).
+    pub(crate) read_all: fn(&mut DbConnection) -> diesel::QueryResult<Vec<Value>>,
 }
 
 pub(crate) type PageFn =
@@ -130,6 +132,7 @@ impl TableOps {
             counted_page_json: counted_page_json::<R>,
             row_json: row_json::<R>,
             writes: None,
+            read_all: crate::data::fixtures::read_all_rows::<R>,
         }
     }
 
