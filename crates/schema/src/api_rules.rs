@@ -81,6 +81,12 @@ pub fn reverse_relation_name(
     (keys_referencing == 1 && child_has_primary_key).then(|| format!("{child}_set"))
 }
 
+// The defaults agree with each other, checked when the crate compiles: the read bound holds a
+// full page with a reverse relation at its full size and a forward relation of each child.
+const _: () =
+    assert!(DEFAULT_PAGE_SIZE as usize * (1 + 2 * MAX_REVERSE_ROWS) <= DEFAULT_MAX_READ_ROWS);
+const _: () = assert!(DEFAULT_PAGE_SIZE <= DEFAULT_MAX_PAGE_SIZE);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,12 +109,5 @@ mod tests {
         assert_eq!(reverse_relation_name("transfer", 2, true), None);
         assert_eq!(reverse_relation_name("audit_log", 1, false), None);
         assert_eq!(reverse_relation_name("site", 0, true), None);
-    }
-
-    #[test]
-    fn the_default_read_bound_holds_a_full_page_with_a_reverse_and_a_forward_relation() {
-        let page = DEFAULT_PAGE_SIZE as usize;
-        assert!(page + 2 * page * MAX_REVERSE_ROWS <= DEFAULT_MAX_READ_ROWS);
-        assert!(DEFAULT_PAGE_SIZE <= DEFAULT_MAX_PAGE_SIZE);
     }
 }

@@ -101,18 +101,6 @@ impl Table {
             .find(|column| column.sql_name == sql_name)
     }
 
-    pub fn is_primary_key(&self, column_index: usize) -> bool {
-        self.primary_key.contains(&column_index)
-    }
-
-    /// The PostgreSQL schema the table lives in, by name (`public` by default).
-    pub fn postgres_schema_in<'a>(&'a self, schema: &'a Schema) -> &'a str {
-        self.postgres_schema
-            .as_deref()
-            .or(schema.postgres_schema.as_deref())
-            .unwrap_or("public")
-    }
-
     /// Whether the table is too wide for diesel's `table!`
     /// ([`crate::lower::MAX_TYPED_TABLE_COLUMNS`]): then it has no `table!`, and its rows are
     /// read by position from a statement the runtime builds from its metadata.

@@ -552,16 +552,6 @@ pub fn password_account(
     }))
 }
 
-/// Checks a username and password (HTTP Basic): the lookup, then argon2.
-pub fn authenticate_password(
-    connection: &mut DbConnection,
-    username: &str,
-    password: &str,
-) -> Result<Result<Principal, Refusal>, AccountError> {
-    let account = password_account(connection, username)?;
-    Ok(verify_account_password(account.as_ref(), password))
-}
-
 /// The verdict on `password` for a looked-up account, with one argon2 verification whether or
 /// not the user exists, so that response times do not reveal which users exist.
 pub fn verify_account_password(

@@ -11,11 +11,10 @@ use tenantapi_runtime::http::guard::ProjectRegistry;
 use tenantapi_runtime::http::handlers::with_allowed;
 use tenantapi_runtime::http::urls::absolute_path;
 
-use crate::auth::parse_authorization;
+use crate::caller::Caller;
 use crate::config::AppSettings;
 use crate::docs::OpenApiDocument;
 use crate::health::Health;
-use crate::hosts::AllowedHosts;
 use crate::registry::Registry;
 
 /// Where the API is mounted.
@@ -37,14 +36,20 @@ pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, setti
             web::resource("/healthz").route(web::get().to(healthz)),
             &["GET"],
         ))
-        .service(with_allowed(
-            web::resource("/readyz").route(web::get().to(readyz)),
-            &["GET"],
-        ))
-        .service(with_allowed(
-            web::resource("/metrics").route(web::get().to(crate::metrics::scrape)),
-            &["GET"],
-        ))
+        .service(
+            with_allowed(web::resource("/readyz").route(web::get().to(readyz)), &["GET"]).wrap(
+                actix_web::middleware::from_fn(crate::hosts::require_allowed_host),
+            ),
+        )
+        .service(
+            with_allowed(
+                web::resource("/metrics").route(web::get().to(crate::metrics::scrape)),
+                &["GET"],
+            )
+            .wrap(actix_web::middleware::from_fn(
+                crate::hosts::require_allowed_host,
+            )),
+        )
         .service(
             web::scope(API_ROOT)
                 .wrap(actix_web::middleware::from_fn(
@@ -137,19 +142,8 @@ async fn healthz() -> HttpResponse {
 /// verdict and counts; a superuser (or anyone, with authentication off) also gets each
 /// project's state from its last check (never URLs or credentials). Invalid credentials are
 /// 401, as everywhere.
-async fn readyz(
-    request: HttpRequest,
-    registry: web::Data<Registry>,
-    allowed_hosts: web::Data<AllowedHosts>,
-) -> Result<HttpResponse, ApiError> {
-    allowed_hosts.check(&request)?;
-    let detailed = match registry.authenticator() {
-        None => true,
-        Some(authenticator) => match parse_authorization(&request)? {
-            None => false,
-            Some(credentials) => authenticator.verify(credentials).await?.is_superuser,
-        },
-    };
+async fn readyz(caller: Caller, registry: web::Data<Registry>) -> Result<HttpResponse, ApiError> {
+    let detailed = caller.is_superuser();
     let report = registry.health_report();
     let ready_count = report
         .iter()

@@ -10,6 +10,7 @@ use serde_json::Value;
 use tenantapi_runtime::api::GeneratedApi;
 use tenantapi_runtime::http::error::ApiError;
 
+use crate::caller::Caller;
 use crate::config::DocumentSettings;
 use crate::registry::Registry;
 
@@ -48,10 +49,10 @@ impl OpenApiDocument {
     /// Whether `request` may read the documentation: anyone while it is public (or
     /// authentication is off), else any valid credentials (401 otherwise).
     async fn authorize(&self, request: &HttpRequest, registry: &Registry) -> Result<(), ApiError> {
-        if !self.public
-            && let Some(authenticator) = registry.authenticator()
-        {
-            authenticator.authenticate(request).await?;
+        if !self.public {
+            Caller::of(request, registry.authenticator())
+                .await?
+                .require_authenticated()?;
         }
         Ok(())
     }

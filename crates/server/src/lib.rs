@@ -7,6 +7,7 @@ pub mod access;
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod caller;
 pub mod check;
 pub mod cli;
 pub mod commands;

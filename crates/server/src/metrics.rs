@@ -7,13 +7,13 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use actix_web::http::Method;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use prometheus::{
     HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
 };
 use tenantapi_runtime::http::error::ApiError;
 
-use crate::hosts::AllowedHosts;
+use crate::caller::Caller;
 use crate::registry::Registry;
 
 /// Latency buckets in seconds: a GET by id takes about a millisecond, a checkout gives up
@@ -328,18 +328,12 @@ fn status_class(status: u16) -> &'static str {
 /// `GET /metrics` on the main listener: superusers only (anyone with authentication off),
 /// 404 when metrics are off.
 pub async fn scrape(
-    request: HttpRequest,
+    caller: Caller,
     registry: web::Data<Registry>,
-    allowed_hosts: web::Data<AllowedHosts>,
     metrics: Option<web::Data<Metrics>>,
 ) -> Result<HttpResponse, ApiError> {
     let metrics = metrics.ok_or(ApiError::NotFound)?;
-    allowed_hosts.check(&request)?;
-    if let Some(authenticator) = registry.authenticator()
-        && !authenticator.authenticate(&request).await?.is_superuser
-    {
-        return Err(ApiError::PermissionDenied);
-    }
+    caller.require_superuser()?;
     render_response(metrics, registry).await
 }
 

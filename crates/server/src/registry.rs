@@ -16,8 +16,9 @@ use tenantapi_runtime::connections::version::StructureVersion;
 use tenantapi_runtime::http::error::ApiError;
 use tenantapi_runtime::http::guard::{ProjectAccess, ProjectRegistry, RegistryFuture};
 
-use crate::accounts::{Principal, Role, UserLimits};
+use crate::accounts::{Role, UserLimits};
 use crate::auth::Authenticator;
+use crate::caller::{Caller, role_on};
 use crate::config::{LimitsConfig, PoolConfig};
 use crate::health::{Health, HealthCell, VersionCheckOnOpen, judge, refusal};
 use crate::platform::{Project, ProjectLimits};
@@ -64,15 +65,6 @@ pub struct Registry {
 fn is_read_method(method: &actix_web::http::Method) -> bool {
     use actix_web::http::Method;
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-}
-
-/// The caller's role on a project (by its platform id), if any; superusers have every project.
-fn role_on(principal: &Principal, project_id: i32) -> Option<Role> {
-    if principal.is_superuser {
-        Some(Role::Write)
-    } else {
-        principal.grants.get(&project_id).copied()
-    }
 }
 
 /// How many version checks run at once; a hung project holds one for its connect timeout.
@@ -426,10 +418,8 @@ impl ProjectRegistry for Registry {
         Box::pin(async move {
             // Authentication first: without valid credentials nothing, not even whether a
             // project exists, is revealed.
-            let principal = match &self.authenticator {
-                Some(authenticator) => Some(authenticator.authenticate(request).await?),
-                None => None,
-            };
+            let caller = Caller::of(request, self.authenticator()).await?;
+            let principal = caller.require_authenticated()?;
             let entry = self.entry(project).ok_or(ApiError::NotFound)?;
             let mut may_write = true;
             let mut limits = RequestLimits {
@@ -439,7 +429,7 @@ impl ProjectRegistry for Registry {
             };
             if let Some(principal) = principal {
                 // A project the caller has no grant on is indistinguishable from a missing one.
-                let role = role_on(&principal, entry.id).ok_or(ApiError::NotFound)?;
+                let role = role_on(principal, entry.id).ok_or(ApiError::NotFound)?;
                 if role == Role::Read && !is_read_method(request.method()) {
                     return Err(ApiError::PermissionDenied);
                 }
@@ -467,14 +457,14 @@ impl ProjectRegistry for Registry {
         request: &'a HttpRequest,
     ) -> RegistryFuture<'a, Vec<Arc<str>>> {
         Box::pin(async move {
-            let Some(authenticator) = &self.authenticator else {
+            let caller = Caller::of(request, self.authenticator()).await?;
+            let Some(principal) = caller.require_authenticated()? else {
                 return Ok(self.project_names());
             };
-            let principal = authenticator.authenticate(request).await?;
             let mut names: Vec<Arc<str>> = self
                 .entries()
                 .into_iter()
-                .filter(|entry| role_on(&principal, entry.id).is_some())
+                .filter(|entry| role_on(principal, entry.id).is_some())
                 .map(|entry| entry.name.clone())
                 .collect();
             names.sort();

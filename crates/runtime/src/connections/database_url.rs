@@ -288,17 +288,15 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
-/// Every byte but unreserved URL characters as `%XX`.
+/// Unreserved URL characters; every other byte is written `%XX`.
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 fn percent_encode(text: &str) -> String {
-    let mut encoded = String::with_capacity(text.len() * 3);
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            encoded.push(byte as char);
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
+    percent_encoding::utf8_percent_encode(text, UNRESERVED).to_string()
 }
 
 /// Where the authority (`user:password@host:port`) starts: after the scheme's `://`; a path
@@ -359,26 +357,11 @@ fn password_range(text: &str) -> Option<std::ops::Range<usize>> {
     None
 }
 
+/// Lossy: a `%` without two hex digits stays as it is, bytes that are not UTF-8 become U+FFFD.
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let hex = |byte: u8| (byte as char).to_digit(16);
-        if bytes[index] == b'%'
-            && let (Some(high), Some(low)) = (
-                bytes.get(index + 1).copied().and_then(hex),
-                bytes.get(index + 2).copied().and_then(hex),
-            )
-        {
-            decoded.push((high * 16 + low) as u8);
-            index += 3;
-        } else {
-            decoded.push(bytes[index]);
-            index += 1;
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// A search path's value: `path`'s schemas quoted, in order, then `public` unless listed.

@@ -472,15 +472,6 @@ impl FromSql<sql_types::PortableTimestamptz, Sqlite> for Timestamptz {
     }
 }
 
-/// Reads the text forms SQLite's date functions accept (`crate::data::stored::parse_time_text`) as
-/// an instant: an offset is applied, a value without one is UTC, a date alone is its midnight.
-pub fn parse_sqlite_timestamp(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    use chrono::TimeZone as _;
-    crate::data::stored::timestamp(crate::data::stored::Stored::Text(text))
-        .ok()
-        .map(|instant| chrono::Utc.from_utc_datetime(&instant))
-}
-
 multi_backend_value!(sql_types::PortableTimestamptz, Timestamptz);
 
 // ---------------------------------------------------------------------------------------------

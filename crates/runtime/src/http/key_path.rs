@@ -42,33 +42,35 @@ pub fn primary_key_segment(meta: &TableMeta, row: &serde_json::Value) -> Option<
     parts.map(|parts| parts.join(","))
 }
 
+/// A key segment decoded strictly: a `%` not followed by two hex digits, or bytes that are not
+/// UTF-8, name no row (the crate's own decoder would keep a stray `%` as it is).
 fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(index + 1..index + 3)?).ok()?;
-            decoded.push(u8::from_str_radix(hex, 16).ok()?);
-            index += 3;
-        } else {
-            decoded.push(bytes[index]);
-            index += 1;
-        }
+    let well_formed = text.split('%').skip(1).all(|after| {
+        after
+            .as_bytes()
+            .get(..2)
+            .is_some_and(|digits| digits.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(decoded).ok()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
+/// What a key value keeps unescaped in a URL: unreserved characters, and `:` and `+` (times).
+const KEY_SEGMENT_KEPT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b':')
+    .remove(b'+');
+
 fn percent_encode_segment(text: &str) -> String {
-    let mut encoded = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b':' | b'+') {
-            encoded.push(byte as char);
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
+    percent_encoding::utf8_percent_encode(text, KEY_SEGMENT_KEPT).to_string()
 }
 
 #[cfg(test)]
@@ -113,5 +115,21 @@ mod tests {
         ));
         let row = serde_json::json!({"a": 7, "b": "a,b"});
         assert_eq!(primary_key_segment(&META, &row).as_deref(), Some("7,a%2Cb"));
+    }
+
+    #[test]
+    fn malformed_escapes_and_non_utf8_keys_name_no_row() {
+        for segment in ["7,a%2", "7,a%zz", "7,%", "7,%FF"] {
+            assert!(
+                matches!(parse_primary_key(&META, segment), Err(ApiError::NotFound)),
+                "{segment}"
+            );
+        }
+        assert!(parse_primary_key(&META, "7,%C3%9F%3A").is_ok());
+        let row = serde_json::json!({"a": 7, "b": "Straße 1/2 10:00+01"});
+        assert_eq!(
+            primary_key_segment(&META, &row).as_deref(),
+            Some("7,Stra%C3%9Fe%201%2F2%2010:00+01")
+        );
     }
 }
