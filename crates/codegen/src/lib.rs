@@ -4,10 +4,10 @@
 mod ddl;
 mod generate;
 mod openapi;
+mod output;
 mod render;
-mod types;
-mod write;
+mod rust_types;
 
 pub use generate::{GenerateError, GenerateJob, GenerateOutcome, generate};
+pub use output::{FileChange, WriteError, ensure_files};
 pub use render::{GENERATED_MARKER, RenderOptions, render_crate};
-pub use write::{FileChange, WriteError, ensure_files};

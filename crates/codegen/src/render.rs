@@ -9,7 +9,7 @@ use quote::quote;
 use tenantapi_schema::model::{Column, Schema, Table};
 
 use crate::ddl::{self, Dialect};
-use crate::types;
+use crate::rust_types;
 
 /// What the generated crate is called and where its description lives.
 #[derive(Debug, Clone)]
@@ -274,7 +274,7 @@ fn render_schema(schema: &Schema) -> String {
             if column.sql_name != column.rust_name {
                 out.push_str(&format!("        #[sql_name = {:?}]\n", column.sql_name));
             }
-            let sql_type = types::diesel_column_type(column);
+            let sql_type = rust_types::diesel_column_type(column);
             let sql_type = if column.nullable {
                 format!("Nullable<{sql_type}>")
             } else {
@@ -307,8 +307,8 @@ fn render_schema(schema: &Schema) -> String {
             };
             let column = &table.columns[foreign_key.column];
             let references_parent_key = parent.primary_key == [foreign_key.references_column];
-            let same_type = types::join_type(column)
-                == types::join_type(&parent.columns[foreign_key.references_column]);
+            let same_type = rust_types::join_type(column)
+                == rust_types::join_type(&parent.columns[foreign_key.references_column]);
             if references_parent_key && same_type && joinable.insert(pair.clone()) {
                 out.push_str(&format!(
                     "\ndiesel::joinable!({} -> {} ({}));",
@@ -371,7 +371,7 @@ fn render_table(schema: &Schema, table: &Table) -> TokenStream {
     };
     let row_fields = table.columns.iter().map(|column| {
         let name = ident(&column.rust_name);
-        let ty = types::rust_column_type(column);
+        let ty = rust_types::rust_column_type(column);
         let ty = if column.nullable {
             quote!(::std::option::Option<#ty>)
         } else {
@@ -456,7 +456,7 @@ fn positional_reads(table: &Table, row: &Ident) -> TokenStream {
                 quote!(::diesel::sql_types::Text)
             }
         } else {
-            types::qualified_sql_type(column)
+            rust_types::qualified_sql_type(column)
         };
         quote!(#name: columns.read_next::<#sql_type, _>(),)
     });
@@ -590,7 +590,7 @@ fn render_meta(schema: &Schema, table: &Table) -> TokenStream {
     let read_only = table.read_only;
     let columns = table.columns.iter().map(|column| {
         let name = &column.sql_name;
-        let kind = types::column_kind(column.ty);
+        let kind = rust_types::column_kind(column.ty);
         let nullable = column.nullable;
         let has_default = column.default.is_some();
         let generated = column.is_generated();

@@ -12,8 +12,8 @@ pub mod model;
 pub mod names;
 mod raw;
 pub mod sql;
-mod types;
-pub mod write;
+pub mod toml_writer;
+mod type_spelling;
 
 pub use error::{Diagnostic, SchemaError};
 pub use lower::{MAX_SQL_NAME_BYTES, MAX_TABLE_COLUMNS, MAX_TYPED_TABLE_COLUMNS};

@@ -424,7 +424,7 @@ pub fn run(api: &'static GeneratedApi) -> ExitCode {
                 DdlBackend::Postgres => BackendKind::Postgres,
                 DdlBackend::Sqlite => BackendKind::Sqlite,
             };
-            print!("{}", crate::create::ddl_script(api, backend));
+            print!("{}", crate::create_database::ddl_script(api, backend));
             ExitCode::SUCCESS
         }
         Command::Demo { data_dir, bind } => {

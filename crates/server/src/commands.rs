@@ -10,7 +10,7 @@ use tenantapi_runtime::connections::db::DbConnection;
 
 use crate::accounts::{self, AccountError, Change, Role, TokenInfo};
 use crate::config::Config;
-use crate::create;
+use crate::create_database;
 use crate::platform::{self, PlatformError, Project};
 
 /// Why a command failed; the message is what the operator reads.
@@ -21,7 +21,7 @@ pub enum CommandError {
     #[error(transparent)]
     Account(#[from] AccountError),
     #[error(transparent)]
-    Create(#[from] create::CreateError),
+    Create(#[from] create_database::CreateError),
     #[error("{0}")]
     Failed(String),
 }
@@ -185,8 +185,8 @@ pub fn project_create(
              `project list`, or `project set-url` to point {name} at another database)"
         )));
     }
-    let created = create::create_database(api, &DatabaseUrl::new(database_url))?;
-    let database = create::describe(&created);
+    let created = create_database::create_database(api, &DatabaseUrl::new(database_url))?;
+    let database = create_database::describe(&created);
     match platform::add_project(&mut platform_db, name, database_url) {
         Ok(_) => Ok(ProjectOutcome::Created {
             name: name.to_string(),

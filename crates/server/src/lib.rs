@@ -12,7 +12,7 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod create;
+pub mod create_database;
 pub mod demo;
 pub mod docs;
 pub mod health;

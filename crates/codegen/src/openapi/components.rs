@@ -7,7 +7,7 @@ use tenantapi_schema::model::{Column, Schema, Table};
 
 use super::reference;
 use super::relations::relations;
-use super::values::{Direction, column_schema};
+use super::value_schemas::{Direction, column_schema};
 use tenantapi_schema::api_rules::MAX_REVERSE_ROWS;
 
 /// The component schemas of table `index`, named `names[index]`: its row (`Name`), the row as

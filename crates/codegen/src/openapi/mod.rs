@@ -10,7 +10,7 @@ mod parameters;
 mod paths;
 mod relations;
 mod responses;
-mod values;
+mod value_schemas;
 
 use serde_json::{Map, Value, json};
 use tenantapi_schema::model::Schema;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tenantapi_schema::model::{Column, ColumnKind, Lookup, Schema, Table};
 
 use super::relations::relations;
-use super::values::{Direction, numeric_input_pattern, scalar_schema};
+use super::value_schemas::{Direction, numeric_input_pattern, scalar_schema};
 use tenantapi_schema::api_rules::{
     CountMode, DEFAULT_MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, EXACT_COUNT_BELOW, MAX_IN_ITEMS,
     MAX_PATTERN_CHARACTERS, MAX_REVERSE_ROWS,

@@ -5,11 +5,11 @@ use toml::Spanned;
 
 use super::ColumnDraft;
 use super::defaults::{lower_default, lower_enum_default, lower_list_default};
-use super::naming::{check_sql_name, column_rust_name_of};
+use super::name_checks::{check_sql_name, column_rust_name_of};
 use crate::error::Reporter;
 use crate::model::{ColumnType, EnumType, OnDelete};
 use crate::raw::RawColumn;
-use crate::types::{SUPPORTED_TYPES_HELP, parse_column_type};
+use crate::type_spelling::{SUPPORTED_TYPES_HELP, parse_column_type};
 
 /// Lowers one column. Returns the draft, whether its SQL name is usable for
 /// duplicate checks, and the offsets of its `name` and Rust name.

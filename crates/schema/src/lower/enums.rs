@@ -6,9 +6,9 @@ use toml::Spanned;
 use crate::error::Reporter;
 use crate::model::EnumType;
 use crate::raw::RawEnum;
-use crate::types::parse_column_type;
+use crate::type_spelling::parse_column_type;
 
-use super::naming::check_sql_name;
+use super::name_checks::check_sql_name;
 
 /// PostgreSQL's longest enum label, in bytes.
 const MAX_LABEL_BYTES: usize = 63;

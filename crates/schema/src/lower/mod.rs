@@ -6,7 +6,7 @@
 //! drafts. The model is built only when no diagnostic was reported.
 //!
 //! Here: the drafts and the per-table pass. `columns.rs` lowers a column (lists, generated
-//! columns, `database_type`), `naming.rs` checks names, `defaults.rs` defaults,
+//! columns, `database_type`), `name_checks.rs` checks names, `defaults.rs` defaults,
 //! `keys.rs` table-level keys, `foreign_keys.rs` references, `version_source.rs` the version
 //! source.
 
@@ -26,15 +26,15 @@ mod defaults;
 mod enums;
 mod foreign_keys;
 mod keys;
-mod naming;
+mod name_checks;
 mod version_source;
 
 use columns::lower_column;
 use enums::lower_enums;
 use foreign_keys::resolve_foreign_keys;
 use keys::{lower_primary_key, lower_unique};
-pub use naming::MAX_SQL_NAME_BYTES;
-use naming::{check_sql_name, check_table_names, rust_name_of};
+pub use name_checks::MAX_SQL_NAME_BYTES;
+use name_checks::{check_sql_name, check_table_names, rust_name_of};
 use version_source::lower_version_source;
 
 /// The widest table a description may hold: PostgreSQL's limit (SQLite's default, 2,000, is

@@ -11,7 +11,7 @@ mod sqlite_sql;
 use diesel::sql_types::Text;
 use tenantapi_runtime::connections::db::DbConnection;
 use tenantapi_schema::model::{ColumnType, DefaultValue, EnumType, OnDelete, VersionSource};
-use tenantapi_schema::write::{DescribedColumn, DescribedTable, Description};
+use tenantapi_schema::toml_writer::{DescribedColumn, DescribedTable, Description};
 
 pub use drift::drift;
 

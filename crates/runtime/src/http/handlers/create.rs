@@ -5,6 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 
+use super::Table;
 use super::explain_write_error;
 use super::structure_version;
 use crate::connections::Unavailable;
@@ -26,7 +27,7 @@ use crate::http::urls;
 
 /// POST `/{project}/{table}/`: 201 with the new row and its `Location`.
 pub(super) async fn create(
-    ops: &'static TableOps,
+    Table(ops): Table,
     request: HttpRequest,
     guard: ProjectConnection,
     payload: web::Payload,

@@ -5,6 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 
+use super::Table;
 use super::explain_write_error;
 use super::{fetch_one, key_filter, respond_with_etag, shaping_of, structure_version};
 use crate::connections::db::DbConnection;
@@ -24,7 +25,7 @@ use crate::http::settings::ApiSettings;
 
 /// GET `/{project}/{table}/{pk}/`.
 pub(super) async fn retrieve(
-    ops: &'static TableOps,
+    Table(ops): Table,
     request: HttpRequest,
     guard: ProjectConnection,
     settings: web::Data<ApiSettings>,
@@ -48,10 +49,30 @@ pub(super) async fn retrieve(
     respond_with_etag(conditional::strong_etag(row.as_bytes()), unless, row)
 }
 
-/// PUT (`WriteMode::Replace`: required columns must be present, as on create) and PATCH
-/// (`WriteMode::Partial`: any subset) on `/{project}/{table}/{pk}/`.
-pub(super) async fn write_existing(
-    ops: &'static TableOps,
+/// PUT `/{project}/{table}/{pk}/`: required columns must be present, as on create.
+pub(super) async fn replace(
+    table: Table,
+    request: HttpRequest,
+    guard: ProjectConnection,
+    payload: web::Payload,
+    settings: web::Data<ApiSettings>,
+) -> Result<HttpResponse, ApiError> {
+    write_existing(table, request, guard, payload, settings, WriteMode::Replace).await
+}
+
+/// PATCH `/{project}/{table}/{pk}/`: any subset of the columns.
+pub(super) async fn partial_update(
+    table: Table,
+    request: HttpRequest,
+    guard: ProjectConnection,
+    payload: web::Payload,
+    settings: web::Data<ApiSettings>,
+) -> Result<HttpResponse, ApiError> {
+    write_existing(table, request, guard, payload, settings, WriteMode::Partial).await
+}
+
+async fn write_existing(
+    Table(ops): Table,
     request: HttpRequest,
     guard: ProjectConnection,
     payload: web::Payload,
@@ -129,7 +150,7 @@ pub(super) async fn write_existing(
 
 /// DELETE `/{project}/{table}/{pk}/`: 204 without a body.
 pub(super) async fn destroy(
-    ops: &'static TableOps,
+    Table(ops): Table,
     request: HttpRequest,
     guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {

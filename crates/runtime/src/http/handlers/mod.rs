@@ -12,10 +12,8 @@ use crate::connections::db::DbConnection;
 use crate::connections::version::StructureVersion;
 use crate::data::meta::TableMeta;
 use crate::data::sql::SqlFilter;
-use crate::http::body::WriteMode;
 use crate::http::conditional;
 use crate::http::error::ApiError;
-use crate::http::guard::ProjectConnection;
 use crate::http::key_path;
 use crate::http::settings::ApiSettings;
 
@@ -135,86 +133,22 @@ pub fn register_tables(config: &mut web::ServiceConfig, tables: &'static [&'stat
     });
     let collection = web::resource("/{project}/{table}/")
         .app_data(index.clone())
-        .route(web::get().to(
-            |Table(ops): Table,
-             request: HttpRequest,
-             guard: ProjectConnection,
-             settings: web::Data<ApiSettings>| {
-                pages::list(ops, request, guard, settings)
-            },
-        ))
-        .route(web::head().to(
-            |Table(ops): Table,
-             request: HttpRequest,
-             guard: ProjectConnection,
-             settings: web::Data<ApiSettings>| {
-                pages::list(ops, request, guard, settings)
-            },
-        ))
-        .route(web::method(Method::OPTIONS).to(
-            |Table(ops): Table, request: HttpRequest, guard: ProjectConnection| {
-                options::options_collection(ops, request, guard)
-            },
-        ))
-        .route(web::post().to(
-            |Table(ops): Table,
-             request: HttpRequest,
-             guard: ProjectConnection,
-             payload: web::Payload,
-             settings: web::Data<ApiSettings>| {
-                create::create(ops, request, guard, payload, settings)
-            },
-        ))
+        .route(web::get().to(pages::list))
+        .route(web::head().to(pages::list))
+        .route(web::method(Method::OPTIONS).to(options::options_collection))
+        .route(web::post().to(create::create))
         .default_service(web::to(|Table(_): Table| async {
             // Only reached by a method the table serves but no route above takes.
             Err::<HttpResponse, _>(ApiError::NotFound)
         }));
     let item = web::resource("/{project}/{table}/{pk}/")
         .app_data(index)
-        .route(web::get().to(
-            |Table(ops): Table,
-             request: HttpRequest,
-             guard: ProjectConnection,
-             settings: web::Data<ApiSettings>| {
-                item::retrieve(ops, request, guard, settings)
-            },
-        ))
-        .route(web::head().to(
-            |Table(ops): Table,
-             request: HttpRequest,
-             guard: ProjectConnection,
-             settings: web::Data<ApiSettings>| {
-                item::retrieve(ops, request, guard, settings)
-            },
-        ))
-        .route(web::method(Method::OPTIONS).to(
-            |Table(ops): Table, request: HttpRequest, guard: ProjectConnection| {
-                options::options_item(ops, request, guard)
-            },
-        ))
-        .route(web::put().to(
-            |Table(ops): Table,
-             request: HttpRequest,
-             guard: ProjectConnection,
-             payload: web::Payload,
-             settings: web::Data<ApiSettings>| {
-                item::write_existing(ops, request, guard, payload, settings, WriteMode::Replace)
-            },
-        ))
-        .route(web::patch().to(
-            |Table(ops): Table,
-             request: HttpRequest,
-             guard: ProjectConnection,
-             payload: web::Payload,
-             settings: web::Data<ApiSettings>| {
-                item::write_existing(ops, request, guard, payload, settings, WriteMode::Partial)
-            },
-        ))
-        .route(web::delete().to(
-            |Table(ops): Table, request: HttpRequest, guard: ProjectConnection| {
-                item::destroy(ops, request, guard)
-            },
-        ))
+        .route(web::get().to(item::retrieve))
+        .route(web::head().to(item::retrieve))
+        .route(web::method(Method::OPTIONS).to(options::options_item))
+        .route(web::put().to(item::replace))
+        .route(web::patch().to(item::partial_update))
+        .route(web::delete().to(item::destroy))
         .default_service(web::to(|Table(_): Table| async {
             Err::<HttpResponse, _>(ApiError::NotFound)
         }));

@@ -4,6 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::Value;
 
+use super::Table;
 use super::{all_tables, allowed_methods, key_filter, options_response};
 use crate::connections::pool::Access;
 use crate::data::table_ops::TableOps;
@@ -14,7 +15,7 @@ use crate::http::simple_metadata;
 
 /// OPTIONS `/{project}/{table}/`: DRF's metadata, with the `POST` fields for writers.
 pub(super) async fn options_collection(
-    ops: &'static TableOps,
+    Table(ops): Table,
     request: HttpRequest,
     guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {
@@ -42,7 +43,7 @@ fn describe_expansions(document: &mut Value, ops: &'static TableOps, request: &H
 /// OPTIONS `/{project}/{table}/{pk}/`: DRF's metadata, with the `PUT` fields for writers when
 /// the row exists (DRF leaves them out for a missing row).
 pub(super) async fn options_item(
-    ops: &'static TableOps,
+    Table(ops): Table,
     request: HttpRequest,
     guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {

@@ -4,6 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
+use super::Table;
 use super::{respond_with_etag, shaping_of, table_ops};
 use crate::connections::db::{BackendKind, DbConnection};
 use crate::connections::pool::Access;
@@ -21,7 +22,7 @@ use crate::http::urls;
 
 /// GET `/{project}/{table}/`: one page of rows, filtered and ordered.
 pub(super) async fn list(
-    ops: &'static TableOps,
+    Table(ops): Table,
     request: HttpRequest,
     guard: ProjectConnection,
     settings: web::Data<ApiSettings>,

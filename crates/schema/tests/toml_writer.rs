@@ -2,7 +2,7 @@
 //! description, the snapshot fixtures (keywords, dashes, composite keys, every type and
 //! default, docs, `rust_name` overrides) and the real-world sample's descriptions.
 
-use tenantapi_schema::write::Description;
+use tenantapi_schema::toml_writer::Description;
 
 fn round_trip(path: &str) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{path}: {error}"));
