@@ -18,7 +18,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use crate::connections::Unavailable;
 use crate::connections::db::{BackendKind, DbConnection};
 use crate::connections::limit::{COUNTED_FOR, LimitPermit, Shape};
-use crate::connections::pool::{Access, ProbeLicence, ProjectPool};
+use crate::connections::pool::{Access, PoolSettings, ProbeLicence, ProjectPool, Turn};
 use crate::http::error::ApiError;
 
 /// What the registry hands the guard for a project the caller may use.
@@ -83,6 +83,26 @@ impl ProjectConnection {
         let deadline = Instant::now() + settings.checkout_timeout;
         let licence = self.pool.wait_until_reachable(deadline).await?;
         let turn = self.pool.take_turn(deadline, access).await?;
+        let submitted = self.submit(access, shape, work, deadline, licence, turn);
+        self.await_answer(submitted, access, &settings, deadline)
+            .await
+    }
+
+    /// Hands `work` to the database server's in-flight limit as a job that checks a connection
+    /// out and runs it on a blocking thread, unless its request gave up first.
+    fn submit<T, F>(
+        &self,
+        access: Access,
+        shape: Shape,
+        work: F,
+        deadline: Instant,
+        licence: Option<ProbeLicence>,
+        turn: Turn,
+    ) -> Submitted<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
         // Set, not signalled: waking this task when the connection is checked out cost one
         // more context switch of the HTTP worker per request (a third of them). Whoever moves
         // it from `PENDING` first decides: the job, to run the work (`CONNECTED`), or this
@@ -92,7 +112,7 @@ impl ProjectConnection {
         let job_progress = progress.clone();
         let pool = self.pool.clone();
         let limit = self.pool.in_flight().clone();
-        let in_flight = limit.permit(self.project.clone(), shape);
+        let permit = limit.permit(self.project.clone(), shape);
         // The licence to be the project's one connection attempt (if this request got it)
         // goes with the job, unless the request gives up first: a job still queued then must
         // not keep the project's other requests waiting for an attempt nobody will make.
@@ -101,10 +121,7 @@ impl ProjectConnection {
         let job_licence = licence.clone();
         // Given up on when this request is (answered early, or dropped with its client): a
         // queued job of a request nobody waits for is skipped, a running one stops counting.
-        let in_flight = GiveUpOnDrop {
-            permit: in_flight,
-            licence,
-        };
+        let in_flight = GiveUpOnDrop { permit, licence };
         let counted = in_flight.permit.clone();
         let project = self.project.clone();
         let (answer, answered) = tokio::sync::oneshot::channel();
@@ -140,9 +157,28 @@ impl ProjectConnection {
             let _ = answer.send(outcome);
         };
         limit.submit(&in_flight.permit, deadline, Box::new(job));
-        let giving_up = &in_flight;
-        let in_flight = &in_flight.permit;
-        let mut task = answered;
+        Submitted {
+            progress,
+            in_flight,
+            answered,
+        }
+    }
+
+    /// Waits for the job's answer: 503 at the checkout deadline if no connection was had by
+    /// then (and the work then never runs), or when the database stops answering.
+    async fn await_answer<T>(
+        &self,
+        submitted: Submitted<T>,
+        access: Access,
+        settings: &PoolSettings,
+        deadline: Instant,
+    ) -> Result<T, ApiError> {
+        let Submitted {
+            progress,
+            in_flight: giving_up,
+            answered: mut task,
+        } = submitted;
+        let in_flight = &giving_up.permit;
         // Statements are bounded by the statement timeout on the server; this bounds a server
         // that stops answering.
         let answer_by = settings
@@ -213,6 +249,13 @@ impl ProjectConnection {
             }
         }
     }
+}
+
+/// A job handed to the in-flight limit, as its request waits for it.
+struct Submitted<T> {
+    progress: Arc<AtomicU8>,
+    in_flight: GiveUpOnDrop,
+    answered: tokio::sync::oneshot::Receiver<Result<T, ApiError>>,
 }
 
 /// Where a request's database work stands (see `ProjectConnection::run`).

@@ -115,6 +115,38 @@ pub fn parse_list_request_with_relations(
     {
         return Err(ApiError::NotFound);
     }
+    let (page, count) = parse_page_and_count(pairs)?;
+    // As DRF: an unusable page_size falls back to the default; a large one is capped.
+    let page_size = match last("page_size").and_then(|text| text.parse::<u64>().ok()) {
+        Some(size) if size >= 1 => size.min(settings.max_page_size),
+        _ => settings.default_page_size,
+    };
+    let order = parse_ordering(meta, last("ordering"))?;
+    let paging = match last("cursor") {
+        None => Paging::Numbered { page, count },
+        Some(cursor) => {
+            if last("page").is_some() || last("count").is_some() {
+                return Err(ApiError::BadRequest(
+                    "Use either cursor (cursor pages have no count) or page and count, not both."
+                        .into(),
+                ));
+            }
+            check_cursor_order(meta, &order)?;
+            Paging::Cursor(cursor.to_string())
+        }
+    };
+    let filter = parse_filters(meta, backend, pairs, related)?;
+    Ok(ListRequest {
+        filter,
+        order,
+        paging,
+        page_size,
+    })
+}
+
+/// `?page=` and `?count=`, and whether they go together.
+fn parse_page_and_count(pairs: &[(String, String)]) -> Result<(PageNumber, CountMode), ApiError> {
+    let last = |name: &str| last_value(pairs, name);
     let page = match last("page") {
         None => PageNumber::Number(1),
         Some("last") => PageNumber::Last,
@@ -137,26 +169,18 @@ pub fn parse_list_request_with_relations(
             "page=last needs a count to find the last page; drop count=none, or page with ?cursor= and ordering=-field to read from the end.".into(),
         ));
     }
-    // As DRF: an unusable page_size falls back to the default; a large one is capped.
-    let page_size = match last("page_size").and_then(|text| text.parse::<u64>().ok()) {
-        Some(size) if size >= 1 => size.min(settings.max_page_size),
-        _ => settings.default_page_size,
-    };
-    let order = parse_ordering(meta, last("ordering"))?;
-    let paging = match last("cursor") {
-        None => Paging::Numbered { page, count },
-        Some(cursor) => {
-            if last("page").is_some() || last("count").is_some() {
-                return Err(ApiError::BadRequest(
-                    "Use either cursor (cursor pages have no count) or page and count, not both."
-                        .into(),
-                ));
-            }
-            check_cursor_order(meta, &order)?;
-            Paging::Cursor(cursor.to_string())
-        }
-    };
+    Ok((page, count))
+}
 
+/// Every query parameter that is not reserved, as a filter: `field`, `field__lookup` or
+/// `relation__field[__lookup]`; unknown names are one 400 naming them all, bad values one
+/// 400 by field.
+fn parse_filters(
+    meta: &TableMeta,
+    backend: BackendKind,
+    pairs: &[(String, String)],
+    related: &dyn Fn(&str) -> Option<&'static TableMeta>,
+) -> Result<SqlFilter, ApiError> {
     let mut filter = SqlFilter::all();
     let mut unknown = Vec::new();
     let mut errors = FieldErrors::new();
@@ -203,12 +227,7 @@ pub fn parse_list_request_with_relations(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    Ok(ListRequest {
-        filter,
-        order,
-        paging,
-        page_size,
-    })
+    Ok(filter)
 }
 
 /// `relation__field[__lookup]`: the rows whose foreign key is among the referenced rows that
