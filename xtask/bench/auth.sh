@@ -8,17 +8,15 @@
 # Prints the median req/s and p99 of each mode over ROUNDS and their ratio.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source xtask/bench/common.sh
 duration=${1:-10}
 connections=${2:-32}
 rounds=${3:-3}
-peers=${PEERS_DIR:-$PWD/../shared/peers}
-port=${PEER_PGPORT:-55432}
 work=/tmp/tenantapi-bench-auth
-rm -rf "$work" && mkdir -p "$work"
+bench_fresh_dir "$work"
 url=http://127.0.0.1:8000/api/v1/prj_1/data_point/1/
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-"$peers/pg.sh" start >/dev/null
+bench_load_tools
 cargo build --release -q -p tenantapi-server
 xtask/bench/prepare-postgres.sh "$port"
 

@@ -6,6 +6,7 @@
 # Prints a markdown table for BENCHMARKS.md. Writes only under target/bench-codegen.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source xtask/bench/common.sh
 runs=${1:-5}
 bench=target/bench-codegen
 rm -rf "$bench" && mkdir -p "$bench"
@@ -37,19 +38,7 @@ for n in ${COMPILE_SIZES:-50 200 500}; do
   mkdir -p "$ws"
   "$xtask" synth-schema "$n" --out "$bench/schema-c$n.toml"
   "$xtask" gen --schema "$bench/schema-c$n.toml" --out "$ws/generated" --crate-name "bench-compile-$n" > /dev/null
-  cat > "$ws/Cargo.toml" <<TOML
-[workspace]
-resolver = "3"
-members = ["generated"]
-
-[workspace.dependencies]
-$(sed -n '/^\[workspace.dependencies\]/,$p' Cargo.toml | grep -E '^(actix-web|diesel|serde) ')
-
-# As the repository's own generated crates (Cargo.toml).
-[profile.dev.package.bench-compile-$n]
-debug = false
-TOML
-  cp Cargo.lock "$ws/Cargo.lock"
+  bench_generated_workspace "$ws" "bench-compile-$n"
   CARGO_TARGET_DIR="$PWD/target" cargo build -q --manifest-path "$ws/Cargo.toml" 2> /dev/null || true
   CARGO_TARGET_DIR="$PWD/target" cargo clean -q --manifest-path "$ws/Cargo.toml" -p "bench-compile-$n"
   start=$(date +%s.%N)

@@ -15,18 +15,16 @@
 # stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source xtask/bench/common.sh
 duration=${1:-8}
 rounds=${2:-3}
 valid_connections=${3:-4}
 flood_connections=${4:-4}
-peers=${PEERS_DIR:-$PWD/../shared/peers}
-port=${PEER_PGPORT:-55432}
 work=/tmp/tenantapi-bench-flood
-rm -rf "$work" && mkdir -p "$work"
+bench_fresh_dir "$work"
 url=http://127.0.0.1:8000/api/v1/prj_1/data_point/1/
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-"$peers/pg.sh" start >/dev/null
+bench_load_tools
 cargo build --release -q -p tenantapi-server
 bin=${CARGO_TARGET_DIR:-target}/release/tenantapi
 xtask/bench/prepare-postgres.sh "$port"

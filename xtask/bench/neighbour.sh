@@ -17,21 +17,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
+source xtask/bench/common.sh
 duration=${1:-8}
 rounds=${2:-3}
-peers=${PEERS_DIR:-$root/../shared/peers}
-port=${PEER_PGPORT:-55432}
 work=/tmp/tenantapi-bench/neighbour
 mkdir -p "$work"
-psql_cluster=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres)
-
-cleanup() {
-  [ -f "$work/server.pid" ] && kill "$(cat "$work/server.pid")" 2>/dev/null || true
-}
-trap cleanup EXIT
-
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-"$peers/pg.sh" start >/dev/null
+bench_stop_server_on_exit "$work"
+bench_load_tools
 if [ -z "${BIN:-}" ]; then
   cargo build --release -q -p tenantapi-server
   BIN=${CARGO_TARGET_DIR:-target}/release/tenantapi

@@ -9,6 +9,7 @@
 # Prints a markdown table for BENCHMARKS.md. Writes only under target/bench-widths.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source xtask/bench/common.sh
 rounds=${1:-1}
 bench=target/bench-widths
 rm -rf "$bench" && mkdir -p "$bench"
@@ -26,19 +27,7 @@ prepare() { # name, synth-schema arguments...
   "$xtask" synth-schema "$@" --out "$bench/schema-$name.toml"
   "$xtask" gen --schema "$bench/schema-$name.toml" --out "$ws/generated" \
     --crate-name "bench-widths-$name" > /dev/null
-  cat > "$ws/Cargo.toml" <<TOML
-[workspace]
-resolver = "3"
-members = ["generated"]
-
-[workspace.dependencies]
-$(sed -n '/^\[workspace.dependencies\]/,$p' Cargo.toml | grep -E '^(actix-web|diesel|serde) ')
-
-# As the repository's own generated crates (Cargo.toml).
-[profile.dev.package.bench-widths-$name]
-debug = false
-TOML
-  cp Cargo.lock "$ws/Cargo.lock"
+  bench_generated_workspace "$ws" "bench-widths-$name"
 }
 
 build_seconds() { # name, profile flag ("" or --release)

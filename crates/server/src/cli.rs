@@ -2,7 +2,7 @@
 //! `tenantapi` binary passes the one built from `schema/project.toml`). Each command's work is
 //! in `commands`, `serve` and `demo`, and returns what this file prints.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use tenantapi_runtime::api::GeneratedApi;
 use tenantapi_runtime::connections::db::BackendKind;
 
 use crate::accounts::Role;
-use crate::commands::{self, CheckFormat};
+use crate::commands::{self, AccountOutcome, CheckFormat, CommandError, ProjectOutcome};
 use crate::config::{Config, ConfigError};
 use crate::platform::{LimitChange, ProjectLimitsChange};
 use crate::{demo, serve};
@@ -286,57 +286,11 @@ pub fn run(api: &'static GeneratedApi) -> ExitCode {
             run_server(api, config, strict)
         }
         Command::Migrate => print(commands::migrate(&config)),
-        Command::Project(command) => print(match command {
-            ProjectCommand::Add { name, database_url } => {
-                commands::project_add(&config, &name, &database_url)
-            }
-            ProjectCommand::Create { name, database_url } => {
-                commands::project_create(api, &config, &name, &database_url)
-            }
-            ProjectCommand::SetUrl { name, database_url } => {
-                commands::project_set_url(&config, &name, &database_url)
-            }
-            ProjectCommand::List => commands::project_list(&config),
-            ProjectCommand::SetLimits {
-                name,
-                rate,
-                max_in_flight,
-            } => commands::project_set_limits(
-                &config,
-                &name,
-                ProjectLimitsChange {
-                    rate_per_second: rate.rate.unwrap_or(LimitChange::Keep),
-                    rate_burst: rate.burst.unwrap_or(LimitChange::Keep),
-                    max_in_flight: max_in_flight.unwrap_or(LimitChange::Keep),
-                },
-            ),
-            ProjectCommand::Enable { name } => commands::project_set_enabled(&config, &name, true),
-            ProjectCommand::Disable { name } => {
-                commands::project_set_enabled(&config, &name, false)
-            }
-            ProjectCommand::Remove { name } => commands::project_remove(&config, &name),
-        }),
-        Command::User(command) => print(match command {
-            UserCommand::Add {
-                name,
-                superuser,
-                password_stdin,
-            } => {
-                let password = match password_stdin.then(read_password).transpose() {
-                    Ok(password) => password,
-                    Err(error) => return fail(error),
-                };
-                commands::user_add(&config, &name, superuser, password.as_deref())
-            }
-            UserCommand::Disable { name } => commands::user_set_active(&config, &name, false),
-            UserCommand::Enable { name } => commands::user_set_active(&config, &name, true),
-            UserCommand::SetLimits { name, rate } => commands::user_set_limits(
-                &config,
-                &name,
-                rate.rate.unwrap_or(LimitChange::Keep),
-                rate.burst.unwrap_or(LimitChange::Keep),
-            ),
-        }),
+        Command::Project(command) => print(project_command(api, &config, command)),
+        Command::User(command) => match user_command(&config, command) {
+            Ok(outcome) => print(outcome),
+            Err(error) => fail(error),
+        },
         Command::Grant {
             user,
             project,
@@ -363,19 +317,7 @@ pub fn run(api: &'static GeneratedApi) -> ExitCode {
             structure,
             format,
             timeout,
-        } => {
-            let timeout = Duration::from_secs(timeout.max(1));
-            match commands::check(api, &config, database_url, structure, format, timeout) {
-                Ok(report) => {
-                    print!("{report}");
-                    ExitCode::from(report.exit_code())
-                }
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    ExitCode::from(2)
-                }
-            }
-        }
+        } => check(api, &config, database_url, structure, format, timeout),
         Command::Introspect {
             database_url,
             version_table,
@@ -383,33 +325,14 @@ pub fn run(api: &'static GeneratedApi) -> ExitCode {
             out,
             schema,
             skip_unsupported,
-        } => {
-            let schemas: Vec<&str> = schema.iter().map(String::as_str).collect();
-            let introspection = match commands::introspect(
-                &database_url,
-                &version_table,
-                &version_column,
-                &schemas,
-                skip_unsupported,
-            ) {
-                Ok(introspection) => introspection,
-                Err(error) => return fail(error),
-            };
-            for notice in &introspection.notices {
-                eprintln!("note: {notice}");
-            }
-            let text = introspection.text;
-            match out {
-                Some(path) => match std::fs::write(&path, text) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(error) => fail(format!("cannot write {}: {error}", path.display())),
-                },
-                None => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
-            }
-        }
+        } => introspect(
+            &database_url,
+            &version_table,
+            &version_column,
+            out,
+            &schema,
+            skip_unsupported,
+        ),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -427,25 +350,152 @@ pub fn run(api: &'static GeneratedApi) -> ExitCode {
             print!("{}", crate::create_database::ddl_script(api, backend));
             ExitCode::SUCCESS
         }
-        Command::Demo { data_dir, bind } => {
-            let setup = match demo::prepare(api, &data_dir) {
-                Ok(setup) => setup,
-                Err(error) => return fail(error),
-            };
-            config.platform_database_url = setup.platform_database_url;
-            config.bind = bind;
-            println!(
-                "demo projects {} in {}; user {} may write acme and read globex; try:",
-                setup.projects.join(" and "),
-                data_dir.display(),
-                demo::DEMO_USER
-            );
-            for line in demo::curl_lines(&format!("http://{}", config.bind), &setup.token) {
-                println!("  {line}");
-            }
-            run_server(api, config, false)
+        Command::Demo { data_dir, bind } => demo(api, config, &data_dir, bind),
+    }
+}
+
+/// `project ...`.
+fn project_command(
+    api: &'static GeneratedApi,
+    config: &Config,
+    command: ProjectCommand,
+) -> Result<ProjectOutcome, CommandError> {
+    match command {
+        ProjectCommand::Add { name, database_url } => {
+            commands::project_add(config, &name, &database_url)
+        }
+        ProjectCommand::Create { name, database_url } => {
+            commands::project_create(api, config, &name, &database_url)
+        }
+        ProjectCommand::SetUrl { name, database_url } => {
+            commands::project_set_url(config, &name, &database_url)
+        }
+        ProjectCommand::List => commands::project_list(config),
+        ProjectCommand::SetLimits {
+            name,
+            rate,
+            max_in_flight,
+        } => commands::project_set_limits(
+            config,
+            &name,
+            ProjectLimitsChange {
+                rate_per_second: rate.rate.unwrap_or(LimitChange::Keep),
+                rate_burst: rate.burst.unwrap_or(LimitChange::Keep),
+                max_in_flight: max_in_flight.unwrap_or(LimitChange::Keep),
+            },
+        ),
+        ProjectCommand::Enable { name } => commands::project_set_enabled(config, &name, true),
+        ProjectCommand::Disable { name } => commands::project_set_enabled(config, &name, false),
+        ProjectCommand::Remove { name } => commands::project_remove(config, &name),
+    }
+}
+
+/// `user ...`; `Err` when a password could not be read from standard input.
+fn user_command(
+    config: &Config,
+    command: UserCommand,
+) -> Result<Result<AccountOutcome, CommandError>, String> {
+    match command {
+        UserCommand::Add {
+            name,
+            superuser,
+            password_stdin,
+        } => {
+            let password = password_stdin.then(read_password).transpose()?;
+            Ok(commands::user_add(
+                config,
+                &name,
+                superuser,
+                password.as_deref(),
+            ))
+        }
+        UserCommand::Disable { name } => Ok(commands::user_set_active(config, &name, false)),
+        UserCommand::Enable { name } => Ok(commands::user_set_active(config, &name, true)),
+        UserCommand::SetLimits { name, rate } => Ok(commands::user_set_limits(
+            config,
+            &name,
+            rate.rate.unwrap_or(LimitChange::Keep),
+            rate.burst.unwrap_or(LimitChange::Keep),
+        )),
+    }
+}
+
+/// `check`: exit 0 when every project is served, 1 when some is not, 2 when it cannot tell.
+fn check(
+    api: &'static GeneratedApi,
+    config: &Config,
+    database_url: Option<String>,
+    structure: bool,
+    format: CheckFormat,
+    timeout: u64,
+) -> ExitCode {
+    let timeout = Duration::from_secs(timeout.max(1));
+    match commands::check(api, config, database_url, structure, format, timeout) {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::from(report.exit_code())
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
         }
     }
+}
+
+/// `introspect`: the description of a live database, to a file or standard output.
+fn introspect(
+    database_url: &str,
+    version_table: &str,
+    version_column: &str,
+    out: Option<PathBuf>,
+    schema: &[String],
+    skip_unsupported: bool,
+) -> ExitCode {
+    let schemas: Vec<&str> = schema.iter().map(String::as_str).collect();
+    let introspection = match commands::introspect(
+        database_url,
+        version_table,
+        version_column,
+        &schemas,
+        skip_unsupported,
+    ) {
+        Ok(introspection) => introspection,
+        Err(error) => return fail(error),
+    };
+    for notice in &introspection.notices {
+        eprintln!("note: {notice}");
+    }
+    let text = introspection.text;
+    match out {
+        Some(path) => match std::fs::write(&path, text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => fail(format!("cannot write {}: {error}", path.display())),
+        },
+        None => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// `demo`: sample projects and a user, then the server.
+fn demo(api: &'static GeneratedApi, mut config: Config, data_dir: &Path, bind: String) -> ExitCode {
+    let setup = match demo::prepare(api, data_dir) {
+        Ok(setup) => setup,
+        Err(error) => return fail(error),
+    };
+    config.platform_database_url = setup.platform_database_url;
+    config.bind = bind;
+    println!(
+        "demo projects {} in {}; user {} may write acme and read globex; try:",
+        setup.projects.join(" and "),
+        data_dir.display(),
+        demo::DEMO_USER
+    );
+    for line in demo::curl_lines(&format!("http://{}", config.bind), &setup.token) {
+        println!("  {line}");
+    }
+    run_server(api, config, false)
 }
 
 /// Prints a command's outcome, or its error on stderr with exit 1.
