@@ -48,54 +48,7 @@ pub(super) fn lower_column(
         table_rust_name,
     );
 
-    let ty = match &raw.ty {
-        None => {
-            reporter.error(
-                column_offset,
-                format!("column `{sql_name}` of table `{table}` has no `type`"),
-                Some(format!("add `type = \"...\"`; {SUPPORTED_TYPES_HELP}")),
-            );
-            None
-        }
-        Some(ty) => match parse_column_type(element_spelling(ty.get_ref())) {
-            Ok(parsed) => Some(parsed),
-            Err(_)
-                if enums
-                    .iter()
-                    .any(|named| named.sql_name == element_spelling(ty.get_ref())) =>
-            {
-                Some(ColumnType::Enum)
-            }
-            Err(message) => {
-                reporter.error(
-                    ty.span().start,
-                    message,
-                    Some(SUPPORTED_TYPES_HELP.to_owned()),
-                );
-                None
-            }
-        },
-    };
-    let array = raw
-        .ty
-        .as_ref()
-        .is_some_and(|spelling| spelling.get_ref().trim_end().ends_with("[]"));
-    if let (true, Some(element), Some(spelling)) = (array, ty, &raw.ty)
-        && !element.can_be_array_element()
-    {
-        reporter.error(
-            spelling.span().start,
-            format!(
-                "column `{sql_name}` of table `{table}`: lists of `{}` are not supported",
-                element.spelling()
-            ),
-            Some(
-                "lists may hold any type but serial, bigserial, json and bytes; a `json` column \
-                 holds lists of documents"
-                    .to_owned(),
-            ),
-        );
-    }
+    let (ty, array) = lower_type(reporter, table, &sql_name, column_offset, &raw.ty, enums);
     let nullable = raw.nullable.as_ref().is_some_and(|flag| *flag.get_ref());
     let enum_type = match (&raw.ty, ty) {
         (Some(name), Some(ColumnType::Enum)) => enums
@@ -131,7 +84,102 @@ pub(super) fn lower_column(
         array,
     );
 
-    let on_delete = match raw.on_delete {
+    let on_delete = lower_on_delete(
+        reporter,
+        table,
+        &sql_name,
+        raw.on_delete,
+        raw.references.is_some(),
+    );
+
+    let draft = ColumnDraft {
+        sql_name,
+        rust_name,
+        doc: raw.doc,
+        ty,
+        nullable,
+        default,
+        references: raw.references,
+        on_delete,
+        enum_type,
+        array,
+        read_only,
+        generated,
+        database_type,
+        domain,
+    };
+    (draft, name_ok, name_offset, rust_offset)
+}
+
+/// A column's `type`: the element type (a built-in or a described enum) and whether it is a
+/// list (`T[]`); `None` after reporting a missing or unknown type.
+fn lower_type(
+    reporter: &mut Reporter<'_>,
+    table: &str,
+    sql_name: &str,
+    column_offset: usize,
+    spelling: &Option<Spanned<String>>,
+    enums: &[EnumType],
+) -> (Option<ColumnType>, bool) {
+    let ty = match spelling {
+        None => {
+            reporter.error(
+                column_offset,
+                format!("column `{sql_name}` of table `{table}` has no `type`"),
+                Some(format!("add `type = \"...\"`; {SUPPORTED_TYPES_HELP}")),
+            );
+            None
+        }
+        Some(ty) => match parse_column_type(element_spelling(ty.get_ref())) {
+            Ok(parsed) => Some(parsed),
+            Err(_)
+                if enums
+                    .iter()
+                    .any(|named| named.sql_name == element_spelling(ty.get_ref())) =>
+            {
+                Some(ColumnType::Enum)
+            }
+            Err(message) => {
+                reporter.error(
+                    ty.span().start,
+                    message,
+                    Some(SUPPORTED_TYPES_HELP.to_owned()),
+                );
+                None
+            }
+        },
+    };
+    let array = spelling
+        .as_ref()
+        .is_some_and(|spelling| spelling.get_ref().trim_end().ends_with("[]"));
+    if let (true, Some(element), Some(spelling)) = (array, ty, spelling)
+        && !element.can_be_array_element()
+    {
+        reporter.error(
+            spelling.span().start,
+            format!(
+                "column `{sql_name}` of table `{table}`: lists of `{}` are not supported",
+                element.spelling()
+            ),
+            Some(
+                "lists may hold any type but serial, bigserial, json and bytes; a `json` column \
+                 holds lists of documents"
+                    .to_owned(),
+            ),
+        );
+    }
+    (ty, array)
+}
+
+/// A column's `on_delete` (`no_action` without one), which needs a `references`.
+fn lower_on_delete(
+    reporter: &mut Reporter<'_>,
+    table: &str,
+    sql_name: &str,
+    on_delete: Option<Spanned<String>>,
+    has_references: bool,
+) -> OnDelete {
+    match on_delete {
         None => OnDelete::NoAction,
         Some(action) => {
             let offset = action.span().start;
@@ -151,7 +199,7 @@ pub(super) fn lower_column(
                     )),
                 );
             }
-            if raw.references.is_none() {
+            if !has_references {
                 reporter.error(
                     offset,
                     format!(
@@ -169,25 +217,7 @@ pub(super) fn lower_column(
             // row then fails on the column, which the API answers with 400 naming it.
             parsed.unwrap_or(OnDelete::NoAction)
         }
-    };
-
-    let draft = ColumnDraft {
-        sql_name,
-        rust_name,
-        doc: raw.doc,
-        ty,
-        nullable,
-        default,
-        references: raw.references,
-        on_delete,
-        enum_type,
-        array,
-        read_only,
-        generated,
-        database_type,
-        domain,
-    };
-    (draft, name_ok, name_offset, rust_offset)
+    }
 }
 
 /// The element type's spelling of a list type (`text` of `text[]`), or the spelling itself.

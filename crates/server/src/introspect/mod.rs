@@ -224,6 +224,118 @@ fn leave_out_past_the_widest(
     left_out
 }
 
+/// One live column as the description says it, noting what it cannot say; `Err` with its
+/// `ignore_columns` entry when `--skip-unsupported` leaves it out.
+fn describe_column(
+    table: &LiveTable,
+    column: &LiveColumn,
+    skip_unsupported: bool,
+    notices: &mut Vec<String>,
+    enums: &mut Vec<EnumType>,
+) -> Result<DescribedColumn, (String, Option<String>)> {
+    let (ty, database_type) = match &column.ty {
+        Ok(ty) => (*ty, None),
+        Err(_) if skip_unsupported => {
+            notices.push(format!(
+                "{}.{}: {} — left out (ignore_columns)",
+                table.name, column.name, column.live_type
+            ));
+            return Err((
+                column.name.clone(),
+                Some(format!("type {} has no description type", column.live_type)),
+            ));
+        }
+        Err(_) => {
+            notices.push(format!(
+                "{}.{}: {} — served read-only as its text form; leave it out with \
+                 --skip-unsupported",
+                table.name, column.name, column.live_type
+            ));
+            (ColumnType::Text, Some(column.live_type.clone()))
+        }
+    };
+    let mut notes = Vec::new();
+    let default = match &column.default {
+        _ if database_type.is_some() || column.generated.is_some() => None,
+        Some(raw) if column.array => {
+            let empty = ["'{}'", "'[]'", "array[]", "'{}'::"]
+                .iter()
+                .any(|form| raw.to_ascii_lowercase().starts_with(form));
+            if !empty {
+                notes.push(format!(
+                    "default {raw} cannot be expressed; creates must send this column"
+                ));
+            }
+            empty.then_some(DefaultValue::EmptyList)
+        }
+        Some(_) if matches!(ty, ColumnType::Serial | ColumnType::BigSerial) => None,
+        Some(raw) => {
+            let described = description_default(raw, ty);
+            if described.is_none() {
+                notes.push(format!(
+                    "default {raw} cannot be expressed; creates must send this column"
+                ));
+            }
+            described
+        }
+        None => None,
+    };
+    let key = table
+        .foreign_keys
+        .iter()
+        .find(|key| key.column == column.name);
+    let on_delete = match key.map(|key| key.on_delete.as_str()) {
+        None => OnDelete::NoAction,
+        Some(word) => OnDelete::from_word(word).unwrap_or_else(|| {
+            notes.push(format!(
+                "on delete {word} cannot be expressed; the description says no_action"
+            ));
+            OnDelete::NoAction
+        }),
+    };
+    if on_delete.writes_the_column() && !column.nullable {
+        let note = format!(
+            "on delete {} into a column that may not be null: deleting a referenced {} \
+             row fails (the API answers 400 naming this table), as in the database",
+            on_delete.word(),
+            key.map_or("", |key| key.references_table.as_str())
+        );
+        notices.push(format!("{}.{}: {note}", table.name, column.name));
+        notes.push(note);
+    }
+    if let Some(live) = &column.enum_type
+        && !enums
+            .iter()
+            .any(|named: &EnumType| named.sql_name == live.name)
+    {
+        enums.push(EnumType {
+            sql_name: live.name.clone(),
+            doc: None,
+            values: live.values.clone(),
+        });
+    }
+    Ok(DescribedColumn {
+        name: column.name.clone(),
+        doc: None,
+        rust_name: None,
+        ty,
+        enum_type: column.enum_type.as_ref().map(|live| live.name.clone()),
+        array: column.array,
+        // Implied by `database_type`, but said where a reader looks.
+        read_only: database_type.is_some(),
+        generated: column.generated.clone(),
+        domain: column.domain.clone().filter(|_| database_type.is_none()),
+        database_type,
+        // Whatever its columns' types say, a view's query (an outer join) may yield
+        // NULL in any of them.
+        nullable: column.nullable || table.kind != RelationKind::Table,
+        default,
+        references: key.map(|key| (key.references_table.clone(), key.references_column.clone())),
+        on_delete,
+        notes,
+    })
+}
+
 /// A description of `live` in the format of `schema/project.toml`.
 ///
 /// Columns of types the format cannot express (`tsvector`, `interval`...) are served
@@ -260,109 +372,10 @@ pub fn render_description(
         let mut columns = Vec::new();
         let mut ignored_columns = Vec::new();
         for column in &table.columns {
-            let (ty, database_type) = match &column.ty {
-                Ok(ty) => (*ty, None),
-                Err(_) if skip_unsupported => {
-                    notices.push(format!(
-                        "{}.{}: {} — left out (ignore_columns)",
-                        table.name, column.name, column.live_type
-                    ));
-                    ignored_columns.push((
-                        column.name.clone(),
-                        Some(format!("type {} has no description type", column.live_type)),
-                    ));
-                    continue;
-                }
-                Err(_) => {
-                    notices.push(format!(
-                        "{}.{}: {} — served read-only as its text form; leave it out with \
-                         --skip-unsupported",
-                        table.name, column.name, column.live_type
-                    ));
-                    (ColumnType::Text, Some(column.live_type.clone()))
-                }
-            };
-            let mut notes = Vec::new();
-            let default = match &column.default {
-                _ if database_type.is_some() || column.generated.is_some() => None,
-                Some(raw) if column.array => {
-                    let empty = ["'{}'", "'[]'", "array[]", "'{}'::"]
-                        .iter()
-                        .any(|form| raw.to_ascii_lowercase().starts_with(form));
-                    if !empty {
-                        notes.push(format!(
-                            "default {raw} cannot be expressed; creates must send this column"
-                        ));
-                    }
-                    empty.then_some(DefaultValue::EmptyList)
-                }
-                Some(_) if matches!(ty, ColumnType::Serial | ColumnType::BigSerial) => None,
-                Some(raw) => {
-                    let described = description_default(raw, ty);
-                    if described.is_none() {
-                        notes.push(format!(
-                            "default {raw} cannot be expressed; creates must send this column"
-                        ));
-                    }
-                    described
-                }
-                None => None,
-            };
-            let key = table
-                .foreign_keys
-                .iter()
-                .find(|key| key.column == column.name);
-            let on_delete = match key.map(|key| key.on_delete.as_str()) {
-                None => OnDelete::NoAction,
-                Some(word) => OnDelete::from_word(word).unwrap_or_else(|| {
-                    notes.push(format!(
-                        "on delete {word} cannot be expressed; the description says no_action"
-                    ));
-                    OnDelete::NoAction
-                }),
-            };
-            if on_delete.writes_the_column() && !column.nullable {
-                let note = format!(
-                    "on delete {} into a column that may not be null: deleting a referenced {} \
-                     row fails (the API answers 400 naming this table), as in the database",
-                    on_delete.word(),
-                    key.map_or("", |key| key.references_table.as_str())
-                );
-                notices.push(format!("{}.{}: {note}", table.name, column.name));
-                notes.push(note);
+            match describe_column(table, column, skip_unsupported, &mut notices, &mut enums) {
+                Ok(described) => columns.push(described),
+                Err(left_out) => ignored_columns.push(left_out),
             }
-            if let Some(live) = &column.enum_type
-                && !enums
-                    .iter()
-                    .any(|named: &EnumType| named.sql_name == live.name)
-            {
-                enums.push(EnumType {
-                    sql_name: live.name.clone(),
-                    doc: None,
-                    values: live.values.clone(),
-                });
-            }
-            columns.push(DescribedColumn {
-                name: column.name.clone(),
-                doc: None,
-                rust_name: None,
-                ty,
-                enum_type: column.enum_type.as_ref().map(|live| live.name.clone()),
-                array: column.array,
-                // Implied by `database_type`, but said where a reader looks.
-                read_only: database_type.is_some(),
-                generated: column.generated.clone(),
-                domain: column.domain.clone().filter(|_| database_type.is_none()),
-                database_type,
-                // Whatever its columns' types say, a view's query (an outer join) may yield
-                // NULL in any of them.
-                nullable: column.nullable || table.kind != RelationKind::Table,
-                default,
-                references: key
-                    .map(|key| (key.references_table.clone(), key.references_column.clone())),
-                on_delete,
-                notes,
-            });
         }
         let mut notes = Vec::new();
         if table.partitions > 0 {
