@@ -316,13 +316,6 @@ impl Authenticator {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// The caller of this request, or the 401 to answer.
-    pub async fn authenticate(&self, request: &HttpRequest) -> Result<Arc<Principal>, ApiError> {
-        let credentials =
-            parse_authorization(request)?.ok_or_else(|| not_authenticated(NOT_PROVIDED))?;
-        self.verify(credentials).await
-    }
-
     /// The caller named by `credentials`, or the 401 to answer.
     pub async fn verify(&self, credentials: Credentials) -> Result<Arc<Principal>, ApiError> {
         let key = credentials.cache_key();

@@ -90,3 +90,53 @@ impl actix_web::FromRequest for Caller {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn sources(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("source directory") {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                sources(&path, files);
+            } else if path.extension().is_some_and(|extension| extension == "rs") {
+                files.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_caller_reads_credentials() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        sources(&src, &mut files);
+        let mut found = Vec::new();
+        for file in &files {
+            let name = file
+                .strip_prefix(&src)
+                .expect("under src")
+                .to_string_lossy();
+            // The authenticator defines what the caller uses; the caller is the door.
+            if name == "auth.rs" || name == "caller.rs" {
+                continue;
+            }
+            let text = std::fs::read_to_string(file).expect("source file");
+            for (number, line) in text.lines().enumerate() {
+                if line.contains("parse_authorization(") || line.contains(".verify(credentials") {
+                    found.push(format!("{name}:{}: {}", number + 1, line.trim()));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "credentials read outside caller.rs:\n{}",
+            found.join("\n")
+        );
+        let caller = std::fs::read_to_string(src.join("caller.rs")).expect("caller.rs");
+        assert!(
+            caller.contains(&["parse_authorization", "("].concat()),
+            "the scan looks for what the caller calls"
+        );
+    }
+}
