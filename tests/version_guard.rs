@@ -518,3 +518,41 @@ async fn writes_meeting_a_migration_in_progress_are_refused_at_once() {
         .await;
     assert_eq!(written.status, 200, "{}", written.json);
 }
+
+on_both_backends!(
+    a_structure_changed_under_its_version_answers_503_naming_what_is_missing,
+    structure_changed_under_its_version
+);
+/// Regression: a database whose structure was changed without its version (a column dropped,
+/// a table dropped) answered 500 "no such column" to every read of the table.
+async fn structure_changed_under_its_version(backend: Backend) {
+    let setup = setup(backend, &[]);
+    let app = app(&setup).await;
+    check_now(&setup).await;
+    setup
+        .kit
+        .database("alpha")
+        .execute("ALTER TABLE data_point DROP COLUMN unit; DROP TABLE \"maintenance-window\";");
+    for (path, missing) in [
+        ("/api/v1/alpha/data_point/", "unit"),
+        ("/api/v1/alpha/maintenance-window/", "maintenance-window"),
+    ] {
+        let Reply {
+            status, json: body, ..
+        } = setup
+            .kit
+            .call(&app, "GET", path, Some("writer"), None)
+            .await;
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert_eq!(status, 503, "{path}: {body}");
+        assert!(
+            detail.contains(missing) && detail.contains("tenantapi check --structure"),
+            "{path}: {detail}"
+        );
+    }
+    let tags = setup
+        .kit
+        .call(&app, "GET", "/api/v1/alpha/tag/", Some("writer"), None)
+        .await;
+    assert_eq!(tags.status, 200, "the tables it still has are served");
+}

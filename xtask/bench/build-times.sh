@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What a change costs the build: the debug build of the workspace's own crates (schema,
 # runtime, generated crate, server; dependencies prebuilt) and of the generated crate alone,
-# at two commits, alternating, in git worktrees that share this repository's target directory
-# (so that only the workspace's crates compile in the timed steps).
+# at two commits, alternating, in git worktrees, each with a target directory seeded with hard
+# links to this repository's debug build (so that only the workspace's crates compile in the
+# timed steps; one target directory for both would mix their crates, which share names).
 #
 #   xtask/bench/build-times.sh BEFORE [AFTER=HEAD] [ROUNDS=2]
 #
@@ -15,21 +16,27 @@ rounds=${3:-2}
 root=$PWD
 bench=$root/target/bench-build
 mkdir -p "$bench"
-export CARGO_TARGET_DIR=$root/target
+# Without incremental compilation, a touched crate and everything above it compile in full.
+export CARGO_INCREMENTAL=0
 
 median() { sort -n | awk '{ a[NR] = $1 } END { m = int((NR + 1) / 2); print a[m] }'; }
 seconds() { local start end; start=$(date +%s.%N); "$@" >/dev/null 2>&1; end=$(date +%s.%N); python3 -c "print(f'{$end - $start:.1f}')"; }
 
 declare -A trees
+cleanup() {
+  for tree in "${trees[@]}"; do git worktree remove --force "$tree" 2>/dev/null || true; done
+  rm -rf "$bench"
+}
+trap cleanup EXIT
 for rev in "$before" "$after"; do
   tree="$bench/$(git rev-parse --short "$rev")"
   git worktree remove --force "$tree" 2>/dev/null || true
   git worktree add --detach -q "$tree" "$rev"
   trees[$rev]=$tree
-  (cd "$tree" && cargo build -q -p tenantapi-server)   # warm: dependencies and the tree once
+  mkdir -p "$tree/target"
+  cp -al "$root/target/debug" "$tree/target/debug"
+  (cd "$tree" && cargo build -q -p tenantapi-server)   # warm: the tree's own crates once
 done
-cleanup() { for tree in "${trees[@]}"; do git worktree remove --force "$tree" 2>/dev/null || true; done; }
-trap cleanup EXIT
 
 declare -A workspace generated
 for round in $(seq 1 "$rounds"); do

@@ -66,6 +66,19 @@ pub enum GenerateError {
     Schema(#[from] tenantapi_schema::SchemaError),
     #[error(transparent)]
     Write(#[from] crate::WriteError),
+    /// The structure changed while `version` stayed (`structure.lock`).
+    #[error(
+        "{location}: the structure changed but `version` is still \"{version}\":\n  {}\n\nA database that records {version} has the structure recorded for it in {lock}, and would be served with code for another. Bump `version`, or revert the change. (If {version} was never released, delete its section from {lock}.)\n\nnothing was written",
+        differences.join("\n  ")
+    )]
+    StructureChanged {
+        location: String,
+        version: String,
+        lock: String,
+        differences: Vec<String>,
+    },
+    #[error("{0}\n\nnothing was written")]
+    Lock(String),
 }
 
 pub fn generate(job: &GenerateJob) -> Result<GenerateOutcome, GenerateError> {
@@ -88,14 +101,23 @@ pub fn generate(job: &GenerateJob) -> Result<GenerateOutcome, GenerateError> {
         source_display: schema_display,
         runtime_path: relative_path(&job.out, Path::new("crates/runtime")),
     };
+    let lock_update = check_structure_lock(job, &model)?;
     let files = crate::render_crate(&model, &options);
     let render_time = started.elapsed();
-    let changes = crate::ensure_files(
+    let mut changes = crate::ensure_files(
         &job.workspace_root.join(&job.out),
         &files,
         crate::GENERATED_MARKER,
         job.check,
     )?;
+    if let Some((path, text, change)) = lock_update {
+        if !job.check {
+            std::fs::write(job.workspace_root.join(&path), text).map_err(|error| {
+                GenerateError::Lock(format!("cannot write {}: {error}", display(&path)))
+            })?;
+        }
+        changes.push(change);
+    }
     Ok(GenerateOutcome {
         tables: model.tables.len(),
         files: files.len(),
@@ -103,6 +125,58 @@ pub fn generate(job: &GenerateJob) -> Result<GenerateOutcome, GenerateError> {
         render_time,
         total_time: started.elapsed(),
     })
+}
+
+/// The description's `structure.lock` checked against its structure: an error when the
+/// structure changed under a recorded version; the lock's new text (with its path and the
+/// change to report) when this version is new to it.
+fn check_structure_lock(
+    job: &GenerateJob,
+    model: &tenantapi_schema::model::Schema,
+) -> Result<Option<(PathBuf, String, FileChange)>, GenerateError> {
+    let path = job
+        .schema
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join(crate::structure_lock::LOCK_FILE);
+    let absolute = job.workspace_root.join(&path);
+    let mut lock =
+        crate::structure_lock::StructureLock::read(&absolute).map_err(GenerateError::Lock)?;
+    let before = lock.clone();
+    let fingerprints = tenantapi_schema::fingerprint::table_fingerprints(model);
+    if let Err(differences) = lock.record(&model.version, fingerprints) {
+        return Err(GenerateError::StructureChanged {
+            location: version_location(job),
+            version: model.version.clone(),
+            lock: display(&path),
+            differences,
+        });
+    }
+    if lock == before {
+        return Ok(None);
+    }
+    let change = if absolute.exists() {
+        FileChange::Updated {
+            path: path.clone(),
+            first_different_line: 1,
+        }
+    } else {
+        FileChange::Created(path.clone())
+    };
+    Ok(Some((path, lock.render(), change)))
+}
+
+/// `file:line` of the description's `version` key (the file alone if it cannot be found).
+fn version_location(job: &GenerateJob) -> String {
+    let file = display(&job.schema);
+    let text = std::fs::read_to_string(job.workspace_root.join(&job.schema)).unwrap_or_default();
+    text.lines()
+        .position(|line| {
+            line.trim_start()
+                .strip_prefix("version")
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or(file.clone(), |index| format!("{file}:{}", index + 1))
 }
 
 fn display(path: &Path) -> String {

@@ -7,6 +7,7 @@ mod openapi;
 mod output;
 mod render;
 mod rust_types;
+mod structure_lock;
 
 pub use generate::{GenerateError, GenerateJob, GenerateOutcome, generate};
 pub use output::{FileChange, WriteError, ensure_files};

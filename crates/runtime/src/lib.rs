@@ -37,19 +37,20 @@ mod layers {
         files
     }
 
-    /// Every line of the `layer` directory that names one of the `upper` layers.
-    fn upward_paths(layer: &str, upper: &[&str]) -> Vec<String> {
+    /// Every line of the `layer` directory (but the files named in `except`) that contains one
+    /// of `needles`.
+    fn lines_containing(layer: &str, needles: &[String], except: &[&str]) -> Vec<String> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("src")
             .join(layer);
         let mut found = Vec::new();
         for file in sources(&dir) {
+            if except.iter().any(|name| file.ends_with(name)) {
+                continue;
+            }
             let text = std::fs::read_to_string(&file).expect("source file");
             for (number, line) in text.lines().enumerate() {
-                if upper
-                    .iter()
-                    .any(|upper| line.contains(&format!("crate::{upper}")))
-                {
+                if needles.iter().any(|needle| line.contains(needle.as_str())) {
                     found.push(format!(
                         "{}:{}: {}",
                         file.display(),
@@ -60,6 +61,15 @@ mod layers {
             }
         }
         found
+    }
+
+    /// Every line of the `layer` directory that names one of the `upper` layers.
+    fn upward_paths(layer: &str, upper: &[&str]) -> Vec<String> {
+        let needles: Vec<String> = upper
+            .iter()
+            .map(|upper| format!("crate::{upper}"))
+            .collect();
+        lines_containing(layer, &needles, &[])
     }
 
     #[test]
@@ -78,5 +88,26 @@ mod layers {
     fn the_check_sees_an_upward_path() {
         let found = upward_paths("http", &["data"]);
         assert!(!found.is_empty(), "http uses data; the scan must find it");
+    }
+
+    /// Only the guard selects a database for a request: nothing else in the HTTP layer takes a
+    /// project's turn or checks one of its connections out.
+    #[test]
+    fn only_the_guard_checks_out_a_request_connection() {
+        let needles: Vec<String> = [
+            ".take_turn(",
+            ".checkout(",
+            ".checkout_idle(",
+            "with_connection(",
+        ]
+        .map(String::from)
+        .to_vec();
+        let found = lines_containing("http", &needles, &["guard.rs"]);
+        assert!(found.is_empty(), "{}", found.join("\n"));
+        let guard = lines_containing("http", &needles, &[]);
+        assert!(
+            !guard.is_empty(),
+            "the guard itself checks out; the scan must see it"
+        );
     }
 }

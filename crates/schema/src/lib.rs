@@ -7,6 +7,7 @@
 
 pub mod api_rules;
 mod error;
+pub mod fingerprint;
 mod lower;
 pub mod model;
 pub mod names;

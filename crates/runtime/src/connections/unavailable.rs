@@ -42,6 +42,10 @@ pub enum Unavailable {
     /// Its structure version cannot be read (no table, no row, several).
     #[error("the structure version cannot be read")]
     VersionUnreadable,
+    /// The database lacks a table or column that the structure it records describes: its
+    /// structure was changed without its version (the database's message, which names it).
+    #[error("the structure differs from its version's: {0}")]
+    StructureDrift(String),
     /// A PostgreSQL materialized view created `WITH NO DATA` and never refreshed (SQLSTATE
     /// 55000); the database's message, which names the view.
     #[error("{0}")]

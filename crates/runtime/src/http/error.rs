@@ -218,6 +218,12 @@ impl From<Unavailable> for ApiError {
                 "The project database's structure version cannot be read. It is unavailable until it can.",
                 30,
             ),
+            Unavailable::StructureDrift(message) => unavailable(
+                &format!(
+                    "The project database's structure differs from the one its structure version describes: {message}. It is unavailable until they agree (`tenantapi check --structure` lists every difference)."
+                ),
+                30,
+            ),
             // Nothing the caller sent explains it; served once the database's owner refreshes
             // the view, which the database's message names.
             Unavailable::NotPopulated(message) => unavailable(
