@@ -143,6 +143,8 @@ async fn older_and_newer_versions(backend: Backend) {
             body["projects"]["alpha"],
             json!({"status": "version mismatch", "expected": tenantapi_generated::SCHEMA_VERSION, "found": other})
         );
+        // The rollout summary: the project counted under the version it records.
+        assert_eq!(body["versions"], json!({other: 1}), "{body}");
     }
 
     // It comes back by itself once the versions match again.

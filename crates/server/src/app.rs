@@ -168,8 +168,14 @@ async fn readyz(caller: Caller, registry: web::Data<Registry>) -> Result<HttpRes
             }
             projects.insert(name.to_string(), Value::Object(state));
         }
-        body["version"] = Value::from(registry.api().schema_version);
+        let served = registry.api().schema_version;
+        body["version"] = Value::from(served);
         body["projects"] = Value::Object(projects);
+        body["versions"] = serde_json::json!(crate::health::projects_by_version(
+            report
+                .iter()
+                .map(|(_, health)| health.found_version(served))
+        ));
     }
     let status = if ready {
         StatusCode::OK

@@ -194,5 +194,33 @@ pub fn render_table(rows: &[CheckRow]) -> String {
             out.push_str(&format!("    {drift}\n"));
         }
     }
+    out.push_str(&render_rollout(rows));
+    out
+}
+
+/// The rollout summary under the table: projects by the version they record, and whether this
+/// build serves it.
+fn render_rollout(rows: &[CheckRow]) -> String {
+    let Some(expected) = rows.first().map(|row| row.expected) else {
+        return String::new();
+    };
+    let counts = crate::health::projects_by_version(rows.iter().map(|row| row.found.as_deref()));
+    let width = counts
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max("VERSION".len());
+    let mut out = format!("\n{:<width$}  PROJECTS  SERVED\n", "VERSION");
+    for (version, projects) in &counts {
+        let served = if version == crate::health::UNKNOWN_VERSION {
+            "-"
+        } else if version == expected {
+            "yes"
+        } else {
+            "no"
+        };
+        out.push_str(&format!("{version:<width$}  {projects:<8}  {served}\n"));
+    }
     out
 }

@@ -48,6 +48,24 @@ impl Health {
     }
 }
 
+/// The label of projects whose recorded version is not known (not checked yet, unreachable,
+/// version unreadable) in a rollout summary.
+pub const UNKNOWN_VERSION: &str = "unknown";
+
+/// How far a rollout has reached: the number of projects by the structure version they record
+/// (as last seen; [`UNKNOWN_VERSION`] where it is not known), in version order.
+pub fn projects_by_version<'a>(
+    found: impl IntoIterator<Item = Option<&'a str>>,
+) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for version in found {
+        *counts
+            .entry(version.unwrap_or(UNKNOWN_VERSION).to_string())
+            .or_insert(0) += 1;
+    }
+    counts
+}
+
 /// Reads the version over an open connection and judges it.
 pub fn judge(connection: &mut DbConnection, version: &StructureVersion) -> Health {
     match version.read(connection, false) {

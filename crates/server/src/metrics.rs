@@ -32,6 +32,7 @@ pub struct Metrics {
     pool_waiting: IntGaugeVec,
     connect_errors: IntCounterVec,
     project_state: IntGaugeVec,
+    projects_by_version: IntGaugeVec,
     host_connections: IntGaugeVec,
     host_connection_limit: IntGaugeVec,
     host_in_flight: IntGaugeVec,
@@ -126,6 +127,13 @@ impl Metrics {
                  version_mismatch, version_unreadable, unreachable, ...).",
                 &["project", "state"],
             ),
+            projects_by_version: gauge(
+                "tenantapi_projects_by_version",
+                "Enabled projects by the structure version their database records, as last \
+                 checked (\"unknown\": not checked yet, unreachable or unreadable): how far a \
+                 rollout has reached.",
+                &["version"],
+            ),
             host_connections: gauge(
                 "tenantapi_host_connections",
                 "Connections open to a database server (host:port; \"SQLite files\": every SQLite \
@@ -209,6 +217,7 @@ impl Metrics {
             &self.pool_max_connections,
             &self.pool_waiting,
             &self.project_state,
+            &self.projects_by_version,
             &self.host_connections,
             &self.host_connection_limit,
             &self.host_in_flight,
@@ -238,10 +247,20 @@ impl Metrics {
                 },
             );
         }
-        for (project, health) in registry.health_report() {
+        let report = registry.health_report();
+        for (project, health) in &report {
             self.project_state
-                .with_label_values(&[&*project, health.status()])
+                .with_label_values(&[&**project, health.status()])
                 .set(1);
+        }
+        let served = registry.api().schema_version;
+        let found = report
+            .iter()
+            .map(|(_, health)| health.found_version(served));
+        for (version, projects) in crate::health::projects_by_version(found) {
+            self.projects_by_version
+                .with_label_values(&[&version])
+                .set(projects as i64);
         }
         for (host, open, limit) in registry.connection_budgets() {
             self.host_connections

@@ -16,7 +16,10 @@ fn check_exit_codes_tell_match_mismatch_and_unreachable_apart() {
     assert_eq!(all_match.status.code(), Some(0), "{}", stdout(&all_match));
     assert_eq!(
         stdout(&all_match),
-        format!("PROJECT  EXPECTED   FOUND      STATUS\ngood     {expected}  {expected}  ok\n")
+        format!(
+            "PROJECT  EXPECTED   FOUND      STATUS\ngood     {expected}  {expected}  ok\n\n\
+             VERSION    PROJECTS  SERVED\n{expected}  1         yes\n"
+        )
     );
 
     add_project(&platform, "old", &old);
@@ -48,6 +51,15 @@ fn check_exit_codes_tell_match_mismatch_and_unreachable_apart() {
     let unreachable = tenantapi(&platform, &["check", "--timeout", "3"]);
     assert_eq!(unreachable.status.code(), Some(2));
     let report = stdout(&unreachable);
+    // The rollout so far: one project on the served version, one on an older, one not known.
+    let summary = report.find("VERSION ").map_or("", |start| &report[start..]);
+    assert_eq!(
+        summary,
+        format!(
+            "VERSION    PROJECTS  SERVED\n2023.01.0  1         no\n{expected}  1         yes\nunknown    1         -\n"
+        ),
+        "{report}"
+    );
     assert!(
         report.contains("down") && report.contains("unreachable"),
         "{report}"

@@ -478,6 +478,15 @@ fn metrics_count_known_traffic_exactly_for_superusers_and_a_private_listener() {
         ),
         Some(1.0)
     );
+    assert!(
+        sample(
+            &text,
+            "tenantapi_projects_by_version",
+            &[("version", tenantapi_generated::SCHEMA_VERSION)]
+        )
+        .is_some_and(|projects| projects >= 1.0),
+        "the rollout summary counts acme under the served version"
+    );
     assert_eq!(
         sample(
             &text,
