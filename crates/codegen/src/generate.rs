@@ -66,7 +66,7 @@ pub enum GenerateError {
     Schema(#[from] tenantapi_schema::SchemaError),
     #[error(transparent)]
     Write(#[from] crate::WriteError),
-    /// The structure changed while `version` stayed (`structure.lock`).
+    /// The structure changed while `version` stayed (`<description>.structure.lock`).
     #[error(
         "{location}: the structure changed but `version` is still \"{version}\":\n  {}\n\nA database that records {version} has the structure recorded for it in {lock}, and would be served with code for another. Bump `version`, or revert the change. (If {version} was never released, delete its section from {lock}.)\n\nnothing was written",
         differences.join("\n  ")
@@ -127,18 +127,14 @@ pub fn generate(job: &GenerateJob) -> Result<GenerateOutcome, GenerateError> {
     })
 }
 
-/// The description's `structure.lock` checked against its structure: an error when the
+/// The description's `.structure.lock` checked against its structure: an error when the
 /// structure changed under a recorded version; the lock's new text (with its path and the
 /// change to report) when this version is new to it.
 fn check_structure_lock(
     job: &GenerateJob,
     model: &tenantapi_schema::model::Schema,
 ) -> Result<Option<(PathBuf, String, FileChange)>, GenerateError> {
-    let path = job
-        .schema
-        .parent()
-        .unwrap_or(Path::new(""))
-        .join(crate::structure_lock::LOCK_FILE);
+    let path = crate::structure_lock::lock_path(&job.schema);
     let absolute = job.workspace_root.join(&path);
     let mut lock =
         crate::structure_lock::StructureLock::read(&absolute).map_err(GenerateError::Lock)?;

@@ -1,4 +1,5 @@
-//! `structure.lock`, beside a description: the structure fingerprints
+//! `<description>.structure.lock` (`schema/project.structure.lock` beside
+//! `schema/project.toml`): the structure fingerprints
 //! (`tenantapi_schema::fingerprint`) each `version` of the description has had. `gen` refuses
 //! a description whose structure differs from what its `version` recorded, since a database
 //! recording that version has the recorded structure and would be served with code for
@@ -7,8 +8,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The file's name, in the description's directory.
-pub const LOCK_FILE: &str = "structure.lock";
+/// The lock of the description at `description`: its path with `.structure.lock` for `.toml`
+/// (one per description, so that descriptions sharing a directory keep their own).
+pub fn lock_path(description: &Path) -> std::path::PathBuf {
+    description.with_extension("structure.lock")
+}
 
 const HEADER: &str = "\
 # Written by `cargo xtask gen`: the structure of each version this description has had, one

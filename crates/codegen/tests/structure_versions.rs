@@ -43,7 +43,7 @@ const NEW_COLUMN: &str = "[[table.column]]\nname = \"note\"\ntype = \"text\"\nnu
 fn a_column_added_without_a_new_version_is_refused_at_the_version_line() {
     let root = generated_workspace("refused");
     let lib_before = std::fs::read_to_string(root.join("generated/src/lib.rs")).unwrap();
-    let lock_before = std::fs::read_to_string(root.join("schema/structure.lock")).unwrap();
+    let lock_before = std::fs::read_to_string(root.join("schema/project.structure.lock")).unwrap();
     edit(&root, "[[table.column]]\nname = \"name\"", NEW_COLUMN);
     match generate(&job(&root)) {
         Err(GenerateError::StructureChanged {
@@ -72,13 +72,13 @@ fn a_column_added_without_a_new_version_is_refused_at_the_version_line() {
         "nothing was written"
     );
     assert_eq!(
-        std::fs::read_to_string(root.join("schema/structure.lock")).unwrap(),
+        std::fs::read_to_string(root.join("schema/project.structure.lock")).unwrap(),
         lock_before
     );
 
     edit(&root, "version = \"1\"", "version = \"2\"");
     generate(&job(&root)).expect("a new version is accepted");
-    let lock = std::fs::read_to_string(root.join("schema/structure.lock")).unwrap();
+    let lock = std::fs::read_to_string(root.join("schema/project.structure.lock")).unwrap();
     assert!(
         lock.contains("[\"1\"]") && lock.contains("[\"2\"]"),
         "both versions are recorded:\n{lock}"

@@ -1,6 +1,6 @@
 //! What a description's structure is, as the database must have it, reduced to one short hash
 //! per table: what `gen` compares with the hashes recorded for the description's `version`
-//! (`structure.lock` beside it), so that a structure cannot change while its version stays.
+//! (`<description>.structure.lock` beside it), so that a structure cannot change while its version stays.
 //!
 //! What counts is what a database changes for: each table's SQL name and PostgreSQL schema,
 //! its columns (SQL name, type, list, nullability, default, generated expression,
