@@ -78,15 +78,31 @@ async fn older_and_newer_versions(backend: Backend) {
     let setup = setup(backend, &[]);
     let app = app(&setup).await;
     check_now(&setup).await;
+    let served = setup
+        .kit
+        .call(&app, "GET", "/api/v1/alpha/tag/", Some("writer"), None)
+        .await;
+    assert_eq!(served.status, 200, "matching version");
     assert_eq!(
-        setup
-            .kit
-            .call(&app, "GET", "/api/v1/alpha/tag/", Some("writer"), None)
-            .await
-            .status,
-        200,
-        "matching version"
+        served
+            .headers
+            .get("x-structure-version")
+            .map(|value| value.to_str().unwrap()),
+        Some(tenantapi_generated::SCHEMA_VERSION),
+        "a project route's answer names its structure version"
     );
+    for (path, user) in [
+        ("/api/v1/alpha/tag/", Some("outsider")),
+        ("/api/v1/alpha/tag/", None),
+        ("/api/v1/nowhere/tag/", Some("writer")),
+    ] {
+        let hidden = setup.kit.call(&app, "GET", path, user, None).await;
+        assert!(
+            hidden.headers.get("x-structure-version").is_none(),
+            "{path} as {user:?}: {}",
+            hidden.status
+        );
+    }
     let Reply {
         status, json: body, ..
     } = setup

@@ -135,7 +135,11 @@ pub fn cors(origins: &[String]) -> actix_cors::Cors {
             actix_web::http::header::ACCEPT,
             REQUEST_ID_HEADER,
         ])
-        .expose_headers([REQUEST_ID_HEADER, actix_web::http::header::RETRY_AFTER])
+        .expose_headers([
+            REQUEST_ID_HEADER,
+            actix_web::http::header::RETRY_AFTER,
+            crate::app::STRUCTURE_VERSION_HEADER,
+        ])
         .block_on_origin_mismatch(false)
         .max_age(3600)
 }

@@ -52,6 +52,7 @@ pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, setti
         )
         .service(
             web::scope(API_ROOT)
+                .wrap(actix_web::middleware::from_fn(structure_version_header))
                 .wrap(actix_web::middleware::from_fn(
                     crate::hosts::require_allowed_host,
                 ))
@@ -102,6 +103,36 @@ pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, setti
                 .configure(api.configure),
         )
         .default_service(web::to(unmatched));
+}
+
+/// The header naming the structure version a project route's answer was produced with.
+pub const STRUCTURE_VERSION_HEADER: header::HeaderName =
+    header::HeaderName::from_static("x-structure-version");
+
+/// Middleware: a project route's answer names the structure version it was produced with,
+/// except where the caller learns nothing about the project (401, 404) and where nothing was
+/// produced (5xx: a 503 for another version names both in its detail).
+async fn structure_version_header(
+    request: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let mut response = next.call(request).await?;
+    let status = response.status();
+    let about_a_project = response.request().match_info().get("project").is_some();
+    if about_a_project
+        && !status.is_server_error()
+        && status != StatusCode::UNAUTHORIZED
+        && status != StatusCode::NOT_FOUND
+        && let Some(version) = response
+            .request()
+            .app_data::<web::Data<tenantapi_runtime::connections::version::StructureVersion>>()
+        && let Ok(value) = header::HeaderValue::from_str(version.expected)
+    {
+        response
+            .headers_mut()
+            .insert(STRUCTURE_VERSION_HEADER, value);
+    }
+    Ok(response)
 }
 
 /// What the API's own read-only routes answer.

@@ -254,11 +254,16 @@ fn cors_answers_the_preflight_of_allowed_origins_only() {
         header(&headers, "access-control-allow-origin"),
         Some("http://localhost:3000")
     );
+    let exposed = header(&headers, "access-control-expose-headers")
+        .unwrap()
+        .to_ascii_lowercase();
     assert!(
-        header(&headers, "access-control-expose-headers")
-            .unwrap()
-            .to_ascii_lowercase()
-            .contains("x-request-id")
+        exposed.contains("x-request-id") && exposed.contains("x-structure-version"),
+        "{exposed}"
+    );
+    assert_eq!(
+        header(&headers, "x-structure-version"),
+        Some(tenantapi_generated::SCHEMA_VERSION)
     );
 }
 
