@@ -187,9 +187,13 @@ async fn readyz(caller: Caller, registry: web::Data<Registry>) -> Result<HttpRes
     });
     if detailed {
         let mut projects = Map::new();
+        let mut drift = registry.structure_drift();
         for (name, health) in &report {
             let mut state = Map::new();
             state.insert("status".into(), Value::from(health.status()));
+            if let Some(lines) = drift.remove(name) {
+                state.insert("structure_drift".into(), Value::from(lines));
+            }
             if let Health::VersionMismatch { found } = health {
                 state.insert(
                     "expected".into(),

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, RwLock};
 
+use tenantapi_runtime::api::GeneratedApi;
 use tenantapi_runtime::connections::Unavailable;
 use tenantapi_runtime::connections::db::DbConnection;
 use tenantapi_runtime::connections::pool::ConnectionHooks;
@@ -79,21 +80,41 @@ pub fn judge(connection: &mut DbConnection, version: &StructureVersion) -> Healt
 
 /// A project's health, shared by its pool's customizer, the guard and the periodic check.
 #[derive(Debug, Default)]
-pub struct HealthCell(RwLock<Option<Health>>);
+pub struct HealthCell {
+    health: RwLock<Option<Health>>,
+    /// How the live structure differs from the description of the version it records, as
+    /// verified on the first connection after the version was last seen to change (`None`:
+    /// not verified yet; empty: no difference).
+    drift: RwLock<Option<Vec<String>>>,
+}
 
 impl HealthCell {
     pub fn get(&self) -> Health {
-        self.0
+        self.health
             .read()
             .expect("health lock poisoned")
             .clone()
             .unwrap_or(Health::Unchecked)
     }
 
-    /// Records `health`; returns the previous value so that changes can be logged once.
+    /// Records `health`; returns the previous value so that changes can be logged once. A
+    /// version seen to change is verified again.
     pub fn set(&self, health: Health) -> Health {
-        let mut slot = self.0.write().expect("health lock poisoned");
-        slot.replace(health).unwrap_or(Health::Unchecked)
+        let mut slot = self.health.write().expect("health lock poisoned");
+        let previous = slot.replace(health.clone()).unwrap_or(Health::Unchecked);
+        if previous.found_version("") != health.found_version("") {
+            *self.drift.write().expect("drift lock poisoned") = None;
+        }
+        previous
+    }
+
+    /// The differences found by the last verification, if the structure was verified.
+    pub fn drift(&self) -> Option<Vec<String>> {
+        self.drift.read().expect("drift lock poisoned").clone()
+    }
+
+    pub fn set_drift(&self, lines: Vec<String>) {
+        *self.drift.write().expect("drift lock poisoned") = Some(lines);
     }
 }
 
@@ -112,6 +133,39 @@ pub fn refusal(health: &Health, version: &StructureVersion) -> Option<Unavailabl
 pub struct VersionCheckOnOpen {
     pub health: Arc<HealthCell>,
     pub version: StructureVersion,
+    /// The API whose description the live structure is verified against.
+    pub api: &'static GeneratedApi,
+}
+
+/// How a project database's live structure differs from `api`'s description (what
+/// `check --structure` reports), logged when it does. Verified once per project and version
+/// (on its first connection, or by the first check that finds the version matching): the
+/// project stays served, and the statements that meet a missing table or column answer 503
+/// naming it. A structure that cannot be read is logged, not held against the project.
+pub fn verify_structure(
+    api: &'static GeneratedApi,
+    project: &str,
+    connection: &mut DbConnection,
+) -> Vec<String> {
+    let other_schemas = api.postgres_search_path.get(1..).unwrap_or_default();
+    let lines = match crate::introspect::live_structure(connection, other_schemas) {
+        Ok(live) => crate::introspect::drift(&live, api.table_metas()),
+        Err(error) => {
+            tracing::warn!("project {project}: cannot read its structure to verify it: {error}");
+            Vec::new()
+        }
+    };
+    if !lines.is_empty() {
+        tracing::warn!(
+            "project {project}: its structure differs from the description of version {} \
+             ({} difference(s): {}); statements that meet a missing table or column answer \
+             503 (`tenantapi check --structure` lists them all)",
+            api.schema_version,
+            lines.len(),
+            lines.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+        );
+    }
+    lines
 }
 
 impl ConnectionHooks for VersionCheckOnOpen {
@@ -129,6 +183,10 @@ impl ConnectionHooks for VersionCheckOnOpen {
         }
         if previous != Health::Ok && previous != Health::Unchecked {
             tracing::info!("project {project}: structure version matches again; serving it");
+        }
+        if self.health.drift().is_none() {
+            self.health
+                .set_drift(verify_structure(self.api, project, connection));
         }
         Ok(())
     }

@@ -12,7 +12,6 @@ use scheduled_thread_pool::ScheduledThreadPool;
 use tenantapi_runtime::api::GeneratedApi;
 use tenantapi_runtime::connections::budget::Budgets;
 use tenantapi_runtime::connections::pool::{PoolSettings, ProjectPool};
-use tenantapi_runtime::connections::version::StructureVersion;
 use tenantapi_runtime::http::error::ApiError;
 use tenantapi_runtime::http::guard::{ProjectAccess, ProjectRegistry, RegistryFuture};
 
@@ -162,6 +161,7 @@ impl Registry {
                     Arc::new(VersionCheckOnOpen {
                         health: health.clone(),
                         version: self.api.served_version(),
+                        api: self.api,
                     }),
                     self.helper_threads.clone(),
                 );
@@ -206,6 +206,19 @@ impl Registry {
             .collect();
         report.sort_by(|left, right| left.0.cmp(&right.0));
         report
+    }
+
+    /// The projects whose live structure was found to differ from the description of the
+    /// version they record (on their first connection), with the differences.
+    pub fn structure_drift(&self) -> std::collections::HashMap<Arc<str>, Vec<String>> {
+        let projects = self.projects.read().expect("registry lock poisoned");
+        projects
+            .values()
+            .filter_map(|entry| {
+                let lines = entry.health.drift()?;
+                (!lines.is_empty()).then(|| (entry.name.clone(), lines))
+            })
+            .collect()
     }
 
     /// Whether `name` is an enabled project (metrics label only those: a client's invented
@@ -271,13 +284,13 @@ impl Registry {
         let entries = self.entries();
         let next = std::sync::atomic::AtomicUsize::new(0);
         let timeout = self.pool_settings.checkout_timeout;
-        let version = self.api.served_version();
+
         // Workers take the next project when done, so a slow project delays no other.
         std::thread::scope(|scope| {
             for _ in 0..CONCURRENT_CHECKS.min(entries.len()) {
                 scope.spawn(|| {
                     while let Some(entry) = entries.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        check_project(entry, timeout, version);
+                        check_project(entry, timeout, self.api);
                     }
                 });
             }
@@ -300,7 +313,7 @@ impl Registry {
         running: &Arc<tokio::sync::Semaphore>,
     ) {
         let timeout = self.check_timeout(every);
-        let version = self.api.served_version();
+        let api = self.api;
         let now = Instant::now();
         // Whether each is unreachable is read once: requests change health meanwhile, and a
         // sort key that changes under the sort is no order.
@@ -332,7 +345,7 @@ impl Registry {
             let running =
                 RunningCheck::start(entry, unreachable.then(|| self.unreachable_checks.clone()));
             actix_web::rt::task::spawn_blocking(move || {
-                check_project(&running.entry, timeout, version);
+                check_project(&running.entry, timeout, api);
                 drop((running, slot));
             });
         }
@@ -382,15 +395,25 @@ fn is_unreachable(entry: &ProjectEntry) -> bool {
 
 /// Reads one project's structure version (on an idle pooled connection, or a new one) and
 /// records it, logging changes.
-fn check_project(entry: &ProjectEntry, timeout: Duration, version: StructureVersion) {
+fn check_project(entry: &ProjectEntry, timeout: Duration, api: &'static GeneratedApi) {
+    let version = api.served_version();
     let previous = entry.health.get();
     let deadline = Instant::now() + timeout;
     *entry.last_check.lock().expect("check lock poisoned") = Some(Instant::now());
-    let health = match entry.pool.with_connection(deadline, |connection| {
-        Ok::<_, ApiError>(judge(connection, &version))
-    }) {
-        Ok(health) => {
+    // A version found matching for the first time (or again) has its structure verified too.
+    let verify = previous != Health::Ok || entry.health.drift().is_none();
+    let checked = entry.pool.with_connection(deadline, |connection| {
+        let health = judge(connection, &version);
+        let drift = (verify && health == Health::Ok)
+            .then(|| crate::health::verify_structure(api, &entry.name, connection));
+        Ok::<_, ApiError>((health, drift))
+    });
+    let health = match checked {
+        Ok((health, drift)) => {
             entry.health.set(health.clone());
+            if let Some(lines) = drift {
+                entry.health.set_drift(lines);
+            }
             health
         }
         // Opening a connection recorded why it failed (unreachable, version refused); a check
