@@ -192,6 +192,19 @@ impl TestDatabase {
             .batch_execute(sql)
             .unwrap_or_else(|error| panic!("SQL failed: {error}\n{sql}"));
     }
+
+    /// Migrates this database as the system that owns the structure does: `ddl` (any
+    /// statements, possibly none) and the new `version` record in one transaction, so that a
+    /// server reading it meets either the old structure and version or the new ones.
+    pub fn migrate(&self, ddl: &str, version: &str) {
+        use tenantapi_schema::sql::{quote_identifier, quote_literal};
+        self.execute(&format!(
+            "BEGIN; {ddl}\nUPDATE {} SET {} = {}; COMMIT;",
+            quote_identifier(self.api.version_table),
+            quote_identifier(self.api.version_column),
+            quote_literal(version)
+        ));
+    }
 }
 
 impl Drop for TestDatabase {
