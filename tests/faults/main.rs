@@ -9,7 +9,7 @@
 
 use std::io::Read as _;
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -74,6 +74,9 @@ struct RestartableProxy {
     silent: Arc<AtomicBool>,
     /// Connections accepted while hanging.
     held: Arc<AtomicUsize>,
+    /// New connections reach the database only this many milliseconds after they are
+    /// accepted (a slow network): the client's connect succeeds, its handshake waits.
+    delay_ms: Arc<AtomicU64>,
 }
 
 impl RestartableProxy {
@@ -84,12 +87,14 @@ impl RestartableProxy {
         let epoch = Arc::new(AtomicUsize::new(0));
         let silent = Arc::new(AtomicBool::new(false));
         let held = Arc::new(AtomicUsize::new(0));
+        let delay_ms = Arc::new(AtomicU64::new(0));
         let proxy = RestartableProxy {
             port,
             up: up.clone(),
             epoch: epoch.clone(),
             silent: silent.clone(),
             held: held.clone(),
+            delay_ms: delay_ms.clone(),
         };
         std::thread::spawn(move || {
             let mut listener = Some(listener);
@@ -112,37 +117,43 @@ impl RestartableProxy {
                     }
                     Ok((client, _)) => {
                         client.set_nonblocking(false).unwrap();
-                        let server = std::net::TcpStream::connect(target).unwrap();
-                        let born = epoch.load(Ordering::Relaxed);
-                        for (mut from, mut to) in [
-                            (client.try_clone().unwrap(), server.try_clone().unwrap()),
-                            (server, client),
-                        ] {
-                            let epoch = epoch.clone();
-                            std::thread::spawn(move || {
-                                use std::io::Write as _;
-                                from.set_read_timeout(Some(Duration::from_millis(20)))
-                                    .unwrap();
-                                let mut buffer = [0u8; 16384];
-                                while epoch.load(Ordering::Relaxed) == born {
-                                    match from.read(&mut buffer) {
-                                        Ok(0) => break,
-                                        Ok(read) => {
-                                            if to.write_all(&buffer[..read]).is_err() {
-                                                break;
+                        let delay = Duration::from_millis(delay_ms.load(Ordering::Relaxed));
+                        let epoch = epoch.clone();
+                        std::thread::spawn(move || {
+                            std::thread::sleep(delay);
+                            let server = std::net::TcpStream::connect(target).unwrap();
+                            let born = epoch.load(Ordering::Relaxed);
+                            for (mut from, mut to) in [
+                                (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                                (server, client),
+                            ] {
+                                let epoch = epoch.clone();
+                                std::thread::spawn(move || {
+                                    use std::io::Write as _;
+                                    from.set_read_timeout(Some(Duration::from_millis(20)))
+                                        .unwrap();
+                                    let mut buffer = [0u8; 16384];
+                                    while epoch.load(Ordering::Relaxed) == born {
+                                        match from.read(&mut buffer) {
+                                            Ok(0) => break,
+                                            Ok(read) => {
+                                                if to.write_all(&buffer[..read]).is_err() {
+                                                    break;
+                                                }
                                             }
+                                            Err(error)
+                                                if error.kind()
+                                                    == std::io::ErrorKind::WouldBlock
+                                                    || error.kind()
+                                                        == std::io::ErrorKind::TimedOut => {}
+                                            Err(_) => break,
                                         }
-                                        Err(error)
-                                            if error.kind() == std::io::ErrorKind::WouldBlock
-                                                || error.kind() == std::io::ErrorKind::TimedOut => {
-                                        }
-                                        Err(_) => break,
                                     }
-                                }
-                                let _ = from.shutdown(std::net::Shutdown::Both);
-                                let _ = to.shutdown(std::net::Shutdown::Both);
-                            });
-                        }
+                                    let _ = from.shutdown(std::net::Shutdown::Both);
+                                    let _ = to.shutdown(std::net::Shutdown::Both);
+                                });
+                            }
+                        });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
                 }
@@ -165,6 +176,12 @@ impl RestartableProxy {
     /// already open keep working.
     fn hang(&self) {
         self.silent.store(true, Ordering::Relaxed);
+    }
+
+    /// From now on new connections reach the database `delay` after they are accepted.
+    fn delay(&self, delay: Duration) {
+        self.delay_ms
+            .store(delay.as_millis() as u64, Ordering::Relaxed);
     }
 }
 

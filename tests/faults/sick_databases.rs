@@ -502,3 +502,68 @@ async fn a_removed_or_replaced_sqlite_file_is_never_written() {
     drop(old);
     let _ = std::fs::remove_file(&kept);
 }
+
+/// A write whose connection opens only after its request was answered 503 (at the checkout
+/// deadline) must never run: the client, told to try again, would otherwise have its first
+/// write applied as well. The job and the request race on one atomic (`http/guard.rs`); the
+/// job that loses checks its connection in without running the work.
+#[actix_web::test]
+async fn a_write_whose_connection_opens_after_its_deadline_never_runs() {
+    let _serial = one_at_a_time();
+    let database = TestDatabase::postgres();
+    let proxy = RestartableProxy::start("127.0.0.1:5432".parse().unwrap());
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{}/{}",
+        proxy.port,
+        database_name(&database)
+    );
+    let kit = TestKit::builder(Backend::Postgres)
+        .external_project("alpha", &url)
+        .superuser("root")
+        .configure(|config| config.pool.checkout_timeout_ms = 500)
+        .build()
+        .unwrap();
+    let app = kit.service().await;
+    // No connection is open (the startup check keeps none); the next one takes 1.5 s.
+    proxy.delay(Duration::from_millis(1500));
+    let started = Instant::now();
+    let reply = kit
+        .call(
+            &app,
+            "POST",
+            "/api/v1/alpha/tag/",
+            Some("root"),
+            Some(json!({"id": 7, "label": "late"})),
+        )
+        .await;
+    assert_eq!(reply.status, 503, "{}", reply.json);
+    assert!(
+        started.elapsed() < Duration::from_millis(1200),
+        "answered at the deadline, not when the connection opened: {:?}",
+        started.elapsed()
+    );
+    // The connection opens meanwhile; the work it was for must not run.
+    actix_web::rt::time::sleep(Duration::from_millis(2500)).await;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        count: i64,
+    }
+    let written = diesel::sql_query("SELECT count(*) AS count FROM tag")
+        .get_result::<Count>(&mut database.connect())
+        .unwrap()
+        .count;
+    assert_eq!(written, 0, "the write answered 503 was applied after all");
+    // The connection it opened serves the next request.
+    proxy.delay(Duration::ZERO);
+    let retried = kit
+        .call(
+            &app,
+            "POST",
+            "/api/v1/alpha/tag/",
+            Some("root"),
+            Some(json!({"id": 7, "label": "late"})),
+        )
+        .await;
+    assert_eq!(retried.status, 201, "{}", retried.json);
+}
