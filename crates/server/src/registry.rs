@@ -400,11 +400,11 @@ fn check_project(entry: &ProjectEntry, timeout: Duration, api: &'static Generate
     let previous = entry.health.get();
     let deadline = Instant::now() + timeout;
     *entry.last_check.lock().expect("check lock poisoned") = Some(Instant::now());
-    // A version found matching for the first time (or again) has its structure verified too.
-    let verify = previous != Health::Ok || entry.health.drift().is_none();
     let checked = entry.pool.with_connection(deadline, |connection| {
         let health = judge(connection, &version);
-        let drift = (verify && health == Health::Ok)
+        // A version found matching for the first time (or again) has its structure verified
+        // too, unless the connection opened for this check has just done it (`on_open`).
+        let drift = (health == Health::Ok && entry.health.drift().is_none())
             .then(|| crate::health::verify_structure(api, &entry.name, connection));
         Ok::<_, ApiError>((health, drift))
     });

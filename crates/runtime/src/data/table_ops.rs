@@ -6,10 +6,12 @@ use serde_json::{Map, Value};
 
 use crate::connections::db::DbConnection;
 use crate::connections::version::StructureVersion;
+use crate::data::fixtures;
 use crate::data::meta::{ColumnMeta, TableMeta};
 use crate::data::resource::Resource;
 use crate::data::sql::{SqlFilter, SqlOrder};
-use crate::data::write::WritableResource;
+use crate::data::write::guarded;
+use crate::data::write::{self, WritableResource};
 use crate::data::write_error::WriteError;
 
 /// One table's operations as plain function pointers. The handlers take these instead of a
@@ -132,7 +134,7 @@ impl TableOps {
             counted_page_json: counted_page_json::<R>,
             row_json: row_json::<R>,
             writes: None,
-            read_all: crate::data::fixtures::read_all_rows::<R>,
+            read_all: fixtures::read_all_rows::<R>,
         }
     }
 
@@ -143,7 +145,7 @@ impl TableOps {
                 insert: insert_value::<R>,
                 insert_guarded: insert_guarded_value::<R>,
                 update_guarded: update_guarded_value::<R>,
-                delete_guarded: crate::data::write::guarded::delete::<R>,
+                delete_guarded: guarded::delete::<R>,
                 insert_many: insert_many_values::<R>,
                 upsert: upsert_value::<R>,
                 update: update_value::<R>,
@@ -226,12 +228,10 @@ fn insert_guarded_value<R: WritableResource>(
     version: &StructureVersion,
     body: &Map<String, Value>,
 ) -> Result<Option<Value>, WriteError> {
-    Ok(
-        crate::data::write::guarded::insert::<R>(connection, version, body)
-            .map_err(|error| explain_write(connection, R::META, error))?
-            .map(serde_json::to_value)
-            .transpose()?,
-    )
+    Ok(guarded::insert::<R>(connection, version, body)
+        .map_err(|error| explain_write(connection, R::META, error))?
+        .map(serde_json::to_value)
+        .transpose()?)
 }
 
 fn update_guarded_value<R: WritableResource>(
@@ -240,12 +240,10 @@ fn update_guarded_value<R: WritableResource>(
     filter: &SqlFilter,
     body: &Map<String, Value>,
 ) -> Result<Option<Value>, WriteError> {
-    Ok(
-        crate::data::write::guarded::update::<R>(connection, version, filter, body)
-            .map_err(|error| explain_write(connection, R::META, error))?
-            .map(serde_json::to_value)
-            .transpose()?,
-    )
+    Ok(guarded::update::<R>(connection, version, filter, body)
+        .map_err(|error| explain_write(connection, R::META, error))?
+        .map(serde_json::to_value)
+        .transpose()?)
 }
 
 fn insert_many_values<R: WritableResource>(
@@ -253,7 +251,7 @@ fn insert_many_values<R: WritableResource>(
     bodies: &[Map<String, Value>],
     conflict: &[&'static ColumnMeta],
 ) -> Result<Option<Vec<Value>>, WriteError> {
-    let Some(rows) = crate::data::write::insert_many::<R>(connection, bodies, conflict)
+    let Some(rows) = write::insert_many::<R>(connection, bodies, conflict)
         .map_err(|error| explain_write(connection, R::META, error))?
     else {
         return Ok(None);
@@ -270,7 +268,7 @@ fn upsert_value<R: WritableResource>(
     body: Map<String, Value>,
     conflict: &[&'static ColumnMeta],
 ) -> Result<Value, WriteError> {
-    let row = crate::data::write::upsert::<R>(connection, &body, conflict)
+    let row = write::upsert::<R>(connection, &body, conflict)
         .map_err(|error| explain_write(connection, R::META, error))?;
     Ok(serde_json::to_value(row)?)
 }

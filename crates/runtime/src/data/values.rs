@@ -17,6 +17,7 @@ use diesel::sqlite::Sqlite;
 
 use crate::connections::db::{MultiBackend, MultiRawValue};
 use crate::data::decimal::DecimalDigits;
+use crate::data::stored::Stored;
 
 /// SQL types used by generated `table!` definitions beside diesel's own. Their names differ
 /// from diesel's on purpose: `table!` derives arithmetic operators for columns by type name.
@@ -237,9 +238,9 @@ macro_rules! checked_scalar {
                 mut value: diesel::sqlite::SqliteValue<'_, '_, '_>,
             ) -> deserialize::Result<Self> {
                 let read: fn(
-                    crate::data::stored::Stored<'_>,
+                    Stored<'_>,
                 ) -> Result<$rust_type, crate::data::stored::UnreadableValue> = $sqlite_read;
-                Ok(read(crate::data::stored::Stored::read(&mut value))?)
+                Ok(read(Stored::read(&mut value))?)
             }
         }
 
@@ -316,13 +317,10 @@ impl FromSql<sql_types::PortableText, Sqlite> for String {
         let bytes = value.read_blob();
         match std::str::from_utf8(bytes) {
             Ok(text) => Ok(text.to_string()),
-            Err(_) if blob => Err(Box::new(
-                crate::data::stored::Stored::Blob(bytes).refused("text (UTF-8)"),
-            )),
+            Err(_) if blob => Err(Box::new(Stored::Blob(bytes).refused("text (UTF-8)"))),
             // Shown with its invalid bytes replaced; the log cannot find its rows by it.
             Err(_) => Err(Box::new(
-                crate::data::stored::Stored::Text(&String::from_utf8_lossy(bytes))
-                    .refused("text (UTF-8)"),
+                Stored::Text(&String::from_utf8_lossy(bytes)).refused("text (UTF-8)"),
             )),
         }
     }
@@ -399,10 +397,10 @@ impl FromSql<sql_types::PortableUuid, Sqlite> for Uuid {
     fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
         // Databases written by other tools may hold the 16 raw bytes instead of text. Anything
         // else is refused as an `UnreadableValue`, so that the log names the rows holding it.
-        let stored = crate::data::stored::Stored::read(&mut value);
+        let stored = Stored::read(&mut value);
         let read = match stored {
-            crate::data::stored::Stored::Blob(bytes) => uuid::Uuid::from_slice(bytes).ok(),
-            crate::data::stored::Stored::Text(text) => uuid::Uuid::parse_str(text).ok(),
+            Stored::Blob(bytes) => uuid::Uuid::from_slice(bytes).ok(),
+            Stored::Text(text) => uuid::Uuid::parse_str(text).ok(),
             _ => None,
         };
         Ok(Uuid(read.ok_or_else(|| stored.refused("a UUID"))?))
@@ -465,7 +463,7 @@ impl ToSql<sql_types::PortableTimestamptz, Sqlite> for Timestamptz {
 impl FromSql<sql_types::PortableTimestamptz, Sqlite> for Timestamptz {
     fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
         use chrono::TimeZone as _;
-        let stored = crate::data::stored::Stored::read(&mut value);
+        let stored = Stored::read(&mut value);
         let instant = crate::data::stored::timestamp(stored)
             .map_err(|_| stored.refused("a timestamp with time zone"))?;
         Ok(Timestamptz(chrono::Utc.from_utc_datetime(&instant)))
@@ -515,12 +513,12 @@ impl FromSql<sql_types::PortableJson, Sqlite> for Json {
     fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
         // JSON text (or a number SQLite keeps as one); anything else is refused as an
         // `UnreadableValue`, so that the log names the rows holding it.
-        let stored = crate::data::stored::Stored::read(&mut value);
+        let stored = Stored::read(&mut value);
         let read = match stored {
-            crate::data::stored::Stored::Text(text) => serde_json::from_str(text).ok(),
-            crate::data::stored::Stored::Blob(bytes) => serde_json::from_slice(bytes).ok(),
-            crate::data::stored::Stored::Integer(number) => Some(serde_json::Value::from(number)),
-            crate::data::stored::Stored::Real(number) => {
+            Stored::Text(text) => serde_json::from_str(text).ok(),
+            Stored::Blob(bytes) => serde_json::from_slice(bytes).ok(),
+            Stored::Integer(number) => Some(serde_json::Value::from(number)),
+            Stored::Real(number) => {
                 serde_json::Number::from_f64(number).map(serde_json::Value::Number)
             }
         };
@@ -621,13 +619,11 @@ impl<const SCALE: u32> FromSql<sql_types::PortableNumeric, Sqlite> for Decimal<S
         };
         match exact {
             Some(digits) => Ok(Decimal::from_digits(&digits)),
-            None => Err(Box::new(
-                crate::data::stored::Stored::read(&mut value).refused(if SCALE == 0 {
-                    "a decimal without fraction digits"
-                } else {
-                    "a decimal of the column's scale"
-                }),
-            )),
+            None => Err(Box::new(Stored::read(&mut value).refused(if SCALE == 0 {
+                "a decimal without fraction digits"
+            } else {
+                "a decimal of the column's scale"
+            }))),
         }
     }
 }
