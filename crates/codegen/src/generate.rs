@@ -79,30 +79,32 @@ pub enum GenerateError {
     },
     #[error("{0}\n\nnothing was written")]
     Lock(String),
+    /// Descriptions that cannot be served side by side (`schema/previous/`).
+    #[error("{0}\n\nnothing was written")]
+    Versions(String),
 }
 
 pub fn generate(job: &GenerateJob) -> Result<GenerateOutcome, GenerateError> {
     let started = Instant::now();
-    let schema_display = display(&job.schema);
-    let model = if job.schema.is_absolute() {
-        tenantapi_schema::load_file(&job.schema)?
-    } else {
-        let source =
-            std::fs::read_to_string(job.workspace_root.join(&job.schema)).map_err(|error| {
-                tenantapi_schema::SchemaError::Io {
-                    path: schema_display.clone(),
-                    error,
-                }
-            })?;
-        tenantapi_schema::parse_str(&schema_display, &source)?
-    };
+    let model = load_description(&job.workspace_root, &job.schema)?;
+    let previous = previous_descriptions(job)?;
+    check_served_together(job, &model, &previous)?;
     let options = RenderOptions {
         crate_name: job.crate_name.clone(),
-        source_display: schema_display,
+        source_display: display(&job.schema),
         runtime_path: relative_path(&job.out, Path::new("crates/runtime")),
     };
-    let lock_update = check_structure_lock(job, &model)?;
-    let files = crate::render_crate(&model, &options);
+    let mut described = vec![(job.schema.clone(), &model)];
+    described.extend(previous.iter().map(|(path, schema)| (path.clone(), schema)));
+    let lock_update = check_structure_lock(job, &described)?;
+    let previous: Vec<crate::PreviousVersion> = previous
+        .into_iter()
+        .map(|(path, schema)| crate::PreviousVersion {
+            schema,
+            source_display: display(&path),
+        })
+        .collect();
+    let files = crate::render_crate(&model, &options, &previous);
     let render_time = started.elapsed();
     let mut changes = crate::ensure_files(
         &job.workspace_root.join(&job.out),
@@ -127,26 +129,138 @@ pub fn generate(job: &GenerateJob) -> Result<GenerateOutcome, GenerateError> {
     })
 }
 
-/// The description's `.structure.lock` checked against its structure: an error when the
-/// structure changed under a recorded version; the lock's new text (with its path and the
-/// change to report) when this version is new to it.
+/// One description file, relative to the workspace root (or absolute).
+fn load_description(
+    workspace_root: &Path,
+    path: &Path,
+) -> Result<tenantapi_schema::model::Schema, GenerateError> {
+    if path.is_absolute() {
+        return Ok(tenantapi_schema::load_file(path)?);
+    }
+    let source = std::fs::read_to_string(workspace_root.join(path)).map_err(|error| {
+        tenantapi_schema::SchemaError::Io {
+            path: display(path),
+            error,
+        }
+    })?;
+    Ok(tenantapi_schema::parse_str(&display(path), &source)?)
+}
+
+/// The older versions still served: every `*.toml` of `previous/` beside the description,
+/// in file name order, each a complete description of its own.
+fn previous_descriptions(
+    job: &GenerateJob,
+) -> Result<Vec<(PathBuf, tenantapi_schema::model::Schema)>, GenerateError> {
+    let dir = job
+        .schema
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join("previous");
+    let entries = match std::fs::read_dir(job.workspace_root.join(&dir)) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => {
+            return Err(GenerateError::Versions(format!(
+                "cannot list {}: {error}",
+                display(&dir)
+            )));
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|entry| dir.join(entry.file_name()))
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "toml")
+        })
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| Ok((path.clone(), load_description(&job.workspace_root, &path)?)))
+        .collect()
+}
+
+/// Refuses descriptions that one server cannot serve side by side, at the file and line of
+/// the key that must change: one version described twice, versions read from different
+/// places (the server reads a project's version before it knows which description applies),
+/// other PostgreSQL schemas (one connection's search path serves every version), or two
+/// versions whose module names collide.
+fn check_served_together(
+    job: &GenerateJob,
+    newest: &tenantapi_schema::model::Schema,
+    previous: &[(PathBuf, tenantapi_schema::model::Schema)],
+) -> Result<(), GenerateError> {
+    let newest_file = display(&job.schema);
+    let mut seen: Vec<(String, String, String)> = vec![(
+        newest.version.clone(),
+        tenantapi_schema::names::version_module_name(&newest.version),
+        newest_file.clone(),
+    )];
+    for (path, schema) in previous {
+        let file = display(path);
+        let at = |key: &str| key_location(&job.workspace_root, path, key);
+        let module = tenantapi_schema::names::version_module_name(&schema.version);
+        if let Some((_, _, other)) = seen.iter().find(|(version, ..)| *version == schema.version) {
+            return Err(GenerateError::Versions(format!(
+                "{}: version \"{}\" is also the version of {other}; a served version has one description. Give {file} the version its databases record, or delete one of the two.",
+                at("version"),
+                schema.version
+            )));
+        }
+        if let Some((version, _, other)) = seen.iter().find(|(_, other, _)| *other == module) {
+            return Err(GenerateError::Versions(format!(
+                "{}: version \"{}\" and version \"{version}\" ({other}) would both be compiled into the module `{module}` (every character but ASCII letters and digits becomes `_`); versions served together must differ in more than punctuation.",
+                at("version"),
+                schema.version
+            )));
+        }
+        if schema.version_source != newest.version_source {
+            return Err(GenerateError::Versions(format!(
+                "{}: [version_source] is {}.{} here but {}.{} in {newest_file}; the server reads a project's version before it knows which description applies, so every served version must record it in the same table and column.",
+                at("version_source"),
+                schema.version_source.table,
+                schema.version_source.column,
+                newest.version_source.table,
+                newest.version_source.column
+            )));
+        }
+        if schema.postgres_search_path() != newest.postgres_search_path() {
+            return Err(GenerateError::Versions(format!(
+                "{}: the tables of version \"{}\" live in the PostgreSQL schemas {:?}, those of {newest_file} in {:?}; a project's connections have one search path whatever version they serve, so served versions must use the same schemas.",
+                at("postgres_schema"),
+                schema.version,
+                schema.postgres_search_path(),
+                newest.postgres_search_path()
+            )));
+        }
+        seen.push((schema.version.clone(), module, file));
+    }
+    Ok(())
+}
+
+/// The descriptions' `.structure.lock` (beside the newest) checked against each described
+/// version's structure: an error when a structure changed under a recorded version; the
+/// lock's new text (with its path and the change to report) when a version is new to it.
 fn check_structure_lock(
     job: &GenerateJob,
-    model: &tenantapi_schema::model::Schema,
+    described: &[(PathBuf, &tenantapi_schema::model::Schema)],
 ) -> Result<Option<(PathBuf, String, FileChange)>, GenerateError> {
     let path = crate::structure_lock::lock_path(&job.schema);
     let absolute = job.workspace_root.join(&path);
     let mut lock =
         crate::structure_lock::StructureLock::read(&absolute).map_err(GenerateError::Lock)?;
     let before = lock.clone();
-    let fingerprints = tenantapi_schema::fingerprint::table_fingerprints(model);
-    if let Err(differences) = lock.record(&model.version, fingerprints) {
-        return Err(GenerateError::StructureChanged {
-            location: version_location(job),
-            version: model.version.clone(),
-            lock: display(&path),
-            differences,
-        });
+    for (description, model) in described {
+        let fingerprints = tenantapi_schema::fingerprint::table_fingerprints(model);
+        if let Err(differences) = lock.record(&model.version, fingerprints) {
+            return Err(GenerateError::StructureChanged {
+                location: key_location(&job.workspace_root, description, "version"),
+                version: model.version.clone(),
+                lock: display(&path),
+                differences,
+            });
+        }
     }
     if lock == before {
         return Ok(None);
@@ -162,16 +276,22 @@ fn check_structure_lock(
     Ok(Some((path, lock.render(), change)))
 }
 
-/// `file:line` of the description's `version` key (the file alone if it cannot be found).
-fn version_location(job: &GenerateJob) -> String {
-    let file = display(&job.schema);
-    let text = std::fs::read_to_string(job.workspace_root.join(&job.schema)).unwrap_or_default();
-    text.lines()
-        .position(|line| {
-            line.trim_start()
-                .strip_prefix("version")
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
+/// `file:line` of a top-level `key = ...` or `[key]` of a description (the `version` line
+/// when the key is absent, the file alone when neither can be found).
+fn key_location(workspace_root: &Path, description: &Path, key: &str) -> String {
+    let file = display(description);
+    let text = std::fs::read_to_string(workspace_root.join(description)).unwrap_or_default();
+    let line_of = |key: &str| {
+        text.lines().position(|line| {
+            let line = line.trim_start();
+            line == format!("[{key}]")
+                || line
+                    .strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
         })
+    };
+    line_of(key)
+        .or_else(|| line_of("version"))
         .map_or(file.clone(), |index| format!("{file}:{}", index + 1))
 }
 

@@ -11,7 +11,7 @@ mod structure_lock;
 
 pub use generate::{GenerateError, GenerateJob, GenerateOutcome, generate};
 pub use output::{FileChange, WriteError, ensure_files};
-pub use render::{GENERATED_MARKER, RenderOptions, render_crate};
+pub use render::{GENERATED_MARKER, PreviousVersion, RenderOptions, render_crate};
 
 #[cfg(test)]
 mod boundaries {

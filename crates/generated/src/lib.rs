@@ -2,6 +2,7 @@
 // edit the description and run `cargo xtask gen`.
 //! Generated API of the project database structure described in `schema/project.toml` (version 2024.07.1).
 pub mod ddl;
+pub mod previous;
 pub mod schema;
 pub mod tables;
 /// Structure version this code was generated for; a project database must record exactly this.
@@ -16,7 +17,7 @@ pub const VERSION_COLUMN: &str = "version";
 pub const SELECT_VERSION_SQL: &str = "SELECT CAST(\"version\" AS TEXT) AS version FROM \"schema_version\"";
 /// Records `SCHEMA_VERSION` in a database created from [`ddl`].
 pub const INSERT_VERSION_SQL: &str = "INSERT INTO \"schema_version\" (\"version\") VALUES ('2024.07.1')";
-/// The OpenAPI 3.1 document of this API (`openapi.json` beside this crate's manifest).
+/// The OpenAPI 3.1 document of this version's API.
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 /// Every table, in description order: one descriptor each (its metadata, its typed
 /// reads and its writes), for the routes, expansions, fixture dumps and checks.
@@ -29,11 +30,6 @@ pub static TABLES: &[&::tenantapi_runtime::data::table_ops::TableOps] = &[
     &tables::data_point_tag::OPS,
     &tables::maintenance_window::OPS,
 ];
-/// Registers the routes of every table, relative to the API root
-/// (`/{project}/{table}/` and `/{project}/{table}/{pk}/`).
-pub fn configure(config: &mut ::actix_web::web::ServiceConfig) {
-    ::tenantapi_runtime::http::handlers::register_tables(config, TABLES);
-}
 /// Everything above, for the server.
 pub static API: ::tenantapi_runtime::api::GeneratedApi = ::tenantapi_runtime::api::GeneratedApi {
     schema_version: SCHEMA_VERSION,
@@ -43,7 +39,7 @@ pub static API: ::tenantapi_runtime::api::GeneratedApi = ::tenantapi_runtime::ap
     insert_version_sql: INSERT_VERSION_SQL,
     postgres_search_path: POSTGRES_SEARCH_PATH,
     tables: TABLES,
-    configure,
+    previous: &[&previous::v2024_04_0::API],
     postgres_ddl: ddl::POSTGRES,
     sqlite_ddl: ddl::SQLITE,
     openapi_json: OPENAPI_JSON,

@@ -137,6 +137,22 @@ pub fn relation_name(foreign_key_column: &str) -> &str {
         .unwrap_or(foreign_key_column)
 }
 
+/// The module of the generated crate that holds an older structure version's code:
+/// `v` and the version with every character that is not an ASCII letter or digit as `_`
+/// (`2024.04.0` -> `v2024_04_0`). Two versions that map to one module cannot be served
+/// together; `gen` says so.
+pub fn version_module_name(version: &str) -> String {
+    let mut name = String::from("v");
+    name.extend(version.chars().map(|c| {
+        if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
+        } else {
+            '_'
+        }
+    }));
+    name
+}
+
 /// Whether `s` may be used as a `rust_name` override: snake_case ASCII
 /// (`[a-z_][a-z0-9_]*`) and not a keyword or diesel-reserved name.
 pub fn is_valid_rust_ident(s: &str) -> bool {
@@ -168,6 +184,13 @@ pub fn url_segment(sql_name: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_modules_are_rust_identifiers() {
+        assert_eq!(version_module_name("2024.04.0"), "v2024_04_0");
+        assert_eq!(version_module_name("Release-7 beta"), "vrelease_7_beta");
+        assert!(is_valid_rust_ident(&version_module_name("1.0+build.5")));
+    }
 
     #[test]
     fn rust_ident_keeps_plain_names() {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use actix_web::http::{Method, StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 use tenantapi_runtime::http::error::ApiError;
 use tenantapi_runtime::http::guard::ProjectRegistry;
@@ -31,7 +31,6 @@ pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, setti
         .app_data(web::Data::from(registry))
         .app_data(web::Data::new(settings.api))
         .app_data(web::Data::new(settings.allowed_hosts))
-        .app_data(web::Data::new(api.served_version()))
         .service(with_allowed(
             web::resource("/healthz").route(web::get().to(healthz)),
             &["GET"],
@@ -100,7 +99,9 @@ pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, setti
                         .route(web::method(Method::OPTIONS).to(project_options)),
                     READ_ONLY_METHODS,
                 ))
-                .configure(api.configure),
+                .configure(|config| {
+                    tenantapi_runtime::http::handlers::register_tables(config, api)
+                }),
         )
         .default_service(web::to(unmatched));
 }
@@ -109,7 +110,8 @@ pub fn configure(config: &mut web::ServiceConfig, registry: Arc<Registry>, setti
 pub const STRUCTURE_VERSION_HEADER: header::HeaderName =
     header::HeaderName::from_static("x-structure-version");
 
-/// Middleware: a project route's answer names the structure version it was produced with,
+/// Middleware: a project route's answer names the structure version it was produced with (the
+/// one its project was resolved at, `ServedAt`),
 /// except where the caller learns nothing about the project (401, 404) and where nothing was
 /// produced (5xx: a 503 for another version names both in its detail).
 async fn structure_version_header(
@@ -118,15 +120,16 @@ async fn structure_version_header(
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     let mut response = next.call(request).await?;
     let status = response.status();
-    let about_a_project = response.request().match_info().get("project").is_some();
-    if about_a_project
-        && !status.is_server_error()
+    let served_at = response
+        .request()
+        .extensions()
+        .get::<tenantapi_runtime::http::guard::ServedAt>()
+        .copied();
+    if !status.is_server_error()
         && status != StatusCode::UNAUTHORIZED
         && status != StatusCode::NOT_FOUND
-        && let Some(version) = response
-            .request()
-            .app_data::<web::Data<tenantapi_runtime::connections::version::StructureVersion>>()
-        && let Ok(value) = header::HeaderValue::from_str(version.expected)
+        && let Some(tenantapi_runtime::http::guard::ServedAt(version)) = served_at
+        && let Ok(value) = header::HeaderValue::from_str(version)
     {
         response
             .headers_mut()
@@ -178,7 +181,7 @@ async fn readyz(caller: Caller, registry: web::Data<Registry>) -> Result<HttpRes
     let report = registry.health_report();
     let ready_count = report
         .iter()
-        .filter(|(_, health)| matches!(health, Health::Ok | Health::Unchecked))
+        .filter(|(_, health)| matches!(health, Health::Ok { .. } | Health::Unchecked))
         .count();
     let ready = ready_count == report.len();
     let mut body = serde_json::json!({
@@ -194,22 +197,20 @@ async fn readyz(caller: Caller, registry: web::Data<Registry>) -> Result<HttpRes
             if let Some(lines) = drift.remove(name) {
                 state.insert("structure_drift".into(), Value::from(lines));
             }
+            if let Some(version) = health.served_version() {
+                state.insert("version".into(), Value::from(version));
+            }
             if let Health::VersionMismatch { found } = health {
-                state.insert(
-                    "expected".into(),
-                    Value::from(registry.api().schema_version),
-                );
+                state.insert("expected".into(), served_versions(registry.api()));
                 state.insert("found".into(), Value::from(found.as_str()));
             }
             projects.insert(name.to_string(), Value::Object(state));
         }
-        let served = registry.api().schema_version;
-        body["version"] = Value::from(served);
+        body["version"] = Value::from(registry.api().schema_version);
+        body["served_versions"] = served_versions(registry.api());
         body["projects"] = Value::Object(projects);
         body["versions"] = serde_json::json!(crate::health::projects_by_version(
-            report
-                .iter()
-                .map(|(_, health)| health.found_version(served))
+            report.iter().map(|(_, health)| health.found_version())
         ));
     }
     let status = if ready {
@@ -218,6 +219,15 @@ async fn readyz(caller: Caller, registry: web::Data<Registry>) -> Result<HttpRes
         StatusCode::SERVICE_UNAVAILABLE
     };
     Ok(HttpResponse::build(status).json(body))
+}
+
+/// The versions this build serves, newest first, as JSON.
+fn served_versions(api: &'static tenantapi_runtime::api::GeneratedApi) -> Value {
+    Value::from(
+        api.versions()
+            .map(|version| version.schema_version)
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// `GET /api/v1/`: the projects the caller may use, by name, with their URLs (DRF's API root).
@@ -234,7 +244,8 @@ async fn api_root(
     Ok(HttpResponse::Ok().json(body))
 }
 
-/// `GET /api/v1/{project}/`: the project's tables with their URLs.
+/// `GET /api/v1/{project}/`: the tables of the version the project is served at, with their
+/// URLs.
 async fn project_root(
     request: HttpRequest,
     registry: web::Data<Registry>,
@@ -242,7 +253,7 @@ async fn project_root(
 ) -> Result<HttpResponse, ApiError> {
     let access = registry.resolve(&request, &path).await?;
     let mut body = Map::new();
-    for table in registry.api().table_metas() {
+    for table in access.served.table_metas() {
         let url = absolute_path(
             &request,
             &format!(

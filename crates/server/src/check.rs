@@ -1,5 +1,6 @@
-//! `check`: the release pipeline's question "may this build serve every project database?",
-//! answered for all enabled projects concurrently, each within a timeout.
+//! `check`: the release pipeline's question "may this build serve every project database?"
+//! (and, with `--require-newest`, "has every project reached the newest version?"), answered
+//! for all enabled projects concurrently, each within a timeout.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -13,8 +14,12 @@ use crate::introspect;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CheckRow {
     pub project: String,
-    pub expected: &'static str,
+    /// The structure version its database records, if it could be read.
     pub found: Option<String>,
+    /// Whether this build serves `found`: [`SERVED_NEWEST`], [`SERVED_OLDER`] or
+    /// [`NOT_SERVED`]; absent when the version is not known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub served: Option<&'static str>,
     pub status: &'static str,
     /// Structure differences (`--structure`), one per line.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -26,6 +31,22 @@ pub struct CheckRow {
 
 pub const STATUS_OK: &str = "ok";
 pub const STATUS_DRIFTED: &str = "drifted";
+/// Served, but at an older version than the newest, under `--require-newest`.
+pub const STATUS_NOT_NEWEST: &str = "not newest";
+
+pub const SERVED_NEWEST: &str = "newest";
+pub const SERVED_OLDER: &str = "yes";
+pub const NOT_SERVED: &str = "no";
+
+/// What `check` asks of each project.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckOptions {
+    /// Compare each live structure with its version's description.
+    pub structure: bool,
+    /// Count a project served at an older version as not ready (`--require-newest`): the
+    /// older version's description may be dropped once every project passes.
+    pub require_newest: bool,
+}
 
 /// Process exit code for a set of rows: 0 all match, 1 any mismatch or drift, 2 any unreachable.
 pub fn exit_code(rows: &[CheckRow]) -> u8 {
@@ -49,12 +70,12 @@ fn check_one(
     project: String,
     url: &str,
     timeout: Duration,
-    structure: bool,
+    options: CheckOptions,
 ) -> CheckRow {
     let mut row = CheckRow {
         project,
-        expected: api.schema_version,
         found: None,
+        served: None,
         status: "unreachable",
         drift: Vec::new(),
         reason: None,
@@ -69,17 +90,33 @@ fn check_one(
             return row;
         }
     };
-    let health = judge(&mut connection, &api.served_version());
-    row.found = health.found_version(api.schema_version).map(str::to_string);
+    let health = judge(&mut connection, api);
+    row.found = health.found_version().map(str::to_string);
     row.status = health.status();
+    row.served = match (&health, health.served_version()) {
+        (_, Some(version)) if version == api.schema_version => Some(SERVED_NEWEST),
+        (_, Some(_)) => Some(SERVED_OLDER),
+        (Health::VersionMismatch { .. }, None) => Some(NOT_SERVED),
+        _ => None,
+    };
     if let Health::VersionUnreadable { reason } = &health {
         row.reason = Some(reason.clone());
     }
-    if structure {
-        let other_schemas = api.postgres_search_path.get(1..).unwrap_or_default();
+    if options.require_newest && row.served == Some(SERVED_OLDER) {
+        row.status = STATUS_NOT_NEWEST;
+    }
+    // The structure is compared with the description of the version the database records;
+    // one this build does not serve has none here.
+    let described = health
+        .served_version()
+        .and_then(|version| api.at_version(version));
+    if options.structure
+        && let Some(described) = described
+    {
+        let other_schemas = described.postgres_search_path.get(1..).unwrap_or_default();
         match introspect::live_structure(&mut connection, other_schemas) {
             Ok(live) => {
-                row.drift = introspect::drift(&live, api.table_metas());
+                row.drift = introspect::drift(&live, described.table_metas());
                 if !row.drift.is_empty() && row.status == STATUS_OK {
                     row.status = STATUS_DRIFTED;
                 }
@@ -102,7 +139,7 @@ pub fn check_projects(
     api: &'static GeneratedApi,
     projects: Vec<(String, String)>,
     timeout: Duration,
-    structure: bool,
+    options: CheckOptions,
     checked: &dyn Fn(&CheckRow),
 ) -> Vec<CheckRow> {
     let mut rows = Vec::with_capacity(projects.len());
@@ -113,7 +150,7 @@ pub fn check_projects(
             let (project, url) = (project.clone(), url.clone());
             // Detached: a database that hangs past the timeout must not hold the report back.
             std::thread::spawn(move || {
-                let _ = sender.send((index, check_one(api, project, &url, timeout, structure)));
+                let _ = sender.send((index, check_one(api, project, &url, timeout, options)));
             });
         }
         drop(sender);
@@ -135,8 +172,8 @@ pub fn check_projects(
             rows.push(slot.unwrap_or_else(|| {
                 let row = CheckRow {
                     project: project.clone(),
-                    expected: api.schema_version,
                     found: None,
+                    served: None,
                     status: "unreachable",
                     drift: Vec::new(),
                     reason: Some(format!("no answer within {} s", timeout.as_secs())),
@@ -151,14 +188,14 @@ pub fn check_projects(
 
 /// The human-readable report: one aligned row per project, drift lines below their project.
 pub fn render_table(rows: &[CheckRow]) -> String {
-    let header = ["PROJECT", "EXPECTED", "FOUND", "STATUS"];
+    let header = ["PROJECT", "FOUND", "SERVED", "STATUS"];
     let cells: Vec<[String; 4]> = rows
         .iter()
         .map(|row| {
             [
                 row.project.clone(),
-                row.expected.to_string(),
                 row.found.clone().unwrap_or_else(|| "-".into()),
+                row.served.unwrap_or("-").to_string(),
                 row.status.to_string(),
             ]
         })
@@ -201,9 +238,9 @@ pub fn render_table(rows: &[CheckRow]) -> String {
 /// The rollout summary under the table: projects by the version they record, and whether this
 /// build serves it.
 fn render_rollout(rows: &[CheckRow]) -> String {
-    let Some(expected) = rows.first().map(|row| row.expected) else {
+    if rows.is_empty() {
         return String::new();
-    };
+    }
     let counts = crate::health::projects_by_version(rows.iter().map(|row| row.found.as_deref()));
     let width = counts
         .keys()
@@ -213,13 +250,11 @@ fn render_rollout(rows: &[CheckRow]) -> String {
         .max("VERSION".len());
     let mut out = format!("\n{:<width$}  PROJECTS  SERVED\n", "VERSION");
     for (version, projects) in &counts {
-        let served = if version == crate::health::UNKNOWN_VERSION {
-            "-"
-        } else if version == expected {
-            "yes"
-        } else {
-            "no"
-        };
+        let served = rows
+            .iter()
+            .find(|row| row.found.as_deref() == Some(version.as_str()))
+            .and_then(|row| row.served)
+            .unwrap_or("-");
         out.push_str(&format!("{version:<width$}  {projects:<8}  {served}\n"));
     }
     out

@@ -64,16 +64,22 @@ enum Command {
     /// Load or dump a project database's rows in fixture format (JSON, explicit keys).
     #[command(subcommand)]
     Fixtures(FixturesCommand),
-    /// Check that every enabled project database records the structure version this build
-    /// serves. Exit 0: all match; 1: a mismatch (or drift); 2: unreachable, or a bad configuration.
+    /// Check that every enabled project database records a structure version this build
+    /// serves, and summarize the rollout (projects by version). Exit 0: all served; 1: some not
+    /// served (or drifted, or with --require-newest on an older version), named; 2: unreachable,
+    /// or a bad configuration.
     Check {
         /// Check this one database instead of the platform database's projects.
         #[arg(long)]
         database_url: Option<String>,
-        /// Also compare each live structure with the description (tables, columns, types,
-        /// nullability, keys, uniques) and report every difference.
+        /// Also compare each live structure with the description of the version it records
+        /// (tables, columns, types, nullability, keys, uniques) and report every difference.
         #[arg(long)]
         structure: bool,
+        /// Require the newest version everywhere: a project served at an older one fails the
+        /// check (run it before dropping a description from schema/previous/).
+        #[arg(long)]
+        require_newest: bool,
         #[arg(long, value_enum, default_value_t = CheckFormat::Table)]
         format: CheckFormat,
         /// Seconds each project may take.
@@ -255,9 +261,9 @@ enum TokenCommand {
 pub fn run(api: &'static GeneratedApi) -> ExitCode {
     // The version names the structure this build serves, which only the caller knows.
     let command = Cli::command().version(format!(
-        "{} (structure version {})",
+        "{} (structure versions {})",
         env!("CARGO_PKG_VERSION"),
-        api.schema_version
+        api.served_versions_text()
     ));
     let cli = match Cli::from_arg_matches(&command.get_matches()) {
         Ok(cli) => cli,
@@ -315,9 +321,20 @@ pub fn run(api: &'static GeneratedApi) -> ExitCode {
         Command::Check {
             database_url,
             structure,
+            require_newest,
             format,
             timeout,
-        } => check(api, &config, database_url, structure, format, timeout),
+        } => check(
+            api,
+            &config,
+            database_url,
+            crate::check::CheckOptions {
+                structure,
+                require_newest,
+            },
+            format,
+            timeout,
+        ),
         Command::Introspect {
             database_url,
             version_table,
@@ -425,12 +442,12 @@ fn check(
     api: &'static GeneratedApi,
     config: &Config,
     database_url: Option<String>,
-    structure: bool,
+    options: crate::check::CheckOptions,
     format: CheckFormat,
     timeout: u64,
 ) -> ExitCode {
     let timeout = Duration::from_secs(timeout.max(1));
-    match commands::check(api, config, database_url, structure, format, timeout) {
+    match commands::check(api, config, database_url, options, format, timeout) {
         Ok(report) => {
             print!("{report}");
             ExitCode::from(report.exit_code())

@@ -1,6 +1,7 @@
-//! The API's own documentation: the OpenAPI document generated with the code, adjusted once to
-//! this server's configuration and served at `/api/v1/schema/`, and Swagger UI over it at
-//! `/api/v1/docs/` (its assets are compiled into the binary).
+//! The API's own documentation: the OpenAPI document of each served structure version,
+//! generated with the code, adjusted once to this server's configuration and served at
+//! `/api/v1/schema/` (the newest; `?version=V` any served one), and Swagger UI over them at
+//! `/api/v1/docs/`, with a switch between versions (its assets are compiled into the binary).
 
 use std::sync::{Arc, OnceLock};
 
@@ -18,9 +19,9 @@ use crate::registry::Registry;
 /// kept: a 500-table document is 16 MB of JSON, and parsing it when each worker started kept
 /// 220 MB resident in a server nobody had asked for its documentation yet.
 pub struct OpenApiDocument {
-    api: &'static GeneratedApi,
+    /// Each served version's API with its document once rendered, newest first.
+    versions: Vec<(&'static GeneratedApi, OnceLock<web::Bytes>)>,
     settings: DocumentSettings,
-    rendered: OnceLock<web::Bytes>,
     public: bool,
     swagger: Arc<utoipa_swagger_ui::Config<'static>>,
 }
@@ -32,15 +33,40 @@ impl OpenApiDocument {
         settings: DocumentSettings,
         schema_url: String,
     ) -> OpenApiDocument {
-        let swagger = utoipa_swagger_ui::Config::new([schema_url])
+        // Swagger UI's configuration borrows its names and URLs for as long as it lives, which
+        // is the process: a few short strings per version, made once per worker.
+        let leak = |text: String| -> &'static str { Box::leak(text.into_boxed_str()) };
+        let urls: Vec<utoipa_swagger_ui::Url<'static>> = api
+            .versions()
+            .map(|version| {
+                let newest = version.schema_version == api.schema_version;
+                let name = if newest {
+                    leak(format!(
+                        "structure version {} (newest)",
+                        version.schema_version
+                    ))
+                } else {
+                    leak(format!("structure version {}", version.schema_version))
+                };
+                let url = if newest {
+                    leak(schema_url.clone())
+                } else {
+                    leak(format!("{schema_url}?version={}", version.schema_version))
+                };
+                utoipa_swagger_ui::Url::with_primary(name, url, newest)
+            })
+            .collect();
+        let swagger = utoipa_swagger_ui::Config::new(urls)
             .try_it_out_enabled(true)
             .persist_authorization(settings.persist_authorization)
             .display_operation_id(true)
             .filter(true);
         OpenApiDocument {
-            api,
+            versions: api
+                .versions()
+                .map(|version| (version, OnceLock::new()))
+                .collect(),
             settings,
-            rendered: OnceLock::new(),
             public: settings.public_schema,
             swagger: Arc::new(swagger),
         }
@@ -57,12 +83,27 @@ impl OpenApiDocument {
         Ok(())
     }
 
-    /// The document's JSON text (a cheap handle to it). Blocking the first time: call it off
-    /// the async threads.
-    pub fn json(&self) -> web::Bytes {
-        self.rendered
-            .get_or_init(|| render(self.api, self.settings))
-            .clone()
+    /// The JSON text (a cheap handle to it) of the document of `version` (`None`: the newest),
+    /// or `None` when that version is not served. Blocking the first time: call it off the
+    /// async threads.
+    pub fn json(&self, version: Option<&str>) -> Option<web::Bytes> {
+        let (api, rendered) = match version {
+            None => self.versions.first()?,
+            Some(version) => self
+                .versions
+                .iter()
+                .find(|(api, _)| api.schema_version == version)?,
+        };
+        Some(rendered.get_or_init(|| render(api, self.settings)).clone())
+    }
+
+    /// The served versions as an error message names them.
+    fn served_text(&self) -> String {
+        self.versions
+            .iter()
+            .map(|(api, _)| format!("{:?}", api.schema_version))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -104,15 +145,20 @@ fn render(api: &GeneratedApi, settings: DocumentSettings) -> web::Bytes {
     web::Bytes::from(json)
 }
 
-/// Whether the client asked for YAML: `?format=yaml`, or an `Accept` naming YAML and not JSON.
-/// `Err` for another `format`, which DRF answers with 404.
-fn wants_yaml(request: &HttpRequest) -> Result<bool, ApiError> {
-    let format = serde_urlencoded::from_str::<Vec<(String, String)>>(request.query_string())
+/// The last value of a query parameter.
+fn query_value(request: &HttpRequest, parameter: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(request.query_string())
         .unwrap_or_default()
         .into_iter()
         .rev()
-        .find(|(name, _)| name == "format")
-        .map(|(_, value)| value);
+        .find(|(name, _)| name == parameter)
+        .map(|(_, value)| value)
+}
+
+/// Whether the client asked for YAML: `?format=yaml`, or an `Accept` naming YAML and not JSON.
+/// `Err` for another `format`, which DRF answers with 404.
+fn wants_yaml(request: &HttpRequest) -> Result<bool, ApiError> {
+    let format = query_value(request, "format");
     match format.as_deref() {
         Some("yaml") => return Ok(true),
         Some("json") => return Ok(false),
@@ -128,8 +174,10 @@ fn wants_yaml(request: &HttpRequest) -> Result<bool, ApiError> {
     Ok(accept.contains("yaml") && !accept.contains("json"))
 }
 
-/// `GET /api/v1/schema/`: the OpenAPI document, JSON or (with `?format=yaml`) YAML. YAML 1.2
-/// is a superset of JSON, so the same text serves both without a YAML serializer.
+/// `GET /api/v1/schema/`: the OpenAPI document of the newest version, or with `?version=V` of
+/// any served one (400 naming the served versions otherwise), JSON or (with `?format=yaml`)
+/// YAML. YAML 1.2 is a superset of JSON, so the same text serves both without a YAML
+/// serializer.
 pub async fn schema(
     request: HttpRequest,
     document: web::Data<OpenApiDocument>,
@@ -141,10 +189,22 @@ pub async fn schema(
     } else {
         "application/json"
     };
+    let version = query_value(&request, "version");
     let document = document.into_inner();
-    let json = web::block(move || document.json())
-        .await
-        .map_err(|error| ApiError::internal("rendering the OpenAPI document", error))?;
+    let json = web::block({
+        let version = version.clone();
+        let document = document.clone();
+        move || document.json(version.as_deref())
+    })
+    .await
+    .map_err(|error| ApiError::internal("rendering the OpenAPI document", error))?
+    .ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "?version={}: this server serves no such structure version; it serves {}.",
+            version.as_deref().unwrap_or_default(),
+            document.served_text()
+        ))
+    })?;
     Ok(HttpResponse::Ok().content_type(content_type).body(json))
 }
 

@@ -1,5 +1,7 @@
-//! Whether each project database may be served: its structure version, checked when a pooled
-//! connection is opened, at startup, periodically, and by the `check` command.
+//! Whether each project database may be served, and at which of the structure versions this
+//! build serves: the version it records, checked when a pooled connection is opened, at
+//! startup, periodically, when work fails in a way a version change explains, and by the
+//! `check` command.
 
 use std::sync::{Arc, RwLock};
 
@@ -7,14 +9,17 @@ use tenantapi_runtime::api::GeneratedApi;
 use tenantapi_runtime::connections::Unavailable;
 use tenantapi_runtime::connections::db::DbConnection;
 use tenantapi_runtime::connections::pool::ConnectionHooks;
-use tenantapi_runtime::connections::version::StructureVersion;
 
 /// What the last look at a project database found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {
     /// Not looked at yet.
     Unchecked,
-    Ok,
+    /// It records `version`, which this build serves: it is served at that version.
+    Ok {
+        version: &'static str,
+    },
+    /// It records a version this build does not serve.
     VersionMismatch {
         found: String,
     },
@@ -32,18 +37,26 @@ impl Health {
     pub fn status(&self) -> &'static str {
         match self {
             Health::Unchecked => "unchecked",
-            Health::Ok => "ok",
+            Health::Ok { .. } => "ok",
             Health::VersionMismatch { .. } => "version mismatch",
             Health::VersionUnreadable { .. } => "version unreadable",
             Health::Unreachable { .. } => "unreachable",
         }
     }
 
-    /// The version the database records, if it was read (`expected` when it matched).
-    pub fn found_version<'a>(&'a self, expected: &'a str) -> Option<&'a str> {
+    /// The version the database records, if it was read.
+    pub fn found_version(&self) -> Option<&str> {
         match self {
             Health::VersionMismatch { found } => Some(found),
-            Health::Ok => Some(expected),
+            Health::Ok { version } => Some(version),
+            _ => None,
+        }
+    }
+
+    /// The version it is served at, when it is served.
+    pub fn served_version(&self) -> Option<&'static str> {
+        match self {
+            Health::Ok { version } => Some(version),
             _ => None,
         }
     }
@@ -67,11 +80,17 @@ pub fn projects_by_version<'a>(
     counts
 }
 
-/// Reads the version over an open connection and judges it.
-pub fn judge(connection: &mut DbConnection, version: &StructureVersion) -> Health {
-    match version.read(connection, false) {
-        Ok(found) if found == version.expected => Health::Ok,
-        Ok(found) => Health::VersionMismatch { found },
+/// Reads the version over an open connection and judges it against every version `api` (the
+/// newest's API) serves.
+pub fn judge(connection: &mut DbConnection, api: &'static GeneratedApi) -> Health {
+    // Every served version reads the version the same way (`gen` makes sure of it).
+    match api.served_version().read(connection, false) {
+        Ok(found) => match api.at_version(&found) {
+            Some(served) => Health::Ok {
+                version: served.schema_version,
+            },
+            None => Health::VersionMismatch { found },
+        },
         Err(error) => Health::VersionUnreadable {
             reason: error.to_string(),
         },
@@ -102,7 +121,7 @@ impl HealthCell {
     pub fn set(&self, health: Health) -> Health {
         let mut slot = self.health.write().expect("health lock poisoned");
         let previous = slot.replace(health.clone()).unwrap_or(Health::Unchecked);
-        if previous.found_version("") != health.found_version("") {
+        if previous.found_version() != health.found_version() {
             *self.drift.write().expect("drift lock poisoned") = None;
         }
         previous
@@ -119,25 +138,41 @@ impl HealthCell {
 }
 
 /// The 503 a caller granted on the project gets while its database cannot be served, if so.
-pub fn refusal(health: &Health, version: &StructureVersion) -> Option<Unavailable> {
+pub fn refusal(health: &Health, api: &'static GeneratedApi) -> Option<Unavailable> {
     match health {
-        Health::VersionMismatch { found } => Some(version.mismatch(found)),
+        Health::VersionMismatch { found } => Some(Unavailable::VersionMismatch {
+            found: found.clone(),
+            serves: api.served_versions_text(),
+        }),
         Health::VersionUnreadable { .. } => Some(Unavailable::VersionUnreadable),
-        Health::Unchecked | Health::Ok | Health::Unreachable { .. } => None,
+        Health::Unchecked | Health::Ok { .. } | Health::Unreachable { .. } => None,
     }
 }
 
 /// Checks every connection a project's pool opens, and records what opening taught: a
-/// connection to a database of another structure version is never used.
+/// connection to a database of a version this build does not serve is never used.
 #[derive(Debug)]
 pub struct VersionCheckOnOpen {
     pub health: Arc<HealthCell>,
-    pub version: StructureVersion,
-    /// The API whose description the live structure is verified against.
+    /// The newest version's API, which lists the others.
     pub api: &'static GeneratedApi,
 }
 
-/// How a project database's live structure differs from `api`'s description (what
+impl VersionCheckOnOpen {
+    /// Verifies the structure of a project served at `version` unless it was verified since
+    /// the version was last seen to change.
+    fn verify_once(&self, project: &str, connection: &mut DbConnection, version: &str) {
+        if self.health.drift().is_none()
+            && let Some(api) = self.api.at_version(version)
+        {
+            self.health
+                .set_drift(verify_structure(api, project, connection));
+        }
+    }
+}
+
+/// How a project database's live structure differs from `api`'s description (the version it
+/// records; what
 /// `check --structure` reports), logged when it does. Verified once per project and version
 /// (on its first connection, or by the first check that finds the version matching): the
 /// project stays served, and the statements that meet a missing table or column answer 503
@@ -170,9 +205,9 @@ pub fn verify_structure(
 
 impl ConnectionHooks for VersionCheckOnOpen {
     fn on_open(&self, project: &str, connection: &mut DbConnection) -> Result<(), Unavailable> {
-        let health = judge(connection, &self.version);
+        let health = judge(connection, self.api);
         let previous = self.health.set(health.clone());
-        if let Some(refused) = refusal(&health, &self.version) {
+        if let Some(refused) = refusal(&health, self.api) {
             if previous != health {
                 tracing::warn!(
                     "project {project}: refusing its connections: {}",
@@ -181,19 +216,46 @@ impl ConnectionHooks for VersionCheckOnOpen {
             }
             return Err(refused);
         }
-        if previous != Health::Ok && previous != Health::Unchecked {
-            tracing::info!("project {project}: structure version matches again; serving it");
-        }
-        if self.health.drift().is_none() {
-            self.health
-                .set_drift(verify_structure(self.api, project, connection));
+        log_change(project, &previous, &health);
+        if let Some(version) = health.served_version() {
+            self.verify_once(project, connection, version);
         }
         Ok(())
+    }
+
+    fn on_version_doubt(
+        &self,
+        project: &str,
+        connection: &mut DbConnection,
+        served: &str,
+    ) -> Option<String> {
+        let health = judge(connection, self.api);
+        let previous = self.health.set(health.clone());
+        log_change(project, &previous, &health);
+        let now = health.served_version()?;
+        self.verify_once(project, connection, now);
+        (now != served).then(|| now.to_string())
     }
 
     fn on_unreachable(&self, _project: &str, reason: &str) {
         self.health.set(Health::Unreachable {
             reason: reason.to_string(),
         });
+    }
+}
+
+/// Logs a project's health when what it is served at changes (not its first check).
+pub fn log_change(project: &str, previous: &Health, health: &Health) {
+    if previous == health || *previous == Health::Unchecked {
+        return;
+    }
+    match (previous.served_version(), health) {
+        (Some(from), Health::Ok { version }) => tracing::info!(
+            "project {project}: its database moved from structure version {from} to {version}; serving it at {version}"
+        ),
+        (None, Health::Ok { version }) => {
+            tracing::info!("project {project}: serving it again, at structure version {version}")
+        }
+        (_, other) => tracing::warn!("project {project}: {}; not serving it", other.status()),
     }
 }

@@ -253,10 +253,7 @@ impl Metrics {
                 .with_label_values(&[&**project, health.status()])
                 .set(1);
         }
-        let served = registry.api().schema_version;
-        let found = report
-            .iter()
-            .map(|(_, health)| health.found_version(served));
+        let found = report.iter().map(|(_, health)| health.found_version());
         for (version, projects) in crate::health::projects_by_version(found) {
             self.projects_by_version
                 .with_label_values(&[&version])

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use actix_web::HttpRequest;
+use actix_web::{HttpMessage as _, HttpRequest};
 use scheduled_thread_pool::ScheduledThreadPool;
 use tenantapi_runtime::api::GeneratedApi;
 use tenantapi_runtime::connections::budget::Budgets;
@@ -41,7 +41,8 @@ struct ProjectEntry {
 
 /// Enabled projects by name, each with its pool.
 pub struct Registry {
-    /// The generated API every project is served with.
+    /// The newest version's generated API; each project is served at the version it records,
+    /// among those this API lists.
     api: &'static GeneratedApi,
     projects: RwLock<HashMap<String, Arc<ProjectEntry>>>,
     pool_settings: PoolSettings,
@@ -160,7 +161,6 @@ impl Registry {
                     self.budgets.in_flight_for_url(&project.database_url),
                     Arc::new(VersionCheckOnOpen {
                         health: health.clone(),
-                        version: self.api.served_version(),
                         api: self.api,
                     }),
                     self.helper_threads.clone(),
@@ -185,7 +185,7 @@ impl Registry {
         *projects = next;
     }
 
-    /// The generated API every project is served with.
+    /// The newest version's generated API, which lists the other versions served.
     pub fn api(&self) -> &'static GeneratedApi {
         self.api
     }
@@ -321,7 +321,10 @@ impl Registry {
             .entries()
             .into_iter()
             .filter(|entry| !entry.checking.load(Ordering::Relaxed))
-            .filter(|entry| entry.pool.open_connections() > 0 || entry.health.get() != Health::Ok)
+            .filter(|entry| {
+                entry.pool.open_connections() > 0
+                    || !matches!(entry.health.get(), Health::Ok { .. })
+            })
             .map(|entry| {
                 let last = *entry.last_check.lock().expect("check lock poisoned");
                 (is_unreachable(&entry), last, entry)
@@ -396,16 +399,20 @@ fn is_unreachable(entry: &ProjectEntry) -> bool {
 /// Reads one project's structure version (on an idle pooled connection, or a new one) and
 /// records it, logging changes.
 fn check_project(entry: &ProjectEntry, timeout: Duration, api: &'static GeneratedApi) {
-    let version = api.served_version();
     let previous = entry.health.get();
     let deadline = Instant::now() + timeout;
     *entry.last_check.lock().expect("check lock poisoned") = Some(Instant::now());
     let checked = entry.pool.with_connection(deadline, |connection| {
-        let health = judge(connection, &version);
-        // A version found matching for the first time (or again) has its structure verified
-        // too, unless the connection opened for this check has just done it (`on_open`).
-        let drift = (health == Health::Ok && entry.health.drift().is_none())
-            .then(|| crate::health::verify_structure(api, &entry.name, connection));
+        let health = judge(connection, api);
+        // A version found served for the first time (or again, or another one) has its
+        // structure verified too, unless the connection opened for this check has just done
+        // it (`on_open`).
+        let changed = health.found_version() != entry.health.get().found_version();
+        let drift = health
+            .served_version()
+            .and_then(|version| api.at_version(version))
+            .filter(|_| changed || entry.health.drift().is_none())
+            .map(|served| crate::health::verify_structure(served, &entry.name, connection));
         Ok::<_, ApiError>((health, drift))
     });
     let health = match checked {
@@ -422,12 +429,11 @@ fn check_project(entry: &ProjectEntry, timeout: Duration, api: &'static Generate
     };
     if previous != health {
         match &health {
-            Health::Ok => tracing::info!(
-                "project {}: structure version {} matches; serving it",
+            Health::Ok { version } if previous == Health::Unchecked => tracing::info!(
+                "project {}: structure version {version} is served; serving it",
                 entry.name,
-                version.expected
             ),
-            other => tracing::warn!("project {}: {}; not serving it", entry.name, other.status()),
+            _ => crate::health::log_change(&entry.name, &previous, &health),
         }
     }
 }
@@ -464,13 +470,37 @@ impl ProjectRegistry for Registry {
             // Only a caller allowed on the project learns that it is throttled.
             self.throttle.admit(&entry.name, limits)?;
             // Only now, to a caller allowed on the project, is its version state revealed.
-            if let Some(refused) = refusal(&entry.health.get(), &self.api.served_version()) {
+            let mut health = entry.health.get();
+            if health == Health::Unchecked {
+                // A project added while serving: which version it is served at is read now
+                // (once; its pool bounds the wait), not guessed.
+                let (checked, api) = (entry.clone(), self.api);
+                let timeout = self.pool_settings.checkout_timeout;
+                health = actix_web::web::block(move || {
+                    check_project(&checked, timeout, api);
+                    checked.health.get()
+                })
+                .await
+                .map_err(|error| ApiError::internal("version check task", error))?;
+            }
+            if let Some(refused) = refusal(&health, self.api) {
                 return Err(refused.into());
             }
+            // Not known now (unreachable): the newest, which a first statement corrects.
+            let served = health
+                .served_version()
+                .and_then(|version| self.api.at_version(version))
+                .unwrap_or(self.api);
+            request
+                .extensions_mut()
+                .insert(tenantapi_runtime::http::guard::ServedAt(
+                    served.schema_version,
+                ));
             Ok(ProjectAccess {
                 project: entry.name.clone(),
                 pool: entry.pool.clone(),
                 may_write,
+                served,
             })
         })
     }

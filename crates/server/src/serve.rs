@@ -113,14 +113,15 @@ pub fn spawn_version_checks(registry: Arc<Registry>, every: Duration) {
     });
 }
 
-/// Projects that do not match, one line each, for `serve --strict`.
-pub fn mismatch_lines(report: &[(Arc<str>, Health)], expected: &str) -> Vec<String> {
+/// Projects that are not served, one line each, for `serve --strict` (`served`: the versions
+/// this build serves, as messages name them).
+pub fn mismatch_lines(report: &[(Arc<str>, Health)], served: &str) -> Vec<String> {
     report
         .iter()
-        .filter(|(_, health)| *health != Health::Ok)
+        .filter(|(_, health)| !matches!(health, Health::Ok { .. }))
         .map(|(name, health)| match health {
             Health::VersionMismatch { found } => {
-                format!("project {name}: structure version {found:?}, expected {expected:?}")
+                format!("project {name}: structure version {found:?}, this build serves {served}")
             }
             Health::VersionUnreadable { reason } => format!("project {name}: {reason}"),
             Health::Unreachable { .. } => format!("project {name}: database unreachable"),
@@ -179,7 +180,7 @@ pub async fn serve(
         let report = web::block(move || checking.check_all_now())
             .await
             .map_err(|error| ServeError::Server(std::io::Error::other(error.to_string())))?;
-        let failing = mismatch_lines(&report, api.schema_version);
+        let failing = mismatch_lines(&report, &api.served_versions_text());
         if !failing.is_empty() {
             return Err(ServeError::Strict(failing));
         }

@@ -69,6 +69,12 @@ pub enum TestKitError {
     Fixture(#[from] tenantapi_runtime::data::fixtures::FixtureError),
     #[error("setting up the test platform failed: {0}")]
     Setup(String),
+    #[error("project {project}: structure version {version:?} is not served (served: {served})")]
+    UnservedVersion {
+        project: String,
+        version: String,
+        served: String,
+    },
 }
 
 /// Describes the tenants of a test; [`TestKitBuilder::build`] creates them.
@@ -76,12 +82,30 @@ pub struct TestKitBuilder {
     api: &'static GeneratedApi,
     backend: Backend,
     projects: Vec<(String, FixtureSource)>,
+    /// Projects made at another served version than the newest, by name.
+    versions: BTreeMap<String, String>,
     external_projects: Vec<ExternalProject>,
     users: Vec<UserSpec>,
     config: Config,
 }
 
 impl TestKitBuilder {
+    /// A project whose database has the structure of `version` (a served one: the newest or
+    /// one of `schema/previous/`) and records it, with `rows` in fixture format (`Value::Null`:
+    /// none). `TestDatabase::migrate` moves it to another version inside the test.
+    pub fn project_at_version(mut self, name: &str, version: &str, rows: Value) -> Self {
+        let source = match rows {
+            Value::Null => FixtureSource::None,
+            document => FixtureSource::Json {
+                name: format!("rows of project {name}"),
+                document,
+            },
+        };
+        self.projects.push((name.to_string(), source));
+        self.versions.insert(name.to_string(), version.to_string());
+        self
+    }
+
     /// Serve another generated API than the one of `schema/project.toml` (its projects'
     /// databases are created from its DDL).
     pub fn api(mut self, api: &'static GeneratedApi) -> Self {
@@ -156,7 +180,22 @@ impl TestKitBuilder {
         let setup = |error: &dyn std::fmt::Display| TestKitError::Setup(error.to_string());
         // Databases are created and filled in parallel: PostgreSQL's CREATE DATABASE takes tens
         // of milliseconds, and some tests need a hundred projects.
-        let created = create_databases(self.api, self.backend, self.projects)?;
+        let mut projects = Vec::with_capacity(self.projects.len());
+        for (name, source) in self.projects {
+            let api =
+                match self.versions.get(&name) {
+                    None => self.api,
+                    Some(version) => self.api.at_version(version).ok_or_else(|| {
+                        TestKitError::UnservedVersion {
+                            project: name.clone(),
+                            version: version.clone(),
+                            served: self.api.served_versions_text(),
+                        }
+                    })?,
+                };
+            projects.push((name, source, api));
+        }
+        let created = create_databases(self.backend, projects)?;
         let mut databases = BTreeMap::new();
         for (project, database) in created {
             tenantapi_server::platform::add_project(
@@ -213,9 +252,8 @@ const PARALLEL_DATABASES: usize = 8;
 /// Creates one database per project and loads its rows, `PARALLEL_DATABASES` at a time; the
 /// result keeps the projects' order. The first error wins.
 fn create_databases(
-    api: &'static GeneratedApi,
     backend: Backend,
-    projects: Vec<(String, FixtureSource)>,
+    projects: Vec<(String, FixtureSource, &'static GeneratedApi)>,
 ) -> Result<Vec<(String, TestDatabase)>, TestKitError> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<std::sync::Mutex<Option<Result<TestDatabase, TestKitError>>>> = projects
@@ -227,7 +265,7 @@ fn create_databases(
             scope.spawn(|| {
                 loop {
                     let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((_, source)) = projects.get(index) else {
+                    let Some((_, source, api)) = projects.get(index) else {
                         break;
                     };
                     let result = create_database(api, backend, source);
@@ -239,7 +277,7 @@ fn create_databases(
     projects
         .into_iter()
         .zip(results)
-        .map(|((project, _), result)| {
+        .map(|((project, _, _), result)| {
             let database = result
                 .into_inner()
                 .expect("result slot")
@@ -337,6 +375,7 @@ impl TestKit {
             api: &tenantapi_generated::API,
             backend,
             projects: Vec::new(),
+            versions: BTreeMap::new(),
             external_projects: Vec::new(),
             users: Vec::new(),
             config: Config::default(),

@@ -27,14 +27,16 @@ pub enum Unavailable {
     /// It accepted the request but did not answer within the time allowed.
     #[error("the project database did not answer in time")]
     DidNotAnswer,
-    /// It records another structure version than this server serves.
+    /// It records a structure version this server does not serve (`serves`: the versions it
+    /// does, or the one a write was checked against, as messages name them).
     #[error(
-        "the project database records structure version {found:?}, this server serves {expected:?}"
+        "the project database records structure version {found:?}, this server serves {serves}"
     )]
-    VersionMismatch {
-        found: String,
-        expected: &'static str,
-    },
+    VersionMismatch { found: String, serves: String },
+    /// It was served at one version and records another this server also serves: a migration
+    /// has just committed. The project is served at `to` from now on; a retry is.
+    #[error("the project database has just moved to structure version {to:?}")]
+    VersionSwitched { to: String },
     /// A migration holds the version row (it is changing the structure version): a write would
     /// have to wait for it, and is refused instead.
     #[error("a migration holds the structure version")]

@@ -6,8 +6,8 @@ use diesel::RunQueryDsl as _;
 use crate::connections::db::DbConnection;
 use crate::connections::unavailable::Unavailable;
 
-/// The version this build serves and how to read it from a project database; registered once
-/// as `web::Data<StructureVersion>` from the generated crate's constants.
+/// One structure version a build serves and how to read the version a project database
+/// records (the same query for every served version).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StructureVersion {
     pub expected: &'static str,
@@ -67,7 +67,7 @@ impl StructureVersion {
     pub fn mismatch(&self, found: &str) -> Unavailable {
         Unavailable::VersionMismatch {
             found: found.to_string(),
-            expected: self.expected,
+            serves: format!("{:?}", self.expected),
         }
     }
 

@@ -54,10 +54,13 @@ pub enum ApiError {
     #[error("throttled for {wait_seconds} s")]
     Throttled { wait_seconds: u32 },
     /// The project's database cannot serve now; `detail` is safe to show to its users.
+    /// `reason` is the connection layer's, where there is one: the guard and the handlers act
+    /// on some (a structure version in doubt, a version just switched).
     #[error("project unavailable: {detail}")]
     Unavailable {
         detail: String,
         retry_after_seconds: u32,
+        reason: Option<Unavailable>,
     },
     /// A bug or an unexpected database failure: logged, answered generically.
     #[error("internal error: {0}")]
@@ -69,10 +72,35 @@ fn unavailable(detail: &str, retry_after_seconds: u32) -> ApiError {
     ApiError::Unavailable {
         detail: detail.to_string(),
         retry_after_seconds,
+        reason: None,
     }
 }
 
 impl ApiError {
+    /// Whether the work failed in a way a structure version change explains: the database
+    /// records another version than the work was checked against, or lacks a table or column
+    /// the work's version has (what a migration committed under a running read looks like).
+    pub fn puts_version_in_doubt(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Unavailable {
+                reason: Some(Unavailable::VersionMismatch { .. } | Unavailable::StructureDrift(_)),
+                ..
+            }
+        )
+    }
+
+    /// The version a project was found to have moved to while this request was served.
+    pub fn switched_to(&self) -> Option<&str> {
+        match self {
+            ApiError::Unavailable {
+                reason: Some(Unavailable::VersionSwitched { to }),
+                ..
+            } => Some(to),
+            _ => None,
+        }
+    }
+
     pub fn internal(context: &str, cause: impl std::fmt::Display) -> ApiError {
         ApiError::Internal(format!("{context}: {cause}"))
     }
@@ -179,6 +207,25 @@ impl ResponseError for ApiError {
 /// The one place where the connection layer's reasons become words for API consumers.
 impl From<Unavailable> for ApiError {
     fn from(reason: Unavailable) -> ApiError {
+        let error = answer_unavailable(&reason);
+        match error {
+            ApiError::Unavailable {
+                detail,
+                retry_after_seconds,
+                ..
+            } => ApiError::Unavailable {
+                detail,
+                retry_after_seconds,
+                reason: Some(reason),
+            },
+            other => other,
+        }
+    }
+}
+
+/// The 503 of each reason, in words a project's users can act on.
+fn answer_unavailable(reason: &Unavailable) -> ApiError {
+    {
         match reason {
             Unavailable::Unreachable => {
                 unavailable("The project database is unavailable. Try again later.", 5)
@@ -204,11 +251,17 @@ impl From<Unavailable> for ApiError {
                 "The project database did not answer in time. Try again later.",
                 5,
             ),
-            Unavailable::VersionMismatch { found, expected } => unavailable(
+            Unavailable::VersionMismatch { found, serves } => unavailable(
                 &format!(
-                    "The project database has structure version \"{found}\"; this server serves version \"{expected}\". It is unavailable until they match."
+                    "The project database has structure version \"{found}\"; this server serves {serves}. It is unavailable until it records a served version."
                 ),
                 30,
+            ),
+            Unavailable::VersionSwitched { to } => unavailable(
+                &format!(
+                    "The project database has just moved to structure version \"{to}\", which this server serves; the request was not carried out. Try again."
+                ),
+                1,
             ),
             Unavailable::VersionChanging => unavailable(
                 "The project database's structure version is being changed. Try again.",

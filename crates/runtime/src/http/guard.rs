@@ -13,8 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 
+use crate::api::GeneratedApi;
 use crate::connections::Unavailable;
 use crate::connections::db::{BackendKind, DbConnection};
 use crate::connections::limit::{COUNTED_FOR, LimitPermit, Shape};
@@ -28,7 +29,14 @@ pub struct ProjectAccess {
     pub pool: Arc<ProjectPool>,
     /// The caller may write this project (what `OPTIONS` describes as actions).
     pub may_write: bool,
+    /// The API of the structure version the project's database records, as last seen.
+    pub served: &'static GeneratedApi,
 }
+
+/// The structure version a project route's request was served at, in the request's
+/// extensions (for the `X-Structure-Version` header).
+#[derive(Debug, Clone, Copy)]
+pub struct ServedAt(pub &'static str);
 
 /// A future borrowed from the registry and the request for the duration of one call.
 pub type RegistryFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + 'a>>;
@@ -54,15 +62,31 @@ pub trait ProjectRegistry: Send + Sync + 'static {
 
 /// The project named in the route, resolved for this caller. Its database work runs through
 /// [`ProjectConnection::run`], which is the only way a handler reaches a connection.
+#[derive(Clone)]
 pub struct ProjectConnection {
     pub project: Arc<str>,
     pub backend: BackendKind,
     /// The caller may write this project.
     pub may_write: bool,
+    /// The API of the structure version this request is served at: the handlers take the
+    /// table's operations, metadata and version checks from it.
+    pub served: &'static GeneratedApi,
     pool: Arc<ProjectPool>,
 }
 
 impl ProjectConnection {
+    /// The same project served at `api`'s version: a read retried after the database was
+    /// found to have moved to it (`Unavailable::VersionSwitched`).
+    pub fn at_version(&self, request: &HttpRequest, api: &'static GeneratedApi) -> Self {
+        request
+            .extensions_mut()
+            .insert(ServedAt(api.schema_version));
+        ProjectConnection {
+            served: api,
+            ..self.clone()
+        }
+    }
+
     /// Runs `work` on one of the project's connections, off the async threads. `shape` names
     /// the kind of work (table and operation) for the database server's in-flight limit.
     ///
@@ -124,6 +148,7 @@ impl ProjectConnection {
         let in_flight = GiveUpOnDrop { permit, licence };
         let counted = in_flight.permit.clone();
         let project = self.project.clone();
+        let served = self.served.schema_version;
         let (answer, answered) = tokio::sync::oneshot::channel();
         // The blocking thread logs inside the request's span, so that its events carry the
         // request id.
@@ -151,7 +176,18 @@ impl ProjectConnection {
                 job_progress
                     .compare_exchange(PENDING, CONNECTED, Ordering::AcqRel, Ordering::Acquire)
                     .map_err(|_| ApiError::from(Unavailable::DidNotAnswer))?;
-                checked.run(access, work)
+                match checked.run(access, work) {
+                    // Served at a version the database may have just left: if it moved to one
+                    // this server serves, the request is answered as switched (a read is
+                    // served again at the new version, a write answered 503 to retry).
+                    Err(error) if error.puts_version_in_doubt() => {
+                        match checked.recheck_version(served) {
+                            Some(to) => Err(Unavailable::VersionSwitched { to }.into()),
+                            None => Err(error),
+                        }
+                    }
+                    other => other,
+                }
             });
             counted.finish();
             let _ = answer.send(outcome);
@@ -304,11 +340,16 @@ impl FromRequest for ProjectConnection {
                 project,
                 pool,
                 may_write,
+                served,
             } = registry.resolve(&request, project).await?;
+            request
+                .extensions_mut()
+                .insert(ServedAt(served.schema_version));
             Ok(ProjectConnection {
                 project,
                 backend: pool.backend(),
                 may_write,
+                served,
                 pool,
             })
         })

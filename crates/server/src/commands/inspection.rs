@@ -12,7 +12,7 @@ use tenantapi_runtime::connections::db::DbConnection;
 use super::{CommandError, failed, platform_connection};
 use crate::check::{self, CheckRow};
 use crate::config::Config;
-use crate::health::{Health, judge};
+use crate::health::judge;
 use crate::introspect;
 use crate::platform;
 
@@ -41,13 +41,13 @@ impl fmt::Display for FixturesOutcome {
     }
 }
 
-/// A connection to a registered project's database, checked to record the structure version
-/// this build serves (fixtures fit only that structure).
+/// A connection to a registered project's database, checked to record a structure version
+/// this build serves, with that version's API (fixtures fit only a served structure).
 fn project_database(
     api: &'static GeneratedApi,
     config: &Config,
     project: &str,
-) -> Result<DbConnection, CommandError> {
+) -> Result<(DbConnection, &'static GeneratedApi), CommandError> {
     let url = platform::list_projects(&mut platform_connection(config)?)?
         .into_iter()
         .find(|candidate| candidate.name == project)
@@ -56,14 +56,18 @@ fn project_database(
     let mut connection = url
         .open_existing()
         .map_err(|error| failed(format!("cannot open project {project}'s database: {error}")))?;
-    let health = judge(&mut connection, &api.served_version());
-    if health != Health::Ok {
+    let health = judge(&mut connection, api);
+    let Some(served) = health
+        .served_version()
+        .and_then(|version| api.at_version(version))
+    else {
         return Err(failed(format!(
-            "project {project}: {}; fixtures fit only the structure this build serves",
-            health.status()
+            "project {project}: {}; fixtures fit only a structure this build serves ({})",
+            health.status(),
+            api.served_versions_text()
         )));
-    }
-    Ok(connection)
+    };
+    Ok((connection, served))
 }
 
 pub fn fixtures_load(
@@ -72,7 +76,7 @@ pub fn fixtures_load(
     project: &str,
     file: &Path,
 ) -> Result<FixturesOutcome, CommandError> {
-    let mut connection = project_database(api, config, project)?;
+    let (mut connection, api) = project_database(api, config, project)?;
     let name = file.display().to_string();
     let text = std::fs::read_to_string(file)
         .map_err(|error| failed(format!("cannot read {name}: {error}")))?;
@@ -103,7 +107,7 @@ pub fn fixtures_dump(
     config: &Config,
     project: &str,
 ) -> Result<FixturesOutcome, CommandError> {
-    let mut connection = project_database(api, config, project)?;
+    let (mut connection, api) = project_database(api, config, project)?;
     let progress = crate::progress::bar(api.tables.len() as u64, "tables");
     let document = tenantapi_runtime::data::fixtures::dump_with_progress(
         &mut connection,
@@ -159,7 +163,7 @@ pub fn check(
     api: &'static GeneratedApi,
     config: &Config,
     database_url: Option<String>,
-    structure: bool,
+    options: check::CheckOptions,
     format: CheckFormat,
     timeout: Duration,
 ) -> Result<CheckReport, CommandError> {
@@ -172,7 +176,7 @@ pub fn check(
     };
     let progress = crate::progress::bar(projects.len() as u64, "projects");
     progress.set_message("checking");
-    let rows = check::check_projects(api, projects, timeout, structure, &|row| {
+    let rows = check::check_projects(api, projects, timeout, options, &|row| {
         progress.set_message(format!("checked {}", row.project));
         progress.inc(1);
     });

@@ -16,7 +16,7 @@ pub const VERSION_COLUMN: &str = "version";
 pub const SELECT_VERSION_SQL: &str = "SELECT CAST(\"version\" AS TEXT) AS version FROM \"schema_version\"";
 /// Records `SCHEMA_VERSION` in a database created from [`ddl`].
 pub const INSERT_VERSION_SQL: &str = "INSERT INTO \"schema_version\" (\"version\") VALUES ('2024.1')";
-/// The OpenAPI 3.1 document of this API (`openapi.json` beside this crate's manifest).
+/// The OpenAPI 3.1 document of this version's API.
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 /// Every table, in description order: one descriptor each (its metadata, its typed
 /// reads and its writes), for the routes, expansions, fixture dumps and checks.
@@ -37,11 +37,6 @@ pub static TABLES: &[&::tenantapi_runtime::data::table_ops::TableOps] = &[
     &tables::staff::OPS,
     &tables::store::OPS,
 ];
-/// Registers the routes of every table, relative to the API root
-/// (`/{project}/{table}/` and `/{project}/{table}/{pk}/`).
-pub fn configure(config: &mut ::actix_web::web::ServiceConfig) {
-    ::tenantapi_runtime::http::handlers::register_tables(config, TABLES);
-}
 /// Everything above, for the server.
 pub static API: ::tenantapi_runtime::api::GeneratedApi = ::tenantapi_runtime::api::GeneratedApi {
     schema_version: SCHEMA_VERSION,
@@ -51,7 +46,7 @@ pub static API: ::tenantapi_runtime::api::GeneratedApi = ::tenantapi_runtime::ap
     insert_version_sql: INSERT_VERSION_SQL,
     postgres_search_path: POSTGRES_SEARCH_PATH,
     tables: TABLES,
-    configure,
+    previous: &[],
     postgres_ddl: ddl::POSTGRES,
     sqlite_ddl: ddl::SQLITE,
     openapi_json: OPENAPI_JSON,

@@ -81,6 +81,19 @@ pub trait ConnectionHooks: Send + Sync + 'static {
 
     /// A connection could not be opened; `reason` carries no password.
     fn on_unreachable(&self, project: &str, reason: &str);
+
+    /// Work served at structure version `served` failed in a way a version change explains
+    /// (see `ApiError::puts_version_in_doubt`): reads the version again on its connection and
+    /// records it. Returns the version the database records now when it is another one this
+    /// server serves, so that the work's request is served at that one.
+    fn on_version_doubt(
+        &self,
+        _project: &str,
+        _connection: &mut DbConnection,
+        _served: &str,
+    ) -> Option<String> {
+        None
+    }
 }
 
 /// What a unit of work may fail with: its own errors, the database's, and this layer's reasons
@@ -441,6 +454,15 @@ pub struct CheckedOut {
 }
 
 impl CheckedOut {
+    /// After work failed in a way a structure version change explains: the served version
+    /// the database has moved to, if it has (`ConnectionHooks::on_version_doubt`).
+    pub fn recheck_version(&mut self, served: &str) -> Option<String> {
+        let open = self.slot.open.as_mut()?;
+        self.pool
+            .hooks
+            .on_version_doubt(&self.pool.project, &mut open.connection, served)
+    }
+
     fn ensure_open(
         &mut self,
         deadline: Instant,

@@ -27,31 +27,24 @@ use crate::http::urls;
 
 /// POST `/{project}/{table}/`: 201 with the new row and its `Location`.
 pub(super) async fn create(
-    Table(ops): Table,
+    table: Table,
     request: HttpRequest,
     guard: ProjectConnection,
     payload: web::Payload,
     settings: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
+    let ops = table.at(&guard, request.method())?;
     let conflict = conflict_target(ops.meta, request.query_string())?;
     let body = body::read_json_body(&request, payload, settings.max_body_bytes).await?;
     if let Value::Array(items) = body {
-        return create_many(
-            ops,
-            &request,
-            guard,
-            items,
-            settings.max_bulk_items,
-            conflict,
-        )
-        .await;
+        return create_many(ops, guard, items, settings.max_bulk_items, conflict).await;
     }
     let canonical = body::validate(ops.meta, body, WriteMode::Create)?;
     if let Some(conflict) = &conflict {
         conflict_values_given(conflict, &canonical).map_err(ApiError::Validation)?;
     }
     let upserting = conflict.is_some();
-    let version = structure_version(&request);
+    let version = structure_version(&guard);
     let row = guard
         .run(
             Access::Write,
@@ -121,7 +114,6 @@ pub(super) async fn create(
 /// items that were fine), whether validation or the database refused an item.
 async fn create_many(
     ops: &'static TableOps,
-    request: &HttpRequest,
     guard: ProjectConnection,
     items: Vec<Value>,
     max_items: usize,
@@ -159,7 +151,7 @@ async fn create_many(
     if rows.len() < count {
         return Err(ApiError::ValidationList(errors));
     }
-    let version = structure_version(request);
+    let version = structure_version(&guard);
     let created = guard
         .run(
             Access::Write,

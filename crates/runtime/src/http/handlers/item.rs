@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 
 use super::Table;
 use super::explain_write_error;
-use super::{fetch_one, key_filter, respond_with_etag, shaping_of, structure_version};
+use super::{
+    fetch_one, key_filter, read_across_switch, respond_with_etag, shaping_of, structure_version,
+};
 use crate::connections::db::DbConnection;
 use crate::connections::pool::Access;
 use crate::connections::version;
@@ -25,15 +27,28 @@ use crate::http::settings::ApiSettings;
 
 /// GET `/{project}/{table}/{pk}/`.
 pub(super) async fn retrieve(
-    Table(ops): Table,
+    table: Table,
     request: HttpRequest,
     guard: ProjectConnection,
     settings: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = key_filter(ops.meta, &request)?;
+    read_across_switch(&request, guard, |guard| {
+        retrieve_at(&table, &request, guard, &settings)
+    })
+    .await
+}
+
+async fn retrieve_at(
+    table: &Table,
+    request: &HttpRequest,
+    guard: ProjectConnection,
+    settings: &ApiSettings,
+) -> Result<HttpResponse, ApiError> {
+    let ops = table.at(&guard, request.method())?;
+    let filter = key_filter(ops.meta, request)?;
     let parameters = list::query_pairs(request.query_string())?;
-    let shaping = shaping_of(ops, &request, &parameters, &settings)?;
-    let unless = conditional::if_none_match(&request)?;
+    let shaping = shaping_of(ops, &guard, &parameters, settings)?;
+    let unless = conditional::if_none_match(request)?;
     let row = guard
         .run(
             Access::Read,
@@ -72,18 +87,19 @@ pub(super) async fn partial_update(
 }
 
 async fn write_existing(
-    Table(ops): Table,
+    table: Table,
     request: HttpRequest,
     guard: ProjectConnection,
     payload: web::Payload,
     settings: web::Data<ApiSettings>,
     mode: WriteMode,
 ) -> Result<HttpResponse, ApiError> {
+    let ops = table.at(&guard, request.method())?;
     let filter = key_filter(ops.meta, &request)?;
     let precondition = conditional::if_match(&request)?;
     let body = body::read_json_body(&request, payload, settings.max_body_bytes).await?;
     let canonical: Map<String, Value> = body::validate(ops.meta, body, mode)?;
-    let version = structure_version(&request);
+    let version = structure_version(&guard);
     // Nothing to set: the answer is the row as it is, read like any GET.
     let access = if canonical.is_empty() {
         Access::Read
@@ -150,13 +166,14 @@ async fn write_existing(
 
 /// DELETE `/{project}/{table}/{pk}/`: 204 without a body.
 pub(super) async fn destroy(
-    Table(ops): Table,
+    table: Table,
     request: HttpRequest,
     guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {
+    let ops = table.at(&guard, request.method())?;
     let filter = key_filter(ops.meta, &request)?;
     let precondition = conditional::if_match(&request)?;
-    let version = structure_version(&request);
+    let version = structure_version(&guard);
     guard
         .run(
             Access::Write,

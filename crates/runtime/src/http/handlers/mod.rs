@@ -59,58 +59,171 @@ fn explain_write_error(
 /// A read's `expand`, `fields` and `omit`, within the configured row bound.
 fn shaping_of(
     ops: &'static TableOps,
-    request: &HttpRequest,
+    guard: &ProjectConnection,
     parameters: &[(String, String)],
     settings: &ApiSettings,
 ) -> Result<crate::http::shaping::Shaping, ApiError> {
     crate::http::shaping::Shaping::parse(
         ops.meta,
-        all_tables(request),
+        guard.served.tables,
         parameters,
         settings.max_read_rows,
     )
 }
 
+use crate::api::GeneratedApi;
 use crate::data::table_ops::TableOps;
+use crate::http::guard::ProjectConnection;
 
-/// Every table of one generated API by its URL segment, registered beside the routes.
+/// The tables of every served structure version by URL segment, registered beside the routes.
 pub struct TableIndex {
-    by_name: HashMap<&'static str, &'static TableOps>,
-    all: &'static [&'static TableOps],
+    by_version: HashMap<&'static str, VersionTables>,
+    /// The methods of each table name's routes over all versions (collection, item), for the
+    /// answers given before anyone is authenticated.
+    methods_by_any: HashMap<&'static str, (Vec<&'static str>, Vec<&'static str>)>,
 }
 
-/// The table named by the route's `{table}`, for a method it serves. It is the first
-/// argument of every table handler, so that an unknown table answers 404 and a method the
-/// table does not serve 405 before anyone is authenticated.
-struct Table(&'static TableOps);
+struct VersionTables {
+    api: &'static GeneratedApi,
+    by_name: HashMap<&'static str, &'static TableOps>,
+}
+
+impl TableIndex {
+    fn new(api: &'static GeneratedApi) -> TableIndex {
+        let mut by_version = HashMap::new();
+        let mut methods_by_any: HashMap<&'static str, (Vec<&'static str>, Vec<&'static str>)> =
+            HashMap::new();
+        for version in api.versions() {
+            for ops in version.tables {
+                let (collection, item) = methods_by_any.entry(ops.meta.name).or_default();
+                for method in allowed_methods(ops, false) {
+                    if !collection.contains(method) {
+                        collection.push(method);
+                    }
+                }
+                if ops.meta.has_primary_key() {
+                    for method in allowed_methods(ops, true) {
+                        if !item.contains(method) {
+                            item.push(method);
+                        }
+                    }
+                }
+            }
+            by_version.insert(
+                version.schema_version,
+                VersionTables {
+                    api: version,
+                    by_name: version
+                        .tables
+                        .iter()
+                        .map(|ops| (ops.meta.name, *ops))
+                        .collect(),
+                },
+            );
+        }
+        TableIndex {
+            by_version,
+            methods_by_any,
+        }
+    }
+}
+
+/// The table named by the route's `{table}`, for a method some served version serves it
+/// with. It is the first argument of every table handler, so that a table no version has
+/// answers 404 and a method no version serves on it 405 before anyone is authenticated; the
+/// handler then takes the table of the version its project is served at ([`Table::at`]).
+struct Table {
+    name: &'static str,
+    item: bool,
+    index: web::Data<TableIndex>,
+}
 
 impl actix_web::FromRequest for Table {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Table, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        std::future::ready(table_of(request).map(Table))
+        std::future::ready(table_of(request))
     }
 }
 
-fn table_of(request: &HttpRequest) -> Result<&'static TableOps, ApiError> {
+fn table_of(request: &HttpRequest) -> Result<Table, ApiError> {
     let index = request
         .app_data::<web::Data<TableIndex>>()
-        .expect("BUG: register_tables registers the table index");
+        .expect("BUG: register_tables registers the table index")
+        .clone();
     let name = request.match_info().get("table").unwrap_or_default();
-    let ops = *index.by_name.get(name).ok_or(ApiError::NotFound)?;
+    let (&name, (collection, item_methods)) = index
+        .methods_by_any
+        .get_key_value(name)
+        .ok_or(ApiError::NotFound)?;
     let item = request.match_info().get("pk").is_some();
-    if item && !ops.meta.has_primary_key() {
+    let allowed = if item { item_methods } else { collection };
+    if allowed.is_empty() {
         return Err(ApiError::NotFound);
     }
-    let allowed = allowed_methods(ops, item);
     if !allowed.contains(&request.method().as_str()) {
         return Err(ApiError::MethodNotAllowed {
             method: request.method().to_string(),
-            allowed: allowed.to_vec(),
+            allowed: allowed.clone(),
         });
     }
-    Ok(ops)
+    Ok(Table { name, item, index })
+}
+
+impl Table {
+    /// The table's operations at the version `guard` serves its project at: 404 when that
+    /// version has no such table (or no key to address a row by), 405 for a method it does
+    /// not serve there.
+    fn at(
+        &self,
+        guard: &ProjectConnection,
+        method: &actix_web::http::Method,
+    ) -> Result<&'static TableOps, ApiError> {
+        let ops = self
+            .index
+            .by_version
+            .get(guard.served.schema_version)
+            .and_then(|version| version.by_name.get(self.name))
+            .copied()
+            .ok_or(ApiError::NotFound)?;
+        if self.item && !ops.meta.has_primary_key() {
+            return Err(ApiError::NotFound);
+        }
+        let allowed = allowed_methods(ops, self.item);
+        if !allowed.contains(&method.as_str()) {
+            return Err(ApiError::MethodNotAllowed {
+                method: method.to_string(),
+                allowed: allowed.to_vec(),
+            });
+        }
+        Ok(ops)
+    }
+}
+
+/// Serves a read at the version its project is served at and, when the database is found to
+/// have moved to another served version while it ran (a migration committed under it), once
+/// more at that version: a read meets a version switch without failing.
+async fn read_across_switch<F, Fut>(
+    request: &HttpRequest,
+    guard: ProjectConnection,
+    mut read: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnMut(ProjectConnection) -> Fut,
+    Fut: std::future::Future<Output = Result<HttpResponse, ApiError>>,
+{
+    let first = read(guard.clone()).await;
+    let Some(to) = first.as_ref().err().and_then(ApiError::switched_to) else {
+        return first;
+    };
+    let index = request
+        .app_data::<web::Data<TableIndex>>()
+        .expect("BUG: register_tables registers the table index");
+    match index.by_version.get(to) {
+        Some(version) => read(guard.at_version(request, version.api)).await,
+        None => first,
+    }
 }
 
 /// The methods a table's collection (`item == false`) or item route serves.
@@ -122,22 +235,20 @@ fn allowed_methods(ops: &TableOps, item: bool) -> &'static [&'static str] {
     }
 }
 
-/// Registers two routes for all `tables`: `/{project}/{table}/` and `/{project}/{table}/{pk}/`.
-/// The table is looked up by name in a hash map, not matched route by route: actix tries
-/// routes one after the other, with a regular expression each, which cost 4 % of the server's
-/// CPU with seven tables and would grow with every table of a large structure.
-pub fn register_tables(config: &mut web::ServiceConfig, tables: &'static [&'static TableOps]) {
-    let index = web::Data::new(TableIndex {
-        by_name: tables.iter().map(|ops| (ops.meta.name, *ops)).collect(),
-        all: tables,
-    });
+/// Registers two routes for the tables of every version `api` serves:
+/// `/{project}/{table}/` and `/{project}/{table}/{pk}/`. The table is looked up by name in a
+/// hash map, not matched route by route: actix tries routes one after the other, with a
+/// regular expression each, which cost 4 % of the server's CPU with seven tables and would
+/// grow with every table of a large structure.
+pub fn register_tables(config: &mut web::ServiceConfig, api: &'static GeneratedApi) {
+    let index = web::Data::new(TableIndex::new(api));
     let collection = web::resource("/{project}/{table}/")
         .app_data(index.clone())
         .route(web::get().to(pages::list))
         .route(web::head().to(pages::list))
         .route(web::method(Method::OPTIONS).to(options::options_collection))
         .route(web::post().to(create::create))
-        .default_service(web::to(|Table(_): Table| async {
+        .default_service(web::to(|_: Table| async {
             // Only reached by a method the table serves but no route above takes.
             Err::<HttpResponse, _>(ApiError::NotFound)
         }));
@@ -149,7 +260,7 @@ pub fn register_tables(config: &mut web::ServiceConfig, tables: &'static [&'stat
         .route(web::put().to(item::replace))
         .route(web::patch().to(item::partial_update))
         .route(web::delete().to(item::destroy))
-        .default_service(web::to(|Table(_): Table| async {
+        .default_service(web::to(|_: Table| async {
             Err::<HttpResponse, _>(ApiError::NotFound)
         }));
     config.service(collection).service(item);
@@ -182,17 +293,14 @@ pub fn options_response(document: Value, allowed: &[&str]) -> HttpResponse {
         .json(document)
 }
 
-/// Every table's operations, for expansions (which look for references both ways).
-fn all_tables(request: &HttpRequest) -> &'static [&'static TableOps] {
-    request
-        .app_data::<web::Data<TableIndex>>()
-        .map_or(&[], |tables| tables.all)
-}
-
-/// Every table's operations by name, for filters across foreign keys.
-fn table_ops(request: &HttpRequest) -> impl Fn(&str) -> Option<&'static TableOps> + '_ {
-    let tables = request.app_data::<web::Data<TableIndex>>();
-    move |name| tables.and_then(|tables| tables.by_name.get(name).copied())
+/// Every table's operations by name at the version `guard` serves, for filters across
+/// foreign keys.
+fn table_ops<'a>(
+    table: &'a Table,
+    guard: &ProjectConnection,
+) -> impl Fn(&str) -> Option<&'static TableOps> + 'a {
+    let version = table.index.by_version.get(guard.served.schema_version);
+    move |name| version.and_then(|version| version.by_name.get(name).copied())
 }
 
 /// 200 with the body and its ETag, or 304 when `If-None-Match` names the ETag.
@@ -210,12 +318,9 @@ fn respond_with_etag(
         .body(body))
 }
 
-/// The version this server serves, registered by the server from the generated crate.
-fn structure_version(request: &HttpRequest) -> StructureVersion {
-    *request
-        .app_data::<web::Data<StructureVersion>>()
-        .expect("BUG: web::Data<StructureVersion> was not registered")
-        .get_ref()
+/// The version `guard` serves its project at, which a write checks inside its transaction.
+fn structure_version(guard: &ProjectConnection) -> StructureVersion {
+    guard.served.served_version()
 }
 
 fn key_filter(meta: &'static TableMeta, request: &HttpRequest) -> Result<SqlFilter, ApiError> {

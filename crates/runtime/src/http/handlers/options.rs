@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde_json::Value;
 
 use super::Table;
-use super::{all_tables, allowed_methods, key_filter, options_response};
+use super::{allowed_methods, key_filter, options_response};
 use crate::connections::pool::Access;
 use crate::data::table_ops::TableOps;
 use crate::http::error::ApiError;
@@ -15,23 +15,24 @@ use crate::http::simple_metadata;
 
 /// OPTIONS `/{project}/{table}/`: DRF's metadata, with the `POST` fields for writers.
 pub(super) async fn options_collection(
-    Table(ops): Table,
+    table: Table,
     request: HttpRequest,
     guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {
+    let ops = table.at(&guard, request.method())?;
     let writable = ops.writes.is_some();
     let action = (writable && guard.may_write).then_some("POST");
     let allowed = allowed_methods(ops, false);
     let mut document =
         simple_metadata::describe(ops.meta, simple_metadata::Route::Collection, action);
-    describe_expansions(&mut document, ops, &request);
+    describe_expansions(&mut document, ops, &guard);
     Ok(options_response(document, allowed))
 }
 
 /// Adds what `?expand=` accepts on this table to its OPTIONS metadata (`expandable`: relation
 /// names; a key field then holds a row, a `_set` is added as a list).
-fn describe_expansions(document: &mut Value, ops: &'static TableOps, request: &HttpRequest) {
-    let names: Vec<Value> = expand::relations(ops.meta, all_tables(request))
+fn describe_expansions(document: &mut Value, ops: &'static TableOps, guard: &ProjectConnection) {
+    let names: Vec<Value> = expand::relations(ops.meta, guard.served.tables)
         .into_iter()
         .map(|(name, _)| Value::String(name))
         .collect();
@@ -43,10 +44,11 @@ fn describe_expansions(document: &mut Value, ops: &'static TableOps, request: &H
 /// OPTIONS `/{project}/{table}/{pk}/`: DRF's metadata, with the `PUT` fields for writers when
 /// the row exists (DRF leaves them out for a missing row).
 pub(super) async fn options_item(
-    Table(ops): Table,
+    table: Table,
     request: HttpRequest,
     guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {
+    let ops = table.at(&guard, request.method())?;
     let writable = ops.writes.is_some();
     let allowed = allowed_methods(ops, true);
     let mut action = None;
@@ -54,6 +56,7 @@ pub(super) async fn options_item(
         let exists = match key_filter(ops.meta, &request) {
             Ok(filter) => {
                 guard
+                    .clone()
                     .run(
                         Access::Read,
                         (ops.meta.name, "retrieve"),
@@ -66,6 +69,6 @@ pub(super) async fn options_item(
         action = exists.then_some("PUT");
     }
     let mut document = simple_metadata::describe(ops.meta, simple_metadata::Route::Item, action);
-    describe_expansions(&mut document, ops, &request);
+    describe_expansions(&mut document, ops, &guard);
     Ok(options_response(document, allowed))
 }

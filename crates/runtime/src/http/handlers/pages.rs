@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
 use super::Table;
-use super::{respond_with_etag, shaping_of, table_ops};
+use super::{read_across_switch, respond_with_etag, shaping_of, table_ops};
 use crate::connections::db::{BackendKind, DbConnection};
 use crate::connections::pool::Access;
 use crate::data::meta::TableMeta;
@@ -22,12 +22,25 @@ use crate::http::urls;
 
 /// GET `/{project}/{table}/`: one page of rows, filtered and ordered.
 pub(super) async fn list(
-    Table(ops): Table,
+    table: Table,
     request: HttpRequest,
     guard: ProjectConnection,
     settings: web::Data<ApiSettings>,
 ) -> Result<HttpResponse, ApiError> {
-    let tables = table_ops(&request);
+    read_across_switch(&request, guard, |guard| {
+        list_at(&table, &request, guard, &settings)
+    })
+    .await
+}
+
+async fn list_at(
+    table: &Table,
+    request: &HttpRequest,
+    guard: ProjectConnection,
+    settings: &ApiSettings,
+) -> Result<HttpResponse, ApiError> {
+    let ops = table.at(&guard, request.method())?;
+    let tables = table_ops(table, &guard);
     let related = |name: &str| tables(name).map(|ops| ops.meta);
     let parameters = list::query_pairs(request.query_string())?;
     let list_request = list::parse_list_request_with_relations(
@@ -37,16 +50,16 @@ pub(super) async fn list(
         settings.pages,
         &related,
     )?;
-    let shaping = shaping_of(ops, &request, &parameters, &settings)?;
-    let unless = conditional::if_none_match(&request)?;
+    let shaping = shaping_of(ops, &guard, &parameters, settings)?;
+    let unless = conditional::if_none_match(request)?;
     let body = match list_request.paging.clone() {
         Paging::Numbered { page, count } => {
-            numbered_page(ops, &request, guard, list_request, page, count, shaping).await?
+            numbered_page(ops, request, guard, list_request, page, count, shaping).await?
         }
         Paging::Cursor(cursor) => {
             cursor_page(
                 ops,
-                &request,
+                request,
                 guard,
                 list_request,
                 &cursor,
