@@ -65,7 +65,7 @@ fn tag_labels(setup: &Setup) -> Vec<String> {
 
 fn mismatch_detail(found: &str) -> Value {
     json!({"detail": format!(
-        "The project database has structure version \"{found}\"; this server serves version \"{}\". It is unavailable until they match.",
+        "The project database has structure version \"{found}\"; this server serves \"{}\", \"2024.04.0\". It is unavailable until it records a served version.",
         tenantapi_generated::SCHEMA_VERSION
     )})
 }
@@ -157,7 +157,7 @@ async fn older_and_newer_versions(backend: Backend) {
         assert_eq!(status, 503);
         assert_eq!(
             body["projects"]["alpha"],
-            json!({"status": "version mismatch", "expected": tenantapi_generated::SCHEMA_VERSION, "found": other})
+            json!({"status": "version mismatch", "expected": [tenantapi_generated::SCHEMA_VERSION, "2024.04.0"], "found": other})
         );
         // The rollout summary: the project counted under the version it records.
         assert_eq!(body["versions"], json!({other: 1}), "{body}");

@@ -110,3 +110,169 @@ fn cosmetic_edits_keep_the_version() {
         outcome.changes
     );
 }
+
+/// `root` with the fixture (version 1) moved to `schema/previous/1.toml` and a version 2 that
+/// adds a column to `data_point` as `schema/project.toml`, generated.
+fn two_versions(case: &str) -> PathBuf {
+    let root = generated_workspace(case);
+    std::fs::create_dir_all(root.join("schema/previous")).unwrap();
+    std::fs::write(root.join("schema/previous/1.toml"), FIXTURE).unwrap();
+    edit(&root, "version = \"1\"", "version = \"2\"");
+    edit(&root, "[[table.column]]\nname = \"name\"", NEW_COLUMN);
+    generate(&job(&root)).expect("two versions generate");
+    root
+}
+
+fn read(root: &Path, path: &str) -> String {
+    std::fs::read_to_string(root.join(path)).unwrap_or_else(|error| panic!("{path}: {error}"))
+}
+
+#[test]
+fn an_older_description_is_compiled_beside_the_newest_sharing_identical_tables() {
+    let root = two_versions("two-versions");
+    let lib = read(&root, "generated/src/lib.rs");
+    assert!(lib.contains("pub mod previous;"), "{lib}");
+    assert!(lib.contains("previous: &[&previous::v1::API]"), "{lib}");
+    let module = read(&root, "generated/src/previous/v1/mod.rs");
+    assert!(
+        module.contains("pub const SCHEMA_VERSION: &str = \"1\";"),
+        "{module}"
+    );
+    assert!(module.contains("schema/previous/1.toml"), "{module}");
+    let tables = read(&root, "generated/src/previous/v1/tables/mod.rs");
+    // The version table is generated identically in both: shared. `data_point` differs.
+    assert!(
+        tables.contains("pub use crate::tables::schema_version;"),
+        "{tables}"
+    );
+    assert!(tables.contains("pub mod data_point;"), "{tables}");
+    assert!(
+        !root
+            .join("generated/src/previous/v1/tables/schema_version.rs")
+            .exists()
+    );
+    let data_point = read(&root, "generated/src/previous/v1/tables/data_point.rs");
+    assert!(
+        data_point.contains("crate::previous::v1::schema::data_point"),
+        "its diesel table is its version's"
+    );
+    assert!(!data_point.contains("note"), "version 1 has no note column");
+    let schema = read(&root, "generated/src/previous/v1/schema.rs");
+    assert!(
+        schema.contains("data_point (id)") && !schema.contains("schema_version ("),
+        "only the tables of its own: {schema}"
+    );
+    assert!(read(&root, "generated/src/tables/data_point.rs").contains("note"));
+    let lock = read(&root, "schema/project.structure.lock");
+    assert!(
+        lock.contains("[\"1\"]") && lock.contains("[\"2\"]"),
+        "{lock}"
+    );
+    assert!(
+        generate(&GenerateJob {
+            check: true,
+            ..job(&root)
+        })
+        .unwrap()
+        .changes
+        .is_empty(),
+        "gen --check covers every version"
+    );
+
+    // Deleting the description stops serving the version at the next gen.
+    std::fs::remove_file(root.join("schema/previous/1.toml")).unwrap();
+    let outcome = generate(&job(&root)).unwrap();
+    assert!(
+        outcome
+            .changes
+            .iter()
+            .any(|change| change.to_string() == "no longer generated: src/previous/v1/mod.rs"),
+        "{:?}",
+        outcome.changes
+    );
+    assert!(!root.join("generated/src/previous/v1/mod.rs").exists());
+    let lib = read(&root, "generated/src/lib.rs");
+    assert!(
+        !lib.contains("pub mod previous") && lib.contains("previous: &[]"),
+        "{lib}"
+    );
+}
+
+#[test]
+fn an_older_description_changed_under_its_version_is_refused_at_its_line() {
+    let root = two_versions("previous-changed");
+    let path = root.join("schema/previous/1.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen("[[table.column]]\nname = \"name\"", NEW_COLUMN, 1),
+    )
+    .unwrap();
+    match generate(&job(&root)) {
+        Err(GenerateError::StructureChanged {
+            location, version, ..
+        }) => {
+            assert_eq!(location, "schema/previous/1.toml:2");
+            assert_eq!(version, "1");
+        }
+        other => panic!("expected the change to be refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn descriptions_that_cannot_be_served_together_are_refused_at_their_line() {
+    let root = two_versions("not-together");
+    let lib_before = read(&root, "generated/src/lib.rs");
+    let copy = root.join("schema/previous/copy.toml");
+    let message = |root: &Path| match generate(&job(root)) {
+        Err(error @ GenerateError::Versions(_)) => error.to_string(),
+        other => panic!("expected the versions to be refused, got {other:?}"),
+    };
+
+    // The newest version described twice.
+    std::fs::write(&copy, FIXTURE.replace("version = \"1\"", "version = \"2\"")).unwrap();
+    let twice = message(&root);
+    assert!(
+        twice.starts_with(
+            "schema/previous/copy.toml:2: version \"2\" is also the version of schema/project.toml"
+        ),
+        "{twice}"
+    );
+    assert!(twice.ends_with("nothing was written"), "{twice}");
+
+    // Another place to read the version from.
+    std::fs::write(
+        &copy,
+        FIXTURE
+            .replace("version = \"1\"", "version = \"0\"")
+            .replace(
+                "table = \"schema_version\"\ncolumn = \"version\"",
+                "table = \"data_point\"\ncolumn = \"name\"",
+            ),
+    )
+    .unwrap();
+    let elsewhere = message(&root);
+    assert!(
+        elsewhere.starts_with("schema/previous/copy.toml:4: [version_source] is data_point.name here but schema_version.version in schema/project.toml"),
+        "{elsewhere}"
+    );
+
+    // Two versions that would share a module name.
+    std::fs::write(
+        &copy,
+        FIXTURE.replace("version = \"1\"", "version = \"1.0\""),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("schema/previous/other.toml"),
+        FIXTURE.replace("version = \"1\"", "version = \"1-0\""),
+    )
+    .unwrap();
+    let collision = message(&root);
+    assert!(collision.contains("module `v1_0`"), "{collision}");
+    assert_eq!(
+        read(&root, "generated/src/lib.rs"),
+        lib_before,
+        "nothing was written"
+    );
+}

@@ -228,13 +228,17 @@ impl ConnectionHooks for VersionCheckOnOpen {
         project: &str,
         connection: &mut DbConnection,
         served: &str,
-    ) -> Option<String> {
+    ) -> Option<Unavailable> {
         let health = judge(connection, self.api);
         let previous = self.health.set(health.clone());
         log_change(project, &previous, &health);
-        let now = health.served_version()?;
+        let Some(now) = health.served_version() else {
+            return refusal(&health, self.api);
+        };
         self.verify_once(project, connection, now);
-        (now != served).then(|| now.to_string())
+        (now != served).then(|| Unavailable::VersionSwitched {
+            to: now.to_string(),
+        })
     }
 
     fn on_unreachable(&self, _project: &str, reason: &str) {

@@ -197,13 +197,19 @@ impl TestDatabase {
     /// statements, possibly none) and the new `version` record in one transaction, so that a
     /// server reading it meets either the old structure and version or the new ones.
     pub fn migrate(&self, ddl: &str, version: &str) {
+        self.execute(&self.migration_sql(ddl, version));
+    }
+
+    /// The SQL [`TestDatabase::migrate`] runs, for a test that runs it elsewhere (on a thread
+    /// of its own, beside requests): `ddl` and the version record in one transaction.
+    pub fn migration_sql(&self, ddl: &str, version: &str) -> String {
         use tenantapi_schema::sql::{quote_identifier, quote_literal};
-        self.execute(&format!(
+        format!(
             "BEGIN; {ddl}\nUPDATE {} SET {} = {}; COMMIT;",
             quote_identifier(self.api.version_table),
             quote_identifier(self.api.version_column),
             quote_literal(version)
-        ));
+        )
     }
 }
 

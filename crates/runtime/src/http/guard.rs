@@ -182,7 +182,7 @@ impl ProjectConnection {
                     // served again at the new version, a write answered 503 to retry).
                     Err(error) if error.puts_version_in_doubt() => {
                         match checked.recheck_version(served) {
-                            Some(to) => Err(Unavailable::VersionSwitched { to }.into()),
+                            Some(reason) => Err(reason.into()),
                             None => Err(error),
                         }
                     }

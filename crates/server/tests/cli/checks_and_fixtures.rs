@@ -7,8 +7,14 @@ fn check_exit_codes_tell_match_mismatch_and_unreachable_apart() {
     let dir = temp_dir("check");
     let platform = dir.join("platform.db");
     let (good, old) = (dir.join("good.db"), dir.join("old.db"));
+    let previous = dir.join("previous.db");
     project_database(&good, "");
     project_database(&old, "UPDATE schema_version SET version = '2023.01.0';");
+    project_database_at(
+        &tenantapi_generated::previous::v2024_04_0::API,
+        &previous,
+        "",
+    );
     let expected = tenantapi_generated::SCHEMA_VERSION;
 
     add_project(&platform, "good", &good);
@@ -17,9 +23,35 @@ fn check_exit_codes_tell_match_mismatch_and_unreachable_apart() {
     assert_eq!(
         stdout(&all_match),
         format!(
-            "PROJECT  EXPECTED   FOUND      STATUS\ngood     {expected}  {expected}  ok\n\n\
-             VERSION    PROJECTS  SERVED\n{expected}  1         yes\n"
+            "PROJECT  FOUND      SERVED  STATUS\ngood     {expected}  newest  ok\n\n\
+             VERSION    PROJECTS  SERVED\n{expected}  1         newest\n"
         )
+    );
+
+    // A project at the older served version is served: the check passes, unless the newest
+    // is required everywhere.
+    add_project(&platform, "previous", &previous);
+    let rollout = tenantapi(&platform, &["check", "--structure"]);
+    assert_eq!(rollout.status.code(), Some(0), "{}", stdout(&rollout));
+    assert_eq!(
+        stdout(&rollout),
+        format!(
+            "PROJECT   FOUND      SERVED  STATUS\ngood      {expected}  newest  ok\nprevious  2024.04.0  yes     ok\n\n\
+             VERSION    PROJECTS  SERVED\n2024.04.0  1         yes\n{expected}  1         newest\n"
+        ),
+        "the older project's structure is compared with its own version's description"
+    );
+    let newest_required = tenantapi(&platform, &["check", "--require-newest"]);
+    assert_eq!(
+        newest_required.status.code(),
+        Some(1),
+        "{}",
+        stdout(&newest_required)
+    );
+    assert!(
+        stdout(&newest_required).contains("previous  2024.04.0  yes     not newest\n"),
+        "{}",
+        stdout(&newest_required)
     );
 
     add_project(&platform, "old", &old);
@@ -29,8 +61,9 @@ fn check_exit_codes_tell_match_mismatch_and_unreachable_apart() {
     assert_eq!(
         rows,
         serde_json::json!([
-            {"project": "good", "expected": expected, "found": expected, "status": "ok"},
-            {"project": "old", "expected": expected, "found": "2023.01.0", "status": "version mismatch"},
+            {"project": "good", "found": expected, "served": "newest", "status": "ok"},
+            {"project": "old", "found": "2023.01.0", "served": "no", "status": "version mismatch"},
+            {"project": "previous", "found": "2024.04.0", "served": "yes", "status": "ok"},
         ])
     );
 
@@ -56,7 +89,7 @@ fn check_exit_codes_tell_match_mismatch_and_unreachable_apart() {
     assert_eq!(
         summary,
         format!(
-            "VERSION    PROJECTS  SERVED\n2023.01.0  1         no\n{expected}  1         yes\nunknown    1         -\n"
+            "VERSION    PROJECTS  SERVED\n2023.01.0  1         no\n2024.04.0  1         yes\n{expected}  1         newest\nunknown    1         -\n"
         ),
         "{report}"
     );

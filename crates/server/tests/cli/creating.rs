@@ -198,7 +198,7 @@ fn version_names_the_structure_version_and_completions_cover_the_commands() {
     assert_eq!(
         stdout(&output),
         format!(
-            "tenantapi {} (structure version {})\n",
+            "tenantapi {} (structure versions \"{}\", \"2024.04.0\")\n",
             env!("CARGO_PKG_VERSION"),
             tenantapi_generated::SCHEMA_VERSION
         )

@@ -27,15 +27,16 @@ fn tenantapi(platform: &Path, args: &[&str]) -> Output {
 
 /// A SQLite project database with the generated structure, its version row, and `rows`.
 fn project_database(path: &Path, rows: &str) {
+    project_database_at(&tenantapi_generated::API, path, rows);
+}
+
+/// A SQLite project database with the structure of `api`'s version, recording it.
+fn project_database_at(api: &tenantapi_runtime::api::GeneratedApi, path: &Path, rows: &str) {
     let mut connection =
         tenantapi_runtime::connections::db::DbConnection::open(path.to_str().unwrap()).unwrap();
     diesel::connection::SimpleConnection::batch_execute(
         &mut connection,
-        &format!(
-            "{}\n{};\n{rows}",
-            tenantapi_generated::ddl::SQLITE,
-            tenantapi_generated::INSERT_VERSION_SQL
-        ),
+        &format!("{}\n{};\n{rows}", api.sqlite_ddl, api.insert_version_sql),
     )
     .unwrap();
 }

@@ -143,7 +143,7 @@ fn serve_strict_refuses_to_start_on_a_mismatch() {
     assert_eq!(
         stderr(&output),
         format!(
-            "error: --strict: not starting, 1 project(s) do not match:\nproject old: structure version \"2023.01.0\", expected \"{}\"\n",
+            "error: --strict: not starting, 1 project(s) do not match:\nproject old: structure version \"2023.01.0\", this build serves \"{}\", \"2024.04.0\"\n",
             tenantapi_generated::SCHEMA_VERSION
         )
     );

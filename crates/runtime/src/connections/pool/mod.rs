@@ -84,14 +84,16 @@ pub trait ConnectionHooks: Send + Sync + 'static {
 
     /// Work served at structure version `served` failed in a way a version change explains
     /// (see `ApiError::puts_version_in_doubt`): reads the version again on its connection and
-    /// records it. Returns the version the database records now when it is another one this
-    /// server serves, so that the work's request is served at that one.
+    /// records it. Returns what to answer instead of the work's own error: `VersionSwitched`
+    /// when the database records another version this server serves (the request is served
+    /// at that one), why it is not served when it records none of them; `None` to keep the
+    /// work's error.
     fn on_version_doubt(
         &self,
         _project: &str,
         _connection: &mut DbConnection,
         _served: &str,
-    ) -> Option<String> {
+    ) -> Option<Unavailable> {
         None
     }
 }
@@ -454,9 +456,9 @@ pub struct CheckedOut {
 }
 
 impl CheckedOut {
-    /// After work failed in a way a structure version change explains: the served version
-    /// the database has moved to, if it has (`ConnectionHooks::on_version_doubt`).
-    pub fn recheck_version(&mut self, served: &str) -> Option<String> {
+    /// After work failed in a way a structure version change explains: what to answer
+    /// instead, if the version is why (`ConnectionHooks::on_version_doubt`).
+    pub fn recheck_version(&mut self, served: &str) -> Option<Unavailable> {
         let open = self.slot.open.as_mut()?;
         self.pool
             .hooks
