@@ -22,7 +22,9 @@ fi
 
 # Every generated document, validated as OpenAPI 3.1 (not by the version the file claims).
 echo "api-checks: validating the generated OpenAPI documents as OpenAPI 3.1"
+# (crates/generated/src/previous/*/openapi.json: the older structure versions still served.)
 "$venv/bin/openapi-spec-validator" --schema 3.1 crates/generated/openapi.json \
+  crates/generated/src/previous/*/openapi.json \
   tests/realworld/generated/openapi.json crates/codegen/tests/fixtures/*/expected/openapi.json
 
 cargo build --quiet -p tenantapi-server --bin tenantapi
@@ -70,6 +72,22 @@ print(f"api-checks: served document: {len(document['paths'])} paths, YAML forms 
 PY
 "$venv/bin/openapi-spec-validator" --schema 3.1 "$work/served.json" "$work/served-format.yaml" \
   "$work/served-accept.yaml"
+
+# Each older served version's document (`?version=V`), as served: valid OpenAPI 3.1, its own
+# version and the paths generated for it.
+for generated in crates/generated/src/previous/*/openapi.json; do
+  version=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["info"]["version"])' "$generated")
+  curl -sf "$base/api/v1/schema/?version=$version" -o "$work/served-$version.json"
+  "$venv/bin/python" - "$work/served-$version.json" "$generated" "$version" <<'PY'
+import json, sys
+served, generated, version = sys.argv[1:]
+document = json.load(open(served))
+assert document["info"]["version"] == version, document["info"]
+assert document["paths"] == json.load(open(generated))["paths"], "other paths than generated"
+print(f"api-checks: served document of version {version}: {len(document['paths'])} paths")
+PY
+  "$venv/bin/openapi-spec-validator" --schema 3.1 "$work/served-$version.json"
+done
 
 echo "api-checks: schemathesis against $base (every operation, positive and negative data)"
 set +e
