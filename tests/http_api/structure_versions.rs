@@ -184,6 +184,11 @@ async fn two_versions_side_by_side(backend: Backend) {
     let document = &previous_document.json;
     assert_eq!(document["info"]["version"], PREVIOUS);
     assert!(document["paths"]["/{project}/maintenance-window/"].is_null());
+    assert_eq!(
+        document["components"]["headers"]["X-Structure-Version"]["schema"]["const"],
+        PREVIOUS,
+        "its answers name its version"
+    );
     assert!(document["components"]["schemas"]["DataPoint"]["properties"]["unit_name"].is_object());
     for (template, path) in [
         ("/{project}/data_point/", "/api/v1/old/data_point/"),

@@ -20,6 +20,33 @@ use parameters::shared_parameters;
 use paths::{collection_path, item_path, project_index_path};
 use responses::shared_responses;
 
+/// Every success of a project route names the structure version it was produced at
+/// (`X-Structure-Version`): declared on each operation's inline 2xx answers.
+fn name_the_structure_version(paths: &mut Map<String, Value>) {
+    let header = json!({"$ref": "#/components/headers/X-Structure-Version"});
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+    {
+        let Some(responses) = operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        for (status, response) in responses.iter_mut() {
+            if !status.starts_with('2') || response.get("$ref").is_some() {
+                continue;
+            }
+            if !response["headers"].is_object() {
+                response["headers"] = json!({});
+            }
+            response["headers"]["X-Structure-Version"] = header.clone();
+        }
+    }
+}
+
 /// The document as pretty-printed JSON, first key naming its generator (so that the file is
 /// recognized as generated, like the Rust files' headers).
 pub fn render_openapi(schema: &Schema, generated_header: &str) -> String {
@@ -38,6 +65,7 @@ pub fn render_openapi(schema: &Schema, generated_header: &str) -> String {
         }
         components.extend(table_schemas(schema, table, &names.0, index));
     }
+    name_the_structure_version(&mut paths);
     let mut schemas = shared_schemas();
     schemas.extend(components);
     let tags: Vec<Value> = schema
@@ -79,6 +107,10 @@ pub fn render_openapi(schema: &Schema, generated_header: &str) -> String {
                 "ETag": {
                     "description": "The row's strong entity tag, for `If-None-Match` on reads and `If-Match` on writes.",
                     "schema": {"type": "string"}
+                },
+                "X-Structure-Version": {
+                    "description": "The structure version the answer was produced at: the one the project's database records, which this document describes (a server serving several versions serves each one's document at `/api/v1/schema/?version=V`).",
+                    "schema": {"type": "string", "const": schema.version}
                 }
             },
             "securitySchemes": {
