@@ -185,8 +185,7 @@ async fn two_versions_side_by_side(backend: Backend) {
     assert_eq!(document["info"]["version"], PREVIOUS);
     assert!(document["paths"]["/{project}/maintenance-window/"].is_null());
     assert_eq!(
-        document["components"]["headers"]["X-Structure-Version"]["schema"]["const"],
-        PREVIOUS,
+        document["components"]["headers"]["X-Structure-Version"]["schema"]["const"], PREVIOUS,
         "its answers name its version"
     );
     assert!(document["components"]["schemas"]["DataPoint"]["properties"]["unit_name"].is_object());

@@ -112,6 +112,9 @@ enum Command {
     Ddl {
         #[arg(long, value_enum)]
         backend: DdlBackend,
+        /// An older served version's structure instead of the newest's.
+        #[arg(long)]
+        structure_version: Option<String>,
     },
     /// Print a shell completion script (e.g. `tenantapi completions bash >
     /// /etc/bash_completion.d/tenantapi`).
@@ -150,6 +153,9 @@ enum ProjectCommand {
         /// `postgres://user@host/new_database` or a new SQLite file path.
         #[arg(long)]
         database_url: String,
+        /// Create it at an older served version (schema/previous/) instead of the newest.
+        #[arg(long)]
+        structure_version: Option<String>,
     },
     /// Point a project at another database URL (e.g. through PgBouncer); running servers
     /// reopen its connections within `refresh_seconds`, keeping its grants.
@@ -359,13 +365,24 @@ pub fn run(api: &'static GeneratedApi) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::Ddl { backend } => {
+        Command::Ddl {
+            backend,
+            structure_version,
+        } => {
             let backend = match backend {
                 DdlBackend::Postgres => BackendKind::Postgres,
                 DdlBackend::Sqlite => BackendKind::Sqlite,
             };
-            print!("{}", crate::create_database::ddl_script(api, backend));
-            ExitCode::SUCCESS
+            match commands::served_version(api, structure_version.as_deref()) {
+                Ok(api) => {
+                    print!("{}", crate::create_database::ddl_script(api, backend));
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::from(1)
+                }
+            }
         }
         Command::Demo { data_dir, bind } => demo(api, config, &data_dir, bind),
     }
@@ -381,9 +398,16 @@ fn project_command(
         ProjectCommand::Add { name, database_url } => {
             commands::project_add(config, &name, &database_url)
         }
-        ProjectCommand::Create { name, database_url } => {
-            commands::project_create(api, config, &name, &database_url)
-        }
+        ProjectCommand::Create {
+            name,
+            database_url,
+            structure_version,
+        } => commands::project_create(
+            commands::served_version(api, structure_version.as_deref())?,
+            config,
+            &name,
+            &database_url,
+        ),
         ProjectCommand::SetUrl { name, database_url } => {
             commands::project_set_url(config, &name, &database_url)
         }

@@ -167,6 +167,23 @@ pub fn project_add(
 
 /// `project create`: a new database with the generated structure, registered as a project.
 /// Refuses, changing nothing, when the project or the database exists already.
+/// The API of `version` (`None`: the newest), or an error naming the versions this build serves.
+pub fn served_version(
+    api: &'static GeneratedApi,
+    version: Option<&str>,
+) -> Result<&'static GeneratedApi, CommandError> {
+    match version {
+        None => Ok(api),
+        Some(version) => api.at_version(version).ok_or_else(|| {
+            failed(format!(
+                "--structure-version {version}: this build serves no such version; it serves {}",
+                api.served_versions_text()
+            ))
+        }),
+    }
+}
+
+/// Creates a project database at `api`'s version (the newest, or one of `served_version`).
 pub fn project_create(
     api: &'static GeneratedApi,
     config: &Config,

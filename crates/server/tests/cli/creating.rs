@@ -189,6 +189,68 @@ fn ddl_prints_the_structure_and_its_version_record_without_configuration() {
 }
 
 #[test]
+fn ddl_and_project_create_take_an_older_served_version() {
+    let previous = &tenantapi_generated::previous::v2024_04_0::API;
+    let output = Command::new(env!("CARGO_BIN_EXE_tenantapi"))
+        .args([
+            "ddl",
+            "--backend",
+            "sqlite",
+            "--structure-version",
+            "2024.04.0",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with(previous.sqlite_ddl.trim_end()), "{text}");
+    assert!(text.contains("'2024.04.0'") && !text.contains("maintenance-window"));
+
+    let unserved = Command::new(env!("CARGO_BIN_EXE_tenantapi"))
+        .args([
+            "ddl",
+            "--backend",
+            "sqlite",
+            "--structure-version",
+            "1999.1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(unserved.status.code(), Some(1));
+    assert_eq!(
+        stderr(&unserved),
+        format!(
+            "error: --structure-version 1999.1: this build serves no such version; it serves \"{}\", \"2024.04.0\"\n",
+            tenantapi_generated::SCHEMA_VERSION
+        )
+    );
+
+    let dir = temp_dir("create-previous");
+    let platform = dir.join("platform.db");
+    let database = dir.join("old.db");
+    let created = tenantapi(
+        &platform,
+        &[
+            "project",
+            "create",
+            "old",
+            "--database-url",
+            database.to_str().unwrap(),
+            "--structure-version",
+            "2024.04.0",
+        ],
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    let check = tenantapi(&platform, &["check", "--structure"]);
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+    assert!(
+        stdout(&check).contains("old      2024.04.0  yes     ok"),
+        "{}",
+        stdout(&check)
+    );
+}
+
+#[test]
 fn version_names_the_structure_version_and_completions_cover_the_commands() {
     let output = Command::new(env!("CARGO_BIN_EXE_tenantapi"))
         .arg("--version")
