@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde_json::Value;
 
 use super::Table;
-use super::{allowed_methods, key_filter, options_response};
+use super::{allowed_methods, key_filter, options_response, read_across_switch};
 use crate::connections::pool::Access;
 use crate::data::table_ops::TableOps;
 use crate::http::error::ApiError;
@@ -48,12 +48,24 @@ pub(super) async fn options_item(
     request: HttpRequest,
     guard: ProjectConnection,
 ) -> Result<HttpResponse, ApiError> {
+    // It reads the row: a read like any other when a migration switches the version under it.
+    read_across_switch(&request, guard, |guard| {
+        options_item_at(&table, &request, guard)
+    })
+    .await
+}
+
+async fn options_item_at(
+    table: &Table,
+    request: &HttpRequest,
+    guard: ProjectConnection,
+) -> Result<HttpResponse, ApiError> {
     let ops = table.at(&guard, request.method())?;
     let writable = ops.writes.is_some();
     let allowed = allowed_methods(ops, true);
     let mut action = None;
     if writable && guard.may_write {
-        let exists = match key_filter(ops.meta, &request) {
+        let exists = match key_filter(ops.meta, request) {
             Ok(filter) => {
                 guard
                     .clone()
