@@ -155,6 +155,7 @@ mod read_bounds;
 mod reading;
 mod request_errors;
 mod schema_check;
+mod search;
 mod structure_versions;
 mod values;
 mod wide;

@@ -838,6 +838,32 @@ fn render_meta(schema: &Schema, table: &Table) -> TokenStream {
         let name = &table.columns[index].sql_name;
         quote!((#name, #descending))
     });
+    let search = table.search.iter().map(|field| {
+        let mode = ident(match field.mode {
+            tenantapi_schema::model::SearchMode::Contains => "Contains",
+            tenantapi_schema::model::SearchMode::StartsWith => "StartsWith",
+            tenantapi_schema::model::SearchMode::Exact => "Exact",
+            tenantapi_schema::model::SearchMode::FullText => "FullText",
+        });
+        let holder = match field.via {
+            None => table,
+            Some(index) => &schema.tables[table.foreign_keys[index].references_table],
+        };
+        let column = &holder.columns[field.column].sql_name;
+        let via = match field.via {
+            None => quote!(::std::option::Option::None),
+            Some(index) => quote!(::std::option::Option::Some(#index)),
+        };
+        let written = schema.search_field_text(table, field);
+        quote! {
+            ::tenantapi_runtime::data::meta::SearchFieldMeta {
+                mode: ::tenantapi_runtime::data::meta::SearchMode::#mode,
+                via: #via,
+                column: #column,
+                written: #written,
+            }
+        }
+    });
     quote! {
         /// What the runtime needs to know about this table: validation, filters, messages.
         pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtime::data::meta::TableMeta {
@@ -851,6 +877,7 @@ fn render_meta(schema: &Schema, table: &Table) -> TokenStream {
             unique: &[#(#unique),*],
             foreign_keys: &[#(#foreign_keys),*],
             ignored_columns: &[#(#ignored_columns),*],
+            search: &[#(#search),*],
         };
     }
 }

@@ -34,6 +34,13 @@ pub const MAX_PATTERN_CHARACTERS: usize = 12_000;
 /// Items an `__in` lookup may list.
 pub const MAX_IN_ITEMS: usize = 1000;
 
+/// Terms one `?search=` may hold: each is a condition over every search field.
+pub const MAX_SEARCH_TERMS: usize = 10;
+
+/// Longest search term, in characters: a term is a pattern like a text lookup's, and the
+/// terms together stay within a request line.
+pub const MAX_SEARCH_TERM_CHARACTERS: usize = 200;
+
 /// Under this planner estimate `count=estimated` counts exactly: at most this many rows are
 /// counted, which costs a few milliseconds, and small counts are where clients notice errors.
 pub const EXACT_COUNT_BELOW: i64 = 10_000;

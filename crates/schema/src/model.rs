@@ -66,9 +66,100 @@ pub struct Table {
     /// The PostgreSQL schema holding this table when it is not the description's own
     /// (`sales.customer` beside `person.person`); SQLite has no schemas and ignores it.
     pub postgres_schema: Option<String>,
+    /// The fields `?search=` matches (`search`), in the description's order.
+    pub search: Vec<SearchField>,
+}
+
+/// A field `?search=` matches, as DRF's `search_fields` name one: a column of the table, or
+/// of the row one of its foreign keys references, with how a term matches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchField {
+    pub mode: SearchMode,
+    /// Index into the table's `foreign_keys` when the column is the referenced row's.
+    pub via: Option<usize>,
+    /// Index into the columns of the table that holds it (the referenced one through `via`).
+    pub column: usize,
+}
+
+/// How a search term matches a field: DRF's prefixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchMode {
+    /// No prefix: the field contains the term, ignoring case (`icontains`).
+    Contains,
+    /// `^`: the field starts with the term, ignoring case (`istartswith`).
+    StartsWith,
+    /// `=`: the field is the term (ignoring case for text: `iexact`).
+    Exact,
+    /// `@`: full-text search on PostgreSQL (the database's default text search configuration;
+    /// a `tsvector` column is matched as it is); on SQLite, `Contains`.
+    FullText,
+}
+
+impl SearchMode {
+    /// The prefix that names the mode in a description, in OPTIONS and in the document.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            SearchMode::Contains => "",
+            SearchMode::StartsWith => "^",
+            SearchMode::Exact => "=",
+            SearchMode::FullText => "@",
+        }
+    }
+
+    /// The mode a written field's prefix names, and the rest of it.
+    pub fn split(written: &str) -> (SearchMode, &str) {
+        for mode in [
+            SearchMode::StartsWith,
+            SearchMode::Exact,
+            SearchMode::FullText,
+        ] {
+            if let Some(rest) = written.strip_prefix(mode.prefix()) {
+                return (mode, rest);
+            }
+        }
+        (SearchMode::Contains, written)
+    }
+
+    /// The lookup whose column shapes the mode takes.
+    pub fn lookup(self) -> Lookup {
+        match self {
+            SearchMode::Exact => Lookup::Exact,
+            _ => Lookup::IContains,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            SearchMode::Contains => "contains",
+            SearchMode::StartsWith => "starts with",
+            SearchMode::Exact => "exact",
+            SearchMode::FullText => "full text",
+        }
+    }
 }
 
 impl Schema {
+    /// A search field as a description writes it: its mode's prefix, the relation when it is a
+    /// referenced row's column, the column (`^code`, `site.name`).
+    pub fn search_field_text(&self, table: &Table, field: &SearchField) -> String {
+        match field.via {
+            None => format!(
+                "{}{}",
+                field.mode.prefix(),
+                table.columns[field.column].sql_name
+            ),
+            Some(index) => {
+                let key = &table.foreign_keys[index];
+                format!(
+                    "{}{}.{}",
+                    field.mode.prefix(),
+                    crate::names::relation_name(&table.columns[key.column].sql_name),
+                    self.tables[key.references_table].columns[field.column].sql_name
+                )
+            }
+        }
+    }
+
     /// The PostgreSQL schemas the tables live in, in the order a project connection's search
     /// path lists them: the description's schema (or `public`) first, then the other tables'
     /// schemas in description order. Tables are named without their schema in every statement,
@@ -428,6 +519,7 @@ pub const RESERVED_QUERY_PARAMETERS: &[&str] = &[
     "fields",
     "omit",
     "expand",
+    "search",
 ];
 
 /// A filter lookup: `?col=` is `Exact`, `?col__in=` is `In`, and so on (Django's names).

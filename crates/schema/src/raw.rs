@@ -50,6 +50,8 @@ pub(crate) struct RawTable {
     #[serde(default)]
     pub ignore_columns: Vec<Spanned<String>>,
     pub ordering: Option<Spanned<Vec<Spanned<String>>>>,
+    /// `?search=` fields, DRF's `search_fields`: `name`, `^code`, `=ref`, `@body`, `site.name`.
+    pub search: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pub column: Vec<Spanned<RawColumn>>,
 }

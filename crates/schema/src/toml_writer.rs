@@ -34,6 +34,8 @@ pub struct DescribedTable {
     pub unique: Vec<Vec<String>>,
     /// The default order of lists, as written (`-name` for descending).
     pub ordering: Vec<String>,
+    /// `?search=` fields, as written (`^code`, `site.name`).
+    pub search: Vec<String>,
     /// Live columns left out of the description, with why (written as comments).
     pub ignored_columns: Vec<(String, Option<String>)>,
     /// Anything else worth saying about the table, written as comments (without `#`).
@@ -100,6 +102,11 @@ impl From<&Schema> for Description {
                             let name = column_name(index);
                             if descending { format!("-{name}") } else { name }
                         })
+                        .collect(),
+                    search: table
+                        .search
+                        .iter()
+                        .map(|field| schema.search_field_text(table, field))
                         .collect(),
                     notes: Vec::new(),
                     columns: table
@@ -249,6 +256,9 @@ impl DescribedTable {
         }
         if !self.ordering.is_empty() {
             writeln!(out, "ordering = {}", quote_all(&self.ordering)).unwrap();
+        }
+        if !self.search.is_empty() {
+            writeln!(out, "search = {}", quote_all(&self.search)).unwrap();
         }
         if !self.ignored_columns.is_empty() {
             for (name, reason) in &self.ignored_columns {

@@ -155,6 +155,31 @@ pub(super) fn key_parameter(table: &Table) -> Value {
     json!({"name": "pk", "in": "path", "required": true, "description": description, "schema": schema})
 }
 
+/// `search`, for a table with search fields (DRF's `SearchFilter`); the fields as the
+/// description writes them, also as `x-search-fields`.
+pub(super) fn search_parameter(schema: &Schema, table: &Table) -> Option<Value> {
+    use tenantapi_schema::api_rules::{MAX_SEARCH_TERM_CHARACTERS, MAX_SEARCH_TERMS};
+    if table.search.is_empty() {
+        return None;
+    }
+    let fields: Vec<String> = table
+        .search
+        .iter()
+        .map(|field| schema.search_field_text(table, field))
+        .collect();
+    Some(json!({
+        "name": "search",
+        "in": "query",
+        "required": false,
+        "description": format!(
+            "Rows matching every term in some search field: {}. Terms are separated by spaces or commas (at most {MAX_SEARCH_TERMS}, each of at most {MAX_SEARCH_TERM_CHARACTERS} characters). A field without a prefix contains the term, `^` starts with it, `=` is it, `@` matches it as full text (PostgreSQL; contains on SQLite); case is ignored. `relation.field` is a field of the row a foreign key references.",
+            fields.join(", ")
+        ),
+        "schema": {"type": "string", "maxLength": MAX_SEARCH_TERMS * (MAX_SEARCH_TERM_CHARACTERS + 1)},
+        "x-search-fields": fields
+    }))
+}
+
 pub(super) fn ordering_parameter(table: &Table) -> Value {
     let mut fields = Vec::new();
     for column in table

@@ -7,7 +7,7 @@ use tenantapi_schema::model::{Schema, Table};
 use super::components::read_answer;
 use super::parameters::{
     bound_query_text, conflict_parameter, expand_parameter, filter_parameters, key_parameter,
-    ordering_parameter, selection_parameters,
+    ordering_parameter, search_parameter, selection_parameters,
 };
 use super::responses::{BODY_ERRORS, with_errors};
 use super::{json_content, reference};
@@ -45,6 +45,7 @@ pub(super) fn collection_path(schema: &Schema, table: &Table, name: &str) -> Val
     ];
     parameters.extend(selection_parameters(schema, table));
     parameters.extend(expand_parameter(schema, table));
+    parameters.extend(search_parameter(schema, table));
     parameters.push(reference("parameters", "IfNoneMatch"));
     parameters.extend(filter_parameters(schema, table));
     bound_query_text(&mut parameters);

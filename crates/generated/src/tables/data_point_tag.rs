@@ -119,6 +119,7 @@ pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtim
         },
     ],
     ignored_columns: &[],
+    search: &[],
 };
 impl ::tenantapi_runtime::data::resource::Resource for DataPointTagResource {
     const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;

@@ -223,6 +223,7 @@ pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtim
         },
     ],
     ignored_columns: &[],
+    search: &[],
 };
 impl ::tenantapi_runtime::data::resource::Resource for MaintenanceWindowResource {
     const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;

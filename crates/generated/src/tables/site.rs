@@ -217,6 +217,26 @@ pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtim
     unique: &[&[1usize], &[3usize]],
     foreign_keys: &[],
     ignored_columns: &[],
+    search: &[
+        ::tenantapi_runtime::data::meta::SearchFieldMeta {
+            mode: ::tenantapi_runtime::data::meta::SearchMode::Exact,
+            via: ::std::option::Option::None,
+            column: "code",
+            written: "=code",
+        },
+        ::tenantapi_runtime::data::meta::SearchFieldMeta {
+            mode: ::tenantapi_runtime::data::meta::SearchMode::StartsWith,
+            via: ::std::option::Option::None,
+            column: "name",
+            written: "^name",
+        },
+        ::tenantapi_runtime::data::meta::SearchFieldMeta {
+            mode: ::tenantapi_runtime::data::meta::SearchMode::FullText,
+            via: ::std::option::Option::None,
+            column: "name",
+            written: "@name",
+        },
+    ],
 };
 impl ::tenantapi_runtime::data::resource::Resource for SiteResource {
     const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;

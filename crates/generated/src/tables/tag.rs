@@ -174,6 +174,14 @@ pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtim
     unique: &[&[1usize]],
     foreign_keys: &[],
     ignored_columns: &[],
+    search: &[
+        ::tenantapi_runtime::data::meta::SearchFieldMeta {
+            mode: ::tenantapi_runtime::data::meta::SearchMode::Contains,
+            via: ::std::option::Option::None,
+            column: "label",
+            written: "label",
+        },
+    ],
 };
 impl ::tenantapi_runtime::data::resource::Resource for TagResource {
     const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;

@@ -3,7 +3,7 @@
 
 /// The kind of a column, owned by the description format (one mapping from its column types),
 /// and the filter lookups and ordering it allows.
-pub use tenantapi_schema::model::{ColumnKind, ColumnShape, Lookup};
+pub use tenantapi_schema::model::{ColumnKind, ColumnShape, Lookup, SearchMode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ColumnMeta {
@@ -88,6 +88,20 @@ pub struct TableMeta {
     pub foreign_keys: &'static [ForeignKeyMeta],
     /// Live columns the description leaves out: never read or written, not drift.
     pub ignored_columns: &'static [&'static str],
+    /// The fields `?search=` matches, in the description's order (empty: no search).
+    pub search: &'static [SearchFieldMeta],
+}
+
+/// A field `?search=` matches (`tenantapi_schema::model::SearchField`, by name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchFieldMeta {
+    pub mode: SearchMode,
+    /// Index into `foreign_keys` when the column is the referenced row's.
+    pub via: Option<usize>,
+    /// The column's name in the table that holds it.
+    pub column: &'static str,
+    /// As the description writes it (`^code`, `site.name`), for `OPTIONS` and messages.
+    pub written: &'static str,
 }
 
 impl TableMeta {
@@ -145,6 +159,7 @@ impl TableMeta {
             unique: &[],
             foreign_keys: &[],
             ignored_columns: &[],
+            search: &[],
         }
     }
 }

@@ -182,6 +182,7 @@ mod tests {
         unique: &[],
         foreign_keys: &[],
         ignored_columns: &[],
+        search: &[],
     };
 
     fn errors_of(body: Value, mode: WriteMode) -> serde_json::Value {

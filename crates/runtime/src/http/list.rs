@@ -135,7 +135,10 @@ pub fn parse_list_request_with_relations(
             Paging::Cursor(cursor.to_string())
         }
     };
-    let filter = parse_filters(meta, backend, pairs, related)?;
+    let mut filter = parse_filters(meta, backend, pairs, related)?;
+    if let Some(value) = last("search") {
+        search::add_search(&mut filter, meta, backend, value, related)?;
+    }
     Ok(ListRequest {
         filter,
         order,
@@ -564,6 +567,9 @@ fn escape_glob(value: &str) -> String {
     }
     escaped
 }
+
+mod search;
+pub use search::search_terms;
 
 #[cfg(test)]
 mod tests;

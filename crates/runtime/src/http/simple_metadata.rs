@@ -31,6 +31,11 @@ pub fn describe(meta: &TableMeta, route: Route, write_action: Option<&str>) -> V
     );
     document.insert("renders".into(), json!(["application/json"]));
     document.insert("parses".into(), json!(["application/json"]));
+    if route == Route::Collection && !meta.search.is_empty() {
+        // What `?search=` matches, as DRF's `search_fields` name them (`^code`, `site.name`).
+        let fields: Vec<&str> = meta.search.iter().map(|field| field.written).collect();
+        document.insert("search_fields".into(), json!(fields));
+    }
     if let Some(action) = write_action {
         let fields: Map<String, Value> = meta
             .columns
@@ -190,6 +195,7 @@ mod tests {
             on_delete: "no_action",
         }],
         ignored_columns: &[],
+        search: &[],
     };
 
     #[test]

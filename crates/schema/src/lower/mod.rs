@@ -27,6 +27,7 @@ mod enums;
 mod foreign_keys;
 mod keys;
 mod name_checks;
+mod search;
 mod version_source;
 
 use columns::lower_column;
@@ -123,8 +124,13 @@ pub(crate) fn lower(raw: RawFile, reporter: &mut Reporter<'_>) -> Option<Schema>
         (ok && name != "public").then_some(name)
     });
     let enums = lower_enums(reporter, raw.enums);
-    let mut tables: Vec<TableDraft> = raw
-        .table
+    let mut raw_tables = raw.table;
+    // Search fields may name other tables' columns: resolved once every table is built.
+    let searches: Vec<_> = raw_tables
+        .iter_mut()
+        .map(|table| table.get_mut().search.take())
+        .collect();
+    let mut tables: Vec<TableDraft> = raw_tables
         .into_iter()
         .map(|table| lower_table(reporter, table, &enums))
         .collect();
@@ -136,11 +142,18 @@ pub(crate) fn lower(raw: RawFile, reporter: &mut Reporter<'_>) -> Option<Schema>
     if reporter.has_errors() {
         return None;
     }
-    let tables = tables
+    let mut tables: Vec<Table> = tables
         .drain(..)
         .zip(foreign_keys)
         .map(|(table, foreign_keys)| build_table(table, foreign_keys, postgres_schema.as_deref()))
         .collect();
+    let searches = search::resolve_search(reporter, &tables, searches);
+    if reporter.has_errors() {
+        return None;
+    }
+    for (table, search) in tables.iter_mut().zip(searches) {
+        table.search = search;
+    }
     Some(Schema {
         version,
         version_source: version_source?,
@@ -193,6 +206,7 @@ fn build_table(
         unique: table.unique,
         foreign_keys,
         postgres_schema,
+        search: Vec::new(),
     }
 }
 

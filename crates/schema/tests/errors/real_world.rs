@@ -219,3 +219,96 @@ fn tables_in_several_postgres_schemas() {
     assert_eq!(empty[0].location(), format!("{FILE}:9:19"));
     assert_eq!(empty[0].message, "PostgreSQL schema name is empty");
 }
+
+/// Two tables for search: `site` (line 7) and `point` (line 10), whose `search` is `search`.
+fn searching(search: &str) -> String {
+    format!(
+        "[[table]]\nname = \"site\"\n\
+         column = [{{ name = \"id\", type = \"serial\", primary_key = true }}, {{ name = \"code\", type = \"text\" }}, {{ name = \"name\", type = \"text\" }}, {{ name = \"size\", type = \"integer\" }}]\n\
+         [[table]]\nname = \"point\"\nsearch = {search}\n\
+         column = [{{ name = \"id\", type = \"serial\", primary_key = true }}, {{ name = \"label\", type = \"text\" }}, {{ name = \"site_id\", type = \"integer\", references = \"site.id\" }}, {{ name = \"size_hint\", type = \"integer\" }}]\n"
+    )
+}
+
+#[test]
+fn search_names_searchable_fields_of_the_table_or_a_referenced_row() {
+    use tenantapi_schema::model::{SearchField, SearchMode};
+    let schema = parse_body(&searching(
+        r#"["label", "^site.name", "=size_hint", "@label", "=site.code"]"#,
+    ));
+    let point = &schema.tables[2];
+    assert_eq!(
+        point.search,
+        vec![
+            SearchField {
+                mode: SearchMode::Contains,
+                via: None,
+                column: 1
+            },
+            SearchField {
+                mode: SearchMode::StartsWith,
+                via: Some(0),
+                column: 2
+            },
+            SearchField {
+                mode: SearchMode::Exact,
+                via: None,
+                column: 3
+            },
+            SearchField {
+                mode: SearchMode::FullText,
+                via: None,
+                column: 1
+            },
+            SearchField {
+                mode: SearchMode::Exact,
+                via: Some(0),
+                column: 1
+            },
+        ]
+    );
+    let written: Vec<String> = point
+        .search
+        .iter()
+        .map(|field| schema.search_field_text(point, field))
+        .collect();
+    assert_eq!(
+        written,
+        ["label", "^site.name", "=size_hint", "@label", "=site.code"]
+    );
+
+    // Line 12 is `search = [...]`; its first string starts at column 11.
+    let diagnostic = check_body_error(
+        &searching(r#"["size_hint"]"#),
+        "12:11",
+        "`search` of table `point` names `size_hint`: `size_hint` is integer, which a search that is contains cannot match",
+    );
+    assert!(help(&diagnostic).contains("`=size_hint`"), "{diagnostic}");
+    let diagnostic = check_body_error(
+        &searching(r#"["site.nope"]"#),
+        "12:11",
+        "names the column `nope`, which `site` does not have",
+    );
+    assert!(help(&diagnostic).contains("`code`"));
+    let diagnostic = check_body_error(
+        &searching(r#"["place.name"]"#),
+        "12:11",
+        "names the relation `place`, which the table does not have",
+    );
+    assert!(help(&diagnostic).contains("site"));
+    check_body_error(
+        &searching(r#"["site.site.name"]"#),
+        "12:11",
+        "more than one relation deep",
+    );
+    check_body_error(
+        &searching(r#"["label", "label"]"#),
+        "12:20",
+        "names `label` twice",
+    );
+    check_body_error(
+        &searching("[]"),
+        "12:10",
+        "`search` of table `point` is empty",
+    );
+}

@@ -449,6 +449,7 @@ pub fn render_description(
             ));
         }
         tables.push(DescribedTable {
+            search: Vec::new(),
             name: table.name.clone(),
             doc: None,
             rust_name: None,

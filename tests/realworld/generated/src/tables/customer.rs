@@ -239,6 +239,7 @@ pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtim
     unique: &[&[1usize]],
     foreign_keys: &[],
     ignored_columns: &[],
+    search: &[],
 };
 impl ::tenantapi_runtime::data::resource::Resource for CustomerResource {
     const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;

@@ -92,6 +92,7 @@ pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtim
     unique: &[],
     foreign_keys: &[],
     ignored_columns: &[],
+    search: &[],
 };
 impl ::tenantapi_runtime::data::resource::Resource for CustomerTotalResource {
     const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;

@@ -108,6 +108,7 @@ pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtim
     unique: &[],
     foreign_keys: &[],
     ignored_columns: &[],
+    search: &[],
 };
 impl ::tenantapi_runtime::data::resource::Resource for LanguageResource {
     const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;

@@ -135,6 +135,7 @@ pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtim
         },
     ],
     ignored_columns: &[],
+    search: &[],
 };
 impl ::tenantapi_runtime::data::resource::Resource for PaymentResource {
     const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;

@@ -167,6 +167,26 @@ pub static META: ::tenantapi_runtime::data::meta::TableMeta = ::tenantapi_runtim
         },
     ],
     ignored_columns: &[],
+    search: &[
+        ::tenantapi_runtime::data::meta::SearchFieldMeta {
+            mode: ::tenantapi_runtime::data::meta::SearchMode::Contains,
+            via: ::std::option::Option::None,
+            column: "name",
+            written: "name",
+        },
+        ::tenantapi_runtime::data::meta::SearchFieldMeta {
+            mode: ::tenantapi_runtime::data::meta::SearchMode::StartsWith,
+            via: ::std::option::Option::None,
+            column: "unit_name",
+            written: "^unit_name",
+        },
+        ::tenantapi_runtime::data::meta::SearchFieldMeta {
+            mode: ::tenantapi_runtime::data::meta::SearchMode::Contains,
+            via: ::std::option::Option::Some(0usize),
+            column: "name",
+            written: "site.name",
+        },
+    ],
 };
 impl ::tenantapi_runtime::data::resource::Resource for DataPointResource {
     const META: &'static ::tenantapi_runtime::data::meta::TableMeta = &META;
