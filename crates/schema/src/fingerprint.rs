@@ -6,7 +6,7 @@
 //! its columns (SQL name, type, list, nullability, default, generated expression,
 //! `database_type`, domain, the enum type's name and values), primary key, unique sets and
 //! foreign keys (column, referenced table and column, `on_delete`), and where the version is
-//! recorded. What does not: `doc` texts, Rust names, `ordering`, `read_only`,
+//! recorded. What does not: `doc` texts, Rust names, `ordering`, `search`, `read_only`,
 //! `ignore_columns`, and the order of tables, columns and keys in the file.
 
 use std::collections::BTreeMap;
