@@ -401,3 +401,54 @@ async fn version_not_served(backend: Backend) {
     assert_eq!(other.status, 200, "the other project is served");
     let _: Value = other.json;
 }
+
+/// Regression: a migration that changed a column's type left every pooled PostgreSQL connection
+/// that had prepared a read of the table failing with "cached plan must not change result
+/// type" (500) until it was closed. The connection is now closed and the read retried.
+#[actix_web::test]
+async fn a_column_type_changed_under_prepared_statements_fails_no_read() {
+    let kit = kit(Backend::Postgres);
+    let service = kit.service().await;
+    for _ in 0..3 {
+        let reply = kit
+            .call(
+                &service,
+                "GET",
+                "/api/v1/new/data_point/1/",
+                Some("tester"),
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.json);
+    }
+    kit.database("new")
+        .execute("ALTER TABLE data_point ALTER COLUMN unit TYPE varchar(40);");
+    for attempt in 0..3 {
+        let reply = kit
+            .call(
+                &service,
+                "GET",
+                "/api/v1/new/data_point/1/",
+                Some("tester"),
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, 200, "read {attempt}: {}", reply.json);
+        assert_eq!(reply.json["unit"], "kWh");
+    }
+    let written = kit
+        .call(
+            &service,
+            "PATCH",
+            "/api/v1/new/data_point/1/",
+            Some("tester"),
+            Some(json!({"unit": "MWh"})),
+        )
+        .await;
+    assert!(
+        written.status == 200 || written.status == 503,
+        "a write is applied or refused to retry, never a 500: {} {}",
+        written.status,
+        written.json
+    );
+}

@@ -30,6 +30,9 @@ pub struct ConnectionWatch {
     /// The connection is unusable because its prepared statements are not where it left them:
     /// a pooler in transaction mode that the URL does not announce.
     unannounced_pooler: AtomicBool,
+    /// The connection is unusable because a statement it keeps prepared now yields other
+    /// columns: a migration changed a column's type under it.
+    stale_plan: AtomicBool,
 }
 
 /// Where a lost connection was lost, which decides whether a request may be retried.
@@ -60,6 +63,11 @@ impl ConnectionWatch {
     /// The connection was given up because a pooler moved it between server connections.
     pub fn saw_unannounced_pooler(&self) -> bool {
         self.unannounced_pooler.load(Ordering::Relaxed)
+    }
+
+    /// The connection was given up because a prepared statement's result changed type.
+    pub fn saw_stale_plan(&self) -> bool {
+        self.stale_plan.load(Ordering::Relaxed)
     }
 
     pub fn is_lost(&self) -> bool {
@@ -116,6 +124,21 @@ pub fn is_statement_cache_moved(error: &Error) -> bool {
     }
 }
 
+/// Whether `error` is PostgreSQL refusing to run a statement prepared before a migration
+/// changed the type of a column it returns ("cached plan must not change result type",
+/// SQLSTATE 0A000). Every later run of that statement on the connection fails the same way, so
+/// the connection is given up like a lost one: closed, and the work retried on a new one where
+/// its access allows (a read always; a write, rolled back with the connection, is answered 503
+/// to retry).
+pub fn is_stale_plan(error: &Error) -> bool {
+    match error {
+        Error::DatabaseError(_, info) => info
+            .message()
+            .contains("cached plan must not change result type"),
+        _ => false,
+    }
+}
+
 /// Whether `error` is a statement cancelled by the statement timeout (PostgreSQL's
 /// `statement_timeout`, or SQLite interrupted by [`install_sqlite_statement_deadline`]).
 pub fn is_statement_timeout(error: &Error) -> bool {
@@ -161,9 +184,16 @@ impl Instrumentation for WatchInstrumentation {
                             .statements_completed
                             .fetch_add(1, Ordering::Relaxed);
                     }
-                    Some(error) if is_connection_lost(error) || is_statement_cache_moved(error) => {
+                    Some(error)
+                        if is_connection_lost(error)
+                            || is_statement_cache_moved(error)
+                            || is_stale_plan(error) =>
+                    {
                         if is_statement_cache_moved(error) {
                             self.watch.unannounced_pooler.store(true, Ordering::Relaxed);
+                        }
+                        if is_stale_plan(error) {
+                            self.watch.stale_plan.store(true, Ordering::Relaxed);
                         }
                         let first = self.watch.statements_completed.load(Ordering::Relaxed) == 0;
                         let commit = query

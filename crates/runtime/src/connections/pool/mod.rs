@@ -531,7 +531,13 @@ impl CheckedOut {
             let Some(lost_at) = open.watch.lost_at() else {
                 return result;
             };
-            if open.watch.saw_unannounced_pooler() {
+            if open.watch.saw_stale_plan() {
+                tracing::warn!(
+                    "project {}: a prepared statement returns other column types than when it \
+                     was prepared (a migration changed a column's type); closed the connection",
+                    self.pool.project
+                );
+            } else if open.watch.saw_unannounced_pooler() {
                 tracing::error!(
                     "project {}: a prepared statement was missing or doubled on the database \
                      server, which happens behind a connection pooler in transaction mode; if \
