@@ -148,6 +148,7 @@ mod check_in;
 mod conditional;
 mod documentation;
 mod expand;
+mod export;
 mod large_lists;
 mod limits;
 mod projects;

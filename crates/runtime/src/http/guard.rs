@@ -103,12 +103,42 @@ impl ProjectConnection {
         T: Send + 'static,
         F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
     {
+        self.run_within(access, shape, work, true).await
+    }
+
+    /// [`ProjectConnection::run`] for work of many statements whose total time has no bound
+    /// (an export: each of its statements is bounded by the statement timeout, and it stops
+    /// when its client goes away): its answer is awaited for as long as it takes.
+    pub async fn run_unbounded<T, F>(
+        self,
+        access: Access,
+        shape: Shape,
+        work: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.run_within(access, shape, work, false).await
+    }
+
+    async fn run_within<T, F>(
+        self,
+        access: Access,
+        shape: Shape,
+        work: F,
+        bounded: bool,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
         let settings = self.pool.settings().clone();
         let deadline = Instant::now() + settings.checkout_timeout;
         let licence = self.pool.wait_until_reachable(deadline).await?;
         let turn = self.pool.take_turn(deadline, access).await?;
         let submitted = self.submit(access, shape, work, deadline, licence, turn);
-        self.await_answer(submitted, access, &settings, deadline)
+        self.await_answer(submitted, access, &settings, deadline, bounded)
             .await
     }
 
@@ -208,6 +238,7 @@ impl ProjectConnection {
         access: Access,
         settings: &PoolSettings,
         deadline: Instant,
+        bounded: bool,
     ) -> Result<T, ApiError> {
         let Submitted {
             progress,
@@ -219,6 +250,7 @@ impl ProjectConnection {
         // that stops answering.
         let answer_by = settings
             .statement_timeout
+            .filter(|_| bounded)
             .map(|statement_timeout| deadline + statement_timeout * 2 + settings.checkout_timeout);
         loop {
             // Wake for whichever comes first: the checkout deadline (until connected), the end

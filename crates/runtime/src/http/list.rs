@@ -110,8 +110,9 @@ pub fn parse_list_request_with_relations(
 ) -> Result<ListRequest, ApiError> {
     let last = |name: &str| last_value(pairs, name);
 
+    // `csv` and `ndjson` are exports (`handlers::export`), which read lists too.
     if let Some(format) = last("format")
-        && format != "json"
+        && !matches!(format, "json" | "csv" | "ndjson")
     {
         return Err(ApiError::NotFound);
     }
@@ -289,7 +290,7 @@ fn relation_condition(
 
 /// Cursor pages need a total order of non-null values: ties would make positions ambiguous,
 /// and SQL's comparisons with NULL do not follow either backend's ORDER BY.
-fn check_cursor_order(meta: &TableMeta, order: &SqlOrder) -> Result<(), ApiError> {
+pub(crate) fn check_cursor_order(meta: &TableMeta, order: &SqlOrder) -> Result<(), ApiError> {
     if !meta.has_primary_key() {
         return Err(ApiError::BadRequest(format!(
             "Cursor pagination needs a table with a primary key, and {} has none; page with ?page= instead.",

@@ -18,6 +18,7 @@ use crate::http::key_path;
 use crate::http::settings::ApiSettings;
 
 mod create;
+mod export;
 mod item;
 mod options;
 mod pages;

@@ -51,6 +51,18 @@ async fn list_at(
         &related,
     )?;
     let shaping = shaping_of(ops, &guard, &parameters, settings)?;
+    if let Some(format) = super::export::format_of(request, &parameters) {
+        return super::export::export(
+            ops,
+            request,
+            guard,
+            list_request,
+            shaping,
+            &parameters,
+            format,
+        )
+        .await;
+    }
     let unless = conditional::if_none_match(request)?;
     let body = match list_request.paging.clone() {
         Paging::Numbered { page, count } => {
