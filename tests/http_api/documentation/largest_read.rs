@@ -70,6 +70,10 @@ fn the_largest_read_the_document_allows_is_answered() {
         {
             let schema = &parameter["schema"];
             let name = parameter["name"].as_str().unwrap_or_default().to_owned();
+            if name == "format" {
+                // `csv` and `ndjson` ask for an export, which is no page of rows.
+                continue;
+            }
             if let Some(choices) = schema["items"]["enum"].as_array() {
                 let all: Vec<&str> = choices.iter().map(|c| c.as_str().unwrap()).collect();
                 query.push((name, all.join(",")));

@@ -46,6 +46,13 @@ pub(super) fn collection_path(schema: &Schema, table: &Table, name: &str) -> Val
     parameters.extend(selection_parameters(schema, table));
     parameters.extend(expand_parameter(schema, table));
     parameters.extend(search_parameter(schema, table));
+    parameters.push(json!({
+        "name": "format",
+        "in": "query",
+        "required": false,
+        "description": "`json` (the default): a page of rows. `csv` or `ndjson` (or `Accept: text/csv` / `application/x-ndjson`): an export of every matching row, unpaged (not with `page`, `page_size`, `cursor`, `count` or `expand`), streamed in keyset batches from one snapshot, as an attachment; its ordering must be on fields that are never null.",
+        "schema": {"type": "string", "enum": ["json", "csv", "ndjson"]}
+    }));
     parameters.push(reference("parameters", "IfNoneMatch"));
     parameters.extend(filter_parameters(schema, table));
     bound_query_text(&mut parameters);
@@ -59,9 +66,13 @@ pub(super) fn collection_path(schema: &Schema, table: &Table, name: &str) -> Val
             "parameters": parameters,
             "responses": with_errors(
                 vec![("200".into(), json!({
-                    "description": "One page of rows.",
-                    "headers": {"ETag": {"description": "A weak entity tag of the page (`W/\"...\"`), for `If-None-Match`.", "schema": {"type": "string"}}},
-                    "content": json_content(reference("schemas", &format!("Paginated{name}List")))
+                    "description": "One page of rows; or, exported (`format=csv|ndjson`), every matching row.",
+                    "headers": {"ETag": {"description": "A weak entity tag of the page (`W/\"...\"`), for `If-None-Match`; not on exports.", "schema": {"type": "string"}}},
+                    "content": {
+                        "application/json": {"schema": reference("schemas", &format!("Paginated{name}List"))},
+                        "text/csv": {"schema": {"type": "string", "description": "RFC 4180: a header row of the exported fields, then one record a row (null as an empty field, lists and objects as JSON)."}},
+                        "application/x-ndjson": {"schema": {"type": "string", "description": "One JSON object a line, as the list's rows."}}
+                    }
                 }))],
                 &[("304", "NotModified"), ("400", "BadRequest")]
             )
