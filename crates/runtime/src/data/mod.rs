@@ -5,6 +5,7 @@
 pub mod constraint;
 pub mod convert;
 pub mod decimal;
+pub mod export_rows;
 pub mod field_errors;
 pub mod fixtures;
 pub mod meta;

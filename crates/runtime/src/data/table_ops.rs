@@ -30,7 +30,19 @@ pub struct TableOps {
     pub(crate) writes: Option<WriteOps>,
     /// Every row, by primary key, as the API shows it (fixture dumps).
     pub(crate) read_all: fn(&mut DbConnection) -> diesel::QueryResult<Vec<Value>>,
+    /// A window of rows written as export lines, straight from the typed read model.
+    pub(crate) export_batch: ExportBatchFn,
 }
+
+/// Appends a window's rows to the text as export lines; how many rows it held, and the last
+/// one as the API shows it (the next window starts after it).
+pub(crate) type ExportBatchFn = fn(
+    &mut DbConnection,
+    SqlFilter,
+    SqlOrder,
+    &crate::data::export_rows::ExportShape,
+    &mut String,
+) -> diesel::QueryResult<(usize, Option<Value>)>;
 
 pub(crate) type PageFn =
     fn(&mut DbConnection, SqlFilter, SqlOrder, PageRead) -> diesel::QueryResult<PageRows>;
@@ -135,6 +147,7 @@ impl TableOps {
             row_json: row_json::<R>,
             writes: None,
             read_all: fixtures::read_all_rows::<R>,
+            export_batch: export_batch::<R>,
         }
     }
 
@@ -187,6 +200,27 @@ fn page_json<R: Resource>(
     };
     let json = serde_json::to_string(&rows).map_err(serialization)?;
     Ok(PageRows { loaded, json, ends })
+}
+
+fn export_batch<R: Resource>(
+    connection: &mut DbConnection,
+    filter: SqlFilter,
+    order: SqlOrder,
+    shape: &crate::data::export_rows::ExportShape,
+    out: &mut String,
+) -> diesel::QueryResult<(usize, Option<Value>)> {
+    let serialization = |error| diesel::result::Error::SerializationError(Box::new(error));
+    let rows =
+        R::load(connection, filter, order).map_err(|error| explain(connection, R::META, error))?;
+    for row in &rows {
+        shape.write_row(row, out).map_err(serialization)?;
+    }
+    let last = rows
+        .last()
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(serialization)?;
+    Ok((rows.len(), last))
 }
 
 fn counted_page_json<R: Resource>(

@@ -13,18 +13,18 @@ use std::task::{Context, Poll};
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::connections::db::DbConnection;
 use crate::connections::pool::Access;
 use crate::connections::transaction::read_in_one_snapshot;
+use crate::data::export_rows::{ExportShape, write_csv_record};
 use crate::data::sql::{SqlFilter, SqlOrder};
-use crate::data::table_ops::{PageRead, TableOps};
+use crate::data::table_ops::TableOps;
 use crate::http::cursor::Cursor;
 use crate::http::error::ApiError;
 use crate::http::guard::ProjectConnection;
 use crate::http::list;
-use crate::http::shaping::Shaping;
 
 /// Rows read and sent at a time: a few hundred kilobytes of JSON for ordinary rows.
 pub const BATCH_ROWS: usize = 1000;
@@ -89,9 +89,8 @@ struct ExportPlan {
     ops: &'static TableOps,
     filter: SqlFilter,
     order: SqlOrder,
-    shaping: Shaping,
     columns: Vec<&'static str>,
-    format: ExportFormat,
+    shape: ExportShape,
 }
 
 /// The response of an export: its headers at once, its rows as they are read.
@@ -100,7 +99,6 @@ pub(super) async fn export(
     request: &HttpRequest,
     guard: ProjectConnection,
     list_request: list::ListRequest,
-    shaping: Shaping,
     parameters: &[(String, String)],
     format: ExportFormat,
 ) -> Result<HttpResponse, ApiError> {
@@ -140,13 +138,16 @@ pub(super) async fn export(
     if request.method() == actix_web::http::Method::HEAD {
         return Ok(response.finish());
     }
+    let every_column = columns.len() == ops.meta.columns.len();
     let plan = Arc::new(ExportPlan {
         ops,
         filter: list_request.filter,
         order: list_request.order,
-        shaping,
+        shape: ExportShape {
+            csv: format == ExportFormat::Csv,
+            columns: (!every_column).then(|| columns.clone()),
+        },
         columns,
-        format,
     });
     let (sender, receiver) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
     let project = guard.project.clone();
@@ -183,7 +184,7 @@ pub(super) async fn export(
 }
 
 /// The columns an export writes, in the table's order: `fields` keeps the named ones, `omit`
-/// leaves the named ones out (both checked like a list's by [`Shaping::parse`]).
+/// leaves the named ones out (both checked like a list's, by `Shaping::parse`).
 fn exported_columns(ops: &'static TableOps, parameters: &[(String, String)]) -> Vec<&'static str> {
     let named = |parameter: &str| -> Option<Vec<String>> {
         list::joined_values(parameters, parameter).map(|value| {
@@ -219,17 +220,15 @@ fn send_rows(
     connection: &mut DbConnection,
     sender: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> Result<(), ApiError> {
-    if plan.format == ExportFormat::Csv {
+    if plan.shape.csv {
         let mut header = String::new();
-        write_csv_record(
-            &mut header,
-            plan.columns.iter().map(|name| Some(name.to_string())),
-        );
+        write_csv_record(&mut header, plan.columns.iter().copied());
         if sender.blocking_send(Ok(Bytes::from(header))).is_err() {
             return Ok(());
         }
     }
     let mut position: Option<Vec<Value>> = None;
+    let mut chunk_capacity = 64 * BATCH_ROWS;
     loop {
         let mut filter = plan.filter.clone();
         if let Some(position) = &position {
@@ -240,73 +239,20 @@ fn send_rows(
             .restrict(plan.ops.meta, &plan.order, &mut filter)?;
         }
         let window = plan.order.clone().window(BATCH_ROWS as u64, 0);
-        let read = PageRead {
-            keep: BATCH_ROWS,
-            reverse: false,
-            ends: true,
-        };
-        let rows = (plan.ops.page_json)(connection, filter, window, read)?;
-        let last = rows.ends.as_ref().map(|(_, last)| last.clone());
-        let json = plan.shaping.rows(connection, rows.json)?;
-        let batch: Vec<Map<String, Value>> = serde_json::from_str(&json)
-            .map_err(|error| ApiError::internal("reading exported rows", error))?;
-        drop(json);
-        let mut chunk = String::with_capacity(batch.len() * 64);
-        for row in &batch {
-            match plan.format {
-                ExportFormat::Csv => write_csv_record(
-                    &mut chunk,
-                    plan.columns.iter().map(|name| row.get(*name).map(csv_text)),
-                ),
-                ExportFormat::NdJson => {
-                    chunk.push_str(&Value::Object(row.clone()).to_string());
-                    chunk.push('\n');
-                }
-            }
-        }
+        let mut chunk = String::with_capacity(chunk_capacity);
+        let (loaded, last) =
+            (plan.ops.export_batch)(connection, filter, window, &plan.shape, &mut chunk)?;
+        chunk_capacity = chunk_capacity.max(chunk.len());
         if !chunk.is_empty() && sender.blocking_send(Ok(Bytes::from(chunk))).is_err() {
             return Ok(());
         }
         match last {
-            Some(last) if rows.loaded >= BATCH_ROWS => {
+            Some(last) if loaded >= BATCH_ROWS => {
                 position = Some(Cursor::position_of(&plan.order, &last));
             }
             _ => return Ok(()),
         }
     }
-}
-
-/// A value as a CSV field: text as it is, numbers and booleans as JSON writes them, lists and
-/// objects as JSON text, null as an empty field.
-fn csv_text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
-/// One CSV record (RFC 4180): fields separated by commas, a field quoted (its quotes doubled)
-/// when it holds a comma, a quote or a line break, or starts or ends with a space; CRLF after.
-/// Written here rather than with the `csv` crate: this function is all of CSV an export needs.
-fn write_csv_record(out: &mut String, fields: impl Iterator<Item = Option<String>>) {
-    for (position, field) in fields.enumerate() {
-        if position > 0 {
-            out.push(',');
-        }
-        let field = field.unwrap_or_default();
-        let needs_quotes = field.contains([',', '"', '\n', '\r'])
-            || field.starts_with(' ')
-            || field.ends_with(' ');
-        if needs_quotes {
-            out.push('"');
-            out.push_str(&field.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(&field);
-        }
-    }
-    out.push_str("\r\n");
 }
 
 /// The response body: chunks as the reader sends them.
@@ -324,31 +270,5 @@ impl actix_web::body::MessageBody for Chunks {
         context: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
         self.0.poll_recv(context)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::write_csv_record;
-
-    #[test]
-    fn csv_records_quote_what_rfc_4180_requires() {
-        let mut out = String::new();
-        write_csv_record(
-            &mut out,
-            [
-                Some("plain".to_string()),
-                Some("a,b".to_string()),
-                Some("say \"hi\"".to_string()),
-                Some("two\nlines".to_string()),
-                None,
-                Some(" padded".to_string()),
-            ]
-            .into_iter(),
-        );
-        assert_eq!(
-            out,
-            "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",,\" padded\"\r\n"
-        );
     }
 }

@@ -52,16 +52,9 @@ async fn list_at(
     )?;
     let shaping = shaping_of(ops, &guard, &parameters, settings)?;
     if let Some(format) = super::export::format_of(request, &parameters) {
-        return super::export::export(
-            ops,
-            request,
-            guard,
-            list_request,
-            shaping,
-            &parameters,
-            format,
-        )
-        .await;
+        // `shaping` has checked `fields` and `omit`; an export writes them itself.
+        drop(shaping);
+        return super::export::export(ops, request, guard, list_request, &parameters, format).await;
     }
     let unless = conditional::if_none_match(request)?;
     let body = match list_request.paging.clone() {
