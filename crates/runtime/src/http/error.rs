@@ -207,93 +207,83 @@ impl ResponseError for ApiError {
 /// The one place where the connection layer's reasons become words for API consumers.
 impl From<Unavailable> for ApiError {
     fn from(reason: Unavailable) -> ApiError {
-        let error = answer_unavailable(&reason);
-        match error {
-            ApiError::Unavailable {
-                detail,
-                retry_after_seconds,
-                ..
-            } => ApiError::Unavailable {
-                detail,
-                retry_after_seconds,
-                reason: Some(reason),
-            },
-            other => other,
+        let mut error = answer_unavailable(&reason);
+        if let ApiError::Unavailable { reason: slot, .. } = &mut error {
+            *slot = Some(reason);
         }
+        error
     }
 }
 
 /// The 503 of each reason, in words a project's users can act on.
 fn answer_unavailable(reason: &Unavailable) -> ApiError {
-    {
-        match reason {
-            Unavailable::Unreachable => {
-                unavailable("The project database is unavailable. Try again later.", 5)
-            }
-            Unavailable::NoConnectionFree => unavailable(
-                "No connection to the project database became free in time. Try again.",
-                1,
-            ),
-            Unavailable::ServerAtConnectionLimit => unavailable(
-                "The project's database server has no connection to spare right now. Try again.",
-                1,
-            ),
-            Unavailable::Busy => unavailable("The project database is busy. Try again.", 1),
-            Unavailable::ReadOnly => unavailable(
-                "The project database does not accept writes right now. Try again later.",
-                30,
-            ),
-            Unavailable::StatementTimeout => unavailable(
-                "The query took longer than the server's statement timeout and was cancelled. Narrow it (filters, page size) or try again later.",
-                5,
-            ),
-            Unavailable::DidNotAnswer => unavailable(
-                "The project database did not answer in time. Try again later.",
-                5,
-            ),
-            Unavailable::VersionMismatch { found, serves } => unavailable(
-                &format!(
-                    "The project database has structure version \"{found}\"; this server serves {serves}. It is unavailable until it records a served version."
-                ),
-                30,
-            ),
-            Unavailable::VersionSwitched { to } => unavailable(
-                &format!(
-                    "The project database has just moved to structure version \"{to}\", which this server serves; the request was not carried out. Try again."
-                ),
-                1,
-            ),
-            Unavailable::VersionChanging => unavailable(
-                "The project database's structure version is being changed. Try again.",
-                1,
-            ),
-            Unavailable::VersionUnreadable => unavailable(
-                "The project database's structure version cannot be read. It is unavailable until it can.",
-                30,
-            ),
-            Unavailable::StructureDrift(message) => unavailable(
-                &format!(
-                    "The project database's structure differs from the one its structure version describes: {message}. It is unavailable until they agree (`tenantapi check --structure` lists every difference)."
-                ),
-                30,
-            ),
-            // Nothing the caller sent explains it; served once the database's owner refreshes
-            // the view, which the database's message names.
-            Unavailable::NotPopulated(message) => unavailable(
-                &format!(
-                    "The project database cannot be read here: {message}. It is unavailable until the database runs REFRESH MATERIALIZED VIEW on it."
-                ),
-                60,
-            ),
-            Unavailable::WriteOutcomeUnknown => unavailable(
-                "The connection to the project database was lost while the write was being committed: it may or may not have been applied. Read the row before trying again.",
-                1,
-            ),
-            Unavailable::WriteNotApplied => unavailable(
-                "The connection to the project database was lost during the write, which was not applied. Try again.",
-                1,
-            ),
+    match reason {
+        Unavailable::Unreachable => {
+            unavailable("The project database is unavailable. Try again later.", 5)
         }
+        Unavailable::NoConnectionFree => unavailable(
+            "No connection to the project database became free in time. Try again.",
+            1,
+        ),
+        Unavailable::ServerAtConnectionLimit => unavailable(
+            "The project's database server has no connection to spare right now. Try again.",
+            1,
+        ),
+        Unavailable::Busy => unavailable("The project database is busy. Try again.", 1),
+        Unavailable::ReadOnly => unavailable(
+            "The project database does not accept writes right now. Try again later.",
+            30,
+        ),
+        Unavailable::StatementTimeout => unavailable(
+            "The query took longer than the server's statement timeout and was cancelled. Narrow it (filters, page size) or try again later.",
+            5,
+        ),
+        Unavailable::DidNotAnswer => unavailable(
+            "The project database did not answer in time. Try again later.",
+            5,
+        ),
+        Unavailable::VersionMismatch { found, serves } => unavailable(
+            &format!(
+                "The project database has structure version \"{found}\"; this server serves {serves}. It is unavailable until it records a served version."
+            ),
+            30,
+        ),
+        Unavailable::VersionSwitched { to } => unavailable(
+            &format!(
+                "The project database has just moved to structure version \"{to}\", which this server serves; the request was not carried out. Try again."
+            ),
+            1,
+        ),
+        Unavailable::VersionChanging => unavailable(
+            "The project database's structure version is being changed. Try again.",
+            1,
+        ),
+        Unavailable::VersionUnreadable => unavailable(
+            "The project database's structure version cannot be read. It is unavailable until it can.",
+            30,
+        ),
+        Unavailable::StructureDrift(message) => unavailable(
+            &format!(
+                "The project database's structure differs from the one its structure version describes: {message}. It is unavailable until they agree (`tenantapi check --structure` lists every difference)."
+            ),
+            30,
+        ),
+        // Nothing the caller sent explains it; served once the database's owner refreshes
+        // the view, which the database's message names.
+        Unavailable::NotPopulated(message) => unavailable(
+            &format!(
+                "The project database cannot be read here: {message}. It is unavailable until the database runs REFRESH MATERIALIZED VIEW on it."
+            ),
+            60,
+        ),
+        Unavailable::WriteOutcomeUnknown => unavailable(
+            "The connection to the project database was lost while the write was being committed: it may or may not have been applied. Read the row before trying again.",
+            1,
+        ),
+        Unavailable::WriteNotApplied => unavailable(
+            "The connection to the project database was lost during the write, which was not applied. Try again.",
+            1,
+        ),
     }
 }
 

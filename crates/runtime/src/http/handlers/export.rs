@@ -7,7 +7,6 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use actix_web::http::header;
@@ -152,7 +151,7 @@ pub(super) async fn export(
     let (sender, receiver) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
     let project = guard.project.clone();
     actix_web::rt::spawn(async move {
-        let started = Arc::new(AtomicBool::new(false));
+        let mut started = false;
         let work_sender = sender.clone();
         let outcome = guard
             .run_unbounded(
@@ -160,7 +159,7 @@ pub(super) async fn export(
                 (plan.ops.meta.name, "export"),
                 move |connection| {
                     // A connection lost after rows went out must not send them again.
-                    if started.swap(true, Ordering::AcqRel) {
+                    if std::mem::replace(&mut started, true) {
                         return Err(ApiError::internal(
                             "export",
                             "the connection was lost after rows were sent",
