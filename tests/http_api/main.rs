@@ -143,6 +143,7 @@ fn names(reply: &Reply) -> Vec<String> {
         .collect()
 }
 
+mod aggregates;
 mod bulk;
 mod check_in;
 mod conditional;

@@ -4,6 +4,8 @@
 //! reason.) Settings an operator may change have their defaults here; the server writes the
 //! configured values into the document when it starts.
 
+use crate::model::{ColumnKind, ColumnShape};
+
 /// Rows per page unless a request says otherwise (`api.default_page_size`).
 pub const DEFAULT_PAGE_SIZE: u64 = 100;
 
@@ -73,6 +75,93 @@ impl CountMode {
     pub fn parse(name: &str) -> Option<CountMode> {
         CountMode::ALL.into_iter().find(|mode| mode.name() == name)
     }
+}
+
+/// Query parameters of `/{table}/aggregate/` besides the list's: a column with one of these
+/// names is filtered there with `name__exact=`.
+pub const AGGREGATE_PARAMETERS: &[&str] = &["group_by", "count", "sum", "avg", "min", "max"];
+
+/// Fields one aggregate request may group by.
+pub const MAX_GROUP_BY_FIELDS: usize = 8;
+
+/// Values (counts, sums, averages, extremes) one aggregate request may compute per group.
+pub const MAX_AGGREGATES: usize = 32;
+
+/// Fraction digits of the average of a `numeric` column (at least; more when the column's
+/// scale is larger): PostgreSQL's own `avg` shows 16 for values below 10,000.
+pub const AVERAGE_DECIMAL_SCALE: u32 = 16;
+
+/// What `/{table}/aggregate/` computes per group, each named by its query parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    /// `count=`: rows (`count=` or `count=*`), non-null values (`count=field`) or distinct
+    /// non-null values (`count=distinct:field`).
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+}
+
+impl Aggregate {
+    pub const ALL: [Aggregate; 5] = [
+        Aggregate::Count,
+        Aggregate::Sum,
+        Aggregate::Avg,
+        Aggregate::Min,
+        Aggregate::Max,
+    ];
+
+    /// The query parameter that asks for it, also the suffix of its results' names.
+    pub fn parameter(self) -> &'static str {
+        match self {
+            Aggregate::Count => "count",
+            Aggregate::Sum => "sum",
+            Aggregate::Avg => "avg",
+            Aggregate::Min => "min",
+            Aggregate::Max => "max",
+        }
+    }
+
+    /// Whether it applies to a column of this shape: counts to every column, sums and averages
+    /// to numbers, extremes to numbers, text, dates and times (enumerations, whose order
+    /// differs between the backends, UUIDs and booleans have none in PostgreSQL).
+    pub fn applies_to(self, shape: ColumnShape) -> bool {
+        if shape.array || shape.text_form {
+            return self == Aggregate::Count;
+        }
+        match self {
+            Aggregate::Count => true,
+            Aggregate::Sum | Aggregate::Avg => shape.kind.is_number(),
+            Aggregate::Min | Aggregate::Max => {
+                shape.kind.is_number()
+                    || shape.kind.is_textual()
+                    || matches!(
+                        shape.kind,
+                        ColumnKind::Date
+                            | ColumnKind::Time
+                            | ColumnKind::Timestamp
+                            | ColumnKind::Timestamptz
+                    )
+            }
+        }
+    }
+
+    /// The name of its result for `field`, as Django names an aggregate's (`value__sum`);
+    /// `distinct` counts are `field__count_distinct`.
+    pub fn result_name(self, field: &str, distinct: bool) -> String {
+        if distinct {
+            format!("{field}__count_distinct")
+        } else {
+            format!("{field}__{}", self.parameter())
+        }
+    }
+}
+
+/// Whether `?group_by=` may name a column of this shape, and `count=distinct:` count it: the
+/// columns a list may order by, single values that compare for equality.
+pub fn is_groupable(shape: ColumnShape) -> bool {
+    shape.is_orderable()
 }
 
 /// The name a table that references another becomes a relation of that other table by

@@ -453,6 +453,19 @@ impl ColumnKind {
         )
     }
 
+    /// Kinds whose values are numbers: sums and averages take them.
+    pub fn is_number(self) -> bool {
+        matches!(
+            self,
+            ColumnKind::SmallInt
+                | ColumnKind::Integer
+                | ColumnKind::BigInt
+                | ColumnKind::Real
+                | ColumnKind::Double
+                | ColumnKind::Numeric { .. }
+        )
+    }
+
     /// The most characters a value may have, if the type limits it.
     pub fn max_length(self) -> Option<u32> {
         match self {

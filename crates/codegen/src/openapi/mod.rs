@@ -17,7 +17,7 @@ use tenantapi_schema::model::Schema;
 
 use components::{shared_schemas, table_schemas};
 use parameters::shared_parameters;
-use paths::{collection_path, item_path, project_index_path};
+use paths::{aggregate_path, collection_path, item_path, project_index_path};
 use responses::shared_responses;
 
 /// Every success of a project route names the structure version it was produced at
@@ -59,6 +59,10 @@ pub fn render_openapi(schema: &Schema, generated_header: &str) -> String {
         let segment = tenantapi_schema::names::url_segment(&table.sql_name);
         let collection = format!("/{{project}}/{segment}/");
         paths.insert(collection, collection_path(schema, table, name));
+        paths.insert(
+            format!("/{{project}}/{segment}/aggregate/"),
+            aggregate_path(schema, table),
+        );
         if !table.primary_key.is_empty() {
             let item = format!("/{{project}}/{segment}/{{pk}}/");
             paths.insert(item, item_path(schema, table, name));

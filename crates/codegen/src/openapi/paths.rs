@@ -121,6 +121,121 @@ pub(super) fn collection_path(schema: &Schema, table: &Table, name: &str) -> Val
     Value::Object(path)
 }
 
+/// `GET /{project}/{table}/aggregate/`: counts, sums, averages and extremes per group, in
+/// numbered pages of groups. Each parameter's fields are its `x-fields`; a filter whose name
+/// is one of the aggregate parameters is written `field__exact` there.
+pub(super) fn aggregate_path(schema: &Schema, table: &Table) -> Value {
+    use tenantapi_schema::api_rules::{
+        AGGREGATE_PARAMETERS, AVERAGE_DECIMAL_SCALE, Aggregate, MAX_AGGREGATES,
+        MAX_GROUP_BY_FIELDS, is_groupable,
+    };
+    let names = |keep: &dyn Fn(&tenantapi_schema::model::Column) -> bool| -> Vec<String> {
+        table
+            .columns
+            .iter()
+            .filter(|column| keep(column))
+            .map(|column| column.sql_name.clone())
+            .collect()
+    };
+    let groupable = names(&|column| is_groupable(column.shape()));
+    // Each field once, comma-separated: the longest value the server takes without repeats.
+    let longest = |fields: &[String], prefix: &str| -> usize {
+        fields
+            .iter()
+            .map(|name| prefix.len() + name.len() + 1)
+            .sum::<usize>()
+    };
+    let list_parameter = |name: &str, description: String, fields: Vec<String>, extra: usize| {
+        json!({
+            "name": name,
+            "in": "query",
+            "required": false,
+            "description": description,
+            "schema": {"type": "string", "maxLength": longest(&fields, "") + extra},
+            "x-fields": fields
+        })
+    };
+    let mut parameters = vec![
+        reference("parameters", "Project"),
+        reference("parameters", "Page"),
+        reference("parameters", "PageSize"),
+        list_parameter(
+            "group_by",
+            format!(
+                "The fields whose values make a group, comma-separated (at most {MAX_GROUP_BY_FIELDS}): one object per group, holding them. Without it, one group of every matching row. Alone, it lists the groups."
+            ),
+            groupable.clone(),
+            0,
+        ),
+    ];
+    let countable = names(&|column| Aggregate::Count.applies_to(column.shape()));
+    parameters.push(list_parameter(
+        "count",
+        "Counts, comma-separated: empty or `*` for the group's rows (result `count`), `field` for its non-null values (`field__count`), `distinct:field` for its distinct non-null values (`field__count_distinct`).".into(),
+        countable,
+        2 + longest(&groupable, "distinct:"),
+    ));
+    for (aggregate, meaning) in [
+        (Aggregate::Sum, "Sums of these fields, comma-separated (results `field__sum`): exact; an integer field's sum is an integer, a decimal field's a string at the field's scale; null for a group without values.".to_string()),
+        (Aggregate::Avg, format!("Averages of these fields, comma-separated (results `field__avg`): a number, or for a decimal field a string rounded half away from zero to {AVERAGE_DECIMAL_SCALE} fraction digits (more when the field's scale is larger); null for a group without values.")),
+        (Aggregate::Min, "The least values of these fields, comma-separated (results `field__min`), shown as rows show them.".to_string()),
+        (Aggregate::Max, "The greatest values of these fields, comma-separated (results `field__max`), shown as rows show them.".to_string()),
+    ] {
+        let fields = names(&|column| aggregate.applies_to(column.shape()));
+        if !fields.is_empty() {
+            parameters.push(list_parameter(aggregate.parameter(), meaning, fields, 0));
+        }
+    }
+    parameters.push(json!({
+        "name": "ordering",
+        "in": "query",
+        "required": false,
+        "description": "The results to order groups by, by their names in the answer (`-value__sum`, `unit`), comma-separated, `-` first for descending; the group_by fields break ties. Nulls come last ascending and first descending, on both backends. Default: by the group_by fields.",
+        "schema": {"type": "string", "maxLength": longest(&groupable, "-") + MAX_AGGREGATES * 80}
+    }));
+    parameters.extend(search_parameter(schema, table));
+    parameters.push(reference("parameters", "IfNoneMatch"));
+    for mut filter in filter_parameters(schema, table) {
+        if let Some(name) = filter["name"].as_str()
+            && AGGREGATE_PARAMETERS.contains(&name)
+        {
+            filter["name"] = Value::from(format!("{name}__exact"));
+        }
+        parameters.push(filter);
+    }
+    bound_query_text(&mut parameters);
+    json!({
+        "get": {
+            "operationId": format!("{}_aggregate", table.rust_name),
+            "summary": format!("Aggregate {} rows", table.verbose_name),
+            "description": format!("Counts, sums, averages and extremes of the rows the filters (and `search`) match, per group of `group_by` values, in numbered pages of groups; at most {MAX_AGGREGATES} aggregates a request. Each group is an object of its `group_by` fields and its results, named as Django names aggregates (`value__sum`)."),
+            "tags": [table.sql_name],
+            "parameters": parameters,
+            "responses": with_errors(
+                vec![("200".into(), json!({
+                    "description": "One page of groups.",
+                    "headers": {"ETag": {"description": "A weak entity tag of the page (`W/\"...\"`), for `If-None-Match`.", "schema": {"type": "string"}}},
+                    "content": json_content(json!({
+                        "type": "object",
+                        "required": ["count", "next", "previous", "results"],
+                        "properties": {
+                            "count": {"type": "integer", "minimum": 0, "description": "The number of groups."},
+                            "next": {"type": ["string", "null"], "format": "uri"},
+                            "previous": {"type": ["string", "null"], "format": "uri"},
+                            "results": {"type": "array", "items": {
+                                "type": "object",
+                                "description": "A group: its group_by fields, then each result asked for.",
+                                "additionalProperties": {"type": ["string", "number", "integer", "boolean", "null"]}
+                            }}
+                        }
+                    }))
+                }))],
+                &[("304", "NotModified"), ("400", "BadRequest")]
+            )
+        }
+    })
+}
+
 /// The 201 of a create, with links from the new row's key to its item operations (a single-
 /// column key only: a composite key's path form is not one field of the body).
 pub(super) fn created_response(table: &Table, name: &str) -> Value {

@@ -204,9 +204,198 @@ impl DecimalDigits {
     }
 }
 
+impl DecimalDigits {
+    /// This value divided by `divisor`, rounded half away from zero to `scale` fraction digits:
+    /// an average of exact decimals. The quotient is cut after one more digit, which is the
+    /// only one rounding looks at, so cutting there rounds exactly as the exact quotient would.
+    pub fn divided_by(&self, divisor: u64, scale: usize) -> String {
+        assert!(
+            divisor > 0,
+            "an average of no values is null, not a division"
+        );
+        let mut fraction = self.fraction.clone();
+        while fraction.len() < scale + 1 {
+            fraction.push('0');
+        }
+        let dividend = format!("{}{fraction}", self.integer);
+        let mut quotient = String::with_capacity(dividend.len());
+        let mut remainder: u128 = 0;
+        for digit in dividend.bytes() {
+            remainder = remainder * 10 + u128::from(digit - b'0');
+            quotient.push(char::from(b'0' + (remainder / u128::from(divisor)) as u8));
+            remainder %= u128::from(divisor);
+        }
+        let point = quotient.len() - fraction.len();
+        let digits = DecimalDigits {
+            negative: self.negative,
+            integer: quotient[..point].trim_start_matches('0').to_string(),
+            fraction: quotient[point..point + scale + 1].to_string(),
+        };
+        digits.to_scale(scale)
+    }
+}
+
+/// The exact sum of decimals, however many: SQLite's own `SUM` adds them as doubles
+/// (`0.1 + 0.2` is `0.30000000000000004`), so its sums of `numeric` columns are made here
+/// (`connections::db` registers this as an SQLite aggregate function).
+///
+/// Positive and negative values are added up apart, each as an unsigned digit string, and
+/// subtracted once at the end: addition of magnitudes is all the per-row work there is.
+/// (Hand-written rather than the `bigdecimal` crate: this is the one operation needed, on
+/// the [`DecimalDigits`] values that are parsed here anyway.)
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExactSum {
+    positive: Magnitude,
+    negative: Magnitude,
+}
+
+/// An unsigned decimal: its digits, least significant first, of the value times 10^`scale`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Magnitude {
+    digits: Vec<u8>,
+    scale: usize,
+}
+
+impl Magnitude {
+    fn add(&mut self, integer: &str, fraction: &str) {
+        if fraction.len() > self.scale {
+            let shift = fraction.len() - self.scale;
+            self.digits.splice(0..0, std::iter::repeat_n(0, shift));
+            self.scale = fraction.len();
+        }
+        let padding = self.scale - fraction.len();
+        let addend = std::iter::repeat_n(0u8, padding).chain(
+            integer
+                .bytes()
+                .chain(fraction.bytes())
+                .rev()
+                .map(|digit| digit - b'0'),
+        );
+        let mut carry = 0u8;
+        let mut position = 0;
+        for digit in addend {
+            if position == self.digits.len() {
+                self.digits.push(0);
+            }
+            let total = self.digits[position] + digit + carry;
+            self.digits[position] = total % 10;
+            carry = total / 10;
+            position += 1;
+        }
+        while carry > 0 {
+            if position == self.digits.len() {
+                self.digits.push(0);
+            }
+            let total = self.digits[position] + carry;
+            self.digits[position] = total % 10;
+            carry = total / 10;
+            position += 1;
+        }
+    }
+
+    /// The digits, most significant first, padded to `scale` fraction digits and `width` in all.
+    fn aligned(&self, scale: usize, width: usize) -> Vec<u8> {
+        let mut digits: Vec<u8> = std::iter::repeat_n(0, scale - self.scale)
+            .chain(self.digits.iter().copied())
+            .collect();
+        digits.resize(width, 0);
+        digits.reverse();
+        digits
+    }
+}
+
+impl ExactSum {
+    /// Adds one value.
+    pub fn add(&mut self, value: &DecimalDigits) {
+        let magnitude = if value.negative {
+            &mut self.negative
+        } else {
+            &mut self.positive
+        };
+        magnitude.add(&value.integer, &value.fraction);
+    }
+
+    /// The sum so far.
+    pub fn total(&self) -> DecimalDigits {
+        let scale = self.positive.scale.max(self.negative.scale);
+        let width = (self.positive.digits.len() + scale - self.positive.scale)
+            .max(self.negative.digits.len() + scale - self.negative.scale)
+            .max(scale);
+        let positive = self.positive.aligned(scale, width);
+        let negative = self.negative.aligned(scale, width);
+        let negative_result = negative > positive;
+        let (larger, smaller) = if negative_result {
+            (negative, positive)
+        } else {
+            (positive, negative)
+        };
+        let mut difference = vec![0u8; width];
+        let mut borrow = 0i8;
+        for position in (0..width).rev() {
+            let mut digit = larger[position] as i8 - smaller[position] as i8 - borrow;
+            borrow = i8::from(digit < 0);
+            if digit < 0 {
+                digit += 10;
+            }
+            difference[position] = digit as u8;
+        }
+        let text: String = difference
+            .iter()
+            .map(|digit| char::from(b'0' + digit))
+            .collect();
+        let (integer, fraction) = text.split_at(width - scale);
+        DecimalDigits {
+            negative: negative_result,
+            integer: integer.trim_start_matches('0').to_string(),
+            fraction: fraction.to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sum_of(values: &[&str]) -> String {
+        let mut sum = ExactSum::default();
+        for value in values {
+            sum.add(&DecimalDigits::parse(value).unwrap());
+        }
+        let total = sum.total();
+        let scale = total.fraction.len();
+        total.to_scale(scale)
+    }
+
+    #[test]
+    fn exact_sums_do_not_drift_like_doubles() {
+        assert_eq!(sum_of(&["0.1", "0.2"]), "0.3");
+        assert_eq!(sum_of(&["12.50", "-0.125", "3"]), "15.375");
+        assert_eq!(sum_of(&["-1.5", "0.25"]), "-1.25");
+        assert_eq!(sum_of(&["-1", "1"]), "0");
+        assert_eq!(
+            sum_of(&["999999999999999999.999999", "0.000001"]),
+            "1000000000000000000.000000"
+        );
+        assert_eq!(sum_of(&[]), "0");
+        let many: Vec<String> = (0..10_000).map(|_| "0.1".to_string()).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(sum_of(&many), "1000.0");
+    }
+
+    #[test]
+    fn division_rounds_half_away_from_zero_at_the_scale() {
+        let digits = |text| DecimalDigits::parse(text).unwrap();
+        assert_eq!(digits("10").divided_by(3, 4), "3.3333");
+        assert_eq!(digits("20").divided_by(3, 4), "6.6667");
+        assert_eq!(digits("-20").divided_by(3, 4), "-6.6667");
+        assert_eq!(digits("0.00005").divided_by(1, 4), "0.0001");
+        assert_eq!(digits("0.000049999").divided_by(1, 4), "0.0000");
+        assert_eq!(digits("7.5").divided_by(2, 0), "4");
+        assert_eq!(
+            digits("123456789012345678901234.5").divided_by(5, 2),
+            "24691357802469135780246.90"
+        );
+    }
 
     fn check_scale(input: &str, scale: usize, expected: &str) {
         let parsed = DecimalDigits::parse(input).unwrap_or_else(|| panic!("{input} should parse"));

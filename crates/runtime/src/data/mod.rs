@@ -2,6 +2,7 @@
 //! conversions from JSON and stored values, SQL building, validation, constraint violations
 //! explained per field, and the writes. Imports from `connections`, never from `http`.
 
+pub mod aggregate;
 pub mod constraint;
 pub mod convert;
 pub mod decimal;

@@ -593,20 +593,22 @@ impl<const SCALE: u32> ToSql<sql_types::PortableNumeric, Sqlite> for Decimal<SCA
     }
 }
 
+/// The text of a decimal SQLite holds. NUMERIC affinity stores INTEGER or REAL; a REAL is
+/// taken to the 15 significant digits SQLite keeps exact (so that a sum's 3.9800000000000004
+/// is 3.98), and a TEXT column holds the digits as written. `None` for a blob.
+fn sqlite_decimal_text(value: &mut diesel::sqlite::SqliteValue<'_, '_, '_>) -> Option<String> {
+    match value.value_type() {
+        Some(diesel::sqlite::SqliteType::Binary) => None,
+        Some(diesel::sqlite::SqliteType::Double) => Some(format!("{:.14e}", value.read_double())),
+        _ => Some(value.read_text().to_string()),
+    }
+}
+
 impl<const SCALE: u32> FromSql<sql_types::PortableNumeric, Sqlite> for Decimal<SCALE> {
     fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        // NUMERIC affinity stores INTEGER or REAL; a REAL is taken to the 15 significant
-        // digits SQLite keeps exact (so that a sum's 3.9800000000000004 is 3.98), and a TEXT
-        // column holds the digits as written. The scale is restored here; digits past it that
-        // are not zeros would be rounded away, so such a value is refused rather than changed
-        // (the API never writes one).
-        let text = match value.value_type() {
-            Some(diesel::sqlite::SqliteType::Binary) => None,
-            Some(diesel::sqlite::SqliteType::Double) => {
-                Some(format!("{:.14e}", value.read_double()))
-            }
-            _ => Some(value.read_text().to_string()),
-        };
+        // The scale is restored here; digits past it that are not zeros would be rounded
+        // away, so such a value is refused rather than changed (the API never writes one).
+        let text = sqlite_decimal_text(&mut value);
         let exact = match text {
             None => None,
             Some(text) => DecimalDigits::parse(&text).filter(|digits| {
@@ -629,6 +631,40 @@ impl<const SCALE: u32> FromSql<sql_types::PortableNumeric, Sqlite> for Decimal<S
 }
 
 multi_backend_value!(sql_types::PortableNumeric, Decimal<SCALE>, SCALE);
+
+/// A decimal whose scale the statement decides, not a column: an aggregate of a `numeric`
+/// column (a sum, an extreme), rendered at the column's scale by its reader. `None` for
+/// PostgreSQL's NaN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnyScaleDecimal(pub Option<DecimalDigits>);
+
+impl FromSql<sql_types::PortableNumeric, Pg> for AnyScaleDecimal {
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<Self> {
+        let numeric = <diesel::pg::data_types::PgNumeric as FromSql<
+            diesel::sql_types::Numeric,
+            Pg,
+        >>::from_sql(value)?;
+        Ok(AnyScaleDecimal(DecimalDigits::from_pg_numeric(&numeric)))
+    }
+}
+
+impl FromSql<sql_types::PortableNumeric, Sqlite> for AnyScaleDecimal {
+    fn from_sql(mut value: diesel::sqlite::SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        match sqlite_decimal_text(&mut value)
+            .as_deref()
+            .and_then(DecimalDigits::parse)
+        {
+            Some(digits) => Ok(AnyScaleDecimal(Some(digits))),
+            None => Err(Box::new(Stored::read(&mut value).refused("a decimal"))),
+        }
+    }
+}
+
+impl FromSql<sql_types::PortableNumeric, MultiBackend> for AnyScaleDecimal {
+    fn from_sql(bytes: MultiRawValue<'_>) -> deserialize::Result<Self> {
+        bytes.from_sql::<Self, sql_types::PortableNumeric>()
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Byte strings

@@ -116,12 +116,8 @@ pub fn parse_list_request_with_relations(
     {
         return Err(ApiError::NotFound);
     }
-    let (page, count) = parse_page_and_count(pairs)?;
-    // As DRF: an unusable page_size falls back to the default; a large one is capped.
-    let page_size = match last("page_size").and_then(|text| text.parse::<u64>().ok()) {
-        Some(size) if size >= 1 => size.min(settings.max_page_size),
-        _ => settings.default_page_size,
-    };
+    let (page, page_size) = parse_page_and_size(pairs, settings)?;
+    let count = parse_count(pairs, page)?;
     let order = parse_ordering(meta, last("ordering"))?;
     let paging = match last("cursor") {
         None => Paging::Numbered { page, count },
@@ -136,10 +132,7 @@ pub fn parse_list_request_with_relations(
             Paging::Cursor(cursor.to_string())
         }
     };
-    let mut filter = parse_filters(meta, backend, pairs, related)?;
-    if let Some(value) = last("search") {
-        search::add_search(&mut filter, meta, backend, value, related)?;
-    }
+    let filter = parse_filter_and_search(meta, backend, pairs, &[], related)?;
     Ok(ListRequest {
         filter,
         order,
@@ -148,8 +141,27 @@ pub fn parse_list_request_with_relations(
     })
 }
 
-/// `?page=` and `?count=`, and whether they go together.
-fn parse_page_and_count(pairs: &[(String, String)]) -> Result<(PageNumber, CountMode), ApiError> {
+/// A read's filters and `?search=`: every parameter that is neither reserved for lists nor
+/// among `also_reserved` (a route's own parameters) filters.
+pub fn parse_filter_and_search(
+    meta: &TableMeta,
+    backend: BackendKind,
+    pairs: &[(String, String)],
+    also_reserved: &[&str],
+    related: &dyn Fn(&str) -> Option<&'static TableMeta>,
+) -> Result<SqlFilter, ApiError> {
+    let mut filter = parse_filters(meta, backend, pairs, also_reserved, related)?;
+    if let Some(value) = last_value(pairs, "search") {
+        search::add_search(&mut filter, meta, backend, value, related)?;
+    }
+    Ok(filter)
+}
+
+/// `?page=` and `?page_size=`.
+pub fn parse_page_and_size(
+    pairs: &[(String, String)],
+    settings: PageSettings,
+) -> Result<(PageNumber, u64), ApiError> {
     let last = |name: &str| last_value(pairs, name);
     let page = match last("page") {
         None => PageNumber::Number(1),
@@ -159,6 +171,17 @@ fn parse_page_and_count(pairs: &[(String, String)]) -> Result<(PageNumber, Count
             _ => return Err(ApiError::InvalidPage),
         },
     };
+    // As DRF: an unusable page_size falls back to the default; a large one is capped.
+    let page_size = match last("page_size").and_then(|text| text.parse::<u64>().ok()) {
+        Some(size) if size >= 1 => size.min(settings.max_page_size),
+        _ => settings.default_page_size,
+    };
+    Ok((page, page_size))
+}
+
+/// `?count=`, and whether it goes with the page asked for.
+fn parse_count(pairs: &[(String, String)], page: PageNumber) -> Result<CountMode, ApiError> {
+    let last = |name: &str| last_value(pairs, name);
     let count = match last("count") {
         None => CountMode::DEFAULT,
         Some(name) => CountMode::parse(name).ok_or_else(|| {
@@ -173,7 +196,7 @@ fn parse_page_and_count(pairs: &[(String, String)]) -> Result<(PageNumber, Count
             "page=last needs a count to find the last page; drop count=none, or page with ?cursor= and ordering=-field to read from the end.".into(),
         ));
     }
-    Ok((page, count))
+    Ok(count)
 }
 
 /// Every query parameter that is not reserved, as a filter: `field`, `field__lookup` or
@@ -183,6 +206,7 @@ fn parse_filters(
     meta: &TableMeta,
     backend: BackendKind,
     pairs: &[(String, String)],
+    also_reserved: &[&str],
     related: &dyn Fn(&str) -> Option<&'static TableMeta>,
 ) -> Result<SqlFilter, ApiError> {
     let mut filter = SqlFilter::all();
@@ -190,7 +214,10 @@ fn parse_filters(
     let mut errors = FieldErrors::new();
     let mut seen = std::collections::HashSet::new();
     for (key, value) in pairs.iter().rev() {
-        if RESERVED_PARAMETERS.contains(&key.as_str()) || !seen.insert(key.as_str()) {
+        if RESERVED_PARAMETERS.contains(&key.as_str())
+            || also_reserved.contains(&key.as_str())
+            || !seen.insert(key.as_str())
+        {
             continue;
         }
         // A column's whole name first (names may hold `__`), then `field__lookup`.
@@ -369,7 +396,8 @@ fn add_condition(
                 _ => " <= ",
             };
             filter.begin_condition();
-            push_compared_column(filter, backend, column)
+            filter
+                .compared_column(backend, column)
                 .sql(operator)
                 .bind_for(column, operand);
         }
@@ -390,7 +418,7 @@ fn add_condition(
                 filter.sql("1 = 0");
                 return Ok(());
             }
-            push_compared_column(filter, backend, column).sql(" IN (");
+            filter.compared_column(backend, column).sql(" IN (");
             for (position, operand) in operands.into_iter().enumerate() {
                 if position > 0 {
                     filter.sql(", ");
@@ -417,31 +445,6 @@ fn add_condition(
         }
     }
     Ok(())
-}
-
-/// The column as a filter compares it. A SQLite boolean column may hold the text other
-/// applications wrote (`'t'`, `'TRUE'`, `'0'`), which reads serve as `true` or `false`
-/// (`stored.rs`): compared as the 0 or 1 it is served as, so that `?is_active=true` finds every
-/// row the list shows as `true`. (No index on the column helps then; on a boolean, rarely one.)
-fn push_compared_column<'f>(
-    filter: &'f mut SqlFilter,
-    backend: BackendKind,
-    column: &'static ColumnMeta,
-) -> &'f mut SqlFilter {
-    if backend != BackendKind::Sqlite || column.kind != ColumnKind::Boolean || column.array {
-        return filter.identifier(column.name);
-    }
-    filter
-        .sql("(CASE WHEN typeof(")
-        .identifier(column.name)
-        .sql(") = 'text' THEN CASE lower(")
-        .identifier(column.name)
-        .sql(
-            ") WHEN 't' THEN 1 WHEN 'true' THEN 1 WHEN '1' THEN 1 \
-             WHEN 'f' THEN 0 WHEN 'false' THEN 0 WHEN '0' THEN 0 END ELSE ",
-        )
-        .identifier(column.name)
-        .sql(" END)")
 }
 
 /// `list__contains=a,b`: the list holds every item. PostgreSQL's `@>` on arrays; on SQLite,

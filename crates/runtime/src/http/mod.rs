@@ -3,6 +3,7 @@
 //! expansions), `OPTIONS` answers, and the one error type with its mapping of every lower
 //! layer's errors to HTTP.
 
+pub mod aggregate;
 pub mod body;
 pub mod conditional;
 pub mod cursor;

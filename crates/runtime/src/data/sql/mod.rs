@@ -6,6 +6,7 @@
 
 use diesel::sql_types;
 
+use crate::connections::db::BackendKind;
 use crate::data::meta::{ColumnKind, ColumnMeta, TableMeta};
 use crate::data::values::{Decimal, Json, Timestamptz, Uuid};
 
@@ -177,6 +178,38 @@ macro_rules! piece_builders {
             self.pieces.push(Piece::bind_for(column, value));
             self
         }
+
+        /// The column's value as filters compare it and aggregates group it. A SQLite boolean
+        /// column may hold the text other applications wrote (`'t'`, `'TRUE'`, `'0'`), which
+        /// reads serve as `true` or `false` (`stored.rs`): taken as the 0 or 1 it is served
+        /// as, so that `?is_active=true` finds every row the list shows as `true`, and one
+        /// group holds them. (No index on the column helps then; on a boolean, rarely one.)
+        pub fn compared_column(
+            &mut self,
+            backend: BackendKind,
+            column: &'static ColumnMeta,
+        ) -> &mut Self {
+            if backend != BackendKind::Sqlite || column.kind != ColumnKind::Boolean || column.array
+            {
+                return self.identifier(column.name);
+            }
+            self.sql("(CASE WHEN typeof(")
+                .identifier(column.name)
+                .sql(") = 'text' THEN CASE lower(")
+                .identifier(column.name)
+                .sql(
+                    ") WHEN 't' THEN 1 WHEN 'true' THEN 1 WHEN '1' THEN 1 \
+                     WHEN 'f' THEN 0 WHEN 'false' THEN 0 WHEN '0' THEN 0 END ELSE ",
+                )
+                .identifier(column.name)
+                .sql(" END)")
+        }
+
+        /// SQL text made at run time from trusted parts (numbers, fixed words), never input.
+        pub fn owned_sql(&mut self, sql: String) -> &mut Self {
+            self.pieces.push(Piece::OwnedSql(sql));
+            self
+        }
     };
 }
 
@@ -201,11 +234,6 @@ impl SqlFilter {
             self.pieces.push(Piece::Sql(" AND "));
         }
         self.conditions += 1;
-        self
-    }
-
-    pub fn owned_sql(&mut self, sql: String) -> &mut Self {
-        self.pieces.push(Piece::OwnedSql(sql));
         self
     }
 

@@ -200,7 +200,7 @@ where
 }
 
 /// A statement whose rows are read by name or position.
-struct Returning(SqlStatement);
+pub(crate) struct Returning(pub(crate) SqlStatement);
 
 impl QueryFragment<MultiBackend> for Returning {
     fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {

@@ -17,6 +17,7 @@ use crate::http::error::ApiError;
 use crate::http::key_path;
 use crate::http::settings::ApiSettings;
 
+mod aggregate;
 mod create;
 mod export;
 mod item;
@@ -253,6 +254,19 @@ pub fn register_tables(config: &mut web::ServiceConfig, api: &'static GeneratedA
             // Only reached by a method the table serves but no route above takes.
             Err::<HttpResponse, _>(ApiError::NotFound)
         }));
+    // Before the item route, which would take `aggregate` for a key. Only for the methods it
+    // serves: a PUT, PATCH or DELETE of a row whose key is the text `aggregate` reaches that
+    // row (reading it is `?key=aggregate` on the list).
+    let aggregate = web::resource("/{project}/{table}/aggregate/")
+        .guard(
+            actix_web::guard::Any(actix_web::guard::Get())
+                .or(actix_web::guard::Head())
+                .or(actix_web::guard::Options()),
+        )
+        .app_data(index.clone())
+        .route(web::get().to(aggregate::aggregate))
+        .route(web::head().to(aggregate::aggregate))
+        .route(web::method(Method::OPTIONS).to(aggregate::options_aggregate));
     let item = web::resource("/{project}/{table}/{pk}/")
         .app_data(index)
         .route(web::get().to(item::retrieve))
@@ -264,7 +278,7 @@ pub fn register_tables(config: &mut web::ServiceConfig, api: &'static GeneratedA
         .default_service(web::to(|_: Table| async {
             Err::<HttpResponse, _>(ApiError::NotFound)
         }));
-    config.service(collection).service(item);
+    config.service(collection).service(aggregate).service(item);
 }
 
 /// Any other method on the resource is a DRF-style 405 listing the allowed ones.

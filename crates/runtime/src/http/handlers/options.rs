@@ -26,6 +26,13 @@ pub(super) async fn options_collection(
     let mut document =
         simple_metadata::describe(ops.meta, simple_metadata::Route::Collection, action);
     describe_expansions(&mut document, ops, &guard);
+    if let Value::Object(fields) = &mut document {
+        // What `/{table}/aggregate/` takes, so that a client finds it from the list.
+        fields.insert(
+            "aggregates".into(),
+            crate::http::aggregate::metadata(ops.meta),
+        );
+    }
     Ok(options_response(document, allowed))
 }
 

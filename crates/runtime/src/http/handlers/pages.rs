@@ -215,8 +215,8 @@ fn last_page(
     Ok((last, rows.json))
 }
 
-/// The envelope of a numbered page around its rows.
-fn numbered_envelope(
+/// The envelope of a numbered page around its rows (or groups).
+pub(super) fn numbered_envelope(
     request: &HttpRequest,
     count: Option<i64>,
     page: u64,
