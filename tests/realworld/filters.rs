@@ -151,3 +151,89 @@ async fn filters_scenario(backend: Backend) {
     let reply = call!(kit, service, "GET", &get("film/?ordering=special_features"));
     assert_eq!(reply.status, 400, "lists have no order: {}", reply.json);
 }
+
+/// `@` on a column described as `database_type = "tsvector"` (the description's search entry
+/// `@fulltext`) matches the stored vector as it is: the same rows as the database's own
+/// `fulltext @@ plainto_tsquery(term)` for each term, and a GIN index on the column serves it
+/// (a `to_tsvector` of its text could not use one). The sample's description has no search
+/// entries (it is what introspection writes), so the film table's metadata is given one here.
+#[test]
+fn a_full_text_search_matches_a_tsvector_column_as_it_is() {
+    use diesel::connection::SimpleConnection as _;
+    use tenantapi_runtime::connections::db::BackendKind;
+    use tenantapi_runtime::data::meta::{SearchFieldMeta, SearchMode};
+    use tenantapi_runtime::data::sql::SqlStatement;
+    use tenantapi_runtime::data::sql::positional;
+    use tenantapi_runtime::http::list::{PageSettings, parse_list_request_with_relations};
+
+    let database = sample(Backend::Postgres);
+    let film: &'static TableMeta = Box::leak(Box::new(TableMeta {
+        search: &[SearchFieldMeta {
+            mode: SearchMode::FullText,
+            via: None,
+            column: "fulltext",
+            written: "@fulltext",
+        }],
+        ..tenantapi_realworld::tables::film::META
+    }));
+    let mut connection = database.connect();
+    connection
+        .batch_execute("SET search_path TO store, public")
+        .unwrap();
+    let search = |connection: &mut _, terms: &str| {
+        let pairs = vec![("search".to_string(), terms.to_string())];
+        let filter = parse_list_request_with_relations(
+            film,
+            BackendKind::Postgres,
+            &pairs,
+            PageSettings::default(),
+            &|_| None,
+        )
+        .expect("a valid search")
+        .filter;
+        let count = positional::count(connection, film, filter.clone()).unwrap();
+        (count, filter)
+    };
+    for (terms, expected) in [
+        ("dramas scientist", 1),
+        ("astounding", 2),
+        ("astounding lumberjacks", 1),
+        ("dinosaur", 1),
+        ("goldfinger database", 1),
+        ("unicorn", 0),
+    ] {
+        let (count, _) = search(&mut connection, terms);
+        let own: Vec<i64> = diesel::RunQueryDsl::load(
+            {
+                let mut statement = SqlStatement::new();
+                statement.sql("SELECT COUNT(*) FROM film WHERE TRUE");
+                for term in terms.split(' ') {
+                    statement
+                        .sql(" AND fulltext @@ plainto_tsquery(")
+                        .bind(tenantapi_runtime::data::sql::SqlValue::Text(term.into()))
+                        .sql(")");
+                }
+                statement.returning_integer()
+            },
+            &mut connection,
+        )
+        .unwrap();
+        assert_eq!((count, own[0]), (expected, expected), "search={terms}");
+    }
+
+    connection
+        .batch_execute(
+            "CREATE INDEX film_fulltext_gin ON film USING gin (fulltext); ANALYZE film; \
+             SET enable_seqscan = off",
+        )
+        .unwrap();
+    let (_, filter) = search(&mut connection, "astounding");
+    let mut explain = SqlStatement::new();
+    explain
+        .sql("EXPLAIN SELECT 1 FROM film WHERE ")
+        .condition(&filter);
+    let plan: Vec<String> =
+        diesel::RunQueryDsl::load(explain.returning_text(), &mut connection).unwrap();
+    let plan = plan.join("\n");
+    assert!(plan.contains("film_fulltext_gin"), "{plan}");
+}

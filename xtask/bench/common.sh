@@ -48,3 +48,38 @@ debug = false
 TOML
   cp Cargo.lock "$ws/Cargo.lock"
 }
+
+# Builds the release server; loads 1,000,000 readings (10,000 data points) into the peers'
+# PostgreSQL (database tenantapi_bench) and into the SQLite file $1/bench.db; registers them as
+# projects `pg` and `lite` and serves both on :8000 without authentication, after one read of
+# each. Sets $server (its pid, also in $1/server.pid) and $sqlite_db. Installs Debian's sqlite3
+# when it is missing.
+bench_serve_million_readings() {
+  local work=$1
+  "$peers/pg.sh" start >/dev/null
+  command -v sqlite3 >/dev/null || { apt-get update -qq && apt-get install -y -qq sqlite3 >/dev/null; }
+  cargo build --release -q -p tenantapi-server
+  "$PWD/xtask/bench/prepare-postgres.sh" "$port" >/dev/null
+  echo "loading 1,000,000 readings into PostgreSQL and SQLite..." >&2
+  "${psql_cluster[@]}" -d tenantapi_bench -c "INSERT INTO reading (data_point_id, measured_at, value, quality)
+    SELECT 1 + g % 10000, TIMESTAMPTZ '2026-01-01' + g * INTERVAL '1 second', (g % 1000) + 0.5, 0
+    FROM generate_series(1, 1000000) AS g" -c "VACUUM ANALYZE reading"
+  sqlite_db=$work/bench.db
+  target/release/tenantapi ddl --backend sqlite | sqlite3 "$sqlite_db"
+  sqlite3 "$sqlite_db" <<'SQL'
+INSERT INTO site (id, code, name, external_ref) VALUES (1, 'S1', 'Site', '11111111-2222-4333-8444-555555555555');
+WITH RECURSIVE n(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM n WHERE g < 10000)
+INSERT INTO data_point (id, name, site_id) SELECT g, 'point ' || g, 1 FROM n;
+WITH RECURSIVE n(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM n WHERE g < 1000000)
+INSERT INTO reading (data_point_id, measured_at, value, quality)
+  SELECT 1 + g % 10000, strftime('%Y-%m-%d %H:%M:%f', '2026-01-01', '+' || g || ' seconds'), (g % 1000) + 0.5, 0 FROM n;
+SQL
+  export TENANTAPI_PLATFORM_DATABASE_URL=$work/platform.db
+  target/release/tenantapi project add pg --database-url "postgres://postgres@127.0.0.1:$port/tenantapi_bench" >/dev/null
+  target/release/tenantapi project add lite --database-url "$sqlite_db" >/dev/null
+  TENANTAPI_AUTH_REQUIRED=false RUST_LOG=warn target/release/tenantapi serve --bind 127.0.0.1:8000 > "$work/server.log" 2>&1 &
+  server=$!
+  echo "$server" > "$work/server.pid"
+  for _ in $(seq 1 100); do curl -fs -o /dev/null http://127.0.0.1:8000/api/v1/pg/reading/1/ && break; sleep 0.1; done
+  curl -fs -o /dev/null http://127.0.0.1:8000/api/v1/lite/reading/1/
+}

@@ -234,7 +234,10 @@ mod tests {
             ("../../schema/project.toml", &[][..]),
             (
                 "../../tests/realworld/schema.toml",
-                &["/{project}/Survey%20Answer/"][..],
+                &[
+                    "/{project}/Survey%20Answer/",
+                    "/{project}/Survey%20Answer/aggregate/",
+                ][..],
             ),
         ] {
             let schema =
@@ -269,8 +272,8 @@ mod tests {
         let document: Value = serde_json::from_str(&render_openapi(&schema, "")).unwrap();
         assert_eq!(
             check_reads(&document),
-            (7, vec![]),
-            "the index, three lists, three items"
+            (10, vec![]),
+            "the index, three lists, three aggregates, three items"
         );
     }
 }

@@ -92,8 +92,6 @@ fn open_sqlite(url: &str) -> ConnectionResult<DbConnection> {
             SQLITE_BUSY_TIMEOUT.as_millis()
         ))
         .map_err(ConnectionError::CouldntSetupConfiguration)?;
-    crate::data::aggregate::register_sqlite_functions(&mut connection)
-        .map_err(ConnectionError::CouldntSetupConfiguration)?;
     Ok(DbConnection::Sqlite(connection))
 }
 

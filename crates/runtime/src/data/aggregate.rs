@@ -214,6 +214,11 @@ impl AggregateQuery {
         offset: u64,
     ) -> diesel::QueryResult<GroupPage> {
         let statement = self.page_statement(limit, offset);
+        if let DbConnection::Sqlite(sqlite) = connection {
+            // Here rather than when the connection opens, which is the connections layer's
+            // and knows nothing of decimals: registering costs microseconds a request.
+            register_sqlite_functions(sqlite)?;
+        }
         let mut page = GroupPage {
             groups: None,
             objects: Vec::new(),
@@ -380,10 +385,8 @@ fn column_json(
 /// The SQLite function [`DecimalSum`] is registered as, with its opening parenthesis.
 const SQLITE_DECIMAL_SUM_CALL: &str = "tenantapi_decimal_sum(";
 
-/// Registers the functions aggregates call on a new SQLite connection.
-pub(crate) fn register_sqlite_functions(
-    connection: &mut diesel::SqliteConnection,
-) -> diesel::QueryResult<()> {
+/// Registers the functions aggregates call on an SQLite connection (again: the same function).
+fn register_sqlite_functions(connection: &mut diesel::SqliteConnection) -> diesel::QueryResult<()> {
     use diesel::sql_types::{Nullable, Text};
     connection.register_aggregate_function::<(Nullable<Text>,), Nullable<Text>, _, _, DecimalSum>(
         SQLITE_DECIMAL_SUM_CALL.trim_end_matches('('),
