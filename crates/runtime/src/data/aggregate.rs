@@ -78,16 +78,21 @@ impl AggregateQuery {
             })
     }
 
-    /// `SELECT results, COUNT(*) OVER () FROM table WHERE filter GROUP BY groups ORDER BY order
-    /// LIMIT limit OFFSET offset`: one page and the number of groups, in one statement.
-    fn page_statement(&self, limit: u64, offset: u64) -> SqlStatement {
+    /// `SELECT results[, COUNT(*) OVER ()] FROM table WHERE filter GROUP BY groups ORDER BY order
+    /// LIMIT limit OFFSET offset`: one page, and when `counted` the number of groups.
+    fn page_statement(&self, limit: u64, offset: u64, counted: bool) -> SqlStatement {
         let mut statement = SqlStatement::new();
         statement.sql("SELECT ");
-        for named in &self.measures {
+        for (index, named) in self.measures.iter().enumerate() {
+            if index > 0 {
+                statement.sql(", ");
+            }
             self.push_result(&mut statement, named.measure);
-            statement.sql(", ");
         }
-        statement.sql("COUNT(*) OVER () FROM ");
+        if counted {
+            statement.sql(", COUNT(*) OVER ()");
+        }
+        statement.sql(" FROM ");
         self.push_grouped_rows(&mut statement);
         statement.sql(" ORDER BY ");
         for (position, &(index, descending)) in self.order.iter().enumerate() {
@@ -95,12 +100,19 @@ impl AggregateQuery {
                 statement.sql(", ");
             }
             self.push_order_value(&mut statement, index);
-            // PostgreSQL's own placement of NULLs, spelled out so that SQLite's is the same.
-            statement.sql(if descending {
-                " DESC NULLS FIRST"
-            } else {
-                " ASC NULLS LAST"
-            });
+            statement.sql(if descending { " DESC" } else { " ASC" });
+            // PostgreSQL's own placement of NULLs, spelled out so that SQLite's is the same;
+            // not for a field that is never null, so that SQLite may read groups in the
+            // order of an index on it (it places NULLs first).
+            let never_null =
+                matches!(self.measures[index].measure, Measure::Group(column) if !column.nullable);
+            if !never_null {
+                statement.sql(if descending {
+                    " NULLS FIRST"
+                } else {
+                    " NULLS LAST"
+                });
+            }
         }
         // Numbers, not input text.
         statement.owned_sql(format!(" LIMIT {limit} OFFSET {offset}"));
@@ -206,14 +218,54 @@ impl AggregateQuery {
         Ok(counts.first().copied().unwrap_or(0))
     }
 
-    /// Up to `limit` groups after the first `offset`, each as a JSON object.
+    /// Whether the groups are ordered by their fields alone (not by a result).
+    fn ordered_by_groups(&self) -> bool {
+        self.groups().next().is_some()
+            && self
+                .order
+                .iter()
+                .all(|&(index, _)| matches!(self.measures[index].measure, Measure::Group(_)))
+    }
+
+    /// Up to `limit` groups after the first `offset`, each as a JSON object, with the number of
+    /// groups in all (`None` when the page is empty).
+    ///
+    /// Ordered by a result, every group is computed to find the page's, and the window counts
+    /// them in the same statement. Ordered by the group fields, the database can stop after
+    /// the page's groups (reading an index on them in order: 0.04 s instead of 0.43 s for the
+    /// first 100 of 10,000 groups over 1,000,000 rows, `xtask/bench/aggregate.sh`); the groups
+    /// are then counted apart, in the same snapshot, without computing their results, and only
+    /// when the page does not tell their number.
     pub fn read_page(
         &self,
         connection: &mut DbConnection,
         limit: u64,
         offset: u64,
     ) -> diesel::QueryResult<GroupPage> {
-        let statement = self.page_statement(limit, offset);
+        if !self.ordered_by_groups() {
+            return self.read_groups(connection, limit, offset, true);
+        }
+        crate::connections::transaction::read_in_one_snapshot(connection, |connection| {
+            let mut page = self.read_groups(connection, limit, offset, false)?;
+            let read = page.objects.len() as u64;
+            page.groups = match read {
+                0 => None,
+                read if read < limit => Some((offset + read) as i64),
+                _ => Some(self.count_groups(connection)?),
+            };
+            Ok(page)
+        })
+    }
+
+    /// The page's groups; their number too when `counted` (else `groups` is `None`).
+    fn read_groups(
+        &self,
+        connection: &mut DbConnection,
+        limit: u64,
+        offset: u64,
+        counted: bool,
+    ) -> diesel::QueryResult<GroupPage> {
+        let statement = self.page_statement(limit, offset, counted);
         if let DbConnection::Sqlite(sqlite) = connection {
             // Here rather than when the connection opens, which is the connections layer's
             // and knows nothing of decimals: registering costs microseconds a request.
@@ -253,7 +305,9 @@ impl AggregateQuery {
             }
             object.push('}');
             page.objects.push(object);
-            page.groups = Some(read::<diesel::sql_types::BigInt, i64>(value(position))?);
+            if counted {
+                page.groups = Some(read::<diesel::sql_types::BigInt, i64>(value(position))?);
+            }
         }
         Ok(page)
     }
