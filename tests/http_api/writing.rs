@@ -214,3 +214,43 @@ async fn set_null_into_not_null_scenario(backend: Backend) {
     );
     assert_eq!(get(&app, "/api/v1/strict/site/1/").await.status, 200);
 }
+
+on_both_backends!(
+    a_written_real_is_answered_as_the_list_shows_it,
+    written_real_scenario
+);
+/// A regression: a write's answer made its row a `serde_json::Value` straight from the typed
+/// row, which holds a real column's `f32` as the `f64` it widens to: 0.1 was answered as
+/// 0.10000000149011612 by POST, PUT and PATCH, while every read showed 0.1.
+async fn written_real_scenario(backend: Backend) {
+    let fixture = kit(backend, &[], |_| {});
+    let app = app(&fixture).await;
+    let created = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/tag/",
+        Some(json!({"label": "tenth", "weight": 0.1})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.json);
+    assert_eq!(created.json["weight"], json!(0.1), "{}", created.json);
+    let id = created.json["id"].as_i64().unwrap();
+    let fetched = get(&app, &format!("/api/v1/alpha/tag/{id}/")).await;
+    assert_eq!(fetched.json, created.json);
+    let patched = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/alpha/tag/{id}/"),
+        Some(json!({"weight": 0.3})),
+    )
+    .await;
+    assert_eq!(patched.json["weight"], json!(0.3), "{}", patched.json);
+    let bulk = call(
+        &app,
+        Method::POST,
+        "/api/v1/alpha/tag/",
+        Some(json!([{"label": "fifth", "weight": 0.2}])),
+    )
+    .await;
+    assert_eq!(bulk.json[0]["weight"], json!(0.2), "{}", bulk.json);
+}

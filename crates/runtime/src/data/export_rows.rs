@@ -34,7 +34,9 @@ impl ExportShape {
         match &self.columns {
             None => out.push_str(&serde_json::to_string(row)?),
             Some(_) => {
-                let mut value = serde_json::to_value(row)?;
+                // Through its JSON text, not `serde_json::to_value`, which would widen an `f32`
+                // (a real column's 0.1 written 0.10000000149011612).
+                let mut value: Value = serde_json::from_str(&serde_json::to_string(row)?)?;
                 if let Value::Object(fields) = &mut value {
                     fields.retain(|name, _| self.selects(name));
                 }
@@ -68,15 +70,6 @@ fn push_csv_field(out: &mut String, field: &str) {
         out.push('"');
     } else {
         out.push_str(field);
-    }
-}
-
-fn push_csv_value(out: &mut String, value: &Value) {
-    match value {
-        Value::String(text) => push_csv_field(out, text),
-        Value::Null => {}
-        Value::Bool(_) | Value::Number(_) => out.push_str(&value.to_string()),
-        other => push_csv_field(out, &other.to_string()),
     }
 }
 
@@ -221,13 +214,198 @@ impl SerializeStruct for CsvRecord<'_> {
             self.out.push(',');
         }
         self.written += 1;
-        push_csv_value(self.out, &serde_json::to_value(value)?);
+        // Scalars straight into the record; a list or an object (rare) as its JSON text.
+        let start = self.out.len();
+        if value.serialize(CsvField { out: self.out }).is_err() {
+            self.out.truncate(start);
+            push_csv_field(self.out, &serde_json::to_string(value)?);
+        }
         Ok(())
     }
 
     fn end(self) -> serde_json::Result<()> {
         self.out.push_str("\r\n");
         Ok(())
+    }
+}
+
+/// One field's value written into a CSV record: text as it is (quoted when it must be),
+/// numbers and booleans as JSON writes them, null (and a number JSON cannot hold) empty.
+/// Anything else (a list, an object, bytes) is an error, and the record takes its JSON text.
+struct CsvField<'a> {
+    out: &'a mut String,
+}
+
+impl CsvField<'_> {
+    fn integer(self, value: impl std::fmt::Display) -> serde_json::Result<()> {
+        use std::fmt::Write as _;
+        write!(self.out, "{value}").expect("a String takes every write");
+        Ok(())
+    }
+
+    /// As the JSON of a row writes it (shortest form, `1e+300` for large magnitudes).
+    fn float<F: Serialize + Copy>(self, value: F, finite: bool) -> serde_json::Result<()> {
+        if finite {
+            self.out.push_str(&serde_json::to_string(&value)?);
+        }
+        Ok(())
+    }
+}
+
+fn not_a_scalar<T>() -> serde_json::Result<T> {
+    Err(serde_json::Error::custom(
+        "not a scalar: written as JSON text",
+    ))
+}
+
+macro_rules! integers {
+    ($($method:ident($type:ty)),* $(,)?) => {
+        $(fn $method(self, value: $type) -> serde_json::Result<()> {
+            self.integer(value)
+        })*
+    };
+}
+
+impl serde::Serializer for CsvField<'_> {
+    type Ok = ();
+    type Error = serde_json::Error;
+    type SerializeSeq = Impossible<(), serde_json::Error>;
+    type SerializeTuple = Impossible<(), serde_json::Error>;
+    type SerializeTupleStruct = Impossible<(), serde_json::Error>;
+    type SerializeTupleVariant = Impossible<(), serde_json::Error>;
+    type SerializeMap = Impossible<(), serde_json::Error>;
+    type SerializeStruct = Impossible<(), serde_json::Error>;
+    type SerializeStructVariant = Impossible<(), serde_json::Error>;
+
+    integers!(
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_i128(i128),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64),
+        serialize_u128(u128),
+    );
+
+    fn serialize_bool(self, value: bool) -> serde_json::Result<()> {
+        self.out.push_str(if value { "true" } else { "false" });
+        Ok(())
+    }
+
+    fn serialize_f32(self, value: f32) -> serde_json::Result<()> {
+        self.float(value, value.is_finite())
+    }
+
+    fn serialize_f64(self, value: f64) -> serde_json::Result<()> {
+        self.float(value, value.is_finite())
+    }
+
+    fn serialize_char(self, value: char) -> serde_json::Result<()> {
+        push_csv_field(self.out, value.encode_utf8(&mut [0; 4]));
+        Ok(())
+    }
+
+    fn serialize_str(self, value: &str) -> serde_json::Result<()> {
+        push_csv_field(self.out, value);
+        Ok(())
+    }
+
+    fn serialize_bytes(self, _: &[u8]) -> serde_json::Result<()> {
+        not_a_scalar()
+    }
+
+    fn serialize_none(self) -> serde_json::Result<()> {
+        Ok(())
+    }
+
+    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> serde_json::Result<()> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> serde_json::Result<()> {
+        Ok(())
+    }
+
+    fn serialize_unit_struct(self, _: &'static str) -> serde_json::Result<()> {
+        Ok(())
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> serde_json::Result<()> {
+        self.serialize_str(variant)
+    }
+
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> serde_json::Result<()> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> serde_json::Result<()> {
+        not_a_scalar()
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> serde_json::Result<Self::SerializeSeq> {
+        not_a_scalar()
+    }
+
+    fn serialize_tuple(self, _: usize) -> serde_json::Result<Self::SerializeTuple> {
+        not_a_scalar()
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> serde_json::Result<Self::SerializeTupleStruct> {
+        not_a_scalar()
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> serde_json::Result<Self::SerializeTupleVariant> {
+        not_a_scalar()
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> serde_json::Result<Self::SerializeMap> {
+        not_a_scalar()
+    }
+
+    fn serialize_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> serde_json::Result<Self::SerializeStruct> {
+        not_a_scalar()
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> serde_json::Result<Self::SerializeStructVariant> {
+        not_a_scalar()
     }
 }
 
@@ -266,6 +444,60 @@ mod tests {
             out,
             "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",,\" padded\"\r\n"
         );
+    }
+
+    /// A regression: each field went through `serde_json::Value`, which holds an `f32` as the
+    /// `f64` it widens to, so a real column's 0.1 was exported as 0.10000000149011612 while its
+    /// list showed 0.1.
+    #[test]
+    fn numbers_are_written_as_a_row_json_writes_them() {
+        #[derive(Serialize)]
+        struct Numbers {
+            real: f32,
+            double: f64,
+            not_a_number: f64,
+            big: i64,
+            maybe: Option<u8>,
+            nothing: Option<u8>,
+            json: Value,
+            text_json: Value,
+        }
+        let mut out = String::new();
+        ExportShape {
+            csv: true,
+            columns: None,
+        }
+        .write_row(
+            &Numbers {
+                real: 0.1,
+                double: 1e300,
+                not_a_number: f64::NAN,
+                big: -9_007_199_254_740_993,
+                maybe: Some(5),
+                nothing: None,
+                json: serde_json::json!({"a": [1, "b"]}),
+                text_json: Value::from("plain, text"),
+            },
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "0.1,1e+300,,-9007199254740993,5,,\"{\"\"a\"\":[1,\"\"b\"\"]}\",\"plain, text\"\r\n"
+        );
+        #[derive(Serialize)]
+        struct Real {
+            id: i32,
+            weight: f32,
+        }
+        let mut line = String::new();
+        ExportShape {
+            csv: false,
+            columns: Some(vec!["weight"]),
+        }
+        .write_row(&Real { id: 1, weight: 0.1 }, &mut line)
+        .unwrap();
+        assert_eq!(line, "{\"weight\":0.1}\n");
     }
 
     #[test]

@@ -248,13 +248,20 @@ fn row_json<R: Resource>(
         .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))
 }
 
+/// A written row as the API answers it: through its JSON text, as reads serialize rows. (Not
+/// `serde_json::to_value`, which holds a real column's `f32` as the `f64` it widens to: 0.1
+/// was answered as 0.10000000149011612.)
+fn answered<T: serde::Serialize>(row: &T) -> serde_json::Result<Value> {
+    serde_json::from_str(&serde_json::to_string(row)?)
+}
+
 fn insert_value<R: WritableResource>(
     connection: &mut DbConnection,
     body: Map<String, Value>,
 ) -> Result<Value, WriteError> {
     let row =
         R::insert(connection, body).map_err(|error| explain_write(connection, R::META, error))?;
-    Ok(serde_json::to_value(row)?)
+    Ok(answered(&row)?)
 }
 
 fn insert_guarded_value<R: WritableResource>(
@@ -264,7 +271,7 @@ fn insert_guarded_value<R: WritableResource>(
 ) -> Result<Option<Value>, WriteError> {
     Ok(guarded::insert::<R>(connection, version, body)
         .map_err(|error| explain_write(connection, R::META, error))?
-        .map(serde_json::to_value)
+        .map(|row| answered(&row))
         .transpose()?)
 }
 
@@ -276,7 +283,7 @@ fn update_guarded_value<R: WritableResource>(
 ) -> Result<Option<Value>, WriteError> {
     Ok(guarded::update::<R>(connection, version, filter, body)
         .map_err(|error| explain_write(connection, R::META, error))?
-        .map(serde_json::to_value)
+        .map(|row| answered(&row))
         .transpose()?)
 }
 
@@ -290,11 +297,7 @@ fn insert_many_values<R: WritableResource>(
     else {
         return Ok(None);
     };
-    Ok(Some(
-        rows.iter()
-            .map(serde_json::to_value)
-            .collect::<Result<_, _>>()?,
-    ))
+    Ok(Some(rows.iter().map(answered).collect::<Result<_, _>>()?))
 }
 
 fn upsert_value<R: WritableResource>(
@@ -304,7 +307,7 @@ fn upsert_value<R: WritableResource>(
 ) -> Result<Value, WriteError> {
     let row = write::upsert::<R>(connection, &body, conflict)
         .map_err(|error| explain_write(connection, R::META, error))?;
-    Ok(serde_json::to_value(row)?)
+    Ok(answered(&row)?)
 }
 
 fn update_value<R: WritableResource>(
@@ -314,7 +317,7 @@ fn update_value<R: WritableResource>(
 ) -> Result<Option<Value>, WriteError> {
     Ok(R::update(connection, filter, body)
         .map_err(|error| explain_write(connection, R::META, error))?
-        .map(serde_json::to_value)
+        .map(|row| answered(&row))
         .transpose()?)
 }
 
