@@ -8,7 +8,7 @@ use diesel::row::{Field as _, Row as _};
 use diesel::sqlite::SqliteAggregateFunction;
 
 use crate::connections::db::{BackendKind, DbConnection, MultiBackend, MultiRawValue};
-use crate::data::decimal::{DecimalDigits, ExactSum};
+use crate::data::decimal::ExactSum;
 use crate::data::meta::{ColumnKind, ColumnMeta, TableMeta};
 use crate::data::sql::positional::Returning;
 use crate::data::sql::{SqlFilter, SqlStatement};
@@ -442,44 +442,34 @@ const SQLITE_DECIMAL_SUM_CALL: &str = "tenantapi_decimal_sum(";
 /// Registers the functions aggregates call on an SQLite connection (again: the same function).
 fn register_sqlite_functions(connection: &mut diesel::SqliteConnection) -> diesel::QueryResult<()> {
     use diesel::sql_types::{Nullable, Text};
-    connection.register_aggregate_function::<(Nullable<Text>,), Nullable<Text>, _, _, DecimalSum>(
-        SQLITE_DECIMAL_SUM_CALL.trim_end_matches('('),
-    )
+    connection
+        .register_aggregate_function::<(Nullable<sql_types::PortableNumeric>,), Nullable<Text>, _, _, DecimalSum>(
+            SQLITE_DECIMAL_SUM_CALL.trim_end_matches('('),
+        )
 }
 
-/// `tenantapi_decimal_sum(x)`: the exact sum of integers or decimals, as text; NULL when no
-/// value is not NULL (as `SUM`). Each value arrives as SQLite's text of it: a REAL's is its 15
-/// significant digits, which are what a `numeric` column's read serves.
+/// `tenantapi_decimal_sum(x)`: the exact sum of integers or decimals, as text; NULL when every
+/// value is NULL (as `SUM`). Each value is read as a `numeric` column's value is (a REAL to the
+/// 15 significant digits SQLite keeps exact); one that is no number fails the statement, as it
+/// would fail a read of its row.
 #[derive(Debug, Default)]
 struct DecimalSum {
     sum: ExactSum,
     any: bool,
-    /// The first value that is not a number: the sum is then that text, which the reader
-    /// refuses as it would refuse the value in a row.
-    unreadable: Option<String>,
 }
 
-impl SqliteAggregateFunction<(Option<String>,)> for DecimalSum {
+impl SqliteAggregateFunction<(Option<AnyScaleDecimal>,)> for DecimalSum {
     type Output = Option<String>;
 
-    fn step(&mut self, (value,): (Option<String>,)) {
-        let Some(text) = value else {
-            return;
-        };
-        self.any = true;
-        match DecimalDigits::parse(&text) {
-            Some(digits) => self.sum.add(&digits),
-            None => {
-                self.unreadable.get_or_insert(text);
-            }
+    fn step(&mut self, (value,): (Option<AnyScaleDecimal>,)) {
+        if let Some(AnyScaleDecimal(Some(digits))) = value {
+            self.any = true;
+            self.sum.add(&digits);
         }
     }
 
     fn finalize(aggregator: Option<Self>) -> Option<String> {
         let aggregator = aggregator.filter(|aggregator| aggregator.any)?;
-        if let Some(text) = aggregator.unreadable {
-            return Some(text);
-        }
         let total = aggregator.sum.total();
         Some(total.to_scale(total.fraction.len()))
     }

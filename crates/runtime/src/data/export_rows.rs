@@ -61,10 +61,13 @@ pub fn write_csv_record<'a>(out: &mut String, fields: impl Iterator<Item = &'a s
     out.push_str("\r\n");
 }
 
+/// Whether a CSV field must be quoted.
+fn needs_quotes(field: &str) -> bool {
+    field.contains([',', '"', '\n', '\r']) || field.starts_with(' ') || field.ends_with(' ')
+}
+
 fn push_csv_field(out: &mut String, field: &str) {
-    let needs_quotes =
-        field.contains([',', '"', '\n', '\r']) || field.starts_with(' ') || field.ends_with(' ');
-    if needs_quotes {
+    if needs_quotes(field) {
         out.push('"');
         out.push_str(&field.replace('"', "\"\""));
         out.push('"');
@@ -317,6 +320,19 @@ impl serde::Serializer for CsvField<'_> {
         not_a_scalar()
     }
 
+    /// Written in place (instants, dates, UUIDs serialize this way), quoted afterwards if it
+    /// must be: no text made per value.
+    fn collect_str<T: ?Sized + std::fmt::Display>(self, value: &T) -> serde_json::Result<()> {
+        use std::fmt::Write as _;
+        let start = self.out.len();
+        write!(self.out, "{value}").expect("a String takes every write");
+        if needs_quotes(&self.out[start..]) {
+            let field = self.out.split_off(start);
+            push_csv_field(self.out, &field);
+        }
+        Ok(())
+    }
+
     fn serialize_none(self) -> serde_json::Result<()> {
         Ok(())
     }
@@ -498,6 +514,34 @@ mod tests {
         .write_row(&Real { id: 1, weight: 0.1 }, &mut line)
         .unwrap();
         assert_eq!(line, "{\"weight\":0.1}\n");
+        // Displayed values (instants, dates) are quoted like text when they must be.
+        #[derive(Serialize)]
+        struct Displayed {
+            #[serde(serialize_with = "serialize_displayed")]
+            plain: &'static str,
+            #[serde(serialize_with = "serialize_displayed")]
+            with_comma: &'static str,
+        }
+        fn serialize_displayed<S: serde::Serializer>(
+            value: &&'static str,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            serializer.collect_str(value)
+        }
+        let mut out = String::new();
+        ExportShape {
+            csv: true,
+            columns: None,
+        }
+        .write_row(
+            &Displayed {
+                plain: "2024-01-01T00:00:00Z",
+                with_comma: "a, \"b\"",
+            },
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, "2024-01-01T00:00:00Z,\"a, \"\"b\"\"\"\r\n");
     }
 
     #[test]
