@@ -425,12 +425,69 @@ multi_backend_value!(sql_types::PortableUuid, Uuid);
     Hash,
     AsExpression,
     FromSqlRow,
-    serde::Serialize,
     serde::Deserialize,
 )]
 #[diesel(sql_type = sql_types::PortableTimestamptz)]
 #[serde(transparent)]
 pub struct Timestamptz(pub chrono::DateTime<chrono::Utc>);
+
+/// As chrono serializes a `DateTime<Utc>` (RFC 3339, `Z`, the fraction in 3, 6 or 9 digits as
+/// it needs, none when whole), written into a buffer digit by digit: chrono's formatter writes
+/// character by character and took a sixth of a PostgreSQL export's time (profiled). Years
+/// outside 0 to 9999 and leap seconds are chrono's to write.
+impl serde::Serialize for Timestamptz {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use chrono::{Datelike as _, Timelike as _};
+        let instant = &self.0;
+        let nanos = instant.nanosecond();
+        let year = instant.year();
+        if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+            return instant.serialize(serializer);
+        }
+        struct Buffer {
+            text: [u8; 30],
+            length: usize,
+        }
+        impl Buffer {
+            fn byte(&mut self, byte: u8) {
+                self.text[self.length] = byte;
+                self.length += 1;
+            }
+            fn digits(&mut self, value: u32, width: u32) {
+                for position in (0..width).rev() {
+                    self.byte(b'0' + ((value / 10u32.pow(position)) % 10) as u8);
+                }
+            }
+        }
+        let mut buffer = Buffer {
+            text: [0; 30],
+            length: 0,
+        };
+        buffer.digits(year as u32, 4);
+        buffer.byte(b'-');
+        buffer.digits(instant.month(), 2);
+        buffer.byte(b'-');
+        buffer.digits(instant.day(), 2);
+        buffer.byte(b'T');
+        buffer.digits(instant.hour(), 2);
+        buffer.byte(b':');
+        buffer.digits(instant.minute(), 2);
+        buffer.byte(b':');
+        buffer.digits(instant.second(), 2);
+        let fraction = match nanos {
+            0 => None,
+            _ if nanos % 1_000_000 == 0 => Some((nanos / 1_000_000, 3)),
+            _ if nanos % 1_000 == 0 => Some((nanos / 1_000, 6)),
+            _ => Some((nanos, 9)),
+        };
+        if let Some((value, width)) = fraction {
+            buffer.byte(b'.');
+            buffer.digits(value, width);
+        }
+        buffer.byte(b'Z');
+        serializer.serialize_str(std::str::from_utf8(&buffer.text[..buffer.length]).expect("ascii"))
+    }
+}
 
 /// How instants are written into SQLite text columns.
 pub const SQLITE_TIMESTAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.f";
@@ -824,5 +881,46 @@ mod tests {
             same(f64::from_bits(0x3FF0_0000_0000_0000 | (state >> 12)) * (state % 100_000) as f64);
         }
         assert_eq!(fifteen_significant_digits(f64::NAN), "NaN");
+    }
+
+    /// The hand-written form is chrono's, for whole seconds, every fraction width, the years
+    /// it writes and those it leaves to chrono.
+    #[test]
+    fn instants_serialize_as_chrono_writes_them() {
+        use chrono::TimeZone as _;
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut instants = vec![
+            chrono::Utc.timestamp_opt(0, 0).unwrap(),
+            chrono::Utc
+                .with_ymd_and_hms(9999, 12, 31, 23, 59, 59)
+                .unwrap(),
+            chrono::Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(),
+            chrono::Utc.with_ymd_and_hms(-1, 1, 1, 0, 0, 0).unwrap(),
+            chrono::Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap(),
+            chrono::Utc
+                .timestamp_opt(1_719_835_199, 1_500_000_000)
+                .unwrap(),
+        ];
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let seconds = (state % 400_000_000_000) as i64 - 62_000_000_000;
+            let nanos = match state >> 60 {
+                0..=3 => 0,
+                4..=7 => ((state >> 20) % 1000) as u32 * 1_000_000,
+                8..=11 => ((state >> 20) % 1_000_000) as u32 * 1_000,
+                _ => ((state >> 20) % 1_000_000_000) as u32,
+            };
+            if let Some(instant) = chrono::Utc.timestamp_opt(seconds, nanos).single() {
+                instants.push(instant);
+            }
+        }
+        for instant in instants {
+            assert_eq!(
+                serde_json::to_string(&Timestamptz(instant)).unwrap(),
+                serde_json::to_string(&instant).unwrap()
+            );
+        }
     }
 }
