@@ -476,8 +476,8 @@ impl serde::Serialize for Timestamptz {
         buffer.digits(instant.second(), 2);
         let fraction = match nanos {
             0 => None,
-            _ if nanos % 1_000_000 == 0 => Some((nanos / 1_000_000, 3)),
-            _ if nanos % 1_000 == 0 => Some((nanos / 1_000, 6)),
+            _ if nanos.is_multiple_of(1_000_000) => Some((nanos / 1_000_000, 3)),
+            _ if nanos.is_multiple_of(1_000) => Some((nanos / 1_000, 6)),
             _ => Some((nanos, 9)),
         };
         if let Some((value, width)) = fraction {
