@@ -502,8 +502,13 @@ async fn errors_scenario(backend: Backend) {
         )
         .await;
     assert_eq!(anonymous.status, 401);
-    let post = call("POST", "/api/v1/alpha/reading/aggregate/").await;
-    assert_eq!(post.status, 405, "{}", post.json);
+    for method in ["POST", "PUT", "PATCH", "DELETE"] {
+        let other = call(method, "/api/v1/alpha/reading/aggregate/").await;
+        assert_eq!(other.status, 405, "{method}: {}", other.json);
+        assert_eq!(other.headers.get("allow").unwrap(), "GET, HEAD, OPTIONS");
+    }
+    let other_missing = call("PUT", "/api/v1/alpha/nothing/aggregate/").await;
+    assert_eq!(other_missing.status, 404);
     let missing = call("GET", "/api/v1/alpha/nothing/aggregate/?count=").await;
     assert_eq!(missing.status, 404);
 

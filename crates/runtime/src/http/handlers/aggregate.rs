@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::{Table, read_across_switch, respond_with_etag, table_ops};
+use super::{Table, TableIndex, read_across_switch, respond_with_etag, table_ops};
 use crate::connections::pool::Access;
 use crate::http::aggregate::{self, AggregateRequest};
 use crate::http::conditional;
@@ -100,8 +100,24 @@ pub(super) async fn options_aggregate(
     if let serde_json::Value::Object(fields) = &mut document {
         fields.insert("aggregates".into(), aggregate::metadata(ops.meta));
     }
-    Ok(super::options_response(
-        document,
-        &["GET", "HEAD", "OPTIONS"],
-    ))
+    Ok(super::options_response(document, AGGREGATE_METHODS))
+}
+
+/// The methods the route answers.
+const AGGREGATE_METHODS: &[&str] = &["GET", "HEAD", "OPTIONS"];
+
+/// Any other method: 404 for a table no served version has, else 405 naming the route's
+/// methods (DRF's answer on a list action's route).
+pub(super) async fn other_method(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let index = request
+        .app_data::<web::Data<TableIndex>>()
+        .expect("BUG: register_tables registers the table index");
+    let name = request.match_info().get("table").unwrap_or_default();
+    if !index.methods_by_any.contains_key(name) {
+        return Err(ApiError::NotFound);
+    }
+    Err(ApiError::MethodNotAllowed {
+        method: request.method().to_string(),
+        allowed: AGGREGATE_METHODS.to_vec(),
+    })
 }

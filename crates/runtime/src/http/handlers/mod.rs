@@ -254,18 +254,14 @@ pub fn register_tables(config: &mut web::ServiceConfig, api: &'static GeneratedA
             // Only reached by a method the table serves but no route above takes.
             Err::<HttpResponse, _>(ApiError::NotFound)
         }));
-    // Before the item route, which would take `aggregate` for a key. Only for the methods it
-    // serves: a PUT, PATCH or DELETE of a row whose key is the text `aggregate` reaches that
-    // row (reading it is `?key=aggregate` on the list).
+    // Before the item route, which would take `aggregate` for a key: as DRF's router puts a
+    // list action before the detail route, a row keyed `aggregate` is not reached through
+    // this path (reading it is `?key=aggregate` on the list). Other methods answer 405.
     let aggregate = web::resource("/{project}/{table}/aggregate/")
-        .guard(
-            actix_web::guard::Any(actix_web::guard::Get())
-                .or(actix_web::guard::Head())
-                .or(actix_web::guard::Options()),
-        )
         .app_data(index.clone())
         .route(web::get().to(aggregate::aggregate))
         .route(web::head().to(aggregate::aggregate))
+        .default_service(web::to(aggregate::other_method))
         .route(web::method(Method::OPTIONS).to(aggregate::options_aggregate));
     let item = web::resource("/{project}/{table}/{pk}/")
         .app_data(index)
