@@ -175,7 +175,7 @@ fn measure_of(
         Some(name) if aggregate == Aggregate::Count => (true, name),
         _ => (false, item),
     };
-    let takes = || {
+    let what_it_takes = || {
         let names = fields_taking(meta, aggregate, distinct);
         if names.is_empty() {
             format!("{} has no field it takes.", meta.name)
@@ -186,27 +186,22 @@ fn measure_of(
     if name.is_empty() {
         return Err(format!(
             "Name a field: {parameter}=field (several comma-separated). {}",
-            takes()
+            what_it_takes()
         ));
     }
     let Some(column) = meta.column(name) else {
         return Err(format!(
             "\"{name}\" is not a field of {}. {}",
             meta.name,
-            takes()
+            what_it_takes()
         ));
     };
-    let applies = if distinct {
-        is_groupable(column.shape())
-    } else {
-        aggregate.applies_to(column.shape())
-    };
-    if !applies {
+    if !takes(aggregate, distinct, column) {
         return Err(format!(
             "{parameter}{} does not apply to \"{name}\" ({}). {}",
             if distinct { "=distinct:" } else { "" },
             column.kind.spelling(),
-            takes()
+            what_it_takes()
         ));
     }
     let measure = match (aggregate, distinct) {
